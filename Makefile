@@ -1,0 +1,43 @@
+# The two commands: `make demo` and `make test`. Both create the environment first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export MPLBACKEND := Agg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# System packages the tests use as real parts (installed only when missing, as root).
+APT_PACKAGES :=
+
+.PHONY: demo test env system-deps bench clean lint
+
+demo: env
+	$(PY) -m jupyter_modelops.demo
+
+test: env system-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+# Installs the system packages the test suite drives for real. Needs root (CI runs as root).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (run make test as root, or install them)"; fi; \
+	fi
+
+bench: env
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

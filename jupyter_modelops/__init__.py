@@ -1,0 +1,44 @@
+"""jupyter-modelops: from the notebook cell where a model was trained to production, and watching it there.
+
+The public API is imported lazily: ``import jupyter_modelops`` loads no
+numpy, scikit-learn, torch, onnx, kubernetes, matplotlib or papermill. Each
+name below is resolved on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+from .exceptions import ModelOpsError
+
+# public name -> module that defines it (kept sorted by capability)
+_API = {
+    # evaluation
+    "evaluate": "jupyter_modelops.evaluation",
+    "evaluate_predictions": "jupyter_modelops.evaluation",
+    "EvaluationReport": "jupyter_modelops.evaluation",
+}
+
+__all__ = ["__version__", "ModelOpsError", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_modelops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_modelops`` registers the ``%modelops`` magic."""
+    from .magics import ModelOpsMagics
+
+    ipython.register_magics(ModelOpsMagics)

@@ -1,0 +1,1 @@
+"""One module per ``modelops`` verb. See :mod:`jupyter_modelops.cli`."""

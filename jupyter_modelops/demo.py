@@ -1,0 +1,63 @@
+"""``make demo``: the main job end to end on embedded defaults.
+
+Each step is a function that takes the shared state dict, does one part of
+the life cycle with the public API only, and returns a line for the summary.
+Run with ``python -m jupyter_modelops.demo [OUTPUT_DIR]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+STEPS: list[tuple[str, Callable[[dict], str]]] = []
+
+
+def step(title: str) -> Callable[[Callable[[dict], str]], Callable[[dict], str]]:
+    def register(fn: Callable[[dict], str]) -> Callable[[dict], str]:
+        STEPS.append((title, fn))
+        return fn
+
+    return register
+
+
+@step("train")
+def train(state: dict) -> str:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_breast_cancer(as_frame=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.4, random_state=0, stratify=data.target
+    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_train, y_train)
+    state.update(model=model, X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test)
+    return f"LogisticRegression on breast cancer data: {len(X_train)} training rows, {len(X_test)} test rows"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "demo-output").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MODELOPS_HOME", str(out / "modelops-home"))
+    state: dict = {"out": out}
+    print(f"jupyter-modelops demo -> {out}")
+    summary = []
+    for title, fn in STEPS:
+        t0 = time.perf_counter()
+        line = fn(state)
+        dt = time.perf_counter() - t0
+        print(f"[{title:>10}] {line} ({dt:.1f} s)")
+        summary.append((title, line))
+    print("\nDone. State lives in MODELOPS_HOME =", os.environ["MODELOPS_HOME"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
