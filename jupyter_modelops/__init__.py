@@ -42,3 +42,21 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import ModelOpsMagics
 
     ipython.register_magics(ModelOpsMagics)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the ModelOps side panel)."""
+    return [{"src": "labextension", "dest": "jupyter-modelops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The jupyter_server extension (REST API under ``/jupyter-modelops/api/``)."""
+    return [{"module": "jupyter_modelops"}]
+
+
+def _load_jupyter_server_extension(server_app: Any) -> None:
+    """Register the REST handlers and the job runner on the server's web app."""
+    from .server import setup_handlers
+
+    setup_handlers(server_app.web_app)
+    server_app.log.info("jupyter-modelops server extension loaded (API under /jupyter-modelops/api/)")
