@@ -9,6 +9,7 @@ from typing import Any
 
 from .._html import to_jsonable
 from ..exceptions import ValidationError
+from ..io import read_table  # noqa: F401  (re-exported for the commands)
 
 
 def emit(result: Any, *, as_json: bool = False, html: str | None = None) -> None:
@@ -22,27 +23,6 @@ def emit(result: Any, *, as_json: bool = False, html: str | None = None) -> None
         print(text)
         if html:
             print(f"HTML report: {html}")
-
-
-def read_table(path: str, *, what: str = "data"):
-    """Read a CSV or Parquet file into a DataFrame, with one-sentence errors."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise ValidationError(f"The {what} file '{path}' does not exist.", hint="Check the path.")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(p)
-    except Exception as exc:
-        raise ValidationError(f"Could not read the {what} file '{path}': {exc}.") from exc
-    raise ValidationError(
-        f"The {what} file '{path}' has the suffix '{suffix}', which is not a known table format.",
-        hint="Use a .csv or .parquet file.",
-    )
 
 
 def split_target(df, target: str, *, what: str = "data"):
