@@ -8,7 +8,7 @@ export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # System packages the tests use as real parts (installed only when missing, as root).
-APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron
+APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chromium fonts-dejavu-core
 
 .PHONY: demo test env system-deps bench clean lint
 
@@ -20,10 +20,13 @@ test: env system-deps
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The editable install also builds the JupyterLab panel (labextension/, jlpm + jupyter-builder,
+# packages from the npm registry pinned by labextension/yarn.lock); `develop` links it into the venv.
+$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e ".[dev]"
+	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
 # Installs the system packages the test suite drives for real. Needs root (CI runs as root).
@@ -40,4 +43,4 @@ bench: env
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache jupyter_modelops/labextension labextension/lib labextension/node_modules labextension/tsconfig.tsbuildinfo
