@@ -1,0 +1,939 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { IInfo, IJob, ModelOpsClient } from './api';
+import { ago, checkInteger, formatMetric, keyMetrics, readMetric, sparkline } from './format';
+import { ApiError } from './request';
+
+type Dict = Record<string, any>;
+
+/** How often the panel asks whether the registry changed (one tiny request). */
+const REVISION_POLL_MS = 2500;
+
+function message(error: unknown): string {
+  if (error instanceof ApiError) {
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function asList(x: unknown): Dict[] {
+  if (Array.isArray(x)) {
+    return x as Dict[];
+  }
+  if (x && typeof x === 'object') {
+    const d = x as Dict;
+    for (const key of ['items', 'models', 'versions', 'records', 'deployments', 'history', 'runs']) {
+      if (Array.isArray(d[key])) {
+        return d[key];
+      }
+    }
+  }
+  return [];
+}
+
+function aliasesOf(x: Dict): string[] {
+  const a = x.aliases;
+  if (Array.isArray(a)) {
+    return a.map(String);
+  }
+  if (a && typeof a === 'object') {
+    return Object.keys(a);
+  }
+  return [];
+}
+
+// ----------------------------------------------------------------- small parts
+
+function Badges(props: { badges: unknown }): JSX.Element | null {
+  let names: string[] = [];
+  const b = props.badges;
+  if (Array.isArray(b)) {
+    names = b.map(String);
+  } else if (b && typeof b === 'object') {
+    names = Object.entries(b as Dict)
+      .filter(([, v]) => Boolean(v))
+      .map(([k]) => k);
+  }
+  if (names.length === 0) {
+    return null;
+  }
+  return (
+    <span className="jp-ModelOps-badges">
+      {names.map(n => (
+        <span key={n} className={`jp-ModelOps-badge jp-ModelOps-badge-${n}`} data-testid={`jmo-badge-${n}`}>
+          {n}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+function Aliases(props: { aliases: string[] }): JSX.Element | null {
+  if (props.aliases.length === 0) {
+    return null;
+  }
+  return (
+    <span className="jp-ModelOps-aliases">
+      {props.aliases.map(a => (
+        <span key={a} className="jp-ModelOps-alias">
+          @{a}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+function ErrorLine(props: { error: string | null; testid?: string }): JSX.Element | null {
+  if (!props.error) {
+    return null;
+  }
+  return (
+    <div className="jp-ModelOps-error" role="alert" data-testid={props.testid ?? 'jmo-error'}>
+      {props.error}
+    </div>
+  );
+}
+
+function Section(props: { title: string; testid?: string; children: React.ReactNode }): JSX.Element {
+  return (
+    <section className="jp-ModelOps-section" data-testid={props.testid}>
+      <h3>{props.title}</h3>
+      {props.children}
+    </section>
+  );
+}
+
+function KeyValues(props: { data: Dict | undefined; testid?: string }): JSX.Element {
+  const entries = Object.entries(props.data ?? {});
+  if (entries.length === 0) {
+    return <div className="jp-ModelOps-muted">none recorded</div>;
+  }
+  return (
+    <table className="jp-ModelOps-table" data-testid={props.testid}>
+      <tbody>
+        {entries.map(([k, v]) => (
+          <tr key={k}>
+            <th>{k}</th>
+            <td>{typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Sparkline(props: { values: number[]; label: string }): JSX.Element | null {
+  if (props.values.length < 1) {
+    return null;
+  }
+  return (
+    <svg
+      className="jp-ModelOps-sparkline"
+      width={120}
+      height={24}
+      role="img"
+      aria-label={`${props.label} trend over ${props.values.length} reports`}
+      data-testid="jmo-sparkline"
+    >
+      <polyline fill="none" strokeWidth={1.5} points={sparkline(props.values)} />
+    </svg>
+  );
+}
+
+// ----------------------------------------------------------------- jobs
+
+/** A job's status, progress, logs and result or error, shown inline under the form that started it. */
+function JobView(props: { job: IJob; render?: (result: any) => React.ReactNode }): JSX.Element {
+  const { job } = props;
+  const [showLogs, setShowLogs] = React.useState(false);
+  return (
+    <div className={`jp-ModelOps-job jp-ModelOps-job-${job.status}`} data-testid="jmo-job" aria-live="polite">
+      <div className="jp-ModelOps-job-head">
+        <span data-testid="jmo-job-status" data-status={job.status}>
+          {job.action}: {job.status}
+        </span>
+        {job.elapsed !== null && <span className="jp-ModelOps-muted"> {job.elapsed.toFixed(1)} s</span>}
+        <button className="jp-ModelOps-link" onClick={() => setShowLogs(!showLogs)} aria-expanded={showLogs}>
+          {showLogs ? 'hide log' : 'log'}
+        </button>
+      </div>
+      <progress max={1} value={job.status === 'queued' ? undefined : job.progress} />
+      {job.error && <ErrorLine error={job.error.message} testid="jmo-job-error" />}
+      {job.status === 'succeeded' && props.render && <div data-testid="jmo-job-result">{props.render(job.result)}</div>}
+      {showLogs && <pre className="jp-ModelOps-logs">{job.logs.join('\n')}</pre>}
+    </div>
+  );
+}
+
+/** Start a job and follow it; returns [job, start, error]. */
+function useJob(client: ModelOpsClient, onDone?: (job: IJob) => void) {
+  const [job, setJob] = React.useState<IJob | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const alive = React.useRef(true);
+  React.useEffect(() => {
+    alive.current = true;
+    return () => {
+      alive.current = false;
+    };
+  }, []);
+  const start = React.useCallback(
+    async (action: string, params: Dict) => {
+      setError(null);
+      setJob(null);
+      try {
+        const first = await client.startJob(action, params);
+        setJob(first);
+        const last = await client.waitJob(first.id, setJob, () => !alive.current);
+        if (alive.current && onDone) {
+          onDone(last);
+        }
+      } catch (e) {
+        if (alive.current) {
+          setError(message(e));
+        }
+      }
+    },
+    [client, onDone]
+  );
+  return { job, error, start, setError };
+}
+
+// ----------------------------------------------------------------- action forms
+
+interface IFormProps {
+  client: ModelOpsClient;
+  ref_: string;
+  version: Dict;
+  onChanged: () => void;
+}
+
+function Field(props: { label: string; children: React.ReactNode }): JSX.Element {
+  return (
+    <label className="jp-ModelOps-field">
+      <span>{props.label}</span>
+      {props.children}
+    </label>
+  );
+}
+
+function Submit(props: { label: string; busy: boolean; testid: string }): JSX.Element {
+  return (
+    <button type="submit" className="jp-mod-styled jp-mod-accept" disabled={props.busy} data-testid={props.testid}>
+      {props.label}
+    </button>
+  );
+}
+
+function busy(job: IJob | null): boolean {
+  return job !== null && (job.status === 'queued' || job.status === 'running');
+}
+
+function ExportForm(props: IFormProps): JSX.Element {
+  const [format, setFormat] = React.useState('onnx');
+  const [quantize, setQuantize] = React.useState('');
+  const { job, error, start } = useJob(props.client, props.onChanged);
+  return (
+    <form
+      className="jp-ModelOps-form"
+      data-testid="jmo-form-export"
+      onSubmit={e => {
+        e.preventDefault();
+        void start('export', { ref: props.ref_, format, ...(quantize ? { quantize } : {}) });
+      }}
+    >
+      <Field label="Format">
+        <select className="jp-mod-styled" value={format} onChange={e => setFormat(e.target.value)} data-testid="jmo-export-format">
+          <option value="onnx">ONNX</option>
+          <option value="torchscript">TorchScript</option>
+        </select>
+      </Field>
+      <Field label="Quantization">
+        <select className="jp-mod-styled" value={quantize} onChange={e => setQuantize(e.target.value)} data-testid="jmo-export-quantize">
+          <option value="">none</option>
+          <option value="int8">int8 (dynamic)</option>
+        </select>
+      </Field>
+      <Submit label="Export" busy={busy(job)} testid="jmo-export-submit" />
+      <ErrorLine error={error} testid="jmo-form-error" />
+      {job && <JobView job={job} render={r => <KeyValues data={pick(r, ['format', 'role', 'path', 'parity', 'max_abs_diff', 'size_bytes'])} />} />}
+    </form>
+  );
+}
+
+function pick(d: Dict | null | undefined, keys: string[]): Dict {
+  const out: Dict = {};
+  if (!d || typeof d !== 'object') {
+    return out;
+  }
+  for (const k of keys) {
+    if (d[k] !== undefined && d[k] !== null) {
+      out[k] = d[k];
+    }
+  }
+  return Object.keys(out).length > 0 ? out : d;
+}
+
+function BuildForm(props: IFormProps): JSX.Element {
+  const [registry, setRegistry] = React.useState('');
+  const build = useJob(props.client, props.onChanged);
+  const push = useJob(props.client, props.onChanged);
+  return (
+    <form
+      className="jp-ModelOps-form"
+      data-testid="jmo-form-build"
+      onSubmit={e => {
+        e.preventDefault();
+        void build.start('build', { ref: props.ref_ });
+      }}
+    >
+      <Submit label="Build image" busy={busy(build.job)} testid="jmo-build-submit" />
+      <ErrorLine error={build.error} testid="jmo-form-error" />
+      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['reference', 'digest', 'path', 'size'])} />} />}
+      <Field label="Push to (registry/repository:tag)">
+        <input
+          className="jp-mod-styled"
+          value={registry}
+          placeholder="127.0.0.1:5000/models/churn:3"
+          onChange={e => setRegistry(e.target.value)}
+          data-testid="jmo-push-target"
+        />
+      </Field>
+      <button
+        type="button"
+        className="jp-mod-styled"
+        disabled={busy(push.job) || !build.job || build.job.status !== 'succeeded'}
+        onClick={() => {
+          if (!registry.trim()) {
+            push.setError('Enter where to push, e.g. 127.0.0.1:5000/models/churn:3.');
+            return;
+          }
+          void push.start('push', { image: build.job?.result?.reference ?? build.job?.result?.path, target: registry.trim() });
+        }}
+        data-testid="jmo-push-submit"
+      >
+        Push
+      </button>
+      <ErrorLine error={push.error} testid="jmo-form-error" />
+      {push.job && <JobView job={push.job} render={r => <KeyValues data={pick(r, ['reference', 'digest'])} />} />}
+    </form>
+  );
+}
+
+function DeployForm(props: IFormProps): JSX.Element {
+  const [clusters, setClusters] = React.useState<Dict[]>([]);
+  const [profiles, setProfiles] = React.useState<Dict[]>([]);
+  const [cluster, setCluster] = React.useState('local');
+  const [profile, setProfile] = React.useState('');
+  const [replicas, setReplicas] = React.useState('1');
+  const [canary, setCanary] = React.useState('0');
+  const [loadError, setLoadError] = React.useState<string | null>(null);
+  const [formError, setFormError] = React.useState<string | null>(null);
+  const preview = useJob(props.client);
+  const deploy = useJob(props.client, props.onChanged);
+
+  React.useEffect(() => {
+    Promise.all([props.client.get<unknown>('clusters'), props.client.get<unknown>('profiles')])
+      .then(([c, p]) => {
+        const cl = asList(c);
+        const pr = asList(p);
+        setClusters(cl);
+        setProfiles(pr);
+        if (pr.length > 0 && !profile) {
+          setProfile(String(pr[0].name));
+        }
+      })
+      .catch(e => setLoadError(message(e)));
+  }, [props.client]);
+
+  const params = (dryRun: boolean): Dict | null => {
+    const r = checkInteger(replicas, 'Replicas', 1, 100);
+    const c = checkInteger(canary, 'Canary %', 0, 100);
+    const problem = r.error ?? c.error ?? null;
+    setFormError(problem);
+    if (problem) {
+      return null;
+    }
+    const out: Dict = { ref: props.ref_, target: cluster, replicas: r.value };
+    if (profile) {
+      out.profile = profile;
+    }
+    if (c.value) {
+      out.canary = c.value;
+    }
+    if (dryRun) {
+      out.dry_run = true;
+    }
+    return out;
+  };
+
+  return (
+    <form
+      className="jp-ModelOps-form"
+      data-testid="jmo-form-deploy"
+      onSubmit={e => {
+        e.preventDefault();
+        const p = params(false);
+        if (p) {
+          void deploy.start('deploy', p);
+        }
+      }}
+    >
+      <ErrorLine error={loadError} />
+      <Field label="Cluster">
+        <select className="jp-mod-styled" value={cluster} onChange={e => setCluster(e.target.value)} data-testid="jmo-deploy-cluster">
+          {clusters.length === 0 && <option value="local">local</option>}
+          {clusters.map(c => (
+            <option key={String(c.name)} value={String(c.name)}>
+              {String(c.name)}
+              {c.current ? ' (current)' : ''}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Hardware profile">
+        <select className="jp-mod-styled" value={profile} onChange={e => setProfile(e.target.value)} data-testid="jmo-deploy-profile">
+          {profiles.map(p => (
+            <option key={String(p.name)} value={String(p.name)} title={p.description ?? ''}>
+              {String(p.name)}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Replicas">
+        <input className="jp-mod-styled" inputMode="numeric" value={replicas} onChange={e => setReplicas(e.target.value)} data-testid="jmo-deploy-replicas" />
+      </Field>
+      <Field label="Canary %">
+        <input className="jp-mod-styled" inputMode="numeric" value={canary} onChange={e => setCanary(e.target.value)} data-testid="jmo-deploy-canary" />
+      </Field>
+      <div className="jp-ModelOps-buttons">
+        <button
+          type="button"
+          className="jp-mod-styled"
+          disabled={busy(preview.job)}
+          onClick={() => {
+            const p = params(true);
+            if (p) {
+              void preview.start('deploy', p);
+            }
+          }}
+          data-testid="jmo-deploy-preview"
+        >
+          Preview YAML
+        </button>
+        <Submit label="Deploy" busy={busy(deploy.job)} testid="jmo-deploy-submit" />
+      </div>
+      <ErrorLine error={formError ?? deploy.error ?? preview.error} testid="jmo-form-error" />
+      {preview.job && (
+        <JobView
+          job={preview.job}
+          render={r => <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">{String(r?.manifest ?? r?.yaml ?? JSON.stringify(r, null, 2))}</pre>}
+        />
+      )}
+      {deploy.job && <JobView job={deploy.job} render={r => <KeyValues data={pick(r, ['name', 'target', 'status', 'url', 'pid', 'replicas'])} testid="jmo-deploy-result" />} />}
+    </form>
+  );
+}
+
+function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Element {
+  const names = props.deployments.map(d => String(d.name));
+  const [name, setName] = React.useState(names[0] ?? '');
+  const promote = useJob(props.client, props.onChanged);
+  const rollback = useJob(props.client, props.onChanged);
+  React.useEffect(() => {
+    if (!name && names.length > 0) {
+      setName(names[0]);
+    }
+  }, [names.join(',')]);
+  if (names.length === 0) {
+    return <div className="jp-ModelOps-muted">Deploy this version first; then promote or roll back here.</div>;
+  }
+  return (
+    <div className="jp-ModelOps-form" data-testid="jmo-form-rollout">
+      <Field label="Deployment">
+        <select className="jp-mod-styled" value={name} onChange={e => setName(e.target.value)} data-testid="jmo-rollout-name">
+          {names.map(n => (
+            <option key={n}>{n}</option>
+          ))}
+        </select>
+      </Field>
+      <div className="jp-ModelOps-buttons">
+        <button className="jp-mod-styled" disabled={busy(promote.job)} onClick={() => void promote.start('promote', { name })} data-testid="jmo-promote-submit">
+          Promote canary
+        </button>
+        <button className="jp-mod-styled jp-mod-warn" disabled={busy(rollback.job)} onClick={() => void rollback.start('rollback', { name })} data-testid="jmo-rollback-submit">
+          Roll back
+        </button>
+      </div>
+      <ErrorLine error={promote.error ?? rollback.error} testid="jmo-form-error" />
+      {promote.job && <JobView job={promote.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />}
+      {rollback.job && <JobView job={rollback.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />}
+    </div>
+  );
+}
+
+function ReportForm(props: IFormProps): JSX.Element {
+  const [cron, setCron] = React.useState('0 6 * * *');
+  const [description, setDescription] = React.useState<string>('');
+  const [cronError, setCronError] = React.useState<string | null>(null);
+  const run = useJob(props.client, props.onChanged);
+  const schedule = useJob(props.client, props.onChanged);
+
+  React.useEffect(() => {
+    let cancelled = false;
+    const timer = setTimeout(() => {
+      props.client
+        .get<Dict>('cron', { expression: cron })
+        .then(r => {
+          if (!cancelled) {
+            setDescription(String(r.description));
+            setCronError(null);
+          }
+        })
+        .catch(e => {
+          if (!cancelled) {
+            setDescription('');
+            setCronError(message(e));
+          }
+        });
+    }, 250);
+    return () => {
+      cancelled = true;
+      clearTimeout(timer);
+    };
+  }, [cron, props.client]);
+
+  return (
+    <div className="jp-ModelOps-form" data-testid="jmo-form-report">
+      <button className="jp-mod-styled jp-mod-accept" disabled={busy(run.job)} onClick={() => void run.start('report', { ref: props.ref_ })} data-testid="jmo-report-submit">
+        Run report now
+      </button>
+      <ErrorLine error={run.error} testid="jmo-form-error" />
+      {run.job && <JobView job={run.job} render={r => <KeyValues data={pick(r, ['status', 'html', 'metrics'])} />} />}
+      <Field label="Schedule (cron)">
+        <input className="jp-mod-styled" value={cron} onChange={e => setCron(e.target.value)} data-testid="jmo-schedule-cron" aria-describedby="jmo-cron-preview" />
+      </Field>
+      <div id="jmo-cron-preview" className="jp-ModelOps-muted" data-testid="jmo-cron-preview">
+        {description}
+      </div>
+      <ErrorLine error={cronError} testid="jmo-cron-error" />
+      <button
+        className="jp-mod-styled"
+        disabled={busy(schedule.job) || cronError !== null}
+        onClick={() => void schedule.start('schedule', { ref: props.ref_, cron })}
+        data-testid="jmo-schedule-submit"
+      >
+        Schedule
+      </button>
+      <ErrorLine error={schedule.error} testid="jmo-form-error" />
+      {schedule.job && <JobView job={schedule.job} render={r => <KeyValues data={pick(r, ['name', 'cron', 'description', 'next_run'])} />} />}
+    </div>
+  );
+}
+
+// ----------------------------------------------------------------- version view
+
+const ACTION_TABS = [
+  ['export', 'Export'],
+  ['build', 'Build / push'],
+  ['deploy', 'Deploy'],
+  ['rollout', 'Promote / roll back'],
+  ['report', 'Report / schedule']
+] as const;
+
+function VersionView(props: {
+  client: ModelOpsClient;
+  name: string;
+  version: string;
+  revision: string;
+  info: IInfo | null;
+  onBack: () => void;
+}): JSX.Element {
+  const { client, name, version } = props;
+  const ref = `${name}:${version}`;
+  const [data, setData] = React.useState<Dict | null>(null);
+  const [records, setRecords] = React.useState<Dict[]>([]);
+  const [reports, setReports] = React.useState<Dict[]>([]);
+  const [deployments, setDeployments] = React.useState<Dict[]>([]);
+  const [error, setError] = React.useState<string | null>(null);
+  const [tab, setTab] = React.useState<string>('export');
+  const [tick, setTick] = React.useState(0);
+  const refresh = React.useCallback(() => setTick(t => t + 1), []);
+
+  React.useEffect(() => {
+    let cancelled = false;
+    client
+      .get<Dict>(`models/${encodeURIComponent(name)}/${encodeURIComponent(version)}`)
+      .then(d => !cancelled && setData(d))
+      .catch(e => !cancelled && setError(message(e)));
+    client
+      .get<unknown>('records', { ref })
+      .then(r => !cancelled && setRecords(asList(r)))
+      .catch(() => undefined);
+    client
+      .get<unknown>('reports', { ref })
+      .then(r => !cancelled && setReports(asList(r)))
+      .catch(() => undefined);
+    client
+      .get<unknown>('deployments')
+      .then(r => !cancelled && setDeployments(asList(r).filter(d => String(d.model ?? d.ref ?? '').startsWith(name))))
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [client, name, version, props.revision, tick]);
+
+  const exports = records.filter(r => r.kind === 'export');
+  const images = records.filter(r => r.kind === 'image');
+  const trendKey = reports.length > 0 ? Object.keys(reports[reports.length - 1].metrics ?? {})[0] : undefined;
+  const trend = trendKey ? reports.map(r => readMetric(r.metrics?.[trendKey]).value).filter((v): v is number => v !== null) : [];
+  const available = (action: string) => !props.info || props.info.actions.some(a => a.name === action && a.available);
+
+  return (
+    <div className="jp-ModelOps-version" data-testid="jmo-version-view">
+      <div className="jp-ModelOps-toolbar">
+        <button className="jp-mod-styled" onClick={props.onBack} data-testid="jmo-back" aria-label="Back to the models">
+          ← Models
+        </button>
+        <h2 data-testid="jmo-version-title">{ref}</h2>
+      </div>
+      <ErrorLine error={error} />
+      {data && (
+        <>
+          <div className="jp-ModelOps-sub">
+            <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} /> <Badges badges={data.badges} />{' '}
+            <span className="jp-ModelOps-muted">{ago(data.created ?? data.created_at)}</span>
+          </div>
+          <Section title="Metrics" testid="jmo-metrics">
+            <table className="jp-ModelOps-table">
+              <tbody>
+                {Object.entries((data.metrics ?? {}) as Dict).map(([k, v]) => (
+                  <tr key={k}>
+                    <th>{k}</th>
+                    <td>{formatMetric(v)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </Section>
+          <Section title="Signature" testid="jmo-signature">
+            <table className="jp-ModelOps-table">
+              <tbody>
+                {[...asList(data.signature?.inputs).map(x => ['in', x]), ...asList(data.signature?.outputs).map(x => ['out', x])].map(([dir, x], i) => (
+                  <tr key={i}>
+                    <th>
+                      {String(dir)} {String((x as Dict).name)}
+                    </th>
+                    <td>
+                      {String((x as Dict).datatype ?? '')} {JSON.stringify((x as Dict).shape ?? '')}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </Section>
+          <Section title="Environment">
+            <KeyValues data={data.environment} />
+          </Section>
+          <Section title="Lineage">
+            <KeyValues data={data.lineage} />
+          </Section>
+        </>
+      )}
+      <Section title="Exports" testid="jmo-exports">
+        {exports.length === 0 ? (
+          <div className="jp-ModelOps-muted">none yet</div>
+        ) : (
+          <ul>
+            {exports.map((r, i) => (
+              <li key={i} data-testid="jmo-export-record">
+                {String(r.data?.format ?? r.data?.role ?? 'export')} {r.data?.quantize ? `(${r.data.quantize})` : ''}{' '}
+                <span className="jp-ModelOps-muted">{ago(r.created ?? r.time)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title="Images">
+        {images.length === 0 ? (
+          <div className="jp-ModelOps-muted">none yet</div>
+        ) : (
+          <ul>
+            {images.map((r, i) => (
+              <li key={i}>{String(r.data?.reference ?? r.data?.digest ?? 'image')}</li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title="Deployments" testid="jmo-deployments">
+        {deployments.length === 0 ? (
+          <div className="jp-ModelOps-muted">not deployed</div>
+        ) : (
+          <ul>
+            {deployments.map(d => (
+              <li key={String(d.name)} data-testid={`jmo-deployment-${d.name}`}>
+                <b>{String(d.name)}</b> {String(d.target ?? d.cluster ?? '')}{' '}
+                <span className={`jp-ModelOps-state jp-ModelOps-state-${d.status}`} data-testid="jmo-deployment-status">
+                  {String(d.status ?? '')}
+                </span>{' '}
+                {d.url && <span className="jp-ModelOps-muted">{String(d.url)}</span>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+      <Section title="Monitoring" testid="jmo-monitoring">
+        {reports.length === 0 ? (
+          <div className="jp-ModelOps-muted">no reports yet</div>
+        ) : (
+          <>
+            {trendKey && (
+              <div>
+                {trendKey} <Sparkline values={trend} label={trendKey} />
+              </div>
+            )}
+            <ul>
+              {reports.map((r, i) => (
+                <li key={i}>
+                  {r.html_url ? (
+                    <a href={String(r.html_url)} target="_blank" rel="noopener noreferrer">
+                      {String(r.name ?? r.id ?? `report ${i + 1}`)}
+                    </a>
+                  ) : (
+                    String(r.name ?? r.id ?? `report ${i + 1}`)
+                  )}{' '}
+                  <span className="jp-ModelOps-muted">{String(r.status ?? '')} {ago(r.created ?? r.time)}</span>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </Section>
+      <Section title="Actions">
+        <div className="jp-ModelOps-tabs" role="tablist" aria-label="Actions">
+          {ACTION_TABS.map(([id, label]) => (
+            <button
+              key={id}
+              role="tab"
+              aria-selected={tab === id}
+              className={`jp-ModelOps-tab${tab === id ? ' jp-mod-active' : ''}`}
+              onClick={() => setTab(id)}
+              data-testid={`jmo-tab-${id}`}
+            >
+              {label}
+            </button>
+          ))}
+        </div>
+        <div role="tabpanel">
+          {tab === 'export' && (available('export') ? <ExportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Export" />)}
+          {tab === 'build' && (available('build') ? <BuildForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Images" />)}
+          {tab === 'deploy' && (available('deploy') ? <DeployForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Deploy" />)}
+          {tab === 'rollout' &&
+            (available('rollback') ? (
+              <DeploymentActions client={client} ref_={ref} version={data ?? {}} onChanged={refresh} deployments={deployments} />
+            ) : (
+              <Missing what="Rollout" />
+            ))}
+          {tab === 'report' && (available('report') ? <ReportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Reports" />)}
+        </div>
+      </Section>
+    </div>
+  );
+}
+
+function Missing(props: { what: string }): JSX.Element {
+  return <div className="jp-ModelOps-muted">{props.what} is not available in this installation.</div>;
+}
+
+// ----------------------------------------------------------------- models list
+
+function ModelItem(props: {
+  client: ModelOpsClient;
+  model: Dict;
+  revision: string;
+  onOpen: (name: string, version: string) => void;
+}): JSX.Element {
+  const { model } = props;
+  const name = String(model.name);
+  const [open, setOpen] = React.useState(false);
+  const [versions, setVersions] = React.useState<Dict[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+
+  React.useEffect(() => {
+    if (!open) {
+      return;
+    }
+    let cancelled = false;
+    props.client
+      .get<unknown>(`models/${encodeURIComponent(name)}`)
+      .then(v => !cancelled && setVersions(asList(v)))
+      .catch(e => !cancelled && setError(message(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [open, name, props.revision]);
+
+  const latest = model.latest ?? model.latest_version ?? model.version;
+  return (
+    <li className="jp-ModelOps-model" data-testid={`jmo-model-${name}`}>
+      <button className="jp-ModelOps-row" aria-expanded={open} onClick={() => setOpen(!open)} data-testid={`jmo-model-toggle-${name}`}>
+        <span className="jp-ModelOps-caret">{open ? '▾' : '▸'}</span>
+        <span className="jp-ModelOps-name">{name}</span>
+        {latest !== undefined && <span className="jp-ModelOps-muted">v{String(latest)}</span>}
+        <Aliases aliases={aliasesOf(model)} />
+        <Badges badges={model.badges} />
+      </button>
+      {open && (
+        <ul className="jp-ModelOps-versions">
+          <ErrorLine error={error} />
+          {versions === null && !error && <li className="jp-ModelOps-muted">loading…</li>}
+          {(versions ?? []).map(v => {
+            const ver = String(v.version);
+            return (
+              <li key={ver}>
+                <button className="jp-ModelOps-row" onClick={() => props.onOpen(name, ver)} data-testid={`jmo-version-${name}-${ver}`}>
+                  <span className="jp-ModelOps-name">v{ver}</span>
+                  <span className="jp-ModelOps-metrics">
+                    {keyMetrics(v.metrics).map(([k, m]) => (
+                      <span key={k} className="jp-ModelOps-metric">
+                        {k} {m}
+                      </span>
+                    ))}
+                  </span>
+                  <Aliases aliases={aliasesOf(v)} />
+                  <Badges badges={v.badges} />
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
+  const { client } = props;
+  const [info, setInfo] = React.useState<IInfo | null>(null);
+  const [models, setModels] = React.useState<Dict[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [query, setQuery] = React.useState('');
+  const [revision, setRevision] = React.useState('');
+  const [selected, setSelected] = React.useState<{ name: string; version: string } | null>(null);
+
+  const load = React.useCallback(() => {
+    client
+      .get<unknown>('models')
+      .then(m => {
+        setModels(asList(m));
+        setError(null);
+      })
+      .catch(e => setError(message(e)));
+  }, [client]);
+
+  React.useEffect(() => {
+    client.get<IInfo>('info').then(setInfo).catch(e => setError(message(e)));
+  }, [client]);
+
+  // Refresh when the registry changes: poll a cheap revision token.
+  React.useEffect(() => {
+    let stopped = false;
+    let last = '';
+    const tick = async () => {
+      try {
+        const r = await client.get<{ revision: unknown }>('revision');
+        const rev = String(r.revision);
+        if (!stopped && rev !== last) {
+          last = rev;
+          setRevision(rev);
+          load();
+        }
+      } catch (e) {
+        if (!stopped && last === '') {
+          setError(message(e));
+        }
+      }
+      if (!stopped) {
+        timer = setTimeout(tick, REVISION_POLL_MS);
+      }
+    };
+    let timer = setTimeout(tick, 0);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [client, load]);
+
+  const q = query.trim().toLowerCase();
+  const shown = (models ?? []).filter(
+    m =>
+      !q ||
+      String(m.name).toLowerCase().includes(q) ||
+      aliasesOf(m).some(a => a.toLowerCase().includes(q)) ||
+      String(m.flavor ?? '').toLowerCase().includes(q)
+  );
+
+  return (
+    <div className="jp-ModelOps" data-testid="jmo-panel" data-revision={revision}>
+      <header className="jp-ModelOps-header">
+        <h1>ModelOps</h1>
+        <button className="jp-ModelOps-link" onClick={load} aria-label="Refresh" title="Refresh" data-testid="jmo-refresh">
+          ⟳
+        </button>
+      </header>
+      {selected ? (
+        <VersionView
+          client={client}
+          name={selected.name}
+          version={selected.version}
+          revision={revision}
+          info={info}
+          onBack={() => setSelected(null)}
+        />
+      ) : (
+        <>
+          <input
+            className="jp-mod-styled jp-ModelOps-search"
+            type="search"
+            placeholder="Search models"
+            aria-label="Search models"
+            value={query}
+            onChange={e => setQuery(e.target.value)}
+            data-testid="jmo-search"
+          />
+          <ErrorLine error={error} />
+          {models === null && !error && <div className="jp-ModelOps-muted">loading…</div>}
+          {models !== null && models.length === 0 && (
+            <div className="jp-ModelOps-muted" data-testid="jmo-empty">
+              No models yet. Snapshot one from a notebook with <code>%modelops snapshot model --name NAME</code>.
+            </div>
+          )}
+          <ul className="jp-ModelOps-models" data-testid="jmo-models">
+            {shown.map(m => (
+              <ModelItem
+                key={String(m.name)}
+                client={client}
+                model={m}
+                revision={revision}
+                onOpen={(name, version) => setSelected({ name, version })}
+              />
+            ))}
+          </ul>
+        </>
+      )}
+      {info && <footer className="jp-ModelOps-muted jp-ModelOps-footer">jupyter-modelops {info.version}</footer>}
+    </div>
+  );
+}
+
+/** The left-sidebar widget. */
+export class ModelOpsPanel extends ReactWidget {
+  constructor(private readonly client: ModelOpsClient) {
+    super();
+    this.addClass('jp-ModelOps-panel');
+  }
+
+  render(): JSX.Element {
+    return <ModelOpsApp client={this.client} />;
+  }
+}
