@@ -19,6 +19,13 @@ _API = {
     "evaluate": "jupyter_modelops.evaluation",
     "evaluate_predictions": "jupyter_modelops.evaluation",
     "EvaluationReport": "jupyter_modelops.evaluation",
+    # reports
+    "report": "jupyter_modelops.reports",
+    "report_history": "jupyter_modelops.reports",
+    "schedule": "jupyter_modelops.reports",
+    "schedules": "jupyter_modelops.reports",
+    "unschedule": "jupyter_modelops.reports",
+    "ReportRun": "jupyter_modelops.reports",
 }
 
 __all__ = ["__version__", "ModelOpsError", *sorted(_API)]

@@ -13,12 +13,7 @@ def _runs_of(name: str) -> list[dict]:
 
     base = name.split("@", 1)[0].split(":", 1)[0]
     registry.versions(base)  # raises ModelNotFoundError (with suggestions) for an unknown name
-    runs = []
-    for rec in registry.records(kind="report"):
-        data = rec.get("data", rec) if isinstance(rec, dict) else rec
-        ref = data.get("ref") or rec.get("ref")
-        if ref and ref.split(":", 1)[0].split("@", 1)[0] == base:
-            runs.append(data)
+    runs = [rec["data"] for rec in registry.records(base, kind="report")]
     runs.sort(key=lambda r: r.get("started") or "")
     return runs
 
