@@ -1,0 +1,643 @@
+"""deploy, promote, rollback, status, undeploy, deployments: the verbs on a cluster.
+
+Each verb resolves its cluster (a kubeconfig context), talks to it through
+:class:`~jupyter_modelops.deploy.kube.Kube`, and records what it did in the
+registry (record kind ``"deployment"``), so the CLI, the panel and a report
+see one history.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any, Sequence
+
+from ..exceptions import DeployError, ModelOpsError, ValidationError
+from .clusters import LOCAL, Cluster, get_cluster
+from .kube import Kube
+from .manifests import LABEL_PREFIX, MODES, DeploySpec, object_name, render
+from .profiles import HardwareProfile, get_profile
+from .results import Deployment, DeploymentList, DeploymentSet, DeploymentStatus
+from .rollout import owned_replicasets, revision, wait_inference_service, wait_rollout
+
+__all__ = ["deploy", "promote", "rollback", "status", "undeploy", "deployments"]
+
+PREVIOUS = f"{LABEL_PREFIX}/previous"
+PLAIN_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
+               "ServiceAccount")
+
+
+# -- registry (records) -----------------------------------------------------------------------------
+def _registry() -> Any:
+    from .. import registry
+
+    return registry
+
+
+def _record(ref: str | None, data: dict) -> None:
+    if not ref:
+        return
+    try:
+        _registry().add_record(ref, "deployment", data)
+    except ModelOpsError:
+        # deployed from objects whose model is not in this machine's registry: the cluster is the record
+        pass
+
+
+def _resolve(ref: Any) -> tuple[str, str, str]:
+    """(model name, version, canonical ref) of a registry reference or ModelVersion."""
+    if not isinstance(ref, str) and not (hasattr(ref, "name") and hasattr(ref, "version")):
+        raise ValidationError(
+            f"ref must be a model reference such as 'churn:3' or a ModelVersion; got {type(ref).__name__} {ref!r}."
+        )
+    mv = _registry().get(ref)
+    return str(mv.name), str(mv.version), f"{mv.name}:{mv.version}"
+
+
+def _image_for(ref: str, *, dry_run: bool, push: str | None) -> tuple[str, str]:
+    """(image reference, digest): the latest pushed image recorded for ``ref``, else build (and push)."""
+    try:
+        recs = _registry().records(ref, kind="image")
+    except ModelOpsError:
+        recs = []
+    for rec in reversed(recs or []):
+        data = rec.get("data") or {}
+        image = data.get("reference") or data.get("image")
+        if image and (data.get("pushed", True) or dry_run):
+            return str(image), str(data.get("digest", ""))
+    if push is None and not dry_run:
+        raise ValidationError(
+            f"No pushed image is recorded for {ref}, and a cluster cannot pull a local image layout.",
+            hint="Pass image='registry/repo@sha256:...', or push='registry/repo' to build and push one now.",
+        )
+    from ..images import build
+
+    built = build(ref, push=push)
+    digest = str(getattr(built, "digest", "") or "")
+    image = getattr(built, "reference", None) or getattr(built, "ref", None)
+    if not image:
+        repo = push or ref.split(":")[0]
+        image = f"{repo}@{digest}" if digest else repo
+    return str(image), digest
+
+
+def _digest_of(image: str) -> str:
+    return image.split("@", 1)[1] if "@sha256:" in image else ""
+
+
+# -- argument checks ---------------------------------------------------------------------------------
+def _check_int(value: Any, name: str, *, lo: int, hi: int | None = None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise ValidationError(f"{name} is {value!r}; expected an integer {rng}.")
+    return value
+
+
+def _clusters(cluster: Any, target: Any) -> list[str | None]:
+    if target is not None and cluster is not None and target != cluster:
+        raise ValidationError(f"target={target!r} and cluster={cluster!r} disagree; pass only one of them.")
+    value = cluster if cluster is not None else target
+    if value is None:
+        return [None]
+    if isinstance(value, str):
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        names = [str(v) for v in value]
+    else:
+        raise ValidationError(f"cluster must be a context name or a list of them; got {type(value).__name__}.")
+    if not names:
+        raise ValidationError("cluster is empty; pass a kubeconfig context name (see clusters()).")
+    return names
+
+
+# -- deploy ------------------------------------------------------------------------------------------
+def deploy(
+    ref: Any,
+    *,
+    cluster: str | Sequence[str] | None = None,
+    target: str | Sequence[str] | None = None,
+    profile: str | HardwareProfile = "cpu-small",
+    namespace: str = "default",
+    image: str | None = None,
+    replicas: int | None = None,
+    canary: int | None = None,
+    mode: str = "deployment",
+    wait: bool = True,
+    timeout: float = 600,
+    dry_run: bool = False,
+    name: str | None = None,
+    force: bool = False,
+    auto_rollback: bool = True,
+    kubeconfig: str | None = None,
+    push: str | None = None,
+    progress: bool | None = None,
+) -> Deployment | DeploymentSet:
+    """Deploy a model version to a Kubernetes cluster and hardware profile (or to this machine).
+
+    Parameters
+    ----------
+    ref : str or ModelVersion
+        The model version (``"churn:3"``, ``"churn@prod"``).
+    cluster, target : str or list of str, optional
+        Kubeconfig context(s) (see :func:`clusters`); ``"local"`` runs a model server process on
+        this machine instead. Several clusters (a list or ``"a,b"``) deploy the same version to
+        each and return a :class:`DeploymentSet`. Default: the current context.
+    profile : str or HardwareProfile, default="cpu-small"
+        Hardware profile (see :func:`profiles`).
+    namespace : str, default="default"
+        Namespace; it must exist.
+    image : str, optional
+        Image to run. Default: the latest pushed image recorded for ``ref``, else one built by
+        :func:`jupyter_modelops.images.build` and pushed to ``push``.
+    replicas : int, optional
+        Replicas (default from the profile).
+    canary : int, optional
+        Percent of traffic (1-99) for this version beside the running one; then :func:`promote`
+        or :func:`rollback`.
+    mode : {"deployment", "kserve"}, default="deployment"
+        Plain Kubernetes objects, or a KServe ``InferenceService``.
+    wait : bool, default=True
+        Wait for the rollout (a progress bar), judging the new pods' readiness.
+    timeout : float, default=600
+        Seconds to wait for the rollout.
+    dry_run : bool, default=False
+        Render only; nothing is sent to a cluster. ``.yaml`` holds the manifests.
+    name : str, optional
+        Object name (default: derived from the model name).
+    force : bool, default=False
+        Take over fields that another field manager owns (server-side apply ``force``).
+    auto_rollback : bool, default=True
+        Roll a failed rollout back to the previous revision.
+    kubeconfig : str, optional
+        Kubeconfig file (default ``$KUBECONFIG`` or ``~/.kube/config``).
+    push : str, optional
+        Registry repository to push a freshly built image to.
+    progress : bool, optional
+        Show a progress bar (default: in notebooks and terminals).
+
+    Returns
+    -------
+    Deployment or DeploymentSet
+
+    Examples
+    --------
+    >>> d = deploy("churn:3", cluster="prod", profile="gpu-t4", dry_run=True)  # doctest: +SKIP
+    >>> print(d.yaml)  # doctest: +SKIP
+    """
+    names = _clusters(cluster, target)
+    if names == [LOCAL]:
+        return _deploy_local(ref, timeout=timeout, wait=wait)
+    if LOCAL in names:
+        raise ValidationError("cluster 'local' cannot be mixed with Kubernetes clusters in one call.")
+    prof = get_profile(profile)
+    replicas = _check_int(replicas, "replicas", lo=0)
+    canary = _check_int(canary, "canary", lo=1, hi=99)
+    if mode not in MODES:
+        raise ValidationError(f"mode is {mode!r}; expected one of {', '.join(MODES)}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValidationError(f"timeout is {timeout!r}; expected a positive number of seconds.")
+    if not isinstance(namespace, str) or not namespace:
+        raise ValidationError(f"namespace is {namespace!r}; expected a namespace name such as 'default'.")
+    if image is not None and (not isinstance(image, str) or not image.strip() or " " in image):
+        raise ValidationError(f"image is {image!r}; expected an image reference such as 'registry/repo@sha256:...'.")
+    model, version, ref_s = _resolve(ref)
+    digest = ""
+    if image is None:
+        image, digest = _image_for(ref_s, dry_run=dry_run, push=push)
+    digest = digest or _digest_of(image)
+    obj_name = object_name(name or model)
+    if name is not None and obj_name != name:
+        raise ValidationError(f"name is {name!r}, which is not a DNS-1123 label; expected e.g. {obj_name!r}.")
+    base = DeploySpec(name=obj_name, namespace=namespace, model=model, version=version, ref=ref_s, image=image,
+                      digest=digest, profile=prof, replicas=prof.replicas if replicas is None else replicas,
+                      mode=mode, canary=canary, canary_replicas=1 if canary else 0)
+    results = []
+    for cname in names:
+        try:
+            results.append(_deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run,
+                                       force=force, auto_rollback=auto_rollback, kubeconfig=kubeconfig,
+                                       progress=progress, explicit_replicas=replicas is not None))
+        except ModelOpsError as exc:
+            if len(names) == 1:
+                raise
+            results.append(Deployment.from_error(base, cname or "", exc))
+    return results[0] if len(results) == 1 else DeploymentSet(results)
+
+
+def _deploy_local(ref: Any, *, timeout: float, wait: bool) -> Any:
+    import inspect
+
+    try:
+        from ..serving.local import deploy_local
+    except ImportError as exc:
+        raise DeployError("Local deployment needs jupyter_modelops.serving.local, which is not available.") from exc
+    params = inspect.signature(deploy_local).parameters
+    kwargs = {k: v for k, v in (("timeout", timeout), ("wait", wait)) if k in params}
+    return deploy_local(ref, **kwargs)
+
+
+def _cluster(name: str | None, kubeconfig: str | None) -> Cluster:
+    return get_cluster(name, kubeconfig=kubeconfig)
+
+
+def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: float, dry_run: bool, force: bool,
+                auto_rollback: bool, kubeconfig: str | None, progress: bool | None,
+                explicit_replicas: bool) -> Deployment:
+    t0 = time.monotonic()
+    if dry_run:
+        label = cname or "(current context)"
+        try:  # a named cluster must exist when a kubeconfig is there; a dry run needs none
+            label = _cluster(cname, kubeconfig).name
+        except DeployError:
+            pass
+        objs = render(base)
+        return Deployment(base, cluster=label, state="dry-run", manifests=objs,
+                          reason="rendered only; nothing was sent to a cluster")
+    cluster = _cluster(cname, kubeconfig)
+    with Kube(cluster) as kube:
+        kube.require_namespace(base.namespace)
+        if base.mode == "kserve":
+            dep = _deploy_kserve(kube, base, wait=wait, timeout=timeout, force=force, auto_rollback=auto_rollback)
+        else:
+            dep = _deploy_plain(kube, base, wait=wait, timeout=timeout, force=force, auto_rollback=auto_rollback,
+                                progress=progress, explicit_replicas=explicit_replicas)
+    dep.elapsed = time.monotonic() - t0
+    _record(base.ref, dep.record())
+    return dep
+
+
+def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool, auto_rollback: bool,
+                  progress: bool | None, explicit_replicas: bool) -> Deployment:
+    cname = kube.cluster.name
+    current = kube.get("Deployment", spec.name, spec.namespace)
+    if spec.canary is not None:
+        if current is None:
+            raise ValidationError(
+                f"There is no stable deployment '{spec.name}' in namespace '{spec.namespace}' on cluster "
+                f"'{cname}' to put a canary beside.", hint="Deploy without canary first.")
+        stable_n = int((current.get("spec") or {}).get("replicas", 1))
+        pct = spec.canary
+        n_canary = spec.replicas if explicit_replicas else max(1, round(stable_n * pct / (100 - pct)))
+        spec = DeploySpec(**{**spec.__dict__, "canary_replicas": n_canary})
+        objs = render(spec)
+        for obj in objs:
+            kube.apply(obj, force=force)
+        share = n_canary / max(stable_n + n_canary, 1)
+        note = (f"canary {spec.version}: {n_canary} pod(s) beside {stable_n} stable pod(s) behind one Service, "
+                f"about {share:.0%} of requests (asked {pct}%)")
+        if not wait:
+            return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note + "; not waited for")
+        verdict = wait_rollout(kube, f"{spec.name}-canary", spec.namespace, timeout=timeout, progress=progress)
+        if verdict.state == "done":
+            return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note,
+                              revision=verdict.revision, traffic_share=share)
+        if auto_rollback:
+            kube.delete("Deployment", f"{spec.name}-canary", spec.namespace)
+            return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
+                              reason=f"the canary failed ({verdict.message}); it was removed and all traffic "
+                                     f"stays on the stable version")
+        return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
+
+    previous_rev = revision(current) if current else 0
+    objs = render(spec)
+    for obj in objs:
+        kube.apply(obj, force=force)
+    if not wait:
+        return Deployment(spec, cluster=cname, state="applied", manifests=objs, reason="applied; not waited for")
+    verdict = wait_rollout(kube, spec.name, spec.namespace, timeout=timeout, progress=progress)
+    if verdict.state == "done":
+        return Deployment(spec, cluster=cname, state="deployed", manifests=objs, reason=verdict.message,
+                          revision=verdict.revision)
+    if auto_rollback and previous_rev:
+        back = _rollback_plain(kube, spec.name, spec.namespace, to=None, timeout=timeout, progress=progress)
+        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs, revision=back.revision,
+                          reason=f"the rollout of {spec.ref} failed: {verdict.message}; rolled back to revision "
+                                 f"{back.revision} ({back.ref}): {back.reason}")
+    extra = "" if previous_rev else " (no earlier revision to roll back to; undeploy() removes it)"
+    return Deployment(spec, cluster=cname, state="failed", manifests=objs, revision=verdict.revision,
+                      reason=f"the rollout of {spec.ref} failed: {verdict.message}{extra}")
+
+
+def _spec_from_annotations(ann: dict, *, name: str, namespace: str, replicas: int, mode: str,
+                           canary: int | None = None) -> DeploySpec:
+    try:
+        prof = get_profile(ann.get(f"{LABEL_PREFIX}/profile", "cpu-small"))
+    except ValidationError:
+        prof = get_profile("cpu-small")
+    return DeploySpec(name=name, namespace=namespace, model=ann.get(f"{LABEL_PREFIX}/model", name),
+                      version=ann.get(f"{LABEL_PREFIX}/version", "?"), ref=ann.get(f"{LABEL_PREFIX}/ref", name),
+                      image=ann.get(f"{LABEL_PREFIX}/image", ""), digest=ann.get(f"{LABEL_PREFIX}/digest", ""),
+                      profile=prof, replicas=replicas, mode=mode, canary=canary)
+
+
+def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool,
+                   auto_rollback: bool) -> Deployment:
+    cname = kube.cluster.name
+    if not kube.has_api("serving.kserve.io", "v1beta1"):
+        raise DeployError(f"KServe is not installed on cluster '{cname}' (no serving.kserve.io/v1beta1 API).",
+                          hint="Install KServe there, or deploy with mode='deployment'.")
+    current = kube.get("InferenceService", spec.name, spec.namespace)
+    if spec.canary is not None and current is None:
+        raise ValidationError(
+            f"There is no InferenceService '{spec.name}' in namespace '{spec.namespace}' on cluster '{cname}' to "
+            f"put a canary beside.", hint="Deploy without canary first.")
+    objs = render(spec)
+    if current is not None:
+        ann = current["metadata"].get("annotations") or {}
+        if ann.get(f"{LABEL_PREFIX}/ref") != spec.ref or ann.get(f"{LABEL_PREFIX}/image") != spec.image:
+            prev = {k.split("/", 1)[1]: v for k, v in ann.items() if k.startswith(LABEL_PREFIX + "/")
+                    and k != PREVIOUS}
+            objs[-1]["metadata"]["annotations"][PREVIOUS] = json.dumps(prev, sort_keys=True)
+        elif ann.get(PREVIOUS):
+            objs[-1]["metadata"]["annotations"][PREVIOUS] = ann[PREVIOUS]
+    for obj in objs:
+        kube.apply(obj, force=force)
+    state = "canary" if spec.canary is not None else "deployed"
+    if not wait:
+        return Deployment(spec, cluster=cname, state="applied", manifests=objs, reason="applied; not waited for")
+    verdict = wait_inference_service(kube, spec.name, spec.namespace, timeout=timeout)
+    if verdict.state == "done":
+        note = verdict.message + (f"; {spec.canary}% of traffic on {spec.ref}" if spec.canary is not None else "")
+        return Deployment(spec, cluster=cname, state=state, manifests=objs, reason=note,
+                          traffic_share=(spec.canary / 100 if spec.canary is not None else None))
+    if auto_rollback and current is not None:
+        back = _rollback_kserve(kube, spec.name, spec.namespace, timeout=timeout)
+        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
+                          reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}")
+    return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
+
+
+# -- rollback / promote ------------------------------------------------------------------------------
+def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, timeout: float,
+                    progress: bool | None) -> Deployment:
+    cname = kube.cluster.name
+    dep = kube.get("Deployment", name, namespace)
+    if dep is None:
+        raise ValidationError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster '{cname}'.")
+    current = revision(dep)
+    rsets = owned_replicasets(kube, dep)
+    revs = {revision(rs): rs for rs in rsets}
+    if to is None:
+        older = [r for r in revs if r < current]
+        if not older:
+            raise ValidationError(f"Deployment '{name}' on cluster '{cname}' has no earlier revision to roll back to "
+                                  f"(current revision {current}).")
+        to = max(older)
+    if to not in revs:
+        raise ValidationError(f"Deployment '{name}' has no revision {to}; known revisions: "
+                              f"{', '.join(map(str, sorted(revs)))}.")
+    template = copy.deepcopy(revs[to]["spec"]["template"])
+    template["metadata"].get("labels", {}).pop("pod-template-hash", None)
+    tmeta = template["metadata"]
+    ann = {k: v for k, v in (tmeta.get("annotations") or {}).items() if k.startswith(LABEL_PREFIX + "/")}
+    spec = dep["spec"]
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(tmeta.get("labels") or {}),
+                     "annotations": ann},
+        "spec": {
+            "replicas": spec.get("replicas", 1),
+            "revisionHistoryLimit": spec.get("revisionHistoryLimit", 10),
+            "progressDeadlineSeconds": spec.get("progressDeadlineSeconds", 600),
+            "selector": spec["selector"],
+            "strategy": spec.get("strategy") or {"type": "RollingUpdate"},
+            "template": {"metadata": tmeta, "spec": template["spec"]},
+        },
+    }
+    # a rollback must win over whoever touched the template during the failed rollout
+    kube.apply(body, force=True)
+    back = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=int(spec.get("replicas", 1)),
+                                  mode="deployment")
+    verdict = wait_rollout(kube, name, namespace, timeout=timeout, progress=progress)
+    state = "rolled-back" if verdict.state == "done" else "failed"
+    reason = (f"revision {verdict.revision} runs {back.ref} again ({verdict.message})" if verdict.state == "done"
+              else f"the rollback to revision {to} failed too: {verdict.message}")
+    return Deployment(back, cluster=cname, state=state, manifests=[body], reason=reason, revision=verdict.revision)
+
+
+def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -> Deployment:
+    cname = kube.cluster.name
+    obj = kube.get("InferenceService", name, namespace)
+    if obj is None:
+        raise ValidationError(f"There is no InferenceService '{name}' in namespace '{namespace}' on cluster '{cname}'.")
+    ann = obj["metadata"].get("annotations") or {}
+    prev = ann.get(PREVIOUS)
+    if not prev:
+        raise ValidationError(f"InferenceService '{name}' on cluster '{cname}' has no earlier version to roll back to.")
+    prev_ann = {f"{LABEL_PREFIX}/{k}": v for k, v in json.loads(prev).items()}
+    pred = (obj.get("spec") or {}).get("predictor") or {}
+    spec = _spec_from_annotations(prev_ann, name=name, namespace=namespace,
+                                  replicas=int(pred.get("minReplicas", 1)), mode="kserve")
+    objs = render(spec)
+    for o in objs:
+        kube.apply(o, force=True)
+    verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
+    state = "rolled-back" if verdict.state == "done" else "failed"
+    return Deployment(spec, cluster=cname, state=state, manifests=objs,
+                      reason=f"rolled back to {spec.ref} ({verdict.message})")
+
+
+def rollback(name: str, *, cluster: str | None = None, namespace: str = "default", to: int | None = None,
+             timeout: float = 600, kubeconfig: str | None = None, progress: bool | None = None) -> Deployment:
+    """Roll a deployment back: drop a running canary, else return to revision ``to`` (default: the previous one).
+
+    Parameters
+    ----------
+    name : str
+        The deployment's name (see :func:`deployments`).
+    cluster : str, optional
+        Kubeconfig context (default: current).
+    namespace : str, default="default"
+    to : int, optional
+        Revision number (see :func:`status`); default the one before the current.
+    timeout : float, default=600
+        Seconds to wait for the rollback's rollout.
+
+    Returns
+    -------
+    Deployment
+    """
+    _check_int(to, "to", lo=1)
+    with Kube(_cluster(cluster, kubeconfig)) as kube:
+        kube.require_namespace(namespace)
+        if kube.get("Deployment", name, namespace) is None and kube.has_api("serving.kserve.io", "v1beta1") \
+                and kube.get("InferenceService", name, namespace) is not None:
+            result = _rollback_kserve(kube, name, namespace, timeout=timeout)
+        elif to is None and kube.get("Deployment", f"{name}-canary", namespace) is not None:
+            canary = kube.get("Deployment", f"{name}-canary", namespace)
+            kube.delete("Deployment", f"{name}-canary", namespace)
+            ann = canary["metadata"].get("annotations") or {}
+            spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0, mode="deployment")
+            result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=[],
+                                reason=f"the canary {spec.ref} was removed; all traffic is on the stable version")
+        else:
+            result = _rollback_plain(kube, name, namespace, to=to, timeout=timeout, progress=progress)
+    _record(result.ref, result.record())
+    return result
+
+
+def promote(name: str, *, cluster: str | None = None, namespace: str = "default", timeout: float = 600,
+            kubeconfig: str | None = None, progress: bool | None = None) -> Deployment:
+    """Make a canary the stable version: roll the stable deployment to it, then remove the canary.
+
+    Returns
+    -------
+    Deployment
+    """
+    with Kube(_cluster(cluster, kubeconfig)) as kube:
+        kube.require_namespace(namespace)
+        canary = kube.get("Deployment", f"{name}-canary", namespace)
+        if canary is None:
+            isvc = None
+            if kube.has_api("serving.kserve.io", "v1beta1"):
+                isvc = kube.get("InferenceService", name, namespace)
+            pred = ((isvc or {}).get("spec") or {}).get("predictor") or {}
+            if isvc is None or pred.get("canaryTrafficPercent") is None:
+                raise ValidationError(f"There is no canary of '{name}' in namespace '{namespace}' on cluster "
+                                      f"'{kube.cluster.name}' to promote.",
+                                      hint="Start one with deploy(..., canary=10).")
+            ann = isvc["metadata"].get("annotations") or {}
+            spec = _spec_from_annotations(ann, name=name, namespace=namespace,
+                                          replicas=int(pred.get("minReplicas", 1)), mode="kserve")
+            objs = render(spec)
+            if ann.get(PREVIOUS):
+                objs[-1]["metadata"]["annotations"][PREVIOUS] = ann[PREVIOUS]
+            for o in objs:
+                kube.apply(o)
+            verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
+            result = Deployment(spec, cluster=kube.cluster.name,
+                                state="deployed" if verdict.state == "done" else "failed", manifests=objs,
+                                reason=f"promoted {spec.ref} to 100% of traffic ({verdict.message})")
+        else:
+            stable = kube.get("Deployment", name, namespace)
+            replicas = int(((stable or {}).get("spec") or {}).get("replicas", 1))
+            ann = canary["metadata"].get("annotations") or {}
+            spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=replicas, mode="deployment")
+            objs = render(spec)
+            for o in objs:
+                kube.apply(o)
+            verdict = wait_rollout(kube, name, namespace, timeout=timeout, progress=progress)
+            if verdict.state == "done":
+                kube.delete("Deployment", f"{name}-canary", namespace)
+                result = Deployment(spec, cluster=kube.cluster.name, state="deployed", manifests=objs,
+                                    revision=verdict.revision,
+                                    reason=f"promoted {spec.ref}: the stable deployment runs it "
+                                           f"({verdict.message}); the canary was removed")
+            else:
+                back = _rollback_plain(kube, name, namespace, to=None, timeout=timeout, progress=progress)
+                result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=objs,
+                                    reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
+                                           f"the canary is still running")
+    _record(result.ref, result.record())
+    return result
+
+
+# -- status / undeploy / deployments -----------------------------------------------------------------
+def status(name: str, *, cluster: str | None = None, namespace: str = "default",
+           kubeconfig: str | None = None) -> DeploymentStatus:
+    """What runs for deployment ``name``: version, replicas, revisions, canary, conditions, pod problems."""
+    with Kube(_cluster(cluster, kubeconfig)) as kube:
+        kube.require_namespace(namespace)
+        dep = kube.get("Deployment", name, namespace)
+        if dep is not None:
+            from .rollout import judge
+
+            verdict = judge(kube, dep)
+            rsets = owned_replicasets(kube, dep)
+            revisions = []
+            for rs in rsets:
+                ann = (rs["spec"]["template"]["metadata"].get("annotations") or {})
+                revisions.append({"revision": revision(rs), "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
+                                  "image": rs["spec"]["template"]["spec"]["containers"][0].get("image", ""),
+                                  "replicas": int((rs.get("status") or {}).get("replicas", 0)),
+                                  "available": int((rs.get("status") or {}).get("availableReplicas", 0))})
+            canary = kube.get("Deployment", f"{name}-canary", namespace)
+            return DeploymentStatus.from_deployment(kube.cluster.name, dep, verdict, revisions, canary)
+        if kube.has_api("serving.kserve.io", "v1beta1"):
+            isvc = kube.get("InferenceService", name, namespace)
+            if isvc is not None:
+                return DeploymentStatus.from_inference_service(kube.cluster.name, isvc)
+    from ..exceptions import ModelNotFoundError
+
+    raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
+                             f"'{cluster or 'current'}'.", hint="List them with deployments(cluster=...).")
+
+
+def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default",
+             kubeconfig: str | None = None) -> Deployment:
+    """Remove every object of deployment ``name`` (stable, canary, Service, HPA, PDB, NetworkPolicy, ...)."""
+    with Kube(_cluster(cluster, kubeconfig)) as kube:
+        kube.require_namespace(namespace)
+        found = kube.get("Deployment", name, namespace)
+        kserve = kube.has_api("serving.kserve.io", "v1beta1")
+        if found is None and kserve:
+            found = kube.get("InferenceService", name, namespace)
+        if found is None:
+            from ..exceptions import ModelNotFoundError
+
+            raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
+                                     f"'{kube.cluster.name}'.", hint="List them with deployments(cluster=...).")
+        ann = found["metadata"].get("annotations") or {}
+        removed = []
+        targets = [("Deployment", f"{name}-canary")] + [(k, name) for k in PLAIN_KINDS]
+        if kserve:
+            targets.append(("InferenceService", name))
+        for kind, obj_name in targets:
+            if kube.delete(kind, obj_name, namespace):
+                removed.append(f"{kind}/{obj_name}")
+        spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0,
+                                      mode=ann.get(f"{LABEL_PREFIX}/mode", "deployment"))
+        result = Deployment(spec, cluster=kube.cluster.name, state="removed", manifests=[],
+                            reason=f"deleted {', '.join(removed)}")
+    _record(result.ref, result.record())
+    return result
+
+
+def deployments(*, cluster: str | None = None, namespace: str | None = None,
+                kubeconfig: str | None = None) -> DeploymentList:
+    """List deployments: live from ``cluster`` when given, else from the registry's records.
+
+    Parameters
+    ----------
+    cluster : str, optional
+        Ask this cluster (kubeconfig context) what it runs (objects labelled as ours).
+    namespace : str, optional
+        Only this namespace (default: all).
+    """
+    rows: list[dict] = []
+    if cluster is not None:
+        with Kube(_cluster(cluster, kubeconfig)) as kube:
+            sel = {"app.kubernetes.io/managed-by": "jupyter-modelops"}
+            kinds = ["Deployment"] + (["InferenceService"] if kube.has_api("serving.kserve.io", "v1beta1") else [])
+            for kind in kinds:
+                for obj in kube.list(kind, namespace, labels=sel):
+                    meta = obj["metadata"]
+                    ann = meta.get("annotations") or {}
+                    st = obj.get("status") or {}
+                    ready = st.get("availableReplicas", 0) if kind == "Deployment" else (
+                        "Ready" if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                       for c in st.get("conditions") or []) else "not ready")
+                    rows.append({"cluster": kube.cluster.name, "namespace": meta.get("namespace"),
+                                 "name": meta["name"], "kind": kind, "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
+                                 "profile": ann.get(f"{LABEL_PREFIX}/profile", ""),
+                                 "track": (meta.get("labels") or {}).get(f"{LABEL_PREFIX}/track", ""),
+                                 "replicas": (obj.get("spec") or {}).get("replicas"), "ready": ready,
+                                 "revision": revision(obj) or None})
+        return DeploymentList(rows, source=f"cluster {cluster}")
+    latest: dict[tuple, dict] = {}
+    for rec in _registry().records(kind="deployment"):
+        data = {**(rec.get("data") or {}), "at": rec.get("created")}
+        if namespace and data.get("namespace") != namespace:
+            continue
+        latest[(data.get("cluster"), data.get("namespace"), data.get("name"))] = data
+    for data in latest.values():
+        if data.get("state") in ("removed", "dry-run"):
+            continue
+        rows.append({k: data.get(k) for k in ("cluster", "namespace", "name", "mode", "ref", "profile", "state",
+                                              "revision", "at")})
+    return DeploymentList(rows, source="registry records")
+

@@ -1,0 +1,326 @@
+"""Render the Kubernetes objects of one model deployment, as plain dicts.
+
+Plain mode (``mode="deployment"``) renders, for the stable track: a
+ServiceAccount, a Deployment (rolling update, V2 health probes, Prometheus
+scrape annotations, the restricted Pod Security Standard), a Service, a
+HorizontalPodAutoscaler (autoscaling/v2), a PodDisruptionBudget (policy/v1)
+and a NetworkPolicy. A canary is one more Deployment (``NAME-canary``) whose
+pods carry the same ``app.kubernetes.io/name`` label, so the one Service
+sends it a share of requests equal to its share of ready pods.
+
+KServe mode (``mode="kserve"``) renders a ServiceAccount and a
+``serving.kserve.io/v1beta1`` InferenceService with a custom predictor
+container, the same profile, and ``canaryTrafficPercent`` for a canary.
+
+Nothing here talks to a cluster; the functions are pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+
+from ..exceptions import ValidationError
+from .profiles import HardwareProfile
+
+__all__ = ["DeploySpec", "render", "object_name", "to_yaml", "LABEL_PREFIX", "FIELD_MANAGER", "PORT"]
+
+LABEL_PREFIX = "modelops.jupyter.org"
+FIELD_MANAGER = "jupyter-modelops"
+PORT = 8080
+UID = 65532  # the image runs as this non-root user
+MODES = ("deployment", "kserve")
+
+
+@dataclasses.dataclass(frozen=True)
+class DeploySpec:
+    """Everything :func:`render` needs; built by :func:`jupyter_modelops.deploy.deploy`."""
+
+    name: str
+    namespace: str
+    model: str
+    version: str
+    ref: str
+    image: str
+    profile: HardwareProfile
+    replicas: int
+    digest: str = ""
+    mode: str = "deployment"
+    canary: int | None = None  # percent of traffic for the new version
+    canary_replicas: int = 0
+    progress_deadline: int = 600
+
+
+def object_name(model: str, *, suffix: str = "") -> str:
+    """A DNS-1123 label from a model name (lower case, ``[a-z0-9-]``, at most 63 characters)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", str(model).lower()).strip("-")
+    if not base or not base[0].isalpha():
+        base = f"m-{base}".strip("-")
+    room = 63 - len(suffix)
+    return base[:room].rstrip("-") + suffix
+
+
+def _label_value(value: str) -> str:
+    v = re.sub(r"[^A-Za-z0-9._-]+", "-", str(value))[:63]
+    return v.strip("-._")
+
+
+def labels(spec: DeploySpec, track: str) -> dict:
+    return {
+        "app.kubernetes.io/name": spec.name,
+        "app.kubernetes.io/instance": spec.name,
+        "app.kubernetes.io/version": _label_value(spec.version),
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/managed-by": "jupyter-modelops",
+        f"{LABEL_PREFIX}/model": _label_value(spec.model),
+        f"{LABEL_PREFIX}/version": _label_value(spec.version),
+        f"{LABEL_PREFIX}/track": track,
+    }
+
+
+def annotations(spec: DeploySpec, track: str) -> dict:
+    ann = {
+        f"{LABEL_PREFIX}/ref": spec.ref,
+        f"{LABEL_PREFIX}/model": spec.model,
+        f"{LABEL_PREFIX}/version": str(spec.version),
+        f"{LABEL_PREFIX}/image": spec.image,
+        f"{LABEL_PREFIX}/profile": spec.profile.name,
+        f"{LABEL_PREFIX}/mode": spec.mode,
+    }
+    if spec.digest:
+        ann[f"{LABEL_PREFIX}/digest"] = spec.digest
+    if track == "canary" and spec.canary is not None:
+        ann[f"{LABEL_PREFIX}/canary-percent"] = str(spec.canary)
+    return ann
+
+
+def _resources(p: HardwareProfile) -> dict:
+    out = {}
+    if p.requests:
+        out["requests"] = {k: str(v) for k, v in p.requests.items()}
+    if p.limits:
+        out["limits"] = {k: str(v) for k, v in p.limits.items()}
+    return out
+
+
+def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict:
+    probe = {
+        "httpGet": {"path": path, "port": "http", "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+    if initial:
+        probe["initialDelaySeconds"] = initial
+    return probe
+
+
+def _container(spec: DeploySpec, name: str) -> dict:
+    env = {"MODELOPS_MODEL_NAME": spec.model, "MODELOPS_MODEL_VERSION": str(spec.version), "HOME": "/tmp"}
+    env.update(spec.profile.runtime_env())
+    return {
+        "name": name,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "resources": _resources(spec.profile),
+        "startupProbe": _probe("/v2/health/live", period=2, failures=60),
+        "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
+        "livenessProbe": _probe("/v2/health/live", period=10, failures=3),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
+    p = spec.profile
+    pod = {
+        "serviceAccountName": spec.name,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(spec, container_name)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+        "terminationGracePeriodSeconds": 30,
+    }
+    if p.node_selector:
+        pod["nodeSelector"] = {k: str(v) for k, v in p.node_selector.items()}
+    if p.affinity:
+        pod["affinity"] = copy.deepcopy(p.affinity)
+    if p.tolerations:
+        pod["tolerations"] = copy.deepcopy(p.tolerations)
+    return pod
+
+
+def _meta(spec: DeploySpec, name: str, track: str) -> dict:
+    return {"name": name, "namespace": spec.namespace, "labels": labels(spec, track),
+            "annotations": annotations(spec, track)}
+
+
+def deployment(spec: DeploySpec, *, track: str = "stable") -> dict:
+    name = spec.name if track == "stable" else f"{spec.name}-canary"
+    replicas = spec.replicas if track == "stable" else spec.canary_replicas
+    selector = {"app.kubernetes.io/name": spec.name, f"{LABEL_PREFIX}/track": track}
+    template_ann = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(PORT),
+        "prometheus.io/path": "/metrics",
+        **annotations(spec, track),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(spec, name, track),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": spec.progress_deadline,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels(spec, track), "annotations": template_ann},
+                "spec": _pod_spec(spec, "model-server"),
+            },
+        },
+    }
+
+
+def service(spec: DeploySpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(spec, spec.name, "stable"),
+        "spec": {
+            "type": "ClusterIP",
+            # no track label: stable and canary pods share the traffic by their number of ready pods
+            "selector": {"app.kubernetes.io/name": spec.name},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def service_account(spec: DeploySpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(spec, spec.name, "stable"),
+        "automountServiceAccountToken": False,
+    }
+
+
+def hpa(spec: DeploySpec) -> dict | None:
+    auto = spec.profile.autoscaling
+    if not auto:
+        return None
+    lo = max(int(auto.get("min_replicas", 1)), 1)
+    lo = max(lo, spec.replicas) if spec.replicas else lo
+    hi = max(int(auto["max_replicas"]), lo)
+    metrics = [{
+        "type": "Resource",
+        "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                "averageUtilization": int(auto.get("target_cpu_utilization", 70))}},
+    }]
+    if auto.get("metric"):
+        metrics.append({
+            "type": "Pods",
+            "pods": {"metric": {"name": str(auto["metric"])},
+                     "target": {"type": "AverageValue", "averageValue": str(auto["target_average_value"])}},
+        })
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(spec, spec.name, "stable"),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "minReplicas": lo,
+            "maxReplicas": hi,
+            "metrics": metrics,
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }
+
+
+def pdb(spec: DeploySpec) -> dict:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(spec, spec.name, "stable"),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}}},
+    }
+
+
+def network_policy(spec: DeploySpec) -> dict:
+    dns = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(spec, spec.name, "stable"),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+            "policyTypes": ["Ingress", "Egress"],
+            # inference and metrics on the server port only; the server needs no egress but DNS
+            "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
+            "egress": [{"ports": dns}],
+        },
+    }
+
+
+def inference_service(spec: DeploySpec) -> dict:
+    p = spec.profile
+    pod = _pod_spec(spec, "kserve-container")
+    auto = p.autoscaling or {}
+    lo = max(spec.replicas, 1)
+    predictor: dict = {"minReplicas": lo, "maxReplicas": max(int(auto.get("max_replicas", lo)), lo)}
+    if auto:
+        predictor["scaleMetric"] = "cpu"
+        predictor["scaleTarget"] = int(auto.get("target_cpu_utilization", 70))
+    if spec.canary is not None:
+        predictor["canaryTrafficPercent"] = int(spec.canary)
+    predictor.update(pod)
+    meta = _meta(spec, spec.name, "stable")
+    meta["annotations"]["serving.kserve.io/enable-prometheus-scraping"] = "true"
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": meta,
+        "spec": {"predictor": predictor},
+    }
+
+
+def render(spec: DeploySpec) -> list[dict]:
+    """Return the objects to apply, in apply order.
+
+    With ``spec.canary`` in plain mode only the canary Deployment is returned
+    (the stable objects stay as they are).
+    """
+    if spec.mode not in MODES:
+        raise ValidationError(f"mode is {spec.mode!r}; expected one of {', '.join(MODES)}.")
+    if spec.mode == "kserve":
+        return [service_account(spec), inference_service(spec)]
+    if spec.canary is not None:
+        return [deployment(spec, track="canary")]
+    objs = [service_account(spec), deployment(spec), service(spec), hpa(spec), pdb(spec), network_policy(spec)]
+    return [o for o in objs if o is not None]
+
+
+def to_yaml(objs: list[dict]) -> str:
+    """Multi-document YAML, keys in render order."""
+    import yaml
+
+    return "".join("---\n" + yaml.safe_dump(o, sort_keys=False, default_flow_style=False) for o in objs)
