@@ -1,0 +1,82 @@
+"""Send an image (or artifact) from the local OCI layout to a registry.
+
+Blobs go first, manifest last, so a reader never sees a manifest whose blobs
+are missing. Each blob is HEADed; one the registry already holds is not sent.
+A blob known to be in another repository of the same registry (we remember
+where we pushed what, and the base image's repository) is mounted instead of
+uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .client import PushStats, RegistryClient, open_file
+from .deps import cache_root
+from .oci import Layout
+from .reference import Reference
+
+
+class BlobLocations:
+    """Where blobs were pushed before: ``registry -> digest -> [repositories]`` (a small JSON file)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or cache_root() / "blob-locations.json"
+        try:
+            self.data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def repos(self, registry: str, digest: str) -> list[str]:
+        return list(self.data.get(registry, {}).get(digest, []))
+
+    def add(self, registry: str, digest: str, repo: str) -> None:
+        repos = self.data.setdefault(registry, {}).setdefault(digest, [])
+        if repo in repos:
+            repos.remove(repo)
+        repos.insert(0, repo)
+        del repos[8:]
+
+    def save(self) -> None:
+        tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.data))
+        os.replace(tmp, self.path)
+
+
+def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *, insecure: bool = False,
+                      chunk_size: int | None = None, progress: bool = True,
+                      mount_hint: dict[str, list[str]] | None = None,
+                      manifest_media_type: str | None = None) -> tuple[PushStats, str]:
+    """Push the manifest ``manifest_digest`` of ``layout`` and its blobs to ``target``."""
+    man_bytes = layout.read_blob(manifest_digest)
+    manifest = json.loads(man_bytes)
+    media_type = manifest_media_type or manifest.get("mediaType")
+    blobs = [manifest["config"]] + list(manifest.get("layers", []))
+    locations = BlobLocations()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(int(b["size"]) for b in blobs), desc=f"push {target.repository}", unit="B",
+                   unit_scale=True, unit_divisor=1024, leave=False)
+    try:
+        with RegistryClient(target.registry, insecure=insecure) as client:
+            for b in blobs:
+                digest, size = b["digest"], int(b["size"])
+                mount_from = (mount_hint or {}).get(digest, []) + locations.repos(target.registry, digest)
+                client.push_blob(target.repository, digest, size, open_file(layout.blob_path(digest)),
+                                 mount_from=mount_from, chunk_size=chunk_size,
+                                 progress=bar.update if bar is not None else None)
+                locations.add(target.registry, digest, target.repository)
+            digest = client.put_manifest(target.repository, target.reference, man_bytes, media_type)
+            stats = client.stats
+    finally:
+        if bar is not None:
+            bar.close()
+    try:
+        locations.save()
+    except OSError:
+        pass
+    return stats, digest
