@@ -1,0 +1,36 @@
+"""The model registry: immutable, versioned models with their metadata, on one machine.
+
+SQLite (WAL) keeps the metadata and a content-addressed blob store keeps the
+files, both under ``MODELOPS_HOME/registry``. See :mod:`.api` for the
+functions and :mod:`.flavors` for how models are written.
+"""
+
+from ._refs import NAME_RULE, Ref, parse_ref
+from .api import (
+    MODEL_DIR_FILE,
+    add_record,
+    alias,
+    alias_history,
+    artifact_path,
+    attach_artifact,
+    delete,
+    diff,
+    gc,
+    get,
+    load,
+    load_model_dir,
+    materialize,
+    models,
+    records,
+    snapshot,
+    versions,
+)
+from .flavors import Flavor, register
+from .results import BundleInfo, Checkpoint, GcReport, ModelList, ModelVersion, VersionDiff, VersionList
+
+__all__ = [
+    "MODEL_DIR_FILE", "NAME_RULE", "Ref", "parse_ref", "snapshot", "get", "load", "models", "versions",
+    "alias", "alias_history", "diff", "delete", "gc", "attach_artifact", "artifact_path", "add_record",
+    "records", "materialize", "load_model_dir", "Flavor", "register", "ModelVersion", "ModelList",
+    "VersionList", "VersionDiff", "GcReport", "BundleInfo", "Checkpoint",
+]

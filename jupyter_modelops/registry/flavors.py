@@ -1,0 +1,510 @@
+"""Flavors: how a kind of model is written to files and read back.
+
+A flavor is a small class with ``detect(model)``, ``save(model, directory,
+...)`` and ``load(files, artifacts, ...)``. The built-in flavors are
+``sklearn`` (skops, the safe default for scikit-learn), ``joblib`` (on
+request), ``torch`` (``state_dict`` plus the import path of the class, and
+TorchScript when the module can be scripted or traced), ``onnx`` and
+``pickle`` (only with ``trusted=True``). Other packages add flavors with
+:func:`register` or through the ``jupyter_modelops.flavors`` entry point group;
+the latest registration wins, so a plugin can override a built-in.
+
+Heavy packages (torch, onnx, skops) are imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .._optional import require
+from ..exceptions import ExportError, ModelOpsError, ValidationError, suggest
+
+ENTRY_POINT_GROUP = "jupyter_modelops.flavors"
+
+
+class Saved(dict):
+    """What a flavor wrote: ``role -> {"file", "format", "metadata"}``."""
+
+
+class Flavor:
+    """Base class of a flavor.
+
+    Attributes
+    ----------
+    name : str
+        The flavor's name, recorded with each version.
+    safe : bool
+        False when loading executes arbitrary code (pickle); such versions
+        load only with ``trusted=True`` when they were not written here.
+    """
+
+    name: str = ""
+    safe: bool = True
+
+    def detect(self, model: Any) -> bool:
+        """True if this flavor knows how to save ``model``."""
+        return False
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:  # pragma: no cover
+        raise NotImplementedError
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def frameworks(self) -> dict[str, str]:
+        """Names and versions of the packages this flavor's files depend on."""
+        return {}
+
+    def predict_fn(self, model: Any) -> Callable[[Any], Any] | None:
+        """A function giving the model's outputs on a sample (for the signature), or None."""
+        return None
+
+
+def _type_path(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _mro_modules(obj: Any) -> list[str]:
+    return [c.__module__ or "" for c in type(obj).__mro__]
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """Rewrite a skops file so that the same model always gives the same bytes.
+
+    skops names objects and array files after ``id()`` of Python objects and
+    stamps zip entries with the current time. Here ids are renumbered in order
+    of first appearance (consistently in ``schema.json`` and in the file
+    names), entries are written in that order and stamped 1980-01-01. The
+    meaning of the file is unchanged; the blob store then keeps one copy.
+    """
+    import json
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(src.read("schema.json"))
+    ids: dict[Any, int] = {}
+    files: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k == "__id__" and isinstance(v, int):
+                    out[k] = ids.setdefault(v, len(ids) + 1)
+                elif k == "file" and isinstance(v, str) and v in names:
+                    if v not in files:
+                        files[v] = f"{len(files) + 1}{Path(v).suffix}"
+                    out[k] = files[v]
+                else:
+                    out[k] = walk(v)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    names = set(src.namelist()) - {"schema.json"}
+    canon = walk(schema)
+    if set(files) != names:  # a layout this function does not know: keep the original bytes
+        return data
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as dst:
+        for old, new in files.items():
+            dst.writestr(zipfile.ZipInfo(new, date_time=(1980, 1, 1, 0, 0, 0)), src.read(old))
+        dst.writestr(zipfile.ZipInfo("schema.json", date_time=(1980, 1, 1, 0, 0, 0)),
+                     json.dumps(canon, indent=2))
+    return buf.getvalue()
+
+
+# -- scikit-learn -------------------------------------------------------------
+class SklearnFlavor(Flavor):
+    """scikit-learn estimators and pipelines, written with skops (no pickle).
+
+    The types skops does not trust by default are recorded when the file is
+    written; loading trusts exactly those and refuses anything else.
+    """
+
+    name = "sklearn"
+
+    def detect(self, model: Any) -> bool:
+        return any(m.startswith("sklearn.") for m in _mro_modules(model))
+
+    def frameworks(self) -> dict[str, str]:
+        out = {}
+        for dist in ("scikit-learn", "skops", "numpy", "scipy"):
+            v = _dist_version(dist)
+            if v:
+                out[dist] = v
+        return out
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:
+        sio = require("skops.io", purpose="save scikit-learn models safely", extra="sklearn")
+        path = directory / "model.skops"
+        try:
+            data = canonical_skops(sio.dumps(model))
+        except Exception as exc:
+            raise ExportError(
+                f"skops could not save the {type(model).__name__}: {exc}.",
+                hint="Pass flavor='joblib' (loading then trusts the file) or make the model skops-compatible.",
+            ) from exc
+        with open(path, "wb") as f:
+            f.write(data)
+        del data
+        untrusted = sorted(sio.get_untrusted_types(file=path))
+        return Saved(model={"file": path.name, "format": "skops",
+                            "metadata": {"trusted_types": untrusted, "class": _type_path(model)}})
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
+        sio = require("skops.io", purpose="load scikit-learn models", extra="sklearn")
+        path = files["model"]
+        recorded = list(artifacts["model"].get("metadata", {}).get("trusted_types", []))
+        unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(recorded))
+        if unknown:
+            raise ModelOpsError(
+                f"The skops file asks for types that were not recorded when it was written: {', '.join(unknown)}; "
+                "it was not loaded.",
+                hint="Check where this version came from; snapshot the model again if you trust it.",
+            )
+        return sio.load(path, trusted=recorded)
+
+    def predict_fn(self, model: Any) -> Callable[[Any], Any] | None:
+        return getattr(model, "predict", None)
+
+
+class JoblibFlavor(SklearnFlavor):
+    """Any Python object through joblib (pickle underneath): only on request."""
+
+    name = "joblib"
+    safe = False
+
+    def detect(self, model: Any) -> bool:
+        return False  # only when asked for by name
+
+    def frameworks(self) -> dict[str, str]:
+        out = super().frameworks()
+        out.pop("skops", None)
+        v = _dist_version("joblib")
+        if v:
+            out["joblib"] = v
+        return out
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:
+        joblib = require("joblib", purpose="save with joblib", extra="sklearn")
+        path = directory / "model.joblib"
+        joblib.dump(model, path, compress=0)
+        return Saved(model={"file": path.name, "format": "joblib", "metadata": {"class": _type_path(model)}})
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
+        joblib = require("joblib", purpose="load joblib files", extra="sklearn")
+        return joblib.load(files["model"])
+
+
+# -- pickle -------------------------------------------------------------------
+class PickleFlavor(Flavor):
+    """Plain pickle: loading runs code from the file, so only with ``trusted=True``."""
+
+    name = "pickle"
+    safe = False
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:
+        import pickle
+
+        path = directory / "model.pkl"
+        try:
+            with open(path, "wb") as f:
+                pickle.dump(model, f, protocol=5)
+        except Exception as exc:
+            raise ExportError(f"The {type(model).__name__} could not be pickled: {exc}.") from exc
+        return Saved(model={"file": path.name, "format": "pickle", "metadata": {"class": _type_path(model)}})
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
+        import pickle
+
+        with open(files["model"], "rb") as f:
+            return pickle.load(f)  # noqa: S301 - the caller said the source is trusted
+
+    def predict_fn(self, model: Any) -> Callable[[Any], Any] | None:
+        return getattr(model, "predict", None)
+
+
+# -- torch --------------------------------------------------------------------
+class TorchFlavor(Flavor):
+    """``torch.nn.Module``: its ``state_dict`` plus the import path of its class.
+
+    When the module can be compiled with ``torch.jit.script`` (or traced on
+    the sample data), a TorchScript file is stored too under the role
+    ``torchscript``; ``load`` prefers rebuilding the class from the state dict
+    and falls back to TorchScript when the class cannot be imported.
+    Constructor arguments are taken from ``model.init_kwargs`` or
+    ``model.hparams`` when the module carries them.
+    """
+
+    name = "torch"
+
+    def detect(self, model: Any) -> bool:
+        torch = sys.modules.get("torch")
+        return torch is not None and isinstance(model, torch.nn.Module)
+
+    def frameworks(self) -> dict[str, str]:
+        out = {}
+        for dist in ("torch", "numpy"):
+            v = _dist_version(dist)
+            if v:
+                out[dist] = v
+        return out
+
+    @staticmethod
+    def _init_kwargs(model: Any) -> dict:
+        for attr in ("init_kwargs", "hparams"):
+            value = getattr(model, attr, None)
+            if isinstance(value, dict):
+                return dict(value)
+        return {}
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:
+        torch = require("torch", purpose="save torch modules")
+        state_path = directory / "state_dict.pt"
+        torch.save(model.state_dict(), state_path)
+        init_kwargs = self._init_kwargs(model)
+        try:
+            from .._html import to_jsonable
+            import json
+
+            json.dumps(to_jsonable(init_kwargs))
+        except (TypeError, ValueError):
+            init_kwargs = {}
+        saved = Saved(model={"file": state_path.name, "format": "state_dict",
+                             "metadata": {"class": _type_path(model), "init_kwargs": init_kwargs}})
+        was_training = model.training
+        scripted, how = None, None
+        try:
+            model.eval()
+            try:
+                scripted, how = torch.jit.script(model), "script"
+            except Exception:
+                if sample is not None:
+                    try:
+                        with torch.no_grad():
+                            scripted, how = torch.jit.trace(model, _as_tensor(sample)), "trace"
+                    except Exception:
+                        scripted = None
+            if scripted is not None:
+                ts_path = directory / "model.torchscript.pt"
+                buf = io.BytesIO()
+                torch.jit.save(scripted, buf)
+                ts_path.write_bytes(buf.getvalue())
+                saved["torchscript"] = {"file": ts_path.name, "format": "torchscript", "metadata": {"method": how}}
+        finally:
+            model.train(was_training)
+        return saved
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
+        torch = require("torch", purpose="load torch modules")
+        meta = artifacts["model"].get("metadata", {})
+        if prefer == "torchscript":
+            if "torchscript" not in files:
+                raise ValidationError("This version has no TorchScript file; load it without format='torchscript'.")
+            return torch.jit.load(str(files["torchscript"]), map_location="cpu").eval()
+        cls = None
+        error = None
+        try:
+            cls = _import_path(meta["class"])
+        except Exception as exc:  # the class is not importable here
+            error = exc
+        if cls is not None:
+            try:
+                module = cls(**meta.get("init_kwargs", {}))
+            except TypeError as exc:
+                error = exc
+            else:
+                state = torch.load(files["model"], map_location="cpu", weights_only=True)
+                module.load_state_dict(state)
+                return module.eval()
+        if "torchscript" in files:
+            return torch.jit.load(str(files["torchscript"]), map_location="cpu").eval()
+        raise ModelOpsError(
+            f"The torch module class {meta.get('class')} could not be rebuilt ({error}) and this version has no "
+            "TorchScript file.",
+            hint="Import or define the class first (with the same constructor), or give it init_kwargs.",
+        )
+
+    def predict_fn(self, model: Any) -> Callable[[Any], Any] | None:
+        torch = require("torch")
+
+        def run(x: Any) -> Any:
+            was = model.training
+            model.eval()
+            try:
+                with torch.no_grad():
+                    out = model(_as_tensor(x))
+            finally:
+                model.train(was)
+            return out.detach().cpu().numpy() if hasattr(out, "detach") else out
+
+        return run
+
+
+def _as_tensor(x: Any) -> Any:
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x
+    if hasattr(x, "to_numpy"):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _import_path(path: str) -> Any:
+    module_name, _, qual = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# -- ONNX ---------------------------------------------------------------------
+class OnnxFlavor(Flavor):
+    """ONNX models: an ``onnx.ModelProto``, or a path to a ``.onnx`` file.
+
+    Loading returns an ``onnx.ModelProto`` (run it with onnxruntime).
+    """
+
+    name = "onnx"
+
+    def detect(self, model: Any) -> bool:
+        if type(model).__name__ == "ModelProto" and type(model).__module__.startswith("onnx"):
+            return True
+        return isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx")
+
+    def frameworks(self) -> dict[str, str]:
+        out = {}
+        for dist in ("onnx", "onnxruntime"):
+            v = _dist_version(dist)
+            if v:
+                out[dist] = v
+        return out
+
+    def _proto(self, model: Any) -> Any:
+        onnx = require("onnx", purpose="store ONNX models")
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            return onnx.load_from_string(bytes(model))
+        if isinstance(model, (str, Path)):
+            p = Path(model)
+            if not p.is_file():
+                raise ValidationError(f"The ONNX file '{model}' does not exist.", hint="Check the path.")
+            return onnx.load(str(p))
+        return model
+
+    def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:
+        onnx = require("onnx", purpose="store ONNX models")
+        try:
+            proto = self._proto(model)
+            onnx.checker.check_model(proto)
+        except ModelOpsError:
+            raise
+        except Exception as exc:
+            raise ValidationError(f"The ONNX model is not valid: {exc}.") from exc
+        path = directory / "model.onnx"
+        path.write_bytes(proto.SerializeToString())
+        opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
+        return Saved(model={"file": path.name, "format": "onnx", "metadata": {"opsets": opsets,
+                                                                               "ir_version": proto.ir_version}})
+
+    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
+        onnx = require("onnx", purpose="load ONNX models")
+        return onnx.load(str(files["model"]))
+
+    def signature(self, model: Any) -> dict:
+        proto = self._proto(model)
+        from .signature import ONNX_TYPES
+
+        def describe(values: Any) -> list[dict]:
+            out = []
+            for v in values:
+                t = v.type.tensor_type
+                dims = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+                out.append({"name": v.name, "datatype": ONNX_TYPES.get(t.elem_type, "BYTES"), "shape": dims})
+            return out
+
+        init = {i.name for i in proto.graph.initializer}
+        return {"inputs": describe([i for i in proto.graph.input if i.name not in init]),
+                "outputs": describe(proto.graph.output)}
+
+
+# -- the registry of flavors --------------------------------------------------
+class Flavors:
+    """Holder of the known flavors (``register`` / ``get`` / ``detect``)."""
+
+    def __init__(self) -> None:
+        self._flavors: dict[str, Flavor] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str, flavor: Flavor | type[Flavor]) -> None:
+        instance = flavor() if isinstance(flavor, type) else flavor
+        instance.name = name
+        self._flavors.pop(name, None)
+        self._flavors[name] = instance
+
+    def register_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                self.register(ep.name, ep.load())
+            except Exception as exc:  # a broken plugin must not break the registry
+                import warnings
+
+                warnings.warn(f"The flavor plugin '{ep.name}' could not be loaded: {exc}.", stacklevel=2)
+
+    def names(self) -> list[str]:
+        self.register_entry_points()
+        return list(self._flavors)
+
+    def get(self, name: str) -> Flavor:
+        self.register_entry_points()
+        try:
+            return self._flavors[name]
+        except KeyError:
+            raise ValidationError(
+                f"Unknown flavor {name!r}.{suggest(name, self._flavors)} Known flavors: {', '.join(self._flavors)}."
+            ) from None
+
+    def detect(self, model: Any) -> Flavor | None:
+        self.register_entry_points()
+        for flavor in reversed(list(self._flavors.values())):
+            if flavor.detect(model):
+                return flavor
+        return None
+
+
+flavors = Flavors()
+flavors.register("pickle", PickleFlavor)
+flavors.register("joblib", JoblibFlavor)
+flavors.register("sklearn", SklearnFlavor)
+flavors.register("onnx", OnnxFlavor)
+flavors.register("torch", TorchFlavor)
+
+
+def register(name: str, flavor: Flavor | type[Flavor]) -> None:
+    """Add (or override) a flavor. The latest registration is tried first by detection."""
+    flavors.register(name, flavor)

@@ -1,0 +1,357 @@
+"""The embedded store: SQLite (WAL) for metadata, content-addressed blobs for bytes.
+
+Layout under ``MODELOPS_HOME/registry``::
+
+    registry.db            SQLite database in WAL mode
+    blobs/ab/abcdef...     one read-only file per distinct sha256
+    tmp/<pid>-<random>/    staging areas of writers in progress
+
+Crash safety. A writer stages every file under ``tmp/`` (written, hashed and
+fsynced there), then opens one ``BEGIN IMMEDIATE`` transaction, renames the
+staged files into ``blobs/`` (a blob already present is not written again),
+inserts the rows and commits. A process killed at any moment therefore leaves
+either nothing visible or the whole version; what it leaves behind (a staging
+folder of a dead process, a blob no row references) is removed by
+:meth:`Store.gc`. Version numbers come from a per-model counter that is
+incremented in the same transaction, so concurrent writers get unique,
+gap-free numbers and a number is never reused after a delete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..exceptions import ModelOpsError
+
+SCHEMA_VERSION = 1
+CHUNK = 1 << 20
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    last_version INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    created REAL NOT NULL,
+    user TEXT,
+    flavor TEXT NOT NULL,
+    parent TEXT,
+    summary TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    UNIQUE (name, version)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (version_id, role)
+);
+CREATE INDEX IF NOT EXISTS artifacts_sha ON artifacts(sha256);
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+CREATE TABLE IF NOT EXISTS alias_history (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER,
+    previous INTEGER,
+    at REAL NOT NULL,
+    user TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    version INTEGER,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_ref ON records(name, version, kind);
+CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
+"""
+
+
+class StagedFile:
+    """A file written under ``tmp/``, hashed and fsynced, waiting for a commit."""
+
+    __slots__ = ("path", "sha256", "size")
+
+    def __init__(self, path: Path, sha256: str, size: int) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def hash_file(path: Path, *, fsync: bool = False) -> tuple[str, int]:
+    """sha256 and size of a file (optionally fsyncing it on the way)."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(view[:n])
+            size += n
+        if fsync:
+            os.fsync(f.fileno())
+    return h.hexdigest(), size
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's live process
+        return True
+    # a zombie child still answers kill(0); check /proc when available
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Store:
+    """One registry folder. Cheap to construct; connections are per thread and process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = self.root / "blobs"
+        self.tmp = self.root / "tmp"
+        self.db_path = self.root / "registry.db"
+        self._local = threading.local()
+        self._active: set[str] = set()
+        for p in (self.root, self.blobs, self.tmp):
+            p.mkdir(parents=True, exist_ok=True)
+        self._init_db()
+
+    # -- database -----------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout = 60000")
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA synchronous = FULL")
+        return con
+
+    def _init_db(self) -> None:
+        con = self._connect()
+        try:
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":  # pragma: no cover - e.g. a network file system
+                raise ModelOpsError(
+                    f"The registry database at {self.db_path} could not use write-ahead logging (got {mode!r}).",
+                    hint="Put MODELOPS_HOME on a local file system.",
+                )
+            with self._tx(con):
+                for stmt in _DDL.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            con.close()
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.con = self._connect()
+            local.pid = os.getpid()
+        return local.con
+
+    @contextlib.contextmanager
+    def _tx(self, con: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``: one writer at a time, readers go on)."""
+        con = con or self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._tx()
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
+    # -- staging and blobs --------------------------------------------------
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private folder under ``tmp/`` removed on exit (or by ``gc`` after a crash)."""
+        path = self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}"
+        path.mkdir()
+        self._active.add(path.name)
+        try:
+            yield path
+        finally:
+            self._active.discard(path.name)
+            shutil.rmtree(path, ignore_errors=True)
+
+    def stage(self, path: Path) -> StagedFile:
+        """Hash and fsync a file that lives in a staging folder."""
+        sha, size = hash_file(path, fsync=True)
+        return StagedFile(path, sha, size)
+
+    def stage_bytes(self, directory: Path, name: str, data: bytes) -> StagedFile:
+        path = directory / name
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return StagedFile(path, hashlib.sha256(data).hexdigest(), len(data))
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256
+
+    def has_blob(self, sha256: str) -> bool:
+        return self.blob_path(sha256).exists()
+
+    def place(self, staged: StagedFile) -> bool:
+        """Move a staged file into the blob store (call inside a write transaction).
+
+        Returns True if new bytes were stored, False if the blob already existed.
+        """
+        dest = self.blob_path(staged.sha256)
+        if dest.exists() and dest.stat().st_size == staged.size:
+            return False
+        dest.parent.mkdir(exist_ok=True)
+        os.chmod(staged.path, 0o444)
+        os.replace(staged.path, dest)
+        _fsync_dir(dest.parent)
+        return True
+
+    def verify_blob(self, sha256: str, *, what: str) -> Path:
+        """Return the blob path after checking its bytes still hash to ``sha256``."""
+        path = self.blob_path(sha256)
+        if not path.exists():
+            raise ModelOpsError(
+                f"The stored file of {what} is missing from the registry (sha256 {sha256[:12]}...).",
+                hint="The registry folder was altered outside jupyter-modelops; restore it from a bundle.",
+            )
+        actual, _ = hash_file(path)
+        if actual != sha256:
+            raise ModelOpsError(
+                f"The stored file of {what} is corrupted: its sha256 is {actual[:12]}... but "
+                f"{sha256[:12]}... was recorded, so it was not loaded.",
+                hint="Restore the version from a bundle or snapshot the model again.",
+            )
+        return path
+
+    # -- maintenance --------------------------------------------------------
+    def gc(self) -> dict[str, Any]:
+        """Remove staging folders of dead writers and blobs no row references."""
+        removed_tmp = 0
+        for entry in self.tmp.iterdir():
+            if entry.name in self._active:
+                continue
+            pid_text = entry.name.split("-", 1)[0]
+            if pid_text.isdigit() and _pid_alive(int(pid_text)):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed_tmp += 1
+        removed, freed = 0, 0
+        with self.write() as con:  # no writer can place blobs while we look
+            referenced = {row[0] for row in con.execute("SELECT DISTINCT sha256 FROM artifacts")}
+            for sub in self.blobs.iterdir():
+                if not sub.is_dir():
+                    continue
+                for blob in sub.iterdir():
+                    if blob.name not in referenced:
+                        with contextlib.suppress(OSError):
+                            freed += blob.stat().st_size
+                            blob.unlink()
+                            removed += 1
+                with contextlib.suppress(OSError):
+                    sub.rmdir()  # only when empty
+        self.con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return {"removed_blobs": removed, "freed_bytes": freed, "removed_staging": removed_tmp}
+
+    def drop_unreferenced(self, con: sqlite3.Connection, shas: set[str]) -> int:
+        """Inside a write transaction: unlink blobs among ``shas`` that no row references."""
+        freed = 0
+        for sha in shas:
+            if con.execute("SELECT 1 FROM artifacts WHERE sha256 = ? LIMIT 1", (sha,)).fetchone():
+                continue
+            path = self.blob_path(sha)
+            with contextlib.suppress(OSError):
+                freed += path.stat().st_size
+                path.unlink()
+        return freed
+
+
+_STORES: dict[str, Store] = {}
+_LOCK = threading.Lock()
+
+
+def default_store() -> Store:
+    """The store under the current ``MODELOPS_HOME`` (read on every call)."""
+    from ..config import subdir
+
+    root = subdir("registry")
+    key = str(root)
+    store = _STORES.get(key)
+    if store is None or not store.db_path.exists():
+        with _LOCK:
+            store = Store(root)
+            _STORES[key] = store
+    return store
+
+
+def dumps(obj: Any) -> str:
+    from .._html import to_jsonable
+
+    return json.dumps(to_jsonable(obj), separators=(",", ":"), sort_keys=True)
+
+
+def now() -> float:
+    return time.time()
