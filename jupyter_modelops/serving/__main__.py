@@ -1,0 +1,115 @@
+"""``python -m jupyter_modelops.serving --model-dir DIR --host 127.0.0.1 --port P``: run the model server.
+
+The process serves the Open Inference Protocol (V2) REST on uvicorn (httptools
+and uvloop when installed). ``/v2/health/live`` answers as soon as the port is
+open; ``/v2/health/ready`` turns 200 once every model is loaded. A model that
+cannot be loaded stops the process with exit code 3. SIGTERM drains in-flight
+requests before the process exits. Every option also reads an environment
+variable ``MODELOPS_SERVING_<OPTION>`` (e.g. ``MODELOPS_SERVING_MAX_BATCH_SIZE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m jupyter_modelops.serving", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", action="append", required=True, metavar="DIR",
+                   help="a model directory (modelops-model.json + artifacts); repeat to serve several")
+    p.add_argument("--host", default=os.environ.get("MODELOPS_SERVING_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("MODELOPS_SERVING_PORT", "8080")))
+    p.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket instead")
+    p.add_argument("--ready-file", default=None, help="write this file (with the pid) once ready")
+    p.add_argument("--runtime", choices=["onnx", "torchscript", "native"], default=None,
+                   help="force a runtime (default: onnx > torchscript > native)")
+    p.add_argument("--threads", type=int, default=None, help="runtime threads (default: OMP_NUM_THREADS or 1)")
+    p.add_argument("--providers", default=None, help="onnxruntime execution providers, comma-separated")
+    p.add_argument("--max-batch-size", type=int, default=None, help="rows per merged runtime call (1 = off)")
+    p.add_argument("--max-delay-ms", type=float, default=None, help="wait up to this long to fill a batch")
+    p.add_argument("--max-queue", type=int, default=None, help="waiting requests before shedding with 503")
+    p.add_argument("--timeout-ms", type=float, default=None, help="answer 504 after waiting this long")
+    p.add_argument("--rate-limit", type=float, default=None, help="requests per second per client (0 = off)")
+    p.add_argument("--rate-burst", type=float, default=None, help="burst size of the rate limit")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="larger requests get 413")
+    p.add_argument("--access-log", action="store_true", default=None, help="one JSON line per request on stderr")
+    p.add_argument("--threaded", action="store_true", default=None,
+                   help="run the model in a thread (helps with several cores and slow models)")
+    p.add_argument("--log-level", default=os.environ.get("MODELOPS_SERVING_LOG_LEVEL", "info"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..exceptions import ModelOpsError
+    from .app import ModelServerApp, ServerSettings
+    from .modeldir import read_model_dir
+
+    try:
+        specs = [read_model_dir(d) for d in args.model_dir]
+        settings = ServerSettings.from_env(
+            runtime=args.runtime, threads=args.threads, providers=args.providers,
+            max_batch_size=args.max_batch_size, max_delay_ms=args.max_delay_ms, max_queue=args.max_queue,
+            timeout_ms=args.timeout_ms, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
+            max_body_bytes=args.max_body_bytes, access_log=args.access_log, threaded=args.threaded)
+    except (ModelOpsError, ValueError, TypeError) as exc:
+        print(f"modelops serving: error: {exc}", file=sys.stderr)
+        return 2
+    return run(specs, settings, host=args.host, port=args.port, fd=args.fd, ready_file=args.ready_file,
+               log_level=args.log_level)
+
+
+def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int | None = None,
+        ready_file: str | None = None, log_level: str = "info") -> int:
+    """Serve ``specs`` with uvicorn until SIGTERM/SIGINT; returns the exit code."""
+    import uvicorn
+
+    from .app import ModelServerApp
+
+    state = {"code": 0}
+    server: uvicorn.Server | None = None
+
+    def fatal(message: str) -> None:
+        print(f"modelops serving: error: {message}", file=sys.stderr)
+        state["code"] = 3
+        if server is not None:
+            server.should_exit = True
+
+    app = ModelServerApp(specs, settings, on_fatal=fatal)
+    if ready_file:
+        original = app._start_batchers
+
+        def started() -> None:
+            original()
+            tmp = Path(ready_file + ".tmp")
+            tmp.write_text(str(os.getpid()))
+            tmp.replace(ready_file)
+
+        app._start_batchers = started  # type: ignore[method-assign]
+    have = importlib.util.find_spec
+    config = uvicorn.Config(
+        app, host=host, port=port, fd=fd,
+        loop="uvloop" if have("uvloop") else "asyncio",
+        http="httptools" if have("httptools") else "h11",
+        lifespan="on", access_log=False, server_header=False,
+        log_level="warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
+        timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if state["code"] == 0 and getattr(server, "started", True) is False:
+        return 1
+    return state["code"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

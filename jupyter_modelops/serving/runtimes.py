@@ -1,0 +1,319 @@
+"""Runtimes: what turns a dict of input arrays into a dict of named output arrays.
+
+The server picks the first runtime, in the order onnx > torchscript > native,
+for which the model directory has an artifact (``choose_runtime``). Each
+runtime takes and returns arrays whose first axis is the batch, so that the
+batcher can merge requests and split the answers back.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._optional import require
+from ..exceptions import ValidationError
+from .modeldir import NUMPY_TO_V2, RUNTIME_PREFERENCE, ModelSpec, TensorSpec
+
+# ONNX element types -> V2 datatypes
+_ORT_TO_V2 = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(int16)": "INT16",
+    "tensor(int8)": "INT8",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+
+
+@dataclass
+class RuntimeSettings:
+    """How a runtime runs: threads and execution providers (from the hardware profile)."""
+
+    threads: int = 1
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+
+    @classmethod
+    def from_env(cls) -> "RuntimeSettings":
+        threads = int(os.environ.get("MODELOPS_SERVING_THREADS", "0") or 0) or int(
+            os.environ.get("OMP_NUM_THREADS", "1") or 1
+        )
+        providers = tuple(
+            p for p in os.environ.get("MODELOPS_SERVING_PROVIDERS", "CPUExecutionProvider").split(",") if p
+        )
+        return cls(threads=max(1, threads), providers=providers)
+
+
+class Runtime:
+    """Base class: ``predict(inputs) -> outputs``, both dicts of arrays (batch first)."""
+
+    #: short name shown in metadata and metrics
+    name = "runtime"
+    #: the V2 metadata "platform"
+    platform = "unknown"
+
+    def __init__(self, spec: ModelSpec, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> None:
+        self.spec = spec
+        self.inputs = inputs
+        self.outputs = outputs
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"runtime": self.name, "platform": self.platform}
+
+
+def _default_output_names(n: int, classifier: bool) -> list[str]:
+    if classifier and n == 2:
+        return ["label", "probabilities"]
+    if n == 1:
+        return ["predictions"]
+    return [f"output_{i}" for i in range(n)]
+
+
+class OnnxRuntime(Runtime):
+    """onnxruntime ``InferenceSession``; providers and threads from the settings."""
+
+    name = "onnxruntime"
+    platform = "onnxruntime_onnx"
+
+    def __init__(self, spec: ModelSpec, path: Path, settings: RuntimeSettings) -> None:
+        ort = require("onnxruntime", purpose="serve an ONNX model")
+        import numpy as np
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = settings.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        available = set(ort.get_available_providers())
+        providers = [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        sess_in = self.session.get_inputs()
+        sess_out = self.session.get_outputs()
+        self._in_names = [i.name for i in sess_in]
+        self._in_dtypes = [np.dtype(_v2_numpy(_ORT_TO_V2.get(i.type, "FP32"))) for i in sess_in]
+        self._out_names = [o.name for o in sess_out]
+        # the signature names the request's inputs; otherwise the session's names are used
+        if spec.inputs and len(spec.inputs) == len(sess_in):
+            inputs = list(spec.inputs)
+        else:
+            inputs = [TensorSpec(i.name, _ORT_TO_V2.get(i.type, "FP32"), _ort_shape(i.shape)) for i in sess_in]
+        lower = [n.lower() for n in self._out_names]
+        classifier = len(sess_out) == 2 and "label" in lower[0] and "prob" in lower[1]
+        if spec.outputs and len(spec.outputs) == len(sess_out):
+            names = [o.name for o in spec.outputs]
+        elif classifier:
+            names = ["label", "probabilities"]
+        else:
+            names = list(self._out_names)
+        outputs = [
+            TensorSpec(n, _ORT_TO_V2.get(o.type, "FP32"), _ort_shape(o.shape)) for n, o in zip(names, sess_out)
+        ]
+        super().__init__(spec, inputs, outputs)
+        self._pairs = list(zip([i.name for i in inputs], self._in_names, self._in_dtypes))
+        self._out_public = names
+        self.providers = self.session.get_providers()
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        feed = {}
+        for public, internal, dtype in self._pairs:
+            arr = inputs[public]
+            feed[internal] = arr if arr.dtype == dtype else arr.astype(dtype)
+        results = self.session.run(None, feed)
+        return dict(zip(self._out_public, results))
+
+    def describe(self) -> dict:
+        return {"runtime": self.name, "platform": self.platform, "providers": self.providers}
+
+
+class TorchScriptRuntime(Runtime):
+    """A TorchScript module, run under ``torch.inference_mode()``."""
+
+    name = "torchscript"
+    platform = "pytorch_torchscript"
+
+    def __init__(self, spec: ModelSpec, path: Path, settings: RuntimeSettings) -> None:
+        torch = require("torch", purpose="serve a TorchScript model")
+        torch.set_num_threads(settings.threads)
+        self._torch = torch
+        self.module = torch.jit.load(str(path), map_location="cpu")
+        self.module.eval()
+        if not spec.inputs:
+            raise ValidationError(
+                f"The TorchScript model '{spec.name}' has no input signature in its model directory.",
+                hint="Snapshot it with example inputs so that the signature is recorded.",
+            )
+        outputs = list(spec.outputs) or [TensorSpec("predictions", "FP32", (-1,))]
+        super().__init__(spec, list(spec.inputs), outputs)
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        torch = self._torch
+        import numpy as np
+
+        args = [torch.from_numpy(np.ascontiguousarray(inputs[i.name])) for i in self.inputs]
+        with torch.inference_mode():
+            out = self.module(*args)
+        if isinstance(out, dict):
+            return {k: v.detach().numpy() for k, v in out.items()}
+        if isinstance(out, (tuple, list)):
+            return {o.name: v.detach().numpy() for o, v in zip(self.outputs, out)}
+        return {self.outputs[0].name: out.detach().numpy()}
+
+
+# Classifiers whose predict() is exactly classes_[argmax(predict_proba())]
+_ARGMAX_CLASSIFIERS = {
+    "HistGradientBoostingClassifier", "GradientBoostingClassifier", "RandomForestClassifier",
+    "ExtraTreesClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier", "KNeighborsClassifier",
+    "GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB", "CategoricalNB", "MLPClassifier",
+}
+
+
+class SklearnRuntime(Runtime):
+    """The native scikit-learn model (skops, joblib, or pickle when the source is trusted)."""
+
+    name = "sklearn"
+    platform = "sklearn"
+
+    def __init__(self, spec: ModelSpec, path: Path, fmt: str, settings: RuntimeSettings) -> None:
+        import numpy as np
+
+        try:  # OpenMP threads of scikit-learn (HistGradientBoosting...) follow the settings
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=settings.threads)
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            self._limits = None
+        if fmt == "skops":
+            sio = require("skops.io", purpose="load a scikit-learn model saved with skops", extra="sklearn")
+            # the registry wrote this file itself; trust the types it contains
+            self.model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        elif fmt == "joblib":
+            joblib = require("joblib", purpose="load a joblib model", extra="sklearn")
+            self.model = joblib.load(path)
+        else:  # pickle: only written when the user declared the source trusted
+            import pickle
+
+            with open(path, "rb") as fh:
+                self.model = pickle.load(fh)  # noqa: S301
+        model = self.model
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        self._proba = hasattr(model, "predict_proba") and hasattr(final, "classes_")
+        self._argmax = self._proba and type(final).__name__ in _ARGMAX_CLASSIFIERS
+        self._classes = np.asarray(final.classes_) if self._proba else None
+        n_features = getattr(model, "n_features_in_", None)
+        if spec.inputs:
+            inputs = list(spec.inputs)
+        else:
+            inputs = [TensorSpec("input", "FP64", (-1, int(n_features) if n_features else -1))]
+        if self._proba:
+            label_dt = NUMPY_TO_V2.get(self._classes.dtype.name, "BYTES")
+            default = [TensorSpec("label", label_dt, (-1,)), TensorSpec("probabilities", "FP64", (-1, len(self._classes)))]
+        else:
+            default = [TensorSpec("predictions", "FP64", (-1,))]
+        if spec.outputs and len(spec.outputs) == len(default):
+            outputs = [TensorSpec(s.name, d.datatype, d.shape) for s, d in zip(spec.outputs, default)]
+        else:
+            outputs = default
+        super().__init__(spec, inputs, outputs)
+        self._names = [o.name for o in outputs]
+        self._columns = spec.feature_names
+        self._frame = self._needs_frame()
+
+    def _needs_frame(self) -> bool:
+        """Models with column-name selectors need a DataFrame; plain arrays are faster."""
+        import numpy as np
+
+        if not self._columns or not hasattr(self.model, "feature_names_in_"):
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model.predict(np.zeros((1, len(self._columns))))
+            return False
+        except Exception:
+            return True
+
+    def _matrix(self, inputs: dict[str, Any]):
+        import numpy as np
+
+        if len(self.inputs) == 1:
+            X = inputs[self.inputs[0].name]
+            if X.ndim == 1:
+                X = X.reshape(-1, 1)
+        else:  # one tensor per column
+            X = np.column_stack([inputs[i.name].reshape(len(inputs[i.name]), -1) for i in self.inputs])
+        if self._frame:
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=self._columns)
+        return X
+
+    def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        X = self._matrix(inputs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "X does not have valid feature names"
+            if self._proba:
+                proba = self.model.predict_proba(X)
+                if self._argmax:
+                    label = self._classes.take(proba.argmax(axis=1))
+                else:
+                    label = self.model.predict(X)
+                return {self._names[0]: label, self._names[1]: proba}
+            return {self._names[0]: self.model.predict(X)}
+
+
+def _v2_numpy(datatype: str) -> str:
+    from .modeldir import V2_TO_NUMPY
+
+    return V2_TO_NUMPY[datatype]
+
+
+def _ort_shape(shape: Any) -> tuple[int, ...]:
+    return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (shape or []))
+
+
+def choose_runtime(spec: ModelSpec, *, prefer: str | None = None,
+                   settings: RuntimeSettings | None = None) -> Runtime:
+    """Load the preferred runtime the model directory has an artifact for.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model directory.
+    prefer : {"onnx", "torchscript", "native"}, optional
+        Force one runtime instead of the order onnx > torchscript > native.
+    settings : RuntimeSettings, optional
+        Threads and providers; default from the environment.
+    """
+    settings = settings or RuntimeSettings.from_env()
+    order = RUNTIME_PREFERENCE
+    if prefer:
+        if prefer not in RUNTIME_PREFERENCE:
+            raise ValidationError(f"runtime={prefer!r} is not known; expected one of {', '.join(RUNTIME_PREFERENCE)}.")
+        order = (prefer,)
+    for runtime in order:
+        found = spec.artifact(runtime)
+        if found is None:
+            continue
+        _role, path, fmt = found
+        if runtime == "onnx":
+            return OnnxRuntime(spec, path, settings)
+        if runtime == "torchscript":
+            return TorchScriptRuntime(spec, path, settings)
+        return SklearnRuntime(spec, path, fmt, settings)
+    have = ", ".join(f"{r} ({a.get('format')})" for r, a in spec.artifacts.items())
+    want = "a " + prefer + " artifact" if prefer else "an onnx, torchscript, skops, joblib or pickle artifact"
+    raise ValidationError(f"The model directory of '{spec.name}' has no artifact this server can run "
+                          f"(it has: {have}); expected {want}.")
