@@ -19,6 +19,16 @@ _API = {
     "evaluate": "jupyter_modelops.evaluation",
     "evaluate_predictions": "jupyter_modelops.evaluation",
     "EvaluationReport": "jupyter_modelops.evaluation",
+    # robustness and drift
+    "robustness": "jupyter_modelops.robustness",
+    "RobustnessReport": "jupyter_modelops.robustness",
+    "slices": "jupyter_modelops.robustness",
+    "SliceReport": "jupyter_modelops.robustness",
+    "register_perturbation": "jupyter_modelops.robustness",
+    "drift": "jupyter_modelops.drift",
+    "DriftReport": "jupyter_modelops.drift",
+    "profile": "jupyter_modelops.drift",
+    "Profile": "jupyter_modelops.drift",
     # registry
     "snapshot": "jupyter_modelops.registry",
     "get": "jupyter_modelops.registry",
