@@ -1,0 +1,218 @@
+"""Turn user tables (NumPy, pandas, torch) into named, typed columns.
+
+Shared by :func:`jupyter_modelops.drift` and :func:`jupyter_modelops.robustness`.
+A column is *numeric* (float64 NumPy array, NaN for missing) or *categorical*
+(object array, ``None`` for missing). Conversion happens once, at the API edge,
+so the numeric kernels never touch pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._optional import is_torch_tensor
+from ..exceptions import ValidationError
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+
+
+@dataclass
+class Table:
+    """Named columns of equal length."""
+
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    kinds: dict[str, str]
+    n_rows: int
+    source: str = "numpy"  # numpy | pandas | torch
+    extra: dict = field(default_factory=dict)
+
+    def numeric(self) -> list[str]:
+        return [c for c in self.names if self.kinds[c] == NUMERIC]
+
+    def categorical(self) -> list[str]:
+        return [c for c in self.names if self.kinds[c] == CATEGORICAL]
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns") and hasattr(obj, "dtypes")
+
+
+def _is_series(obj: Any) -> bool:
+    return type(obj).__name__ == "Series" and hasattr(obj, "dtype") and hasattr(obj, "name")
+
+
+def _object_to_categorical(values: np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=object)
+    mask = _missing_mask_object(out)
+    if mask.any():
+        out = out.copy()
+        out[mask] = None
+    return out
+
+
+def _missing_mask_object(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def to_table(data: Any, *, what: str) -> Table:
+    """Convert ``data`` into a :class:`Table`, or raise one clear :class:`ValidationError`.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, pandas.DataFrame, pandas.Series, torch.Tensor or list
+        A 2-D table (rows x columns) or a 1-D column.
+    what : str
+        The argument name used in error messages (``"reference"``, ``"X"`` ...).
+    """
+    if data is None:
+        raise ValidationError(f"The {what} is None; expected a table (NumPy array, pandas DataFrame or torch tensor).")
+    if _is_dataframe(data):
+        return _from_pandas(data, what=what)
+    if _is_series(data):
+        return _from_pandas(data.to_frame(name=str(data.name) if data.name is not None else "x0"), what=what)
+    source = "numpy"
+    if is_torch_tensor(data):
+        data = data.detach().cpu().numpy()
+        source = "torch"
+    try:
+        arr = np.asarray(data)
+    except Exception as exc:  # ragged lists and the like
+        raise ValidationError(f"The {what} could not be read as a table: {exc}.",
+                              hint="Pass a NumPy array, a pandas DataFrame or a torch tensor.") from exc
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValidationError(f"The {what} has {arr.ndim} dimensions; expected a 2-D table (rows x columns).")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValidationError(f"The {what} is empty (shape {arr.shape}); expected at least one row and one column.")
+    names = [f"x{i}" for i in range(arr.shape[1])]
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    if arr.dtype.kind in "biuf":
+        if arr.dtype.kind == "b":
+            for i, n in enumerate(names):
+                cols[n], kinds[n] = arr[:, i].astype(object), CATEGORICAL
+        else:
+            fa = np.asarray(arr, dtype=np.float64)
+            for i, n in enumerate(names):
+                cols[n], kinds[n] = fa[:, i], NUMERIC
+    else:
+        for i, n in enumerate(names):
+            col = arr[:, i]
+            num = _try_numeric(col)
+            if num is not None:
+                cols[n], kinds[n] = num, NUMERIC
+            else:
+                cols[n], kinds[n] = _object_to_categorical(col), CATEGORICAL
+    return Table(names, cols, kinds, arr.shape[0], source=source)
+
+
+def _try_numeric(col: np.ndarray) -> np.ndarray | None:
+    import pandas as pd
+
+    try:
+        out = pd.to_numeric(pd.Series(col, dtype=object), errors="raise")
+        return np.asarray(out, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+
+
+def _from_pandas(df: Any, *, what: str) -> Table:
+    import pandas as pd
+    from pandas.api import types as pt
+
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise ValidationError(f"The {what} is empty (shape {df.shape}); expected at least one row and one column.")
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(f"The {what} has duplicate column names {dup}; expected unique names.")
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name, col in zip(names, df.columns):
+        s = df[col]
+        dt = s.dtype
+        if pt.is_bool_dtype(dt):
+            cols[name], kinds[name] = _object_to_categorical(s.to_numpy(dtype=object)), CATEGORICAL
+        elif pt.is_numeric_dtype(dt) and not isinstance(dt, pd.CategoricalDtype):
+            cols[name], kinds[name] = s.to_numpy(dtype=np.float64, na_value=np.nan), NUMERIC
+        elif pt.is_datetime64_any_dtype(dt):
+            v = s.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+            v[s.isna().to_numpy()] = np.nan
+            cols[name], kinds[name] = v, NUMERIC
+        else:
+            cols[name], kinds[name] = _object_to_categorical(s.astype(object).to_numpy()), CATEGORICAL
+    return Table(names, cols, kinds, int(df.shape[0]), source="pandas")
+
+
+def numeric_or_raise(values: np.ndarray, *, column: str, what: str, other: str) -> np.ndarray:
+    """Convert a categorical column to numbers, or say which value is not a number."""
+    import pandas as pd
+
+    s = pd.Series(values, dtype=object)
+    conv = pd.to_numeric(s, errors="coerce")
+    bad = conv.isna() & s.notna()
+    if bad.any():
+        example = s[bad].iloc[0]
+        raise ValidationError(
+            f"Column '{column}' is numeric in the {other} but the {what} holds non-numeric values "
+            f"(e.g. {example!r} in {int(bad.sum())} rows).",
+            hint="Clean or cast that column so that both tables hold numbers.",
+        )
+    return np.asarray(conv, dtype=np.float64)
+
+
+def align(ref: Table, cur: Table, *, ref_what: str = "reference", cur_what: str = "current",
+          columns: list[str] | None = None) -> list[str]:
+    """Check that two tables have the same columns and compatible kinds; return the columns to compare."""
+    missing = [c for c in ref.names if c not in cur.columns]
+    extra = [c for c in cur.names if c not in ref.columns]
+    if columns is not None:
+        unknown = [c for c in columns if c not in ref.columns]
+        if unknown:
+            from ..exceptions import suggest
+
+            raise ValidationError(
+                f"columns names {unknown} that are not in the {ref_what}.{suggest(unknown[0], ref.names)} "
+                f"Known columns: {', '.join(ref.names[:20])}."
+            )
+        absent = [c for c in columns if c not in cur.columns]
+        if absent:
+            raise ValidationError(f"The {cur_what} lacks the columns {absent} that the {ref_what} has.",
+                                  hint="Compare tables with the same columns, or pass columns= to choose some.")
+        names = list(columns)
+    else:
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"the {cur_what} lacks {missing[:10]}")
+            if extra:
+                parts.append(f"the {cur_what} has extra {extra[:10]}")
+            raise ValidationError(
+                f"The {ref_what} and {cur_what} have different columns: {' and '.join(parts)}.",
+                hint="Compare tables with the same columns, or pass columns= to choose the ones to compare.",
+            )
+        names = list(ref.names)
+    for c in names:
+        rk, ck = ref.kinds[c], cur.kinds[c]
+        if rk == ck:
+            continue
+        if rk == NUMERIC and ck == CATEGORICAL:
+            cur.columns[c] = numeric_or_raise(cur.columns[c], column=c, what=cur_what, other=ref_what)
+            cur.kinds[c] = NUMERIC
+        elif rk == CATEGORICAL and ck == NUMERIC:
+            if ref.extra.get("profile"):
+                raise ValidationError(
+                    f"Column '{c}' is categorical in the {ref_what} but numeric in the {cur_what}.",
+                    hint="Cast the column to the same type on both sides.",
+                )
+            ref.columns[c] = numeric_or_raise(ref.columns[c], column=c, what=ref_what, other=cur_what)
+            ref.kinds[c] = NUMERIC
+    return names

@@ -1,0 +1,362 @@
+"""``drift(reference, current)``: per-column distribution shift with effect sizes and tests."""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .. import _progress
+from ..exceptions import ValidationError, suggest
+from . import _stats
+from ._columns import CATEGORICAL, NUMERIC, Table, align, to_table
+from .profile import Profile, category_counts, numeric_side, numeric_summary
+from .report import THRESHOLDS, DriftReport
+
+METHODS = ("psi", "ks", "wasserstein", "js", "chi2")
+#: quantile levels kept per column for the ECDF plots
+PLOT_LEVELS = np.linspace(0.0, 1.0, 101)
+
+
+def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
+          methods: Iterable[str] = METHODS, model: Any = None, bins: int = 10, alpha: float = 0.05,
+          drift_share: float = 0.5, thresholds: dict[str, float] | None = None,
+          n_jobs: int | None = None, progress: bool | None = None) -> DriftReport:
+    """Compare the distribution of every column of ``current`` with ``reference``.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, pandas.DataFrame, torch.Tensor or Profile
+        The reference data (training or validation set), or its :func:`profile`.
+    current : numpy.ndarray, pandas.DataFrame or torch.Tensor
+        The data to compare (e.g. last week's production inputs), same columns.
+    columns : sequence of str, optional
+        Only compare these columns (default: all).
+    methods : iterable of str, default=("psi", "ks", "wasserstein", "js", "chi2")
+        ``psi`` population stability index on reference-quantile bins (numeric)
+        or categories; ``ks`` two-sample Kolmogorov-Smirnov test (numeric);
+        ``wasserstein`` Wasserstein-1 distance, also divided by the reference
+        standard deviation ("normed"; numeric); ``js`` Jensen-Shannon distance
+        (natural log) of the same bins or categories; ``chi2`` chi-squared test
+        of homogeneity (categorical).
+    model : object, optional
+        When given, prediction drift is reported too (the model's scores or
+        labels on both sides; with a :class:`Profile` reference, the profile
+        must have been made with the model).
+    bins : int, default=10
+        Histogram bins for PSI and Jensen-Shannon (edges at reference quantiles).
+    alpha : float, default=0.05
+        Significance level of the KS and chi-squared tests, after
+        Benjamini-Hochberg control of the false discovery rate across columns.
+    drift_share : float, default=0.5
+        The dataset drifts when at least this share of the columns drift.
+    thresholds : dict, optional
+        Override effect-size thresholds: ``psi`` (0.1; 0.25 is "major"),
+        ``wasserstein_normed`` (0.1), ``js`` (0.1).
+    n_jobs : int, optional
+        Threads over columns (NumPy releases the GIL while sorting); default
+        ``min(4, cpu count)``.
+    progress : bool, optional
+        Show a progress bar (default: only in notebooks and terminals).
+
+    Returns
+    -------
+    DriftReport
+
+    Notes
+    -----
+    A column drifts when its test is significant (BH-adjusted p < ``alpha``:
+    KS for numeric columns, chi-squared for categorical ones) **and** at least
+    one effect size reaches its threshold (PSI >= 0.1, normed Wasserstein >=
+    0.1, Jensen-Shannon >= 0.1). The test alone flags trivial shifts on large
+    samples; the effect size alone flags noise on small ones. When only test
+    methods or only effect-size methods are requested, that part decides alone.
+
+    With raw reference data every number is exact: KS statistic and p-value
+    equal ``scipy.stats.ks_2samp`` (exact p-value up to 10,000 rows per side,
+    asymptotic above, as scipy's ``method="auto"``), Wasserstein equals
+    ``scipy.stats.wasserstein_distance``, Jensen-Shannon equals
+    ``scipy.spatial.distance.jensenshannon`` on the bin counts, chi-squared
+    equals ``scipy.stats.chi2_contingency``. With a :class:`Profile`, PSI,
+    Jensen-Shannon and chi-squared stay exact, KS and Wasserstein are
+    approximate (see :class:`Profile`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jupyter_modelops import drift
+    >>> rng = np.random.default_rng(0)
+    >>> ref = rng.normal(size=(5000, 3))
+    >>> cur = ref + [0.0, 0.0, 1.0]
+    >>> drift(ref, cur).drifted
+    ['x2']
+    """
+    methods = _check_methods(methods)
+    _check_level("alpha", alpha)
+    _check_level("drift_share", drift_share)
+    th = dict(THRESHOLDS)
+    if thresholds:
+        unknown = [k for k in thresholds if k not in THRESHOLDS]
+        if unknown:
+            raise ValidationError(f"thresholds has unknown keys {unknown}; known keys: {', '.join(THRESHOLDS)}.")
+        th.update({k: float(v) for k, v in thresholds.items()})
+    from .profile import _check_bins
+
+    _check_bins(bins)
+    if columns is not None:
+        columns = [columns] if isinstance(columns, str) else [str(c) for c in columns]
+        if not columns:
+            raise ValidationError("columns is empty; pass at least one column name, or None for all.")
+
+    is_profile = isinstance(reference, Profile)
+    if is_profile:
+        ref_tab = reference.as_table()
+        if reference.bins != bins:
+            bins = reference.bins
+    else:
+        ref_tab = to_table(reference, what="reference")
+    cur_tab = to_table(current, what="current")
+    names = align(ref_tab, cur_tab, columns=columns)
+
+    jobs = min(4, os.cpu_count() or 1) if n_jobs is None else max(1, int(n_jobs))
+    ctx = dict(methods=methods, bins=bins, th=th, profile=reference if is_profile else None)
+    results: dict[str, dict] = {}
+    pbar = _progress.bar(total=len(names), desc="drift", progress=progress if progress is not None else
+                         (None if ref_tab.n_rows * len(names) > 2_000_000 else False), unit="col")
+    try:
+        def work(c: str) -> tuple[str, dict]:
+            return c, _column(c, ref_tab, cur_tab, **ctx)
+
+        if jobs > 1 and len(names) > 1:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for c, res in pool.map(work, names):
+                    results[c] = res
+                    pbar.update(1)
+        else:
+            for c in names:
+                results[c] = work(c)[1]
+                pbar.update(1)
+    finally:
+        pbar.close()
+    cols = [results[c] for c in names]
+
+    prediction = None
+    if model is not None:
+        prediction = _prediction_drift(model, reference, current, is_profile=is_profile, ctx=ctx)
+
+    # Benjamini-Hochberg across columns, per test
+    for test in ("ks", "chi2"):
+        if test not in methods:
+            continue
+        rows = [r for r in cols if r.get(f"{test}_p") is not None]
+        adj = _stats.benjamini_hochberg([r[f"{test}_p"] for r in rows])
+        for r, a in zip(rows, adj):
+            r[f"{test}_p_adj"] = a
+    if prediction is not None:
+        for test in ("ks", "chi2"):
+            if prediction.get(f"{test}_p") is not None:
+                prediction[f"{test}_p_adj"] = prediction[f"{test}_p"]  # one test: nothing to adjust
+    for r in cols + ([prediction] if prediction else []):
+        _verdict(r, methods=methods, alpha=alpha, th=th)
+
+    return DriftReport(cols, prediction=prediction, methods=methods, thresholds=th, alpha=alpha,
+                       drift_share_threshold=drift_share, n_reference=ref_tab.n_rows, n_current=cur_tab.n_rows,
+                       from_profile=is_profile, bins=bins)
+
+
+def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    out = []
+    for m in methods:
+        if m not in METHODS:
+            raise ValidationError(f"Unknown drift method '{m}'.{suggest(str(m), METHODS)} "
+                                  f"Known methods: {', '.join(METHODS)}.")
+        if m not in out:
+            out.append(m)
+    if not out:
+        raise ValidationError(f"methods is empty; choose from {', '.join(METHODS)}.")
+    return tuple(out)
+
+
+def _check_level(name: str, value: Any) -> None:
+    upper_ok = (lambda v: v <= 1) if name == "drift_share" else (lambda v: v < 1)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (0 < float(value) and upper_ok(float(value))):
+        bounds = "(0, 1]" if name == "drift_share" else "(0, 1)"
+        raise ValidationError(f"{name} must be a number in {bounds}; got {value!r}.")
+
+
+def _numeric(c: str, ref_v: np.ndarray | None, ref_sum: dict | None, cur_values: np.ndarray, *,
+             methods: tuple, bins: int) -> dict:
+    """One numeric column: raw reference (ref_v sorted) or a profile summary (ref_sum)."""
+    cur_v, cur_miss = numeric_side(cur_values)
+    if ref_sum is None:
+        ref_sum = numeric_summary(ref_v, 0, bins=bins)
+    n1, n2 = int(ref_sum["n"]), int(cur_v.size)
+    r: dict[str, Any] = {"column": c, "kind": NUMERIC, "n_reference": n1, "n_current": n2,
+                         "missing_current": cur_miss / max(cur_values.size, 1), "notes": []}
+    if n1 == 0 or n2 == 0:
+        side = "reference" if n1 == 0 else "current"
+        r["notes"].append(f"all values are missing in the {side}; nothing to compare")
+        r["status"] = "empty"
+        return r
+    std = float(ref_sum["std"])
+    if std == 0:
+        r["notes"].append(f"constant in the reference (every value is {ref_sum['min']:g})")
+    edges = np.asarray(ref_sum["edges"], dtype=np.float64)
+    rc = np.asarray(ref_sum["counts"], dtype=np.int64)
+    cc = _stats.bin_counts(cur_v, edges)
+    if "psi" in methods:
+        r["psi"] = _stats.psi(rc, cc)
+    if "js" in methods:
+        r["js"] = _stats.jensen_shannon(rc, cc)
+    if "ks" in methods or "wasserstein" in methods:
+        if ref_v is not None:
+            d, loc, w = _stats.merged_cdf_stats(ref_v, cur_v)
+        else:
+            levels = np.linspace(0.0, 1.0, int(ref_sum["levels"]))
+            d, loc, w = _stats.profile_cdf_stats(levels, np.asarray(ref_sum["quantiles"], dtype=np.float64), cur_v)
+            r["notes"].append("KS and Wasserstein approximated from the reference profile's quantiles")
+        if "ks" in methods:
+            r["ks"] = d
+            r["ks_location"] = loc
+            r["ks_p"] = _stats.ks_pvalue(d, n1, n2, ref_v, cur_v) if ref_v is not None else _stats.ks_pvalue(d, n1, n2)
+        if "wasserstein" in methods:
+            r["wasserstein"] = w
+            r["wasserstein_normed"] = (w / std) if std > 0 else (0.0 if w == 0 else None)
+    r["mean_reference"], r["mean_current"] = ref_sum["mean"], float(cur_v.mean())
+    r["plot"] = {"reference": np.interp(PLOT_LEVELS, np.linspace(0, 1, int(ref_sum["levels"])),
+                                        np.asarray(ref_sum["quantiles"])).tolist(),
+                 "current": _stats.quantile_grid(cur_v, PLOT_LEVELS).tolist()}
+    return r
+
+
+def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, methods: tuple) -> dict:
+    cur_counts, cur_miss = category_counts(cur_values)
+    cats = list(ref_counts) + [k for k in cur_counts if k not in ref_counts]
+    rc = np.array([ref_counts.get(k, 0) for k in cats], dtype=np.int64)
+    cc = np.array([cur_counts.get(k, 0) for k in cats], dtype=np.int64)
+    n1, n2 = int(rc.sum()), int(cc.sum())
+    r: dict[str, Any] = {"column": c, "kind": CATEGORICAL, "n_reference": n1, "n_current": n2,
+                         "missing_current": cur_miss / max(cur_values.size, 1), "notes": []}
+    new = [k for k in cur_counts if k not in ref_counts]
+    if new:
+        r["new_categories"] = new[:20]
+        r["notes"].append(f"{len(new)} categories not seen in the reference")
+    if n1 == 0 or n2 == 0:
+        side = "reference" if n1 == 0 else "current"
+        r["notes"].append(f"all values are missing in the {side}; nothing to compare")
+        r["status"] = "empty"
+        return r
+    if len(ref_counts) == 1:
+        r["notes"].append(f"constant in the reference (every value is {next(iter(ref_counts))!r})")
+    if "psi" in methods:
+        r["psi"] = _stats.psi(rc, cc)
+    if "js" in methods:
+        r["js"] = _stats.jensen_shannon(rc, cc)
+    if "chi2" in methods:
+        r["chi2"], r["chi2_p"] = _stats.chi2_counts(rc, cc)
+    order = np.argsort(-(rc / n1 + cc / n2))[:12]
+    r["plot"] = {"categories": [cats[i] for i in order], "reference": (rc[order] / n1).tolist(),
+                 "current": (cc[order] / n2).tolist()}
+    return r
+
+
+def _column(c: str, ref: Table, cur: Table, *, methods: tuple, bins: int, th: dict, profile: Profile | None) -> dict:
+    kind = ref.kinds[c]
+    if kind == NUMERIC:
+        if profile is not None:
+            r = _numeric(c, None, profile.columns[c], cur.columns[c], methods=methods, bins=bins)
+            r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
+        else:
+            ref_v, ref_miss = numeric_side(ref.columns[c])
+            r = _numeric(c, ref_v, None, cur.columns[c], methods=methods, bins=bins)
+            r["missing_reference"] = ref_miss / max(ref.n_rows, 1)
+        return r
+    if profile is not None:
+        counts = profile.columns[c]["counts"]
+        r = _categorical(c, counts, cur.columns[c], methods=methods)
+        r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
+    else:
+        counts, miss = category_counts(ref.columns[c])
+        r = _categorical(c, counts, cur.columns[c], methods=methods)
+        r["missing_reference"] = miss / max(ref.n_rows, 1)
+    return r
+
+
+def _prediction_drift(model: Any, reference: Any, current: Any, *, is_profile: bool, ctx: dict) -> dict:
+    from ._predcol import prediction_column
+
+    cur_vals, cur_kind = prediction_column(model, current, what="current")
+    methods, bins = ctx["methods"], ctx["bins"]
+    if is_profile:
+        summ = reference.prediction
+        if summ is None:
+            raise ValidationError("A model was given but the reference profile holds no predictions.",
+                                  hint="Make the profile with profile(reference, model=model), or pass the raw reference.")
+        if summ["kind"] == NUMERIC:
+            r = _numeric("prediction", None, summ, cur_vals, methods=methods, bins=bins)
+        else:
+            r = _categorical("prediction", summ["counts"], cur_vals, methods=methods)
+    else:
+        ref_vals, _ = prediction_column(model, reference, what="reference")
+        if cur_kind == NUMERIC:
+            ref_v, _ = numeric_side(ref_vals)
+            r = _numeric("prediction", ref_v, None, cur_vals, methods=methods, bins=bins)
+        else:
+            counts, _ = category_counts(ref_vals)
+            r = _categorical("prediction", counts, cur_vals, methods=methods)
+    return r
+
+
+def _verdict(r: dict, *, methods: tuple, alpha: float, th: dict) -> None:
+    if r.get("status") == "empty":
+        r["drift"] = None
+        r["reasons"] = []
+        r["score"] = 0.0
+        return
+    reasons: list[str] = []
+    effect_methods = [m for m in ("psi", "wasserstein", "js") if m in methods]
+    test = "ks" if r["kind"] == NUMERIC else "chi2"
+    if r["kind"] == CATEGORICAL:
+        effect_methods = [m for m in effect_methods if m != "wasserstein"]
+    effect = None
+    if effect_methods:
+        effect = False
+        if r.get("psi") is not None and r["psi"] >= th["psi"]:
+            effect = True
+            reasons.append(f"PSI {r['psi']:.3f} >= {th['psi']:g}" + (" (major)" if r["psi"] >= th["psi_major"] else ""))
+        wn = r.get("wasserstein_normed")
+        if "wasserstein" in methods and r["kind"] == NUMERIC and (wn is None and r.get("wasserstein", 0) > 0
+                                                                   or wn is not None and wn >= th["wasserstein_normed"]):
+            effect = True
+            reasons.append("normed Wasserstein " + ("(constant reference)" if wn is None else f"{wn:.3f}")
+                           + f" >= {th['wasserstein_normed']:g}")
+        if r.get("js") is not None and math.isfinite(r["js"]) and r["js"] >= th["js"]:
+            effect = True
+            reasons.append(f"Jensen-Shannon {r['js']:.3f} >= {th['js']:g}")
+    significant = None
+    if test in methods and r.get(f"{test}_p_adj") is not None:
+        significant = r[f"{test}_p_adj"] < alpha
+        if significant:
+            reasons.append(f"{'KS' if test == 'ks' else 'chi2'} p_adj {r[f'{test}_p_adj']:.2g} < {alpha:g}")
+    if effect is None and significant is None:
+        drifted = False
+    else:
+        drifted = (effect is not False) and (significant is not False)
+    r["drift"] = bool(drifted)
+    r["reasons"] = reasons if drifted else []
+    # a ranking score: the largest effect size relative to its threshold
+    rel = []
+    if r.get("psi") is not None:
+        rel.append(r["psi"] / th["psi"])
+    if r.get("wasserstein_normed") is not None:
+        rel.append(r["wasserstein_normed"] / th["wasserstein_normed"])
+    if r.get("js") is not None and math.isfinite(r["js"]):
+        rel.append(r["js"] / th["js"])
+    if not rel and r.get("ks") is not None:
+        rel.append(r["ks"] * 10)
+    r["score"] = float(max(rel)) if rel else 0.0
