@@ -9,6 +9,7 @@ uploaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -70,7 +71,9 @@ def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *
                                  mount_from=mount_from, chunk_size=chunk_size,
                                  progress=bar.update if bar is not None else None)
                 locations.add(target.registry, digest, target.repository)
-            digest = client.put_manifest(target.repository, target.reference, man_bytes, media_type)
+            digest = "sha256:" + hashlib.sha256(man_bytes).hexdigest()
+            if client.manifest_exists(target.repository, target.reference) != digest:
+                digest = client.put_manifest(target.repository, target.reference, man_bytes, media_type)
             stats = client.stats
     finally:
         if bar is not None:

@@ -96,7 +96,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
         name, tag = name.rsplit(":", 1)
         if not _TAG_RE.match(tag):
             raise ValidationError(
-                f"The {what} '{text}' has a malformed tag '{tag}'; a tag is up to 128 letters, digits, '_', '.' or '-'."
+                f"The {what} '{text}' has a malformed tag '{tag}'; expected up to 128 letters, digits, '_', '.' or '-'."
             )
     parts = name.split("/")
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost" or parts[0].startswith("[")):
@@ -111,7 +111,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
         registry = DOCKER_HUB
     if not repo or not _REPO_RE.match(repo):
         raise ValidationError(
-            f"The {what} '{text}' has a malformed repository '{repo}'; repository names are lowercase letters, "
+            f"The {what} '{text}' has a malformed repository '{repo}'; expected lowercase letters, "
             f"digits and separators ('.', '_', '-', '/'), e.g. {EXPECTED.split('e.g. ')[1]}."
         )
     return Reference(registry, repo, tag, digest)
