@@ -97,7 +97,7 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         app._start_batchers = started  # type: ignore[method-assign]
     have = importlib.util.find_spec
     config = uvicorn.Config(
-        app, host=host, port=port, fd=fd,
+        app, host=host, port=port,
         loop="uvloop" if have("uvloop") else "asyncio",
         http="httptools" if have("httptools") else "h11",
         lifespan="on", access_log=False, server_header=False,
@@ -105,7 +105,12 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
     )
     server = uvicorn.Server(config)
-    server.run()
+    if fd is not None:  # an inherited listening socket (family detected from the descriptor)
+        import socket
+
+        server.run(sockets=[socket.socket(fileno=fd)])
+    else:
+        server.run()
     if state["code"] == 0 and getattr(server, "started", True) is False:
         return 1
     return state["code"]

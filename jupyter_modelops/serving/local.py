@@ -1,0 +1,390 @@
+"""Local deployments: a model server process on 127.0.0.1, managed under ``MODELOPS_HOME``.
+
+Each deployment is a folder ``MODELOPS_HOME/deployments/local/<name>/`` with
+``state.json`` (ref, port, pids, status), ``server.log``, ``supervisor.pid``
+and the materialized model directories. A small supervisor process owns the
+port, so serving a new version under the same name replaces the old one on
+the same URL without refusing or dropping a request (see :mod:`.supervisor`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .._html import Result, page, table
+from ..config import subdir
+from ..exceptions import DeployError, ModelNotFoundError, ValidationError, suggest
+from .modeldir import SPEC_FILE, read_model_dir
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _root() -> Path:
+    return subdir("deployments", "local")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError, ValueError):
+        return False
+    try:  # a zombie (exited, not yet reaped) is not alive
+        with open(f"/proc/{int(pid)}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _get(url: str, timeout: float = 1.0) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except Exception:  # noqa: BLE001 - not reachable
+        return 0
+
+
+class LocalDeployment(Result):
+    """A model server running on this machine.
+
+    Attributes
+    ----------
+    name : str
+        The deployment's name (by default the model's name).
+    url : str
+        Base URL, e.g. ``http://127.0.0.1:8080``; V2 endpoints live under ``/v2``.
+    pid : int
+        The supervisor's process id (it owns the port and the server workers).
+    logs : pathlib.Path
+        The server's log file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.name = self.directory.name
+
+    # -- state --------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        try:
+            return json.loads((self.directory / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def state(self) -> dict:
+        return self._state()
+
+    @property
+    def port(self) -> int | None:
+        return self._state().get("port")
+
+    @property
+    def host(self) -> str:
+        return self._state().get("host", "127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._state().get("supervisor_pid")
+
+    @property
+    def logs(self) -> Path:
+        return self.directory / "server.log"
+
+    @property
+    def ref(self) -> str | None:
+        s = self._state()
+        return s.get("active_ref") or s.get("ref")
+
+    @property
+    def model(self) -> str:
+        return self._state().get("model_name", self.name)
+
+    @property
+    def infer_url(self) -> str:
+        return f"{self.url}/v2/models/{self.model}/infer"
+
+    def status(self) -> dict:
+        """Process and readiness: ``{"running", "ready", "status", "url", "ref", "version", "error"}``."""
+        s = self._state()
+        running = _alive(s.get("supervisor_pid"))
+        ready = running and s.get("port") and _get(f"{self.url}/v2/health/ready") == 200
+        return {"name": self.name, "running": running, "ready": bool(ready),
+                "status": s.get("status", "unknown") if running else "stopped", "url": self.url,
+                "ref": s.get("active_ref") or s.get("ref"), "version": s.get("active_version", s.get("version")),
+                "pid": s.get("supervisor_pid"), "worker_pids": s.get("worker_pids", []) if running else [],
+                "error": s.get("error"), "logs": str(self.logs)}
+
+    def stop(self, *, timeout: float = 40.0) -> dict:
+        """Stop the server after it finishes the requests it holds; returns the final status."""
+        pid = self.pid
+        if _alive(pid):
+            os.kill(int(pid), signal.SIGTERM)
+            end = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < end:
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(int(pid), signal.SIGKILL)
+                for w in self._state().get("worker_pids", []):
+                    if _alive(w):
+                        os.kill(int(w), signal.SIGKILL)
+        (self.directory / "supervisor.pid").unlink(missing_ok=True)
+        return self.status()
+
+    def predict(self, X: Any, **kwargs: Any) -> Any:
+        """Send ``X`` to this deployment (see :func:`jupyter_modelops.predict`)."""
+        from .client import predict
+
+        return predict(self, X, **kwargs)
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of the server log."""
+        try:
+            return "\n".join(self.logs.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    # -- Result -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {**self.status(), "target": "local", "directory": str(self.directory)}
+
+    def _summary(self) -> str:
+        st = self.status()
+        state = "ready" if st["ready"] else st["status"]
+        return f"LocalDeployment {self.name} ({st['ref']}) at {self.url} [{state}]"
+
+    def to_text(self) -> str:
+        st = self.status()
+        lines = [self._summary(), f"  infer: POST {self.infer_url}", f"  pid {st['pid']}, logs {st['logs']}"]
+        if st["error"]:
+            lines.append(f"  error: {st['error']}")
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        st = self.status()
+        rows = [("url", self.url), ("infer", "POST " + self.infer_url), ("ref", st["ref"]), ("status", st["status"]),
+                ("ready", st["ready"]), ("pid", st["pid"]), ("workers", ", ".join(map(str, st["worker_pids"]))),
+                ("logs", st["logs"])]
+        if st["error"]:
+            rows.append(("error", st["error"]))
+        return page(f"Local deployment {self.name}", table(rows))
+
+
+def _ready_or_raise(dep: LocalDeployment, proc: subprocess.Popen | None, request_id: str, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s = dep._state()
+        if proc is not None and proc.poll() is not None:
+            raise DeployError(f"The local server for '{dep.name}' stopped while starting: "
+                              f"{s.get('error') or 'see ' + str(dep.logs)}.", hint=_last_error(dep))
+        if s.get("active_request") == request_id and s.get("status") == "running":
+            return
+        if s.get("failed_request") == request_id:
+            if proc is None:
+                raise DeployError(f"The local deployment '{dep.name}' kept its old version: {s.get('error')}.",
+                                  hint=_last_error(dep))
+            raise DeployError(f"The local server for '{dep.name}' could not start: {s.get('error')}.",
+                              hint=_last_error(dep))
+        time.sleep(0.05)
+    raise DeployError(f"The local server for '{dep.name}' was not ready after {timeout:g} s.",
+                      hint=f"See its log: {dep.logs}")
+
+
+def _last_error(dep: LocalDeployment) -> str | None:
+    for line in reversed(dep.tail(30).splitlines()):
+        if "error" in line.lower():
+            return "Server log: " + line.strip()
+    return None
+
+
+def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
+    """Materialize ``ref`` (registry ref, ModelVersion or model directory) under ``target``."""
+    if isinstance(ref, (str, os.PathLike)) and Path(ref).is_dir() and (Path(ref) / SPEC_FILE).is_file():
+        spec = read_model_dir(ref)
+        return Path(ref).resolve(), None, spec.name, spec.version
+    if not isinstance(ref, str) and not hasattr(ref, "ref"):
+        raise ValidationError(f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
+                              f"directory; got {type(ref).__name__}.")
+    from .. import registry
+
+    mv = registry.get(ref)
+    out = target / f"v{mv.version}-{int(time.time() * 1000)}"
+    registry.materialize(mv, out)
+    return out.resolve(), mv.ref, mv.name, str(mv.version)
+
+
+def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
+          name: str | None = None, timeout: float = 120.0, runtime: str | None = None,
+          max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
+          threads: int | None = None, access_log: bool = False) -> LocalDeployment:
+    """Serve a model on this machine over the Open Inference Protocol (V2 REST).
+
+    Serving a model whose deployment already runs replaces its version on the
+    same URL without dropping requests: the new server starts and becomes
+    ready before the old one stops taking requests.
+
+    Parameters
+    ----------
+    ref : str, ModelVersion or path
+        A registry reference (``"churn"``, ``"churn:3"``, ``"churn@prod"``) or a model directory.
+    host : str, default="127.0.0.1"
+        Address to listen on.
+    port : int, optional
+        Default: the port the deployment already has, else a free port.
+    workers : int, default=1
+        Server processes sharing the port.
+    name : str, optional
+        Deployment name; default the model's name.
+    timeout : float, default=120
+        Seconds to wait until the server is ready.
+    runtime : {"onnx", "torchscript", "native"}, optional
+        Force a runtime (default: onnx > torchscript > native).
+    max_batch_size, max_delay_ms, rate_limit, threads, access_log
+        Server settings (see ``python -m jupyter_modelops.serving --help``).
+
+    Returns
+    -------
+    LocalDeployment
+
+    Examples
+    --------
+    >>> dep = serve("churn:3")                      # doctest: +SKIP
+    >>> predict(dep, X_test[:5])["predict"]         # doctest: +SKIP
+    >>> dep.stop()                                  # doctest: +SKIP
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValidationError(f"workers must be a positive integer; got {workers!r}.")
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < 65536):
+        raise ValidationError(f"port must be an integer from 0 to 65535; got {port!r}.")
+    if not isinstance(host, str) or not host:
+        raise ValidationError(f"host must be an address such as '127.0.0.1'; got {host!r}.")
+    staging = _root() / ".staging"
+    staging.mkdir(exist_ok=True)
+    model_dir, model_ref, model_name, version = _model_dir_for(ref, staging)
+    name = name or model_name
+    if not _NAME.match(name):
+        raise ValidationError(f"The deployment name {name!r} is not valid; use letters, digits, '.', '_' and '-'.")
+    d = _root() / name
+    d.mkdir(parents=True, exist_ok=True)
+    if model_dir.parent == staging.resolve():  # keep the version's files with its deployment
+        final = d / "models" / model_dir.name
+        final.parent.mkdir(exist_ok=True)
+        model_dir.replace(final)
+        model_dir = final.resolve()
+    dep = LocalDeployment(d)
+    server_args = []
+    for flag, value in (("--runtime", runtime), ("--max-batch-size", max_batch_size), ("--max-delay-ms", max_delay_ms),
+                        ("--rate-limit", rate_limit), ("--threads", threads)):
+        if value is not None:
+            server_args += [flag, str(value)]
+    if access_log:
+        server_args.append("--access-log")
+    old = dep._state()
+    running = _alive(old.get("supervisor_pid"))
+    if running and ((port not in (None, old.get("port"))) or host != old.get("host", "127.0.0.1")):
+        raise ValidationError(f"The deployment '{name}' already runs at {dep.url}; it keeps its address when "
+                              "its model is replaced.", hint=f"Stop it first (stop('{name}')) or pick another name.")
+    state = {**(old if running else {}), "name": name, "ref": model_ref, "version": version, "model_name": model_name,
+             "model_dir": str(model_dir), "host": host, "workers": workers, "server_args": server_args,
+             "requested_at": time.time(), "request_id": uuid.uuid4().hex}
+    if not running:
+        state.update(port=port or 0, status="starting", error=None, restarts=0)
+    tmp = d / "state.tmp"
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(d / "state.json")
+    if running:
+        os.kill(int(old["supervisor_pid"]), signal.SIGHUP)
+        _ready_or_raise(dep, None, state["request_id"], timeout)
+    else:
+        log = open(dep.logs, "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.serving.supervisor", str(d)],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        (d / "supervisor.pid").write_text(str(proc.pid))
+        try:
+            _ready_or_raise(dep, proc, state["request_id"], timeout)
+        except DeployError:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+            raise
+    _cleanup_models(d, keep=str(model_dir))
+    if model_ref:
+        try:
+            from .. import registry
+
+            registry.add_record(model_ref, "deployment", {"target": "local", "name": name, "url": dep.url,
+                                                          "pid": dep.pid, "workers": workers})
+        except Exception:  # noqa: BLE001 - the record is a courtesy; the deployment is up
+            pass
+    return dep
+
+
+def _cleanup_models(d: Path, keep: str) -> None:
+    import shutil
+
+    models = d / "models"
+    if not models.is_dir():
+        return
+    for p in models.iterdir():
+        if str(p.resolve()) != keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def deploy_local(ref: Any, **kwargs: Any) -> LocalDeployment:
+    """``deploy(ref, target="local")``: the same as :func:`serve` (keyword options pass through)."""
+    allowed = {"host", "port", "workers", "name", "timeout", "runtime", "max_batch_size", "max_delay_ms",
+               "rate_limit", "threads", "access_log"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValidationError(f"deploy(target='local') does not take {', '.join(unknown)}; "
+                              f"it takes {', '.join(sorted(allowed))}.")
+    return serve(ref, **kwargs)
+
+
+def deployments() -> list[LocalDeployment]:
+    """Every local deployment known under ``MODELOPS_HOME`` (running or stopped)."""
+    return [LocalDeployment(p) for p in sorted(_root().iterdir()) if (p / "state.json").is_file()]
+
+
+def get_deployment(name: str) -> LocalDeployment:
+    """The local deployment called ``name``."""
+    d = _root() / str(name)
+    if not (d / "state.json").is_file():
+        known = [p.name for p in deployments()]
+        raise ModelNotFoundError(f"There is no local deployment named '{name}'.{suggest(str(name), known)}",
+                                 hint=f"Known: {', '.join(known) or 'none'}.")
+    return LocalDeployment(d)
+
+
+def stop(deployment: Any = None, *, all: bool = False) -> list[dict]:
+    """Stop local deployments (a name, a LocalDeployment, or ``all=True``); returns their final status."""
+    if all:
+        targets = [d for d in deployments() if d.status()["running"]]
+    elif deployment is None:
+        raise ValidationError("Name the deployment to stop, or pass all=True.")
+    elif isinstance(deployment, LocalDeployment):
+        targets = [deployment]
+    else:
+        targets = [get_deployment(deployment)]
+    return [t.stop() for t in targets]
