@@ -1,0 +1,21 @@
+"""Make a deployment's canary the stable version.
+
+Example: %modelops promote churn --cluster prod
+"""
+
+SUMMARY = "promote a canary to the stable version"
+
+
+def add_arguments(p):
+    p.add_argument("name")
+    p.add_argument("--cluster")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--kubeconfig")
+
+
+def run(args, shell):
+    from ...deploy import promote
+
+    return promote(args.name, cluster=args.cluster, namespace=args.namespace, timeout=args.timeout,
+                   kubeconfig=args.kubeconfig)

@@ -1,0 +1,22 @@
+"""Roll a deployment back: remove a running canary, else go back one revision (or --to N).
+
+Example: %modelops rollback churn --cluster prod [--to 3]
+"""
+
+SUMMARY = "roll a deployment back (drop its canary, or return to an earlier revision)"
+
+
+def add_arguments(p):
+    p.add_argument("name")
+    p.add_argument("--cluster")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--to", type=int, metavar="REVISION")
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--kubeconfig")
+
+
+def run(args, shell):
+    from ...deploy import rollback
+
+    return rollback(args.name, cluster=args.cluster, namespace=args.namespace, to=args.to, timeout=args.timeout,
+                    kubeconfig=args.kubeconfig)
