@@ -28,6 +28,7 @@ __all__ = [
 
 MODEL_DIR_FILE = "modelops-model.json"
 MODEL_DIR_SCHEMA = 1
+PROFILE_ROLE = "drift-profile"
 _SUFFIX_FORMATS = {".onnx": "onnx", ".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle",
                    ".json": "json", ".pt": "torchscript", ".ts": "torchscript"}
 
@@ -328,10 +329,16 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
     meta["origin"] = {"kind": "snapshot"}
     parent = _lineage(model)
     store = default_store()
+    profile = sig.drift_profile(data, model) if data is not None else None
     with store.staging() as stage:
         saved = fl.save(model, stage, sample=sample)
         staged = {role: (store.stage(stage / info["file"]), info) for role, info in saved.items()}
         meta["flavor_roles"] = list(saved)
+        if profile is not None:
+            staged[PROFILE_ROLE] = (store.stage_bytes(stage, "drift-profile.json", json.dumps(profile).encode()),
+                                    {"file": "drift-profile.json", "format": "json",
+                                     "metadata": {"kind": "modelops-profile"}})
+            meta["data"]["profile"] = PROFILE_ROLE
         return _commit(store, name, fl.name, meta, staged, alias=alias, parent=parent)
 
 

@@ -122,6 +122,17 @@ class ModelVersion(Result):
 
         return materialize(self, directory)
 
+    def profile(self) -> Any:
+        """The drift reference profile of the data given at snapshot, or None.
+
+        Pass it to :func:`jupyter_modelops.drift.drift` as the reference.
+        """
+        if not self.data or not self.data.get("profile"):
+            return None
+        from ..drift import Profile
+
+        return Profile.from_dict(json.loads(self.artifact_path(self.data["profile"]).read_text(encoding="utf-8")))
+
     def artifact_path(self, role: str) -> Path:
         from .api import artifact_path
 

@@ -10,6 +10,7 @@ The batch dimension is always ``-1``.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import os
@@ -101,8 +102,8 @@ def take_rows(data: Any, rows: int = SAMPLE_ROWS) -> Any:
     return data[:rows]
 
 
-def fingerprint(data: Any, *, with_profile: bool = True) -> dict:
-    """Hash, shape and schema of a data set (plus a drift profile when available)."""
+def fingerprint(data: Any) -> dict:
+    """Hash, shape and schema of a data set."""
     h = hashlib.sha256()
     if _is_frame(data):
         import pandas as pd
@@ -122,24 +123,23 @@ def fingerprint(data: Any, *, with_profile: bool = True) -> dict:
         h.update(f"{arr.dtype}{arr.shape}".encode())
         out = {"sha256": h.hexdigest(), "shape": list(arr.shape), "rows": int(arr.shape[0]) if arr.ndim else 1,
                "schema": {"dtype": str(arr.dtype)}}
-    if with_profile:
-        profile = drift_profile(data)
-        if profile is not None:
-            out["profile"] = profile
     return out
 
 
-def drift_profile(data: Any) -> dict | None:
-    """The drift area's ``profile(data)`` as a dict, when that module is available."""
+def drift_profile(data: Any, model: Any = None) -> dict | None:
+    """:func:`jupyter_modelops.drift.profile` of the data (with the model's predictions
+    when it can make them) as a dict, or None when unavailable."""
     try:
-        from ..drift import profile  # type: ignore[attr-defined]
+        from ..drift import profile
     except Exception:
         return None
-    try:
-        result = profile(data)
-        return to_jsonable(result.to_dict() if hasattr(result, "to_dict") else result)
-    except Exception:
-        return None
+    for kwargs in ({"model": model} if model is not None else {}, {}):
+        try:
+            result = profile(data, **kwargs)
+            return to_jsonable(result.to_dict() if hasattr(result, "to_dict") else result)
+        except Exception:
+            continue
+    return None
 
 
 def report_metrics(report: Any) -> tuple[dict[str, dict], dict]:
@@ -197,21 +197,43 @@ def _metric_entry(val: Any) -> dict | None:
     return {"value": value, "low": low, "high": high}
 
 
-def environment(extra_packages: dict[str, str] | None = None, *, model: Any = None) -> dict:
-    """Python, platform and an environment lock of the relevant packages."""
+@functools.lru_cache(maxsize=None)
+def _installed(name: str) -> str | None:
     from importlib import metadata
 
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _module_dists() -> dict:
+    from importlib import metadata
+
+    return metadata.packages_distributions()
+
+
+_KNOWN_DISTS = {"sklearn": "scikit-learn", "torch": "torch", "onnx": "onnx", "skops": "skops", "numpy": "numpy"}
+
+
+def environment(extra_packages: dict[str, str] | None = None, *, model: Any = None) -> dict:
+    """Python, platform and an environment lock of the relevant packages.
+
+    Versions are read once per process.
+    """
     packages = {}
     for name in ENV_PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+        v = _installed(name)
+        if v:
+            packages[name] = v
     top = (type(model).__module__ or "").split(".")[0] if model is not None else ""
-    if top and top not in ("__main__", "builtins") and top not in packages:
+    if top and top not in ("__main__", "builtins") and _KNOWN_DISTS.get(top) not in packages:
         try:  # the distribution that provides the model's class
-            for dist in metadata.packages_distributions().get(top, [])[:1]:
-                packages[dist] = metadata.version(dist)
+            for dist in _module_dists().get(top, [])[:1]:
+                v = _installed(dist)
+                if v:
+                    packages[dist] = v
         except Exception:
             pass
     packages.update(extra_packages or {})
