@@ -45,6 +45,17 @@ _API = {
     "records": "jupyter_modelops.registry",
     "materialize": "jupyter_modelops.registry",
     "ModelVersion": "jupyter_modelops.registry",
+    # deploy
+    "deploy": "jupyter_modelops.deploy",
+    "promote": "jupyter_modelops.deploy",
+    "rollback": "jupyter_modelops.deploy",
+    "status": "jupyter_modelops.deploy",
+    "undeploy": "jupyter_modelops.deploy",
+    "deployments": "jupyter_modelops.deploy",
+    "profiles": "jupyter_modelops.deploy",
+    "clusters": "jupyter_modelops.deploy",
+    "Deployment": "jupyter_modelops.deploy",
+    "HardwareProfile": "jupyter_modelops.deploy",
     # reports
     "report": "jupyter_modelops.reports",
     "report_history": "jupyter_modelops.reports",
