@@ -8,17 +8,16 @@ restored) and plain callables. Inputs are rebuilt in the form the user passed
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from .._optional import is_torch_module, is_torch_tensor
+from .._optional import is_torch_module
 from ..drift._columns import CATEGORICAL, Table
 from ..exceptions import ValidationError
 
-BATCH = 65_536
+BATCH = 262_144
 
 
 @dataclass
@@ -78,17 +77,6 @@ class Former:
         return arr
 
 
-@contextlib.contextmanager
-def eval_mode(module: Any) -> Iterator[None]:
-    """Put a torch module in eval mode and restore its previous mode afterwards."""
-    was_training = bool(getattr(module, "training", False))
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
 def infer_task(model: Any, y: np.ndarray | None) -> str:
     """``"classification"`` or ``"regression"`` from the labels (when given) and the model."""
     if y is not None:
@@ -109,101 +97,58 @@ def infer_task(model: Any, y: np.ndarray | None) -> str:
 
 
 class Predictor:
-    """Batched predictions of any supported model."""
+    """Batched predictions of any supported model, on top of the evaluation core's ``predict``.
+
+    Rows are sent in batches of ``batch_size`` (never one by one) and the
+    outputs are put in one shape: labels, class probabilities when the model
+    gives them, and one scalar score per row.
+    """
 
     def __init__(self, model: Any, *, task: str = "auto", batch_size: int = BATCH) -> None:
         self.model = model
         self.task = task
         self.batch_size = batch_size
         self.is_torch = is_torch_module(model)
-        if not self.is_torch and not callable(model) and not any(
-                hasattr(model, m) for m in ("predict_proba", "decision_function", "predict")):
+        if model is None or (not self.is_torch and not callable(model) and not any(
+                callable(getattr(model, m, None)) for m in ("predict_proba", "decision_function", "predict"))):
             raise ValidationError(
-                f"The model ({type(model).__name__}) has no predict, predict_proba or decision_function method "
-                "and is not callable.",
-                hint="Pass a fitted scikit-learn style estimator, a torch.nn.Module or a function of X.",
+                f"model ({type(model).__name__}) has no predict, predict_proba or decision_function method "
+                "and is not callable; expected a fitted scikit-learn style estimator, a torch.nn.Module or a "
+                "function of X.",
             )
-
-    @property
-    def classes(self) -> np.ndarray | None:
-        return getattr(self.model, "classes_", None)
 
     def _rows(self, X: Any, sl: slice) -> Any:
         if hasattr(X, "iloc"):
             return X.iloc[sl]
         return X[sl]
 
-    def _batched(self, fn, X: Any, n: int) -> np.ndarray:
-        if n <= self.batch_size:
-            return np.asarray(fn(X))
-        parts = [np.asarray(fn(self._rows(X, slice(i, i + self.batch_size)))) for i in range(0, n, self.batch_size)]
-        return np.concatenate(parts, axis=0)
-
     def predict(self, X: Any, n: int) -> Output:
-        if self.is_torch:
-            return self._torch(X, n)
-        m = self.model
-        if self.task != "regression" and hasattr(m, "predict_proba"):
-            proba = self._batched(m.predict_proba, X, n).astype(np.float64, copy=False)
+        from ..evaluation._models import predict
+
+        task = "regression" if self.task == "regression" else "classification"
+        if n <= self.batch_size or self.is_torch:  # torch batches inside the evaluation core
+            outs = [predict(self.model, X, task=task)]
+        else:
+            outs = [predict(self.model, self._rows(X, slice(i, i + self.batch_size)), task=task)
+                    for i in range(0, n, self.batch_size)]
+        values = np.concatenate([np.asarray(o.values) for o in outs], axis=0)
+        return self._convert(outs[0].kind, values, outs[0].classes)
+
+    def _convert(self, kind: str, values: np.ndarray, classes: np.ndarray | None) -> Output:
+        if kind == "proba":
+            proba = values.astype(np.float64, copy=False)
             if proba.ndim == 1:
-                proba = np.column_stack([1 - proba, proba])
-            classes = self.classes if self.classes is not None else np.arange(proba.shape[1])
-            labels = np.asarray(classes)[np.argmax(proba, axis=1)]
+                proba = np.column_stack([1.0 - proba, proba])
+            cls = np.asarray(classes) if classes is not None and len(classes) == proba.shape[1] else np.arange(proba.shape[1])
+            labels = cls[np.argmax(proba, axis=1)]
             score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
             return Output(labels, proba, score)
-        if hasattr(m, "predict"):
-            labels = self._batched(m.predict, X, n)
-            if self.task != "regression" and hasattr(m, "decision_function"):
-                dec = self._batched(m.decision_function, X, n).astype(np.float64)
-                score = dec if dec.ndim == 1 else dec.max(axis=1)
-                return Output(labels, None, score)
-            score = labels.astype(np.float64) if labels.dtype.kind in "biuf" else np.zeros(len(labels))
-            return Output(labels.ravel() if labels.ndim > 1 and labels.shape[1] == 1 else labels, None, score.ravel())
-        out = self._batched(m, X, n)
-        return self._from_array(out)
-
-    def _from_array(self, out: np.ndarray) -> Output:
-        out = np.asarray(out)
-        if out.ndim == 2 and out.shape[1] > 1:
-            proba = out.astype(np.float64)
-            labels = np.argmax(proba, axis=1)
-            classes = self.classes
-            if classes is not None:
-                labels = np.asarray(classes)[labels]
-            score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-            return Output(labels, proba, score)
-        out = out.reshape(-1)
-        if self.task == "classification" and out.dtype.kind == "f" and np.all((out >= 0) & (out <= 1)):
-            proba = np.column_stack([1 - out, out])
-            return Output((out >= 0.5).astype(np.int64), proba, out.astype(np.float64))
-        score = out.astype(np.float64) if out.dtype.kind in "biuf" else np.zeros(out.size)
-        return Output(out, None, score)
-
-    def _torch(self, X: Any, n: int) -> Output:
-        import torch
-
-        t = X if is_torch_tensor(X) else torch.as_tensor(np.asarray(X, dtype=np.float32))
-        param = next(iter(self.model.parameters()), None)
-        if param is not None:
-            t = t.to(dtype=param.dtype, device=param.device)
-        outs = []
-        with eval_mode(self.model), torch.no_grad():
-            for i in range(0, n, self.batch_size):
-                outs.append(self.model(t[i:i + self.batch_size]).detach().cpu().numpy())
-        raw = np.concatenate(outs, axis=0).astype(np.float64)
-        return self.torch_output(raw)
-
-    def torch_output(self, raw: np.ndarray) -> Output:
-        """Interpret raw network outputs: logits -> softmax (k > 1), one logit -> sigmoid for classification."""
-        if raw.ndim == 2 and raw.shape[1] > 1:
-            z = raw - raw.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            proba = e / e.sum(axis=1, keepdims=True)
-            labels = np.argmax(proba, axis=1)
-            score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-            return Output(labels, proba, score)
-        raw = raw.reshape(-1)
-        if self.task == "classification":
-            p = 1.0 / (1.0 + np.exp(-raw))
-            return Output((p >= 0.5).astype(np.int64), np.column_stack([1 - p, p]), p)
-        return Output(raw, None, raw)
+        if kind == "decision":
+            score = values.astype(np.float64, copy=False)
+            cls = np.asarray(classes) if classes is not None and len(classes) == 2 else np.array([0, 1])
+            return Output(cls[(score > 0).astype(np.int64)], None, score)
+        if kind == "label":
+            score = values.astype(np.float64) if values.dtype.kind in "biuf" else np.zeros(values.shape[0])
+            return Output(values, None, score)
+        vals = values.astype(np.float64, copy=False)
+        return Output(vals, None, vals)
