@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import io
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -290,6 +291,16 @@ class TorchFlavor(Flavor):
                              "metadata": {"class": _type_path(model), "init_kwargs": init_kwargs}})
         was_training = model.training
         scripted, how = None, None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._script(model, directory, saved, sample, torch)
+        model.train(was_training)
+        return saved
+
+    @staticmethod
+    def _script(model: Any, directory: Path, saved: Saved, sample: Any, torch: Any) -> None:
+        was_training = model.training
+        scripted, how = None, None
         try:
             model.eval()
             try:
@@ -309,7 +320,6 @@ class TorchFlavor(Flavor):
                 saved["torchscript"] = {"file": ts_path.name, "format": "torchscript", "metadata": {"method": how}}
         finally:
             model.train(was_training)
-        return saved
 
     def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
         torch = require("torch", purpose="load torch modules")
@@ -317,7 +327,7 @@ class TorchFlavor(Flavor):
         if prefer == "torchscript":
             if "torchscript" not in files:
                 raise ValidationError("This version has no TorchScript file; load it without format='torchscript'.")
-            return torch.jit.load(str(files["torchscript"]), map_location="cpu").eval()
+            return _jit_load(torch, files["torchscript"])
         cls = None
         error = None
         try:
@@ -334,7 +344,7 @@ class TorchFlavor(Flavor):
                 module.load_state_dict(state)
                 return module.eval()
         if "torchscript" in files:
-            return torch.jit.load(str(files["torchscript"]), map_location="cpu").eval()
+            return _jit_load(torch, files["torchscript"])
         raise ModelOpsError(
             f"The torch module class {meta.get('class')} could not be rebuilt ({error}) and this version has no "
             "TorchScript file.",
@@ -357,6 +367,12 @@ class TorchFlavor(Flavor):
         return run
 
 
+def _jit_load(torch: Any, path: Path) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
 def _as_tensor(x: Any) -> Any:
     import numpy as np
     import torch
@@ -368,7 +384,9 @@ def _as_tensor(x: Any) -> Any:
     arr = np.asarray(x)
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    if not arr.flags.writeable or not arr.flags.c_contiguous:
+        arr = np.array(arr, order="C", copy=True)
+    return torch.from_numpy(arr)
 
 
 def _import_path(path: str) -> Any:
