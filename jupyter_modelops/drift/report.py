@@ -50,6 +50,7 @@ class DriftReport(Result):
         self.n_current = n_current
         self.from_profile = from_profile
         self.bins = bins
+        self.gates = None
 
     # -- verdicts ------------------------------------------------------------
     @property
@@ -116,6 +117,7 @@ class DriftReport(Result):
         from ..gates import check
 
         rep = check(self.metrics(), gates, on="value")
+        self.gates = rep
         return rep.raise_for_failure() if raise_on_failure else rep
 
     # -- output --------------------------------------------------------------
@@ -130,7 +132,7 @@ class DriftReport(Result):
                            "drift_share": self.drift_share_threshold},
             "rule": self.rule(),
             "dataset_drift": self.dataset_drift, "drift_share": self.share, "drifted": self.drifted,
-            "columns": cols, "prediction": pred,
+            "columns": cols, "prediction": pred, "gates": None if self.gates is None else self.gates.to_dict(),
         })
 
     def rule(self) -> str:
@@ -160,6 +162,8 @@ class DriftReport(Result):
             for note in r.get("notes", []):
                 lines.append(f"      note: {note}")
         lines.append("  rule: " + self.rule())
+        if self.gates is not None:
+            lines += ["Gates:", self.gates.to_text()]
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -186,6 +190,8 @@ class DriftReport(Result):
         body = head + table(rows, ["column", "kind", "", "PSI", "KS", "KS p (BH)", "Wasserstein/std", "JS",
                                    "chi2 p (BH)", "why"], raw_cols=range(10))
         body += f'<p class="note">Rule: {esc(self.rule())}.</p>'
+        if self.gates is not None:
+            body += "<h4>Gates</h4>" + self.gates.html_table()
         figs = [self._plot(r) for r in (self.ranked()[:PLOTS] + ([self.prediction] if self.prediction else []))
                 if r.get("plot")]
         if figs:

@@ -47,6 +47,7 @@ class RobustnessReport(Result):
         self.model_seconds = model_seconds
         self.total_seconds = total_seconds
         self.has_labels = has_labels
+        self.gates = None
 
     # -- access --------------------------------------------------------------
     @property
@@ -137,13 +138,15 @@ class RobustnessReport(Result):
                 label = f"{g} at {pert} {r['severity']:g}"
                 results.append(dataclasses.replace(res, gate=label))
         rep = GateReport(results, on=on)
+        self.gates = rep
         return rep.raise_for_failure() if raise_on_failure else rep
 
     # -- output --------------------------------------------------------------
     def to_dict(self) -> dict:
         return to_jsonable({"schema": SCHEMA, "kind": "robustness", "task": self.task, "n_rows": self.n_rows,
                             "n_boot": self.n_boot, "ci": self.ci, "base_metric": self.base_metric,
-                            "summary": self.summary(), "rows": self.rows, "features": self.features})
+                            "summary": self.summary(), "rows": self.rows, "features": self.features,
+                            "gates": None if self.gates is None else self.gates.to_dict()})
 
     def _summary(self) -> str:
         s = self.summary()
@@ -169,6 +172,8 @@ class RobustnessReport(Result):
         if self.features:
             lines.append("  most sensitive features: " + ", ".join(
                 f"{f['feature']} ({fmt(f.get('dropout_mean_abs_delta'))})" for f in self.features[:5]))
+        if self.gates is not None:
+            lines += ["Gates:", self.gates.to_text()]
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -190,6 +195,8 @@ class RobustnessReport(Result):
         body = head + table(rows, ["perturbation", "severity", f"flip rate [{pct}% CI]",
                                    f"{metric} {'drop' if metric == 'accuracy' else 'increase'} [{pct}% CI]",
                                    "mean |Δscore|", "what"], raw_cols=range(6))
+        if self.gates is not None:
+            body += "<h4>Gates</h4>" + self.gates.html_table()
         figs = self._curves()
         if self.features:
             top = self.features[:15]

@@ -160,6 +160,7 @@ class SliceReport(Result):
         self.ci = ci
         self.n_rows = n_rows
         self.by = by
+        self.gates = None
 
     @property
     def flagged(self) -> list[dict]:
@@ -181,12 +182,14 @@ class SliceReport(Result):
         from ..gates import check
 
         rep = check(self.metrics(), gates, on=on)
+        self.gates = rep
         return rep.raise_for_failure() if raise_on_failure else rep
 
     def to_dict(self) -> dict:
         return to_jsonable({"schema": SCHEMA, "kind": "slices", "metric": self.metric, "overall": self.overall,
                             "alpha": self.alpha, "ci": self.ci, "n_rows": self.n_rows, "by": self.by,
-                            "rule": self.rule(), "segments": self.segments})
+                            "rule": self.rule(), "segments": self.segments,
+                            "gates": None if self.gates is None else self.gates.to_dict()})
 
     def _summary(self) -> str:
         return (f"SliceReport {len(self.segments)} segments of {', '.join(self.by[:4])}"
@@ -202,6 +205,8 @@ class SliceReport(Result):
                          f"{fmt(s[m]) + ' [' + fmt(s[m + '_low']) + ', ' + fmt(s[m + '_high']) + ']':>30} "
                          f"{fmt(s.get('p_adj'), 2):>8}{mark}")
         lines.append("  rule: " + self.rule())
+        if self.gates is not None:
+            lines += ["Gates:", self.gates.to_text()]
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -216,6 +221,8 @@ class SliceReport(Result):
                 f"{len(self.flagged)} segments flagged.</p>"
                 + table(rows, ["column", "segment", "n", f"{m} [{pct}% CI]", "p (BH)", ""], raw_cols=range(6))
                 + f'<p class="note">Rule: {esc(self.rule())}.</p>')
+        if self.gates is not None:
+            body += "<h4>Gates</h4>" + self.gates.html_table()
         top = self.segments[:20]
         if top:
             body += "<div class=\"figs\">" + _svg.bar_chart(
