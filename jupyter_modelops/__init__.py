@@ -45,6 +45,9 @@ _API = {
     "records": "jupyter_modelops.registry",
     "materialize": "jupyter_modelops.registry",
     "ModelVersion": "jupyter_modelops.registry",
+    # export
+    "export": "jupyter_modelops.export",
+    "ExportResult": "jupyter_modelops.export",
     # deploy
     "deploy": "jupyter_modelops.deploy",
     "promote": "jupyter_modelops.deploy",
