@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# The venv's tools (jupyter, jupyter-builder, modelops) come first for every recipe.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MPLBACKEND := Agg
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
