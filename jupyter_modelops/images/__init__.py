@@ -10,19 +10,9 @@
 
 from __future__ import annotations
 
+from .artifacts import ArtifactTransfer, pull, push
 from .build import DEFAULT_BASE, DEFAULT_GPU_BASE, Image, build, layout_dir
+from .context import BuildContext, dockerfile
 
-__all__ = ["DEFAULT_BASE", "DEFAULT_GPU_BASE", "Image", "build", "layout_dir", "dockerfile", "push", "pull",
-           "ArtifactTransfer"]
-
-
-def __getattr__(name: str):
-    if name == "dockerfile":
-        from .dockerfile import dockerfile
-
-        return dockerfile
-    if name in ("push", "pull", "ArtifactTransfer"):
-        from . import artifacts
-
-        return getattr(artifacts, name)
-    raise AttributeError(name)
+__all__ = ["DEFAULT_BASE", "DEFAULT_GPU_BASE", "Image", "build", "layout_dir", "dockerfile", "BuildContext",
+           "push", "pull", "ArtifactTransfer"]

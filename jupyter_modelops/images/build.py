@@ -93,6 +93,11 @@ class Image(Result):
         return sum(1 for layer in self.layers if layer.get("reused"))
 
     @property
+    def reference(self) -> str | None:
+        """``registry/repo:tag@digest`` once pushed (what a cluster pulls), else None."""
+        return self.pushed
+
+    @property
     def location(self) -> str:
         return f"oci:{self.layout}:{self.tag}"
 
@@ -206,6 +211,14 @@ def serving_runtime(md: ModelDir) -> str:
         f"{', '.join(sorted(str(f) for f in formats)) or 'nothing'}.",
         hint=f"Export it first: jupyter_modelops.export('{label}', format='onnx') or %modelops export {label} --format onnx.",
     )
+
+
+def choose_base(base: Any, profile: Any) -> tuple[Any, bool]:
+    """``(base, gpu)``: a GPU profile uses onnxruntime-gpu and, unless a base was given, a CUDA base."""
+    gpu = _is_gpu(profile)
+    if gpu and base == DEFAULT_BASE:
+        base = DEFAULT_GPU_BASE
+    return base, gpu
 
 
 def _is_gpu(profile: Any) -> bool:
@@ -369,6 +382,8 @@ def image_config(base: Base | None, md: ModelDir, layers: list[Layer], *, platfo
     cfg = json.loads(json.dumps(base.config)) if base else {}
     cfg["architecture"] = arch
     cfg["os"] = os_
+    if md.spec.get("created"):
+        cfg["created"] = str(md.spec["created"])  # the version's time: fixed, so the digest stays stable
     if variant:
         cfg["variant"] = variant
     inner = dict(cfg.get("config") or {})
@@ -477,9 +492,7 @@ def build(ref: Any, *, base: Any = DEFAULT_BASE, tag: str | None = None, push: s
     'sha256:...'
     """
     _check_options(platform, tag, push)
-    gpu = _is_gpu(profile)
-    if gpu and base == DEFAULT_BASE:
-        base = DEFAULT_GPU_BASE
+    base, gpu = choose_base(base, profile)
     md = model_directory(ref)
     try:
         return _build(md, base=base, tag=tag, push=push, platform=platform, gpu=gpu, insecure=insecure,
@@ -556,7 +569,7 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
                 entrypoint=cfg["config"]["Entrypoint"], cmd=cfg["config"]["Cmd"],
                 labels=cfg["config"]["Labels"], requirements=requirements)
     if push is not None:
-        from .push import push_layout_image
+        from .upload import push_layout_image
 
         target = parse_reference(push, what="push target")
         if not target.tag and not target.digest:
@@ -578,5 +591,6 @@ def _record(ref: str, img: Image) -> None:
 
     add = getattr(registry, "add_record", None)
     if add is not None:
-        add(ref, "image", {"digest": img.digest, "size": img.size, "layout": img.layout, "tag": img.tag,
-                           "pushed": img.pushed, "platform": img.platform, "base": img.base})
+        add(ref, "image", {"reference": img.pushed or img.location, "pushed": img.pushed is not None,
+                           "digest": img.digest, "size": img.size, "layout": img.layout, "tag": img.tag,
+                           "platform": img.platform, "base": img.base, "layers_reused": img.reused})

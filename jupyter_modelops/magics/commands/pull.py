@@ -1,0 +1,18 @@
+"""Pull a model version pushed with %modelops push into the local registry.
+
+Examples: %modelops pull 127.0.0.1:5000/models/churn:3
+"""
+
+SUMMARY = "pull a model version from an OCI registry into the local registry"
+
+
+def add_arguments(p):
+    p.add_argument("source", metavar="REGISTRY/REPO:TAG", help="what to pull (a tag or @sha256:digest)")
+    p.add_argument("--insecure", action="store_true", help="allow plain HTTP to a registry off loopback")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args, shell):
+    from ...images import pull
+
+    return pull(args.source, insecure=args.insecure, progress=not args.no_progress)
