@@ -14,6 +14,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -40,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-burst", type=float, default=None, help="burst size of the rate limit")
     p.add_argument("--max-body-bytes", type=int, default=None, help="larger requests get 413")
     p.add_argument("--access-log", action="store_true", default=None, help="one JSON line per request on stderr")
-    p.add_argument("--threaded", action="store_true", default=None,
-                   help="run the model in a thread (helps with several cores and slow models)")
+    p.add_argument("--threaded", choices=["auto", "on", "off"], default=None,
+                   help="run the model in a thread: auto (default) does so when a call takes more than 0.5 ms")
     p.add_argument("--log-level", default=os.environ.get("MODELOPS_SERVING_LOG_LEVEL", "info"))
     return p
 
@@ -105,6 +106,8 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
     )
     server = uvicorn.Server(config)
+    # uvicorn drains, then raises the captured SIGTERM again: that is a clean stop, exit 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(state["code"]))
     if fd is not None:  # an inherited listening socket (family detected from the descriptor)
         import socket
 

@@ -50,7 +50,7 @@ class ServerSettings:
     breaker_threshold: int = 5
     breaker_cooldown_s: float = 5.0
     access_log: bool = False
-    threaded: bool = False
+    threaded: str = "auto"  # run the model in a thread: auto (when a call takes > 0.5 ms), on, off
     otel: bool = True  # spans when opentelemetry is installed
     runtime: str = ""  # force onnx | torchscript | native
     threads: int = 0  # runtime threads; 0 = OMP_NUM_THREADS or 1
@@ -86,6 +86,7 @@ class _Model:
         self.config = b""
         self.ready = False
         self.error: str | None = None
+        self.warm: float | None = None
 
     def loaded(self, runtime: Any, settings: ServerSettings) -> None:
         self.runtime = runtime
@@ -186,15 +187,19 @@ class ModelServerApp:
                              providers=tuple(p for p in s.providers.split(",") if p))
         for m in self.models.values():
             m.loaded(choose_runtime(m.spec, prefer=s.runtime or None, settings=rs), s)
+            m.warm = _warm_up(m.runtime)
 
     def _start_batchers(self) -> None:
         s = self.settings
         for m in self.models.values():
             m.batcher = Batcher(m.name, m.runtime, max_batch_size=s.max_batch_size, max_delay_ms=s.max_delay_ms,
-                                max_queue=s.max_queue, timeout_s=s.timeout_ms / 1000.0, threaded=s.threaded,
+                                max_queue=s.max_queue, timeout_s=s.timeout_ms / 1000.0,
+                                threaded={"on": True, "off": False}.get(str(s.threaded).lower()),
                                 breaker=CircuitBreaker(s.breaker_threshold, s.breaker_cooldown_s),
                                 metrics=self.metrics)
             m.batcher.start()
+            if m.warm is not None:
+                m.batcher._observe(m.warm)
             m.ready = True
         self.ready = True
         self.ready_at = time.time()
@@ -423,6 +428,28 @@ class ModelServerApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return 200
+
+
+def _warm_up(runtime: Any) -> float | None:
+    """Run one zero row through the runtime; returns the call's seconds (None if it cannot)."""
+    import numpy as np
+
+    from .modeldir import V2_TO_NUMPY
+
+    try:
+        inputs = {}
+        for i in runtime.inputs:
+            shape = [1] + [d if d > 0 else 1 for d in i.shape[1:]]
+            if i.datatype == "BYTES":
+                inputs[i.name] = np.full(shape, b"", dtype=object)
+            else:
+                inputs[i.name] = np.zeros(shape, dtype=V2_TO_NUMPY[i.datatype])
+        runtime.predict(inputs)  # first call: lazy initialisation
+        t0 = time.perf_counter()
+        runtime.predict(inputs)
+        return time.perf_counter() - t0
+    except Exception:  # noqa: BLE001 - a model may refuse zeros; it is measured while serving instead
+        return None
 
 
 class _MethodNotAllowed(ModelOpsError):

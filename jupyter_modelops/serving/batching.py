@@ -10,7 +10,10 @@ batch.
 
 The queue is bounded: when ``max_queue`` requests wait, new ones are shed
 with 503 and Retry-After. A request that waited longer than its timeout is
-answered 504 instead of being run. When a merged call fails, each request is
+answered 504 instead of being run. A fast runtime (onnxruntime: microseconds)
+runs on the event loop; a slow one (more than 0.5 ms a call, measured) runs in
+one worker thread so that the loop keeps reading requests, which then form the
+next batch (``threaded`` forces either way). When a merged call fails, each request is
 run on its own so that one bad request fails alone; failures feed the
 circuit breaker.
 """
@@ -31,6 +34,9 @@ from .governance import CircuitBreaker, Metrics
 
 log = logging.getLogger("jupyter_modelops.serving")
 
+#: a runtime slower than this per call runs in a thread, so requests keep being read meanwhile
+SLOW_CALL_S = 0.0005
+
 
 class _Item:
     __slots__ = ("request", "future", "deadline", "key")
@@ -47,7 +53,7 @@ class Batcher:
     """Queue + worker for one model's runtime."""
 
     def __init__(self, name: str, runtime: Any, *, max_batch_size: int = 64, max_delay_ms: float = 0.0,
-                 max_queue: int = 1024, timeout_s: float = 30.0, threaded: bool = False,
+                 max_queue: int = 1024, timeout_s: float = 30.0, threaded: bool | None = None,
                  breaker: CircuitBreaker | None = None, metrics: Metrics | None = None) -> None:
         self.name = name
         self.runtime = runtime
@@ -62,6 +68,9 @@ class Batcher:
         self._wake: asyncio.Future | None = None
         self._task: asyncio.Task | None = None
         self._closing = False
+        self._executor = None
+        self._ewma: float | None = None
+        self.slow = False
         self.running = 0
 
     def depth(self) -> int:
@@ -76,6 +85,8 @@ class Batcher:
         self._poke()
         if self._task is not None:
             await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
     def _poke(self) -> None:
         w = self._wake
@@ -100,7 +111,7 @@ class Batcher:
         fut = asyncio.get_running_loop().create_future()
         self.queue.append(_Item(request, fut, time.monotonic() + self.timeout))
         self._poke()
-        if self.threaded:  # the runtime runs in a thread: a waiter can give up on time
+        if self.threaded:  # forced into a thread: a waiter can give up on a hung model
             try:
                 return await asyncio.wait_for(asyncio.shield(fut), self.timeout)
             except asyncio.TimeoutError:
@@ -141,6 +152,13 @@ class Batcher:
                 await self._wake
                 self._wake = None
                 continue
+            # requests already read but not yet queued are one loop turn behind: wait while the queue grows
+            n = len(self.queue)
+            for _ in range(3):
+                await asyncio.sleep(0)
+                if len(self.queue) == n or len(self.queue) >= self.max_batch_size:
+                    break
+                n = len(self.queue)
             if self.max_delay and not self._closing:
                 first = self.queue[0]
                 rows = sum(i.request.nrows for i in self.queue)
@@ -158,25 +176,46 @@ class Batcher:
                 continue
             self.running = len(batch)
             try:
-                if self.threaded:
-                    await loop.run_in_executor(None, self._run_batch, batch)
+                use_thread = self.slow if self.threaded is None else self.threaded
+                if use_thread:  # the loop keeps reading requests (they form the next batch)
+                    done = await loop.run_in_executor(self._pool(), self._run_batch, batch)
                 else:
-                    self._run_batch(batch)
+                    done = self._run_batch(batch)
             finally:
                 self.running = 0
-            if not self.threaded:
+            for item, out, err in done:
+                _set(item.future, out, err)
+            if not use_thread:
                 await asyncio.sleep(0)  # let the loop read new requests and send answers
+
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelops-{self.name}")
+        return self._executor
+
+    def warm_up(self, inputs: dict[str, np.ndarray]) -> None:
+        """One call before serving: loads lazy state and measures how slow the runtime is."""
+        t0 = time.perf_counter()
+        self.runtime.predict(inputs)
+        self._observe(time.perf_counter() - t0)
+
+    def _observe(self, seconds: float) -> None:
+        self._ewma = seconds if self._ewma is None else 0.8 * self._ewma + 0.2 * seconds
+        self.slow = self._ewma > SLOW_CALL_S
 
     def _call(self, inputs: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         out = self.runtime.predict(inputs)
-        self.metrics.batch_done(self.name, rows, time.perf_counter() - t0)
+        dt = time.perf_counter() - t0
+        self._observe(dt / max(1, rows) if rows > 1 else dt)
+        self.metrics.batch_done(self.name, rows, dt)
         return out
 
-    def _run_batch(self, batch: list[_Item]) -> None:
+    def _run_batch(self, batch: list[_Item]) -> list[tuple]:
         if len(batch) == 1:
-            self._run_one(batch[0])
-            return
+            return [self._run_one(batch[0])]
         names = list(batch[0].request.inputs)
         merged = {n: np.concatenate([i.request.inputs[n] for i in batch]) for n in names}
         total = sum(i.request.nrows for i in batch)
@@ -186,35 +225,26 @@ class Batcher:
                 if getattr(arr, "shape", (None,))[:1] != (total,):
                     raise ValueError("an output's first axis is not the batch")
         except Exception:  # isolate the culprit: run each request alone
-            for item in batch:
-                self._run_one(item)
-            return
+            return [self._run_one(item) for item in batch]
         self.breaker.success()
+        done = []
         start = 0
         for item in batch:
             stop = start + item.request.nrows
-            self._resolve(item, {k: v[start:stop] for k, v in out.items()})
+            done.append((item, {k: v[start:stop] for k, v in out.items()}, None))
             start = stop
+        return done
 
-    def _run_one(self, item: _Item) -> None:
+    def _run_one(self, item: _Item) -> tuple:
         try:
             out = self._call(item.request.inputs, item.request.nrows)
         except Exception as exc:
             self.breaker.failure()
             self.metrics.errors[(self.name, "model")] += 1
             log.warning("model %s raised %s: %s", self.name, type(exc).__name__, exc)
-            err = ModelFailed(f"Model '{self.name}' raised {type(exc).__name__}: {exc}")
-            self._resolve(item, None, err)
-            return
+            return item, None, ModelFailed(f"Model '{self.name}' raised {type(exc).__name__}: {exc}")
         self.breaker.success()
-        self._resolve(item, out)
-
-    def _resolve(self, item: _Item, out: Any, err: BaseException | None = None) -> None:
-        fut = item.future
-        if self.threaded:
-            fut.get_loop().call_soon_threadsafe(_set, fut, out, err)
-        else:
-            _set(fut, out, err)
+        return item, out, None
 
 
 def _set(fut: asyncio.Future, out: Any, err: BaseException | None) -> None:
