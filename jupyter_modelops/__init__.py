@@ -50,6 +50,12 @@ _API = {
     # export
     "export": "jupyter_modelops.export",
     "ExportResult": "jupyter_modelops.export",
+    # images
+    "build": "jupyter_modelops.images",
+    "dockerfile": "jupyter_modelops.images",
+    "push": "jupyter_modelops.images",
+    "pull": "jupyter_modelops.images",
+    "Image": "jupyter_modelops.images",
     # deploy
     "deploy": "jupyter_modelops.deploy",
     "promote": "jupyter_modelops.deploy",
