@@ -1,0 +1,42 @@
+"""Fixtures of the deploy tests: a fake API server, model versions, the pinned KServe CRD."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from k8s_fake import FakeKube
+
+# the pinned KServe CRD and samples live beside the repository checkout (data for tests only)
+KSERVE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kserve"
+IMAGE = "registry.example/churn@sha256:" + "a" * 64
+
+
+@pytest.fixture
+def fake_kube(tmp_path):
+    """A started FakeKube (with KServe) and a kubeconfig whose context 'fake' points at it (``.cfg``)."""
+    with FakeKube(kserve=True) as kube:
+        kube.cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
+        yield kube
+
+
+@pytest.fixture
+def refs():
+    """Two versions of model 'churn' in the test's registry (pickled dicts: deploy never loads them)."""
+    from jupyter_modelops import registry
+
+    return [registry.snapshot({"w": i}, "churn", trusted=True).ref for i in (1, 2)]
+
+
+@pytest.fixture(scope="session")
+def kserve_dir() -> Path:
+    from jupyter_modelops.config import require_real
+
+    path = KSERVE_DIR.resolve()
+    if not (path / "inferenceservice-crd.yaml").is_file():
+        msg = f"the pinned KServe CRD is not at {path}"
+        if require_real():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
