@@ -50,6 +50,12 @@ _API = {
     # export
     "export": "jupyter_modelops.export",
     "ExportResult": "jupyter_modelops.export",
+    # serving
+    "serve": "jupyter_modelops.serving",
+    "predict": "jupyter_modelops.serving",
+    "stop": "jupyter_modelops.serving",
+    "LocalDeployment": "jupyter_modelops.serving",
+    "Prediction": "jupyter_modelops.serving",
     # images
     "build": "jupyter_modelops.images",
     "dockerfile": "jupyter_modelops.images",
