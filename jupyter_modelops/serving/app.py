@@ -94,7 +94,8 @@ class _Model:
         self.metadata = orjson.dumps({
             "name": self.name, "versions": [self.version], "platform": runtime.platform,
             "inputs": [i.to_dict() for i in runtime.inputs], "outputs": [o.to_dict() for o in runtime.outputs],
-            "parameters": {"runtime": runtime.name, "flavor": self.spec.flavor},
+            "parameters": {"runtime": runtime.name, "flavor": self.spec.flavor,
+                           **({"feature_names": self.spec.feature_names} if self.spec.feature_names else {})},
         })
         self.config = orjson.dumps({
             "name": self.name, "platform": runtime.platform, "backend": runtime.name,

@@ -196,6 +196,13 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         status, _, body = conn.call("GET", f"/v2/models/{model}")
         _raise_for(status, body, "metadata request")
         meta = json.loads(body)
+        names = (meta.get("parameters") or {}).get("feature_names")
+        if names and hasattr(X, "columns") and len(meta.get("inputs") or []) == 1:
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise ValidationError(f"X lacks the column(s) {', '.join(map(repr, missing[:5]))} that model "
+                                      f"'{model}' was trained on.")
+            X = X[names]  # the model's column order
         tensors = _as_tensors(X, meta.get("inputs") or [])
         doc: dict[str, Any] = {"inputs": []}
         blobs = []

@@ -234,7 +234,7 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
 
 
 def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
-          name: str | None = None, timeout: float = 120.0, runtime: str | None = None,
+          name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
           max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
           threads: int | None = None, access_log: bool = False) -> LocalDeployment:
     """Serve a model on this machine over the Open Inference Protocol (V2 REST).
@@ -257,6 +257,8 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         Deployment name; default the model's name.
     timeout : float, default=120
         Seconds to wait until the server is ready.
+    wait : bool, default=True
+        Wait until the server is ready (else return once it is starting).
     runtime : {"onnx", "torchscript", "native"}, optional
         Force a runtime (default: onnx > torchscript > native).
     max_batch_size, max_delay_ms, rate_limit, threads, access_log
@@ -314,13 +316,19 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
     tmp.replace(d / "state.json")
     if running:
         os.kill(int(old["supervisor_pid"]), signal.SIGHUP)
-        _ready_or_raise(dep, None, state["request_id"], timeout)
+        if wait:
+            _ready_or_raise(dep, None, state["request_id"], timeout)
     else:
         log = open(dep.logs, "ab")
         proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.serving.supervisor", str(d)],
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         (d / "supervisor.pid").write_text(str(proc.pid))
+        if not wait:  # the supervisor writes its port into state.json within milliseconds
+            end = time.monotonic() + 10
+            while not dep._state().get("port") and time.monotonic() < end and proc.poll() is None:
+                time.sleep(0.02)
+            return dep
         try:
             _ready_or_raise(dep, proc, state["request_id"], timeout)
         except DeployError:
@@ -351,15 +359,15 @@ def _cleanup_models(d: Path, keep: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def deploy_local(ref: Any, **kwargs: Any) -> LocalDeployment:
-    """``deploy(ref, target="local")``: the same as :func:`serve` (keyword options pass through)."""
-    allowed = {"host", "port", "workers", "name", "timeout", "runtime", "max_batch_size", "max_delay_ms",
-               "rate_limit", "threads", "access_log"}
-    unknown = sorted(set(kwargs) - allowed)
-    if unknown:
-        raise ValidationError(f"deploy(target='local') does not take {', '.join(unknown)}; "
-                              f"it takes {', '.join(sorted(allowed))}.")
-    return serve(ref, **kwargs)
+def deploy_local(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
+                 name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
+                 max_batch_size: int | None = None, max_delay_ms: float | None = None,
+                 rate_limit: float | None = None, threads: int | None = None,
+                 access_log: bool = False) -> LocalDeployment:
+    """``deploy(ref, target="local")``: the same as :func:`serve`."""
+    return serve(ref, host=host, port=port, workers=workers, name=name, timeout=timeout, wait=wait, runtime=runtime,
+                 max_batch_size=max_batch_size, max_delay_ms=max_delay_ms, rate_limit=rate_limit, threads=threads,
+                 access_log=access_log)
 
 
 def deployments() -> list[LocalDeployment]:
@@ -388,3 +396,33 @@ def stop(deployment: Any = None, *, all: bool = False) -> list[dict]:
     else:
         targets = [get_deployment(deployment)]
     return [t.stop() for t in targets]
+
+
+class StopResult(Result):
+    """What :func:`stop` did: one status per deployment."""
+
+    def __init__(self, statuses: list[dict]) -> None:
+        self.statuses = statuses
+
+    def to_dict(self) -> dict:
+        return {"stopped": self.statuses}
+
+    def _summary(self) -> str:
+        if not self.statuses:
+            return "No local deployment was running."
+        names = ", ".join(s["name"] for s in self.statuses)
+        return f"Stopped {len(self.statuses)} local deployment(s): {names}"
+
+    def to_text(self) -> str:
+        return self._summary()
+
+    def to_html(self) -> str:
+        rows = [(s["name"], s["url"], s["ref"], s["status"]) for s in self.statuses]
+        return page(self._summary(), table(rows, ["name", "url", "ref", "status"]) if rows else "")
+
+
+def materialize_for_foreground(ref: Any) -> Path:
+    """A model directory for ``modelops serve REF`` in the foreground (kept under MODELOPS_HOME)."""
+    target = subdir("deployments", "foreground")
+    model_dir, _, _, _ = _model_dir_for(ref, target)
+    return model_dir
