@@ -265,6 +265,7 @@ def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: flo
             dep = _deploy_plain(kube, base, wait=wait, timeout=timeout, force=force, auto_rollback=auto_rollback,
                                 progress=progress, explicit_replicas=explicit_replicas)
     dep.elapsed = time.monotonic() - t0
+    dep.kubeconfig = kubeconfig
     _record(base.ref, dep.record())
     return dep
 

@@ -83,7 +83,9 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
             hint=f"Ask an administrator for a Role granting '{verb}' on '{resource}'.",
         )
     if code == 404:
-        if details.get("kind") == "namespaces" or (namespace and f'namespaces "{namespace}" not found' in message):
+        if namespace and kind != "Namespace" and (
+                (details.get("kind") == "namespaces" and details.get("name") == namespace)
+                or f'namespaces "{namespace}" not found' in message):
             return ValidationError(
                 f"The namespace '{namespace}' does not exist on cluster '{cluster}'.",
                 hint=f"Create it (kubectl create namespace {namespace}) or pass another namespace.",

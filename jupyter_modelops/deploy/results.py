@@ -56,6 +56,7 @@ class Deployment(Result):
         self.manifests = manifests
         self.elapsed: float | None = None
         self.at = time.time()
+        self.kubeconfig: str | None = None  # the kubeconfig used, for the verbs below
 
     @classmethod
     def from_error(cls, spec: DeploySpec, cluster: str, exc: Exception) -> "Deployment":
@@ -77,21 +78,25 @@ class Deployment(Result):
     def promote(self, **kwargs: Any) -> "Deployment":
         from .core import promote
 
+        kwargs.setdefault("kubeconfig", self.kubeconfig)
         return promote(self.name, cluster=self.cluster, namespace=self.namespace, **kwargs)
 
     def rollback(self, **kwargs: Any) -> "Deployment":
         from .core import rollback
 
+        kwargs.setdefault("kubeconfig", self.kubeconfig)
         return rollback(self.name, cluster=self.cluster, namespace=self.namespace, **kwargs)
 
     def status(self, **kwargs: Any) -> "DeploymentStatus":
         from .core import status
 
+        kwargs.setdefault("kubeconfig", self.kubeconfig)
         return status(self.name, cluster=self.cluster, namespace=self.namespace, **kwargs)
 
     def undeploy(self, **kwargs: Any) -> "Deployment":
         from .core import undeploy
 
+        kwargs.setdefault("kubeconfig", self.kubeconfig)
         return undeploy(self.name, cluster=self.cluster, namespace=self.namespace, **kwargs)
 
     # -- views ----------------------------------------------------------------------------------
