@@ -128,7 +128,7 @@ def check_numeric(arr: Any, name: str):
             try:
                 float(v)
             except (TypeError, ValueError):
-                bad = v
+                bad = v.item() if hasattr(v, "item") else v
                 break
         raise ValidationError(
             f"{name} must be numeric but holds {type(bad).__name__} values such as {bad!r}.",

@@ -248,7 +248,8 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
             raise ValidationError(
                 f"y_score has {y_score.shape[1]} columns but {y_name} has {len(classes)} classes "
                 f"({', '.join(map(str, classes[:10]))}); expected one column per class (pass labels= to name them).")
-    unseen = [v for v in observed if v not in set(classes.tolist())]
+    known = set(classes.tolist())
+    unseen = [v for v in observed.tolist() if v not in known]
     if unseen:
         raise ValidationError(
             f"{y_name} contains labels the model never saw: {', '.join(map(repr, unseen[:5]))}; "
@@ -256,7 +257,7 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
             hint="Check the target column, or its encoding.")
     if len(observed) < 2:
         raise ValidationError(
-            f"{y_name} contains only one class ({observed[0]!r}); expected at least two classes to evaluate a classifier.",
+            f"{y_name} contains only one class ({observed.tolist()[0]!r}); expected at least two classes to evaluate a classifier.",
             hint="Use a larger or stratified sample.")
     K = len(classes)
     if task == "binary" and K != 2:
@@ -368,7 +369,7 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
         proba = y_score
         pred = proba.argmax(axis=1)
     else:
-        unknown = [v for v in np.unique(y_pred) if v not in index]
+        unknown = [v for v in np.unique(y_pred).tolist() if v not in index]
         if unknown:
             raise ValidationError(f"y_pred contains labels that are not classes: {', '.join(map(repr, unknown[:5]))}.")
         pred = np.fromiter((index[v] for v in np.asarray(y_pred).tolist()), dtype=np.intp, count=len(y))

@@ -37,8 +37,10 @@ def add_arguments(parser) -> None:
 
 def run(args: Any) -> int:
     from ...evaluation import evaluate, load_model
+    from ...gates import parse_gates
     from .._io import emit, read_table, split_target
 
+    parse_gates(args.check)  # fail fast on a malformed gate, before any work
     model = load_model(args.model, trusted=args.trust)
     X, y = split_target(read_table(args.data), args.target)
     report = evaluate(model, X, y, task=args.task, ci=args.ci, n_boot=args.n_boot, threshold=args.threshold,

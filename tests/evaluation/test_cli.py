@@ -1,0 +1,127 @@
+"""modelops evaluate as a real subprocess: model files (skops, joblib, ONNX), CSV/Parquet, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def modelops(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, binary_data):
+    import joblib
+    import skops.io as sio
+
+    d = tmp_path_factory.mktemp("cli")
+    model, X, y = binary_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    df["label"] = y
+    df.to_csv(d / "test.csv", index=False)
+    df.to_parquet(d / "test.parquet")
+    sio.dump(model, d / "model.skops")
+    joblib.dump(model, d / "model.joblib")
+    return d
+
+
+def test_skops_csv_json_gate_pass(files, binary_data):
+    model, X, y = binary_data
+    out = modelops("evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
+                   "--target", "label", "--json", "--n-boot", "200", "--check", "roc_auc>=0.6")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    from sklearn.metrics import roc_auc_score
+
+    assert abs(d["metrics"]["roc_auc"]["value"] - roc_auc_score(y, model.predict_proba(X)[:, 1])) <= 1e-12
+    assert d["metrics"]["roc_auc"]["low"] < d["metrics"]["roc_auc"]["value"]
+    assert d["gates"]["passed"] is True
+    assert "bootstrap" not in out.stderr  # no progress bar with --json
+
+
+def test_parquet_html_and_failed_gate_exit_1(files, tmp_path):
+    html = tmp_path / "report.html"
+    out = modelops("evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.parquet"),
+                   "--target", "label", "--n-boot", "200", "--check", "roc_auc>=0.6", "--check", "f1>=0.999",
+                   "--html", str(html))
+    assert out.returncode == 1, out.stderr
+    assert "PASS  roc_auc >= 0.6" in out.stdout and "FAIL  f1 >= 0.999" in out.stdout
+    assert str(html) in out.stdout and "<svg" in html.read_text()
+
+
+def test_joblib_needs_trust(files):
+    args = ["evaluate", "--model", str(files / "model.joblib"), "--data", str(files / "test.csv"),
+            "--target", "label", "--n-boot", "0"]
+    out = modelops(*args)
+    assert out.returncode == 2
+    assert "pickle" in out.stderr and "--trust" in out.stderr and "Traceback" not in out.stderr
+    from jupyter_modelops.cli import main
+
+    assert main([*args, "--trust"]) == 0
+
+
+def test_onnx_model(files, binary_data, tmp_path):
+    from skl2onnx import to_onnx
+
+    model, X, y = binary_data
+    onx = to_onnx(model, X[:1].astype(np.float32), options={"zipmap": False})
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onx.SerializeToString())
+    out = modelops("evaluate", "--model", str(path), "--data", str(files / "test.csv"), "--target", "label",
+                   "--json", "--n-boot", "0")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    from sklearn.metrics import roc_auc_score
+
+    # float32 inference: close to, not equal to, the float64 model
+    assert abs(d["metrics"]["roc_auc"]["value"] - roc_auc_score(y, model.predict_proba(X)[:, 1])) < 1e-3
+    assert d["classes"] == [0, 1]
+
+
+# The router's error handling is the same in process; these run main() directly to keep the suite quick.
+@pytest.mark.parametrize("args, message", [
+    (["--target", "nope"], "The target column 'nope' is not in the data"),
+    (["--target", "label", "--ci", "2"], "ci must be in (0.0, 1.0); got 2.0"),
+    (["--target", "label", "--check", "f1 about 0.8"], "Could not read the gate"),
+])
+def test_bad_input_exit_2(files, args, message, capsys):
+    from jupyter_modelops.cli import main
+
+    code = main(["evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
+                 "--n-boot", "0", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert err.startswith("modelops evaluate: error: ") and err.count("\n") == 1
+
+
+def test_missing_files_and_unknown_format(files, tmp_path, capsys):
+    from jupyter_modelops.cli import main
+
+    assert main(["evaluate", "--model", str(tmp_path / "nope.skops"), "--data", str(files / "test.csv"),
+                 "--target", "label"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "m.txt").write_text("x")
+    assert main(["evaluate", "--model", str(tmp_path / "m.txt"), "--data", str(files / "test.csv"),
+                 "--target", "label"]) == 2
+    assert "not a known model format" in capsys.readouterr().err
+    (tmp_path / "d.xlsx").write_text("x")
+    assert main(["evaluate", "--model", str(files / "model.skops"), "--data", str(tmp_path / "d.xlsx"),
+                 "--target", "label"]) == 2
+    assert "not a known table format" in capsys.readouterr().err
+
+
+def test_debug_raises_with_traceback(files):
+    from jupyter_modelops.cli import main
+    from jupyter_modelops.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        main(["evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
+              "--target", "nope", "--debug"])
