@@ -89,13 +89,16 @@ class ActionTable:
 
 ACTIONS = ActionTable(
     Action("export", "export:export", "Export a version to ONNX or TorchScript, parity-checked"),
-    Action("build", "images:build", "Build an OCI image serving a version"),
-    Action("push", "images:push", "Push an image to an OCI registry"),
-    Action("deploy", "deploy:deploy", "Deploy a version to a cluster and hardware profile (or locally)"),
+    Action("build", "images:build", "Build an OCI image serving a version (and push it)"),
+    Action("push", "images:push", "Push a model version to an OCI registry as an artifact"),
+    Action("deploy", "deploy:deploy", "Deploy a version to a cluster and hardware profile, or locally"),
     Action("promote", "deploy:promote", "Promote a canary to take all traffic"),
     Action("rollback", "deploy:rollback", "Roll a deployment back to its previous version"),
+    Action("undeploy", "deploy:undeploy", "Remove a deployment from a cluster"),
+    Action("stop", "serving.local:stop", "Stop a local deployment (its model server process)"),
     Action("report", "reports:report", "Run a monitoring report now"),
     Action("schedule", "reports:schedule", "Schedule a monitoring report"),
+    Action("unschedule", "reports:unschedule", "Remove a scheduled report"),
 )
 
 

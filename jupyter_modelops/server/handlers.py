@@ -26,7 +26,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .. import __version__
-from ..exceptions import ModelOpsError, ValidationError
+from ..exceptions import ModelNotFoundError, ModelOpsError, ValidationError
 from .actions import ACTIONS, resolve, start_job
 from .jobs import JobRunner
 from .serialize import to_payload
@@ -200,7 +200,7 @@ class DeploymentsHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("deploy:deployments"))
+        self.reply(await self.core("deploy:deployments", cluster=self.arg("cluster"), namespace=self.arg("namespace")))
 
 
 class DeploymentHandler(ModelOpsHandler):
@@ -209,19 +209,63 @@ class DeploymentHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self, name: str) -> None:
-        self.reply(await self.core("deploy:status", name))
+        self.reply(await self.core("deploy:status", name, cluster=self.arg("cluster"),
+                                   namespace=self.arg("namespace", "default")))
 
 
 # --------------------------------------------------------------------------- reports
 
 
-class ReportsHandler(ModelOpsHandler):
-    """``GET reports?ref=REF``: the report history of a model (monitoring trend, HTML links)."""
+class LocalDeploymentsHandler(ModelOpsHandler):
+    """``GET local-deployments``: model servers running on this machine (``target="local"``)."""
 
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("reports:report_history", self.arg("ref")))
+        self.reply(await self.core("serving.local:deployments"))
+
+
+class ReportsHandler(ModelOpsHandler):
+    """``GET reports?name=MODEL``: the report history of a model (monitoring trend, HTML links)."""
+
+    @tornado.web.authenticated
+    @api
+    async def get(self) -> None:
+        name = self.arg("name")
+        if not name:
+            raise ValidationError("The query argument 'name' (a model name) is required, e.g. ?name=churn.")
+        self.reply(await self.core("reports:report_history", name))
+
+
+class ReportHtmlHandler(ModelOpsHandler):
+    """``GET report-html?path=...``: the HTML of a report run, so the panel can open it in a tab.
+
+    Only ``.html`` files under ``MODELOPS_HOME`` (where report runs are written) are served.
+    """
+
+    @property
+    def content_security_policy(self) -> str:  # static report HTML: inline styles and SVG, no scripts
+        return "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+    @tornado.web.authenticated
+    @api
+    async def get(self) -> None:
+        from pathlib import Path
+
+        from ..config import home
+
+        raw = self.arg("path")
+        if not raw:
+            raise ValidationError("The query argument 'path' (a report's HTML file) is required.")
+        path = Path(raw).resolve()
+        root = home().resolve()
+        if path.suffix.lower() != ".html" or root not in path.parents:
+            raise ValidationError(f"'{raw}' is not a report HTML file under MODELOPS_HOME ({root}).",
+                                  hint="Open report links from the panel or from report_history().")
+        if not path.is_file():
+            raise ModelNotFoundError(f"The report file '{raw}' does not exist (any more).")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(path.read_bytes(), set_content_type="text/html; charset=utf-8")
 
 
 class SchedulesHandler(ModelOpsHandler):
@@ -300,7 +344,9 @@ ROUTES: list[tuple[str, type[ModelOpsHandler]]] = [
     ("clusters", ClustersHandler),
     ("deployments", DeploymentsHandler),
     (f"deployments/{_SEG}", DeploymentHandler),
+    ("local-deployments", LocalDeploymentsHandler),
     ("reports", ReportsHandler),
+    ("report-html", ReportHtmlHandler),
     ("schedules", SchedulesHandler),
     ("cron", CronHandler),
     ("jobs", JobsHandler),

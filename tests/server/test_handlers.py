@@ -2,44 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from jupyter_modelops.server.handlers import ROUTES, handler_verbs
-
-
-
-
-async def get(jp_fetch, *path, **params):
-    r = await jp_fetch("jupyter-modelops", "api", *path, params=params or None)
-    return json.loads(r.body)
-
-
-async def send(jp_fetch, method, *path, body=None):
-    r = await jp_fetch("jupyter-modelops", "api", *path, method=method,
-                       body=body if isinstance(body, str) else json.dumps(body or {}))
-    return r.code, json.loads(r.body)
-
-
-async def error_of(coro):
-    with pytest.raises(HTTPClientError) as info:
-        await coro
-    return info.value.code, json.loads(info.value.response.body)
-
-
-async def wait_job(jp_fetch, job_id, timeout=60.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        job = await get(jp_fetch, "jobs", job_id)
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        assert loop.time() < end, f"job {job_id} still {job['status']} after {timeout} s: {job['logs']}"
-        await asyncio.sleep(0.1)
 
 
 # ---------------------------------------------------------------- authentication
@@ -50,12 +18,12 @@ def _sample_path(pattern: str) -> list[str]:
 
 
 @pytest.mark.parametrize("pattern,handler", ROUTES, ids=[p for p, _ in ROUTES])
-async def test_every_handler_rejects_unauthenticated_requests(jp_fetch, pattern, handler):
+async def test_every_handler_rejects_unauthenticated_requests(api, jp_fetch, pattern, handler):
     verbs = handler_verbs(handler)
     assert verbs, f"{handler.__name__} implements no verb"
     for verb in verbs:
         body = None if verb in ("get", "delete") else "{}"
-        code, _ = await error_of(jp_fetch("jupyter-modelops", "api", *_sample_path(pattern), method=verb.upper(),
+        code, _ = await api.error_of(jp_fetch("jupyter-modelops", "api", *_sample_path(pattern), method=verb.upper(),
                                           body=body, headers={"Authorization": ""}))
         assert code == 403, f"{verb.upper()} {pattern} answered {code} without credentials"
 
@@ -76,18 +44,18 @@ async def test_routes_table_covers_every_registered_handler(jp_serverapp):
     assert ours == {h for _, h in ROUTES}
 
 
-async def test_a_wrong_token_is_rejected_too(jp_fetch):
-    code, _ = await error_of(jp_fetch("jupyter-modelops", "api", "models", headers={"Authorization": "token nope"}))
+async def test_a_wrong_token_is_rejected_too(api, jp_fetch):
+    code, _ = await api.error_of(jp_fetch("jupyter-modelops", "api", "models", headers={"Authorization": "token nope"}))
     assert code == 403
 
 
 # ---------------------------------------------------------------- info and errors
 
 
-async def test_info_lists_the_actions_and_their_parameters(jp_fetch):
+async def test_info_lists_the_actions_and_their_parameters(api, jp_fetch):
     import jupyter_modelops
 
-    info = await get(jp_fetch, "info")
+    info = await api.get("info")
     assert info["version"] == jupyter_modelops.__version__
     names = [a["name"] for a in info["actions"]]
     assert {"export", "build", "push", "deploy", "promote", "rollback", "report", "schedule"} <= set(names)
@@ -96,53 +64,53 @@ async def test_info_lists_the_actions_and_their_parameters(jp_fetch):
             assert action["params"], action
 
 
-async def test_cron_preview_uses_the_core_and_bad_cron_is_one_sentence(jp_fetch):
-    ok = await get(jp_fetch, "cron", expression="0 6 * * 1-5")
+async def test_cron_preview_uses_the_core_and_bad_cron_is_one_sentence(api, jp_fetch):
+    ok = await api.get("cron", expression="0 6 * * 1-5")
     assert ok["expression"] == "0 6 * * 1-5"
     assert "06:00" in ok["description"]
-    code, err = await error_of(get(jp_fetch, "cron", expression="61 * * * *"))
+    code, err = await api.error_of(api.get("cron", expression="61 * * * *"))
     assert code == 400
     assert err["error"] == "ValidationError"
     assert "61" in err["message"] and "minute" in err["message"] and "\n" not in err["message"]
 
 
-async def test_unknown_model_is_a_404_with_the_core_message(jp_fetch):
-    code, err = await error_of(get(jp_fetch, "models", "nosuchmodel"))
+async def test_unknown_model_is_a_404_with_the_core_message(api, jp_fetch):
+    code, err = await api.error_of(api.get("models", "nosuchmodel"))
     assert code == 404
     assert err["error"] == "ModelNotFoundError" and "nosuchmodel" in err["message"]
 
 
-async def test_diff_needs_both_refs(jp_fetch):
-    code, err = await error_of(get(jp_fetch, "diff", a="m:1"))
+async def test_diff_needs_both_refs(api, jp_fetch):
+    code, err = await api.error_of(api.get("diff", a="m:1"))
     assert code == 400 and "'a' and 'b'" in err["message"]
 
 
 # ---------------------------------------------------------------- jobs: bad input
 
 
-async def test_unknown_action_is_refused_with_suggestion(jp_fetch):
-    code, err = await error_of(send(jp_fetch, "POST", "jobs", body={"action": "exprot", "params": {}}))
+async def test_unknown_action_is_refused_with_suggestion(api, jp_fetch):
+    code, err = await api.error_of(api.send("POST", "jobs", body={"action": "exprot", "params": {}}))
     assert code == 400 and err["error"] == "ValidationError"
     assert "Unknown action 'exprot'" in err["message"] and "Did you mean: export" in err["message"]
 
 
-async def test_body_that_is_not_json_is_a_400(jp_fetch):
-    code, err = await error_of(send(jp_fetch, "POST", "jobs", body="{not json"))
+async def test_body_that_is_not_json_is_a_400(api, jp_fetch):
+    code, err = await api.error_of(api.send("POST", "jobs", body="{not json"))
     assert code == 400 and "not valid JSON" in err["message"]
 
 
-async def test_body_that_is_not_an_object_is_a_400(jp_fetch):
-    code, err = await error_of(send(jp_fetch, "POST", "jobs", body="[1, 2]"))
+async def test_body_that_is_not_an_object_is_a_400(api, jp_fetch):
+    code, err = await api.error_of(api.send("POST", "jobs", body="[1, 2]"))
     assert code == 400 and "JSON object" in err["message"]
 
 
-async def test_params_must_be_an_object(jp_fetch):
-    code, err = await error_of(send(jp_fetch, "POST", "jobs", body={"action": "export", "params": [1]}))
+async def test_params_must_be_an_object(api, jp_fetch):
+    code, err = await api.error_of(api.send("POST", "jobs", body={"action": "export", "params": [1]}))
     assert code in (400, 501)
     if code == 400:
         assert "'params' must be a JSON object" in err["message"]
 
 
-async def test_unknown_job_is_a_404(jp_fetch):
-    code, err = await error_of(get(jp_fetch, "jobs", "0123456789ab"))
+async def test_unknown_job_is_a_404(api, jp_fetch):
+    code, err = await api.error_of(api.get("jobs", "0123456789ab"))
     assert code == 404 and "no job '0123456789ab'" in err["message"]
