@@ -226,6 +226,9 @@ def _is_gpu(profile: Any) -> bool:
         return False
     if getattr(profile, "gpu", None):
         return True
+    for attr in ("limits", "requests"):  # a deploy HardwareProfile asks for nvidia.com/gpu and the like
+        if any("gpu" in str(k).lower() for k in (getattr(profile, attr, None) or {})):
+            return True
     name = profile if isinstance(profile, str) else getattr(profile, "name", "")
     return "gpu" in str(name).lower() or "cuda" in str(name).lower()
 

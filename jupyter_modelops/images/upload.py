@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from .client import PushStats, RegistryClient, open_file
+from .client import PushStats, RegistryClient
 from .deps import cache_root
 from .oci import Layout
 from .reference import Reference
@@ -67,7 +67,7 @@ def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *
             for b in blobs:
                 digest, size = b["digest"], int(b["size"])
                 mount_from = (mount_hint or {}).get(digest, []) + locations.repos(target.registry, digest)
-                client.push_blob(target.repository, digest, size, open_file(layout.blob_path(digest)),
+                client.push_blob(target.repository, digest, size, layout.blob_path(digest),
                                  mount_from=mount_from, chunk_size=chunk_size,
                                  progress=bar.update if bar is not None else None)
                 locations.add(target.registry, digest, target.repository)
