@@ -125,8 +125,7 @@ def _fp16(artifact: Artifact) -> Artifact:
     except Exception as exc:
         raise ExportError(
             f"fp16 conversion produced a model onnxruntime cannot run: {_first_line(exc)}.",
-            hint="fp16 targets neural networks on GPU profiles; export this model without quantize "
-                 "or with quantize='int8'.",
+            hint="fp16 targets neural networks on GPU profiles; export this model without quantize.",
         ) from exc
     return Artifact(role="onnx-fp16", format="onnx", data=data, opset=artifact.opset,
                     method="onnxconverter_common.float16(keep_io_types=True)")
