@@ -47,6 +47,10 @@ _API = {
     "records": "jupyter_modelops.registry",
     "materialize": "jupyter_modelops.registry",
     "ModelVersion": "jupyter_modelops.registry",
+    "checkpoint": "jupyter_modelops.registry",
+    "restore_checkpoint": "jupyter_modelops.registry",
+    "export_bundle": "jupyter_modelops.registry",
+    "import_bundle": "jupyter_modelops.registry",
     # export
     "export": "jupyter_modelops.export",
     "ExportResult": "jupyter_modelops.export",
