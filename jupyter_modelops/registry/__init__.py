@@ -25,12 +25,15 @@ from .api import (
     snapshot,
     versions,
 )
+from .bundle import EnvironmentMismatchWarning, export_bundle, import_bundle
+from .checkpoint import checkpoint, restore_checkpoint
 from .flavors import Flavor, register
 from .results import BundleInfo, Checkpoint, GcReport, ModelList, ModelVersion, VersionDiff, VersionList
 
 __all__ = [
     "MODEL_DIR_FILE", "NAME_RULE", "Ref", "parse_ref", "snapshot", "get", "load", "models", "versions",
     "alias", "alias_history", "diff", "delete", "gc", "attach_artifact", "artifact_path", "add_record",
-    "records", "materialize", "load_model_dir", "Flavor", "register", "ModelVersion", "ModelList",
+    "records", "materialize", "checkpoint", "restore_checkpoint", "export_bundle", "import_bundle",
+    "EnvironmentMismatchWarning", "load_model_dir", "Flavor", "register", "ModelVersion", "ModelList",
     "VersionList", "VersionDiff", "GcReport", "BundleInfo", "Checkpoint",
 ]
