@@ -1,0 +1,68 @@
+"""What report templates read: the model version, the current data and its reference profile.
+
+Kept in the core so that every template (and a user's own) loads inputs the
+same way and fails with the same one-sentence errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ValidationError
+
+
+def load_inputs(model_ref: str, data_path: str, label_column: str = "", *, require_labels: bool = False):
+    """Return ``(version, model, X, y)`` for a report.
+
+    ``X`` keeps the model's input columns in the order of its signature; ``y``
+    is None when ``label_column`` is empty.
+    """
+    from .. import registry
+    from ..io import read_table
+
+    if not model_ref:
+        raise ValidationError("The parameter model_ref is empty.",
+                              hint="Pass the registry reference of the model, e.g. -p model_ref churn@production.")
+    if not data_path:
+        raise ValidationError("The parameter data_path is empty.", hint="Pass the current data (a CSV or Parquet file).")
+    if require_labels and not label_column:
+        raise ValidationError("The parameter label_column is empty, but this report needs labels.",
+                              hint="Pass the name of the column that holds the labels.")
+    version = registry.get(model_ref)
+    model = version.load()
+    frame = read_table(data_path, what="current data")
+    y = None
+    if label_column:
+        if label_column not in frame.columns:
+            raise ValidationError(f"The label column '{label_column}' is not a column of {Path(data_path).name}.",
+                                  hint=f"Columns are: {', '.join(map(str, list(frame.columns)[:20]))}.")
+        y = frame[label_column].to_numpy()
+        frame = frame.drop(columns=[label_column])
+    features = version.signature.get("feature_names") or []
+    if features:
+        missing = [c for c in features if c not in frame.columns]
+        if missing:
+            raise ValidationError(f"The current data lacks the model's input columns {missing}.",
+                                  hint=f"{version.ref} was trained on: {', '.join(features)}.")
+        frame = frame[features]
+    return version, model, frame, y
+
+
+def reference_profile(version: Any, path: str = "") -> Any:
+    """The drift reference: a profile JSON file when ``path`` is given, else the version's stored profile."""
+    from ..drift import Profile
+
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ValidationError(f"The reference profile file '{path}' does not exist.")
+        return Profile.from_dict(json.loads(p.read_text()))
+    stored = (version.data or {}).get("profile")
+    if stored is None:
+        raise ValidationError(f"{version.ref} has no stored reference profile.",
+                              hint="Snapshot the model with data=X_train, or pass reference_profile=PATH.")
+    if isinstance(stored, str):  # the role of the artifact that holds it
+        stored = json.loads(version.artifact_path(stored).read_text())
+    return Profile.from_dict(stored)
