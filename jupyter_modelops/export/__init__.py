@@ -108,8 +108,9 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
         exporter.options = {"onnx_exporter": onnx_exporter}
     stored = _stored_sample(version, exporter.flavor) if version is not None else None
     extra: list = []
+    sample_name = "sample"
     if sample is None:
-        sample = stored
+        sample, sample_name = stored, "stored sample"
     elif stored is not None:
         extra.append(("stored sample", stored, None))
     if sample is None:
@@ -133,7 +134,7 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
             return previous
     result = exporter.export(model, sample, opset=opset, dynamic_batch=dynamic_batch, quantize=quantize,
                              rtol=rtol, atol=atol, allow_mismatch=allow_mismatch, extra_samples=extra,
-                             benchmark=benchmark, source=source,
+                             benchmark=benchmark, source=source, sample_name=sample_name,
                              signature=version.signature if version is not None else None)
     result.key = key
     result.options.update(onnx_exporter=onnx_exporter, exporter=exporter.name)

@@ -57,9 +57,9 @@ class Sample:
             h.update(name.encode())
             h.update(str(getattr(arr, "dtype", "")).encode())
             h.update(str(getattr(arr, "shape", "")).encode())
-            try:
+            if getattr(arr, "dtype", None) is not None and arr.dtype.kind not in "OUS":
                 h.update(arr.tobytes())
-            except (AttributeError, ValueError):  # object arrays (strings)
+            else:  # strings: tobytes() of an object array would hash pointers
                 h.update(repr(arr.tolist()).encode())
         return h.hexdigest()
 
@@ -153,7 +153,7 @@ class Exporter(abc.ABC):
                quantize: str | None = None, rtol: float = 1e-4, atol: float = 1e-5,
                allow_mismatch: bool = False, signature: Mapping | None = None,
                extra_samples: Sequence[tuple[str, Any, Any]] = (), benchmark: bool = True,
-               source: str | None = None) -> "ExportResult":
+               source: str | None = None, sample_name: str = "sample") -> "ExportResult":
         """Export ``model``, load the export back, check parity, quantize and time it.
 
         ``extra_samples`` are ``(name, data, target)`` triples (the registry's
@@ -166,7 +166,7 @@ class Exporter(abc.ABC):
 
         t0 = time.perf_counter()
         with self.frozen(model) as ready:
-            prepared = self.prepare_sample(ready, sample, signature=signature, source="sample")
+            prepared = self.prepare_sample(ready, sample, signature=signature, source=sample_name)
             checks = [prepared]
             for name, data, target in extra_samples:
                 extra = self.prepare_sample(ready, data, signature=signature, source=name)
@@ -221,6 +221,8 @@ class Exporter(abc.ABC):
             raise
         except Exception as exc:
             what = "the sample" if sample.source == "sample" else f"the registry's {sample.source}"
+            if sample.source == "stored sample":
+                what = "the sample stored with the version"
             raise ValidationError(
                 f"The model could not run on {what}: {type(exc).__name__}: {_first_line(exc)}.",
                 hint=f"Pass a sample with the columns, shape and dtype the model was trained on "
