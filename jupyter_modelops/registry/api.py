@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 import weakref
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -169,6 +168,8 @@ def _norm_tags(tags: Any) -> dict[str, str]:
         raise ValidationError(f"The argument 'tags' must be a dict or a list of strings; got {type(tags).__name__}.")
     out = {}
     for k, v in items:
+        if isinstance(k, str) and v == "" and "=" in k:  # "key=value" written as one string
+            k, v = k.split("=", 1)
         if not isinstance(k, str) or not k or len(k) > 128:
             raise ValidationError(f"Each tag must be a non-empty string of at most 128 characters; got {k!r}.")
         out[k] = "" if v is None else str(v)
@@ -693,5 +694,84 @@ def records(ref: str | ModelVersion | None = None, kind: str | None = None) -> l
             for i, n, v, k, c, d in store.con.execute(sql + " ORDER BY id", params)]
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, stacklevel=3)
+def params_from_text(pairs: Iterable[tuple[str, str]] | None) -> dict[str, Any]:
+    """``[("C", "0.1"), ("penalty", "l2")]`` -> ``{"C": 0.1, "penalty": "l2"}`` (JSON values when they parse)."""
+    out: dict[str, Any] = {}
+    for key, text in pairs or []:
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
+    """Read a model file for ``snapshot`` from a terminal.
+
+    ``.onnx`` is passed on as a path (ONNX flavor); ``.skops`` is loaded with
+    skops and must hold only types skops trusts by default (or ``trusted=True``);
+    ``.joblib``, ``.pkl`` and ``.pickle`` run code when read, so they need
+    ``trusted=True``; ``.pt``/``.ts`` are TorchScript files.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"The model file '{p}' does not exist.", hint="Check the path.")
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        return str(p)
+    if suffix == ".skops":
+        from .._optional import require
+
+        sio = require("skops.io", purpose="read .skops files", extra="sklearn")
+        untrusted = sio.get_untrusted_types(file=p)
+        if untrusted and not trusted:
+            raise ValidationError(f"The skops file '{p}' holds types skops does not trust by default: "
+                                  f"{', '.join(untrusted)}.", hint="Pass --trusted if you trust the file.")
+        return sio.load(p, trusted=untrusted or None)
+    if suffix in (".joblib", ".pkl", ".pickle"):
+        if not trusted:
+            raise ValidationError(f"Reading '{p}' runs code stored in the file ({suffix[1:]}).",
+                                  hint="Pass --trusted if you trust where the file came from.")
+        if suffix == ".joblib":
+            from .._optional import require
+
+            return require("joblib", extra="sklearn").load(p)
+        import pickle
+
+        with open(p, "rb") as f:
+            return pickle.load(f)  # noqa: S301 - the user said the file is trusted
+    if suffix in (".pt", ".ts"):
+        from .._optional import require
+
+        torch = require("torch", purpose="read TorchScript files")
+        try:
+            return torch.jit.load(str(p), map_location="cpu")
+        except Exception as exc:
+            raise ValidationError(f"'{p}' is not a TorchScript file ({exc}).",
+                                  hint="Save the module with torch.jit.save, or snapshot it from Python.") from exc
+    raise ValidationError(f"The model file '{p}' has the suffix '{suffix}', which is not a known model format.",
+                          hint="Use .onnx, .skops, .joblib, .pkl or a TorchScript .pt file.")
+
+
+def snapshot_file(path: str | Path, name: str, *, data: str | None = None, report: str | None = None,
+                  trusted: bool = False, **options: Any) -> ModelVersion:
+    """:func:`snapshot` of a model file, with data and report read from files (for the CLI).
+
+    ``data`` is a CSV or Parquet file; ``report`` a JSON file such as
+    ``EvaluationReport.to_json()`` writes.
+    """
+    model = read_model_file(path, trusted=trusted)
+    frame = None
+    if data is not None:
+        from ..io import read_table
+
+        frame = read_table(data)
+    rep = None
+    if report is not None:
+        try:
+            rep = json.loads(Path(report).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValidationError(f"The report file '{report}' does not exist.") from None
+        except ValueError as exc:
+            raise ValidationError(f"The report file '{report}' is not JSON: {exc}.") from exc
+    return snapshot(model, name, data=frame, report=rep, trusted=trusted, **options)

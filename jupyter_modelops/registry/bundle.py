@@ -28,7 +28,7 @@ from .results import BundleInfo, ModelVersion
 from . import signature as sig
 from .store import StagedFile, default_store, hash_file, now
 
-__all__ = ["export_bundle", "import_bundle", "EnvironmentMismatchWarning"]
+__all__ = ["export_bundle", "import_bundle", "bundle_command", "EnvironmentMismatchWarning"]
 
 BUNDLE_FORMAT = "jupyter-modelops-bundle"
 BUNDLE_SCHEMA = 1
@@ -222,3 +222,19 @@ def import_bundle(path: str | os.PathLike, *, name: str | None = None) -> Bundle
 
 def _row_id(store: Any, mv: ModelVersion) -> int:
     return store.query("SELECT id FROM versions WHERE name = ? AND version = ?", (mv.name, mv.version))[0][0]
+
+
+def bundle_command(action: str, items: list[str], *, name: str | None = None) -> BundleInfo:
+    """The ``bundle export REF... FILE`` / ``bundle import FILE`` verb shared by the magic and the CLI."""
+    if action == "export":
+        if len(items) < 2:
+            raise ValidationError("bundle export needs one or more versions and then the bundle file, "
+                                  f"e.g. 'bundle export churn:3 churn.mobundle'; got {len(items)} argument(s).")
+        if name is not None:
+            raise ValidationError("--name applies to bundle import only.")
+        return export_bundle(items[:-1], items[-1])
+    if action == "import":
+        if len(items) != 1:
+            raise ValidationError(f"bundle import takes one bundle file; got {len(items)} arguments.")
+        return import_bundle(items[0], name=name)
+    raise ValidationError(f"Unknown bundle action {action!r}; expected 'export' or 'import'.")
