@@ -134,10 +134,8 @@ def main() -> int:
                     target = parse_reference(f"{reg.host}/{repo}:{img.tag.split(':')[1]}")
                     push_layout_image(layout, img.digest, target, progress=False, chunk_size=chunk)
 
-                # a fresh blob-location cache per run, so no mount shortcut from an earlier run
-                shutil.rmtree(Path(os.environ["MODELOPS_HOME"]) / "cache" / "images" / "blob-locations.json",
-                              ignore_errors=True)
-                os.environ["MODELOPS_IMAGE_CACHE"] = str(work / f"cache-{i}")
+                # a fresh blob-location memory per run, so no mount shortcut from an earlier run
+                (Path(os.environ["MODELOPS_HOME"]) / "cache" / "images" / "blob-locations.json").unlink(missing_ok=True)
                 rows["ours_full_push"].append(timed(lambda: ours(img1)))
                 rows["ours_model_layer_push"].append(timed(lambda: ours(img2)))
                 rows["ours_repush"].append(timed(lambda: ours(img2)))
@@ -145,7 +143,7 @@ def main() -> int:
                 reg.stop()
             reg = Registry(work / f"reg-chunked-{i}")
             try:
-                os.environ["MODELOPS_IMAGE_CACHE"] = str(work / f"cache-chunked-{i}")
+                (Path(os.environ["MODELOPS_HOME"]) / "cache" / "images" / "blob-locations.json").unlink(missing_ok=True)
                 t = timed(lambda: push_layout_image(layout, img1.digest, parse_reference(f"{reg.host}/bench/model:1"),
                                                     progress=False, chunk_size=10 << 20))
                 rows["ours_chunked_full_push"].append(t)

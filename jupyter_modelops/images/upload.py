@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from .client import PushStats, RegistryClient
-from .deps import cache_root
+from ..config import subdir
 from .oci import Layout
 from .reference import Reference
 
@@ -24,7 +24,7 @@ class BlobLocations:
     """Where blobs were pushed before: ``registry -> digest -> [repositories]`` (a small JSON file)."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or cache_root() / "blob-locations.json"
+        self.path = path or subdir("cache", "images") / "blob-locations.json"
         try:
             self.data = json.loads(self.path.read_text())
         except (OSError, ValueError):

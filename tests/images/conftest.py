@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, need_tool
+from realparts import free_port, need_tool
 from ._registry import Registry
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, need_tool
+from realparts import free_port, need_tool
 from jupyter_modelops.exceptions import BuildError, ModelNotFoundError, RegistryAuthError, ValidationError
 from jupyter_modelops.images import build
 from jupyter_modelops.images.oci import Layout
@@ -249,3 +249,27 @@ def test_tls_is_the_default_away_from_loopback():
     assert RegistryClient("docker.io").base == "https://registry-1.docker.io"
     assert RegistryClient("registry.example.com", insecure=True).scheme == "http"
     assert RegistryClient("127.0.0.1:5000").scheme == "http"
+
+
+def test_bearer_token_flow(session_model_dir, registry, docker_config):
+    """Bearer auth as large registries do it: a token per scope from the realm, with Basic credentials."""
+    from ._bearer import BearerFront
+
+    front = BearerFront(registry.host, free_port(), user="carol", password="pa55")
+    try:
+        _login(docker_config, front.host, "carol", "pa55")
+        img = build(session_model_dir, base="scratch", push=f"{front.host}/tok/toy:1", progress=False)
+        assert front.token_requests and all(t["basic"] for t in front.token_requests)
+        assert any("repository:tok/toy:pull,push" in t["scope"] for t in front.token_requests)
+        assert all(t["service"] == "test-registry" for t in front.token_requests)
+        # a mount asks for pull on the source repository too
+        build(session_model_dir, base="scratch", push=f"{front.host}/tok/other:1", progress=False)
+        assert any("repository:tok/toy:pull" in t["scope"] and "repository:tok/other:pull,push" in t["scope"]
+                   for t in front.token_requests)
+        info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/tok/other:1").stdout)
+        assert info["Digest"] == img.digest
+        _login(docker_config, front.host, "carol", "wrong")
+        with pytest.raises(RegistryAuthError, match="user 'carol'.*docker login"):
+            build(session_model_dir, base="scratch", push=f"{front.host}/tok/third:1", progress=False)
+    finally:
+        front.stop()

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import free_port, need_tool
+from realparts import free_port, need_tool
 from jupyter_modelops.images import build
 
 from .conftest import skopeo
