@@ -41,6 +41,25 @@ def train(state: dict) -> str:
     return f"LogisticRegression on breast cancer data: {len(X_train)} training rows, {len(X_test)} test rows"
 
 
+@step("snapshot")
+def snapshot_step(state: dict) -> str:
+    import numpy as np
+
+    import jupyter_modelops as mo
+
+    mv = mo.snapshot(state["model"], "demo-churn", report=state.get("report"), data=state["X_train"],
+                     params={"model": "LogisticRegression", "max_iter": 1000}, alias="staging",
+                     notes="make demo")
+    loaded = mo.load(mv.ref)
+    X_test = state["X_test"]
+    if not np.array_equal(loaded.predict_proba(X_test), state["model"].predict_proba(X_test)):
+        raise SystemExit(f"{mv.ref} did not load back to identical predictions")
+    state["version"] = mv
+    metrics = f", {len(mv.metrics)} metrics with intervals" if mv.metrics else ""
+    return (f"{mv.ref} @staging ({mv.flavor}, {mv.size:,} bytes{metrics}); "
+            "loaded back with identical predictions")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "demo-output").resolve()
