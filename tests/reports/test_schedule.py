@@ -10,7 +10,7 @@ from jupyter_modelops.exceptions import ModelNotFoundError, ValidationError
 from jupyter_modelops.reports import scheduling as sched_mod
 from jupyter_modelops.reports.scheduling import cronjob_manifest, report_command
 
-from conftest import need_tool
+from realparts import need_tool
 
 
 @pytest.fixture
