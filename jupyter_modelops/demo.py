@@ -15,6 +15,9 @@ from typing import Callable
 
 STEPS: list[tuple[str, Callable[[dict], str]]] = []
 
+# The story, in order; steps are defined below in any order and run in this one.
+ORDER = ["train", "evaluate", "robustness", "drift", "snapshot", "export", "serve", "build", "deploy", "report"]
+
 
 def step(title: str) -> Callable[[Callable[[dict], str]], Callable[[dict], str]]:
     def register(fn: Callable[[dict], str]) -> Callable[[dict], str]:
@@ -60,6 +63,21 @@ def snapshot_step(state: dict) -> str:
             "loaded back with identical predictions")
 
 
+@step("report")
+def monitoring_report(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    current = state["out"] / "current.csv"
+    state["X_test"].assign(target=state["y_test"]).to_csv(current, index=False)
+    ref = state["version"].ref if "version" in state else None
+    run = mo.report(ref, data=current, params={"label_column": "target", "min_score": 0.9},
+                    output_dir=state["out"] / "monitoring-report")
+    state["report_run"] = run
+    gates = run.gates or []
+    passed = sum(1 for g in gates if g.get("status") == "pass")
+    return f"monitoring report {run.status}, {passed}/{len(gates)} gates passed: {run.html}"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "demo-output").resolve()
@@ -68,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     state: dict = {"out": out}
     print(f"jupyter-modelops demo -> {out}")
     summary = []
-    for title, fn in STEPS:
+    rank = {name: i for i, name in enumerate(ORDER)}
+    for title, fn in sorted(STEPS, key=lambda s: rank.get(s[0], len(ORDER))):
         t0 = time.perf_counter()
         line = fn(state)
         dt = time.perf_counter() - t0
