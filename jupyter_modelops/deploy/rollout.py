@@ -86,8 +86,13 @@ def judge(kube: Kube, dep: dict) -> Verdict:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("status") == "False" and \
                 cond.get("reason") == "ProgressDeadlineExceeded":
+            rsets = owned_replicasets(kube, dep)
+            new = [rs for rs in rsets if revision(rs) == rev] or rsets[-1:]
+            problem = _pod_problem(kube, meta["namespace"], new[0]) if new else None
+            why = f"; {problem}" if problem else ""
             return Verdict("failed", f"the rollout exceeded its progress deadline "
-                                     f"({spec.get('progressDeadlineSeconds', 600)} s): {cond.get('message', '')}".rstrip(": "),
+                                     f"({spec.get('progressDeadlineSeconds', 600)} s): "
+                                     f"{cond.get('message', '')}".rstrip(": ") + why,
                            desired, int(status.get("availableReplicas", 0)), rev)
     rsets = owned_replicasets(kube, dep)
     new = [rs for rs in rsets if revision(rs) == rev] or rsets[-1:]

@@ -27,9 +27,10 @@ What it cannot show (a real cluster can): admission webhooks and Pod Security
 admission, defaulting beyond what is listed above, scheduling onto nodes
 (GPU/TPU selectors and tolerations are never matched to nodes), real
 containers and probes, Services routing traffic, the HPA and PDB controllers,
-CEL validation rules, aggregated discovery, protobuf, authentication other
-than one bearer token, and exact ``managedFields`` bookkeeping for every list
-type.
+CEL validation rules, aggregated discovery, protobuf, OpenAPI schemas (its
+``/openapi/v3`` only tells kubectl that the server validates fields itself),
+authentication other than one bearer token, and exact ``managedFields``
+bookkeeping for every list type.
 """
 
 from __future__ import annotations
@@ -208,6 +209,26 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def _drop_nulls(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _drop_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_nulls(v) for v in obj]
+    return obj
+
+
+def _field_text(path: tuple) -> str:
+    """``.spec.template.spec.containers[name="c"].image``, as the API server writes field paths."""
+    out = ""
+    for el in path:
+        if el.startswith("f:"):
+            out += "." + el[2:]
+        else:
+            keys = json.loads(el[2:])
+            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]"
+    return out
 
 
 def _fields_v1(paths: set) -> dict:
@@ -428,7 +449,7 @@ def _field_ok(obj: dict, raw: str | None) -> bool:
 class Script:
     image: str  # substring of a container image
     behaviour: str  # ok | stall | crashloop | imagepull | unready
-    deadline: float = 1.0  # seconds before ProgressDeadlineExceeded (stall)
+    deadline: float | None = None  # seconds before ProgressDeadlineExceeded (None: progressDeadlineSeconds)
 
 
 @dataclass
@@ -450,10 +471,17 @@ class FakeKube:
         Kubernetes version whose OpenAPI schemas validate writes (None: no schema validation).
     token : str
         Bearer token the server expects.
+    tls : bool
+        Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (made with the ``openssl``
+        tool); the kubeconfig then carries it as the certificate authority. kubectl sends a bearer
+        token only over TLS.
     """
 
     def __init__(self, *, kserve: bool = False, step: float = 0.03, validate_version: str | None = "1.32",
-                 token: str = "fake-token", namespaces: tuple = ("default", "kube-system")) -> None:
+                 token: str = "fake-token", namespaces: tuple = ("default", "kube-system"),
+                 tls: bool = False) -> None:
+        self.tls = tls
+        self.ca_pem = b""
         self.resources = list(RESOURCES) + ([KSERVE] if kserve else [])
         self.by_plural = {(r.group, r.plural): r for r in self.resources}
         self.step = step
@@ -484,6 +512,22 @@ class FakeKube:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if self.tls:
+            import ssl
+            import subprocess
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{tmp}/key.pem",
+                                "-out", f"{tmp}/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(f"{tmp}/cert.pem", f"{tmp}/key.pem")
+                self.ca_pem = Path(f"{tmp}/cert.pem").read_bytes()
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
+                                                do_handshake_on_connect=False)
+            self.url = f"https://127.0.0.1:{self.port}"
         self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True),
                          threading.Thread(target=self._controller_loop, daemon=True)]
         for t in self._threads:
@@ -512,7 +556,7 @@ class FakeKube:
         contexts = {context: self.url, **(extra or {})}
         cfg = {
             "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
-            "clusters": [{"name": n, "cluster": {"server": u}} for n, u in contexts.items()],
+            "clusters": [{"name": n, "cluster": {"server": u, **self._ca(u)}} for n, u in contexts.items()],
             "users": [{"name": "tester", "user": {"token": token or self.token}}],
             "contexts": [{"name": n, "context": {"cluster": n, "user": "tester", "namespace": namespace}}
                          for n in contexts],
@@ -521,11 +565,18 @@ class FakeKube:
         path.write_text(yaml.safe_dump(cfg))
         return path
 
+    def _ca(self, url: str) -> dict:
+        import base64
+
+        if self.ca_pem and url == self.url:
+            return {"certificate-authority-data": base64.b64encode(self.ca_pem).decode()}
+        return {}
+
     # -- scripting --------------------------------------------------------------------------------------
-    def script(self, image: str, behaviour: str, *, deadline: float = 1.0) -> None:
-        """Pods whose image contains ``image`` behave as ``behaviour``: ok, stall (never ready; the
-        progress deadline passes after ``deadline`` s), unready (never ready, no deadline), crashloop,
-        imagepull."""
+    def script(self, image: str, behaviour: str, *, deadline: float | None = None) -> None:
+        """Pods whose image contains ``image`` behave as ``behaviour``: ok, stall (never ready), unready
+        (never ready, no deadline ever), crashloop, imagepull. The progress deadline passes after
+        ``deadline`` seconds (default: the Deployment's ``progressDeadlineSeconds``)."""
         assert behaviour in ("ok", "stall", "unready", "crashloop", "imagepull")
         self.scripts.insert(0, Script(image, behaviour, deadline))
 
@@ -560,6 +611,7 @@ class FakeKube:
 
     # -- storage ----------------------------------------------------------------------------------------
     def _store(self, key: tuple, obj: dict, event: str) -> dict:
+        obj = _drop_nulls(obj)  # typed decoding on a real server leaves no nulls behind
         self.rv += 1
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(self.rv)
@@ -642,7 +694,9 @@ class FakeKube:
             return
         before = _object_fields(old, res.status_sub) if old else set()
         after = _object_fields(new, res.status_sub)
-        changed = {p for p in after if p not in before or _get(old, p) != _get(new, p)}
+        # a list item's own path ("k:{...}") marks membership: it changes only when the item appears
+        changed = {p for p in after if p not in before
+                   or (not p[-1].startswith("k:") and _get(old, p) != _get(new, p))}
         mgrs = self.managers.setdefault(key, {})
         for m, info in mgrs.items():
             info["fields"] = {p for p in info["fields"] if p in after and p not in changed}
@@ -819,13 +873,12 @@ class FakeKube:
             if m == manager:
                 continue
             for p in new_fields & info["fields"]:
-                if _get(old, p) != _get(applied, p):
+                if not p[-1].startswith("k:") and _get(old, p) != _get(applied, p):
                     conflicts.append((m, info, p))
         if conflicts and not force:
             causes = [{"type": "FieldManagerConflict",
                        "message": f'conflict with "{m.split(chr(0))[0]}" using {info["apiVersion"]}',
-                       "field": "." + ".".join(e[2:] if e.startswith("f:") else f"[{e[2:]}]" for e in p)
-                       .replace(".[", "[")} for m, info, p in sorted(conflicts, key=lambda c: c[2])]
+                       "field": _field_text(p)} for m, info, p in sorted(conflicts, key=lambda c: c[2])]
             lines = "\n".join(f"- {c['message'].replace('conflict with ', '')}: {c['field']}" for c in causes)
             raise ApiError(409, "Conflict", f"Apply failed with {len(causes)} conflict"
                                             f"{'s' if len(causes) > 1 else ''}: {lines}",
@@ -972,7 +1025,8 @@ class FakeKube:
         old_conds = {c["type"]: c for c in (dep.get("status") or {}).get("conditions") or []}
         if done:
             prog.update(reason="NewReplicaSetAvailable", message=f'ReplicaSet "{new_key[3]}" has successfully progressed.')
-        elif script.behaviour in ("stall", "crashloop", "imagepull") and time.monotonic() - started > script.deadline:
+        elif script.behaviour in ("stall", "crashloop", "imagepull") and time.monotonic() - started > (
+                script.deadline if script.deadline is not None else float(spec.get("progressDeadlineSeconds", 600))):
             prog.update(status="False", reason="ProgressDeadlineExceeded",
                         message=f'ReplicaSet "{new_key[3]}" has timed out progressing.')
         else:
@@ -1175,13 +1229,37 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method, url.path.rstrip("/") or "/", q, body)
         except ApiError as exc:
             self._send(exc.code, exc.body())
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except OSError:  # the client went away
+            self.close_connection = True
 
     def _discovery(self, path: str) -> Any:
         fake = self.server_fake
         if path == "/version":
             return {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake", "platform": "linux/amd64"}
+        if path == "/openapi/v3":  # only what kubectl needs to trust the server's field validation
+            gvs = sorted({(r.group, r.version) for r in fake.resources})
+            return {"paths": {(f"apis/{g}/{v}" if g else f"api/{v}"):
+                              {"serverRelativeURL": f"/openapi/v3/{'apis/' + g if g else 'api'}/{v}?hash=0"}
+                              for g, v in gvs}}
+        m3 = re.fullmatch(r"/openapi/v3/(?:api/(v1)|apis/([^/]+)/([^/]+))", path)
+        if m3:
+            group, version = ("", "v1") if m3.group(1) else (m3.group(2), m3.group(3))
+            params = [{"name": n, "in": "query", "schema": {"type": "string"}}
+                      for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+            paths = {}
+            for r in fake.resources:
+                if r.group != group or r.version != version:
+                    continue
+                base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+                scope = "/namespaces/{namespace}" if r.namespaced else ""
+                gvk = {"group": group, "version": version, "kind": r.kind}
+                paths[f"{base}{scope}/{r.plural}/{{name}}"] = {
+                    "patch": {"operationId": f"patch{r.kind}", "parameters": params,
+                              "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}}}
+            if not paths:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return {"openapi": "3.0.0", "info": {"title": "Kubernetes (fake)", "version": "v1.32.0"},
+                    "paths": paths, "components": {"schemas": {}}}
         if path == "/api":
             return {"kind": "APIVersions", "versions": ["v1"],
                     "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
@@ -1310,5 +1388,5 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away (ssl.SSLError is an OSError too)
             self.close_connection = True
