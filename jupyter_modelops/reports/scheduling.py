@@ -240,6 +240,13 @@ def _k8s_name(text: str) -> str:
     return (s or "report")[:52].rstrip("-")
 
 
+def _kube(cluster: str | None, kubeconfig: str | None):
+    from ..deploy.clusters import get_cluster
+    from ..deploy.kube import Kube
+
+    return Kube(get_cluster(cluster, kubeconfig=kubeconfig))
+
+
 def _image_for(ref: str) -> str:
     from .. import registry
 
@@ -259,7 +266,7 @@ def _image_for(ref: str) -> str:
 def schedule(ref: str | None, *, cron: str, data: str | None = None, template: str = "monitoring",
              params: Mapping[str, Any] | None = None, target: str = "local", cluster: str | None = None,
              namespace: str = "default", image: str | None = None, pvc: str = "modelops-reports",
-             notify: str | None = None, dry_run: bool = False) -> Schedule:
+             notify: str | None = None, dry_run: bool = False, kubeconfig: str | None = None) -> Schedule:
     """Run a report on a schedule.
 
     Parameters
@@ -272,10 +279,18 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         Path (local) or in-cluster path/URI of the current data, read at each run.
     target : {"local", "kubernetes"}
         ``local`` installs a crontab line; ``kubernetes`` applies a CronJob.
+    cluster : str, optional
+        Kubeconfig context (target kubernetes; default: the current context).
+    image : str, optional
+        Image to run the report in (default: the version's last pushed image).
+    pvc : str, default "modelops-reports"
+        PersistentVolumeClaim mounted at /data for the results (target kubernetes).
     notify : str, optional
         Webhook URL posted to when a run or a gate fails.
     dry_run : bool
         Return what would be installed without installing it.
+    kubeconfig : str, optional
+        Path of the kubeconfig (default: ``$KUBECONFIG`` or ``~/.kube/config``).
     """
     from .. import config
     from .run import resolve_template
@@ -323,12 +338,12 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         name = _k8s_name(f"report-{ref or 'model'}-{sid[:6]}")
         manifest = cronjob_manifest(name=name, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
                                     pvc=pvc, labels={"modelops.jupyter.org/schedule": sid})
-        entry.update(cluster=cluster, namespace=namespace, image=img, name=name, manifest=manifest,
+        entry.update(cluster=cluster, kubeconfig=kubeconfig, namespace=namespace, image=img, name=name, manifest=manifest,
                      manifest_yaml=yaml.safe_dump(manifest, sort_keys=False))
         if not dry_run:
-            from ..deploy import kube
-
-            kube.apply_manifests([manifest], cluster=cluster, namespace=namespace)
+            with _kube(cluster, kubeconfig) as kube:
+                kube.require_namespace(namespace)
+                kube.apply(manifest)
     if not dry_run:
         with _locked_index() as items:
             items.append({k: v for k, v in entry.items() if k not in ("manifest_yaml",)})
@@ -353,10 +368,8 @@ def unschedule(schedule_id: str) -> Schedule:
             kept = [ln for ln in current.splitlines() if not ln.rstrip().endswith(f"{MARKER}{schedule_id}")]
             _crontab_write("\n".join(kept) + ("\n" if kept else ""))
         else:
-            from ..deploy import kube
-
-            kube.delete_object("batch/v1", "CronJob", entry["name"], cluster=entry.get("cluster"),
-                               namespace=entry.get("namespace", "default"))
+            with _kube(entry.get("cluster"), entry.get("kubeconfig")) as kube:
+                kube.delete("CronJob", entry["name"], entry.get("namespace", "default"))
         items.remove(entry)
     entry = dict(entry, removed=True)
     return Schedule(entry)

@@ -93,3 +93,32 @@ def test_cronjob_manifest_is_valid_and_restricted():
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_kubernetes_schedule_applies_and_removes_the_cronjob(tmp_path):
+    """Against the fake API server (real HTTP, the official client): apply, list, unschedule."""
+    from k8s_fake import FakeKube
+
+    from jupyter_modelops import registry
+
+    ref = registry.snapshot({"w": 1}, "churn", trusted=True).ref
+    image = "registry.example/churn@sha256:" + "b" * 64
+    with FakeKube() as kube:
+        cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
+        s = sched_mod.schedule(ref, cron="0 6 * * *", data="/data/current.parquet", target="kubernetes",
+                               cluster="fake", kubeconfig=cfg, image=image, params={"min_score": 0.8})
+        obj = kube.get("cronjobs", s.name, "default", group="batch")
+        assert obj is not None and obj["spec"]["schedule"] == "0 6 * * *"
+        container = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == image
+        cmd = container["command"]
+        assert cmd[:6] == ["python", "-m", "jupyter_modelops.cli", "report", "run", ref]
+        assert cmd[cmd.index("--data") + 1] == "/data/current.parquet"
+        assert cmd[cmd.index("-p") + 1: cmd.index("-p") + 3] == ["min_score", "0.8"]
+        assert "jupyter-modelops" in kube.managers_of("cronjobs", s.name)
+        assert [x["id"] for x in sched_mod.schedules().items] == [s.id]
+        assert registry.records(ref, kind="schedule")[-1]["data"]["id"] == s.id
+        sched_mod.unschedule(s.id)
+        assert kube.get("cronjobs", s.name, "default", group="batch") is None
+    with pytest.raises(ValidationError, match="No pushed image is recorded"):
+        sched_mod.schedule(ref, cron="@daily", target="kubernetes", dry_run=True)
