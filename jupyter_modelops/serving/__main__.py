@@ -85,7 +85,9 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         if server is not None:
             server.should_exit = True
 
-    app = ModelServerApp(specs, settings, on_fatal=fatal)
+    # on a shared socket (a local deployment) a worker must not take connections before its model is
+    # loaded: the old workers serve until then. Alone, it answers /v2/health/live while loading.
+    app = ModelServerApp(specs, settings, on_fatal=fatal, load_in_background=fd is None)
     if ready_file:
         original = app._start_batchers
 

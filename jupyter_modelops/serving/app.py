@@ -209,7 +209,14 @@ class ModelServerApp:
     async def startup(self) -> None:
         loop = asyncio.get_running_loop()
         if not self.load_in_background:
-            self.load()
+            try:
+                self.load()
+            except Exception as exc:
+                msg = str(exc) if isinstance(exc, ModelOpsError) else f"{type(exc).__name__}: {exc}"
+                log.error("could not load the model: %s", msg)
+                if self.on_fatal:
+                    self.on_fatal(msg)
+                raise
             self._start_batchers()
             return
 

@@ -128,7 +128,7 @@ def start_server():
         s.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def onnx_server(model_dir):
     s = Server(model_dir)
     yield s
@@ -143,7 +143,7 @@ def joblib_model_dir(hgb, tmp_path_factory):
                            onnx=False, native_format="joblib")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def native_server(joblib_model_dir):
     s = Server(joblib_model_dir, "--runtime", "native")
     yield s

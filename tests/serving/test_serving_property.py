@@ -42,7 +42,7 @@ bodies = st.one_of(document.map(lambda d: json.dumps(d).encode()), st.binary(max
 header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(max_size=4))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(body=bodies, hlen=header_len, tail=st.binary(max_size=200))
 def test_no_5xx_for_any_request(onnx_server, body, hlen, tail):
