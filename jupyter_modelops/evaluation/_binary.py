@@ -27,7 +27,7 @@ N_CAL_BINS = 10
 #: Up to this many distinct scores the bootstrap uses them exactly.
 MAX_EXACT_LEVELS = 1024
 #: Score bins when there are more distinct scores (cells = 2 x bins).
-N_SCORE_BINS = 500
+N_SCORE_BINS = 256
 #: In ``rows`` mode (small data) distinct scores are used exactly up to this many.
 MAX_EXACT_LEVELS_ROWS = 2048
 
@@ -39,6 +39,7 @@ class Levels:
     neg: np.ndarray
     count: np.ndarray  # rows at each level
     level_of_row: np.ndarray  # level index of every row (original order)
+    terms: tuple | None = None  # cached per-level log loss / Brier terms
 
 
 def make_levels(y01: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> Levels:
@@ -70,6 +71,12 @@ def threshold_on_scale(threshold: float, proba: bool) -> float:
     if proba:
         return threshold
     return float(np.log(threshold) - np.log1p(-threshold))
+
+
+def _terms(lv: "Levels"):
+    if lv.terms is None:
+        lv.terms = _per_level_terms(lv.score, True)
+    return lv.terms
 
 
 def _per_level_terms(score: np.ndarray, proba: bool):
@@ -146,15 +153,47 @@ def level_stat(lv: Levels, thr: float, proba: bool):
     L = len(lv.score)
     gt = int(np.searchsorted(lv.score, thr, side="left"))
     if proba:
-        lpos, lneg, bpos, bneg = _per_level_terms(lv.score, proba)
+        lpos, lneg, bpos, bneg = _terms(lv)
         return make_stat(gt, L, True, lpos, lneg, bpos, bneg, lv.score - 1.0, lv.score, cal_bin(lv.score)), gt
     return make_stat(gt, L, False), gt
 
 
 def point_values(lv: Levels, thr: float, proba: bool) -> dict:
-    stat, gt = level_stat(lv, thr, proba)
-    W = np.concatenate([lv.neg, lv.pos])[None, :]
-    return {k: float(v[0]) for k, v in stat(W).items()}
+    """Exact metrics from the level table (1-D arithmetic; the same formulas as ``make_stat``)."""
+    pos, neg, s = lv.pos, lv.neg, lv.score
+    P, N = float(pos.sum()), float(neg.sum())
+    T = P + N
+    gt = int(np.searchsorted(s, thr, side="left"))
+    TP, FP = float(pos[gt:].sum()), float(neg[gt:].sum())
+    FN, TN = P - TP, N - FP
+    out = {
+        "accuracy": (TP + TN) / T,
+        "balanced_accuracy": 0.5 * (TP / P + TN / N) if P > 0 and N > 0 else float("nan"),
+        "precision": TP / (TP + FP) if TP + FP > 0 else 0.0,
+        "recall": TP / P if P > 0 else 0.0,
+        "f1": 2 * TP / (2 * TP + FP + FN) if 2 * TP + FP + FN > 0 else 0.0,
+    }
+    if P > 0 and N > 0:
+        cumneg = np.cumsum(neg)
+        out["roc_auc"] = float(np.dot(cumneg - 0.5 * neg, pos) / (P * N))
+        pr = pos[::-1]
+        tpd = np.cumsum(pr)
+        denom = tpd + np.cumsum(neg[::-1])
+        prec = np.divide(tpd, denom, out=np.zeros_like(tpd), where=denom > 0)
+        out["pr_auc"] = float(np.dot(pr, prec) / P)
+        cumpos = np.cumsum(pos)
+        out["ks_statistic"] = float(np.max(np.abs(cumpos / P - cumneg / N)))
+    else:
+        out["roc_auc"] = out["pr_auc"] = out["ks_statistic"] = float("nan")
+    if proba:
+        lpos, lneg, bpos, bneg = _terms(lv)
+        out["log_loss"] = float((np.dot(neg, lneg) + np.dot(pos, lpos)) / T)
+        out["brier_score_loss"] = float((np.dot(neg, bneg) + np.dot(pos, bpos)) / T)
+        D = neg * s + pos * (s - 1.0)
+        cb = cal_bin(s)
+        starts = np.flatnonzero(np.concatenate([[True], cb[1:] != cb[:-1]]))
+        out["calibration_error"] = float(np.abs(np.add.reduceat(D, starts)).sum() / T)
+    return out
 
 
 def confusion(lv: Levels, thr: float) -> dict:
@@ -191,7 +230,7 @@ def cells(lv: Levels, thr: float, proba: bool, *, rows_mode: bool):
         gt = int(group_of_level[gt_level]) if gt_level < L else G
         binned = True
         if proba:
-            lpos, lneg, bpos, bneg = _per_level_terms(lv.score, proba)
+            lpos, lneg, bpos, bneg = _terms(lv)
 
             def gmean(vals, wts):
                 num = np.add.reduceat(vals * wts, starts)

@@ -54,7 +54,6 @@ True
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -94,17 +93,8 @@ def cell_totals(cell_ids, n_cells: int, weights=None):
     return np.bincount(cell_ids, weights=weights, minlength=n_cells).astype(np.float64)
 
 
-def _want_progress(progress: bool | None, work: float) -> bool:
-    if progress is not None:
-        return bool(progress)
-    if work < 5e8:  # short jobs never show a bar
-        return False
-    if "ipykernel" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except Exception:  # pragma: no cover
-        return False
+#: Replicates x work units above which ``progress=None`` shows a bar (about a second of work).
+PROGRESS_WORK = 5_000_000
 
 
 def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0, weights=None,
@@ -131,7 +121,8 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
         Replicates per chunk; by default bounded so a chunk has about two
         million entries.
     progress : bool, optional
-        Show a ``tqdm.auto`` bar. By default only for long runs, and only in a
+        Show a ``tqdm.auto`` bar. By default (None) only for long runs (more
+        than ``PROGRESS_WORK`` row draws, or 40x fewer cell draws), and only in a
         notebook kernel or when stderr is a terminal.
     """
     import numpy as np
@@ -148,12 +139,12 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
         wsum = np.bincount(cell_ids, weights=weights, minlength=n_cells)
         mean_w = np.divide(wsum, counts, out=np.zeros(n_cells), where=counts > 0)
     p = counts / n if n else counts
-    work = float(n_boot) * (n if method == "rows" else n_cells * 30)
-    bar = None
-    if _want_progress(progress, work):
-        from tqdm.auto import tqdm
+    work = float(n_boot) * (n if method == "rows" else n_cells * 40)
+    if progress is None and work < PROGRESS_WORK:
+        progress = False
+    from .._progress import bar as progress_bar
 
-        bar = tqdm(total=n_boot, desc="bootstrap", unit="replicate", leave=False)
+    bar = progress_bar(total=n_boot, desc="bootstrap", progress=progress, unit="replicate")
     try:
         done = 0
         while done < n_boot:
@@ -169,12 +160,10 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
                 if mean_w is not None:
                     out *= mean_w
             done += b
-            if bar is not None:
-                bar.update(b)
+            bar.update(b)
             yield out
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def percentile_interval(dist, ci: float = 0.95):

@@ -150,3 +150,12 @@ def test_ci_level_changes_width(binary_data):
     a = mo.evaluate(model, X, y, n_boot=200, ci=0.8).metrics["roc_auc"]
     b = mo.evaluate(model, X, y, n_boot=200, ci=0.99).metrics["roc_auc"]
     assert (b.high - b.low) > (a.high - a.low)
+
+
+def test_progress_bar_only_when_asked_or_long(capsys):
+    y = np.tile([0, 1], 2000)
+    p = np.linspace(0.01, 0.99, 4000)
+    mo.evaluate_predictions(y, y_score=p, n_boot=50, progress=True)
+    assert "bootstrap" in capsys.readouterr().err  # tqdm writes to stderr outside notebooks
+    mo.evaluate_predictions(y, y_score=p, n_boot=3000)  # long, but stderr is not a terminal here
+    assert "bootstrap" not in capsys.readouterr().err
