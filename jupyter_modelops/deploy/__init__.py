@@ -9,7 +9,7 @@ runs beside the stable version until :func:`promote` or :func:`rollback`.
 The ``kubernetes`` client is imported only when a cluster is contacted.
 """
 
-from .clusters import Cluster, ClusterList, clusters
+from .clusters import Cluster, ClusterList, clusters, get_cluster
 from .core import deploy, deployments, promote, rollback, status, undeploy
 from .manifests import DeploySpec, render, to_yaml
 from .profiles import HardwareProfile, ProfileList, get_profile, profiles
@@ -17,7 +17,7 @@ from .results import Deployment, DeploymentList, DeploymentSet, DeploymentStatus
 
 __all__ = [
     "deploy", "promote", "rollback", "status", "undeploy", "deployments",
-    "profiles", "get_profile", "clusters", "render", "to_yaml",
+    "profiles", "get_profile", "clusters", "get_cluster", "render", "to_yaml",
     "Deployment", "DeploymentSet", "DeploymentStatus", "DeploymentList", "DeploySpec",
     "HardwareProfile", "ProfileList", "Cluster", "ClusterList",
 ]

@@ -55,7 +55,7 @@ def _resolve(ref: Any) -> tuple[str, str, str]:
     return str(mv.name), str(mv.version), f"{mv.name}:{mv.version}"
 
 
-def _image_for(ref: str, *, dry_run: bool, push: str | None) -> tuple[str, str]:
+def _image_for(ref: str, *, dry_run: bool, push: str | None, profile: HardwareProfile) -> tuple[str, str]:
     """(image reference, digest): the latest pushed image recorded for ``ref``, else build (and push)."""
     try:
         recs = _registry().records(ref, kind="image")
@@ -73,7 +73,7 @@ def _image_for(ref: str, *, dry_run: bool, push: str | None) -> tuple[str, str]:
         )
     from ..images import build
 
-    built = build(ref, push=push)
+    built = build(ref, push=push, profile=profile)  # a GPU profile gets onnxruntime-gpu on a CUDA base
     digest = str(getattr(built, "digest", "") or "")
     image = getattr(built, "reference", None) or getattr(built, "ref", None)
     if not image:
@@ -189,7 +189,7 @@ def deploy(
     """
     names = _clusters(cluster, target)
     if names == [LOCAL]:
-        return _deploy_local(ref, timeout=timeout, wait=wait)
+        return _deploy_local(ref, timeout=timeout, wait=wait, name=name)
     if LOCAL in names:
         raise ValidationError("cluster 'local' cannot be mixed with Kubernetes clusters in one call.")
     prof = get_profile(profile)
@@ -206,7 +206,7 @@ def deploy(
     model, version, ref_s = _resolve(ref)
     digest = ""
     if image is None:
-        image, digest = _image_for(ref_s, dry_run=dry_run, push=push)
+        image, digest = _image_for(ref_s, dry_run=dry_run, push=push, profile=prof)
     digest = digest or _digest_of(image)
     obj_name = object_name(name or model)
     if name is not None and obj_name != name:
@@ -227,16 +227,11 @@ def deploy(
     return results[0] if len(results) == 1 else DeploymentSet(results)
 
 
-def _deploy_local(ref: Any, *, timeout: float, wait: bool) -> Any:
-    import inspect
+def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None) -> Any:
+    """``cluster="local"``: a model server process on this machine (see :mod:`jupyter_modelops.serving.local`)."""
+    from ..serving.local import deploy_local
 
-    try:
-        from ..serving.local import deploy_local
-    except ImportError as exc:
-        raise DeployError("Local deployment needs jupyter_modelops.serving.local, which is not available.") from exc
-    params = inspect.signature(deploy_local).parameters
-    kwargs = {k: v for k, v in (("timeout", timeout), ("wait", wait)) if k in params}
-    return deploy_local(ref, **kwargs)
+    return deploy_local(ref, timeout=timeout, wait=wait, name=name)
 
 
 def _cluster(name: str | None, kubeconfig: str | None) -> Cluster:
