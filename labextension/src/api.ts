@@ -1,6 +1,7 @@
+import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { requestAPI } from './request';
+import { NAMESPACE, requestAPI } from './request';
 
 /** A background job as `GET jobs/{id}` returns it. */
 export interface IJob {
@@ -41,6 +42,11 @@ export class ModelOpsClient {
 
   send<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body: unknown): Promise<T> {
     return requestAPI<T>(path, { method, body: JSON.stringify(body) }, this.settings);
+  }
+
+  /** A link that opens a report run's HTML in a browser tab. */
+  reportUrl(path: string): string {
+    return `${URLExt.join(this.settings.baseUrl, NAMESPACE, 'api', 'report-html')}?path=${encodeURIComponent(path)}`;
   }
 
   startJob(action: string, params: Record<string, unknown>): Promise<IJob> {

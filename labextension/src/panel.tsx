@@ -23,7 +23,7 @@ function asList(x: unknown): Dict[] {
   }
   if (x && typeof x === 'object') {
     const d = x as Dict;
-    for (const key of ['items', 'models', 'versions', 'records', 'deployments', 'history', 'runs']) {
+    for (const key of ['items', 'models', 'versions', 'records', 'deployments', 'runs', 'profiles', 'clusters', 'schedules']) {
       if (Array.isArray(d[key])) {
         return d[key];
       }
@@ -104,6 +104,48 @@ function Section(props: { title: string; testid?: string; children: React.ReactN
   );
 }
 
+/** A readable one-line rendering of a nested value: {a: 1, b: {c: 2}} -> "a 1, b.c 2". */
+function show(v: unknown): string {
+  if (v === null || v === undefined) {
+    return '–';
+  }
+  if (Array.isArray(v)) {
+    return v.map(show).join(', ');
+  }
+  if (typeof v === 'object') {
+    return Object.entries(v as Dict)
+      .map(([k, x]) => (typeof x === 'object' && x !== null ? `${k}: ${show(x)}` : `${k} ${x}`))
+      .join(', ');
+  }
+  return String(v);
+}
+
+function lineageOf(d: Dict): Dict {
+  const out: Dict = {};
+  if (d.parent) {
+    out.parent = d.parent;
+  }
+  if (d.origin?.kind) {
+    out.origin = d.origin.kind;
+  }
+  if (d.git?.commit) {
+    out.git = `${String(d.git.commit).slice(0, 12)}${d.git.dirty ? ' (dirty)' : ''}`;
+  }
+  if (d.notebook) {
+    out.notebook = d.notebook;
+  }
+  if (d.data?.sha256) {
+    out.data = `${String(d.data.sha256).slice(0, 12)}… shape ${JSON.stringify(d.data.shape ?? '')}`;
+  }
+  if (d.user) {
+    out.by = d.user;
+  }
+  if (d.created) {
+    out.created = d.created;
+  }
+  return out;
+}
+
 function KeyValues(props: { data: Dict | undefined; testid?: string }): JSX.Element {
   const entries = Object.entries(props.data ?? {});
   if (entries.length === 0) {
@@ -115,7 +157,7 @@ function KeyValues(props: { data: Dict | undefined; testid?: string }): JSX.Elem
         {entries.map(([k, v]) => (
           <tr key={k}>
             <th>{k}</th>
-            <td>{typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}</td>
+            <td>{show(v)}</td>
           </tr>
         ))}
       </tbody>
@@ -239,7 +281,7 @@ function ExportForm(props: IFormProps): JSX.Element {
       data-testid="jmo-form-export"
       onSubmit={e => {
         e.preventDefault();
-        void start('export', { ref: props.ref_, format, ...(quantize ? { quantize } : {}) });
+        void start('export', { model_or_ref: props.ref_, format, ...(quantize ? { quantize } : {}) });
       }}
     >
       <Field label="Format">
@@ -256,7 +298,7 @@ function ExportForm(props: IFormProps): JSX.Element {
       </Field>
       <Submit label="Export" busy={busy(job)} testid="jmo-export-submit" />
       <ErrorLine error={error} testid="jmo-form-error" />
-      {job && <JobView job={job} render={r => <KeyValues data={pick(r, ['format', 'role', 'path', 'parity', 'max_abs_diff', 'size_bytes'])} />} />}
+      {job && <JobView job={job} render={r => <KeyValues data={pick(r, ['format', 'exporter', 'ref', 'passed'])} testid="jmo-export-result" />} />}
     </form>
   );
 }
@@ -277,20 +319,17 @@ function pick(d: Dict | null | undefined, keys: string[]): Dict {
 function BuildForm(props: IFormProps): JSX.Element {
   const [registry, setRegistry] = React.useState('');
   const build = useJob(props.client, props.onChanged);
-  const push = useJob(props.client, props.onChanged);
   return (
     <form
       className="jp-ModelOps-form"
       data-testid="jmo-form-build"
       onSubmit={e => {
         e.preventDefault();
-        void build.start('build', { ref: props.ref_ });
+        const target = registry.trim();
+        void build.start('build', { ref: props.ref_, ...(target ? { push: target } : {}) });
       }}
     >
-      <Submit label="Build image" busy={busy(build.job)} testid="jmo-build-submit" />
-      <ErrorLine error={build.error} testid="jmo-form-error" />
-      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['reference', 'digest', 'path', 'size'])} />} />}
-      <Field label="Push to (registry/repository:tag)">
+      <Field label="Push to (optional: registry/repository:tag)">
         <input
           className="jp-mod-styled"
           value={registry}
@@ -299,23 +338,9 @@ function BuildForm(props: IFormProps): JSX.Element {
           data-testid="jmo-push-target"
         />
       </Field>
-      <button
-        type="button"
-        className="jp-mod-styled"
-        disabled={busy(push.job) || !build.job || build.job.status !== 'succeeded'}
-        onClick={() => {
-          if (!registry.trim()) {
-            push.setError('Enter where to push, e.g. 127.0.0.1:5000/models/churn:3.');
-            return;
-          }
-          void push.start('push', { image: build.job?.result?.reference ?? build.job?.result?.path, target: registry.trim() });
-        }}
-        data-testid="jmo-push-submit"
-      >
-        Push
-      </button>
-      <ErrorLine error={push.error} testid="jmo-form-error" />
-      {push.job && <JobView job={push.job} render={r => <KeyValues data={pick(r, ['reference', 'digest'])} />} />}
+      <Submit label={registry.trim() ? 'Build and push' : 'Build image'} busy={busy(build.job)} testid="jmo-build-submit" />
+      <ErrorLine error={build.error} testid="jmo-form-error" />
+      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['reference', 'digest', 'path', 'size'])} />} />}
     </form>
   );
 }
@@ -354,7 +379,10 @@ function DeployForm(props: IFormProps): JSX.Element {
     if (problem) {
       return null;
     }
-    const out: Dict = { ref: props.ref_, target: cluster, replicas: r.value };
+    if (cluster === 'local') {
+      return { ref: props.ref_, target: 'local' };
+    }
+    const out: Dict = { ref: props.ref_, cluster, replicas: r.value };
     if (profile) {
       out.profile = profile;
     }
@@ -382,7 +410,7 @@ function DeployForm(props: IFormProps): JSX.Element {
       <ErrorLine error={loadError} />
       <Field label="Cluster">
         <select className="jp-mod-styled" value={cluster} onChange={e => setCluster(e.target.value)} data-testid="jmo-deploy-cluster">
-          {clusters.length === 0 && <option value="local">local</option>}
+          <option value="local">local (model server on this machine)</option>
           {clusters.map(c => (
             <option key={String(c.name)} value={String(c.name)}>
               {String(c.name)}
@@ -391,7 +419,7 @@ function DeployForm(props: IFormProps): JSX.Element {
           ))}
         </select>
       </Field>
-      <Field label="Hardware profile">
+      <Field label={cluster === 'local' ? 'Hardware profile (Kubernetes only)' : 'Hardware profile'}>
         <select className="jp-mod-styled" value={profile} onChange={e => setProfile(e.target.value)} data-testid="jmo-deploy-profile">
           {profiles.map(p => (
             <option key={String(p.name)} value={String(p.name)} title={p.description ?? ''}>
@@ -410,7 +438,8 @@ function DeployForm(props: IFormProps): JSX.Element {
         <button
           type="button"
           className="jp-mod-styled"
-          disabled={busy(preview.job)}
+          disabled={busy(preview.job) || cluster === 'local'}
+          title={cluster === 'local' ? 'The YAML preview is for Kubernetes clusters' : 'Render the manifests without applying them'}
           onClick={() => {
             const p = params(true);
             if (p) {
@@ -427,7 +456,7 @@ function DeployForm(props: IFormProps): JSX.Element {
       {preview.job && (
         <JobView
           job={preview.job}
-          render={r => <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">{String(r?.manifest ?? r?.yaml ?? JSON.stringify(r, null, 2))}</pre>}
+          render={r => <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">{String(r?.yaml ?? r?.manifest ?? JSON.stringify(r?.manifests ?? r, null, 2))}</pre>}
         />
       )}
       {deploy.job && <JobView job={deploy.job} render={r => <KeyValues data={pick(r, ['name', 'target', 'status', 'url', 'pid', 'replicas'])} testid="jmo-deploy-result" />} />}
@@ -436,7 +465,9 @@ function DeployForm(props: IFormProps): JSX.Element {
 }
 
 function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Element {
-  const names = props.deployments.map(d => String(d.name));
+  const kube = props.deployments.filter(d => d.target !== 'local');
+  const names = kube.map(d => String(d.name));
+  const clusterOf = (n: string) => String(kube.find(d => String(d.name) === n)?.cluster ?? '') || undefined;
   const [name, setName] = React.useState(names[0] ?? '');
   const promote = useJob(props.client, props.onChanged);
   const rollback = useJob(props.client, props.onChanged);
@@ -446,7 +477,7 @@ function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Ele
     }
   }, [names.join(',')]);
   if (names.length === 0) {
-    return <div className="jp-ModelOps-muted">Deploy this version first; then promote or roll back here.</div>;
+    return <div className="jp-ModelOps-muted">Deploy this version to a Kubernetes cluster first; then promote its canary or roll it back here.</div>;
   }
   return (
     <div className="jp-ModelOps-form" data-testid="jmo-form-rollout">
@@ -458,10 +489,10 @@ function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Ele
         </select>
       </Field>
       <div className="jp-ModelOps-buttons">
-        <button className="jp-mod-styled" disabled={busy(promote.job)} onClick={() => void promote.start('promote', { name })} data-testid="jmo-promote-submit">
+        <button className="jp-mod-styled" disabled={busy(promote.job)} onClick={() => void promote.start('promote', { name, cluster: clusterOf(name) })} data-testid="jmo-promote-submit">
           Promote canary
         </button>
-        <button className="jp-mod-styled jp-mod-warn" disabled={busy(rollback.job)} onClick={() => void rollback.start('rollback', { name })} data-testid="jmo-rollback-submit">
+        <button className="jp-mod-styled jp-mod-warn" disabled={busy(rollback.job)} onClick={() => void rollback.start('rollback', { name, cluster: clusterOf(name) })} data-testid="jmo-rollback-submit">
           Roll back
         </button>
       </div>
@@ -571,18 +602,27 @@ function VersionView(props: {
       .then(r => !cancelled && setRecords(asList(r)))
       .catch(() => undefined);
     client
-      .get<unknown>('reports', { ref })
+      .get<unknown>('reports', { name })
       .then(r => !cancelled && setReports(asList(r)))
       .catch(() => undefined);
-    client
-      .get<unknown>('deployments')
-      .then(r => !cancelled && setDeployments(asList(r).filter(d => String(d.model ?? d.ref ?? '').startsWith(name))))
+    const mine = (d: Dict) => String(d.ref ?? '').startsWith(`${name}:`) || (!d.ref && String(d.name) === name);
+    Promise.all([
+      client.get<unknown>('local-deployments').catch(() => []),
+      client.get<unknown>('deployments').catch(() => [])
+    ])
+      .then(([local, kube]) => {
+        if (!cancelled) {
+          const k8s = asList(kube).filter(d => d.cluster);
+          setDeployments([...asList(local), ...k8s].filter(mine));
+        }
+      })
       .catch(() => undefined);
     return () => {
       cancelled = true;
     };
   }, [client, name, version, props.revision, tick]);
 
+  const badges = React.useContext(BadgeContext);
   const exports = records.filter(r => r.kind === 'export');
   const images = records.filter(r => r.kind === 'image');
   const trendKey = reports.length > 0 ? Object.keys(reports[reports.length - 1].metrics ?? {})[0] : undefined;
@@ -601,7 +641,7 @@ function VersionView(props: {
       {data && (
         <>
           <div className="jp-ModelOps-sub">
-            <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} /> <Badges badges={data.badges} />{' '}
+            <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} /> <Badges badges={[...(badges.get(ref) ?? [])]} />{' '}
             <span className="jp-ModelOps-muted">{ago(data.created ?? data.created_at)}</span>
           </div>
           <Section title="Metrics" testid="jmo-metrics">
@@ -631,12 +671,18 @@ function VersionView(props: {
                 ))}
               </tbody>
             </table>
+            {Array.isArray(data.signature?.feature_names) && data.signature.feature_names.length > 0 && (
+              <div className="jp-ModelOps-muted" data-testid="jmo-features">
+                features: {data.signature.feature_names.slice(0, 12).join(', ')}
+                {data.signature.feature_names.length > 12 ? ` (+${data.signature.feature_names.length - 12} more)` : ''}
+              </div>
+            )}
           </Section>
           <Section title="Environment">
             <KeyValues data={data.environment} />
           </Section>
-          <Section title="Lineage">
-            <KeyValues data={data.lineage} />
+          <Section title="Lineage" testid="jmo-lineage">
+            <KeyValues data={lineageOf(data)} />
           </Section>
         </>
       )}
@@ -647,7 +693,8 @@ function VersionView(props: {
           <ul>
             {exports.map((r, i) => (
               <li key={i} data-testid="jmo-export-record">
-                {String(r.data?.format ?? r.data?.role ?? 'export')} {r.data?.quantize ? `(${r.data.quantize})` : ''}{' '}
+                {String(r.data?.format ?? 'export')} {r.data?.options?.quantize ? `(${r.data.options.quantize})` : ''}{' '}
+                {r.data?.passed === false ? 'parity failed' : 'parity passed'}{' '}
                 <span className="jp-ModelOps-muted">{ago(r.created ?? r.time)}</span>
               </li>
             ))}
@@ -660,7 +707,7 @@ function VersionView(props: {
         ) : (
           <ul>
             {images.map((r, i) => (
-              <li key={i}>{String(r.data?.reference ?? r.data?.digest ?? 'image')}</li>
+              <li key={i}>{String(r.data?.reference ?? r.data?.tag ?? r.data?.digest ?? 'image')}</li>
             ))}
           </ul>
         )}
@@ -672,11 +719,12 @@ function VersionView(props: {
           <ul>
             {deployments.map(d => (
               <li key={String(d.name)} data-testid={`jmo-deployment-${d.name}`}>
-                <b>{String(d.name)}</b> {String(d.target ?? d.cluster ?? '')}{' '}
-                <span className={`jp-ModelOps-state jp-ModelOps-state-${d.status}`} data-testid="jmo-deployment-status">
-                  {String(d.status ?? '')}
+                <b>{String(d.name)}</b> {String(d.ref ?? '')} on {String(d.target ?? d.cluster ?? '')}{' '}
+                <span className={`jp-ModelOps-state jp-ModelOps-state-${d.status ?? d.state}`} data-testid="jmo-deployment-status">
+                  {String(d.status ?? d.state ?? '')}
                 </span>{' '}
                 {d.url && <span className="jp-ModelOps-muted">{String(d.url)}</span>}
+                {d.target === 'local' && d.status === 'running' && <StopButton client={client} name={String(d.name)} onDone={refresh} />}
               </li>
             ))}
           </ul>
@@ -695,14 +743,14 @@ function VersionView(props: {
             <ul>
               {reports.map((r, i) => (
                 <li key={i}>
-                  {r.html_url ? (
-                    <a href={String(r.html_url)} target="_blank" rel="noopener noreferrer">
-                      {String(r.name ?? r.id ?? `report ${i + 1}`)}
+                  {r.html ? (
+                    <a href={client.reportUrl(String(r.html))} target="_blank" rel="noopener noreferrer" data-testid="jmo-report-link">
+                      {String(r.template ?? 'report')} {String(r.ref ?? '')}
                     </a>
                   ) : (
-                    String(r.name ?? r.id ?? `report ${i + 1}`)
+                    String(r.template ?? `report ${i + 1}`)
                   )}{' '}
-                  <span className="jp-ModelOps-muted">{String(r.status ?? '')} {ago(r.created ?? r.time)}</span>
+                  <span className="jp-ModelOps-muted">{String(r.status ?? '')} {ago(r.started ?? r.created)}</span>
                 </li>
               ))}
             </ul>
@@ -741,6 +789,18 @@ function VersionView(props: {
   );
 }
 
+function StopButton(props: { client: ModelOpsClient; name: string; onDone: () => void }): JSX.Element {
+  const { job, error, start } = useJob(props.client, props.onDone);
+  return (
+    <>
+      <button className="jp-mod-styled jp-mod-warn" disabled={busy(job)} onClick={() => void start('stop', { deployment: props.name })} data-testid={`jmo-stop-${props.name}`}>
+        Stop
+      </button>
+      <ErrorLine error={error ?? job?.error?.message ?? null} />
+    </>
+  );
+}
+
 function Missing(props: { what: string }): JSX.Element {
   return <div className="jp-ModelOps-muted">{props.what} is not available in this installation.</div>;
 }
@@ -774,6 +834,7 @@ function ModelItem(props: {
   }, [open, name, props.revision]);
 
   const latest = model.latest ?? model.latest_version ?? model.version;
+  const badges = React.useContext(BadgeContext);
   return (
     <li className="jp-ModelOps-model" data-testid={`jmo-model-${name}`}>
       <button className="jp-ModelOps-row" aria-expanded={open} onClick={() => setOpen(!open)} data-testid={`jmo-model-toggle-${name}`}>
@@ -781,7 +842,7 @@ function ModelItem(props: {
         <span className="jp-ModelOps-name">{name}</span>
         {latest !== undefined && <span className="jp-ModelOps-muted">v{String(latest)}</span>}
         <Aliases aliases={aliasesOf(model)} />
-        <Badges badges={model.badges} />
+        <Badges badges={[...(badges.get(name) ?? [])]} />
       </button>
       {open && (
         <ul className="jp-ModelOps-versions">
@@ -801,7 +862,7 @@ function ModelItem(props: {
                     ))}
                   </span>
                   <Aliases aliases={aliasesOf(v)} />
-                  <Badges badges={v.badges} />
+                  <Badges badges={[...(badges.get(`${name}:${ver}`) ?? [])]} />
                 </button>
               </li>
             );
@@ -812,8 +873,32 @@ function ModelItem(props: {
   );
 }
 
+/** Badge names from the history other areas recorded: export -> exported, image -> built, deployment -> deployed. */
+const BADGE_OF: Record<string, string> = { export: 'exported', image: 'built', deployment: 'deployed', report: 'monitored' };
+
+function badgesFrom(records: Dict[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (key: string, badge: string) => {
+    if (!out.has(key)) {
+      out.set(key, new Set());
+    }
+    out.get(key)!.add(badge);
+  };
+  for (const r of records) {
+    const badge = BADGE_OF[String(r.kind)];
+    if (badge) {
+      add(String(r.name), badge);
+      add(`${r.name}:${r.version}`, badge);
+    }
+  }
+  return out;
+}
+
+const BadgeContext = React.createContext<Map<string, Set<string>>>(new Map());
+
 function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   const { client } = props;
+  const [badges, setBadges] = React.useState<Map<string, Set<string>>>(new Map());
   const [info, setInfo] = React.useState<IInfo | null>(null);
   const [models, setModels] = React.useState<Dict[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
@@ -822,6 +907,10 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   const [selected, setSelected] = React.useState<{ name: string; version: string } | null>(null);
 
   const load = React.useCallback(() => {
+    client
+      .get<unknown>('records')
+      .then(r => setBadges(badgesFrom(asList(r))))
+      .catch(() => undefined);
     client
       .get<unknown>('models')
       .then(m => {
@@ -874,6 +963,7 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   );
 
   return (
+    <BadgeContext.Provider value={badges}>
     <div className="jp-ModelOps" data-testid="jmo-panel" data-revision={revision}>
       <header className="jp-ModelOps-header">
         <h1>ModelOps</h1>
@@ -923,6 +1013,7 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
       )}
       {info && <footer className="jp-ModelOps-muted jp-ModelOps-footer">jupyter-modelops {info.version}</footer>}
     </div>
+    </BadgeContext.Provider>
   );
 }
 

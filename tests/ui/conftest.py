@@ -63,6 +63,11 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     home = tmp / "modelops-home"
     _seed(home)
+    # no "get notified about news?" toast over the screenshots
+    labconfig = tmp / ".jupyter" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "MODELOPS_HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
            "JUPYTER_CONFIG_DIR": str(tmp / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp / ".runtime")}
@@ -150,9 +155,12 @@ def shot(page, request):
     """``shot("name")`` saves a screenshot to test-artifacts/ui/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str, **kwargs) -> Path:
+    def take(name: str, *, panel_only: bool = False) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), **kwargs)
+        if panel_only:
+            page.locator("#jupyter-modelops-panel").screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path))
         return path
 
     return take
