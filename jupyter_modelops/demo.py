@@ -44,6 +44,19 @@ def train(state: dict) -> str:
     return f"LogisticRegression on breast cancer data: {len(X_train)} training rows, {len(X_test)} test rows"
 
 
+@step("evaluate")
+def evaluate_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    report = mo.evaluate(state["model"], state["X_test"], state["y_test"])
+    gates = report.check({"roc_auc": ">= 0.9", "log_loss": "<= 0.5"})
+    path = report.save_html(str(state["out"] / "evaluation.html"))
+    state["report"] = report
+    auc = report.metrics["roc_auc"]
+    return (f"ROC AUC {auc.value:.3f} (95% CI {auc.low:.3f}-{auc.high:.3f}), "
+            f"gates {'passed' if gates.passed else 'FAILED'}; HTML report: {path}")
+
+
 @step("snapshot")
 def snapshot_step(state: dict) -> str:
     import numpy as np
@@ -77,6 +90,30 @@ def monitoring_report(state: dict) -> str:
     passed = sum(1 for g in gates if g.get("status") == "pass")
     return f"monitoring report {run.status}, {passed}/{len(gates)} gates passed: {run.html}"
 
+
+
+@step("serve")
+def serve_step(state: dict) -> str:
+    import numpy as np
+
+    import jupyter_modelops as mo
+
+    dep = mo.serve(state["version"].ref)
+    try:
+        rows = state["X_test"].iloc[:8]
+        got = mo.predict(dep, rows)
+        runtime = dep.status()
+        model = state["model"]
+        if not np.array_equal(got["predict"], model.predict(rows)):
+            raise SystemExit(f"the served {state['version'].ref} answered other labels than the model in memory")
+        gap = float(np.max(np.abs(got["predict_proba"] - model.predict_proba(rows))))
+        if gap > 1e-5:
+            raise SystemExit(f"the served probabilities differ from the model's by {gap:.2g}")
+        line = (f"served {runtime['ref']} at {dep.url} (V2 REST); {len(rows)} rows via the V2 client: labels "
+                f"identical, max |dp| {gap:.1g}, {got.latency_ms:.1f} ms")
+    finally:
+        dep.stop()
+    return line + "; stopped"
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
