@@ -115,6 +115,29 @@ def serve_step(state: dict) -> str:
         dep.stop()
     return line + "; stopped"
 
+@step("deploy")
+def deploy(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    ref = state["version"].ref
+    img = state.get("image")
+    image = None
+    if img is not None:  # the build step's image: pushed, or its tag and digest in the local layout
+        image = getattr(img, "reference", None) or f"{img.name}:{img.tag}@{img.digest}"
+    elif not mo.records(ref, kind="image"):
+        image = f"registry.example.com/{state['version'].name}:{state['version'].version}"
+    parts = []
+    for profile in ("cpu-small", "gpu-t4"):
+        dep = mo.deploy(ref, profile=profile, image=image, dry_run=True)
+        path = state["out"] / f"deploy-{profile}.yaml"
+        path.write_text(dep.yaml, encoding="utf-8")
+        kinds = ", ".join(o["kind"] for o in dep.manifests)
+        parts.append(f"{profile}: {len(dep.manifests)} manifests ({kinds}) -> {path.name}")
+    state["deploy_yaml"] = state["out"] / "deploy-gpu-t4.yaml"
+    print(state["deploy_yaml"].read_text(encoding="utf-8").split("---\n")[2])  # the gpu-t4 Deployment
+    return f"dry-run deployment of {ref}: " + "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "demo-output").resolve()
