@@ -138,6 +138,39 @@ def deploy(state: dict) -> str:
     return f"dry-run deployment of {ref}: " + "; ".join(parts)
 
 
+@step("robustness")
+def robustness_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    rep = mo.robustness(state["model"], state["X_test"], state["y_test"], impute="mean", n_boot=500)
+    gates = rep.check("flip_rate <= 0.05 at noise 0.05")
+    path = rep.save_html(str(state["out"] / "robustness.html"))
+    state["robustness"] = rep
+    w = rep.summary()["worst"]
+    return (f"{len(rep.ok_rows)} perturbation runs; worst {w['perturbation']} {w['severity']:g}; most sensitive "
+            f"feature '{rep.features[0]['feature']}'; gate flip_rate<=0.05 at noise 0.05 "
+            f"{'passed' if gates.passed else 'FAILED'} -> {path}")
+
+
+@step("drift")
+def drift_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    ref = mo.profile(state["X_train"], model=state["model"])
+    ref_path = ref.save(state["out"] / "reference-profile.json")
+    # "production" data: the test set, with one unit error (a column recorded x1.5)
+    current = state["X_test"].copy()
+    col = current.columns[0]
+    current[col] = current[col] * 1.5
+    rep = mo.drift(mo.Profile.load(ref_path), current, model=state["model"])
+    path = rep.save_html(str(state["out"] / "drift.html"))
+    state["drift"] = rep
+    top = rep.ranked()[0]["column"] if rep.columns else "-"
+    return (f"{len(rep.drifted)}/{len(rep.comparable)} columns drift (most: '{top}'), "
+            f"prediction drift {'yes' if rep.prediction and rep.prediction['drift'] else 'no'}; profile "
+            f"{ref_path.stat().st_size // 1024} KB -> {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "demo-output").resolve()
