@@ -297,3 +297,32 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
             break
     assert events == [("ADDED", ["a", "b"]), ("MODIFIED", ["a", "b", "c"])]
     api.close()
+
+
+def test_the_fake_applies_json_merge_and_strategic_patches(fake_kube):
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=fake_kube.cfg, context="fake")
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "p", "labels": {"a": "1"}},
+                                                  "data": {"x": "1", "y": "2"}})
+    core.patch_namespaced_config_map("p", "default", [{"op": "replace", "path": "/data/x", "value": "9"},
+                                                      {"op": "add", "path": "/metadata/labels/b", "value": "2"}])
+    core.patch_namespaced_config_map("p", "default", {"data": {"y": None, "z": "3"}},
+                                     _content_type="application/merge-patch+json")
+    cm = core.read_namespaced_config_map("p", "default")
+    assert cm.data == {"x": "9", "z": "3"} and cm.metadata.labels == {"a": "1", "b": "2"}
+    apps = client.AppsV1Api(api)
+    apps.create_namespaced_deployment("default", {
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}},
+                              "spec": {"containers": [{"name": "one", "image": "i:1"},
+                                                      {"name": "two", "image": "j:1"}]}}}})
+    # strategic merge: containers merge by name (a JSON merge patch would replace the whole list)
+    apps.patch_namespaced_deployment("s", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "two", "image": "j:2"}]}}}})
+    got = apps.read_namespaced_deployment("s", "default").spec.template.spec.containers
+    assert [(c.name, c.image) for c in got] == [("one", "i:1"), ("two", "j:2")]
+    assert apps.read_namespaced_deployment("s", "default").metadata.generation == 2
+    api.close()
