@@ -171,6 +171,24 @@ def drift_step(state: dict) -> str:
             f"{ref_path.stat().st_size // 1024} KB -> {path}")
 
 
+@step("export")
+def export_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    if "version" in state:  # the registry's version, parity-checked on its stored sample and on the test rows
+        result = mo.export(state["version"], "onnx", sample=state["X_test"])
+    else:
+        result = mo.export(state["model"], "onnx", sample=state["X_test"])
+    state["export"] = result
+    sp = (result.speed or {}).get("onnx", {})
+    path = result.save_html(str(state["out"] / "export.html"))
+    rows = ", ".join(f"{ds} {rep['rows']} rows" for ds, rep in result.parity["onnx"].items())
+    return (f"ONNX (opset {result.artifacts['onnx']['opset']}, {result.artifacts['onnx']['size_bytes']:,} B) "
+            f"{'attached to ' + result.ref if result.ref else 'written'}; parity max |dp| "
+            f"{result.max_abs_diff():.1e} on {rows}; single row {sp.get('single_row_us', 0):.0f} us vs "
+            f"{result.speed['original']['single_row_us']:.0f} us in scikit-learn -> {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "demo-output").resolve()
