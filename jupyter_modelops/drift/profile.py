@@ -53,10 +53,11 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int) -> dict:
         out.update(min=None, max=None, mean=None, std=None, levels=QUANTILE_LEVELS, quantiles=[], edges=[], counts=[])
         return out
     edges = _stats.quantile_edges(sorted_v, bins)
-    levels = np.linspace(0.0, 1.0, QUANTILE_LEVELS)
+    k = min(QUANTILE_LEVELS, max(n, 2))  # small columns need no more levels than values
+    levels = np.linspace(0.0, 1.0, k)
     out.update(
         min=float(sorted_v[0]), max=float(sorted_v[-1]), mean=float(sorted_v.mean()), std=float(sorted_v.std()),
-        levels=QUANTILE_LEVELS, quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
+        levels=k, quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
         edges=edges.tolist(), counts=_stats.bin_counts(sorted_v, edges).tolist(),
     )
     return out
@@ -66,7 +67,7 @@ class Profile(Result):
     """Reference statistics per column, small enough to store beside a model.
 
     Numeric columns keep the count, missing count, min, max, mean, standard
-    deviation, 1001 quantiles and a histogram on decile edges; categorical
+    deviation, 1001 quantiles (fewer for columns with fewer values) and a histogram on decile edges; categorical
     columns keep their category counts. :func:`drift` accepts a profile in place
     of the raw reference: PSI, Jensen-Shannon and chi-squared are then exact
     (same bins and counts); the KS statistic and the Wasserstein distance are
