@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any, Sequence
 
-from ..exceptions import DeployError, ModelOpsError, ValidationError
+from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
 from .clusters import LOCAL, Cluster, get_cluster
 from .kube import Kube
 from .manifests import LABEL_PREFIX, MODES, DeploySpec, object_name, render
@@ -40,8 +40,8 @@ def _record(ref: str | None, data: dict) -> None:
         return
     try:
         _registry().add_record(ref, "deployment", data)
-    except ModelOpsError:
-        # deployed from objects whose model is not in this machine's registry: the cluster is the record
+    except ModelNotFoundError:
+        # objects deployed from another machine's registry: the cluster itself is the record
         pass
 
 
@@ -56,11 +56,9 @@ def _resolve(ref: Any) -> tuple[str, str, str]:
 
 
 def _image_for(ref: str, *, dry_run: bool, push: str | None, profile: HardwareProfile) -> tuple[str, str]:
-    """(image reference, digest): the latest pushed image recorded for ``ref``, else build (and push)."""
-    try:
-        recs = _registry().records(ref, kind="image")
-    except ModelOpsError:
-        recs = []
+    """(image reference, digest): with ``push``, build and push now; else the latest pushed image
+    recorded for ``ref`` (in a dry run also a local one); else build locally for a dry run."""
+    recs = [] if push is not None else _registry().records(ref, kind="image")
     for rec in reversed(recs or []):
         data = rec.get("data") or {}
         image = data.get("reference") or data.get("image")
@@ -359,7 +357,7 @@ def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, 
         note = verdict.message + (f"; {spec.canary}% of traffic on {spec.ref}" if spec.canary is not None else "")
         return Deployment(spec, cluster=cname, state=state, manifests=objs, reason=note,
                           traffic_share=(spec.canary / 100 if spec.canary is not None else None))
-    if auto_rollback and current is not None:
+    if auto_rollback and current is not None and PREVIOUS in objs[-1]["metadata"]["annotations"]:
         back = _rollback_kserve(kube, spec.name, spec.namespace, timeout=timeout)
         return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
                           reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}")
@@ -557,8 +555,6 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
             isvc = kube.get("InferenceService", name, namespace)
             if isvc is not None:
                 return DeploymentStatus.from_inference_service(kube.cluster.name, isvc)
-    from ..exceptions import ModelNotFoundError
-
     raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
                              f"'{cluster or 'current'}'.", hint="List them with deployments(cluster=...).")
 
@@ -573,8 +569,6 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
         if found is None and kserve:
             found = kube.get("InferenceService", name, namespace)
         if found is None:
-            from ..exceptions import ModelNotFoundError
-
             raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
                                      f"'{kube.cluster.name}'.", hint="List them with deployments(cluster=...).")
         ann = found["metadata"].get("annotations") or {}

@@ -267,5 +267,6 @@ class Kube:
                         if line.strip():
                             event = json.loads(line)
                             yield event.get("type", ""), event.get("object") or {}
-        finally:
+        finally:  # a watch left early must not hand a half-read stream back to the pool
+            resp.response.close()
             resp.response.release_conn()
