@@ -234,11 +234,20 @@ class Kube:
                             namespace=None) from exc
 
     def require_namespace(self, namespace: str) -> None:
-        if self.get("Namespace", namespace) is None:
-            raise ValidationError(
-                f"The namespace '{namespace}' does not exist on cluster '{self.cluster.name}'.",
-                hint=f"Create it (kubectl create namespace {namespace}) or pass another namespace.",
-            )
+        """Raise a clear error when ``namespace`` does not exist (users who may not read namespaces
+        learn it from the first namespaced request instead, which :func:`translate` words the same)."""
+        try:
+            self._send("GET", self.path("Namespace", name=namespace))
+        except self._ApiException as exc:
+            if getattr(exc, "status", 0) == 404:
+                raise ValidationError(
+                    f"The namespace '{namespace}' does not exist on cluster '{self.cluster.name}'.",
+                    hint=f"Create it (kubectl create namespace {namespace}) or pass another namespace.",
+                ) from exc
+            if getattr(exc, "status", 0) == 403:
+                return
+            raise translate(exc, cluster=self.cluster.name, method="GET", kind="Namespace", name=namespace,
+                            namespace=None) from exc
 
     def watch(self, kind: str, namespace: str, *, name: str | None = None, resource_version: str | None = None,
               timeout: float = 30.0) -> Iterator[tuple[str, dict]]:

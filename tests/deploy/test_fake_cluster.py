@@ -220,6 +220,12 @@ def test_missing_namespace(fake_kube, refs):
     with pytest.raises(ValidationError) as info:
         d(refs[0], fake_kube, namespace="ml-prod")
     assert "The namespace 'ml-prod' does not exist on cluster 'fake'" in one_sentence(info)
+    # a user who may not read namespaces learns it from the first namespaced request, in the same words
+    fake_kube.forbid("get", "namespaces")
+    with pytest.raises(ValidationError) as info:
+        d(refs[0], fake_kube, namespace="ml-prod")
+    assert "The namespace 'ml-prod' does not exist on cluster 'fake'" in one_sentence(info)
+    assert fake_kube.get("deployments", "churn", namespace="ml-prod") is None
 
 
 def test_missing_image(fake_kube, refs):

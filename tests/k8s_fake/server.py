@@ -29,8 +29,11 @@ admission, defaulting beyond what is listed above, scheduling onto nodes
 containers and probes, Services routing traffic, the HPA and PDB controllers,
 CEL validation rules, aggregated discovery, protobuf, OpenAPI schemas (its
 ``/openapi/v3`` only tells kubectl that the server validates fields itself),
-authentication other than one bearer token, and exact ``managedFields``
-bookkeeping for every list type.
+authentication other than one bearer token, the ``scale`` subresource
+(``kubectl scale``), paused rollouts, ``410 Gone`` for expired watch
+versions, finalizers and foreground deletion, and exact ``managedFields``
+bookkeeping for every list type (lists merge by ``name``, ``mountPath``,
+``containerPort``/``port``, ``type`` or ``uid``; other lists are atomic).
 """
 
 from __future__ import annotations
@@ -620,7 +623,7 @@ class FakeKube:
         meta.setdefault("generation", 1)
         if key in self.managers:
             meta["managedFields"] = [
-                {"manager": m, "operation": info["op"], "apiVersion": info["apiVersion"], "time": info["time"],
+                {"manager": m.split("\x00")[0], "operation": info["op"], "apiVersion": info["apiVersion"], "time": info["time"],
                  "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(info["fields"]),
                  **({"subresource": info["sub"]} if info.get("sub") else {})}
                 for m, info in self.managers[key].items() if info["fields"]]
@@ -1316,7 +1319,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not res.namespaced:
             ns = None
-        if sub and sub not in ("status", "scale"):
+        if sub and sub != "status":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         watch = q.get("watch") in ("1", "true")
         verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create", "PUT": "update",
