@@ -333,7 +333,8 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
     profile = sig.drift_profile(data, model) if data is not None else None
     with store.staging() as stage:
         saved = fl.save(model, stage, sample=sample)
-        staged = {role: (store.stage(stage / info["file"]), info) for role, info in saved.items()}
+        staged = {role: (store.stage(stage / info["file"], sha256=info.get("sha256"), size=info.get("size")), info)
+                  for role, info in saved.items()}
         meta["flavor_roles"] = list(saved)
         if profile is not None:
             staged[PROFILE_ROLE] = (store.stage_bytes(stage, "drift-profile.json", json.dumps(profile).encode()),

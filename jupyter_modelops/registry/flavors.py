@@ -83,20 +83,39 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-def canonical_skops(data: bytes) -> bytes:
-    """Rewrite a skops file so that the same model always gives the same bytes.
+def write_canonical_skops(data: bytes, path: Path) -> tuple[str, int]:
+    """Write a skops file so that the same model always gives the same bytes.
 
     skops names objects and array files after ``id()`` of Python objects and
     stamps zip entries with the current time. Here ids are renumbered in order
     of first appearance (consistently in ``schema.json`` and in the file
     names), entries are written in that order and stamped 1980-01-01. The
-    meaning of the file is unchanged; the blob store then keeps one copy.
+    array bytes are copied as they are (no re-compression, no CRC
+    recomputation). The meaning of the file is unchanged; the blob store then
+    keeps one copy of a model snapshotted twice. Returns (sha256, size) of
+    what was written.
     """
+    import hashlib
     import json
+    import struct
     import zipfile
+    import zlib
 
+    view = memoryview(data)
     src = zipfile.ZipFile(io.BytesIO(data))
+    infos = {i.filename: i for i in src.infolist()}
+    plain = (
+        "schema.json" in infos
+        and len(infos) < 0xFFFF
+        and all(i.compress_type == zipfile.ZIP_STORED and i.file_size < 0xFFFFFFFF for i in infos.values())
+    )
+    h = hashlib.sha256()
+    if not plain:  # a layout this function does not know: keep the bytes
+        path.write_bytes(data)
+        h.update(view)
+        return h.hexdigest(), len(data)
     schema = json.loads(src.read("schema.json"))
+    names = set(infos) - {"schema.json"}
     ids: dict[Any, int] = {}
     files: dict[str, str] = {}
 
@@ -107,9 +126,7 @@ def canonical_skops(data: bytes) -> bytes:
                 if k == "__id__" and isinstance(v, int):
                     out[k] = ids.setdefault(v, len(ids) + 1)
                 elif k == "file" and isinstance(v, str) and v in names:
-                    if v not in files:
-                        files[v] = f"{len(files) + 1}{Path(v).suffix}"
-                    out[k] = files[v]
+                    out[k] = files.setdefault(v, f"{len(files) + 1}{Path(v).suffix}")
                 else:
                     out[k] = walk(v)
             return out
@@ -117,17 +134,39 @@ def canonical_skops(data: bytes) -> bytes:
             return [walk(v) for v in node]
         return node
 
-    names = set(src.namelist()) - {"schema.json"}
-    canon = walk(schema)
-    if set(files) != names:  # a layout this function does not know: keep the original bytes
-        return data
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as dst:
-        for old, new in files.items():
-            dst.writestr(zipfile.ZipInfo(new, date_time=(1980, 1, 1, 0, 0, 0)), src.read(old))
-        dst.writestr(zipfile.ZipInfo("schema.json", date_time=(1980, 1, 1, 0, 0, 0)),
-                     json.dumps(canon, indent=2))
-    return buf.getvalue()
+    canon = json.dumps(walk(schema), indent=2).encode()
+    if set(files) != names:
+        path.write_bytes(data)
+        h.update(view)
+        return h.hexdigest(), len(data)
+
+    def payload(old: str) -> memoryview:
+        info = infos[old]
+        n, e = struct.unpack_from("<HH", data, info.header_offset + 26)
+        start = info.header_offset + 30 + n + e
+        return view[start:start + info.compress_size]
+
+    entries = [(new, payload(old), infos[old].CRC) for old, new in files.items()]
+    entries.append(("schema.json", memoryview(canon), zlib.crc32(canon)))
+    offset, central = 0, []
+    with open(path, "wb") as f:
+        def put(chunk: Any) -> None:
+            f.write(chunk)
+            h.update(chunk)
+
+        for name, body, crc in entries:
+            raw = name.encode()
+            header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(body), len(body), len(raw), 0)
+            central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(body),
+                                       len(body), len(raw), 0, 0, 0, 0, 0, offset) + raw)
+            put(header + raw)
+            put(body)
+            offset += len(header) + len(raw) + len(body)
+        cd = b"".join(central)
+        put(cd)
+        put(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(cd), offset, 0))
+        size = offset + len(cd) + 22
+    return h.hexdigest(), size
 
 
 # -- scikit-learn -------------------------------------------------------------
@@ -155,17 +194,15 @@ class SklearnFlavor(Flavor):
         sio = require("skops.io", purpose="save scikit-learn models safely", extra="sklearn")
         path = directory / "model.skops"
         try:
-            data = canonical_skops(sio.dumps(model))
+            data = sio.dumps(model)
         except Exception as exc:
             raise ExportError(
                 f"skops could not save the {type(model).__name__}: {exc}.",
                 hint="Pass flavor='joblib' (loading then trusts the file) or make the model skops-compatible.",
             ) from exc
-        with open(path, "wb") as f:
-            f.write(data)
-        del data
-        untrusted = sorted(sio.get_untrusted_types(file=path))
-        return Saved(model={"file": path.name, "format": "skops",
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+        sha, size = write_canonical_skops(data, path)
+        return Saved(model={"file": path.name, "format": "skops", "sha256": sha, "size": size,
                             "metadata": {"trusted_types": untrusted, "class": _type_path(model)}})
 
     def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:

@@ -249,15 +249,23 @@ class VersionList(Result):
         self.history = history or []
         self._parsed: list[dict] | None = None
 
+    def _parse(self, row: tuple) -> dict:
+        v, c, u, f, p, summary = row
+        return {"version": v, "ref": f"{self.name}:{v}", "created": iso(c), "user": u, "flavor": f, "parent": p,
+                "aliases": self._aliases.get(v, []), **json.loads(summary)}
+
     @property
     def rows(self) -> list[dict]:
+        """Every version as a dict (parsed on first use)."""
         if self._parsed is None:
-            self._parsed = [
-                {"version": v, "ref": f"{self.name}:{v}", "created": iso(c), "user": u, "flavor": f, "parent": p,
-                 "aliases": self._aliases.get(v, []), **json.loads(s)}
-                for v, c, u, f, p, s in self._rows
-            ]
+            self._parsed = [self._parse(r) for r in self._rows]
         return self._parsed
+
+    def head(self, n: int) -> list[dict]:
+        """The ``n`` newest versions as dicts (parses only those)."""
+        if self._parsed is not None:
+            return self._parsed[:n]
+        return [self._parse(r) for r in self._rows[:n]]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -274,9 +282,9 @@ class VersionList(Result):
     def _summary(self) -> str:
         return f"VersionList {self.name} ({len(self)} versions)"
 
-    def _metric_names(self) -> list[str]:
+    def _metric_names(self, rows: list[dict]) -> list[str]:
         names: list[str] = []
-        for r in self.rows[:200]:
+        for r in rows:
             for k in r.get("metrics", {}):
                 if k not in names:
                     names.append(k)
@@ -289,9 +297,10 @@ class VersionList(Result):
         return "\n".join(lines)
 
     def to_html(self, limit: int = 200) -> str:
-        metrics = self._metric_names()
+        shown = self.head(limit)
+        metrics = self._metric_names(shown)
         rows = []
-        for r in self.rows[:limit]:
+        for r in shown:
             m = r.get("metrics", {})
             rows.append((r["version"], r["created"], r["flavor"], ", ".join(r["aliases"]) or "–",
                          *[fmt(m.get(k)) for k in metrics], _size(r.get("size")), r.get("notes") or ""))

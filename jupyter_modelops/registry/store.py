@@ -233,10 +233,20 @@ class Store:
             self._active.discard(path.name)
             shutil.rmtree(path, ignore_errors=True)
 
-    def stage(self, path: Path) -> StagedFile:
-        """Hash and fsync a file that lives in a staging folder."""
-        sha, size = hash_file(path, fsync=True)
-        return StagedFile(path, sha, size)
+    def stage(self, path: Path, *, sha256: str | None = None, size: int | None = None) -> StagedFile:
+        """Hash and fsync a file that lives in a staging folder.
+
+        A writer that hashed the bytes as it wrote them passes ``sha256`` and
+        ``size``; the file is then only fsynced (and its size checked).
+        """
+        if sha256 is None or size is None:
+            sha, n = hash_file(path, fsync=True)
+            return StagedFile(path, sha, n)
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+            if os.fstat(f.fileno()).st_size != size:
+                raise ModelOpsError(f"The staged file {path.name} has the wrong size; nothing was stored.")
+        return StagedFile(path, sha256, size)
 
     def stage_bytes(self, directory: Path, name: str, data: bytes) -> StagedFile:
         path = directory / name
