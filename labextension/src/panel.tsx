@@ -104,6 +104,16 @@ function Section(props: { title: string; testid?: string; children: React.ReactN
   );
 }
 
+/** A section folded by default (long tables: environment, lineage); <details> is keyboard accessible. */
+function Folded(props: { title: string; testid?: string; children: React.ReactNode }): JSX.Element {
+  return (
+    <details className="jp-ModelOps-section jp-ModelOps-folded" data-testid={props.testid}>
+      <summary>{props.title}</summary>
+      {props.children}
+    </details>
+  );
+}
+
 /** A readable one-line rendering of a nested value: {a: 1, b: {c: 2}} -> "a 1, b.c 2". */
 function show(v: unknown): string {
   if (v === null || v === undefined) {
@@ -678,12 +688,12 @@ function VersionView(props: {
               </div>
             )}
           </Section>
-          <Section title="Environment">
-            <KeyValues data={data.environment} />
-          </Section>
-          <Section title="Lineage" testid="jmo-lineage">
+          <Folded title="Lineage" testid="jmo-lineage">
             <KeyValues data={lineageOf(data)} />
-          </Section>
+          </Folded>
+          <Folded title="Environment" testid="jmo-environment">
+            <KeyValues data={data.environment} />
+          </Folded>
         </>
       )}
       <Section title="Exports" testid="jmo-exports">

@@ -46,7 +46,11 @@ def test_version_view_shows_metrics_with_intervals_and_signature(page, shot):
     expect(metrics).to_contain_text(re.compile(r"accuracy\s*0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]"))
     expect(page.get_by_test_id("jmo-signature")).to_contain_text("FP64 [-1,6]")
     expect(page.get_by_test_id("jmo-features")).to_contain_text("mean radius")
-    expect(page.get_by_test_id("jmo-lineage")).to_contain_text("snapshot")
+    lineage = page.get_by_test_id("jmo-lineage")
+    lineage.locator("summary").click()
+    expect(lineage).to_contain_text("snapshot")
+    expect(lineage).to_contain_text("churn:1")  # parent: the previous version
+    lineage.locator("summary").click()
     shot("02-version")
 
 
@@ -62,6 +66,7 @@ def test_export_runs_as_a_job_and_completes(page, lab, shot):
     expect(page.get_by_test_id("jmo-badge-exported").first).to_be_visible()
     assert [r["data"]["format"] for r in api(lab, "records?ref=churn:2&kind=export")] == ["onnx"]
     shot("03-export")
+    page.locator("#jupyter-modelops-panel").evaluate("e => e.scrollTo(0, 0)")
     shot("panel", panel_only=True)
 
 

@@ -1,0 +1,47 @@
+// Unit tests of the panel's pure helpers (lib/format.js, compiled by `jlpm build:lib`).
+// Run: node --experimental-detect-module --test test/   (or `jlpm test`)
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { ago, checkInteger, formatMetric, keyMetrics, readMetric, sparkline } from '../lib/format.js';
+
+test('metrics with intervals are read from every shape the registry uses', () => {
+  assert.deepEqual(readMetric(0.9), { value: 0.9, low: null, high: null });
+  assert.deepEqual(readMetric({ value: 0.9, low: 0.8, high: 0.95 }), { value: 0.9, low: 0.8, high: 0.95 });
+  assert.deepEqual(readMetric({ value: 0.9, ci: [0.8, 0.95] }), { value: 0.9, low: 0.8, high: 0.95 });
+  assert.deepEqual(readMetric('n/a'), { value: null, low: null, high: null });
+  assert.equal(formatMetric({ value: 0.95321, low: 0.931, high: 0.97 }), '0.953 [0.931, 0.970]');
+  assert.equal(formatMetric(12), '12');
+  assert.equal(formatMetric(null), '–');
+});
+
+test('key metrics keep the registry order and skip non-numbers', () => {
+  assert.deepEqual(keyMetrics({ note: 'x', accuracy: 0.9, f1: { value: 0.8 }, auc: 0.7 }), [
+    ['accuracy', '0.900'],
+    ['f1', '0.800']
+  ]);
+  assert.deepEqual(keyMetrics(undefined), []);
+});
+
+test('integer fields give one sentence naming the field and the bad value', () => {
+  assert.deepEqual(checkInteger('3', 'Replicas', 1, 100), { value: 3 });
+  assert.equal(checkInteger('two', 'Replicas', 1, 100).error, "Replicas must be a whole number between 1 and 100, got 'two'.");
+  assert.equal(checkInteger('1.5', 'Replicas', 1, 100).error, "Replicas must be a whole number between 1 and 100, got '1.5'.");
+  assert.equal(checkInteger('101', 'Canary %', 0, 100).error, 'Canary % must be between 0 and 100, got 101.');
+});
+
+test('sparkline spans the box, highest value at the top', () => {
+  const pts = sparkline([1, 3, 2], 100, 24).split(' ').map(p => p.split(',').map(Number));
+  assert.equal(pts.length, 3);
+  assert.equal(pts[0][0], 0);
+  assert.equal(pts[2][0], 100);
+  assert.ok(pts[1][1] < pts[0][1] && pts[1][1] < pts[2][1]);
+  assert.equal(sparkline([]), '');
+});
+
+test('ages are relative and accept seconds, milliseconds and ISO dates', () => {
+  const now = Date.parse('2026-01-01T12:00:00Z');
+  assert.equal(ago(now / 1000 - 30, now), '30s ago');
+  assert.equal(ago('2026-01-01T10:00:00Z', now), '2h ago');
+  assert.equal(ago(null, now), '');
+});
