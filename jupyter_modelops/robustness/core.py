@@ -317,7 +317,7 @@ def _changed_share(a: Table, b: Table) -> float:
         if a.kinds[c] == NUMERIC:
             changed += int(np.count_nonzero(~((x == y) | (np.isnan(x) & np.isnan(y)))))
         else:
-            changed += int(np.count_nonzero(np.array([u is not v and u != v for u, v in zip(x, y)], dtype=bool)))
+            changed += int(np.count_nonzero(np.asarray(x != y, dtype=bool)))
     return changed / total if total else 0.0
 
 
