@@ -89,15 +89,19 @@ class Registry:
                             "status": rec.get("http.response.status")})
         return out
 
-    def mark(self) -> int:
-        return len(self.requests())
-
-    def since(self, mark: int) -> list[dict]:
-        """Requests after ``mark``, once the log has stopped growing (it is written after the response)."""
+    def _settled(self) -> list[dict]:
+        """The request log once it has stopped growing (lines are written after each response)."""
         last, stable = -1, 0
-        while stable < 3:
+        while stable < 4:
             time.sleep(0.05)
             n = len(self.requests())
             stable = stable + 1 if n == last else 0
             last = n
-        return self.requests()[mark:]
+        return self.requests()
+
+    def mark(self) -> int:
+        return len(self._settled())
+
+    def since(self, mark: int) -> list[dict]:
+        """Requests completed after ``mark``."""
+        return self._settled()[mark:]
