@@ -40,6 +40,12 @@ class Levels:
     count: np.ndarray  # rows at each level
     level_of_row: np.ndarray  # level index of every row (original order)
     terms: tuple | None = None  # cached per-level log loss / Brier terms
+    cbin: np.ndarray | None = None  # cached calibration bin of each level
+
+    def cal_bins(self) -> np.ndarray:
+        if self.cbin is None:
+            self.cbin = cal_bin(self.score)
+        return self.cbin
 
 
 def make_levels(y01: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> Levels:
@@ -154,7 +160,7 @@ def level_stat(lv: Levels, thr: float, proba: bool):
     gt = int(np.searchsorted(lv.score, thr, side="left"))
     if proba:
         lpos, lneg, bpos, bneg = _terms(lv)
-        return make_stat(gt, L, True, lpos, lneg, bpos, bneg, lv.score - 1.0, lv.score, cal_bin(lv.score)), gt
+        return make_stat(gt, L, True, lpos, lneg, bpos, bneg, lv.score - 1.0, lv.score, lv.cal_bins()), gt
     return make_stat(gt, L, False), gt
 
 
@@ -190,7 +196,7 @@ def point_values(lv: Levels, thr: float, proba: bool) -> dict:
         out["log_loss"] = float((np.dot(neg, lneg) + np.dot(pos, lpos)) / T)
         out["brier_score_loss"] = float((np.dot(neg, bneg) + np.dot(pos, bpos)) / T)
         D = neg * s + pos * (s - 1.0)
-        cb = cal_bin(s)
+        cb = lv.cal_bins()
         starts = np.flatnonzero(np.concatenate([[True], cb[1:] != cb[:-1]]))
         out["calibration_error"] = float(np.abs(np.add.reduceat(D, starts)).sum() / T)
     return out
@@ -218,7 +224,7 @@ def cells(lv: Levels, thr: float, proba: bool, *, rows_mode: bool):
         n = lv.count.sum()
         before = np.cumsum(lv.count) - lv.count
         q = np.floor(before * N_SCORE_BINS / n).astype(np.int64)
-        cb = cal_bin(lv.score) if proba else np.zeros(L, dtype=np.int64)
+        cb = lv.cal_bins() if proba else np.zeros(L, dtype=np.int64)
         brk = np.empty(L, dtype=bool)
         brk[0] = True
         brk[1:] = (q[1:] != q[:-1]) | (cb[1:] != cb[:-1])
@@ -265,7 +271,7 @@ def curves(lv: Levels, max_points: int = 200) -> dict:
 
 
 def calibration(lv: Levels) -> dict:
-    cb = cal_bin(lv.score)
+    cb = lv.cal_bins()
     w = lv.pos + lv.neg
     tot = np.bincount(cb, weights=w, minlength=N_CAL_BINS)
     ps = np.bincount(cb, weights=w * lv.score, minlength=N_CAL_BINS)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 N_CAL_BINS = 10
-MAX_CELLS = 2048
+MAX_CELLS = 1024
 
 
 def _cal_bin(conf):
@@ -170,8 +170,11 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
             aucs, aps = [], []
             for o, starts, is_k in orders:
                 Wo = W[:, o]
-                POS = np.add.reduceat(Wo * is_k, starts, axis=1)
-                NEG = np.add.reduceat(Wo * ~is_k, starts, axis=1)
+                POS = Wo * is_k
+                NEG = Wo - POS
+                if len(starts) < len(o):  # tied scores: merge them into one level
+                    POS = np.add.reduceat(POS, starts, axis=1)
+                    NEG = np.add.reduceat(NEG, starts, axis=1)
                 a, p = _auc_ap(NEG, POS)
                 aucs.append(a)
                 aps.append(p)

@@ -11,7 +11,7 @@ from .. import _validation as V
 from ..exceptions import ValidationError
 from . import _binary, _multiclass, _regression
 from ._models import Outputs, estimator_type, predict
-from .bootstrap import bootstrap_cells, choose_method
+from .bootstrap import bootstrap_cells, choose_method, percentile_interval
 from .report import EvaluationReport
 
 TASKS = ("auto", "binary", "multiclass", "classification", "regression")
@@ -422,8 +422,13 @@ def _regression_report(y, yhat, w, *, ci, n_boot, random_state, progress, y_name
         res = bootstrap_cells(stat, cell, C, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
                               point=point, method=method, progress=progress)
         if binned:
-            notes.append(f"Large data: the bootstrap groups rows into {C} cells (quantile bins of target x residual); "
-                         "mean errors use exact cell sums, the max error interval is coarse.")
+            seed = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(
+                None if random_state is None else [int(random_state), 1])
+            dist = _regression.max_error_replicates(np.abs(yv - yh), n_boot, seed)
+            res.low["max_error"], res.high["max_error"] = percentile_interval(dist, ci)
+            notes.append(f"Large data: the bootstrap groups rows into {C} cells (quantile bins of target x residual) "
+                         "and uses exact cell sums; the max error interval is drawn exactly from the order statistics "
+                         "of |residual|.")
     rep = EvaluationReport(task="regression", n_rows=len(yv), ci=ci, n_boot=n_boot, threshold=None,
                            metrics=_interval_metrics(res, point, REG_ORDER), method=method, binned=binned, notes=notes)
     rep.residuals = _regression.residual_summary(yv, yh)

@@ -159,3 +159,32 @@ def test_progress_bar_only_when_asked_or_long(capsys):
     assert "bootstrap" in capsys.readouterr().err  # tqdm writes to stderr outside notebooks
     mo.evaluate_predictions(y, y_score=p, n_boot=3000)  # long, but stderr is not a terminal here
     assert "bootstrap" not in capsys.readouterr().err
+
+
+def test_large_multiclass_and_regression_paths():
+    """Binned cells for multiclass and regression: exact points, sane intervals, notes."""
+    from sklearn.metrics import log_loss, max_error, mean_absolute_error, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    n, K = 12_000, 3
+    y = rng.integers(0, K, n)
+    z = rng.normal(size=(n, K))
+    z[np.arange(n), y] += 1.0
+    P = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    rep = mo.evaluate_predictions(y, y_score=P, n_boot=1000)  # 12k x 1000 > rows budget
+    assert rep.method == "multinomial" and rep.binned and any("cells" in s for s in rep.notes)
+    auc = rep.metrics["roc_auc"]
+    assert auc.value == pytest.approx(roc_auc_score(y, P, multi_class="ovr"), abs=1e-12)
+    assert auc.low < auc.value < auc.high and auc.high - auc.low < 0.03
+    ll = rep.metrics["log_loss"]
+    assert ll.value == pytest.approx(log_loss(y, P), abs=1e-12) and ll.low < ll.value < ll.high
+
+    yt = rng.normal(size=n) * 10
+    yh = yt + rng.standard_t(3, size=n)
+    rep = mo.evaluate_predictions(yt, yh, n_boot=1000)
+    assert rep.binned
+    mae, mx = rep.metrics["mean_absolute_error"], rep.metrics["max_error"]
+    assert mae.value == pytest.approx(mean_absolute_error(yt, yh), abs=1e-12) and mae.low < mae.value < mae.high
+    # the bootstrap max is the data max only when its row is drawn (~63% of replicates)
+    a = np.sort(np.abs(yt - yh))[::-1]
+    assert mx.value == max_error(yt, yh) and mx.high == a[0] and a[4] <= mx.low < a[0]
