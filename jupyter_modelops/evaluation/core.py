@@ -330,7 +330,7 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, *, ci, n_boot, th
         res = bootstrap_cells(stat, cell, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
                               point=point, method=method, progress=progress)
         if binned:
-            notes.append(f"Large data with many distinct scores: the bootstrap groups scores into {G} quantile bins "
+            notes.append(f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
                          "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
                          "KS are shifted to the exact point value to remove the binning bias.")
     rep = EvaluationReport(task="binary", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=threshold,

@@ -190,7 +190,7 @@ class EvaluationReport(Result):
         pct = f"{self.ci:.0%}"
         for k, m in self.metrics.items():
             iv = (f'<span class="ci">[{esc(fmt(m.low))}, {esc(fmt(m.high))}]</span>' if m.low is not None else "–")
-            arrow = "↓" if lower_is_better(k) else "↑"
+            arrow = "best at 0" if k == "mean_residual" else ("↓" if lower_is_better(k) else "↑")
             rows.append((f'{esc(LABELS.get(k, k))} <span class="note">{esc(k)} {arrow}</span>', esc(fmt(m.value)), iv))
         return table(rows, ["metric", "value", f"{pct} interval"], raw_cols=(0, 1, 2))
 
@@ -211,8 +211,7 @@ class EvaluationReport(Result):
         if self.confusion:
             labels = [str(x) for x in self.confusion["labels"]]
             if len(labels) <= 40:
-                title = "Confusion matrix" + (f" (threshold {self.threshold:g})" if self.threshold is not None and self.task == "binary" else "")
-                figs.append(_svg.heatmap(self.confusion["matrix"], labels, title=title))
+                figs.append(_svg.heatmap(self.confusion["matrix"], labels, title="Confusion matrix"))
         if self.calibration:
             c = self.calibration
             figs.append(_svg.line_chart([("model", c["prob_pred"], c["prob_true"])], title="Calibration (reliability)",
