@@ -135,3 +135,19 @@ class Result:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(document(self.to_html(), title=self._summary()), encoding="utf-8")
         return str(p)
+
+
+class RecordResult(Result):
+    """A result that is a plain record (a JSON-able dict), with its keys readable as attributes."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self) -> dict:
+        return dict(self.data)

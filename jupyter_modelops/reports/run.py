@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._html import Result, esc, fmt, page, table, to_jsonable
+from .._html import RecordResult, Result, esc, fmt, page, table, to_jsonable
 from ..exceptions import ModelNotFoundError, ReportError, ValidationError, suggest
 from . import params as _params
 from .summary import MIME
@@ -59,25 +59,13 @@ def resolve_template(template: str | Path) -> Path:
     return path
 
 
-class ReportRun(Result):
+class ReportRun(RecordResult):
     """One run of a report template."""
-
-    def __init__(self, data: dict) -> None:
-        self.data = data
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def ok(self) -> bool:
         """True when the notebook ran and no gate failed."""
         return self.data["status"] == "succeeded" and self.data.get("gates_passed") is not False
-
-    def to_dict(self) -> dict:
-        return dict(self.data)
 
     def _summary(self) -> str:
         d = self.data

@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .._html import Result, esc, page, table
+from .._html import RecordResult, Result, esc, page, table
 from ..exceptions import ModelNotFoundError, ReportError, ValidationError, suggest
 from . import cron as _cron
 
@@ -37,20 +37,8 @@ MARKER = "# jupyter-modelops:schedule:"
 TARGETS = ("local", "kubernetes")
 
 
-class Schedule(Result):
+class Schedule(RecordResult):
     """A scheduled report."""
-
-    def __init__(self, data: dict) -> None:
-        self.data = data
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["data"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def to_dict(self) -> dict:
-        return dict(self.data)
 
     def _summary(self) -> str:
         d = self.data
