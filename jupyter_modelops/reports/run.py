@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._html import RecordResult, Result, esc, fmt, page, table, to_jsonable
+from .._html import RecordResult, esc, fmt, page, table, to_jsonable
 from ..exceptions import ModelNotFoundError, ReportError, ValidationError, suggest
 from . import params as _params
 from .summary import MIME
