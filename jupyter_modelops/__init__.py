@@ -96,7 +96,7 @@ def __getattr__(name: str) -> Any:
     imported = importlib.import_module(module)
     # a name that is also its own subpackage (``deploy``) resolves to that (callable) subpackage, which
     # is what Python binds the attribute to once the subpackage is imported anyway
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    value = imported if module == f"{__name__}.{name}" and callable(imported) else getattr(imported, name)
     globals()[name] = value
     return value
 
