@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int | None = None,
         ready_file: str | None = None, log_level: str = "info") -> int:
     """Serve ``specs`` with uvicorn until SIGTERM/SIGINT; returns the exit code."""
-    import uvicorn
+    from .._optional import require
+
+    uvicorn = require("uvicorn", purpose="run the model server", extra="serve")
 
     from .app import ModelServerApp
 
@@ -103,7 +105,7 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         app, host=host, port=port,
         loop="uvloop" if have("uvloop") else "asyncio",
         http="httptools" if have("httptools") else "h11",
-        lifespan="on", access_log=False, server_header=False,
+        lifespan="on", access_log=False, server_header=False, proxy_headers=False,
         log_level="warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
         timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
     )

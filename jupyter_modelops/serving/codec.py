@@ -71,6 +71,10 @@ def _bytes_tensor(raw: bytes, count: int, name: str) -> np.ndarray:
 
 def _shape(entry: dict, spec: TensorSpec) -> tuple[int, ...]:
     shape = entry.get("shape")
+    want = spec.shape
+    if type(shape) is list and len(shape) == len(want) == 2 and type(shape[0]) is int and type(shape[1]) is int \
+            and shape[0] >= 0 and shape[1] >= 0 and want[0] in (-1, shape[0]) and want[1] in (-1, shape[1]):
+        return (shape[0], shape[1])  # the common case: a batch of rows
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise InvalidInput(
             f"Input '{spec.name}' has shape {shape!r}; expected a list of non-negative integers "
@@ -241,13 +245,18 @@ def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpe
                    params if isinstance(params, dict) else None)
 
 
-def _v2_type(arr: np.ndarray) -> str:
-    kind = arr.dtype.kind
-    if kind in "OUS":
-        return "BYTES"
-    from .modeldir import NUMPY_TO_V2
+_DTYPE_V2: dict = {}
 
-    return NUMPY_TO_V2.get(arr.dtype.name, "FP64")
+
+def _v2_type(arr: np.ndarray) -> str:
+    dt = arr.dtype
+    name = _DTYPE_V2.get(dt)
+    if name is None:
+        from .modeldir import NUMPY_TO_V2
+
+        name = "BYTES" if dt.kind in "OUS" else NUMPY_TO_V2.get(dt.name, "FP64")
+        _DTYPE_V2[dt] = name
+    return name
 
 
 def _bytes_of(arr: np.ndarray) -> bytes:
@@ -259,13 +268,12 @@ def _bytes_of(arr: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def _json_values(arr: np.ndarray) -> Any:
-    kind = arr.dtype.kind
-    if kind in "OUS":
+def _json_values(arr: np.ndarray, dtype: str) -> Any:
+    if dtype == "BYTES":
         return [x.decode() if isinstance(x, bytes) else str(x) for x in arr.ravel()]
-    if arr.dtype == np.float16:
+    if dtype == "FP16":
         return arr.astype(np.float32).ravel()
-    return np.ascontiguousarray(arr).ravel()
+    return arr.ravel()  # a copy when not contiguous: orjson needs C order
 
 
 def encode_response(model_name: str, model_version: str, request: Request,
@@ -286,7 +294,7 @@ def encode_response(model_name: str, model_version: str, request: Request,
             item["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
         else:
-            item["data"] = _json_values(arr)
+            item["data"] = _json_values(arr, dtype)
         items.append(item)
     doc: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "outputs": items}
     if request.id is not None:

@@ -39,7 +39,8 @@ document = st.one_of(
     st.lists(scalars, max_size=3),
 )
 bodies = st.one_of(document.map(lambda d: json.dumps(d).encode()), st.binary(max_size=200))
-header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(max_size=4))
+header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(alphabet="0123456789 -+.xe", max_size=4),
+                       st.sampled_from(["\x1f", "1 2", "0x10"]))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
