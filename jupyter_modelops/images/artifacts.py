@@ -2,16 +2,17 @@
 
 A version travels as an OCI artifact (image manifest v1.1 with an
 ``artifactType`` of our own): its config blob is the version's metadata
-(``application/vnd.jupyter-modelops.model.config.v1+json``) and its one layer
-is the registry bundle (``registry.export_bundle``: artifacts, metadata and
-checksums). ``pull`` verifies every digest and imports the bundle with
-``registry.import_bundle``. Blobs the registry already has are not sent again.
+(``application/vnd.jupyter-modelops.model.config.v1+json``: the manifest of the
+registry's bundle, ``registry.export_bundle``) and each distinct artifact file
+is one layer whose digest is the file's sha256, so weights shared by versions
+are stored and sent once. ``pull`` verifies every digest, reassembles the
+bundle and imports it with ``registry.import_bundle`` (which checks it again).
+Blobs the registry already has are not sent again.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,13 @@ from typing import Any
 from .._html import Result, esc, page, table
 from ..exceptions import BuildError, ValidationError
 from .build import layout_dir
-from .oci import ANNOTATION_TITLE, MANIFEST, Descriptor, Layout, canonical_json, file_digest
+from .oci import ANNOTATION_TITLE, MANIFEST, Descriptor, Layout, canonical_json
 from .reference import parse_reference
 
 ARTIFACT_TYPE = "application/vnd.jupyter-modelops.model.v1"
 CONFIG_TYPE = "application/vnd.jupyter-modelops.model.config.v1+json"
-BUNDLE_TYPE = "application/vnd.jupyter-modelops.bundle.v1"
+ARTIFACT_LAYER_TYPE = "application/vnd.jupyter-modelops.artifact.v1"
+TRANSFER_KINDS = ("oci-push", "oci-pull")
 
 
 @dataclass
@@ -75,6 +77,52 @@ def _metadata(mv: Any) -> dict:
     return doc
 
 
+def _export(mv: Any, layout: Layout, tmp: Path) -> tuple[bytes, list[dict]]:
+    """Export ``mv`` as a registry bundle and split it: (metadata JSON, artifact layer descriptors).
+
+    Each distinct artifact file becomes one layer whose digest is the file's sha256 (so the
+    same weights are stored and sent once, whatever the version), and the bundle's
+    ``manifest.json`` (without its export time, and without transfer records) becomes the config.
+    """
+    import hashlib
+    import tarfile
+
+    from .. import registry
+
+    bundle = tmp / "version.bundle"
+    registry.export_bundle(mv.ref, bundle)
+    meta = None
+    layers = []
+    roles: dict[str, str] = {}
+    with tarfile.open(bundle, mode="r:") as tar:
+        for member in tar:
+            if member.name == "manifest.json":
+                meta = json.loads(tar.extractfile(member).read())  # type: ignore[union-attr]
+                continue
+            sha = member.name.rsplit("/", 1)[-1]
+            digest = "sha256:" + sha
+            if not layout.has_blob(digest):
+                with layout.new_blob() as (out, holder), tar.extractfile(member) as f:  # type: ignore[union-attr]
+                    h = hashlib.sha256()
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                        out.write(chunk)
+                    if h.hexdigest() != sha:
+                        raise BuildError(f"The exported file of {mv.ref} does not match its sha256; refusing to push it.")
+                    holder.append(digest)
+            layers.append((sha, member.size))
+    if not isinstance(meta, dict):
+        raise BuildError(f"The registry's bundle of {mv.ref} has no manifest.json.")
+    for entry in meta.get("versions", []):
+        for role, art in (entry.get("artifacts") or {}).items():
+            roles.setdefault(art["sha256"], role)
+        entry["records"] = [r for r in entry.get("records") or [] if r.get("kind") not in TRANSFER_KINDS]
+    meta.pop("created", None)
+    descs = [Descriptor(ARTIFACT_LAYER_TYPE, "sha256:" + sha, size,
+                        {ANNOTATION_TITLE: roles.get(sha, sha[:12])}).to_dict() for sha, size in sorted(layers)]
+    return canonical_json(meta), descs
+
+
 def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | None = None,
          progress: bool = True) -> ArtifactTransfer:
     """Push a registry version to an OCI registry as an artifact.
@@ -96,6 +144,10 @@ def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | Non
     -------
     ArtifactTransfer
         The remote reference with its digest, the size and what was sent.
+
+    Examples
+    --------
+    >>> push("churn:3", "registry.example.com/team/models/churn")  # doctest: +SKIP
     """
     from .. import registry
     from .upload import push_layout_image
@@ -106,20 +158,14 @@ def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | Non
         dest = dest.with_tag(str(mv.version))
     layout = Layout(layout_dir(), create=True)
     with tempfile.TemporaryDirectory(prefix="modelops-push-") as tmp:
-        bundle_path = Path(tmp) / f"{mv.name}-{mv.version}.bundle"
-        registry.export_bundle(mv.ref, bundle_path)
-        digest = file_digest(bundle_path)
-        size = bundle_path.stat().st_size
-        layout.add_file_blob(bundle_path, digest)
-    meta = _metadata(mv)
-    cfg = canonical_json(meta)
+        cfg, layers = _export(mv, layout, Path(tmp))
     cfg_digest = layout.put_bytes(cfg)
     manifest = {
         "schemaVersion": 2,
         "mediaType": MANIFEST,
         "artifactType": ARTIFACT_TYPE,
         "config": Descriptor(CONFIG_TYPE, cfg_digest, len(cfg)).to_dict(),
-        "layers": [Descriptor(BUNDLE_TYPE, digest, size, {ANNOTATION_TITLE: bundle_path.name}).to_dict()],
+        "layers": layers,
         "annotations": {
             "org.opencontainers.image.title": str(mv.name),
             "org.opencontainers.image.version": str(mv.version),
@@ -133,10 +179,9 @@ def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | Non
     stats, pushed = push_layout_image(layout, man_digest, dest, insecure=insecure, chunk_size=chunk_size,
                                       progress=progress)
     remote = f"{dest}@{pushed}"
-    add = getattr(registry, "add_record", None)
-    if add is not None:
-        add(mv.ref, "oci-push", {"remote": remote, "digest": pushed, "size": size + len(cfg)})
-    return ArtifactTransfer("push", mv.ref, remote, pushed, size + len(cfg) + len(man), stats.to_dict())
+    size = len(man) + len(cfg) + sum(int(la["size"]) for la in layers)
+    registry.add_record(mv.ref, "oci-push", {"remote": remote, "digest": pushed, "size": size})
+    return ArtifactTransfer("push", mv.ref, remote, pushed, size, stats.to_dict())
 
 
 def pull(source: str, *, insecure: bool = False, progress: bool = True) -> ArtifactTransfer:
@@ -169,22 +214,19 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
                 f"{src} is not a model pushed by jupyter_modelops.push (its type is {kind or media!r}, expected {ARTIFACT_TYPE}).",
                 hint="To run an image, deploy it; to share a model, push it with jupyter_modelops.push(ref, target).",
             )
-        layers = [layer for layer in manifest.get("layers", []) if layer.get("mediaType") == BUNDLE_TYPE]
-        if len(layers) != 1:
-            raise BuildError(f"{src} holds {len(layers)} model bundles; expected one.")
-        layer = layers[0]
+        layers = [layer for layer in manifest.get("layers", []) if layer.get("mediaType") == ARTIFACT_LAYER_TYPE]
+        total = sum(int(layer["size"]) for layer in layers)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=int(layer["size"]), desc=f"pull {src.repository}", unit="B", unit_scale=True,
+            bar = tqdm(total=total, desc=f"pull {src.repository}", unit="B", unit_scale=True,
                        unit_divisor=1024, leave=False)
         with tempfile.TemporaryDirectory(prefix="modelops-pull-") as tmp:
-            name = os.path.basename((layer.get("annotations") or {}).get(ANNOTATION_TITLE) or "model.bundle")
-            path = Path(tmp) / name
+            meta = client.read_blob(src.repository, manifest["config"]["digest"])
+            path = Path(tmp) / "version.bundle"
             try:
-                with open(path, "wb") as f:
-                    client.fetch_blob(src.repository, layer["digest"], f, progress=bar.update if bar else None)
+                _write_bundle(client, src.repository, meta, layers, path, bar)
             finally:
                 if bar is not None:
                     bar.close()
@@ -192,8 +234,30 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
         stats = client.stats.to_dict()
     versions = list(getattr(info, "versions", []) or [])
     ref = ", ".join(getattr(v, "ref", str(v)) for v in versions) or "?"
-    add = getattr(registry, "add_record", None)
-    if add is not None and versions:
-        add(getattr(versions[0], "ref", ref), "oci-pull", {"remote": f"{src}@{digest}", "digest": digest})
-    return ArtifactTransfer("pull", ref, f"{src}@{digest}", digest, int(layer["size"]), stats,
+    for v in versions:
+        registry.add_record(v.ref, "oci-pull", {"remote": f"{src}@{digest}", "digest": digest})
+    return ArtifactTransfer("pull", ref, f"{src}@{digest}", digest, total, stats,
                             list(getattr(info, "warnings", []) or []))
+
+
+def _write_bundle(client: Any, repo: str, meta: bytes, layers: list[dict], path: Path, bar: Any) -> None:
+    """Reassemble the registry's bundle: ``manifest.json`` plus ``blobs/<sha256>`` per artifact file."""
+    import io
+    import tarfile
+
+    def info(name: str, size: int) -> tarfile.TarInfo:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime, ti.mode = size, 0, 0o644
+        return ti
+
+    with tempfile.TemporaryDirectory(dir=path.parent) as blobs, \
+            tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info("manifest.json", len(meta)), io.BytesIO(meta))
+        for layer in layers:
+            digest = layer["digest"]
+            part = Path(blobs) / digest.split(":", 1)[1]
+            with open(part, "wb") as f:
+                client.fetch_blob(repo, digest, f, progress=bar.update if bar is not None else None)
+            with open(part, "rb") as f:
+                tar.addfile(info(f"blobs/{digest.split(':', 1)[1]}", part.stat().st_size), f)
+            part.unlink()
