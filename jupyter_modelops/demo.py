@@ -210,3 +210,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+@step("build")
+def build_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    # base="scratch": the demo stays offline (no base image to download); the layers run on any
+    # Python 3.11 base, e.g. mo.build(ref, base="python:3.11-slim-bookworm") or an OCI layout directory.
+    img = mo.build(state["version"].ref, base="scratch", progress=False)
+    again = mo.build(state["version"].ref, base="scratch", progress=False)
+    if again.digest != img.digest:
+        raise SystemExit(f"building {state['version'].ref} twice gave two digests: {img.digest} and {again.digest}")
+    state["image"] = img
+    layers = ", ".join(f"{la['role']} {la['size'] / 1e6:.1f} MB" for la in img.layers)
+    return (f"image {img.layout_name} {img.digest[:19]}... {img.size / 1e6:.1f} MB ({layers}) in {img.location}; "
+            f"rebuilt: same digest, {again.reused}/{len(again.layers)} layers reused")
