@@ -34,5 +34,7 @@ class _CallablePackage(_types.ModuleType):
     def __call__(self, *args, **kwargs):
         return deploy(*args, **kwargs)
 
+    __call__.__doc__ = deploy.__doc__
+
 
 _sys.modules[__name__].__class__ = _CallablePackage

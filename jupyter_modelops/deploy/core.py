@@ -308,6 +308,7 @@ def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, f
     if auto_rollback and previous_rev:
         back = _rollback_plain(kube, spec.name, spec.namespace, to=None, timeout=timeout, progress=progress)
         return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs, revision=back.revision,
+                          running=back.running,
                           reason=f"the rollout of {spec.ref} failed: {verdict.message}; rolled back to revision "
                                  f"{back.revision} ({back.ref}): {back.reason}")
     extra = "" if previous_rev else " (no earlier revision to roll back to; undeploy() removes it)"
@@ -359,8 +360,8 @@ def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, 
                           traffic_share=(spec.canary / 100 if spec.canary is not None else None))
     if auto_rollback and current is not None and PREVIOUS in objs[-1]["metadata"]["annotations"]:
         back = _rollback_kserve(kube, spec.name, spec.namespace, timeout=timeout)
-        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
-                          reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}")
+        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs, running=back.running,
+                          closes_canary=True, reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}")
     return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
 
 
@@ -410,7 +411,8 @@ def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, ti
     state = "rolled-back" if verdict.state == "done" else "failed"
     reason = (f"revision {verdict.revision} runs {back.ref} again ({verdict.message})" if verdict.state == "done"
               else f"the rollback to revision {to} failed too: {verdict.message}")
-    return Deployment(back, cluster=cname, state=state, manifests=[body], reason=reason, revision=verdict.revision)
+    return Deployment(back, cluster=cname, state=state, manifests=[body], reason=reason, revision=verdict.revision,
+                      running=back.ref if verdict.state == "done" else None)
 
 
 def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -> Deployment:
@@ -431,7 +433,8 @@ def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -
         kube.apply(o, force=True)
     verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
     state = "rolled-back" if verdict.state == "done" else "failed"
-    return Deployment(spec, cluster=cname, state=state, manifests=objs,
+    return Deployment(spec, cluster=cname, state=state, manifests=objs, closes_canary=True,
+                      running=spec.ref if verdict.state == "done" else None,
                       reason=f"rolled back to {spec.ref} ({verdict.message})")
 
 
@@ -465,7 +468,8 @@ def rollback(name: str, *, cluster: str | None = None, namespace: str = "default
             canary = kube.get("Deployment", f"{name}-canary", namespace)
             kube.delete("Deployment", f"{name}-canary", namespace)
             ann = canary["metadata"].get("annotations") or {}
-            spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0, mode="deployment")
+            spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0, mode="deployment",
+                                          canary=int(ann.get(f"{LABEL_PREFIX}/canary-percent", "1")))
             result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=[],
                                 reason=f"the canary {spec.ref} was removed; all traffic is on the stable version")
         else:
@@ -503,7 +507,7 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
             for o in objs:
                 kube.apply(o)
             verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
-            result = Deployment(spec, cluster=kube.cluster.name,
+            result = Deployment(spec, cluster=kube.cluster.name, closes_canary=verdict.state == "done",
                                 state="deployed" if verdict.state == "done" else "failed", manifests=objs,
                                 reason=f"promoted {spec.ref} to 100% of traffic ({verdict.message})")
         else:
@@ -518,13 +522,13 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
             if verdict.state == "done":
                 kube.delete("Deployment", f"{name}-canary", namespace)
                 result = Deployment(spec, cluster=kube.cluster.name, state="deployed", manifests=objs,
-                                    revision=verdict.revision,
+                                    revision=verdict.revision, closes_canary=True,
                                     reason=f"promoted {spec.ref}: the stable deployment runs it "
                                            f"({verdict.message}); the canary was removed")
             else:
                 back = _rollback_plain(kube, name, namespace, to=None, timeout=timeout, progress=progress)
                 result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=objs,
-                                    reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
+                                    running=back.running, reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
                                            f"the canary is still running")
     _record(result.ref, result.record())
     return result
@@ -581,7 +585,7 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
                 removed.append(f"{kind}/{obj_name}")
         spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0,
                                       mode=ann.get(f"{LABEL_PREFIX}/mode", "deployment"))
-        result = Deployment(spec, cluster=kube.cluster.name, state="removed", manifests=[],
+        result = Deployment(spec, cluster=kube.cluster.name, state="removed", manifests=[], closes_canary=True,
                             reason=f"deleted {', '.join(removed)}")
     _record(result.ref, result.record())
     return result
@@ -618,16 +622,28 @@ def deployments(*, cluster: str | None = None, namespace: str | None = None,
                                  "replicas": (obj.get("spec") or {}).get("replicas"), "ready": ready,
                                  "revision": revision(obj) or None})
         return DeploymentList(rows, source=f"cluster {cluster}")
-    latest: dict[tuple, dict] = {}
+    # replay the history: what runs on each track of each deployment after the last event
+    tracks: dict[tuple, dict] = {}
     for rec in _registry().records(kind="deployment"):
         data = {**(rec.get("data") or {}), "at": rec.get("created")}
-        if namespace and data.get("namespace") != namespace:
+        if namespace and data.get("namespace") != namespace or data.get("state") == "dry-run":
             continue
-        latest[(data.get("cluster"), data.get("namespace"), data.get("name"))] = data
-    for data in latest.values():
-        if data.get("state") in ("removed", "dry-run"):
-            continue
-        rows.append({k: data.get(k) for k in ("cluster", "namespace", "name", "mode", "ref", "profile", "state",
-                                              "revision", "at")})
+        key = (data.get("cluster"), data.get("namespace"), data.get("name"))
+        track = data.get("track", "stable")
+        if data.get("closes_canary"):
+            tracks.pop(key + ("canary",), None)
+        if data.get("running"):
+            tracks[key + (track,)] = data
+        elif data.get("state") == "removed":
+            tracks.pop(key + ("stable",), None)
+        elif track == "canary":
+            tracks.pop(key + ("canary",), None)
+        elif data.get("state") == "failed":
+            tracks[key + (track,)] = data
+    for (cl, ns, nm, track), data in sorted(tracks.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        rows.append({"cluster": cl, "namespace": ns, "name": nm, "track": track,
+                     "running": data.get("running") or "-", "state": data.get("state"),
+                     "profile": data.get("profile"), "mode": data.get("mode"), "revision": data.get("revision"),
+                     "at": data.get("at")})
     return DeploymentList(rows, source="registry records")
 

@@ -14,6 +14,9 @@ _STATE_CLASS = {"deployed": "pass", "canary": "warn", "rolled-back": "warn", "fa
                 "dry-run": "", "applied": "", "removed": ""}
 
 
+_DEFAULT: Any = object()
+
+
 class Deployment(Result):
     """One deployment of a model version to one cluster (or a dry run of it).
 
@@ -28,6 +31,11 @@ class Deployment(Result):
         ``error`` (this cluster could not be reached or refused; see ``reason``).
     reason : str
         What happened, in one sentence.
+    track : str
+        ``stable`` or ``canary``.
+    running : str or None
+        The version that runs on this track after this event (after an automatic rollback, the
+        earlier version; None when nothing runs there any more).
     revision : int or None
         Deployment revision (plain mode).
     manifests : list of dict
@@ -35,7 +43,8 @@ class Deployment(Result):
     """
 
     def __init__(self, spec: DeploySpec, *, cluster: str, state: str, manifests: list[dict], reason: str = "",
-                 revision: int | None = None, traffic_share: float | None = None) -> None:
+                 revision: int | None = None, traffic_share: float | None = None, running: Any = _DEFAULT,
+                 closes_canary: bool = False) -> None:
         self.spec = spec
         self.name = spec.name
         self.namespace = spec.namespace
@@ -57,6 +66,11 @@ class Deployment(Result):
         self.elapsed: float | None = None
         self.at = time.time()
         self.kubeconfig: str | None = None  # the kubeconfig used, for the verbs below
+        self.track = "canary" if spec.canary is not None else "stable"
+        # the version that runs on this track after this event (None: nothing runs there)
+        self.running = (spec.ref if state in ("deployed", "applied", "canary") else None) \
+            if running is _DEFAULT else running
+        self.closes_canary = closes_canary
 
     @classmethod
     def from_error(cls, spec: DeploySpec, cluster: str, exc: Exception) -> "Deployment":
@@ -110,7 +124,8 @@ class Deployment(Result):
             "model": self.model, "version": self.version, "image": self.image, "digest": self.digest,
             "profile": self.profile, "mode": self.mode, "replicas": self.replicas, "canary": self.canary,
             "traffic_share": self.traffic_share, "state": self.state, "reason": self.reason,
-            "revision": self.revision, "elapsed_s": self.elapsed, "at": self.at, "manifests": self.manifests,
+            "revision": self.revision, "elapsed_s": self.elapsed, "at": self.at, "track": self.track,
+            "running": self.running, "closes_canary": self.closes_canary, "manifests": self.manifests,
         }
 
     def _rows(self) -> list[list]:

@@ -56,6 +56,8 @@ def test_a_crash_looping_rollout_is_rolled_back_with_the_reason(fake_kube, refs)
     st = status("churn", cluster="fake", kubeconfig=fake_kube.cfg)
     assert st.ref == refs[0] and st.available == 2
     assert [r["revision"] for r in st.revisions] == [2, 3]
+    # the registry's view: the earlier version runs again
+    assert [(r["track"], r["running"], r["state"]) for r in deployments()] == [("stable", refs[0], "rolled-back")]
 
 
 def test_an_image_that_cannot_be_pulled_names_the_image(fake_kube, refs):
@@ -95,7 +97,9 @@ def test_canary_then_promote(fake_kube, refs):
     assert fake_kube.get("deployments", "churn-canary")["status"]["availableReplicas"] == 1
     st = status("churn", cluster="fake", kubeconfig=fake_kube.cfg)
     assert st.canary["ref"] == refs[1] and st.canary["traffic_share"] == pytest.approx(0.25)
+    assert [(r["track"], r["running"]) for r in deployments()] == [("canary", refs[1]), ("stable", refs[0])]
     done = can.promote(timeout=30)
+    assert [(r["track"], r["running"]) for r in deployments()] == [("stable", refs[1])]
     assert done.state == "deployed" and done.ref == refs[1]
     assert fake_kube.get("deployments", "churn-canary") is None
     assert fake_kube.get("deployments", "churn")["spec"]["template"]["spec"]["containers"][0]["image"] == \
@@ -108,6 +112,7 @@ def test_canary_then_rollback_removes_only_the_canary(fake_kube, refs):
     back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=30)
     assert back.state == "rolled-back" and "canary" in back.reason
     assert fake_kube.get("deployments", "churn-canary") is None
+    assert [(r["track"], r["running"]) for r in deployments()] == [("stable", refs[0])]
     assert fake_kube.get("deployments", "churn")["metadata"]["annotations"]["modelops.jupyter.org/ref"] == refs[0]
 
 
