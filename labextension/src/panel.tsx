@@ -304,6 +304,7 @@ function ExportForm(props: IFormProps): JSX.Element {
         <select className="jp-mod-styled" value={quantize} onChange={e => setQuantize(e.target.value)} data-testid="jmo-export-quantize">
           <option value="">none</option>
           <option value="int8">int8 (dynamic)</option>
+          <option value="fp16">fp16</option>
         </select>
       </Field>
       <Submit label="Export" busy={busy(job)} testid="jmo-export-submit" />
@@ -515,6 +516,9 @@ function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Ele
 
 function ReportForm(props: IFormProps): JSX.Element {
   const [cron, setCron] = React.useState('0 6 * * *');
+  const [template, setTemplate] = React.useState('monitoring');
+  const [data, setData] = React.useState('');
+  const extra = (): Dict => ({ template, ...(data.trim() ? { data: data.trim() } : {}) });
   const [description, setDescription] = React.useState<string>('');
   const [cronError, setCronError] = React.useState<string | null>(null);
   const run = useJob(props.client, props.onChanged);
@@ -546,7 +550,17 @@ function ReportForm(props: IFormProps): JSX.Element {
 
   return (
     <div className="jp-ModelOps-form" data-testid="jmo-form-report">
-      <button className="jp-mod-styled jp-mod-accept" disabled={busy(run.job)} onClick={() => void run.start('report', { ref: props.ref_ })} data-testid="jmo-report-submit">
+      <Field label="Template">
+        <select className="jp-mod-styled" value={template} onChange={e => setTemplate(e.target.value)} data-testid="jmo-report-template">
+          <option value="monitoring">monitoring</option>
+          <option value="drift">drift</option>
+          <option value="evaluation">evaluation</option>
+        </select>
+      </Field>
+      <Field label="Data file (CSV or Parquet, on the server)">
+        <input className="jp-mod-styled" value={data} placeholder="data/latest.csv" onChange={e => setData(e.target.value)} data-testid="jmo-report-data" />
+      </Field>
+      <button className="jp-mod-styled jp-mod-accept" disabled={busy(run.job)} onClick={() => void run.start('report', { ref: props.ref_, ...extra() })} data-testid="jmo-report-submit">
         Run report now
       </button>
       <ErrorLine error={run.error} testid="jmo-form-error" />
@@ -561,7 +575,7 @@ function ReportForm(props: IFormProps): JSX.Element {
       <button
         className="jp-mod-styled"
         disabled={busy(schedule.job) || cronError !== null}
-        onClick={() => void schedule.start('schedule', { ref: props.ref_, cron })}
+        onClick={() => void schedule.start('schedule', { ref: props.ref_, cron, ...extra() })}
         data-testid="jmo-schedule-submit"
       >
         Schedule
