@@ -63,7 +63,16 @@ class Former:
                 data[orig] = col
             return pd.DataFrame(data, copy=False)
         if table.kinds and all(k != CATEGORICAL for k in table.kinds.values()):
-            arr = np.column_stack([table.columns[n] for n in self.names])
+            # column-major: each column is one contiguous copy (np.column_stack writes with a stride)
+            dtype = self.np_dtype if self.np_dtype is not None and self.np_dtype.kind == "f" else np.float64
+            arr = np.empty((table.n_rows, len(self.names)), dtype=dtype, order="F")
+            for j, n in enumerate(self.names):
+                arr[:, j] = table.columns[n]
+            if self.kind == "torch":
+                import torch
+
+                return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).to(self.torch_dtype)
+            return arr
         else:
             arr = np.empty((table.n_rows, len(self.names)), dtype=object)
             for i, n in enumerate(self.names):
@@ -140,7 +149,10 @@ class Predictor:
             if proba.ndim == 1:
                 proba = np.column_stack([1.0 - proba, proba])
             cls = np.asarray(classes) if classes is not None and len(classes) == proba.shape[1] else np.arange(proba.shape[1])
-            labels = cls[np.argmax(proba, axis=1)]
+            if proba.shape[1] == 2:  # argmax of two columns without the slow small-axis reduction
+                labels = cls[(proba[:, 1] > proba[:, 0]).astype(np.intp)]
+            else:
+                labels = cls[np.argmax(proba, axis=1)]
             score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
             return Output(labels, proba, score)
         if kind == "decision":

@@ -126,7 +126,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
             for s in sevs:
                 row = {"perturbation": pert.name, "severity": s, "description": pert.description}
                 try:
-                    Xp, n_changed = _apply(pert, table, former, X, rng, s, ctx)
+                    Xp = _apply(pert, table, former, X, rng, s, ctx)
                 except ValidationError:
                     raise
                 except Exception as exc:
@@ -159,7 +159,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
                         rows.append(row)
                         pbar.update(1)
                         continue
-                row.update(status="ok", changed_share=n_changed)
+                row["status"] = "ok"
                 row.update(_measure(clean, out, yv, task, n_boot=n_boot, ci=ci, seed=[int(random_state), k, len(rows)]))
                 rows.append(row)
                 pbar.update(1)
@@ -291,10 +291,9 @@ def column_stats(table: Table) -> dict[str, dict]:
 # -- running -----------------------------------------------------------------
 
 def _apply(pert: P.Perturbation, table: Table, former: Former, X: Any, rng: np.random.Generator, s: float,
-           ctx: P.Context) -> tuple[Any, float | None]:
+           ctx: P.Context) -> Any:
     if pert.table:
-        tp = pert.fn(table, rng, s, ctx)
-        return former(tp), _changed_share(table, tp)
+        return former(pert.fn(table, rng, s, ctx))
     Xc = X.copy() if hasattr(X, "copy") else (X.clone() if hasattr(X, "clone") else np.array(X, copy=True))
     Xp = pert.fn(Xc, rng, s)
     if Xp is None:
@@ -303,22 +302,7 @@ def _apply(pert: P.Perturbation, table: Table, former: Former, X: Any, rng: np.r
     if shape is None or tuple(shape)[:1] != (table.n_rows,):
         raise ValidationError(f"The perturbation '{pert.name}' returned {type(Xp).__name__} of shape {shape}; "
                               f"expected the same rows as X ({table.n_rows:,}).")
-    return Xp, None
-
-
-def _changed_share(a: Table, b: Table) -> float:
-    changed = 0
-    total = 0
-    for c in a.names:
-        x, y = a.columns[c], b.columns[c]
-        total += x.size
-        if x is y:
-            continue
-        if a.kinds[c] == NUMERIC:
-            changed += int(np.count_nonzero(~((x == y) | (np.isnan(x) & np.isnan(y)))))
-        else:
-            changed += int(np.count_nonzero(np.asarray(x != y, dtype=bool)))
-    return changed / total if total else 0.0
+    return Xp
 
 
 def _impute(Xp: Any, table: Table, former: Former, impute: Any, stats: dict) -> Any:
@@ -367,6 +351,8 @@ def _align_labels(y: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _delta(clean: Output, out: Output, task: str) -> np.ndarray:
     if clean.proba is not None and out.proba is not None and clean.proba.shape == out.proba.shape:
+        if clean.proba.shape[1] == 2:  # half the L1 distance of two-class vectors
+            return np.abs(clean.proba[:, 1] - out.proba[:, 1])
         return 0.5 * np.abs(clean.proba - out.proba).sum(axis=1)
     return np.abs(clean.score - out.score)
 

@@ -181,7 +181,7 @@ def noise(table: Table, rng: np.random.Generator, severity: float, ctx: Context)
 
 
 def _cell_mask(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
-    return rng.random(n) < share
+    return rng.random(n, dtype=np.float32) < share
 
 
 def missing(table: Table, rng: np.random.Generator, severity: float, ctx: Context) -> Table:
