@@ -14,8 +14,11 @@ def version_choices() -> list[str]:
     return refs
 
 
-def deploy_form() -> Any:
-    """An ipywidgets form that calls :func:`jupyter_modelops.deploy.deploy` with its values."""
+def deploy_form(*, cluster: str | None = None, profile: str = "cpu-small", namespace: str = "default",
+                image: str | None = None, replicas: int | None = None, canary: int | None = None,
+                kubeconfig: str | None = None) -> Any:
+    """An ipywidgets form that calls :func:`jupyter_modelops.deploy.deploy` with its values
+    (the arguments pre-fill it)."""
     from .._optional import require
 
     w = require("ipywidgets", purpose="show the deploy form")
@@ -23,26 +26,30 @@ def deploy_form() -> Any:
     from ..exceptions import ModelOpsError
 
     try:
-        cluster_names = clusters().names
+        cluster_names = clusters(kubeconfig=kubeconfig).names
     except ModelOpsError:
         cluster_names = []
     refs = version_choices()
     style = {"description_width": "90px"}
     model = w.Dropdown(options=refs, description="model", style=style)
-    cluster = w.Dropdown(options=cluster_names + ["local"], description="cluster", style=style)
-    profile = w.Dropdown(options=profiles().names, value="cpu-small", description="profile", style=style)
-    namespace = w.Text(value="default", description="namespace", style=style)
-    image = w.Text(value="", placeholder="registry/repo@sha256:... (default: the recorded image)",
-                   description="image", style=style)
-    replicas = w.BoundedIntText(value=0, min=0, max=1000, description="replicas", style=style,
-                                tooltip="0 = the profile's default")
-    canary = w.IntSlider(value=0, min=0, max=99, description="canary %", style=style)
+    choices = cluster_names + ["local"]
+    cluster_w = w.Dropdown(options=choices, value=cluster if cluster in choices else choices[0],
+                           description="cluster", style=style)
+    names = profiles().names
+    profile_w = w.Dropdown(options=names, value=profile if profile in names else "cpu-small",
+                           description="profile", style=style)
+    namespace_w = w.Text(value=namespace or "default", description="namespace", style=style)
+    image_w = w.Text(value=image or "", placeholder="registry/repo@sha256:... (default: the recorded image)",
+                     description="image", style=style)
+    replicas_w = w.BoundedIntText(value=replicas or 0, min=0, max=1000, description="replicas", style=style,
+                                  tooltip="0 = the profile's default")
+    canary_w = w.IntSlider(value=canary or 0, min=0, max=99, description="canary %", style=style)
     dry_run = w.Checkbox(value=False, description="dry run (show the YAML only)")
     button = w.Button(description="Deploy", button_style="primary", icon="rocket")
     out = w.Output()
     form = w.VBox([w.HTML("<b>Deploy a model version</b>" + ("" if refs else
                                                              " &mdash; the registry has no model versions yet")),
-                   model, cluster, profile, namespace, image, replicas, canary, dry_run, button, out])
+                   model, cluster_w, profile_w, namespace_w, image_w, replicas_w, canary_w, dry_run, button, out])
     form.result = None
     form.error = None
 
@@ -51,10 +58,11 @@ def deploy_form() -> Any:
         form.result, form.error = None, None
         with out:
             try:
-                form.result = deploy(model.value, cluster=cluster.value, profile=profile.value,
-                                     namespace=namespace.value or "default", image=image.value or None,
-                                     replicas=replicas.value or None, canary=canary.value or None,
-                                     dry_run=dry_run.value)
+                form.result = deploy(model.value, cluster=cluster_w.value, profile=profile_w.value,
+                                     namespace=namespace_w.value or "default", image=image_w.value or None,
+                                     replicas=replicas_w.value or None, canary=canary_w.value or None,
+                                     dry_run=dry_run.value,
+                                     kubeconfig=kubeconfig if cluster_w.value != "local" else None)
             except ModelOpsError as exc:
                 form.error = str(exc)
                 print(f"Deploy failed: {exc}")
@@ -64,7 +72,7 @@ def deploy_form() -> Any:
             display(form.result)
 
     button.on_click(on_click)
-    form.widgets = {"model": model, "cluster": cluster, "profile": profile, "namespace": namespace,
-                    "image": image, "replicas": replicas, "canary": canary, "dry_run": dry_run,
+    form.widgets = {"model": model, "cluster": cluster_w, "profile": profile_w, "namespace": namespace_w,
+                    "image": image_w, "replicas": replicas_w, "canary": canary_w, "dry_run": dry_run,
                     "button": button, "output": out}
     return form

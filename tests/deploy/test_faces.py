@@ -69,6 +69,10 @@ def test_deploy_form_in_a_real_shell(ip, refs, fake_kube, monkeypatch):
 
     monkeypatch.setenv("KUBECONFIG", fake_kube.cfg)
     with capture_output():
+        ip.run_cell("%modelops deploy --profile gpu-a10g --canary 5 -o form").raise_error()
+    assert ip.user_ns["form"].widgets["profile"].value == "gpu-a10g"
+    assert ip.user_ns["form"].widgets["canary"].value == 5
+    with capture_output():
         ip.run_cell("%modelops deploy -o form").raise_error()
     form = ip.user_ns["form"]
     # what a kernel's display hook publishes for the cell's value: a widget view

@@ -3,7 +3,7 @@
 Examples: %modelops deploy churn:3 --cluster prod --profile gpu-t4 --replicas 2
           %modelops deploy churn:4 --cluster prod --canary 10
           %modelops deploy churn:3 --cluster prod,dr --dry-run     (shows the YAML)
-          %modelops deploy                                         (a form)
+          %modelops deploy [--cluster prod --profile gpu-t4]       (a form, pre-filled)
 """
 
 SUMMARY = "deploy a model version to a cluster and hardware profile (no arguments: a form)"
@@ -31,7 +31,8 @@ def run(args, shell):
     if args.ref is None:
         from .._deploy_form import deploy_form
 
-        return deploy_form()
+        return deploy_form(cluster=args.cluster, profile=args.profile, namespace=args.namespace, image=args.image,
+                           replicas=args.replicas, canary=args.canary, kubeconfig=args.kubeconfig)
     from ...deploy import deploy
 
     return deploy(args.ref, cluster=args.cluster, profile=args.profile, namespace=args.namespace,
