@@ -482,6 +482,21 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
             kubeconfig: str | None = None, progress: bool | None = None) -> Deployment:
     """Make a canary the stable version: roll the stable deployment to it, then remove the canary.
 
+    In KServe mode, the InferenceService is applied again without ``canaryTrafficPercent``.
+
+    Parameters
+    ----------
+    name : str
+        The deployment's name.
+    cluster : str, optional
+        Kubeconfig context (default: current).
+    namespace : str, default="default"
+    timeout : float, default=600
+        Seconds to wait for the stable rollout; if it fails, the stable deployment is rolled back
+        and the canary keeps running.
+    kubeconfig : str, optional
+    progress : bool, optional
+
     Returns
     -------
     Deployment
@@ -537,7 +552,21 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
 # -- status / undeploy / deployments -----------------------------------------------------------------
 def status(name: str, *, cluster: str | None = None, namespace: str = "default",
            kubeconfig: str | None = None) -> DeploymentStatus:
-    """What runs for deployment ``name``: version, replicas, revisions, canary, conditions, pod problems."""
+    """What runs for deployment ``name``: version, replicas, revisions, canary, conditions, pod problems.
+
+    Parameters
+    ----------
+    name : str
+    cluster : str, optional
+        Kubeconfig context (default: current).
+    namespace : str, default="default"
+    kubeconfig : str, optional
+
+    Returns
+    -------
+    DeploymentStatus
+        ``rollout`` is ``done``, ``progressing`` or ``failed``, judged like :func:`deploy` does.
+    """
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
         dep = kube.get("Deployment", name, namespace)
@@ -565,7 +594,21 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
 
 def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default",
              kubeconfig: str | None = None) -> Deployment:
-    """Remove every object of deployment ``name`` (stable, canary, Service, HPA, PDB, NetworkPolicy, ...)."""
+    """Remove every object of deployment ``name`` (stable, canary, Service, HPA, PDB, NetworkPolicy, ...).
+
+    Parameters
+    ----------
+    name : str
+    cluster : str, optional
+        Kubeconfig context (default: current).
+    namespace : str, default="default"
+    kubeconfig : str, optional
+
+    Returns
+    -------
+    Deployment
+        ``state == "removed"``; ``reason`` lists what was deleted.
+    """
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
         found = kube.get("Deployment", name, namespace)
@@ -601,6 +644,14 @@ def deployments(*, cluster: str | None = None, namespace: str | None = None,
         Ask this cluster (kubeconfig context) what it runs (objects labelled as ours).
     namespace : str, optional
         Only this namespace (default: all).
+    kubeconfig : str, optional
+
+    Returns
+    -------
+    DeploymentList
+        From a cluster: one row per Deployment (or InferenceService) labelled as ours. From the
+        records: one row per deployment and track (``stable``, ``canary``) with the version that
+        ``running`` there after the last recorded event.
     """
     rows: list[dict] = []
     if cluster is not None:
