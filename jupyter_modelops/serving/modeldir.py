@@ -237,8 +237,12 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
         from skl2onnx.common.data_types import FloatTensorType
 
         options = {id(model): {"zipmap": False}} if classifier else None
-        onx = to_onnx(model, initial_types=[("input", FloatTensorType([None, n]))], options=options,
-                      target_opset={"": 17, "ai.onnx.ml": 3})
+        import warnings
+
+        with warnings.catch_warnings():  # skl2onnx's own use of a deprecated onnx helper
+            warnings.simplefilter("ignore", DeprecationWarning)
+            onx = to_onnx(model, initial_types=[("input", FloatTensorType([None, n]))], options=options,
+                          target_opset={"": 17, "ai.onnx.ml": 3})
         path = d / "model.onnx"
         path.write_bytes(onx.SerializeToString())
         artifacts["onnx"] = {"path": path.name, "sha256": _sha256(path), "format": "onnx"}
