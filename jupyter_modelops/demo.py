@@ -208,9 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 @step("build")
 def build_step(state: dict) -> str:
@@ -226,3 +223,64 @@ def build_step(state: dict) -> str:
     layers = ", ".join(f"{la['role']} {la['size'] / 1e6:.1f} MB" for la in img.layers)
     return (f"image {img.layout_name} {img.digest[:19]}... {img.size / 1e6:.1f} MB ({layers}) in {img.location}; "
             f"rebuilt: same digest, {again.reused}/{len(again.layers)} layers reused")
+
+
+@step("panel")
+def panel_step(state: dict) -> str:
+    """The JupyterLab panel's REST API on a real Jupyter server: list the registry, run a job."""
+    import json
+    import secrets
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    root = state["out"] / "jupyter-root"
+    root.mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'jupyter_modelops': True}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base, headers = f"http://127.0.0.1:{port}/jupyter-modelops/api", {"Authorization": f"token {token}"}
+
+    def call(path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{base}/{path}", data=data, headers=headers, method="POST" if data else "GET")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                info = call("info")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the Jupyter server with the jupyter_modelops extension did not start")
+                time.sleep(0.3)
+        models = call("models")["models"]
+        job = call("jobs", {"action": "export", "params": {"model_or_ref": state["version"].ref, "format": "onnx"}})
+        while job["status"] not in ("succeeded", "failed"):
+            time.sleep(0.2)
+            job = call(f"jobs/{job['id']}")
+        if job["status"] != "succeeded":
+            raise SystemExit(f"the export job failed: {job['error']['message']}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    from . import _jupyter_labextension_paths
+
+    assets = (Path(__file__).parent / _jupyter_labextension_paths()[0]["src"] / "package.json").exists()
+    return (f"REST API of the panel (jupyter-modelops {info['version']}) on 127.0.0.1:{port}: "
+            f"{len(models)} model(s), export job {job['status']} in {job['elapsed']:.1f} s "
+            f"({'reused' if job['result'].get('reused') else 'new'}); panel assets built: {'yes' if assets else 'NO'}; "
+            "open it with `jupyter lab` -> ModelOps in the left sidebar")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
