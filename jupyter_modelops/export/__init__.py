@@ -261,6 +261,13 @@ def _jsonable(obj: Any) -> Any:
     return to_jsonable(obj)
 
 
+# ``jupyter_modelops.export`` may be bound to this function (lazy public API) or to
+# this package (after ``import jupyter_modelops.export``); both must behave the same,
+# so the function carries the package's public names and the package is callable.
+for _name in ("register", "exporters", "Exporter", "Exporters", "ExportResult", "Sample", "Artifact", "ROLES"):
+    setattr(export, _name, globals()[_name])
+
+
 class _CallableModule(types.ModuleType):
     """``jupyter_modelops.export`` is both this package and the function: calling the
     package calls :func:`export`, whichever of the two an import left bound."""

@@ -103,3 +103,19 @@ def test_entry_points_are_loaded_and_a_broken_plugin_only_warns(fresh_registry, 
 def test_register_refuses_what_is_not_an_exporter():
     with pytest.raises(mo.exceptions.ValidationError, match="exporter must be an Exporter subclass"):
         exporters.register("nope", Unloadable)
+
+
+def test_export_is_callable_and_carries_register_however_it_was_bound():
+    import subprocess
+    import sys
+
+    code = (
+        "import jupyter_modelops as mo\n"
+        "f = mo.export\n"  # the lazy public name: the function
+        "assert callable(f) and f.register is mo.export.register and f.ExportResult is mo.ExportResult\n"
+        "import jupyter_modelops.export as pkg\n"  # the package, callable too
+        "assert callable(pkg) and pkg.register is f.register\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
