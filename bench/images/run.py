@@ -131,7 +131,7 @@ def main() -> int:
             reg = Registry(work / f"reg-ours-{i}")
             try:
                 def ours(img, repo="bench/model", chunk=None):
-                    target = parse_reference(f"{reg.host}/{repo}:{img.tag.split(':')[1]}")
+                    target = parse_reference(f"{reg.host}/{repo}:{img.tag}")
                     push_layout_image(layout, img.digest, target, progress=False, chunk_size=chunk)
 
                 # a fresh blob-location memory per run, so no mount shortcut from an earlier run
@@ -152,9 +152,9 @@ def main() -> int:
             reg = Registry(work / f"reg-skopeo-{i}")
             try:
                 def sk(img):
-                    tag = img.tag.split(":")[1]
+                    tag = img.tag
                     subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", "--preserve-digests",
-                                    f"oci:{layout.path}:{img.tag}", f"docker://{reg.host}/bench/model:{tag}"],
+                                    img.location, f"docker://{reg.host}/bench/model:{tag}"],
                                    check=True, capture_output=True)
 
                 rows["skopeo_full_push"].append(timed(lambda: sk(img1)))

@@ -64,8 +64,10 @@ class Image(Result):
         Bytes of manifest, config and layers (compressed as stored).
     layers : list of dict
         ``role`` (base, dependencies, app, model), ``digest``, ``size``, ``reused``.
-    layout, tag : str
-        The OCI image layout directory and the tag of the image in it.
+    layout : str
+        The OCI image layout directory; the image is named ``name:tag`` in it (``layout_name``).
+    tag : str
+        The image tag (default: the model version).
     pushed : str or None
         ``registry/repo:tag@digest`` when pushed.
     """
@@ -98,8 +100,14 @@ class Image(Result):
         return self.pushed
 
     @property
+    def layout_name(self) -> str:
+        """The image's name in the OCI layout (``org.opencontainers.image.ref.name``)."""
+        return f"{self.name}:{self.tag}"
+
+    @property
     def location(self) -> str:
-        return f"oci:{self.layout}:{self.tag}"
+        """``oci:LAYOUT:NAME:TAG``, as skopeo spells it."""
+        return f"oci:{self.layout}:{self.layout_name}"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "digest": self.digest, "size": self.size,
@@ -567,7 +575,7 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
                                                     platform={"architecture": cfg["architecture"], "os": cfg["os"]}))
     size = len(man_bytes) + len(cfg_bytes) + sum(int(x["size"]) for x in layer_info)
     img = Image(name=md.name, version=md.version, digest=man_digest, size=size, layers=layer_info,
-                layout=str(layout.path), tag=f"{md.name}:{image_tag}", platform=platform,
+                layout=str(layout.path), tag=image_tag, platform=platform,
                 base=resolved.descriptor if resolved else "scratch", config_digest=cfg_digest,
                 entrypoint=cfg["config"]["Entrypoint"], cmd=cfg["config"]["Cmd"],
                 labels=cfg["config"]["Labels"], requirements=requirements)
@@ -594,6 +602,7 @@ def _record(ref: str, img: Image) -> None:
 
     add = getattr(registry, "add_record", None)
     if add is not None:
-        add(ref, "image", {"reference": img.pushed or img.location, "pushed": img.pushed is not None,
+        add(ref, "image", {"reference": img.pushed or f"{img.layout_name}@{img.digest}",
+                           "pushed": img.pushed is not None, "location": img.location,
                            "digest": img.digest, "size": img.size, "layout": img.layout, "tag": img.tag,
                            "platform": img.platform, "base": img.base, "layers_reused": img.reused})

@@ -115,7 +115,7 @@ def python_base(tmp_path_factory) -> Path:
     if os.geteuid() != 0:
         pytest.skip("debootstrap and chroot need root")
     cache = test_cache() / "bookworm-python3"
-    layout = cache / "oci"
+    layout = cache / "oci-slim"
     if (layout / "index.json").is_file() and Layout(layout).tags():
         return layout
     rootfs = cache / "rootfs"
@@ -128,12 +128,28 @@ def python_base(tmp_path_factory) -> Path:
                        capture_output=True)
         shutil.rmtree(rootfs, ignore_errors=True)
         tmp.rename(rootfs)
+    _slim(rootfs)
     partial = cache / "oci.partial"
     shutil.rmtree(partial, ignore_errors=True)
     layout_from_rootfs(rootfs, partial, "bookworm-python3")
     shutil.rmtree(layout, ignore_errors=True)
     partial.rename(layout)
     return layout
+
+
+def _slim(rootfs: Path) -> None:
+    """Drop what slim images drop (downloaded .debs, apt lists, docs, man pages, locales): ~140 MB less to move."""
+    for rel in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"):
+        d = rootfs / rel
+        if not d.is_dir():
+            continue
+        for child in d.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                if rel == "var/cache/apt/archives" and child.name == "partial":
+                    continue
+                shutil.rmtree(child)
+            elif child.name != "lock":
+                child.unlink()
 
 
 def skopeo(*args: str) -> subprocess.CompletedProcess:

@@ -53,12 +53,12 @@ def test_config_runs_the_server_as_non_root_with_labels(session_model_dir):
     assert labels["io.jupyter-modelops.artifact.onnx.sha256"] == spec["artifacts"]["onnx"]["sha256"]
     assert manifest["annotations"]["io.jupyter-modelops.runtime"] == "onnx"
     assert len(config["rootfs"]["diff_ids"]) == len(manifest["layers"]) == 3
-    assert img.tag == "toy:v1" and "toy:v1" in layout.tags()
+    assert img.tag == "v1" and img.layout_name == "toy:v1" and "toy:v1" in layout.tags()
 
 
 def test_skopeo_reads_the_local_layout(session_model_dir):
     img = build(session_model_dir, base="scratch", progress=False)
-    out = skopeo("inspect", "--raw", f"oci:{img.layout}:{img.tag}").stdout
+    out = skopeo("inspect", "--raw", img.location).stdout
     from jupyter_modelops.images.oci import sha256_digest
 
     assert sha256_digest(out.encode()) == img.digest

@@ -133,9 +133,12 @@ def test_build_from_a_registry_version_records_the_image(registry, tmp_path):
     onx = to_onnx(model, X[:1], options={id(model): {"zipmap": False}})
     reg.attach_artifact(mv.ref, "onnx", onx.SerializeToString(), metadata={"format": "onnx", "filename": "model.onnx"})
     img = build("churn:1", base="scratch", push=f"{registry.host}/churn", progress=False)
-    assert img.name == "churn" and img.version == 1 and img.tag == "churn:1"
+    assert img.name == "churn" and img.version == 1 and img.tag == "1" and img.layout_name == "churn:1"
     recs = reg.records("churn:1", kind="image")
     assert recs and recs[-1]["data"]["digest"] == img.digest and recs[-1]["data"]["pushed"] is True
     assert recs[-1]["data"]["reference"] == img.pushed
+    local = build("churn:1", base="scratch", tag="local", progress=False)
+    rec = reg.records("churn:1", kind="image")[-1]["data"]
+    assert rec["pushed"] is False and rec["reference"] == f"churn:local@{local.digest}" and rec["location"] == local.location
     info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/churn:1").stdout)
     assert info["Digest"] == img.digest
