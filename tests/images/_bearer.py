@@ -20,8 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class BearerFront:
-    def __init__(self, backend: str, port: int, *, user: str, password: str) -> None:
+    def __init__(self, backend: str, port: int, *, user: str, password: str, deny: tuple[str, ...] = ()) -> None:
         self.backend = backend
+        self.deny = set(deny)  # repositories this user may not touch: 403 even with a token
         self.host = f"127.0.0.1:{port}"
         self.tokens: dict[str, set[str]] = {}
         self.token_requests: list[dict] = []
@@ -85,6 +86,11 @@ class BearerFront:
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                m = re.match(r"^/v2/(.+?)/(blobs|manifests|tags)/", urlsplit(self.path).path)
+                if m and m.group(1) in front.deny:
+                    self._reply(403, b'{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
+                                {"Content-Type": "application/json"})
+                    return
                 conn = http.client.HTTPConnection(*front.backend.split(":"))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "host", "connection")}
                 conn.request(self.command, self.path, body=body, headers=headers)

@@ -255,7 +255,7 @@ def test_bearer_token_flow(session_model_dir, registry, docker_config):
     """Bearer auth as large registries do it: a token per scope from the realm, with Basic credentials."""
     from ._bearer import BearerFront
 
-    front = BearerFront(registry.host, free_port(), user="carol", password="pa55")
+    front = BearerFront(registry.host, free_port(), user="carol", password="pa55", deny=("tok/secret",))
     try:
         _login(docker_config, front.host, "carol", "pa55")
         img = build(session_model_dir, base="scratch", push=f"{front.host}/tok/toy:1", progress=False)
@@ -268,6 +268,10 @@ def test_bearer_token_flow(session_model_dir, registry, docker_config):
                    for t in front.token_requests)
         info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/tok/other:1").stdout)
         assert info["Digest"] == img.digest
+        with pytest.raises(RegistryAuthError) as info:  # a valid token, but no right to that repository: 403
+            build(session_model_dir, base="scratch", push=f"{front.host}/tok/secret:1", progress=False)
+        msg = str(info.value)
+        assert "denied access" in msg and "403" in msg and "user 'carol'" in msg and "docker login" in msg
         _login(docker_config, front.host, "carol", "wrong")
         with pytest.raises(RegistryAuthError, match="user 'carol'.*docker login"):
             build(session_model_dir, base="scratch", push=f"{front.host}/tok/third:1", progress=False)
