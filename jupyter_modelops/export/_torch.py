@@ -10,7 +10,7 @@ import warnings
 from typing import Any, Callable, Iterator, Mapping
 
 from .._optional import is_torch_module, require
-from ..exceptions import ExportError, ValidationError
+from ..exceptions import ExportError, MissingDependencyError, ValidationError
 from ._base import Artifact, Exporter, Sample, _first_line, quiet
 from ._onnx import OnnxMixin, check, opset_of
 
@@ -225,7 +225,7 @@ class TorchOnnxExporter(OnnxMixin, _TorchBase):
         if engine in ("auto", "dynamo"):
             if importlib.util.find_spec("onnxscript") is None:
                 if engine == "dynamo":
-                    require("onnxscript", purpose="use torch's dynamo ONNX exporter", extra="onnx")
+                    raise MissingDependencyError("onnxscript", "onnx", purpose="use torch's dynamo ONNX exporter")
                 dynamo_error = "onnxscript is not installed"
             else:
                 try:

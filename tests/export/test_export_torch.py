@@ -173,3 +173,20 @@ def test_samples_of_the_wrong_shape_or_dtype():
     # numpy float64 rows are accepted and cast to the module's dtype
     ok = mo.export(net, "torchscript", sample=np.random.default_rng(0).normal(size=(5, 20)), benchmark=False)
     assert ok.inputs == [{"name": "input", "datatype": "FP32", "shape": [-1, 20]}]
+
+
+def test_auto_falls_back_to_the_torchscript_exporter_without_onnxscript(monkeypatch):
+    """A user without onnxscript still gets an ONNX file, with a warning saying which exporter ran."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a))
+    net = mlp(d_in=8, hidden=16, d_out=2)
+    with pytest.warns(ExportWarning, match=r"dynamo ONNX exporter did not work \(onnxscript is not installed\)"):
+        result = mo.export(net, "onnx", sample=torch.randn(6, 8), benchmark=False)
+    assert result.artifacts["onnx"]["method"] == "torch.onnx.export(dynamo=False)"
+    assert result.parity["onnx"]["sample"]["passed"]
+    from jupyter_modelops.exceptions import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError, match=r"pip install 'jupyter-modelops\[onnx\]'"):
+        mo.export(net, "onnx", sample=torch.randn(6, 8), onnx_exporter="dynamo", benchmark=False)
