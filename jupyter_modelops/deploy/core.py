@@ -296,6 +296,14 @@ def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, f
         return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
 
     previous_rev = revision(current) if current else 0
+    auto = spec.profile.autoscaling
+    if current is not None and auto and not explicit_replicas:
+        # keep the replica count the HorizontalPodAutoscaler chose (within its bounds): re-applying the
+        # profile's minimum would scale a busy deployment down on every release
+        live = int((current.get("spec") or {}).get("replicas", spec.replicas))
+        lo = max(int(auto.get("min_replicas", 1)), spec.replicas, 1)
+        hi = max(int(auto["max_replicas"]), lo)
+        spec = DeploySpec(**{**spec.__dict__, "replicas": min(max(live, lo), hi)})
     objs = render(spec)
     for obj in objs:
         kube.apply(obj, force=force)

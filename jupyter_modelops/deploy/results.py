@@ -145,7 +145,8 @@ class Deployment(Result):
         body = table(rows, ["", ""], raw_cols=[1])
         if self.manifests:
             kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in self.manifests)
-            body += (f"<details><summary>{len(self.manifests)} manifests: {esc(kinds)}</summary>"
+            opened = " open" if self.state == "dry-run" else ""
+            body += (f"<details{opened}><summary>{len(self.manifests)} manifests: {esc(kinds)}</summary>"
                      f"<pre>{esc(self.yaml)}</pre></details>")
         return page(f"Deployment {self.name}", body, subtitle=f"{self.ref} on {self.cluster}")
 

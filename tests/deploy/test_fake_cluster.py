@@ -248,17 +248,17 @@ def test_conflicting_field_managers(fake_kube, refs):
 
     api = config.new_client_from_config(config_file=fake_kube.cfg, context="fake")
     apps = client.AppsV1Api(api)
-    # another tool takes ownership of the replica count with its own server-side apply
+    # another tool takes ownership of a field we set, with its own server-side apply
     apps.patch_namespaced_deployment(
         "churn", "default", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "churn"},
-                             "spec": {"replicas": 5}},
+                             "spec": {"revisionHistoryLimit": 3}},
         field_manager="ops-team", force=True, _content_type="application/apply-patch+yaml")
     with pytest.raises(ConflictError) as info:
         d(refs[1], fake_kube, image="registry.example/churn:2")
     text = one_sentence(info)
-    assert ".spec.replicas" in text and 'conflict with "ops-team"' in text and "force=True" in text
+    assert ".spec.revisionHistoryLimit" in text and 'conflict with "ops-team"' in text and "force=True" in text
     forced = d(refs[1], fake_kube, image="registry.example/churn:2", force=True)
-    assert forced.state == "deployed" and fake_kube.get("deployments", "churn")["spec"]["replicas"] == 2
+    assert forced.state == "deployed" and fake_kube.get("deployments", "churn")["spec"]["revisionHistoryLimit"] == 10
     api.close()
 
 
@@ -337,3 +337,21 @@ def test_the_fake_applies_json_merge_and_strategic_patches(fake_kube):
     assert [(c.name, c.image) for c in got] == [("one", "i:1"), ("two", "j:2")]
     assert apps.read_namespaced_deployment("s", "default").metadata.generation == 2
     api.close()
+
+
+def test_a_release_keeps_the_replica_count_the_autoscaler_chose(fake_kube, refs):
+    from kubernetes import client, config
+
+    d(refs[0], fake_kube)  # cpu-small: 2 replicas, the HPA may scale to 5
+    api = config.new_client_from_config(config_file=fake_kube.cfg, context="fake")
+    # what the HPA controller does: an update of spec.replicas under its own field manager
+    client.AppsV1Api(api).patch_namespaced_deployment("churn", "default", {"spec": {"replicas": 4}},
+                                                      field_manager="kube-controller-manager")
+    api.close()
+    dep = d(refs[1], fake_kube, image="registry.example/churn:2")
+    assert dep.state == "deployed" and dep.replicas == 4, dep.reason
+    assert fake_kube.get("deployments", "churn")["status"]["availableReplicas"] == 4
+    # an explicit count meets the autoscaler's ownership of the field; force=True takes it over
+    with pytest.raises(ConflictError, match='.spec.replicas.*"kube-controller-manager"'):
+        d(refs[1], fake_kube, image="registry.example/churn:2", replicas=3)
+    assert d(refs[1], fake_kube, image="registry.example/churn:2", replicas=3, force=True).replicas == 3
