@@ -277,3 +277,35 @@ def test_bearer_token_flow(session_model_dir, registry, docker_config):
             build(session_model_dir, base="scratch", push=f"{front.host}/tok/third:1", progress=False)
     finally:
         front.stop()
+
+
+def test_docker_format_base_and_multi_platform_index(session_model_dir, registry, tmp_path):
+    """A Docker schema 2 base (as Docker Hub serves them) and an OCI index with several platforms."""
+    from jupyter_modelops.images.oci import INDEX, MANIFEST, Descriptor, canonical_json
+
+    base = build(session_model_dir, base="scratch", tag="base", progress=False)
+    skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", base.location, f"docker://{registry.host}/docker/base:1")
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/docker/base:1").stdout)
+    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    img = build(session_model_dir, base=f"{registry.host}/docker/base:1", push=f"{registry.host}/docker/app:1",
+                progress=False)
+    pushed = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/docker/app:1").stdout)
+    assert pushed["mediaType"] == MANIFEST
+    assert [la["digest"] for la in pushed["layers"][:3]] == [la["digest"] for la in raw["layers"]]  # same bytes
+    assert all(la["mediaType"].startswith("application/vnd.oci.image.layer.v1.tar") for la in pushed["layers"])
+    info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/docker/app:1").stdout)
+    assert info["Digest"] == img.digest
+
+    # an OCI index with arm64 and amd64 entries: the build picks the platform asked for
+    layout = Layout(Path(base.layout))
+    index = {"schemaVersion": 2, "mediaType": INDEX, "manifests": [
+        {"mediaType": MANIFEST, "digest": "sha256:" + "0" * 64, "size": 1,
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": MANIFEST, "digest": base.digest, "size": len(layout.read_blob(base.digest)),
+         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    data = canonical_json(index)
+    layout.tag("multi:1", Descriptor(INDEX, layout.put_bytes(data), len(data)))
+    on_index = build(session_model_dir, base=f"oci:{base.layout}:multi:1", tag="on-index", progress=False)
+    assert [la["digest"] for la in on_index.layers[:3]] == [la["digest"] for la in base.layers]
+    with pytest.raises(ModelNotFoundError, match="no variant for platform 'linux/arm64/v8'.*linux/amd64"):
+        build(session_model_dir, base=f"oci:{base.layout}:multi:1", platform="linux/arm64/v8", progress=False)
