@@ -30,9 +30,14 @@ class Output:
 
 
 class Former:
-    """Rebuild the user's input form (DataFrame / ndarray / tensor) from a :class:`Table`."""
+    """Rebuild the user's input form (DataFrame / ndarray / tensor) from a :class:`Table`.
+
+    An all-numeric NumPy result is written into a buffer that is reused by the
+    next call of the same shape: use it (predict on it) before calling again.
+    """
 
     def __init__(self, X: Any, table: Table) -> None:
+        self._buffers: dict = {}
         self.kind = table.source
         self.names = table.names
         self.orig_columns = None
@@ -65,7 +70,12 @@ class Former:
         if table.kinds and all(k != CATEGORICAL for k in table.kinds.values()):
             # column-major: each column is one contiguous copy (np.column_stack writes with a stride)
             dtype = self.np_dtype if self.np_dtype is not None and self.np_dtype.kind == "f" else np.float64
-            arr = np.empty((table.n_rows, len(self.names)), dtype=dtype, order="F")
+            # One reused buffer per shape: the model reads it before the next perturbation is written,
+            # and a fresh 100+ MB array per run costs more in page faults than the copy itself.
+            key = (table.n_rows, len(self.names), np.dtype(dtype).str)
+            arr = self._buffers.get(key)
+            if arr is None:
+                arr = self._buffers[key] = np.empty(key[:2], dtype=dtype, order="F")
             for j, n in enumerate(self.names):
                 arr[:, j] = table.columns[n]
             if self.kind == "torch":

@@ -122,7 +122,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
                              "description": pert.description})
                 continue
             rng = np.random.default_rng([int(random_state), k])
-            ctx.noise = {}
+            ctx.noise = {}  # common random numbers across the severities of one perturbation
             for s in sevs:
                 row = {"perturbation": pert.name, "severity": s, "description": pert.description}
                 try:

@@ -88,6 +88,14 @@ class Context:
     task: str = "auto"
     columns: Sequence[str] | None = None  # restrict to these columns (per-feature sensitivity)
     noise: dict[str, np.ndarray] = field(default_factory=dict)  # cached standard normal draws
+    _scratch: dict = field(default_factory=dict)
+
+    def scratch(self, column: str, n: int) -> np.ndarray:
+        """A float64 work array for one column, reused by the next perturbation (its table is consumed first)."""
+        buf = self._scratch.get(column)
+        if buf is None or buf.size != n:
+            buf = self._scratch[column] = np.empty(n, dtype=np.float64)
+        return buf
 
 
 class PerturbationRegistry:
@@ -166,7 +174,7 @@ def _normal(ctx: Context, c: str, n: int, rng: np.random.Generator) -> np.ndarra
     """Standard normal draws per column, cached so that all severities share them (common random numbers)."""
     z = ctx.noise.get(c)
     if z is None or z.size != n:
-        z = rng.standard_normal(n)
+        z = rng.standard_normal(n, dtype=np.float32)
         ctx.noise[c] = z
     return z
 
@@ -176,8 +184,17 @@ def noise(table: Table, rng: np.random.Generator, severity: float, ctx: Context)
     for c in _targets(table, ctx, NUMERIC):
         std = ctx.stats[c]["std"]
         if std > 0:
-            out.columns[c] = table.columns[c] + (severity * std) * _normal(ctx, c, table.n_rows, rng)
+            v = ctx.scratch(c, table.n_rows)
+            np.multiply(_normal(ctx, c, table.n_rows, rng), severity * std, out=v)
+            v += table.columns[c]
+            out.columns[c] = v
     return out
+
+
+def _numeric_copy(table: Table, c: str, ctx: Context) -> np.ndarray:
+    v = ctx.scratch(c, table.n_rows)
+    v[:] = table.columns[c]
+    return v
 
 
 def _cell_mask(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
@@ -189,8 +206,9 @@ def missing(table: Table, rng: np.random.Generator, severity: float, ctx: Contex
     cols = ctx.columns if ctx.columns is not None else table.names
     for c in cols:
         mask = _cell_mask(rng, table.n_rows, severity)
-        v = table.columns[c].copy()
-        v[mask] = np.nan if table.kinds[c] == NUMERIC else None
+        numeric = table.kinds[c] == NUMERIC
+        v = _numeric_copy(table, c, ctx) if numeric else table.columns[c].copy()
+        v[mask] = np.nan if numeric else None
         out.columns[c] = v
     return out
 
@@ -220,14 +238,14 @@ def flip(table: Table, rng: np.random.Generator, severity: float, ctx: Context) 
 def shift(table: Table, rng: np.random.Generator, severity: float, ctx: Context) -> Table:
     out = _copy(table)
     for c in _targets(table, ctx, NUMERIC):
-        out.columns[c] = table.columns[c] + severity * ctx.stats[c]["std"]
+        out.columns[c] = np.add(table.columns[c], severity * ctx.stats[c]["std"], out=ctx.scratch(c, table.n_rows))
     return out
 
 
 def scale(table: Table, rng: np.random.Generator, severity: float, ctx: Context) -> Table:
     out = _copy(table)
     for c in _targets(table, ctx, NUMERIC):
-        out.columns[c] = table.columns[c] * severity
+        out.columns[c] = np.multiply(table.columns[c], severity, out=ctx.scratch(c, table.n_rows))
     return out
 
 
@@ -240,7 +258,7 @@ def extremes(table: Table, rng: np.random.Generator, severity: float, ctx: Conte
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             continue
-        v = table.columns[c].copy()
+        v = _numeric_copy(table, c, ctx)
         high = rng.random(idx.size) < 0.5
         v[idx] = np.where(high, st["max"] + 3 * span, st["min"] - 3 * span)
         out.columns[c] = v
@@ -252,11 +270,12 @@ def dropout(table: Table, rng: np.random.Generator, severity: float, ctx: Contex
     cols = ctx.columns if ctx.columns is not None else table.names
     for c in cols:
         st = ctx.stats[c]
-        fill = st["mean"] if table.kinds[c] == NUMERIC else st["mode"]
+        numeric = table.kinds[c] == NUMERIC
+        fill = st["mean"] if numeric else st["mode"]
         if severity >= 1.0:
             v = np.full(table.n_rows, fill, dtype=table.columns[c].dtype)
         else:
-            v = table.columns[c].copy()
+            v = _numeric_copy(table, c, ctx) if numeric else table.columns[c].copy()
             v[_cell_mask(rng, table.n_rows, severity)] = fill
         out.columns[c] = v
     return out
