@@ -55,8 +55,10 @@ def owned_replicasets(kube: Kube, dep: dict) -> list[dict]:
     return sorted(own, key=revision)
 
 
-def _pod_problem(kube: Kube, namespace: str, rs: dict) -> str | None:
-    labels = (rs.get("spec") or {}).get("selector", {}).get("matchLabels") or {}
+def _pod_problem(kube: Kube, namespace: str, rs: dict | None = None, *, labels: dict | None = None) -> str | None:
+    """The first crash loop or image pull failure among the pods of ``rs`` (or with ``labels``)."""
+    if labels is None:
+        labels = ((rs or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
     if not labels:
         return None
     for pod in kube.list("Pod", namespace, labels=labels):
@@ -176,6 +178,10 @@ def wait_inference_service(kube: Kube, name: str, namespace: str, *, timeout: fl
         observed = int((obj.get("status") or {}).get("observedGeneration", 0))
         cond = _ready_condition(obj)
         if observed >= gen and cond.get("status") == "True":
+            # KServe can report Ready while predictor pods crash-loop: look at the pods too
+            problem = _pod_problem(kube, namespace, labels={"serving.kserve.io/inferenceservice": name})
+            if problem:
+                return Verdict("failed", f"the InferenceService reports Ready but {problem}")
             return Verdict("done", "the InferenceService is Ready", 1, 1)
         if observed >= gen and cond.get("status") == "False" and cond.get("reason") in (
                 "RevisionFailed", "ProgressDeadlineExceeded", "ContainerMissing"):

@@ -155,6 +155,15 @@ def test_kserve_mode_canary_promote_and_rollback(fake_kube, refs):
     assert fake_kube.get("inferenceservices", "churn")["spec"]["predictor"]["containers"][0]["image"] == IMAGE
 
 
+def test_kserve_ready_while_pods_crash_loop_is_a_failure(fake_kube, refs):
+    d(refs[0], fake_kube, mode="kserve")
+    fake_kube.script("broken", "crashloop")
+    bad = d(refs[1], fake_kube, mode="kserve", image="registry.example/broken:2")
+    assert fake_kube.get("inferenceservices", "churn")["spec"]["predictor"]["containers"][0]["image"] == IMAGE
+    assert bad.state == "rolled-back" and "reports Ready but" in bad.reason and "crash-looping" in bad.reason
+    assert bad.running == refs[0]
+
+
 def test_kserve_mode_needs_kserve(tmp_path, refs):
     from k8s_fake import FakeKube
 

@@ -1118,7 +1118,9 @@ class FakeKube:
         pred = obj["spec"].get("predictor") or {}
         script = self._script_for({"spec": pred})
         pct = pred.get("canaryTrafficPercent")
-        ok = script.behaviour == "ok"
+        # "crashloop" reproduces a known KServe complaint: Ready=True while the predictor pods crash-loop
+        ok = script.behaviour in ("ok", "crashloop")
+        self._isvc_pods(key, gen, pred, script)
         rev = f"{key[3]}-predictor-{gen:05d}"
         prev_rev = ((st.get("components") or {}).get("predictor") or {}).get("latestReadyRevision")
         if ok:
@@ -1139,6 +1141,26 @@ class FakeKube:
                                   "lastTransitionTime": _now()}, ready],
                   "components": {"predictor": comp}}
         self._write_status(key, obj, status)
+
+    def _isvc_pods(self, key: tuple, gen: int, pred: dict, script: Script) -> None:
+        ns, name = key[2], key[3]
+        for k, o in list(self.objects.items()):
+            if k[1] == "pods" and k[2] == ns and (o["metadata"].get("labels") or {}).get(
+                    "serving.kserve.io/inferenceservice") == name:
+                self._remove(k)
+        crash = script.behaviour == "crashloop"
+        statuses = [{"name": c.get("name", "kserve-container"), "image": c.get("image", ""), "ready": not crash,
+                     "restartCount": 4 if crash else 0,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting"}}
+                     if crash else {"running": {}},
+                     **({"lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}} if crash else {})}
+                    for c in pred.get("containers") or []]
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": f"{name}-predictor-{gen:05d}-0", "namespace": ns,
+                            "labels": {"serving.kserve.io/inferenceservice": name, "component": "predictor"}},
+               "spec": {"containers": copy.deepcopy(pred.get("containers") or [])},
+               "status": {"phase": "Running", "containerStatuses": statuses}}
+        self._store(("", "pods", ns, pod["metadata"]["name"]), pod, "ADDED")
 
     # -- watch ---------------------------------------------------------------------------------------------
     def watch_events(self, res: Resource, ns: str | None, since: int | None, labels: str | None,
