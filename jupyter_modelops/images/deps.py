@@ -100,6 +100,8 @@ def dependency_layer(requirements: list[str], *, platform: str, python_version: 
             layer = Layer("dependencies", Descriptor(LAYER_GZIP, info["digest"], info["size"]), info["diff_id"],
                           reused=True, files=info.get("files", 0))
             return layer, blob
+    if folder.exists():  # an incomplete or damaged cache entry: build it again
+        shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
     try:
@@ -128,9 +130,12 @@ def dependency_layer(requirements: list[str], *, platform: str, python_version: 
             {"digest": digest, "diff_id": diff_id, "size": size, "files": len(entries),
              "requirements": requirements, "platform": platform, "python": python_version}, indent=2))
         shutil.rmtree(target)
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-        os.replace(work, folder)
+        try:
+            os.rename(work, folder)
+        except OSError:  # another process finished the same layer first: use theirs (same inputs)
+            if not (folder / "layer.json").is_file():
+                raise
+            return dependency_layer(requirements, platform=platform, python_version=python_version)
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)

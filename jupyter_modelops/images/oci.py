@@ -344,7 +344,23 @@ class Layout:
                 out[name] = Descriptor.from_dict(m)
         return out
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise index updates between processes building into the same layout."""
+        import fcntl
+
+        with open(self.path / ".index.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def tag(self, name: str, desc: Descriptor) -> None:
+        with self._locked():
+            self._tag(name, desc)
+
+    def _tag(self, name: str, desc: Descriptor) -> None:
         index = self.index()
         keep = [m for m in index.get("manifests", []) if (m.get("annotations") or {}).get(ANNOTATION_REF) != name]
         d = Descriptor(desc.media_type, desc.digest, desc.size,

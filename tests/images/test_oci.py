@@ -108,3 +108,26 @@ def test_layout_tags_and_missing(tmp_path):
         lay.resolve("m:3")
     with pytest.raises(ModelNotFoundError, match="not an OCI image layout"):
         Layout(tmp_path)
+
+
+def test_dependency_layer_is_resolved_for_the_target_and_cached(tmp_path, monkeypatch):
+    """pip resolves for the image's platform and Python (here 3.12 on linux/arm64, not this machine) and caches."""
+    import tarfile
+
+    from jupyter_modelops.images.deps import dependency_layer
+
+    monkeypatch.setenv("MODELOPS_IMAGE_CACHE", str(tmp_path / "cache"))
+    reqs = ["six==1.17.0", "charset-normalizer==3.4.2"]  # a pure wheel and a compiled one
+    layer, blob = dependency_layer(reqs, platform="linux/arm64", python_version="3.12")
+    assert not layer.reused and layer.descriptor.digest.startswith("sha256:")
+    with tarfile.open(blob) as tar:
+        names = tar.getnames()
+    assert "opt/modelops/deps/six.py" in names
+    compiled = [n for n in names if n.endswith(".so")]
+    assert compiled and all("cpython-312-aarch64" in n for n in compiled if "cpython" in n)
+    assert not [n for n in names if n.startswith("opt/modelops/deps/bin/")]  # no console scripts with our interpreter
+    again, _ = dependency_layer(reqs, platform="linux/arm64", python_version="3.12")
+    assert again.reused and again.descriptor.digest == layer.descriptor.digest
+    blob.write_bytes(b"damaged")  # a damaged cache entry is rebuilt, not trusted
+    rebuilt, _ = dependency_layer(reqs, platform="linux/arm64", python_version="3.12")
+    assert not rebuilt.reused and rebuilt.descriptor.digest == layer.descriptor.digest
