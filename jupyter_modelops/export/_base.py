@@ -17,15 +17,16 @@ import hashlib
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from ..exceptions import ExportError, ParityError, ValidationError, suggest
+
+if TYPE_CHECKING:
+    from .result import ExportResult
 
 FORMATS = ("onnx", "torchscript")
 QUANTIZE = (None, "int8", "fp16")
 ENTRY_POINT_GROUP = "jupyter_modelops.exporters"
-
-Outputs = "dict[str, Any]"  # output name -> numpy array, in the export's output order
 
 
 @dataclass

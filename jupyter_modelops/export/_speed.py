@@ -62,8 +62,8 @@ def measure(original: Callable[[Any], Any], runners: dict[str, Callable[[Any], A
         }
         out["original"] = base
         for role, run in runners.items():
-            s = _time(lambda: run(single), iterations=iterations, seconds=seconds)["median_us"]
-            b = _time(lambda: run(batch), iterations=iterations, seconds=seconds)["median_us"]
+            s = _time(lambda run=run: run(single), iterations=iterations, seconds=seconds)["median_us"]
+            b = _time(lambda run=run: run(batch), iterations=iterations, seconds=seconds)["median_us"]
             out[role] = {"single_row_us": s, "batch_us": b,
                          "speedup_single": base["single_row_us"] / s if s else None,
                          "speedup_batch": base["batch_us"] / b if b else None}

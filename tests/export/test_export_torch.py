@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")  # the dev extra pins torch; CI always has it
+import jupyter_modelops as mo
+from jupyter_modelops.exceptions import ExportError, ParityError, ValidationError
+from jupyter_modelops.export._torch import ExportWarning
 
-import jupyter_modelops as mo  # noqa: E402
-from jupyter_modelops.exceptions import ExportError, ParityError, ValidationError  # noqa: E402
-from jupyter_modelops.export._torch import ExportWarning  # noqa: E402
-
-from .conftest import mlp  # noqa: E402
+from .conftest import mlp
 
 
 def _state(model):
