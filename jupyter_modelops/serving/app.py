@@ -173,10 +173,18 @@ class ModelServerApp:
 
     @staticmethod
     def _tracer() -> Any:
+        """A tracer when opentelemetry is installed and a tracer provider is configured (spans into
+        the default no-op provider would cost CPU and record nothing)."""
+        import os
+
         if importlib.util.find_spec("opentelemetry") is None:
             return None
         from opentelemetry import trace
 
+        provider = trace.get_tracer_provider()
+        if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider") and not any(
+                k.startswith("OTEL_") for k in os.environ):
+            return None
         return trace.get_tracer("jupyter_modelops.serving", __version__)
 
     def load(self) -> None:

@@ -21,10 +21,12 @@ async def test_infer_emits_a_span(model_dir):
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("test")
-    app = ModelServerApp([read_model_dir(model_dir)], ServerSettings(), load_in_background=False)
-    assert app.tracer is not None  # opentelemetry is installed: spans are on by default
-    app.tracer = tracer  # the process-wide provider is set once per process; use this one
+    spec = read_model_dir(model_dir)
+    # installed but not configured: no spans (they would record nothing)
+    assert ModelServerApp([spec], ServerSettings(), load_in_background=False).tracer is None
+    trace.set_tracer_provider(provider)
+    app = ModelServerApp([spec], ServerSettings(), load_in_background=False)
+    assert app.tracer is not None  # configured: every inference is a span
     await app.startup()
     try:
         body = {"inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 20], "data": [0.1] * 40}]}
@@ -36,4 +38,3 @@ async def test_infer_emits_a_span(model_dir):
     (span,) = exporter.get_finished_spans()
     assert span.name == "modelops.infer"
     assert span.attributes["model.name"] == "hgb" and span.attributes["rows"] == 2
-    assert trace.get_tracer_provider() is not None
