@@ -134,3 +134,26 @@ async def test_report_html_is_only_served_from_modelops_home(api, jp_fetch, mode
     outside.write_text("nope")
     code, err = await api.error_of(jp_fetch("jupyter-modelops", "api", "report-html", params={"path": str(outside)}))
     assert code == 400 and "not a report HTML file" in err["message"]
+
+
+async def test_deploy_form_sources_profiles_and_clusters(api, jp_fetch):
+    profiles = (await api.get("profiles"))["profiles"]
+    assert "cpu-small" in [p["name"] for p in profiles]
+    clusters = await api.get("clusters")
+    assert isinstance(clusters["clusters"], list)
+
+
+async def test_deployment_status_errors_keep_the_core_sentence(api, jp_fetch, monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    code, err = await api.error_of(api.get("deployments", "churn"))
+    assert code == 502 and err["error"] == "DeployError"
+    assert "cluster" in err["message"] and "\n" not in err["message"]
+
+
+async def test_reports_schedules_and_history_listings(api, jp_fetch, seeded):
+    history = await api.get("reports", name="churn")
+    assert history["name"] == "churn" and history["runs"] == []
+    code, err = await api.error_of(api.get("reports"))
+    assert code == 400 and "'name'" in err["message"]
+    schedules = await api.get("schedules")
+    assert json.dumps(schedules)

@@ -131,3 +131,27 @@ def test_dark_theme_keeps_the_panel_readable(page, shot):
     page.get_by_test_id("jmo-back").click()
     expect(page.get_by_test_id("jmo-model-churn")).to_be_visible()
     shot("07-dark-models")
+
+
+def test_writes_with_cookie_login_need_the_xsrf_token(lab):
+    """The panel authenticates like JupyterLab itself: login cookie + XSRF header on writes."""
+    import http.cookiejar
+    import urllib.error
+
+    base, token, _ = lab
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{base}/lab?token={token}", timeout=30).read()  # logs in: login cookie + _xsrf cookie
+    xsrf = {c.name: c.value for c in jar}.get("_xsrf")
+    assert xsrf
+    with opener.open(f"{base}/jupyter-modelops/api/models", timeout=10) as r:  # reads: the cookie is enough
+        assert [m["name"] for m in json.loads(r.read())["models"]] == ["churn", "fraud"]
+    body = json.dumps({"action": "nope", "params": {}}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(urllib.request.Request(f"{base}/jupyter-modelops/api/jobs", data=body, method="POST"), timeout=10)
+    assert refused.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as reached:  # with the XSRF header it reaches the handler
+        opener.open(urllib.request.Request(f"{base}/jupyter-modelops/api/jobs", data=body, method="POST",
+                                           headers={"X-XSRFToken": xsrf}), timeout=10)
+    assert reached.value.code == 400
+    assert "Unknown action 'nope'" in json.loads(reached.value.read())["message"]
