@@ -169,12 +169,18 @@ class Exporter(abc.ABC):
         with self.frozen(model) as ready:
             prepared = self.prepare_sample(ready, sample, signature=signature, source=sample_name)
             checks = [prepared]
+            skipped: list[str] = []
             for name, data, target in extra_samples:
                 extra = self.prepare_sample(ready, data, signature=signature, source=name)
                 extra.target = target
+                if not dynamic_batch and extra.n_rows != prepared.n_rows:
+                    skipped.append(f"parity not checked on the {name} ({extra.n_rows} rows): the batch size is "
+                                   f"fixed to {prepared.n_rows} (dynamic_batch=False)")
+                    continue
                 checks.append(extra)
             references = [self._run_original(ready, s) for s in checks]
             artifact = self._export(ready, prepared, opset=opset, dynamic_batch=dynamic_batch)
+            artifact.notes.extend(skipped)
             artifacts = [artifact]
             if quantize is not None:
                 artifacts.append(self.quantize(artifact, quantize))
@@ -192,12 +198,14 @@ class Exporter(abc.ABC):
             if benchmark:
                 from ._speed import measure
 
-                speed = measure(self.original_runner(ready), runners, prepared)
+                speed = measure(self.original_runner(ready), runners, prepared, single_row=dynamic_batch)
         result = ExportResult(
             format=self.format, flavor=self.flavor, exporter=self.name, source=source,
             artifacts={a.role: _artifact_meta(a, parity[a.role]) for a in artifacts},
             payloads={a.role: a.data for a in artifacts},
-            parity=parity, inputs=prepared.inputs, outputs=list(references[0]),
+            parity=parity, outputs=list(references[0]),
+            inputs=prepared.inputs if dynamic_batch else
+            [{**i, "shape": [prepared.n_rows, *i["shape"][1:]]} for i in prepared.inputs],
             options={"format": self.format, "opset": opset, "dynamic_batch": dynamic_batch, "quantize": quantize,
                      "rtol": rtol, "atol": atol},
             speed=speed, seconds=time.perf_counter() - t0, allow_mismatch=allow_mismatch,

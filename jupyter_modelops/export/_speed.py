@@ -45,25 +45,28 @@ def _time(fn: Callable[[], Any], *, iterations: int, seconds: float) -> dict:
 
 
 def measure(original: Callable[[Any], Any], runners: dict[str, Callable[[Any], Any]], sample: Any, *,
-            iterations: int = ITERATIONS, seconds: float = SECONDS) -> dict:
+            iterations: int = ITERATIONS, seconds: float = SECONDS, single_row: bool = True) -> dict:
     """Median latency of a single row and of a batch, for the original and every export.
 
     Returns ``{"threads": 1, "batch_rows": n, "original": {...}, role: {..., "speedup_single",
-    "speedup_batch"}}`` with times in microseconds.
+    "speedup_batch"}}`` with times in microseconds. ``single_row=False`` (an export
+    with a fixed batch size) times the whole sample only.
     """
-    single = sample.take(slice(0, 1))
-    n = min(sample.n_rows, BATCH_ROWS)
+    single = sample.take(slice(0, 1)) if single_row else None
+    n = min(sample.n_rows, BATCH_ROWS) if single_row else sample.n_rows
     batch = sample.take(slice(0, n))
     out: dict[str, Any] = {"threads": 1, "batch_rows": n, "iterations_max": iterations, "seconds_max": seconds}
+
+    def median(fn: Callable[[Any], Any], data: Any) -> float | None:
+        if data is None:
+            return None
+        return _time(lambda: fn(data), iterations=iterations, seconds=seconds)["median_us"]
+
     with one_thread():
-        base = {
-            "single_row_us": _time(lambda: original(single), iterations=iterations, seconds=seconds)["median_us"],
-            "batch_us": _time(lambda: original(batch), iterations=iterations, seconds=seconds)["median_us"],
-        }
+        base = {"single_row_us": median(original, single), "batch_us": median(original, batch)}
         out["original"] = base
         for role, run in runners.items():
-            s = _time(lambda run=run: run(single), iterations=iterations, seconds=seconds)["median_us"]
-            b = _time(lambda run=run: run(batch), iterations=iterations, seconds=seconds)["median_us"]
+            s, b = median(run, single), median(run, batch)
             out[role] = {"single_row_us": s, "batch_us": b,
                          "speedup_single": base["single_row_us"] / s if s else None,
                          "speedup_batch": base["batch_us"] / b if b else None}

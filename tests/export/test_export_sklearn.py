@@ -164,3 +164,17 @@ def test_the_model_is_not_mutated(churn, churn_pipeline):
     mo.export(churn_pipeline, sample=X.iloc[:20], benchmark=False)
     assert repr(churn_pipeline.get_params()) == params
     np.testing.assert_array_equal(churn_pipeline.predict_proba(X), before)
+
+
+def test_a_fixed_batch_size(numeric_data):
+    import onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = numeric_data
+    model = RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0).fit(X, y)
+    result = mo.export(model, sample=X[:16], dynamic_batch=False)
+    assert result.inputs == [{"name": "input", "datatype": "FP32", "shape": [16, 20]}]
+    proto = onnx.load_from_string(result.path.read_bytes())
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 16
+    assert result.passed and result.speed["batch_rows"] == 16
+    assert result.speed["onnx"]["single_row_us"] is None and result.speed["onnx"]["batch_us"] > 0

@@ -189,3 +189,12 @@ def test_auto_falls_back_to_the_torchscript_exporter_without_onnxscript(monkeypa
 
     with pytest.raises(MissingDependencyError, match=r"pip install 'jupyter-modelops\[onnx\]'"):
         mo.export(net, "onnx", sample=torch.randn(6, 8), onnx_exporter="dynamo", benchmark=False)
+
+
+def test_a_fixed_batch_size_onnx():
+    net = mlp()
+    result = mo.export(net, "onnx", sample=torch.randn(8, 20), dynamic_batch=False, onnx_exporter="torchscript")
+    assert result.inputs == [{"name": "input", "datatype": "FP32", "shape": [8, 20]}]
+    sess = result.load()
+    assert sess.get_inputs()[0].shape == [8, 20]
+    assert result.passed and result.speed["onnx"]["single_row_us"] is None
