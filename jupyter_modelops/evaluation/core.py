@@ -138,7 +138,8 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     kw = dict(task=task, ci=ci, n_boot=n_boot, threshold=threshold, sample_weight=sample_weight,
               random_state=random_state, pos_label=pos_label, progress=progress)
     if out.kind in ("proba", "decision"):
-        rep = _evaluate(ya, None, out.values, classes=out.classes, score_kind=out.kind, **kw)
+        rep = _evaluate(ya, None, out.values, classes=out.classes, score_kind=out.kind, y_score_name="the model's output",
+                        score_for_pos=False, **kw)
     else:
         rep = _evaluate(ya, out.values, None, classes=out.classes, score_kind=None, **kw)
     rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
@@ -221,7 +222,10 @@ def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *
 
 
 def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, threshold, sample_weight,
-              random_state, pos_label, progress, y_name="y") -> EvaluationReport:
+              random_state, pos_label, progress, y_name="y", y_score_name="y_score",
+              score_for_pos=True) -> EvaluationReport:
+    """``score_for_pos``: a 1-D score is that of the positive class (user scores) rather than
+    that of the second class (model outputs, scikit-learn's convention)."""
     _check_labels(y, y_name)
     n = len(y)
     w = V.check_sample_weight(sample_weight, n)
@@ -246,7 +250,7 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
         classes = np.unique(np.concatenate([observed, np.unique(y_pred)])) if y_pred is not None else observed
         if y_score is not None and y_score.ndim == 2 and y_score.shape[1] != len(classes):
             raise ValidationError(
-                f"y_score has {y_score.shape[1]} columns but {y_name} has {len(classes)} classes "
+                f"{y_score_name} has {y_score.shape[1]} columns but {y_name} has {len(classes)} classes "
                 f"({', '.join(map(str, classes[:10]))}); expected one column per class (pass labels= to name them).")
     known = set(classes.tolist())
     unseen = [v for v in observed.tolist() if v not in known]
@@ -265,7 +269,8 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
     if task == "multiclass" and K < 3:
         raise ValidationError(f"task='multiclass' but there are only {K} classes; use task='binary'.")
     if K == 2:
-        return _binary_report(y, y_pred, y_score, classes, score_kind, w, ci=ci, n_boot=n_boot, threshold=threshold,
+        return _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, ci=ci, n_boot=n_boot,
+                              threshold=threshold,
                               random_state=random_state, pos_label=pos_label, progress=progress, y_name=y_name)
     return _multiclass_report(y, y_pred, y_score, classes, w, ci=ci, n_boot=n_boot, random_state=random_state,
                               progress=progress, y_name=y_name)
@@ -287,7 +292,8 @@ BINARY_ORDER = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "r
                 "log_loss", "brier_score_loss", "calibration_error"]
 
 
-def _binary_report(y, y_pred, y_score, classes, score_kind, w, *, ci, n_boot, threshold, random_state, pos_label,
+def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *, ci, n_boot, threshold,
+                   random_state, pos_label,
                    progress, y_name) -> EvaluationReport:
     if pos_label is None:
         pos_label = classes[1]
@@ -302,9 +308,9 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, *, ci, n_boot, th
                 raise ValidationError(f"y_score has {y_score.shape[1]} columns; expected 1 or 2 for a binary task.")
             score = y_score[:, pos_idx]
         else:
-            score = y_score if pos_idx == 1 or score_kind == "decision" else 1.0 - y_score
-            if score_kind == "decision" and pos_idx == 0:
-                score = -y_score
+            score = y_score
+            if pos_idx == 0 and not score_for_pos:  # a model's 1-D output scores the second class
+                score = -y_score if score_kind == "decision" else 1.0 - y_score
         proba = score_kind == "proba"
         if not proba:
             notes.append("Scores are decision values, not probabilities: log loss, Brier score and calibration are "

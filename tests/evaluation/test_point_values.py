@@ -190,3 +190,18 @@ def test_callable_model_logits_multiclass(multiclass_data):
     P /= P.sum(1, keepdims=True)
     assert abs(rep.metrics["log_loss"].value - skm.log_loss(y, P)) <= 1e-9
     assert abs(rep.metrics["accuracy"].value - skm.accuracy_score(y, model.predict(X))) <= TOL
+
+
+def test_pos_label_first_class(binary_data):
+    model, X, y = binary_data
+    P = model.predict_proba(X)
+    # a model's 1-D or 2-D output: the score of class 0 is used for pos_label=0
+    rep = mo.evaluate(model, X, y, pos_label=0, n_boot=0)
+    assert abs(rep.metrics["roc_auc"].value - skm.roc_auc_score(y == 0, P[:, 0])) <= TOL
+    assert abs(rep.metrics["f1"].value - skm.f1_score(y, np.where(P[:, 0] >= 0.5, 0, 1), pos_label=0)) <= TOL
+    # a user's 1-D y_score is the score of the positive class, whichever it is
+    rep = mo.evaluate_predictions(y, y_score=P[:, 0], pos_label=0, n_boot=0)
+    assert abs(rep.metrics["pr_auc"].value - skm.average_precision_score(y == 0, P[:, 0])) <= TOL
+    sig = lambda A: 1 / (1 + np.exp(-model.decision_function(A)))  # noqa: E731  callable, 1-D, class 1
+    rep = mo.evaluate(sig, X, y, pos_label=0, n_boot=0)
+    assert abs(rep.metrics["log_loss"].value - skm.log_loss(y == 0, 1 - sig(X))) <= 1e-12
