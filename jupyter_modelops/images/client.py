@@ -197,8 +197,14 @@ class RegistryClient:
     def ping(self) -> None:
         self.request("GET", "/v2/", ok=(200,))
 
-    def blob_exists(self, repo: str, digest: str) -> bool:
-        resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=[f"repository:{repo}:pull"], ok=(200, 404))
+    def ping_auth(self, repo: str) -> None:
+        """Authenticate for pushing to ``repo`` now (a HEAD that needs the push scope's token)."""
+        self.request("HEAD", f"/v2/{repo}/blobs/sha256:{'0' * 64}", scopes=[f"repository:{repo}:pull,push"],
+                     ok=(200, 404))
+
+    def blob_exists(self, repo: str, digest: str, *, scopes: Iterable[str] | None = None) -> bool:
+        resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=scopes or [f"repository:{repo}:pull"],
+                            ok=(200, 404))
         return resp.status_code == 200
 
     def _start_upload(self, repo: str, scopes: list[str], *, mount: str | None = None, frm: str | None = None):
@@ -213,7 +219,7 @@ class RegistryClient:
         Returns ``"present"``, ``"mounted"`` or ``"uploaded"``.
         """
         scopes = [f"repository:{repo}:pull,push"]
-        if self.blob_exists(repo, digest):
+        if self.blob_exists(repo, digest, scopes=scopes):
             self.stats.present.append(digest)
             if progress:
                 progress(size)

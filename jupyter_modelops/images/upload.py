@@ -12,12 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .client import PushStats, RegistryClient
 from ..config import subdir
 from .oci import Layout
 from .reference import Reference
+
+
+#: Blobs sent at the same time.
+PARALLEL = 3
 
 
 class BlobLocations:
@@ -64,13 +69,22 @@ def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *
                    unit_scale=True, unit_divisor=1024, leave=False)
     try:
         with RegistryClient(target.registry, insecure=insecure) as client:
-            for b in blobs:
+            client.ping_auth(target.repository)  # settle auth once, before blobs go out in parallel
+
+            def one(b: dict) -> None:
                 digest, size = b["digest"], int(b["size"])
                 mount_from = (mount_hint or {}).get(digest, []) + locations.repos(target.registry, digest)
                 client.push_blob(target.repository, digest, size, layout.blob_path(digest),
                                  mount_from=mount_from, chunk_size=chunk_size,
                                  progress=bar.update if bar is not None else None)
-                locations.add(target.registry, digest, target.repository)
+
+            # the largest blobs first, a few at a time: the registry hashes and stores them concurrently
+            order = sorted(blobs, key=lambda b: -int(b["size"]))
+            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(order)) or 1) as pool:
+                for fut in [pool.submit(one, b) for b in order]:
+                    fut.result()
+            for b in blobs:
+                locations.add(target.registry, b["digest"], target.repository)
             digest = "sha256:" + hashlib.sha256(man_bytes).hexdigest()
             if client.manifest_exists(target.repository, target.reference) != digest:
                 digest = client.put_manifest(target.repository, target.reference, man_bytes, media_type)
