@@ -53,6 +53,22 @@ class Former:
             self.np_dtype = np.asarray(X).dtype if not hasattr(X, "dtype") else X.dtype
             self.one_d = np.ndim(X) == 1
 
+    def _buffer(self, n_rows: int, dtype: Any) -> np.ndarray:
+        key = (n_rows, len(self.names), np.dtype(dtype).str)
+        arr = self._buffers.get(key)
+        if arr is None:
+            arr = self._buffers[key] = np.empty(key[:2], dtype=dtype, order="F")
+        return arr
+
+    def block(self, table: Table) -> dict[str, np.ndarray] | None:
+        """Column views of the reused input buffer, for perturbations to write into directly
+        (float64 NumPy inputs only), or None."""
+        if self.kind != "numpy" or self.np_dtype is None or self.np_dtype != np.float64 or \
+                any(k == CATEGORICAL for k in table.kinds.values()):
+            return None
+        arr = self._buffer(table.n_rows, np.float64)
+        return {n: arr[:, j] for j, n in enumerate(self.names)}
+
     def __call__(self, table: Table) -> Any:
         if self.kind == "pandas":
             import pandas as pd
@@ -72,12 +88,11 @@ class Former:
             dtype = self.np_dtype if self.np_dtype is not None and self.np_dtype.kind == "f" else np.float64
             # One reused buffer per shape: the model reads it before the next perturbation is written,
             # and a fresh 100+ MB array per run costs more in page faults than the copy itself.
-            key = (table.n_rows, len(self.names), np.dtype(dtype).str)
-            arr = self._buffers.get(key)
-            if arr is None:
-                arr = self._buffers[key] = np.empty(key[:2], dtype=dtype, order="F")
+            arr = self._buffer(table.n_rows, dtype)
             for j, n in enumerate(self.names):
-                arr[:, j] = table.columns[n]
+                src, dst = table.columns[n], arr[:, j]
+                if src.dtype != dst.dtype or src.ctypes.data != dst.ctypes.data:  # perturbations may write in place
+                    dst[...] = src
             if self.kind == "torch":
                 import torch
 

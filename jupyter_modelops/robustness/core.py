@@ -110,7 +110,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
     if task == "classification" and yv is not None:
         yv = _align_labels(yv, clean.labels)
 
-    ctx = P.Context(stats=stats, model=model, y=yv, task=task)
+    ctx = P.Context(stats=stats, model=model, y=yv, task=task, block=former.block(table))
     rows: list[dict] = []
     total = sum(len(sev) for _, sev, _ in plan)
     pbar = _progress.bar(total=total, desc="robustness", progress=progress if progress is not None else

@@ -89,9 +89,12 @@ class Context:
     columns: Sequence[str] | None = None  # restrict to these columns (per-feature sensitivity)
     noise: dict[str, np.ndarray] = field(default_factory=dict)  # cached standard normal draws
     _scratch: dict = field(default_factory=dict)
+    block: dict | None = None  # column views of the model-input buffer, when perturbations may write there
 
     def scratch(self, column: str, n: int) -> np.ndarray:
         """A float64 work array for one column, reused by the next perturbation (its table is consumed first)."""
+        if self.block is not None and column in self.block and self.block[column].size == n:
+            return self.block[column]
         buf = self._scratch.get(column)
         if buf is None or buf.size != n:
             buf = self._scratch[column] = np.empty(n, dtype=np.float64)
