@@ -99,3 +99,20 @@ def test_torch_version_onnx_and_int8_attached():
     ts = mo.export("net:1", "torchscript", benchmark=False)  # the stored sample suffices
     assert ts.artifacts["torchscript"]["method"] == "torch.jit.script"
     assert [r["data"]["format"] for r in registry.records("net:1", kind="export")] == ["onnx", "torchscript"]
+
+
+def test_a_failed_parity_gate_attaches_nothing():
+    import torch
+
+    from jupyter_modelops.exceptions import ParityError
+
+    from .nets import ChurnNet
+
+    torch.manual_seed(0)
+    X = torch.randn(32, 20, generator=torch.Generator().manual_seed(2)) * 20
+    registry.snapshot(ChurnNet(), "tight", data=X)
+    with pytest.raises(ParityError, match="onnx-fp16 export differs"):
+        mo.export("tight:1", quantize="fp16", atol=1e-7, rtol=0.0, onnx_exporter="torchscript", benchmark=False)
+    mv = registry.get("tight:1")
+    assert not {"onnx", "onnx-fp16"} & set(mv.artifacts)
+    assert registry.records("tight:1", kind="export") == []
