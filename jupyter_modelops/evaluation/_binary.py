@@ -38,9 +38,20 @@ class Levels:
     pos: np.ndarray  # weight of positives at each level
     neg: np.ndarray
     count: np.ndarray  # rows at each level
-    level_of_row: np.ndarray  # level index of every row (original order)
+    pos_count: np.ndarray  # positive rows at each level (== pos without weights)
+    order: np.ndarray  # the argsort of the scores
     terms: tuple | None = None  # cached per-level log loss / Brier terms
     cbin: np.ndarray | None = None  # cached calibration bin of each level
+    _lor: np.ndarray | None = None
+
+    @property
+    def level_of_row(self) -> np.ndarray:
+        """Level index of every row, in the original row order (computed on first use)."""
+        if self._lor is None:
+            lor = np.empty(len(self.order), dtype=np.intp)
+            lor[self.order] = np.repeat(np.arange(len(self.score)), self.count.astype(np.intp))
+            self._lor = lor
+        return self._lor
 
     def cal_bins(self) -> np.ndarray:
         if self.cbin is None:
@@ -57,19 +68,16 @@ def make_levels(y01: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> Lev
     np.not_equal(s[1:], s[:-1], out=new[1:])
     starts = np.flatnonzero(new)
     yy = y01[order]
+    count = np.diff(np.append(starts, n)).astype(np.float64)
+    pos_count = np.add.reduceat(yy.astype(np.float64), starts)
     if w is None:
-        pos = np.add.reduceat(yy.astype(np.float64), starts)
-        count = np.diff(np.append(starts, n)).astype(np.float64)
+        pos = pos_count
         neg = count - pos
     else:
         ww = w[order]
         pos = np.add.reduceat(ww * yy, starts)
         neg = np.add.reduceat(ww, starts) - pos
-        count = np.diff(np.append(starts, n)).astype(np.float64)
-    lev_sorted = np.cumsum(new) - 1
-    level_of_row = np.empty(n, dtype=np.intp)
-    level_of_row[order] = lev_sorted
-    return Levels(s[starts], pos, neg, count, level_of_row)
+    return Levels(s[starts], pos, neg, count, pos_count, order)
 
 
 def threshold_on_scale(threshold: float, proba: bool) -> float:

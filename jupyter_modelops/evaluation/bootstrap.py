@@ -99,7 +99,7 @@ PROGRESS_WORK = 5_000_000
 
 def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0, weights=None,
                    method: str = "auto", chunk_size: int | None = None,
-                   progress: bool | None = None) -> Iterator[Any]:
+                   progress: bool | None = None, counts=None, totals=None) -> Iterator[Any]:
     """Yield ``(b, n_cells)`` float arrays of resampled cell weights, chunk by chunk.
 
     Parameters
@@ -124,20 +124,36 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
         Show a ``tqdm.auto`` bar. By default (None) only for long runs (more
         than ``PROGRESS_WORK`` row draws, or 40x fewer cell draws), and only in a
         notebook kernel or when stderr is a terminal.
+    counts, totals : ndarray of shape (n_cells,), optional
+        Instead of ``cell_ids``: the number of rows in each cell (and, with
+        sample weights, each cell's weight total). Only the multinomial method
+        can draw from these.
     """
     import numpy as np
 
-    cell_ids = np.asarray(cell_ids, dtype=np.intp)
-    n = len(cell_ids)
-    method = choose_method(n, n_boot, method)
+    if cell_ids is None:
+        if counts is None:
+            from ..exceptions import ValidationError
+
+            raise ValidationError("resample_cells needs cell_ids, or counts for the multinomial method.")
+        counts = np.asarray(counts, dtype=np.float64)
+        n = int(round(counts.sum()))
+        method = "multinomial"
+    else:
+        cell_ids = np.asarray(cell_ids, dtype=np.intp)
+        n = len(cell_ids)
+        method = choose_method(n, n_boot, method)
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
     if chunk_size is None:
         chunk_size = max(1, min(n_boot, CHUNK_ENTRIES // max(n_cells, 1)))
-    counts = np.bincount(cell_ids, minlength=n_cells).astype(np.float64)
+    if counts is None:
+        counts = np.bincount(cell_ids, minlength=n_cells).astype(np.float64)
     mean_w = None
-    if weights is not None and method == "multinomial":
-        wsum = np.bincount(cell_ids, weights=weights, minlength=n_cells)
-        mean_w = np.divide(wsum, counts, out=np.zeros(n_cells), where=counts > 0)
+    if method == "multinomial":
+        if totals is None and weights is not None:
+            totals = np.bincount(cell_ids, weights=weights, minlength=n_cells)
+        if totals is not None:
+            mean_w = np.divide(totals, counts, out=np.zeros(n_cells), where=counts > 0)
     p = counts / n if n else counts
     work = float(n_boot) * (n if method == "rows" else n_cells * 40)
     if progress is None and work < PROGRESS_WORK:
@@ -204,7 +220,7 @@ class BootstrapResult:
 def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, ci: float = 0.95,
                     random_state: Any = 0, weights=None, point: Mapping[str, float] | None = None,
                     method: str = "auto", progress: bool | None = None,
-                    chunk_size: int | None = None) -> BootstrapResult:
+                    chunk_size: int | None = None, counts=None, totals=None) -> BootstrapResult:
     """Bootstrap the statistics ``stat`` computes from cell weights.
 
     Parameters
@@ -213,8 +229,9 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
         ``stat(W) -> {name: values}`` where ``W`` is a ``(b, n_cells)`` float
         array of cell weights and each value has shape ``(b,)`` (NaN where the
         statistic is undefined for a replicate, e.g. a single class drawn).
-    cell_ids, n_cells, n_boot, random_state, weights, method, progress, chunk_size
-        See :func:`resample_cells`.
+    cell_ids, n_cells, n_boot, random_state, weights, method, progress, chunk_size, counts, totals
+        See :func:`resample_cells` (``cell_ids=None`` with ``counts`` draws multinomially
+        from per-cell row counts, without a per-row pass).
     ci : float, default=0.95
         Confidence level of the percentile intervals.
     point : mapping, optional
@@ -228,12 +245,16 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
     """
     import numpy as np
 
-    full = cell_totals(cell_ids, n_cells, weights)[None, :]
+    if cell_ids is None:
+        full = np.asarray(totals if totals is not None else counts, dtype=np.float64)[None, :]
+        used = "multinomial"
+    else:
+        full = cell_totals(cell_ids, n_cells, weights)[None, :]
+        used = choose_method(len(cell_ids), n_boot, method)
     binned_point = {k: float(np.asarray(v)[0]) for k, v in stat(full).items()}
     parts: dict[str, list] = {k: [] for k in binned_point}
-    used = choose_method(len(cell_ids), n_boot, method)
     for W in resample_cells(cell_ids, n_cells, n_boot=n_boot, random_state=random_state, weights=weights,
-                            method=used, chunk_size=chunk_size, progress=progress):
+                            method=used, chunk_size=chunk_size, progress=progress, counts=counts, totals=totals):
         for k, v in stat(W).items():
             parts.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     res = BootstrapResult(n_boot=n_boot, method=used, ci=ci)

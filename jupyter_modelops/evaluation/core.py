@@ -332,9 +332,19 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
     if n_boot:
         method = choose_method(len(y), n_boot)
         group_of_level, G, stat, binned = _binary.cells(lv, thr, proba, rows_mode=method == "rows")
-        cell = y01.astype(np.intp) * G + group_of_level[lv.level_of_row]
-        res = bootstrap_cells(stat, cell, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
-                              point=point, method=method, progress=progress)
+        if method == "rows":  # draw row indices, as a naive loop would
+            cell = y01.astype(np.intp) * G + group_of_level[lv.level_of_row]
+            res = bootstrap_cells(stat, cell, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
+                                  point=point, method=method, progress=progress)
+        else:  # multinomial draws need only the row count (and weight) of each cell
+            def per_cell(neg, pos):
+                return np.concatenate([np.bincount(group_of_level, weights=neg, minlength=G),
+                                       np.bincount(group_of_level, weights=pos, minlength=G)])
+
+            counts = per_cell(lv.count - lv.pos_count, lv.pos_count)
+            totals = None if w is None else per_cell(lv.neg, lv.pos)
+            res = bootstrap_cells(stat, None, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state,
+                                  point=point, progress=progress, counts=counts, totals=totals)
         if binned:
             notes.append(f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
                          "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
