@@ -28,7 +28,8 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable
 
 
 def _seed(home: Path) -> None:
-    """Two versions of 'churn' with evaluated metrics and one 'fraud', through the public API only."""
+    """Two versions of 'churn' with evaluated metrics and one 'fraud', through the public API only,
+    plus ``latest.csv`` next to the home for a monitoring report."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
 
@@ -47,6 +48,9 @@ def _seed(home: Path) -> None:
         registry.snapshot(m1, "churn", report=mo.evaluate(m1, X, y), data=X, notes="baseline")
         registry.snapshot(m2, "churn", report=mo.evaluate(m2, X, y), data=X, alias="staging")
         registry.snapshot(m1, "fraud", report=mo.evaluate(m1, X, y), data=X, alias="production")
+        latest = X.copy()
+        latest["target"] = y
+        latest.to_csv(home.parent / "latest.csv", index=False)  # data for a monitoring report
     finally:
         if old is None:
             os.environ.pop("MODELOPS_HOME", None)
@@ -146,6 +150,14 @@ def page(lab, browser):
     expect(tab).to_be_visible(timeout=90_000)
     tab.click()
     expect(pg.get_by_test_id("jmo-panel")).to_be_visible()
+    # widen the sidebar (drag the split handle) so the screenshots show the panel as users size it
+    handle = pg.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    if box:
+        pg.mouse.move(box["x"] + box["width"] / 2, box["y"] + 200)
+        pg.mouse.down()
+        pg.mouse.move(420, box["y"] + 200, steps=5)
+        pg.mouse.up()
     yield pg
     ctx.close()
 

@@ -115,6 +115,27 @@ def test_deploy_locally_and_see_it_running_then_stop_it(page, lab, shot):
             pass
 
 
+def test_run_a_report_see_the_trend_and_open_its_html(page, lab, shot):
+    _, _, home = lab
+    page.get_by_test_id("jmo-tab-report").click()
+    page.get_by_test_id("jmo-report-template").select_option("monitoring")
+    page.get_by_test_id("jmo-report-data").fill(str(home.parent / "latest.csv"))
+    page.get_by_test_id("jmo-report-submit").click()
+    status = page.get_by_test_id("jmo-form-report").get_by_test_id("jmo-job-status")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=300_000)
+    link = page.get_by_test_id("jmo-report-link")
+    expect(link).to_have_count(1, timeout=15_000)
+    expect(page.get_by_test_id("jmo-sparkline")).to_be_visible()
+    expect(page.get_by_test_id("jmo-badge-monitored").first).to_be_visible()
+    shot("06-report")
+    with page.context.expect_page() as opened:
+        link.click()
+    report = opened.value
+    report.wait_for_load_state()
+    expect(report.locator("body")).to_contain_text("Model monitoring", timeout=30_000)
+    report.close()
+
+
 def test_dark_theme_keeps_the_panel_readable(page, shot):
     page.get_by_text("Settings", exact=True).first.click()
     page.get_by_text("Theme", exact=True).first.hover()
@@ -127,10 +148,10 @@ def test_dark_theme_keeps_the_panel_readable(page, shot):
     # light text on a dark background: the theme variables reached the panel
     rgb = [int(x) for x in re.findall(r"\d+", bg)[:3]]
     assert sum(rgb) / 3 < 100, bg
-    shot("06-dark")
+    shot("07-dark")
     page.get_by_test_id("jmo-back").click()
     expect(page.get_by_test_id("jmo-model-churn")).to_be_visible()
-    shot("07-dark-models")
+    shot("08-dark-models")
 
 
 def test_writes_with_cookie_login_need_the_xsrf_token(lab):
