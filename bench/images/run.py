@@ -108,6 +108,7 @@ def main() -> int:
     if not (skopeo and shutil.which("docker-registry")):
         print("needs docker-registry and skopeo (apt-get install docker-registry skopeo)", file=sys.stderr)
         return 2
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-images-", dir=os.environ.get("TMPDIR")))
     os.environ["MODELOPS_HOME"] = str(work / "home")
     from jupyter_modelops.images import build
@@ -166,7 +167,8 @@ def main() -> int:
         result = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                         "skopeo": subprocess.run([skopeo, "--version"], capture_output=True, text=True).stdout.strip(),
-                        "registry": "Debian docker-registry (CNCF distribution 2.8)"},
+                        "registry": "Debian docker-registry (CNCF distribution 2.8)",
+                        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
             "repeat": args.repeat,
             "model_layer_bytes": model_layer["size"],
             "image_bytes": img1.size,
@@ -190,7 +192,8 @@ def main() -> int:
             "# Images: push to a loopback OCI registry (medians of %d runs, one run, same OCI layout)" % args.repeat,
             "",
             f"Image: {img1.size / 1e6:.0f} MB (dependencies + app + a {model_layer['size'] / 1e6:.0f} MB uncompressed model layer); "
-            f"{os.cpu_count()} cores, shared and noisy: compare ratios, not absolute times.",
+            f"{os.cpu_count()} cores, shared and noisy (1-minute load average {load_before[0]:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after): compare ratios, not absolute times.",
             "",
             "| step | jupyter-modelops | skopeo copy | skopeo / ours | target |",
             "| --- | --- | --- | --- | --- |",

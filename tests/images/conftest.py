@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from realparts import free_port, need_tool
+from realparts import free_port, need_tool, require_real
 from ._registry import Registry
 
 
@@ -113,7 +113,10 @@ def python_base(tmp_path_factory) -> Path:
     from jupyter_modelops.images.oci import Layout, layout_from_rootfs
 
     if os.geteuid() != 0:
-        pytest.skip("debootstrap and chroot need root")
+        msg = "the end-to-end image test needs root (debootstrap, chroot)"
+        if require_real():
+            pytest.fail(msg)
+        pytest.skip(msg)
     cache = test_cache() / "bookworm-python3"
     layout = cache / "oci-slim"
     if (layout / "index.json").is_file() and Layout(layout).tags():
