@@ -4,6 +4,10 @@
 else ``$KUBECONFIG`` — several files separated by ``:`` are merged, first
 wins — else ``~/.kube/config``). Listing reads the YAML only; the
 ``kubernetes`` client is imported when a cluster is actually used.
+
+A notebook server that runs in a Kubernetes pod (JupyterHub on Kubernetes)
+also sees the cluster it runs in, as ``in-cluster``, through its service
+account; it is the default when no kubeconfig names a current context.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ __all__ = ["Cluster", "ClusterList", "clusters", "get_cluster", "kubeconfig_path
 
 #: the cluster name that means "a model server process on this machine"
 LOCAL = "local"
+#: the cluster this process runs in, through its pod's service account
+IN_CLUSTER = "in-cluster"
+_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,11 @@ class Cluster:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def service_account_dir() -> Path:
+    """Where a pod's service account token, CA certificate and namespace are mounted."""
+    return _SA_DIR
 
 
 def kubeconfig_paths(kubeconfig: str | os.PathLike | None = None) -> list[Path]:
@@ -81,7 +93,16 @@ def _load(kubeconfig: str | os.PathLike | None) -> list[Cluster]:
                 current=False,
                 kubeconfig=str(path),
             )
-    return [Cluster(**{**c.to_dict(), "current": c.name == current}) for c in found.values()]
+    items = [Cluster(**{**c.to_dict(), "current": c.name == current}) for c in found.values()]
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    sa = service_account_dir()
+    if host and port and (sa / "token").is_file() and IN_CLUSTER not in found:
+        ns_file = sa / "namespace"
+        items.append(Cluster(
+            name=IN_CLUSTER, server=f"https://{host}:{port}",
+            namespace=(ns_file.read_text().strip() if ns_file.is_file() else "") or "default",
+            user="serviceaccount", current=not any(c.current for c in items), kubeconfig=""))
+    return items
 
 
 class ClusterList(Result):
@@ -143,6 +164,7 @@ def get_cluster(name: str | None, *, kubeconfig: str | os.PathLike | None = None
     items = _load(kubeconfig)
     if not items:
         where = ", ".join(str(p) for p in kubeconfig_paths(kubeconfig))
+        # note: a pod's service account shows as the cluster 'in-cluster' (see the module docstring)
         raise DeployError(
             f"No Kubernetes clusters are configured (no contexts in {where}).",
             hint="Pass kubeconfig=, set KUBECONFIG, or use cluster='local'.",

@@ -122,8 +122,16 @@ class Kube:
         cfg = k8s.client.Configuration()
         with map_exceptions({Exception: ValidationError},
                             f"The kubeconfig context '{cluster.name}' cannot be used: {{exc}}."):
-            kconfig.load_kube_config(config_file=cluster.kubeconfig, context=cluster.name,
-                                     client_configuration=cfg, persist_config=False)
+            if cluster.kubeconfig:
+                kconfig.load_kube_config(config_file=cluster.kubeconfig, context=cluster.name,
+                                         client_configuration=cfg, persist_config=False)
+            else:  # in-cluster: the pod's service account
+                from .clusters import service_account_dir
+
+                sa = service_account_dir()
+                kconfig.incluster_config.InClusterConfigLoader(
+                    token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"),
+                    environ=os.environ).load_and_set(cfg)
         cfg.retries = 0  # bounded: one attempt, then a clear error
         self.api = k8s.client.ApiClient(cfg)
         self._ApiException = k8s.client.exceptions.ApiException

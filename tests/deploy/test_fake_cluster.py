@@ -364,3 +364,30 @@ def test_a_release_keeps_the_replica_count_the_autoscaler_chose(fake_kube, refs)
     with pytest.raises(ConflictError, match='.spec.replicas.*"kube-controller-manager"'):
         d(refs[1], fake_kube, image="registry.example/churn:2", replicas=3)
     assert d(refs[1], fake_kube, image="registry.example/churn:2", replicas=3, force=True).replicas == 3
+
+
+def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
+    """A notebook in a pod deploys to its own cluster through the pod's service account (token + CA)."""
+    from conftest import need_tool
+    from k8s_fake import FakeKube
+
+    import importlib
+
+    clusters_mod = importlib.import_module("jupyter_modelops.deploy.clusters")
+
+    need_tool("openssl", "the fake API server makes its TLS certificate with it")
+    with FakeKube(tls=True) as fk:
+        sa = tmp_path / "serviceaccount"
+        sa.mkdir()
+        (sa / "token").write_text(fk.token)
+        (sa / "ca.crt").write_bytes(fk.ca_pem)
+        (sa / "namespace").write_text("default\n")
+        monkeypatch.setattr(clusters_mod, "_SA_DIR", sa)
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(fk.port))
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+        listed = clusters_mod.clusters()
+        assert listed.names == ["in-cluster"] and listed.items[0].current
+        dep = deploy(refs[0], image=IMAGE, timeout=30)  # no cluster named: the one we run in
+        assert dep.cluster == "in-cluster" and dep.state == "deployed", dep.reason
+        assert fk.get("deployments", "churn") is not None

@@ -1249,7 +1249,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append((method, self.path))
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
-            if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
+            scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+            if fake.token and (scheme.lower() != "bearer" or given != fake.token):  # the scheme is case-insensitive
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             self._route(method, url.path.rstrip("/") or "/", q, body)
         except ApiError as exc:
