@@ -69,7 +69,9 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self._closing = False
         self._executor = None
+        self._leading = False
         self._ewma: float | None = None
+        self._samples: list[float] = []
         self.slow = False
         self.running = 0
 
@@ -109,7 +111,14 @@ class Batcher:
                 f"Model '{self.name}' failed repeatedly; its circuit breaker is open.", retry_after=wait,
                 hint="Retry after the time in the Retry-After header.")
         fut = asyncio.get_running_loop().create_future()
-        self.queue.append(_Item(request, fut, time.monotonic() + self.timeout))
+        item = _Item(request, fut, time.monotonic() + self.timeout)
+        if self._leading:  # a leader is collecting this loop turn's requests: it runs this one too
+            self.queue.append(item)
+            return await fut
+        if (not self.threaded and not self.slow and not self.max_delay and not self.queue
+                and not self.running and not self._closing):
+            return await self._lead(item)
+        self.queue.append(item)
         self._poke()
         if self.threaded:  # forced into a thread: a waiter can give up on a hung model
             try:
@@ -117,6 +126,31 @@ class Batcher:
             except asyncio.TimeoutError:
                 raise InferenceTimeout(f"Model '{self.name}' did not answer within {self.timeout:g} s.") from None
         return await fut
+
+    async def _lead(self, item: _Item) -> dict[str, np.ndarray]:
+        """Fast runtime, idle batcher: this request leads. It yields one loop turn so that the
+        requests read in the same turn join it, then runs them on the loop, without a hop
+        through the worker task."""
+        self._leading = True
+        self.queue.append(item)
+        try:
+            await asyncio.sleep(0)
+            while self.queue:
+                batch = self._take()
+                if not batch:
+                    break
+                self.running = len(batch)
+                try:
+                    done = self._run_batch(batch)
+                finally:
+                    self.running = 0
+                for it, out, err in done:
+                    _set(it.future, out, err)
+        finally:
+            self._leading = False
+            if self.queue:  # cancelled while collecting: the worker takes over
+                self._poke()
+        return await item.future
 
     def _take(self) -> list[_Item]:
         """Pop the next batch: same-key requests in arrival order, up to max_batch_size rows."""
@@ -195,21 +229,19 @@ class Batcher:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"modelops-{self.name}")
         return self._executor
 
-    def warm_up(self, inputs: dict[str, np.ndarray]) -> None:
-        """One call before serving: loads lazy state and measures how slow the runtime is."""
-        t0 = time.perf_counter()
-        self.runtime.predict(inputs)
-        self._observe(time.perf_counter() - t0)
-
     def _observe(self, seconds: float) -> None:
-        self._ewma = seconds if self._ewma is None else 0.8 * self._ewma + 0.2 * seconds
+        """Decide once whether the runtime is slow, from the fastest of its first calls (the
+        fastest, so that a busy machine does not make a fast runtime look slow)."""
+        self._samples.append(seconds)
+        self._ewma = min(self._samples)
         self.slow = self._ewma > SLOW_CALL_S
 
     def _call(self, inputs: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         out = self.runtime.predict(inputs)
         dt = time.perf_counter() - t0
-        self._observe(dt / max(1, rows) if rows > 1 else dt)
+        if len(self._samples) < 5:
+            self._observe(dt)
         self.metrics.batch_done(self.name, rows, dt)
         return out
 
