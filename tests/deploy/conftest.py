@@ -13,6 +13,14 @@ KSERVE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "k
 IMAGE = "registry.example/churn@sha256:" + "a" * 64
 
 
+@pytest.fixture(autouse=True)
+def no_real_cluster(monkeypatch):
+    """Tests never reach a real cluster: not the one a CI pod runs in, not the user's kubeconfig."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    monkeypatch.setenv("KUBECONFIG", "kubeconfig-of-the-test-only")
+
+
 @pytest.fixture
 def fake_kube(tmp_path):
     """A started FakeKube (with KServe) and a kubeconfig whose context 'fake' points at it (``.cfg``)."""
