@@ -75,7 +75,8 @@ def _not_found(store: Store, r: Ref) -> None:
 def _version(store: Store, row_id: int) -> ModelVersion:
     con = store.con
     name, version, created, user, flavor, parent, meta = con.execute(
-        "SELECT name, version, created, user, flavor, parent, meta FROM versions WHERE id = ?", (row_id,)).fetchone()
+        "SELECT v.name, v.version, v.created, v.user, v.flavor, v.parent, m.meta FROM versions v "
+        "JOIN version_meta m ON m.version_id = v.id WHERE v.id = ?", (row_id,)).fetchone()
     artifacts = {
         role: {"sha256": sha, "size": size, "format": fmt, "filename": fn, "metadata": json.loads(m)}
         for role, sha, size, fmt, fn, m in con.execute(
@@ -314,6 +315,9 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
         meta["metrics"], meta["report"] = sig.report_metrics(report)
     sample = None
     if data is not None:
+        if isinstance(data, (str, bytes, int, float, bool)):
+            raise ValidationError(f"The argument 'data' must be a DataFrame, array or tensor of rows; "
+                                  f"got {type(data).__name__}.")
         try:
             sample = sig.take_rows(data)
             meta["sample_input"] = sig.sample_input(data)
@@ -332,9 +336,20 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
     store = default_store()
     profile = sig.drift_profile(data, model) if data is not None else None
     with store.staging() as stage:
-        saved = fl.save(model, stage, sample=sample)
-        staged = {role: (store.stage(stage / info["file"], sha256=info.get("sha256"), size=info.get("size")), info)
-                  for role, info in saved.items()}
+        try:
+            saved = fl.save(model, stage, sample=sample)
+        except ModelOpsError:
+            raise
+        except Exception as exc:
+            raise ModelOpsError(f"The {fl.name} flavor could not store the {type(model).__name__}: {exc}.",
+                                hint="Pick another flavor with flavor=..., or trusted=True for pickle.") from exc
+        staged = {}
+        for role, info in saved.items():
+            if "chunks" in info:  # bytes in memory, already hashed: written only when new
+                sf = store.stage_chunks(stage / info["file"], info.pop("chunks"), info["sha256"], info["size"])
+            else:
+                sf = store.stage(stage / info["file"], sha256=info.get("sha256"), size=info.get("size"))
+            staged[role] = (sf, info)
         meta["flavor_roles"] = list(saved)
         if profile is not None:
             staged[PROFILE_ROLE] = (store.stage_bytes(stage, "drift-profile.json", json.dumps(profile).encode()),
@@ -371,10 +386,10 @@ def _commit(store: Store, name: str, flavor: str, meta: dict, staged: dict[str, 
             store.place(s)
         ts = now()
         cur = con.execute(
-            "INSERT INTO versions (name, version, created, user, flavor, parent, summary, meta) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, version, created or ts, who, flavor, parent, dumps(_summary(meta, size)), dumps(meta)))
+            "INSERT INTO versions (name, version, created, user, flavor, parent, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, version, created or ts, who, flavor, parent, dumps(_summary(meta, size))))
         vid = cur.lastrowid
+        con.execute("INSERT INTO version_meta (version_id, meta) VALUES (?, ?)", (vid, dumps(meta)))
         for role, (s, info) in staged.items():
             con.execute("INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -431,7 +446,16 @@ def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None =
             hint="Pass trusted=True if you trust where the bundle came from.")
     roles = mv.meta.get("flavor_roles") or ["model"]
     files = _files(store, mv, roles)
-    model = fl.load(files, mv.artifacts, prefer=format)
+    try:
+        model = fl.load(files, mv.artifacts, prefer=format)
+    except ModelOpsError:
+        raise
+    except Exception as exc:
+        needed = ", ".join(f"{k} {v}" for k, v in mv.meta.get("frameworks", {}).items())
+        saved_with = f"It was saved with {needed}; check" if needed else "Check"
+        raise ModelOpsError(f"{mv.ref} could not be loaded ({type(exc).__name__}: {exc}).",
+                            hint=f"{saved_with} that the same packages and the model's own classes are importable "
+                                 "here.") from exc
     _remember_loaded(model, mv.ref)
     return model
 
@@ -629,6 +653,7 @@ def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
             _set_alias(con, name, a, None, user())
         shas = {s for (s,) in con.execute("SELECT sha256 FROM artifacts WHERE version_id = ?", (row_id,))}
         con.execute("DELETE FROM artifacts WHERE version_id = ?", (row_id,))
+        con.execute("DELETE FROM version_meta WHERE version_id = ?", (row_id,))
         con.execute("DELETE FROM versions WHERE id = ?", (row_id,))
         freed = store.drop_unreferenced(con, shas)
     return {"deleted": f"{name}:{version}", "aliases_removed": aliases, "freed_bytes": freed}

@@ -83,17 +83,17 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-def write_canonical_skops(data: bytes, path: Path) -> tuple[str, int]:
-    """Write a skops file so that the same model always gives the same bytes.
+def canonical_skops(data: bytes) -> tuple[list, str, int]:
+    """The bytes of a skops file, rewritten so that the same model always gives the same bytes.
 
     skops names objects and array files after ``id()`` of Python objects and
     stamps zip entries with the current time. Here ids are renumbered in order
     of first appearance (consistently in ``schema.json`` and in the file
-    names), entries are written in that order and stamped 1980-01-01. The
-    array bytes are copied as they are (no re-compression, no CRC
-    recomputation). The meaning of the file is unchanged; the blob store then
-    keeps one copy of a model snapshotted twice. Returns (sha256, size) of
-    what was written.
+    names), entries are laid out in that order and stamped 1980-01-01. The
+    array bytes are reused as they are (memory views: no copy, no
+    re-compression, no CRC recomputation). The meaning of the file is
+    unchanged; the blob store then keeps one copy of a model snapshotted
+    twice. Returns ``(chunks, sha256, size)``.
     """
     import hashlib
     import json
@@ -104,16 +104,18 @@ def write_canonical_skops(data: bytes, path: Path) -> tuple[str, int]:
     view = memoryview(data)
     src = zipfile.ZipFile(io.BytesIO(data))
     infos = {i.filename: i for i in src.infolist()}
+
+    def unchanged() -> tuple[list, str, int]:
+        return [view], hashlib.sha256(view).hexdigest(), len(data)
+
     plain = (
         "schema.json" in infos
         and len(infos) < 0xFFFF
-        and all(i.compress_type == zipfile.ZIP_STORED and i.file_size < 0xFFFFFFFF for i in infos.values())
+        and len(data) < 0xFFFFFFFF
+        and all(i.compress_type == zipfile.ZIP_STORED for i in infos.values())
     )
-    h = hashlib.sha256()
-    if not plain:  # a layout this function does not know: keep the bytes
-        path.write_bytes(data)
-        h.update(view)
-        return h.hexdigest(), len(data)
+    if not plain:  # a layout this function does not know (or needs zip64): keep the bytes
+        return unchanged()
     schema = json.loads(src.read("schema.json"))
     names = set(infos) - {"schema.json"}
     ids: dict[Any, int] = {}
@@ -136,9 +138,7 @@ def write_canonical_skops(data: bytes, path: Path) -> tuple[str, int]:
 
     canon = json.dumps(walk(schema), indent=2).encode()
     if set(files) != names:
-        path.write_bytes(data)
-        h.update(view)
-        return h.hexdigest(), len(data)
+        return unchanged()
 
     def payload(old: str) -> memoryview:
         info = infos[old]
@@ -148,25 +148,46 @@ def write_canonical_skops(data: bytes, path: Path) -> tuple[str, int]:
 
     entries = [(new, payload(old), infos[old].CRC) for old, new in files.items()]
     entries.append(("schema.json", memoryview(canon), zlib.crc32(canon)))
+    h = hashlib.sha256()
+    chunks: list = []
     offset, central = 0, []
-    with open(path, "wb") as f:
-        def put(chunk: Any) -> None:
-            f.write(chunk)
-            h.update(chunk)
+    for name, body, crc in entries:
+        raw = name.encode()
+        header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(body), len(body), len(raw), 0)
+        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(body),
+                                   len(body), len(raw), 0, 0, 0, 0, 0, offset) + raw)
+        chunks += [header + raw, body]
+        offset += len(header) + len(raw) + len(body)
+    cd = b"".join(central)
+    chunks += [cd, struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(cd), offset, 0)]
+    for chunk in chunks:
+        h.update(chunk)
+    return chunks, h.hexdigest(), offset + len(cd) + 22
 
-        for name, body, crc in entries:
-            raw = name.encode()
-            header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(body), len(body), len(raw), 0)
-            central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(body),
-                                       len(body), len(raw), 0, 0, 0, 0, 0, offset) + raw)
-            put(header + raw)
-            put(body)
-            offset += len(header) + len(raw) + len(body)
-        cd = b"".join(central)
-        put(cd)
-        put(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(cd), offset, 0))
-        size = offset + len(cd) + 22
-    return h.hexdigest(), size
+
+def skops_untrusted(source: bytes | Path) -> list[str]:
+    """Types in a skops file that skops does not trust by default.
+
+    Only ``schema.json`` decides which types a file asks for (arrays are read
+    with ``allow_pickle=False``), so the check runs on a copy whose arrays are
+    replaced by empty ones: no array bytes are read or copied.
+    """
+    import zipfile
+
+    import numpy as np
+
+    sio = require("skops.io", purpose="check skops files", extra="sklearn")
+    src = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source)
+    buf = io.BytesIO()
+    empty = io.BytesIO()
+    np.save(empty, np.empty(0), allow_pickle=False)
+    with zipfile.ZipFile(buf, "w") as light:
+        for info in src.infolist():
+            if info.filename.endswith(".npy"):
+                light.writestr(info.filename, empty.getvalue())
+            else:
+                light.writestr(info.filename, src.read(info.filename))
+    return sorted(sio.get_untrusted_types(data=buf.getvalue()))
 
 
 # -- scikit-learn -------------------------------------------------------------
@@ -200,16 +221,16 @@ class SklearnFlavor(Flavor):
                 f"skops could not save the {type(model).__name__}: {exc}.",
                 hint="Pass flavor='joblib' (loading then trusts the file) or make the model skops-compatible.",
             ) from exc
-        untrusted = sorted(sio.get_untrusted_types(data=data))
-        sha, size = write_canonical_skops(data, path)
-        return Saved(model={"file": path.name, "format": "skops", "sha256": sha, "size": size,
+        untrusted = skops_untrusted(data)
+        chunks, sha, size = canonical_skops(data)
+        return Saved(model={"file": path.name, "format": "skops", "chunks": chunks, "sha256": sha, "size": size,
                             "metadata": {"trusted_types": untrusted, "class": _type_path(model)}})
 
     def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
         sio = require("skops.io", purpose="load scikit-learn models", extra="sklearn")
         path = files["model"]
         recorded = list(artifacts["model"].get("metadata", {}).get("trusted_types", []))
-        unknown = sorted(set(sio.get_untrusted_types(file=path)) - set(recorded))
+        unknown = sorted(set(skops_untrusted(path)) - set(recorded))
         if unknown:
             raise ModelOpsError(
                 f"The skops file asks for types that were not recorded when it was written: {', '.join(unknown)}; "
@@ -318,8 +339,9 @@ class TorchFlavor(Flavor):
         torch.save(model.state_dict(), state_path)
         init_kwargs = self._init_kwargs(model)
         try:
-            from .._html import to_jsonable
             import json
+
+            from .._html import to_jsonable
 
             json.dumps(to_jsonable(init_kwargs))
         except (TypeError, ValueError):
@@ -327,7 +349,6 @@ class TorchFlavor(Flavor):
         saved = Saved(model={"file": state_path.name, "format": "state_dict",
                              "metadata": {"class": _type_path(model), "init_kwargs": init_kwargs}})
         was_training = model.training
-        scripted, how = None, None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             self._script(model, directory, saved, sample, torch)

@@ -51,8 +51,11 @@ CREATE TABLE IF NOT EXISTS versions (
     flavor TEXT NOT NULL,
     parent TEXT,
     summary TEXT NOT NULL,
-    meta TEXT NOT NULL,
     UNIQUE (name, version)
+);
+CREATE TABLE IF NOT EXISTS version_meta (
+    version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE,
+    meta TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS artifacts (
     version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
@@ -96,14 +99,29 @@ CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
 
 
 class StagedFile:
-    """A file written under ``tmp/``, hashed and fsynced, waiting for a commit."""
+    """A file written under ``tmp/``, hashed and fsynced, waiting for a commit.
 
-    __slots__ = ("path", "sha256", "size")
+    A staged file may also be *pending*: its bytes are held in memory
+    (``chunks``) and written only if the blob store does not have them yet.
+    """
 
-    def __init__(self, path: Path, sha256: str, size: int) -> None:
+    __slots__ = ("path", "sha256", "size", "chunks")
+
+    def __init__(self, path: Path, sha256: str, size: int, chunks: list | None = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.size = size
+        self.chunks = chunks
+
+    def write(self) -> None:
+        """Write pending chunks to ``path`` and fsync them."""
+        if self.chunks is None or self.path.exists():
+            return
+        with open(self.path, "wb") as f:
+            for chunk in self.chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -233,6 +251,13 @@ class Store:
             self._active.discard(path.name)
             shutil.rmtree(path, ignore_errors=True)
 
+    def stage_chunks(self, path: Path, chunks: list, sha256: str, size: int) -> StagedFile:
+        """Stage bytes held in memory: written now unless the blob store already has them."""
+        staged = StagedFile(path, sha256, size, chunks)
+        if not self.has_blob(sha256):
+            staged.write()
+        return staged
+
     def stage(self, path: Path, *, sha256: str | None = None, size: int | None = None) -> StagedFile:
         """Hash and fsync a file that lives in a staging folder.
 
@@ -270,6 +295,7 @@ class Store:
         dest = self.blob_path(staged.sha256)
         if dest.exists() and dest.stat().st_size == staged.size:
             return False
+        staged.write()  # a pending file whose blob vanished (gc) since it was staged
         dest.parent.mkdir(exist_ok=True)
         os.chmod(staged.path, 0o444)
         os.replace(staged.path, dest)

@@ -290,3 +290,24 @@ def test_pickled_registry_objects_are_plain_data(sk_pipeline):
     mv = mo.snapshot(sk_pipeline, "churn")
     assert pickle.loads(pickle.dumps(mv.to_dict()))["ref"] == "churn:1"
     assert json.loads(mv.to_json())["artifacts"]["model"]["format"] == "skops"
+
+
+def test_bad_data_and_unloadable_models_get_one_sentence(sk_pipeline, tmp_path, monkeypatch):
+    import sys
+
+    with pytest.raises(ValidationError, match="'data' must be a DataFrame"):
+        mo.snapshot(sk_pipeline, "churn", data="X_train.csv")
+    with pytest.raises(ValidationError, match="'report' must be an EvaluationReport"):
+        mo.snapshot(sk_pipeline, "churn", report=42)
+    with pytest.raises(ValidationError, match="'params' must be a dict"):
+        mo.snapshot(sk_pipeline, "churn", params=[1, 2])
+    (tmp_path / "vanishing_mod.py").write_text("class Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import vanishing_mod
+
+    mo.snapshot(vanishing_mod.Thing(), "thing", trusted=True)
+    monkeypatch.delitem(sys.modules, "vanishing_mod")
+    (tmp_path / "vanishing_mod.py").unlink()
+    with pytest.raises(ModelOpsError, match="thing:1 could not be loaded .*ModuleNotFoundError") as info:
+        mo.load("thing")
+    assert "model's own classes" in str(info.value)
