@@ -42,6 +42,7 @@ class Levels:
     order: np.ndarray  # the argsort of the scores
     terms: tuple | None = None  # cached per-level log loss / Brier terms
     cbin: np.ndarray | None = None  # cached calibration bin of each level
+    desc: tuple | None = None  # cached cumulative positives / negatives from the top score down
     _lor: np.ndarray | None = None
 
     @property
@@ -189,21 +190,29 @@ def point_values(lv: Levels, thr: float, proba: bool) -> dict:
     }
     if P > 0 and N > 0:
         cumneg = np.cumsum(neg)
-        out["roc_auc"] = float(np.dot(cumneg - 0.5 * neg, pos) / (P * N))
-        pr = pos[::-1]
-        tpd = np.cumsum(pr)
-        denom = tpd + np.cumsum(neg[::-1])
-        prec = np.divide(tpd, denom, out=np.zeros_like(tpd), where=denom > 0)
-        out["pr_auc"] = float(np.dot(pr, prec) / P)
-        cumpos = np.cumsum(pos)
-        out["ks_statistic"] = float(np.max(np.abs(cumpos / P - cumneg / N)))
+        out["roc_auc"] = float((np.dot(cumneg, pos) - 0.5 * np.dot(neg, pos)) / (P * N))
+        tpd = np.cumsum(pos[::-1])  # from the top score down, as scikit-learn's curves
+        fpd = np.cumsum(neg[::-1])
+        lv.desc = (tpd, fpd)
+        prec = tpd + fpd
+        np.divide(tpd, prec, out=prec, where=prec > 0)
+        out["pr_auc"] = float(np.dot(pos[::-1], prec) / P)
+        del prec
+        d = np.cumsum(pos)
+        d *= N
+        cumneg *= P
+        d -= cumneg  # N * P * (F_pos - F_neg)
+        out["ks_statistic"] = float(max(d.max(), -d.min()) / (P * N))
+        del d, cumneg
     else:
         out["roc_auc"] = out["pr_auc"] = out["ks_statistic"] = float("nan")
     if proba:
         lpos, lneg, bpos, bneg = _terms(lv)
         out["log_loss"] = float((np.dot(neg, lneg) + np.dot(pos, lpos)) / T)
         out["brier_score_loss"] = float((np.dot(neg, bneg) + np.dot(pos, bpos)) / T)
-        D = neg * s + pos * (s - 1.0)
+        D = neg + pos
+        D *= s
+        D -= pos  # per level: sum of (p - y)
         cb = lv.cal_bins()
         starts = np.flatnonzero(np.concatenate([[True], cb[1:] != cb[:-1]]))
         out["calibration_error"] = float(np.abs(np.add.reduceat(D, starts)).sum() / T)
@@ -263,17 +272,18 @@ def curves(lv: Levels, max_points: int = 200) -> dict:
     """ROC and precision-recall curves (decimated) from the level table."""
     P = lv.pos.sum()
     N = lv.neg.sum()
-    tps = np.cumsum(lv.pos[::-1])
-    fps = np.cumsum(lv.neg[::-1])
-    fpr = np.concatenate([[0.0], fps / N])
-    tpr = np.concatenate([[0.0], tps / P])
-    precision = tps / np.maximum(tps + fps, 1e-300)
-    recall = tps / P
-    idx = _decimate_idx(len(fpr), max_points)
-    idx2 = _decimate_idx(len(recall), max_points)
+    tps, fps = lv.desc if lv.desc is not None else (np.cumsum(lv.pos[::-1]), np.cumsum(lv.neg[::-1]))
+    L = len(tps)
+    i = _decimate_idx(L + 1, max_points)  # ROC points: (0, 0), then one per distinct score from the top
+    prev = np.maximum(i - 1, 0)
+    fpr = np.where(i == 0, 0.0, fps[prev] / N)
+    tpr = np.where(i == 0, 0.0, tps[prev] / P)
+    j = _decimate_idx(L, max_points)
+    precision = tps[j] / np.maximum(tps[j] + fps[j], 1e-300)
+    recall = tps[j] / P
     return {
-        "roc": {"fpr": fpr[idx].tolist(), "tpr": tpr[idx].tolist()},
-        "pr": {"recall": [0.0] + recall[idx2].tolist(), "precision": [float(precision[0])] + precision[idx2].tolist()},
+        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()},
+        "pr": {"recall": [0.0] + recall.tolist(), "precision": [float(precision[0])] + precision.tolist()},
         "prevalence": float(P / (P + N)),
     }
 

@@ -113,7 +113,7 @@ def predict(model: Any, X: Any, *, task: str) -> Outputs:
             if out.ndim == 2 and out.shape[1] == 1:
                 out = out[:, 0]
             check_finite(check_numeric(out, "predict_proba output"), "predict_proba output")
-            return Outputs("proba", out.astype(np.float64), classes, "predict_proba")
+            return Outputs("proba", out.astype(np.float64, copy=False), classes, "predict_proba")
         if task != "regression" and has["decision_function"]:
             out = check_numeric(np.asarray(model.decision_function(X)), "decision_function output")
             check_finite(out, "decision_function output")
