@@ -88,6 +88,11 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
         raise ValidationError(f"impute must be one of {', '.join(IMPUTE)} or a callable; got {impute!r}.")
     table = to_table(X, what="X")
     n = table.n_rows
+    # every perturbation reads whole columns: make them contiguous once (a column of a row-major
+    # array is strided, and each pass over it would pull in eight times the memory)
+    for c in table.numeric():
+        if not table.columns[c].flags.c_contiguous:
+            table.columns[c] = np.ascontiguousarray(table.columns[c])
     yv = None
     if y is not None:
         yv = as_1d(y, "y")
