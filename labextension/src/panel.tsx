@@ -2,7 +2,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IInfo, IJob, ModelOpsClient } from './api';
-import { ago, checkInteger, formatMetric, keyMetrics, readMetric, sparkline } from './format';
+import { ago, checkInteger, formatMetric, formatNumber, keyMetrics, readMetric, sparkline } from './format';
 import { ApiError } from './request';
 
 type Dict = Record<string, any>;
@@ -179,6 +179,8 @@ function Sparkline(props: { values: number[]; label: string }): JSX.Element | nu
   if (props.values.length < 1) {
     return null;
   }
+  const points = sparkline(props.values);
+  const last = points ? points.split(' ').pop()!.split(',').map(Number) : null;
   return (
     <svg
       className="jp-ModelOps-sparkline"
@@ -188,7 +190,8 @@ function Sparkline(props: { values: number[]; label: string }): JSX.Element | nu
       aria-label={`${props.label} trend over ${props.values.length} reports`}
       data-testid="jmo-sparkline"
     >
-      <polyline fill="none" strokeWidth={1.5} points={sparkline(props.values)} />
+      <polyline fill="none" strokeWidth={1.5} points={points} />
+      {last && <circle cx={last[0]} cy={last[1]} r={2.5} />}
     </svg>
   );
 }
@@ -210,7 +213,8 @@ function JobView(props: { job: IJob; render?: (result: any) => React.ReactNode }
           {showLogs ? 'hide log' : 'log'}
         </button>
       </div>
-      <progress max={1} value={job.status === 'queued' ? undefined : job.progress} />
+      {/* the core reports no fractions: indeterminate while queued or running, full when done */}
+      <progress max={1} value={job.status === 'queued' || job.status === 'running' ? undefined : job.progress} aria-label={`${job.action} ${job.status}`} />
       {job.error && <ErrorLine error={job.error.message} testid="jmo-job-error" />}
       {job.status === 'succeeded' && props.render && <div data-testid="jmo-job-result">{props.render(job.result)}</div>}
       {showLogs && <pre className="jp-ModelOps-logs">{job.logs.join('\n')}</pre>}
@@ -761,7 +765,10 @@ function VersionView(props: {
           <>
             {trendKey && (
               <div>
-                {trendKey} <Sparkline values={trend} label={trendKey} />
+                {trendKey} <Sparkline values={trend} label={trendKey} />{' '}
+                <span className="jp-ModelOps-muted" data-testid="jmo-trend-last">
+                  {trend.length > 0 ? formatNumber(trend[trend.length - 1]) : ''} ({trend.length} report{trend.length === 1 ? '' : 's'})
+                </span>
               </div>
             )}
             <ul>

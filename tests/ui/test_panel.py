@@ -125,7 +125,8 @@ def test_run_a_report_see_the_trend_and_open_its_html(page, lab, shot):
     expect(status).to_have_attribute("data-status", "succeeded", timeout=300_000)
     link = page.get_by_test_id("jmo-report-link")
     expect(link).to_have_count(1, timeout=15_000)
-    expect(page.get_by_test_id("jmo-sparkline")).to_be_visible()
+    expect(page.get_by_test_id("jmo-sparkline").locator("circle")).to_have_count(1)
+    expect(page.get_by_test_id("jmo-trend-last")).to_contain_text("(1 report)")
     expect(page.get_by_test_id("jmo-badge-monitored").first).to_be_visible()
     shot("06-report")
     with page.context.expect_page() as opened:
