@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from realparts import free_port, need_tool
+from realparts import free_port
 from jupyter_modelops.exceptions import BuildError, ModelNotFoundError, RegistryAuthError, ValidationError
 from jupyter_modelops.images import build
 from jupyter_modelops.images.oci import Layout
@@ -64,30 +63,14 @@ def test_skopeo_reads_the_local_layout(session_model_dir):
     assert sha256_digest(out.encode()) == img.digest
 
 
-def test_push_skopeo_inspect_copy_and_umoci_unpack_are_byte_identical(session_model_dir, registry, tmp_path):
-    umoci = need_tool("umoci", "unpacks what skopeo copied")
+def test_push_then_skopeo_inspect_reports_our_digest(session_model_dir, registry):
     img = build(session_model_dir, base="scratch", push=f"{registry.host}/models/toy:1", progress=False)
     assert img.pushed == f"{registry.host}/models/toy:1@{img.digest}"
     info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/models/toy:1").stdout)
     assert info["Digest"] == img.digest
     assert info["Labels"]["io.jupyter-modelops.model.name"] == "toy"
-    dest = tmp_path / "copied"
-    skopeo("copy", "--src-tls-verify=false", "--preserve-digests", f"docker://{registry.host}/models/toy:1",
-           f"oci:{dest}:toy")
-    bundle = tmp_path / "bundle"
-    subprocess.run([umoci, "unpack", "--image", f"{dest}:toy", str(bundle)], check=True, capture_output=True)
-    rootfs = bundle / "rootfs"
-    for name in ("modelops-model.json", "model.onnx", "model.skops"):
-        assert filecmp.cmp(session_model_dir / name, rootfs / "opt" / "model" / name, shallow=False)
-    import jupyter_modelops
-
-    pkg = Path(jupyter_modelops.__file__).parent
-    for rel in ("__init__.py", "serving/__main__.py", "images/build.py"):
-        assert filecmp.cmp(pkg / rel, rootfs / "opt" / "modelops" / "app" / "jupyter_modelops" / rel, shallow=False)
-    assert (rootfs / "opt" / "modelops" / "deps" / "onnxruntime").is_dir()
-    assert (rootfs / "opt" / "modelops" / "deps" / "uvicorn").is_dir()
-    process = json.loads((bundle / "config.json").read_text())["process"]
-    assert process["user"]["uid"] == 65532 and process["args"][:3] == ["python3", "-m", "jupyter_modelops.serving"]
+    assert info["Architecture"] == "amd64" and info["Os"] == "linux"
+    # (skopeo copy + umoci unpack byte for byte: see test_end_to_end.py, which then runs what it unpacked)
 
 
 def test_second_push_sends_no_blobs(session_model_dir, registry):

@@ -10,16 +10,20 @@ and port changed to 127.0.0.1 and a free port.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import subprocess
+import tarfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from realparts import free_port, need_tool
 from jupyter_modelops.images import build
+from jupyter_modelops.images.oci import Layout
 
 from .conftest import skopeo
 
@@ -54,6 +58,27 @@ def test_image_runs_under_chroot_and_answers_v2(session_model_dir, python_base, 
            f"oci:{copied}:toy")
     bundle = tmp_path / "bundle"
     subprocess.run([umoci, "unpack", "--image", f"{copied}:toy", str(bundle)], check=True, capture_output=True)
+
+    rootfs = bundle / "rootfs"
+    # what skopeo copied and umoci unpacked is byte for byte what went in
+    for name in ("modelops-model.json", "model.onnx", "model.skops"):
+        assert filecmp.cmp(session_model_dir / name, rootfs / "opt" / "model" / name, shallow=False)
+    # ... and so is every file of the app and dependency layers we built (read from our own layout)
+    layout = Layout(Path(img.layout))
+    for layer in img.layers:
+        if layer["role"] not in ("app", "dependencies"):
+            continue
+        with tarfile.open(layout.blob_path(layer["digest"])) as tar:
+            files = [m for m in tar.getmembers() if m.isfile()]
+            assert len(files) > 10
+            for m in files:
+                assert (rootfs / m.name).read_bytes() == tar.extractfile(m).read(), m.name
+                assert (rootfs / m.name).stat().st_mode & 0o777 == m.mode, m.name
+    assert (rootfs / "opt" / "modelops" / "deps" / "onnxruntime").is_dir()
+    assert (rootfs / "opt" / "modelops" / "deps" / "uvicorn").is_dir()
+    process = json.loads((bundle / "config.json").read_text())["process"]
+    assert process["user"]["uid"] == 65532 and process["args"][:3] == ["python3", "-m", "jupyter_modelops.serving"]
+    assert process["cwd"] == "/opt/model"
 
     port = free_port()
     proc = _run_entrypoint(bundle, port)
