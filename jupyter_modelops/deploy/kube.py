@@ -61,7 +61,7 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
     """One sentence for an ``ApiException`` of the Kubernetes client."""
     status = _status_body(exc)
     code = int(getattr(exc, "status", 0) or status.get("code") or 0)
-    message = status.get("message") or getattr(exc, "reason", "") or ""
+    message = " ".join(str(status.get("message") or getattr(exc, "reason", "") or "").split())  # one line
     reason = status.get("reason", "")
     details = status.get("details") or {}
     plural = RESOURCES.get(kind, ("", "", kind.lower() + "s", True))[2]
@@ -71,11 +71,11 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
     where = f" in namespace '{namespace}'" if namespace else ""
     verb = VERBS.get(method, method.lower())
     if code == 0:
-        return DeployError(f"The connection to cluster '{cluster}' failed: {message.splitlines()[-1] if message else exc}.",
+        return DeployError(f"The connection to cluster '{cluster}' failed: {message or exc}.",
                            hint="Check the server address and its TLS certificate in the kubeconfig.")
     if code == 401:
-        return DeployError(f"Cluster '{cluster}' refused the credentials of the kubeconfig (401 Unauthorized).",
-                           hint="Log in again or renew the token of this context.")
+        return DeployError(f"Cluster '{cluster}' refused the credentials (401 Unauthorized).",
+                           hint="Log in again, or renew the token of this context or service account.")
     if code == 403:
         return DeployError(
             f"Cluster '{cluster}' forbids this: the user may not {verb} {resource}{where} (RBAC). "
@@ -178,8 +178,17 @@ class Kube:
             f"Could not reach the Kubernetes API server of cluster '{self.cluster.name}' at {server} "
             f"within {t:g} s ({{exc}}). Check that the cluster is running and reachable.",
         ):
-            resp = self.api.call_api(m, url, header_params=hdrs, body=data, post_params=post,
-                                     _request_timeout=(min(t, 10.0), t))
+            try:
+                resp = self.api.call_api(m, url, header_params=hdrs, body=data, post_params=post,
+                                         _request_timeout=(min(t, 10.0), t))
+            except urllib3.exceptions.MaxRetryError as exc:
+                if isinstance(exc.reason, urllib3.exceptions.SSLError):
+                    raise DeployError(
+                        f"The TLS certificate of the API server of cluster '{self.cluster.name}' at {server} is "
+                        f"not trusted ({exc.reason}).",
+                        hint="Check certificate-authority or certificate-authority-data in the kubeconfig.",
+                    ) from exc
+                raise
             if stream and 200 <= resp.status < 300:
                 return resp
             raw = resp.read()

@@ -391,3 +391,27 @@ def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
         dep = deploy(refs[0], image=IMAGE, timeout=30)  # no cluster named: the one we run in
         assert dep.cluster == "in-cluster" and dep.state == "deployed", dep.reason
         assert fk.get("deployments", "churn") is not None
+
+
+def test_wrong_credentials(fake_kube, refs, tmp_path):
+    cfg = str(fake_kube.kubeconfig(tmp_path / "stale", token="expired"))
+    with pytest.raises(DeployError) as info:
+        deploy(refs[0], cluster="fake", kubeconfig=cfg, image=IMAGE)
+    assert "refused the credentials (401 Unauthorized)" in one_sentence(info)
+
+
+def test_an_untrusted_tls_certificate(tmp_path, refs):
+    import yaml
+    from conftest import need_tool
+    from k8s_fake import FakeKube
+
+    need_tool("openssl", "the fake API server makes its TLS certificate with it")
+    with FakeKube(tls=True) as fk:
+        path = fk.kubeconfig(tmp_path / "kc")
+        cfg = yaml.safe_load(path.read_text())
+        del cfg["clusters"][0]["cluster"]["certificate-authority-data"]  # the system CAs do not know it
+        path.write_text(yaml.safe_dump(cfg))
+        with pytest.raises(DeployError) as info:
+            deploy(refs[0], cluster="fake", kubeconfig=str(path), image=IMAGE)
+        text = one_sentence(info)
+        assert "The TLS certificate of the API server of cluster 'fake'" in text and "not trusted" in text
