@@ -89,7 +89,7 @@ def test_regressors_and_numeric_dataframe_pipeline(numeric_data):
         np.testing.assert_allclose(got, model.predict(df.iloc[250:]), rtol=1e-4, atol=1e-4)
 
 
-def test_a_real_mismatch_is_blocked_and_shows_the_worst_rows():
+def test_a_real_mismatch_is_blocked_and_shows_the_worst_rows(modelops_home):
     """Values around 1e9 lose their fractional part in float32, the type skl2onnx feeds:
     the exported scaler sees a constant column and the probabilities collapse."""
     from sklearn.linear_model import LogisticRegression
@@ -112,10 +112,11 @@ def test_a_real_mismatch_is_blocked_and_shows_the_worst_rows():
     worst = err.parity["onnx"]["sample"]["worst_rows"]
     assert worst and worst[0]["abs_diff"] > 0.05
     assert err.parity["onnx"]["sample"]["max_abs_diff"] > 0.05
-    assert not list((Path(mo.__file__).parent.parent / "nothing").glob("*"))  # sanity: nothing written there
+    assert not list((modelops_home / "exports").glob("*"))  # a refused export is not written
     # the caller can keep it knowingly; the result says it failed
     kept = mo.export(model, sample=X, benchmark=False, allow_mismatch=True)
     assert not kept.passed and kept.artifacts["onnx"]["parity_passed"] is False
+    assert kept.path.parent == modelops_home / "exports" and kept.path.is_file()
     assert "PARITY MISMATCH" in repr(kept)
 
 
