@@ -122,14 +122,18 @@ class OnnxRuntime(Runtime):
             TensorSpec(n, _ORT_TO_V2.get(o.type, "FP32"), _ort_shape(o.shape)) for n, o in zip(names, sess_out)
         ]
         super().__init__(spec, inputs, outputs)
-        self._pairs = list(zip([i.name for i in inputs], self._in_names, self._in_dtypes))
+        # a per-column input of a skl2onnx export is [N, 1]; the signature sends each column as [N]
+        ranks = [len(i.shape) if isinstance(i.shape, (list, tuple)) else None for i in sess_in]
+        self._pairs = list(zip([i.name for i in inputs], self._in_names, self._in_dtypes, ranks))
         self._out_public = names
         self.providers = self.session.get_providers()
 
     def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
         feed = {}
-        for public, internal, dtype in self._pairs:
+        for public, internal, dtype, rank in self._pairs:
             arr = inputs[public]
+            if rank == 2 and arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
             feed[internal] = arr if arr.dtype == dtype else arr.astype(dtype)
         results = self.session.run(None, feed)
         return dict(zip(self._out_public, results))
