@@ -116,3 +116,19 @@ def test_a_failed_parity_gate_attaches_nothing():
     mv = registry.get("tight:1")
     assert not {"onnx", "onnx-fp16"} & set(mv.artifacts)
     assert registry.records("tight:1", kind="export") == []
+
+
+def test_the_model_server_runs_the_attached_export(churn, churn_v1, tmp_path):
+    """export -> materialize -> the server's ONNX runtime, on a mixed-dtype pipeline (one input per column)."""
+    from jupyter_modelops.serving.modeldir import read_model_dir
+    from jupyter_modelops.serving.runtimes import OnnxRuntime, choose_runtime
+
+    X, _ = churn
+    mo.export("churn:1", benchmark=False)
+    runtime = choose_runtime(read_model_dir(registry.materialize("churn:1", tmp_path / "model")))
+    assert isinstance(runtime, OnnxRuntime)
+    rows = X.iloc[:16]
+    inputs = {c: rows[c].to_numpy(object if rows[c].dtype.kind not in "iuf" else None) for c in rows.columns}
+    out = runtime.predict(inputs)
+    proba = [v for k, v in out.items() if "prob" in k][0]
+    np.testing.assert_allclose(proba, churn_v1.load().predict_proba(rows), atol=1e-5)
