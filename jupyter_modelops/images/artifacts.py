@@ -30,7 +30,7 @@ ARTIFACT_LAYER_TYPE = "application/vnd.jupyter-modelops.artifact.v1"
 TRANSFER_KINDS = ("oci-push", "oci-pull")
 
 
-@dataclass
+@dataclass(repr=False)  # keep Result.__repr__: one line
 class ArtifactTransfer(Result):
     """What ``push`` sent or ``pull`` received."""
 

@@ -50,7 +50,7 @@ LABEL_PREFIX = "io.jupyter-modelops"
 
 # --------------------------------------------------------------------------- result
 
-@dataclass
+@dataclass(repr=False)  # keep Result.__repr__: one line
 class Image(Result):
     """A built image: where it is, its digest, size and layers.
 

@@ -27,7 +27,7 @@ from .oci import Layer, LAYER_TAR, Descriptor
 from .reference import LayoutReference, parse_base
 
 
-@dataclass
+@dataclass(repr=False)  # keep Result.__repr__: one line
 class BuildContext(Result):
     """A Dockerfile build context written by :func:`dockerfile`."""
 

@@ -131,3 +131,13 @@ def test_dependency_layer_is_resolved_for_the_target_and_cached(tmp_path, monkey
     blob.write_bytes(b"damaged")  # a damaged cache entry is rebuilt, not trusted
     rebuilt, _ = dependency_layer(reqs, platform="linux/arm64", python_version="3.12")
     assert not rebuilt.reused and rebuilt.descriptor.digest == layer.descriptor.digest
+
+
+def test_results_repr_is_one_line():
+    from jupyter_modelops.images import ArtifactTransfer, BuildContext, Image
+
+    img = Image(name="m", version=1, digest="sha256:" + "a" * 64, size=2_000_000, layers=[], layout="/x", tag="1",
+                platform="linux/amd64", base="scratch", config_digest="sha256:" + "b" * 64, entrypoint=[], cmd=[])
+    assert repr(img) == "<Image m:1 sha256:aaaaaaaaaaaa 2.0 MB, 0 layers (0 reused) at oci:/x:m:1>"
+    assert "\n" not in repr(ArtifactTransfer("push", "m:1", "r/m:1@sha256:x", "sha256:x", 10))
+    assert repr(BuildContext("/ctx", "scratch", "FROM scratch\n", 3)).startswith("<BuildContext /ctx")
