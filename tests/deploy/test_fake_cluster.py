@@ -86,7 +86,7 @@ def test_a_rollout_that_never_gets_ready_stops_at_the_timeout(fake_kube, refs):
     t0 = time.monotonic()
     dep = d(refs[0], fake_kube, image="registry.example/hang:1", timeout=2)
     assert dep.state == "failed" and "did not finish within 2 s" in dep.reason
-    assert time.monotonic() - t0 < 30
+    assert time.monotonic() - t0 < 120  # a hang guard, not a speed goal: without timeout= it would wait for ever
 
 
 def test_canary_then_promote(fake_kube, refs):
@@ -216,7 +216,7 @@ def test_unreachable_api_server_fails_fast(tmp_path, refs, monkeypatch):
     t0 = time.monotonic()
     with pytest.raises(DeployError) as info:
         deploy(refs[0], cluster="fake", kubeconfig=cfg, image=IMAGE)
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 120  # a hang guard, not a speed goal: the silent server never answers
     assert "Could not reach the Kubernetes API server of cluster 'fake'" in one_sentence(info)
     assert "within 1 s" in str(info.value)
     silent.close()
@@ -304,18 +304,24 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
                                                 "template": {"metadata": {"labels": {"a": "c"}},
                                                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
     assert info.value.status == 422 and "does not match" in info.value.body
-    events = []
+    # a chunked watch from a resourceVersion sees the change made after it
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
 
     def later():
         time.sleep(0.3)
         core.patch_namespaced_config_map("c", "default", {"data": {"c": "3"}})
 
     threading.Thread(target=later).start()
-    for ev in watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=2):
+    events = []
+    for ev in watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv,
+                                   timeout_seconds=10):
         events.append((ev["type"], sorted(ev["object"].data)))
-        if len(events) == 2:
-            break
-    assert events == [("ADDED", ["a", "b"]), ("MODIFIED", ["a", "b", "c"])]
+        break
+    assert events == [("MODIFIED", ["a", "b", "c"])]
+    # without one, a watch starts with the objects as they are
+    for ev in watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=10):
+        assert ev["type"] == "ADDED" and sorted(ev["object"].data) == ["a", "b", "c"]
+        break
     api.close()
 
 
