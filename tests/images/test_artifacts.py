@@ -94,3 +94,19 @@ def test_pull_of_a_missing_tag(registry):
 
     with pytest.raises(ModelNotFoundError, match="404"):
         pull(f"{registry.host}/models/nothing:1", progress=False)
+
+
+def test_magic_push_and_pull(registry):
+    from IPython.core.error import UsageError
+
+    from .test_dockerfile_and_faces import _shell
+
+    mv, _, _ = _version()
+    shell = _shell()
+    sent = shell.run_line_magic("modelops", f"push {mv.ref} {registry.host}/magic/churn --no-progress")
+    got = shell.run_line_magic("modelops", f"pull {registry.host}/magic/churn:1 --no-progress -o pulled")
+    assert shell.user_ns["pulled"] is got and got.digest == sent.digest
+    assert got.ref == "churn:2"  # imported as a new version of this registry
+    assert "churn:2" in got._repr_html_() and sent.digest in got._repr_html_()
+    with pytest.raises(UsageError, match="404"):
+        shell.run_line_magic("modelops", f"pull {registry.host}/magic/churn:9 --no-progress")
