@@ -34,14 +34,14 @@ def test_magic_deploy_dry_run_shows_yaml(ip, refs, fake_kube):
 
 def test_magic_deploy_status_rollback_undeploy(ip, refs, fake_kube):
     k = f"--cluster fake --kubeconfig {fake_kube.cfg}"
-    assert ip.run_line_magic("modelops", f"deploy {refs[0]} {k} --image {IMAGE} --timeout 30").state == "deployed"
+    assert ip.run_line_magic("modelops", f"deploy {refs[0]} {k} --image {IMAGE} --timeout 120").state == "deployed"
     can = ip.run_line_magic("modelops", f"deploy {refs[1]} {k} --image registry.example/churn:2 --canary 20 "
-                                        f"--timeout 30")
+                                        f"--timeout 120")
     assert can.state == "canary"
-    assert ip.run_line_magic("modelops", f"promote churn {k} --timeout 30").ref == refs[1]
+    assert ip.run_line_magic("modelops", f"promote churn {k} --timeout 120").ref == refs[1]
     st = ip.run_line_magic("modelops", f"status churn {k}")
     assert st.ref == refs[1] and st.rollout == "done"
-    assert ip.run_line_magic("modelops", f"rollback churn {k} --timeout 30").ref == refs[0]
+    assert ip.run_line_magic("modelops", f"rollback churn {k} --timeout 120").ref == refs[0]
     live = ip.run_line_magic("modelops", f"deployments {k}")
     assert [r["ref"] for r in live] == [refs[0]]
     assert ip.run_line_magic("modelops", f"undeploy churn {k}").state == "removed"
@@ -105,12 +105,12 @@ def test_cli_deploy_status_and_errors(refs, fake_kube, capsys):
     assert main(["deploy", refs[0], *k, "--image", IMAGE, "--dry-run", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["state"] == "dry-run" and [m["kind"] for m in out["manifests"]][:2] == ["ServiceAccount", "Deployment"]
-    assert main(["deploy", refs[0], *k, "--image", IMAGE, "--timeout", "30"]) == 0
+    assert main(["deploy", refs[0], *k, "--image", IMAGE, "--timeout", "120"]) == 0
     assert "deployed" in capsys.readouterr().out
     assert main(["status", "churn", *k, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rollout"] == "done"
     fake_kube.script("broken", "crashloop")
-    assert main(["deploy", refs[1], *k, "--image", "registry.example/broken:2", "--timeout", "30"]) == 4
+    assert main(["deploy", refs[1], *k, "--image", "registry.example/broken:2", "--timeout", "120"]) == 4
     assert "crash-looping" in capsys.readouterr().out
     assert main(["deploy", refs[0], "--cluster", "nope", "--kubeconfig", fake_kube.cfg, "--image", IMAGE]) == 2
     err = capsys.readouterr().err

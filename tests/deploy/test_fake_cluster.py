@@ -23,7 +23,7 @@ from .conftest import IMAGE
 
 
 def d(ref, fk, **kw):
-    kw.setdefault("timeout", 30)
+    kw.setdefault("timeout", 120)
     return deploy(ref, cluster="fake", kubeconfig=fk.cfg, image=kw.pop("image", IMAGE), **kw)
 
 
@@ -98,7 +98,7 @@ def test_canary_then_promote(fake_kube, refs):
     st = status("churn", cluster="fake", kubeconfig=fake_kube.cfg)
     assert st.canary["ref"] == refs[1] and st.canary["traffic_share"] == pytest.approx(0.25)
     assert [(r["track"], r["running"]) for r in deployments()] == [("canary", refs[1]), ("stable", refs[0])]
-    done = can.promote(timeout=30)
+    done = can.promote(timeout=120)
     assert [(r["track"], r["running"]) for r in deployments()] == [("stable", refs[1])]
     assert done.state == "deployed" and done.ref == refs[1]
     assert fake_kube.get("deployments", "churn-canary") is None
@@ -109,7 +109,7 @@ def test_canary_then_promote(fake_kube, refs):
 def test_canary_then_rollback_removes_only_the_canary(fake_kube, refs):
     d(refs[0], fake_kube)
     d(refs[1], fake_kube, image="registry.example/churn:2", canary=10)
-    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=30)
+    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=120)
     assert back.state == "rolled-back" and "canary" in back.reason
     assert fake_kube.get("deployments", "churn-canary") is None
     assert [(r["track"], r["running"]) for r in deployments()] == [("stable", refs[0])]
@@ -127,7 +127,7 @@ def test_a_failing_canary_is_removed(fake_kube, refs):
 def test_rollback_to_a_revision_and_undeploy(fake_kube, refs):
     d(refs[0], fake_kube)
     d(refs[1], fake_kube, image="registry.example/churn:2")
-    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, to=1, timeout=30)
+    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, to=1, timeout=120)
     assert back.state == "rolled-back" and back.ref == refs[0] and back.revision == 3
     with pytest.raises(ValidationError, match="no revision 7"):
         rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, to=7)
@@ -147,10 +147,10 @@ def test_kserve_mode_canary_promote_and_rollback(fake_kube, refs):
     st = status("churn", cluster="fake", kubeconfig=fake_kube.cfg)
     assert st.kind == "InferenceService" and st.canary == {"traffic_percent": 10}
     assert {t["percent"] for t in st.traffic} == {10, 90}
-    done = promote("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=30)
+    done = promote("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=120)
     assert done.state == "deployed"
     assert "canaryTrafficPercent" not in fake_kube.get("inferenceservices", "churn")["spec"]["predictor"]
-    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=30)
+    back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=120)
     assert back.ref == refs[0]
     assert fake_kube.get("inferenceservices", "churn")["spec"]["predictor"]["containers"][0]["image"] == IMAGE
 
@@ -180,7 +180,7 @@ def test_several_clusters_in_one_call_are_each_reported(fake_kube, refs, tmp_pat
         closed.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, not listening: connection refused
         cfg = fake_kube.kubeconfig(tmp_path / "multi", extra={"other": other.url, "down": dead})
-        res = deploy(refs[0], cluster=["fake", "other", "down"], kubeconfig=str(cfg), image=IMAGE, timeout=30)
+        res = deploy(refs[0], cluster=["fake", "other", "down"], kubeconfig=str(cfg), image=IMAGE, timeout=120)
         assert [x.state for x in res] == ["deployed", "deployed", "error"]
         assert "Could not reach the Kubernetes API server of cluster 'down'" in res["down"].reason
         assert other.get("deployments", "churn") is not None and not res.ok
@@ -394,7 +394,7 @@ def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
         monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
         listed = clusters_mod.clusters()
         assert listed.names == ["in-cluster"] and listed.items[0].current
-        dep = deploy(refs[0], image=IMAGE, timeout=30)  # no cluster named: the one we run in
+        dep = deploy(refs[0], image=IMAGE, timeout=120)  # no cluster named: the one we run in
         assert dep.cluster == "in-cluster" and dep.state == "deployed", dep.reason
         assert fk.get("deployments", "churn") is not None
 
