@@ -23,7 +23,7 @@ def net():
     return SmallNet(n_in=30, hidden=8)
 
 
-def test_torch_module_round_trip(net, churn_data):
+def test_torch_module_round_trip(net, churn_data, tmp_path):
     import torch
 
     X_test = churn_data[1].to_numpy(np.float32)
@@ -46,7 +46,7 @@ def test_torch_module_round_trip(net, churn_data):
         np.testing.assert_array_equal(loaded(x).numpy(), expected)
         np.testing.assert_array_equal(mo.load("net", format="torchscript")(x).numpy(), expected)
     # a model directory carries both files; the TorchScript one loads without the class
-    d = mo.materialize("net", Path(mo.get("net").ref.replace(":", "-")))
+    d = mo.materialize("net", tmp_path / mo.get("net").ref.replace(":", "-"))
     import torch.jit
 
     ts = torch.jit.load(str(d / "model.torchscript.pt"))
