@@ -178,8 +178,12 @@ class RegistryClient:
             tried = f"no credentials were found (looked in {looked})"
         else:
             tried = f"tried {creds.describe()}"
+        hint = _auth.login_hint(self.registry)
+        if status == 403 and creds is not None:
+            hint = ("Those credentials lack permission for this repository: ask the registry's administrator for "
+                    f"access, push to a repository you own, or {hint[0].lower()}{hint[1:]}")
         return RegistryAuthError(f"The registry {self.registry} {verb} the request ({status} for {url}): {tried}.",
-                                 hint=_auth.login_hint(self.registry))
+                                 hint=hint)
 
     def _status_error(self, resp, method: str, url: str) -> BuildError:
         detail = ""

@@ -254,7 +254,8 @@ def test_bearer_token_flow(session_model_dir, registry, docker_config):
         with pytest.raises(RegistryAuthError) as info:  # a valid token, but no right to that repository: 403
             build(session_model_dir, base="scratch", push=f"{front.host}/tok/secret:1", progress=False)
         msg = str(info.value)
-        assert "denied access" in msg and "403" in msg and "user 'carol'" in msg and "docker login" in msg
+        assert "denied access" in msg and "403" in msg and "user 'carol'" in msg and "lack permission" in msg
+        assert "docker login" in msg and "\n" not in msg
         _login(docker_config, front.host, "carol", "wrong")
         with pytest.raises(RegistryAuthError, match="user 'carol'.*docker login"):
             build(session_model_dir, base="scratch", push=f"{front.host}/tok/third:1", progress=False)
