@@ -200,7 +200,7 @@ class SklearnRuntime(Runtime):
         except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
             self._limits = None
         if fmt == "skops":
-            sio = require("skops.io", purpose="load a scikit-learn model saved with skops", extra="sklearn")
+            sio = _import_skops()
             # the registry wrote this file itself; trust the types it contains
             self.model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
         elif fmt == "joblib":
@@ -276,6 +276,51 @@ class SklearnRuntime(Runtime):
                     label = self.model.predict(X)
                 return {self._names[0]: label, self._names[1]: proba}
             return {self._names[0]: self.model.predict(X)}
+
+
+def _import_skops() -> Any:
+    """Import ``skops.io`` without walking into scikit-learn's vendored and test packages.
+
+    At import, skops lists every scikit-learn estimator with ``all_estimators()``,
+    whose ``pkgutil.walk_packages`` imports each package to recurse into it,
+    including ``sklearn.externals.array_api_compat.torch``, which imports torch
+    when it is installed: seconds and hundreds of MB for nothing, since
+    ``all_estimators`` ignores everything under ``externals`` and ``tests`` anyway.
+    The walk is narrowed only while skops is imported; the list is the same.
+    """
+    import sys
+
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import pkgutil
+
+    original = pkgutil.walk_packages
+
+    def walk(path=None, prefix="", onerror=None):
+        for info in pkgutil.iter_modules(path, prefix):
+            yield info
+            parts = info.name.split(".")
+            if not info.ispkg or (parts[0] == "sklearn" and ("externals" in parts or "tests" in parts)):
+                continue
+            try:
+                __import__(info.name)
+            except ImportError:
+                if onerror is not None:
+                    onerror(info.name)
+                continue
+            except Exception:
+                if onerror is not None:
+                    onerror(info.name)
+                    continue
+                raise
+            sub = getattr(sys.modules[info.name], "__path__", None) or []
+            yield from walk(sub, info.name + ".", onerror)
+
+    pkgutil.walk_packages = walk
+    try:
+        return require("skops.io", purpose="load a scikit-learn model saved with skops", extra="sklearn")
+    finally:
+        pkgutil.walk_packages = original
 
 
 def _v2_numpy(datatype: str) -> str:
