@@ -142,6 +142,7 @@ def page(lab, browser):
     """JupyterLab open in Chromium with the ModelOps panel shown."""
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=20_000)  # a loaded 2-core CI machine: generous, never a timing assertion
     base, token, _ = lab
     ctx = browser.new_context(viewport={"width": 1280, "height": 860})
     pg = ctx.new_page()
