@@ -310,6 +310,8 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
              "model_dir": str(model_dir), "host": host, "workers": workers, "server_args": server_args,
              "requested_at": time.time(), "request_id": uuid.uuid4().hex}
     if not running:
+        if port is None and old.get("port") and _port_free(host, int(old["port"])):
+            port = int(old["port"])  # a restarted deployment keeps its URL when it can
         state.update(port=port or 0, status="starting", error=None, restarts=0)
     tmp = d / "state.tmp"
     tmp.write_text(json.dumps(state, indent=2))
@@ -346,6 +348,18 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         except Exception:  # noqa: BLE001 - the record is a courtesy; the deployment is up
             pass
     return dep
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _cleanup_models(d: Path, keep: str) -> None:

@@ -124,7 +124,9 @@ class Supervisor:
                 self.reload = False
                 self.replace()
             for i, (p, ready) in enumerate(self.workers):
-                if p.poll() is not None and not self.stop:  # a worker died: start another
+                if p.poll() is not None and not self.stop:  # a worker died: start another, backing off
+                    restarts = int(self.read().get("restarts", 0))
+                    time.sleep(min(10.0, 0.5 * 2 ** min(restarts, 5)))
                     st = self.read()
                     st["workers"] = 1
                     st["model_dir"] = st.get("active_model_dir", st["model_dir"])

@@ -135,3 +135,30 @@ def test_model_that_cannot_load_fails_the_deployment(tmp_path):
     with pytest.raises(DeployError, match="could not start|stopped while starting"):
         jm.serve(d, timeout=60)
     assert jm.serving.deployments()[0].status()["running"] is False
+
+
+def test_dead_worker_is_replaced_and_a_restart_keeps_the_url(model_dir):
+    import os
+    import signal
+
+    import jupyter_modelops as jm
+
+    dep = jm.serve(model_dir, name="crashy")
+    try:
+        url, (worker,) = dep.url, dep.status()["worker_pids"]
+        os.kill(worker, signal.SIGKILL)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            st = dep.status()
+            if st["ready"] and st["worker_pids"] and st["worker_pids"] != [worker]:
+                break
+            time.sleep(0.1)
+        assert st["ready"] and st["worker_pids"] != [worker] and dep.state["restarts"] == 1
+        assert jm.predict(dep, np.zeros((1, 20)))["label"].shape == (1,)
+    finally:
+        dep.stop()
+    again = jm.serve(model_dir, name="crashy")
+    try:
+        assert again.url == url
+    finally:
+        again.stop()
