@@ -20,6 +20,8 @@ import numpy as np
 
 N_CAL_BINS = 10
 MAX_CELLS = 1024
+#: With row draws, one cell per row up to this many rows (exact); binned cells beyond.
+MAX_ROW_CELLS = 20_000
 
 
 def _cal_bin(conf):
@@ -113,7 +115,7 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
     else:
         eps = np.finfo(np.float64).eps
         p_true = proba[np.arange(n), yt]
-        if rows_mode:
+        if rows_mode and n <= MAX_ROW_CELLS:
             cell = np.arange(n)
             C = n
             binned = False
@@ -157,12 +159,17 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
             new[1:] = s[1:] != s[:-1]
             orders.append((o, np.flatnonzero(new), cy[o] == k))
         extra = (loss, brier, dcal, M, orders)
-    Ind = np.zeros((C, K * K))
-    Ind[np.arange(C), cy * K + cp] = 1.0
+    key = cy * K + cp  # confusion-matrix entry of each cell
+    korder = np.argsort(key, kind="stable")
+    ksorted = key[korder]
+    kstarts = np.flatnonzero(np.concatenate([[True], ksorted[1:] != ksorted[:-1]]))
+    kvals = ksorted[kstarts]
 
     def stat(W: np.ndarray) -> dict:
         b = W.shape[0]
-        cm = (W @ Ind).reshape(b, K, K)
+        cm = np.zeros((b, K * K))
+        cm[:, kvals] = np.add.reduceat(W[:, korder], kstarts, axis=1)
+        cm = cm.reshape(b, K, K)
         out = _confusion_metrics(cm)
         if extra is not None:
             loss, brier, dcal, M, orders = extra

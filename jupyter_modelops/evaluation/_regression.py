@@ -14,6 +14,8 @@ import numpy as np
 
 Y_BINS = 64
 R_BINS = 32
+#: With row draws, one cell per row up to this many rows (exact); binned cells beyond.
+MAX_ROW_CELLS = 20_000
 
 
 def point_values(y: np.ndarray, yhat: np.ndarray, w: np.ndarray | None) -> dict:
@@ -44,7 +46,7 @@ def cells(y: np.ndarray, yhat: np.ndarray, *, rows_mode: bool):
     n = len(y)
     r = y - yhat
     eps = np.finfo(np.float64).eps
-    if rows_mode:
+    if rows_mode and n <= MAX_ROW_CELLS:
         cell = np.arange(n)
         C = n
         binned = False

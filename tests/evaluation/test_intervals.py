@@ -192,3 +192,20 @@ def test_large_multiclass_and_regression_paths():
     # the bootstrap max is the data max only when its row is drawn (~63% of replicates)
     a = np.sort(np.abs(yt - yh))[::-1]
     assert mx.value == max_error(yt, yh) and mx.high == a[0] and a[4] <= mx.low < a[0]
+
+
+def test_row_draws_on_many_rows_use_binned_cells():
+    """Few replicates on many rows: row draws, but cells stay bounded (memory), points exact."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(1)
+    n, K = 30_000, 6
+    y = rng.integers(0, K, n)
+    z = rng.normal(size=(n, K))
+    z[np.arange(n), y] += 1.0
+    P = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    rep = mo.evaluate_predictions(y, y_score=P, n_boot=20)
+    assert rep.method == "rows" and rep.binned
+    assert rep.metrics["accuracy"].value == pytest.approx(accuracy_score(y, P.argmax(1)), abs=1e-12)
+    assert rep.metrics["roc_auc"].value == pytest.approx(roc_auc_score(y, P, multi_class="ovr"), abs=1e-12)
+    assert rep.metrics["accuracy"].low < rep.metrics["accuracy"].value < rep.metrics["accuracy"].high
