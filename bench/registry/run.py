@@ -250,8 +250,9 @@ def write_md(res: dict) -> str:
     lines = [
         f"# Registry: snapshot, list, get (medians of {res['repeat']} runs, one run, beside MLflow {ml.get('version', '') if mlok else '(not run)'})",
         "",
-        "2 cores, shared and noisy: compare ratios, not absolute times. Every snapshot fsyncs its files and its "
-        "SQLite commit.",
+        f"{res['machine']['cpus']} cores shared with other jobs (1-minute load average "
+        f"{res['machine']['load_average_at_start'][0]:.1f} at the start, {res['machine']['load_average_at_end'][0]:.1f} "
+        "at the end): compare ratios, not absolute times. Every snapshot fsyncs its files and its SQLite commit.",
         "",
         "| task | jupyter-modelops | MLflow | MLflow / ours | target |",
         "| --- | --- | --- | --- | --- |",
@@ -296,7 +297,8 @@ def main() -> int:
     ap.add_argument("--skip-mlflow", action="store_true")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    res: dict = {"repeat": args.repeat, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    res: dict = {"repeat": args.repeat, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                    "load_average_at_start": os.getloadavg()}}
     print("sklearn 100 MB ...", flush=True)
     res["sklearn"] = bench_sklearn(args.repeat)
     print("torch 100 MB ...", flush=True)
@@ -312,6 +314,7 @@ def main() -> int:
     if not args.skip_mlflow:
         print("MLflow ...", flush=True)
         res["mlflow"] = run_mlflow(args.repeat, 1_000)
+    res["machine"]["load_average_at_end"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "registry.json").write_text(json.dumps(res, indent=2))
     md = write_md(res)

@@ -336,9 +336,13 @@ class VersionDiff(Result):
         out = []
         for k in list(dict.fromkeys([*self.a.metrics, *self.b.metrics])):
             ma, mb = self.a.metrics.get(k), self.b.metrics.get(k)
-            row = {"metric": k, "a": ma, "b": mb, "delta": None, "overlap": None}
+            row = {"metric": k, "a": ma, "b": mb, "delta": None, "overlap": None, "better": None}
             if ma and mb:
                 row["delta"] = mb["value"] - ma["value"]
+                lower = (ma.get("lower_is_better") if ma.get("lower_is_better") is not None
+                         else k.endswith(("_error", "_loss")))
+                if row["delta"]:
+                    row["better"] = (row["delta"] < 0) == bool(lower)
                 if None not in (ma.get("low"), ma.get("high"), mb.get("low"), mb.get("high")):
                     row["overlap"] = not (mb["low"] > ma["high"] or ma["low"] > mb["high"])
             out.append(row)
@@ -389,8 +393,9 @@ class VersionDiff(Result):
                 if m["overlap"] is not None:
                     verdict = ('<span class="warn">intervals overlap</span>' if m["overlap"]
                                else '<span class="pass">significant</span>')
+                arrow = {True: " ▲ better", False: " ▼ worse", None: ""}[m["better"]]
                 rows.append((esc(m["metric"]), esc(_metric_cell(m["a"])), esc(_metric_cell(m["b"])),
-                             esc(fmt(m["delta"])), verdict))
+                             esc(fmt(m["delta"]) + arrow), verdict))
             parts.append("<h4>Metrics</h4>" + table(rows, ["metric", self.a.ref, self.b.ref, "delta", ""],
                                                      raw_cols=range(5)))
         if self.params:

@@ -194,7 +194,10 @@ def _metric_entry(val: Any) -> dict | None:
         high = _num(ci.get("high", ci.get("upper")))
     elif isinstance(ci, (list, tuple)) and len(ci) == 2:
         low, high = _num(ci[0]), _num(ci[1])
-    return {"value": value, "low": low, "high": high}
+    out: dict[str, Any] = {"value": value, "low": low, "high": high}
+    if isinstance(val.get("lower_is_better"), bool):
+        out["lower_is_better"] = val["lower_is_better"]
+    return out
 
 
 @functools.lru_cache(maxsize=None)

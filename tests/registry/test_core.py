@@ -311,3 +311,25 @@ def test_bad_data_and_unloadable_models_get_one_sentence(sk_pipeline, tmp_path, 
     with pytest.raises(ModelOpsError, match="thing:1 could not be loaded .*ModuleNotFoundError") as info:
         mo.load("thing")
     assert "model's own classes" in str(info.value)
+
+
+def test_real_evaluation_report_metrics_and_diff(sk_pipeline, churn_data):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = churn_data
+    report = mo.evaluate(sk_pipeline, X_test, y_test, n_boot=200)
+    mv = mo.snapshot(sk_pipeline, "churn", report=report, data=X_train)
+    expected = report.to_dict()["metrics"]
+    assert set(mv.metrics) == set(expected) and "roc_auc" in mv.metrics
+    auc = mv.metrics["roc_auc"]
+    assert auc["value"] == expected["roc_auc"]["value"] and auc["low"] <= auc["value"] <= auc["high"]
+    assert mv.meta["report"]["task"] == "binary" and mv.meta["report"]["n_rows"] == len(X_test)
+    weak = make_pipeline(StandardScaler(), LogisticRegression(C=1e-4, max_iter=1000)).fit(X_train.iloc[:, :2], y_train)
+    mo.snapshot(weak, "churn", report=mo.evaluate(weak, X_test.iloc[:, :2], y_test, n_boot=200), data=X_train.iloc[:, :2])
+    d = mo.diff("churn:1", "churn:2")
+    row = next(m for m in d.metrics if m["metric"] == "roc_auc")
+    assert row["delta"] < 0 and row["better"] is False
+    assert len(d.signature["removed_features"]) == 28
+    assert "worse" in d._repr_html_()
