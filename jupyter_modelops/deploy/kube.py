@@ -167,9 +167,11 @@ class Kube:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
+        # JSON bodies are serialized by the client; an apply patch (YAML) is sent as JSON text, which is YAML
+        yaml_body = content_type is not None and "yaml" in content_type
         m, url, hdrs, data, post = self.api.param_serialize(
             method=method, resource_path=path, query_params=query or [], header_params=headers,
-            body=json.dumps(body) if body is not None else None, auth_settings=["BearerToken"],
+            body=json.dumps(body) if body is not None and yaml_body else body, auth_settings=["BearerToken"],
         )
         t = timeout if timeout is not None else self.timeout
         server = self.cluster.server or self.api.configuration.host

@@ -27,6 +27,8 @@ def fake_kube(tmp_path):
     with FakeKube(kserve=True) as kube:
         kube.cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
         yield kube
+    # the fake's own failures (its request handlers and controllers) must not hide behind a passing test
+    assert [r for r in kube.requests if r[0] in ("SERVER-ERROR", "CONTROLLER-ERROR")] == []
 
 
 @pytest.fixture

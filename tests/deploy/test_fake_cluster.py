@@ -304,6 +304,21 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
                                                 "template": {"metadata": {"labels": {"a": "c"}},
                                                              "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
     assert info.value.status == 422 and "does not match" in info.value.body
+    # the official OpenAPI schema of Kubernetes 1.32 checks what is written (raw bodies: the typed
+    # client would refuse these before sending), and our translation words the 422 and the 400
+    from jupyter_modelops.deploy import get_cluster
+    from jupyter_modelops.deploy.kube import Kube
+
+    with Kube(get_cluster("fake", kubeconfig=fake_kube.cfg)) as kube:
+        with pytest.raises(ValidationError) as info:
+            kube.request("POST", "Service", namespace="default",
+                         body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": "eighty"}]}})
+        assert "Cluster 'fake' rejected Service objects" in str(info.value)
+        assert "spec.ports.0.port" in str(info.value) and "'eighty' is not of type 'integer'" in str(info.value)
+        with pytest.raises(ValidationError) as info:
+            kube.request("POST", "Service", namespace="default", query=[("fieldValidation", "Strict")],
+                         body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}], "bogus": 1}})
+        assert 'strict decoding error: unknown field "spec.bogus"' in str(info.value)
     # a chunked watch from a resourceVersion sees the change made after it
     rv = core.list_namespaced_config_map("default").metadata.resource_version
 

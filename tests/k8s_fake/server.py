@@ -1249,6 +1249,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append((method, self.path))
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
+            if method in ("POST", "PUT") and not isinstance(body, dict):
+                raise ApiError(400, "BadRequest", f"the request body is a {type(body).__name__}, not an object")
             scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
             if fake.token and (scheme.lower() != "bearer" or given != fake.token):  # the scheme is case-insensitive
                 raise ApiError(401, "Unauthorized", "Unauthorized")
@@ -1257,6 +1259,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.code, exc.body())
         except OSError:  # the client went away
             self.close_connection = True
+        except Exception as exc:  # a bug of the fake: answer 500 (and keep it visible) rather than hang up
+            fake.requests.append(("SERVER-ERROR", repr(exc)))
+            self._send(500, ApiError(500, "InternalError", f"fake API server error: {exc!r}").body())
 
     def _discovery(self, path: str) -> Any:
         fake = self.server_fake
