@@ -32,7 +32,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
-    import numpy as np
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
