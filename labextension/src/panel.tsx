@@ -672,6 +672,7 @@ function VersionView(props: {
             <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} /> <Badges badges={[...(badges.get(ref) ?? [])]} />{' '}
             <span className="jp-ModelOps-muted">{ago(data.created ?? data.created_at)}</span>
           </div>
+          <AliasForm client={client} name={name} version={version} onDone={refresh} />
           <Section title="Metrics" testid="jmo-metrics">
             <table className="jp-ModelOps-table">
               <tbody>
@@ -817,6 +818,47 @@ function VersionView(props: {
         </div>
       </Section>
     </div>
+  );
+}
+
+/** Point an alias (e.g. production) at this version: one PUT, the registry keeps the history. */
+function AliasForm(props: { client: ModelOpsClient; name: string; version: string; onDone: () => void }): JSX.Element {
+  const [alias, setAlias] = React.useState('');
+  const [error, setError] = React.useState<string | null>(null);
+  const [busyNow, setBusy] = React.useState(false);
+  return (
+    <form
+      className="jp-ModelOps-inline"
+      data-testid="jmo-form-alias"
+      onSubmit={e => {
+        e.preventDefault();
+        setBusy(true);
+        setError(null);
+        props.client
+          .send('PUT', `aliases/${encodeURIComponent(props.name)}/${encodeURIComponent(alias.trim())}`, {
+            version: Number(props.version)
+          })
+          .then(() => {
+            setAlias('');
+            props.onDone();
+          })
+          .catch(err => setError(message(err)))
+          .finally(() => setBusy(false));
+      }}
+    >
+      <input
+        className="jp-mod-styled"
+        value={alias}
+        placeholder="alias, e.g. production"
+        aria-label="Alias to point at this version"
+        onChange={e => setAlias(e.target.value)}
+        data-testid="jmo-alias-input"
+      />
+      <button type="submit" className="jp-mod-styled" disabled={busyNow || !alias.trim()} data-testid="jmo-alias-submit">
+        Set alias
+      </button>
+      <ErrorLine error={error} testid="jmo-alias-error" />
+    </form>
   );
 }
 

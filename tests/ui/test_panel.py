@@ -52,6 +52,13 @@ def test_version_view_shows_metrics_with_intervals_and_signature(page, shot):
     expect(lineage).to_contain_text("churn:1")  # parent: the previous version
     lineage.locator("summary").click()
     shot("02-version")
+    # point an alias at this version; a bad alias gets the registry's sentence
+    page.get_by_test_id("jmo-alias-input").fill("bad alias!")
+    page.get_by_test_id("jmo-alias-submit").click()
+    expect(page.get_by_test_id("jmo-alias-error")).to_contain_text("alias")
+    page.get_by_test_id("jmo-alias-input").fill("production")
+    page.get_by_test_id("jmo-alias-submit").click()
+    expect(page.get_by_test_id("jmo-version-view").locator(".jp-ModelOps-sub")).to_contain_text("@production")
 
 
 def test_export_runs_as_a_job_and_completes(page, lab, shot):
