@@ -27,7 +27,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     os.environ["MODELOPS_HOME"] = str(work / "home")
 
-    import numpy as np
     import pandas as pd
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression

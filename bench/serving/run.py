@@ -51,7 +51,6 @@ def free_port() -> int:
 
 def make_model() -> dict:
     import joblib
-    import numpy as np
     from sklearn.datasets import make_classification
     from sklearn.ensemble import HistGradientBoostingClassifier
 

@@ -32,7 +32,7 @@ from ..config import subdir
 from ..exceptions import BuildError, ModelNotFoundError, ValidationError
 from . import deps as _deps
 from .oci import (CONFIG, INDEX, LAYER_GZIP, LAYER_TAR, MANIFEST, TO_OCI, Descriptor, Entry, Layer, Layout,
-                  canonical_json, file_digest, select_platform, tree_entries, write_layer)
+                  canonical_json, select_platform, tree_entries, write_layer)
 from .reference import LayoutReference, Reference, parse_base, parse_reference
 
 DEFAULT_BASE = "docker.io/library/python:3.11-slim-bookworm"

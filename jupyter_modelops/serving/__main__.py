@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..exceptions import ModelOpsError
-    from .app import ModelServerApp, ServerSettings
+    from .app import ServerSettings
     from .modeldir import read_model_dir
 
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import io
 import json
 import subprocess
 import sys
