@@ -333,6 +333,7 @@ function pick(d: Dict | null | undefined, keys: string[]): Dict {
 
 function BuildForm(props: IFormProps): JSX.Element {
   const [registry, setRegistry] = React.useState('');
+  const [base, setBase] = React.useState('');
   const build = useJob(props.client, props.onChanged);
   return (
     <form
@@ -341,9 +342,18 @@ function BuildForm(props: IFormProps): JSX.Element {
       onSubmit={e => {
         e.preventDefault();
         const target = registry.trim();
-        void build.start('build', { ref: props.ref_, ...(target ? { push: target } : {}) });
+        void build.start('build', { ref: props.ref_, ...(base.trim() ? { base: base.trim() } : {}), ...(target ? { push: target } : {}) });
       }}
     >
+      <Field label="Base image (empty: the default Python base)">
+        <input
+          className="jp-mod-styled"
+          value={base}
+          placeholder="python:3.11-slim-bookworm, an OCI layout directory, or scratch"
+          onChange={e => setBase(e.target.value)}
+          data-testid="jmo-build-base"
+        />
+      </Field>
       <Field label="Push to (optional: registry/repository:tag)">
         <input
           className="jp-mod-styled"
@@ -355,7 +365,7 @@ function BuildForm(props: IFormProps): JSX.Element {
       </Field>
       <Submit label={registry.trim() ? 'Build and push' : 'Build image'} busy={busy(build.job)} testid="jmo-build-submit" />
       <ErrorLine error={build.error} testid="jmo-form-error" />
-      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['reference', 'digest', 'path', 'size'])} />} />}
+      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['tag', 'digest', 'size', 'location', 'pushed'])} testid="jmo-build-result" />} />}
     </form>
   );
 }

@@ -77,6 +77,18 @@ def test_export_runs_as_a_job_and_completes(page, lab, shot):
     shot("panel", panel_only=True)
 
 
+def test_build_an_image_of_the_exported_version(page, lab, shot):
+    page.get_by_test_id("jmo-tab-build").click()
+    page.get_by_test_id("jmo-build-base").fill("scratch")  # offline: no base image to download
+    page.get_by_test_id("jmo-build-submit").click()
+    status = page.get_by_test_id("jmo-form-build").get_by_test_id("jmo-job-status")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=180_000)
+    expect(page.get_by_test_id("jmo-build-result")).to_contain_text("sha256:")
+    expect(page.get_by_test_id("jmo-badge-built").first).to_be_visible()
+    assert api(lab, "records?ref=churn:2&kind=image")
+    shot("03b-build")
+
+
 def test_bad_form_input_shows_one_sentence(page, shot):
     page.get_by_test_id("jmo-tab-deploy").click()
     page.get_by_test_id("jmo-deploy-replicas").fill("two")
