@@ -76,7 +76,7 @@ def main() -> int:
         }
         wheel_kb = wheel.stat().st_size / 1024
 
-    label = "browser tests (tests/ui: seed, JupyterLab start, 8 tests)"
+    label = "browser tests (tests/ui: seed, JupyterLab start, every test)"
     figures[label] = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/ui"], REPO, env,
                          label=label)
 
