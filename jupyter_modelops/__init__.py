@@ -93,10 +93,7 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_modelops' has no attribute {name!r}")
-    imported = importlib.import_module(module)
-    # a name that is also its own subpackage (``deploy``) resolves to that (callable) subpackage, which
-    # is what Python binds the attribute to once the subpackage is imported anyway
-    value = imported if module == f"{__name__}.{name}" and callable(imported) else getattr(imported, name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -69,3 +69,14 @@ def test_map_exceptions_keeps_the_cause():
             raise ConnectionRefusedError("refused")
     assert "refused" in str(info.value)
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+
+def test_functions_named_like_their_subpackage_stay_functions():
+    import importlib
+    import inspect
+
+    import jupyter_modelops as mo
+
+    for name in ("drift", "robustness", "export", "deploy"):
+        importlib.import_module(f"jupyter_modelops.{name}")  # Python binds the subpackage to the parent
+        assert inspect.isfunction(getattr(mo, name)), name

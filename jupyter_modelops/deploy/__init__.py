@@ -21,20 +21,3 @@ __all__ = [
     "Deployment", "DeploymentSet", "DeploymentStatus", "DeploymentList", "DeploySpec",
     "HardwareProfile", "ProfileList", "Cluster", "ClusterList",
 ]
-
-
-# ``jupyter_modelops.deploy`` names both this package and its main function. Once the package is imported,
-# Python binds the attribute to the package; making the package callable keeps
-# ``jupyter_modelops.deploy(ref, ...)`` working either way.
-import sys as _sys
-import types as _types
-
-
-class _CallablePackage(_types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return deploy(*args, **kwargs)
-
-    __call__.__doc__ = deploy.__doc__
-
-
-_sys.modules[__name__].__class__ = _CallablePackage
