@@ -88,23 +88,24 @@ def test_cli_drift_profile_gates_and_bad_input(tmp_path, data):
 
 
 def test_cli_robustness_and_slices(tmp_path, data):
-    import skops.io as sio
+    # a joblib file (loaded with --trust): importing skops pulls in all of scikit-learn and torch per call
+    import joblib
 
     model, X, y = data
-    sio.dump(model, tmp_path / "m.skops")
+    joblib.dump(model, tmp_path / "m.joblib")
     X[["a", "b"]].assign(label=y).to_csv(tmp_path / "test.csv", index=False)
-    out = _cli("robustness", "--model", "m.skops", "--data", "test.csv", "--target", "label", "--perturb",
+    out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--perturb",
                "noise,missing", "--impute", "mean", "--n-boot", "100", "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert {r["perturbation"] for r in d["rows"]} == {"noise", "missing"}
     assert all(r["status"] == "ok" for r in d["rows"])
-    out = _cli("robustness", "--model", "m.skops", "--data", "test.csv", "--target", "label", "--perturb", "shift",
+    out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--perturb", "shift",
                "--n-boot", "100", "--check", "flip_rate<=0.01 at shift 1", cwd=tmp_path)
     assert out.returncode == 1 and "FAIL" in out.stdout
-    out = _cli("robustness", "--model", "m.skops", "--data", "test.csv", "--perturb", "nosie", cwd=tmp_path)
+    out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--perturb", "nosie", cwd=tmp_path)
     assert out.returncode == 2 and "Known perturbations" in out.stderr
-    out = _cli("slices", "--model", "m.skops", "--data", "test.csv", "--target", "label", "--by", "a",
+    out = _cli("slices", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--by", "a",
                "--n-boot", "100", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "SliceReport 4 segments" in out.stdout
