@@ -19,6 +19,7 @@ demo: env
 
 test: env system-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/
 
 env: $(VENV)/.installed
 
@@ -42,7 +43,7 @@ system-deps:
 	fi
 
 bench: env
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache jupyter_modelops/labextension labextension/lib labextension/node_modules labextension/tsconfig.tsbuildinfo
