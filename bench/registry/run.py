@@ -232,6 +232,11 @@ def run_mlflow(repeat: int, n_versions: int) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def paired(runs: dict, key: str, base: str = "serialize") -> float:
+    """Median over runs of (key - base): each run's overhead against its own baseline."""
+    return med([a - b for a, b in zip(runs[key], runs[base])])
+
+
 def fmt_s(x: float | None) -> str:
     if x is None:
         return ""
@@ -247,6 +252,13 @@ def ratio(peer: float | None, ours: float | None) -> str:
 def write_md(res: dict) -> str:
     sk, th, big, small, ml = res["sklearn"], res["torch"], res["listing_10000"], res["listing_1000"], res.get("mlflow") or {}
     mlok = ml and "error" not in ml
+    # overheads: median of each run's (snapshot - serialization), robust to a noisy machine
+    sk["overhead_s"] = paired(sk["runs"], "snapshot")
+    sk["resnapshot_overhead_s"] = paired(sk["runs"], "resnapshot")
+    th["overhead_s"] = paired(th["runs"], "snapshot")
+    if mlok:
+        ml["overhead_s"] = paired(ml["runs"], "log_model")
+        ml["overhead_pinned_s"] = paired(ml["runs"], "log_model_pinned")
     lines = [
         f"# Registry: snapshot, list, get (medians of {res['repeat']} runs, one run, beside MLflow {ml.get('version', '') if mlok else '(not run)'})",
         "",
@@ -260,13 +272,13 @@ def write_md(res: dict) -> str:
         f"{fmt_s(ml.get('serialize_s')) + ' (pickle)' if mlok else ''} | | |",
         f"| 100 MB sklearn model: snapshot / log_model + register | {fmt_s(sk['snapshot_s'])} | "
         f"{fmt_s(ml.get('log_model_s')) if mlok else ''} | {ratio(ml.get('log_model_s'), sk['snapshot_s']) if mlok else ''} | |",
-        f"| overhead beyond serialization | {fmt_s(sk['overhead_s'])} | {fmt_s(ml.get('overhead_s')) if mlok else ''} | "
+        f"| overhead beyond serialization (median of per-run differences) | {fmt_s(sk['overhead_s'])} | {fmt_s(ml.get('overhead_s')) if mlok else ''} | "
         f"{ratio(ml.get('overhead_s'), sk['overhead_s']) if mlok else ''} | <= 0.5 s |",
         f"| same, MLflow given `pip_requirements` (no inference subprocess) | | "
         f"{fmt_s(ml.get('log_model_pinned_s')) + ' (overhead ' + fmt_s(ml.get('overhead_pinned_s')) + ')' if mlok else ''} | "
         f"{ratio(ml.get('overhead_pinned_s'), sk['overhead_s']) if mlok else ''} | |",
         f"| re-snapshot of identical bytes: new bytes stored | {sk['resnapshot_new_bytes']:,} B "
-        f"({fmt_s(sk['resnapshot_s'])}) | {format(ml['relog_new_bytes'], ',') + ' B' if mlok else ''} | | 0 |",
+        f"({fmt_s(sk['resnapshot_s'])}, overhead {fmt_s(sk['resnapshot_overhead_s'])}) | {format(ml['relog_new_bytes'], ',') + ' B' if mlok else ''} | | 0 |",
         f"| 100 MB torch module (state_dict + TorchScript, {th['files_mb']} MB): serialization / snapshot | "
         f"{fmt_s(th['serialize_s'])} / {fmt_s(th['snapshot_s'])} (overhead {fmt_s(th['overhead_s'])}) | | | |",
         f"| list 10,000 versions (`versions()`) | {fmt_s(big['versions_s'])} (+ parse all rows: "
@@ -283,6 +295,14 @@ def write_md(res: dict) -> str:
         f"First `get()` in a new process (import + open the database): {fmt_s(big['first_get_in_new_process_s'])}. "
         f"Rendering the 10,000-version table as HTML (first 200 rows): {fmt_s(big['versions_html_s'])}.",
     ]
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    lines.append(
+        f"Targets on this run: snapshot overhead <= 0.5 s {verdict(sk['overhead_s'] <= 0.5)}; re-snapshot stores "
+        f"nothing new {verdict(sk['resnapshot_new_bytes'] == 0)}; versions() <= 50 ms "
+        f"{verdict(big['versions_s'] <= 0.05)}; get() <= 5 ms "
+        f"{verdict(max(big['get_number_s'], big['get_latest_s'], big['get_alias_s']) <= 0.005)}. The overhead is "
+        "mostly one sha256 pass over the 100 MB (content addressing) and the fsync of the file; both are "
+        "CPU- and disk-bound and grow with the machine's load.")
     if mlok:
         lines.append(f"MLflow registering one version (1,000 times): {fmt_s(ml.get('register_s'))} each; "
                      f"ours, a full snapshot of a small model: {fmt_s(res.get('small_snapshot_s'))}.")
@@ -295,7 +315,15 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-mlflow", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="rewrite registry.md from registry.json")
     args = ap.parse_args()
+    if args.report_only:
+        res = json.loads((RESULTS / "registry.json").read_text())
+        md = write_md(res)
+        (RESULTS / "registry.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / "registry.md").write_text(md)
+        print(md)
+        return 0
     WORK.mkdir(parents=True, exist_ok=True)
     res: dict = {"repeat": args.repeat, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                                     "load_average_at_start": os.getloadavg()}}
