@@ -303,6 +303,8 @@ def write_md(res: dict) -> str:
         f"{verdict(max(big['get_number_s'], big['get_latest_s'], big['get_alias_s']) <= 0.005)}. The overhead is "
         "mostly one sha256 pass over the 100 MB (content addressing) and the fsync of the file; both are "
         "CPU- and disk-bound and grow with the machine's load.")
+    if res.get("profile_note"):
+        lines.append(res["profile_note"])
     if mlok:
         lines.append(f"MLflow registering one version (1,000 times): {fmt_s(ml.get('register_s'))} each; "
                      f"ours, a full snapshot of a small model: {fmt_s(res.get('small_snapshot_s'))}.")
