@@ -59,10 +59,8 @@ def reference_profile(version: Any, path: str = "") -> Any:
         if not p.is_file():
             raise ValidationError(f"The reference profile file '{path}' does not exist.")
         return Profile.from_dict(json.loads(p.read_text()))
-    stored = (version.data or {}).get("profile")
+    stored = version.profile()
     if stored is None:
         raise ValidationError(f"{version.ref} has no stored reference profile.",
                               hint="Snapshot the model with data=X_train, or pass reference_profile=PATH.")
-    if isinstance(stored, str):  # the role of the artifact that holds it
-        stored = json.loads(version.artifact_path(stored).read_text())
-    return Profile.from_dict(stored)
+    return stored
