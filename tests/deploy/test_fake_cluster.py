@@ -389,7 +389,7 @@ def test_a_release_keeps_the_replica_count_the_autoscaler_chose(fake_kube, refs)
 
 def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
     """A notebook in a pod deploys to its own cluster through the pod's service account (token + CA)."""
-    from conftest import need_tool
+    from realparts import need_tool
     from k8s_fake import FakeKube
 
     import importlib
@@ -423,7 +423,7 @@ def test_wrong_credentials(fake_kube, refs, tmp_path):
 
 def test_an_untrusted_tls_certificate(tmp_path, refs):
     import yaml
-    from conftest import need_tool
+    from realparts import need_tool
     from k8s_fake import FakeKube
 
     need_tool("openssl", "the fake API server makes its TLS certificate with it")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import need_tool
+from realparts import need_tool
 
 import jupyter_modelops
 

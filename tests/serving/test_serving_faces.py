@@ -13,7 +13,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import free_port
+from realparts import free_port
 from IPython.core.error import UsageError
 
 
@@ -41,6 +41,8 @@ def test_magics_serve_predict_stop(shell, model_dir, data, hgb):
         p = shell.run_line_magic("modelops", "predict dep X[:4]")
         np.testing.assert_array_equal(p["label"], hgb.predict(data[0][:4]))
         assert "probabilities" in p._repr_html_()
+        for name in ("m1", "m2"):  # the shell is shared: a variable of that name would win over the deployment
+            shell.user_ns.pop(name, None)
         p2 = shell.run_line_magic("modelops", "predict m1 X[:2] --binary")  # by deployment name
         np.testing.assert_array_equal(p2["label"], hgb.predict(data[0][:2]))
         with pytest.raises(UsageError, match="no local deployment named 'm2'"):
