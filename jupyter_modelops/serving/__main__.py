@@ -69,6 +69,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                log_level=args.log_level)
 
 
+#: seconds between "stop accepting" and "close idle connections" on SIGTERM
+ACCEPT_GRACE_S = 0.5
+
+
+def _draining_server_class(uvicorn):
+    """A uvicorn Server whose shutdown does not drop a connection accepted a moment before it.
+
+    uvicorn's shutdown closes every connection that has no request in progress,
+    which includes one accepted just before the signal whose request bytes have
+    not arrived yet: its client sees a reset. Here the listening sockets are
+    closed first (other workers on a shared socket take new connections), then
+    already-accepted connections get a short grace to send their request, and
+    only then does uvicorn's usual drain run.
+    """
+    import asyncio
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets=None):
+            for srv in self.servers:
+                srv.close()
+            for sock in sockets or []:
+                sock.close()
+            await asyncio.sleep(ACCEPT_GRACE_S)
+            await super().shutdown(sockets=None)
+
+    return DrainingServer
+
+
 def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int | None = None,
         ready_file: str | None = None, log_level: str = "info") -> int:
     """Serve ``specs`` with uvicorn until SIGTERM/SIGINT; returns the exit code."""
@@ -109,7 +137,7 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
         log_level="warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
         timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
     )
-    server = uvicorn.Server(config)
+    server = _draining_server_class(uvicorn)(config)
     # uvicorn drains, then raises the captured SIGTERM again: that is a clean stop, exit 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(state["code"]))
     if fd is not None:  # an inherited listening socket (family detected from the descriptor)
