@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages the tests use as real parts (installed only when missing, as root).
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chromium fonts-dejavu-core openssl
 
-.PHONY: demo test env system-deps bench clean lint
+.PHONY: demo test env system-deps bench clean
 
 demo: env
 	$(PY) -m jupyter_modelops.demo
