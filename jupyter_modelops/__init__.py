@@ -8,8 +8,6 @@ name below is resolved on first use.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from ._version import __version__
@@ -93,32 +91,16 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'jupyter_modelops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # ``drift``, ``robustness``, ``export``, ``deploy`` are subpackages made callable as their main
+    # function (see _callable.py); Python binds the subpackage itself once it is imported
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
-
-
-class _Package(types.ModuleType):
-    """Keeps public functions visible when a subpackage of the same name is imported.
-
-    ``jupyter_modelops.drift`` is both a function (the API) and a subpackage.
-    Importing the subpackage makes Python set it as an attribute of this
-    package, which would hide the function (``mo.drift(...)`` would then call
-    a module). The subpackage stays importable (``from jupyter_modelops.drift
-    import profile``); the attribute keeps meaning the function.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _API and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def load_ipython_extension(ipython: Any) -> None:

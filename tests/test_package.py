@@ -71,12 +71,23 @@ def test_map_exceptions_keeps_the_cause():
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
-def test_functions_named_like_their_subpackage_stay_functions():
+def test_subpackages_named_like_their_function_are_callable_and_still_packages():
     import importlib
     import inspect
-
-    import jupyter_modelops as mo
+    import subprocess
 
     for name in ("drift", "robustness", "export", "deploy"):
-        importlib.import_module(f"jupyter_modelops.{name}")  # Python binds the subpackage to the parent
-        assert inspect.isfunction(getattr(mo, name)), name
+        # in a fresh process: attribute first, then the subpackage imported directly, then the reverse order
+        code = (
+            "import inspect, jupyter_modelops as mo\n"
+            f"f = mo.{name}\n"
+            f"import jupyter_modelops.{name} as pkg\n"
+            f"assert pkg is mo.{name} and callable(pkg), pkg\n"
+            f"assert pkg.__main_function__.__name__ == '{name}'\n"
+            f"assert str(inspect.signature(mo.{name})) == str(inspect.signature(pkg.__main_function__))\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+    mod = importlib.import_module("jupyter_modelops.export._base")  # dotted paths resolve as in any package
+    import jupyter_modelops as mo
+
+    assert mo.export._base is mod and inspect.isfunction(mo.export.__main_function__)

@@ -277,3 +277,8 @@ class _CallableModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallableModule
+
+
+from .._callable import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__, export)  # mo.export(...) calls the function; mo.export.<name> is the package
