@@ -20,15 +20,15 @@ _API = {
     "evaluate_predictions": "jupyter_modelops.evaluation",
     "EvaluationReport": "jupyter_modelops.evaluation",
     # robustness and drift
-    "robustness": "jupyter_modelops.robustness",
-    "RobustnessReport": "jupyter_modelops.robustness",
-    "slices": "jupyter_modelops.robustness",
-    "SliceReport": "jupyter_modelops.robustness",
-    "register_perturbation": "jupyter_modelops.robustness",
-    "drift": "jupyter_modelops.drift",
-    "DriftReport": "jupyter_modelops.drift",
-    "profile": "jupyter_modelops.drift",
-    "Profile": "jupyter_modelops.drift",
+    "robustness": "jupyter_modelops.robustness_testing",
+    "RobustnessReport": "jupyter_modelops.robustness_testing",
+    "slices": "jupyter_modelops.robustness_testing",
+    "SliceReport": "jupyter_modelops.robustness_testing",
+    "register_perturbation": "jupyter_modelops.robustness_testing",
+    "drift": "jupyter_modelops.drift_detection",
+    "DriftReport": "jupyter_modelops.drift_detection",
+    "profile": "jupyter_modelops.drift_detection",
+    "Profile": "jupyter_modelops.drift_detection",
     # registry
     "snapshot": "jupyter_modelops.registry",
     "get": "jupyter_modelops.registry",
@@ -50,8 +50,8 @@ _API = {
     "export_bundle": "jupyter_modelops.registry",
     "import_bundle": "jupyter_modelops.registry",
     # export
-    "export": "jupyter_modelops.export",
-    "ExportResult": "jupyter_modelops.export",
+    "export": "jupyter_modelops.exporters",
+    "ExportResult": "jupyter_modelops.exporters",
     # serving
     "serve": "jupyter_modelops.serving",
     "predict": "jupyter_modelops.serving",
@@ -65,16 +65,16 @@ _API = {
     "pull": "jupyter_modelops.images",
     "Image": "jupyter_modelops.images",
     # deploy
-    "deploy": "jupyter_modelops.deploy",
-    "promote": "jupyter_modelops.deploy",
-    "rollback": "jupyter_modelops.deploy",
-    "status": "jupyter_modelops.deploy",
-    "undeploy": "jupyter_modelops.deploy",
-    "deployments": "jupyter_modelops.deploy",
-    "profiles": "jupyter_modelops.deploy",
-    "clusters": "jupyter_modelops.deploy",
-    "Deployment": "jupyter_modelops.deploy",
-    "HardwareProfile": "jupyter_modelops.deploy",
+    "deploy": "jupyter_modelops.deployment",
+    "promote": "jupyter_modelops.deployment",
+    "rollback": "jupyter_modelops.deployment",
+    "status": "jupyter_modelops.deployment",
+    "undeploy": "jupyter_modelops.deployment",
+    "deployments": "jupyter_modelops.deployment",
+    "profiles": "jupyter_modelops.deployment",
+    "clusters": "jupyter_modelops.deployment",
+    "Deployment": "jupyter_modelops.deployment",
+    "HardwareProfile": "jupyter_modelops.deployment",
     # reports
     "report": "jupyter_modelops.reports",
     "report_history": "jupyter_modelops.reports",
@@ -92,9 +92,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'jupyter_modelops' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    # ``drift``, ``robustness``, ``export``, ``deploy`` are subpackages made callable as their main
-    # function (see _callable.py); Python binds the subpackage itself once it is imported
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

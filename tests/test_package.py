@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,23 +72,22 @@ def test_map_exceptions_keeps_the_cause():
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
-def test_subpackages_named_like_their_function_are_callable_and_still_packages():
-    import importlib
-    import inspect
+def test_public_functions_are_functions_and_no_module_swaps_its_class():
     import subprocess
 
-    for name in ("drift", "robustness", "export", "deploy"):
-        # in a fresh process: attribute first, then the subpackage imported directly, then the reverse order
-        code = (
-            "import inspect, jupyter_modelops as mo\n"
-            f"f = mo.{name}\n"
-            f"import jupyter_modelops.{name} as pkg\n"
-            f"assert pkg is mo.{name} and callable(pkg), pkg\n"
-            f"assert pkg.__main_function__.__name__ == '{name}'\n"
-            f"assert str(inspect.signature(mo.{name})) == str(inspect.signature(pkg.__main_function__))\n"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True)
-    mod = importlib.import_module("jupyter_modelops.export._base")  # dotted paths resolve as in any package
-    import jupyter_modelops as mo
-
-    assert mo.export._base is mod and inspect.isfunction(mo.export.__main_function__)
+    names = {"drift": "drift_detection", "robustness": "robustness_testing", "export": "exporters",
+             "deploy": "deployment"}
+    for name, package in names.items():
+        # in a fresh process, the function first and then its package, and the reverse order
+        for first in ("function", "package"):
+            code = (
+                "import inspect, types, jupyter_modelops as mo\n"
+                + (f"f = mo.{name}\nimport jupyter_modelops.{package} as pkg\n" if first == "function" else
+                   f"import jupyter_modelops.{package} as pkg\nf = mo.{name}\n")
+                + f"assert inspect.isfunction(f) and f.__name__ == '{name}' and mo.{name} is f, f\n"
+                + f"assert type(pkg) is types.ModuleType and pkg.{name} is f\n"
+            )
+            subprocess.run([sys.executable, "-c", code], check=True)
+    root = Path(__file__).resolve().parents[1] / "jupyter_modelops"
+    swaps = [p for p in root.rglob("*.py") if "__class__ =" in p.read_text()]
+    assert swaps == []

@@ -51,7 +51,7 @@ def make_data(rows: int) -> None:
 # ---------------------------------------------------------------- contestants (run in a child process)
 
 def run_ours(ref, cur):
-    from jupyter_modelops.drift import drift
+    from jupyter_modelops.drift_detection import drift
 
     rep = drift(ref, cur, progress=False)
     return {"drifted": len(rep.drifted), "ks_x0": rep.columns[0]["ks"], "p_x0": rep.columns[0]["ks_p"],

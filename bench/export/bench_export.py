@@ -2,7 +2,7 @@
 
 1. HistGradientBoostingClassifier, 20 features (``make_classification``, 20,000
    training rows): scikit-learn ``predict_proba`` vs onnxruntime on the skl2onnx
-   export made by ``jupyter_modelops.export``: single-row and 1,000-row latency,
+   export made by ``jupyter_modelops.exporters``: single-row and 1,000-row latency,
    and parity (max |dp|, label agreement) on 10,000 held-out rows.
    Targets: single row >= 20x faster, max |dp| <= 1e-5.
 2. A small torch MLP (20 -> 256 -> 256 -> 2): eager vs TorchScript vs ONNX

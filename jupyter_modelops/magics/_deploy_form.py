@@ -17,12 +17,12 @@ def version_choices() -> list[str]:
 def deploy_form(*, cluster: str | None = None, profile: str = "cpu-small", namespace: str = "default",
                 image: str | None = None, replicas: int | None = None, canary: int | None = None,
                 kubeconfig: str | None = None) -> Any:
-    """An ipywidgets form that calls :func:`jupyter_modelops.deploy.deploy` with its values
+    """An ipywidgets form that calls :func:`jupyter_modelops.deployment.deploy` with its values
     (the arguments pre-fill it)."""
     from .._optional import require
 
     w = require("ipywidgets", purpose="show the deploy form")
-    from ..deploy import clusters, deploy, profiles
+    from ..deployment import clusters, deploy, profiles
     from ..exceptions import ModelOpsError
 
     try:

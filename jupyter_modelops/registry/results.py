@@ -125,11 +125,11 @@ class ModelVersion(Result):
     def profile(self) -> Any:
         """The drift reference profile of the data given at snapshot, or None.
 
-        Pass it to :func:`jupyter_modelops.drift.drift` as the reference.
+        Pass it to :func:`jupyter_modelops.drift_detection.drift` as the reference.
         """
         if not self.data or not self.data.get("profile"):
             return None
-        from ..drift import Profile
+        from ..drift_detection import Profile
 
         return Profile.from_dict(json.loads(self.artifact_path(self.data["profile"]).read_text(encoding="utf-8")))
 

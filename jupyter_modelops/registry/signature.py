@@ -127,10 +127,10 @@ def fingerprint(data: Any) -> dict:
 
 
 def drift_profile(data: Any, model: Any = None) -> dict | None:
-    """:func:`jupyter_modelops.drift.profile` of the data (with the model's predictions
+    """:func:`jupyter_modelops.drift_detection.profile` of the data (with the model's predictions
     when it can make them) as a dict, or None when unavailable."""
     try:
-        from ..drift import profile
+        from ..drift_detection import profile
     except Exception:
         return None
     for kwargs in ({"model": model} if model is not None else {}, {}):

@@ -52,7 +52,7 @@ def load_inputs(model_ref: str, data_path: str, label_column: str = "", *, requi
 
 def reference_profile(version: Any, path: str = "") -> Any:
     """The drift reference: a profile JSON file when ``path`` is given, else the version's stored profile."""
-    from ..drift import Profile
+    from ..drift_detection import Profile
 
     if path:
         p = Path(path)

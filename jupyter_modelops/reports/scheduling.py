@@ -229,8 +229,8 @@ def _k8s_name(text: str) -> str:
 
 
 def _kube(cluster: str | None, kubeconfig: str | None):
-    from ..deploy.clusters import get_cluster
-    from ..deploy.kube import Kube
+    from ..deployment.clusters import get_cluster
+    from ..deployment.kube import Kube
 
     return Kube(get_cluster(cluster, kubeconfig=kubeconfig))
 

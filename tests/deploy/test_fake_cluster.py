@@ -15,8 +15,7 @@ import time
 
 import pytest
 
-from jupyter_modelops import deploy as mo_deploy  # noqa: F401  (the callable package)
-from jupyter_modelops.deploy import deploy, deployments, promote, rollback, status, undeploy
+from jupyter_modelops.deployment import deploy, deployments, promote, rollback, status, undeploy
 from jupyter_modelops.exceptions import ConflictError, DeployError, ValidationError
 
 from .conftest import IMAGE
@@ -306,8 +305,8 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
     assert info.value.status == 422 and "does not match" in info.value.body
     # the official OpenAPI schema of Kubernetes 1.32 checks what is written (raw bodies: the typed
     # client would refuse these before sending), and our translation words the 422 and the 400
-    from jupyter_modelops.deploy import get_cluster
-    from jupyter_modelops.deploy.kube import Kube
+    from jupyter_modelops.deployment import get_cluster
+    from jupyter_modelops.deployment.kube import Kube
 
     with Kube(get_cluster("fake", kubeconfig=fake_kube.cfg)) as kube:
         with pytest.raises(ValidationError) as info:
@@ -394,7 +393,7 @@ def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
 
     import importlib
 
-    clusters_mod = importlib.import_module("jupyter_modelops.deploy.clusters")
+    clusters_mod = importlib.import_module("jupyter_modelops.deployment.clusters")
 
     need_tool("openssl", "the fake API server makes its TLS certificate with it")
     with FakeKube(tls=True) as fk:

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from jupyter_modelops.deploy import get_profile, render, status, to_yaml
-from jupyter_modelops.deploy.manifests import DeploySpec
+from jupyter_modelops.deployment import get_profile, render, status, to_yaml
+from jupyter_modelops.deployment.manifests import DeploySpec
 
 from realparts import need_tool
 

@@ -9,8 +9,8 @@ import json
 import pytest
 import yaml
 
-from jupyter_modelops.deploy import clusters, get_profile, profiles, render
-from jupyter_modelops.deploy.manifests import DeploySpec
+from jupyter_modelops.deployment import clusters, get_profile, profiles, render
+from jupyter_modelops.deployment.manifests import DeploySpec
 from jupyter_modelops.exceptions import ValidationError
 
 from .conftest import IMAGE
@@ -310,7 +310,7 @@ def test_clusters_are_kubeconfig_contexts(tmp_path, monkeypatch):
     assert cl.items[0].namespace == "ml" and cl.items[1].server == "https://10.0.0.2"
     assert "local" in cl._repr_html_()
     assert json.loads(cl.to_json())["clusters"][0]["name"] == "prod"
-    from jupyter_modelops.deploy.clusters import get_cluster
+    from jupyter_modelops.deployment.clusters import get_cluster
 
     with pytest.raises(ValidationError) as info:
         get_cluster("prd")

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from jupyter_modelops.deploy import deploy, get_cluster, rollback, status, undeploy
+from jupyter_modelops.deployment import deploy, get_cluster, rollback, status, undeploy
 
 pytestmark = pytest.mark.real_cluster
 

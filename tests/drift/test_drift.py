@@ -11,7 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from jupyter_modelops import Profile
-from jupyter_modelops.drift import drift, profile
+from jupyter_modelops.drift_detection import drift, profile
 from jupyter_modelops.exceptions import ValidationError
 
 

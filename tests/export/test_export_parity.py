@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jupyter_modelops.export._parity import compare, describe_failure
+from jupyter_modelops.exporters._parity import compare, describe_failure
 
 
 def _clf(labels, probs):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import jupyter_modelops as mo
-from jupyter_modelops.export import Artifact, Exporter, Sample, exporters
-from jupyter_modelops.export._base import ENTRY_POINT_GROUP, Exporters
-from jupyter_modelops.export._onnx import OnnxMixin, opset_of
+from jupyter_modelops.exporters import Artifact, Exporter, Sample, exporters, register
+from jupyter_modelops.exporters._base import ENTRY_POINT_GROUP, Exporters
+from jupyter_modelops.exporters._onnx import OnnxMixin, opset_of
 
 
 class LinearScorer:
@@ -63,8 +63,8 @@ class Unloadable:
 @pytest.fixture
 def fresh_registry(monkeypatch):
     holder = Exporters()
-    monkeypatch.setattr("jupyter_modelops.export.exporters", holder)
-    monkeypatch.setattr("jupyter_modelops.export._base.exporters", holder)
+    monkeypatch.setattr("jupyter_modelops.exporters.exporters", holder)
+    monkeypatch.setattr("jupyter_modelops.exporters._base.exporters", holder)
     return holder
 
 
@@ -74,7 +74,7 @@ def test_register_adds_an_exporter_that_gets_parity_and_quantization(fresh_regis
     X = rng.normal(size=(50, 64))
     with pytest.raises(mo.exceptions.ExportError, match="No onnx exporter handles a model of type"):
         mo.export(model, sample=X)
-    mo.export.register("linear-scorer-onnx", LinearScorerExporter)
+    register("linear-scorer-onnx", LinearScorerExporter)
     result = mo.export(model, sample=X, quantize="int8", atol=2.0, benchmark=False)
     assert result.exporter == "linear-scorer-onnx" and result.flavor == "linear-scorer"
     assert result.parity["onnx"]["sample"]["max_abs_diff"] <= 1e-4
@@ -105,16 +105,16 @@ def test_register_refuses_what_is_not_an_exporter():
         exporters.register("nope", Unloadable)
 
 
-def test_export_is_callable_and_carries_register_however_it_was_bound():
+def test_export_is_the_function_and_the_package_is_a_plain_module():
     import subprocess
     import sys
 
     code = (
-        "import jupyter_modelops as mo\n"
-        "f = mo.export\n"  # the lazy public name: the function
-        "assert callable(f) and f.register is mo.export.register and f.ExportResult is mo.ExportResult\n"
-        "import jupyter_modelops.export as pkg\n"  # the package, callable too
-        "assert callable(pkg) and pkg.register is f.register\n"
+        "import types, jupyter_modelops as mo\n"
+        "f = mo.export\n"
+        "import jupyter_modelops.exporters as pkg\n"
+        "assert mo.export is f and f.__name__ == 'export' and f.__module__ == 'jupyter_modelops.exporters'\n"
+        "assert type(pkg) is types.ModuleType and pkg.register is not None and pkg.export is f\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -8,7 +8,7 @@ import torch
 
 import jupyter_modelops as mo
 from jupyter_modelops.exceptions import ExportError, ParityError, ValidationError
-from jupyter_modelops.export._torch import ExportWarning
+from jupyter_modelops.exporters._torch import ExportWarning
 
 from .conftest import mlp
 

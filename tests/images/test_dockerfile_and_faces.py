@@ -66,7 +66,7 @@ def test_gpu_profile_swaps_the_runtime_and_base():
     assert choose_base(DEFAULT_BASE, SimpleNamespace(name="big", gpu=1)) == (DEFAULT_GPU_BASE, True)
     assert choose_base("my/base:1", "gpu-t4") == ("my/base:1", True)
     assert choose_base(DEFAULT_BASE, "cpu-small") == (DEFAULT_BASE, False)
-    from jupyter_modelops.deploy.profiles import HardwareProfile
+    from jupyter_modelops.deployment.profiles import HardwareProfile
 
     t4 = HardwareProfile(name="t4-node", limits={"nvidia.com/gpu": 1})
     assert choose_base(DEFAULT_BASE, t4) == (DEFAULT_GPU_BASE, True)

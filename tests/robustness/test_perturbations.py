@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from jupyter_modelops.drift._columns import to_table
+from jupyter_modelops.drift_detection._columns import to_table
 from jupyter_modelops.exceptions import ValidationError
-from jupyter_modelops.robustness import perturbations as P
-from jupyter_modelops.robustness.core import column_stats
+from jupyter_modelops.robustness_testing import perturbations as P
+from jupyter_modelops.robustness_testing.core import column_stats
 
 
 @pytest.fixture()

@@ -172,10 +172,10 @@ def test_fgsm_and_pgd_on_a_torch_model(torch_model):
 
 
 def test_attack_stays_in_the_box(torch_model):
-    from jupyter_modelops.drift._columns import to_table
-    from jupyter_modelops.robustness.adversarial import attack
-    from jupyter_modelops.robustness.core import column_stats
-    from jupyter_modelops.robustness.perturbations import Context
+    from jupyter_modelops.drift_detection._columns import to_table
+    from jupyter_modelops.robustness_testing.adversarial import attack
+    from jupyter_modelops.robustness_testing.core import column_stats
+    from jupyter_modelops.robustness_testing.perturbations import Context
 
     net, X, y = torch_model
     tab = to_table(X, what="X")
@@ -198,12 +198,12 @@ def test_public_names_stay_callable_whatever_is_imported_first():
     import subprocess
     import sys
 
-    code = ("import jupyter_modelops.robustness, jupyter_modelops.drift\n"
+    code = ("import jupyter_modelops.robustness_testing, jupyter_modelops.drift_detection\n"
             "import jupyter_modelops as mo\n"
             "from jupyter_modelops import robustness, drift\n"
             "assert callable(robustness) and robustness is mo.robustness\n"
-            "assert robustness.__main_function__.__name__ == 'robustness'\n"
-            "assert callable(drift) and drift is mo.drift and drift.__main_function__.__name__ == 'drift'\n"
+            "assert robustness.__name__ == 'robustness'\n"
+            "assert callable(drift) and drift is mo.drift and drift.__name__ == 'drift'\n"
             "assert callable(mo.slices) and callable(mo.profile)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -11,7 +11,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import clusters
+    from ...deployment import clusters
 
     result = clusters(kubeconfig=args.kubeconfig)
     emit(result, as_json=args.json)

@@ -30,7 +30,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import deploy
+    from ...deployment import deploy
 
     result = deploy(args.ref, cluster=args.cluster, profile=args.profile, namespace=args.namespace,
                     image=args.image, push=args.push, replicas=args.replicas, canary=args.canary, mode=args.mode,

@@ -16,7 +16,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import deployments
+    from ...deployment import deployments
 
     result = deployments(cluster=args.cluster, namespace=args.namespace, kubeconfig=args.kubeconfig)
     emit(result, as_json=args.json)

@@ -36,7 +36,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args: Any) -> int:
-    from ...drift import Profile, drift, profile
+    from ...drift_detection import Profile, drift, profile
     from ...exceptions import ValidationError
     from .._io import emit, read_table
 

@@ -50,7 +50,7 @@ def _read_sample(path: str) -> Any:
 
 
 def run(args: Any) -> int:
-    from ...export import export
+    from ...exporters import export
     from .._io import emit
 
     sample = _read_sample(args.sample) if args.sample else None

@@ -10,7 +10,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import profiles
+    from ...deployment import profiles
 
     result = profiles()
     emit(result, as_json=args.json)

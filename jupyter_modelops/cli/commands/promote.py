@@ -18,7 +18,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import promote
+    from ...deployment import promote
 
     result = promote(args.name, cluster=args.cluster, namespace=args.namespace, timeout=args.timeout,
                      kubeconfig=args.kubeconfig)

@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
 def run(args: Any) -> int:
     from ...evaluation import load_model
     from ...magics.commands.robustness import _floats
-    from ...robustness import robustness
+    from ...robustness_testing import robustness
     from .._io import emit, read_table, split_target
 
     model = load_model(args.model, trusted=args.trust)

@@ -19,7 +19,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import rollback
+    from ...deployment import rollback
 
     result = rollback(args.name, cluster=args.cluster, namespace=args.namespace, to=args.to, timeout=args.timeout,
                       kubeconfig=args.kubeconfig)

@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
 
 def run(args: Any) -> int:
     from ...evaluation import load_model
-    from ...robustness import slices
+    from ...robustness_testing import slices
     from .._io import emit, read_table, split_target
 
     model = load_model(args.model, trusted=args.trust)

@@ -17,7 +17,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from ...deploy import undeploy
+    from ...deployment import undeploy
 
     result = undeploy(args.name, cluster=args.cluster, namespace=args.namespace, kubeconfig=args.kubeconfig)
     emit(result, as_json=args.json)

@@ -8,6 +8,6 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import clusters
+    from ...deployment import clusters
 
     return clusters(kubeconfig=args.kubeconfig)

@@ -33,7 +33,7 @@ def run(args, shell):
 
         return deploy_form(cluster=args.cluster, profile=args.profile, namespace=args.namespace, image=args.image,
                            replicas=args.replicas, canary=args.canary, kubeconfig=args.kubeconfig)
-    from ...deploy import deploy
+    from ...deployment import deploy
 
     return deploy(args.ref, cluster=args.cluster, profile=args.profile, namespace=args.namespace,
                   image=args.image, push=args.push, replicas=args.replicas, canary=args.canary, mode=args.mode,

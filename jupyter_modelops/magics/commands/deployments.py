@@ -13,6 +13,6 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import deployments
+    from ...deployment import deployments
 
     return deployments(cluster=args.cluster, namespace=args.namespace, kubeconfig=args.kubeconfig)

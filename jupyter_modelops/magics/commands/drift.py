@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args: Any, shell: Any) -> Any:
-    from ...drift import drift
+    from ...drift_detection import drift
     from .._util import resolve
 
     ref = resolve(shell, args.reference, "reference data")

@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args: Any, shell: Any) -> Any:
-    from ...export import export
+    from ...exporters import export
     from .._util import resolve
 
     head = args.model.split(".", 1)[0].split("[", 1)[0]

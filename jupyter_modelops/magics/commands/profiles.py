@@ -8,6 +8,6 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import profiles
+    from ...deployment import profiles
 
     return profiles()

@@ -15,7 +15,7 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import promote
+    from ...deployment import promote
 
     return promote(args.name, cluster=args.cluster, namespace=args.namespace, timeout=args.timeout,
                    kubeconfig=args.kubeconfig)

@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args: Any, shell: Any) -> Any:
-    from ...robustness import robustness
+    from ...robustness_testing import robustness
     from .._util import resolve
 
     model = resolve(shell, args.model, "model")

@@ -16,7 +16,7 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import rollback
+    from ...deployment import rollback
 
     return rollback(args.name, cluster=args.cluster, namespace=args.namespace, to=args.to, timeout=args.timeout,
                     kubeconfig=args.kubeconfig)

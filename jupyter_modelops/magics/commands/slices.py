@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args: Any, shell: Any) -> Any:
-    from ...robustness import slices
+    from ...robustness_testing import slices
     from .._util import resolve
 
     model = resolve(shell, args.model, "model")

@@ -14,6 +14,6 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import status
+    from ...deployment import status
 
     return status(args.name, cluster=args.cluster, namespace=args.namespace, kubeconfig=args.kubeconfig)

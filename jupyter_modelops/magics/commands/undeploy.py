@@ -14,6 +14,6 @@ def add_arguments(p):
 
 
 def run(args, shell):
-    from ...deploy import undeploy
+    from ...deployment import undeploy
 
     return undeploy(args.name, cluster=args.cluster, namespace=args.namespace, kubeconfig=args.kubeconfig)

@@ -372,7 +372,7 @@ def profiles() -> ProfileList:
 
     Examples
     --------
-    >>> from jupyter_modelops.deploy import profiles
+    >>> from jupyter_modelops.deployment import profiles
     >>> "gpu-t4" in profiles().names
     True
     """

@@ -160,7 +160,7 @@ class Exporter(abc.ABC):
         ``extra_samples`` are ``(name, data, target)`` triples (the registry's
         stored sample and evaluation data) on which parity is checked as well.
         Storing artifacts and registry records is done by the caller
-        (:func:`jupyter_modelops.export.export`), from the returned result.
+        (:func:`jupyter_modelops.exporters.export`), from the returned result.
         """
         from ._parity import compare
         from .result import ExportResult
@@ -318,7 +318,7 @@ class Exporters:
         other = [c.format for c in self._by_name.values() if c.format != format and c.accepts(model)]
         hint = f"Try format='{other[0]}'." if other else (
             f"Pass a {' or '.join(kinds)} model, or register an exporter for this type with "
-            f"jupyter_modelops.export.register()."
+            f"jupyter_modelops.exporters.register()."
         )
         raise ExportError(
             f"No {format} exporter handles a model of type {type(model).__module__}.{type(model).__qualname__}.",

@@ -14,8 +14,3 @@ from .slices import SliceReport, slices
 
 __all__ = ["robustness", "RobustnessReport", "slices", "SliceReport", "register_perturbation", "Perturbation",
            "registry"]
-
-
-from .._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, robustness)  # mo.robustness(...) calls the function; mo.robustness.<name> is the package

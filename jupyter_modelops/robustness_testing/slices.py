@@ -9,7 +9,7 @@ import numpy as np
 from .. import _svg
 from .._html import Result, esc, fmt, page, table, to_jsonable
 from .._validation import as_1d, check_fraction, check_int
-from ..drift._columns import NUMERIC, to_table
+from ..drift_detection._columns import NUMERIC, to_table
 from ..exceptions import ValidationError, suggest
 from ._model import Predictor, infer_task
 from ._paired import mean_interval
@@ -53,7 +53,7 @@ def slices(model: Any, X: Any, y: Any, *, by: str | Sequence[str] | None = None,
     """
     from scipy import stats as st
 
-    from ..drift._stats import benjamini_hochberg
+    from ..drift_detection._stats import benjamini_hochberg
 
     ci = check_fraction(ci, "ci")
     alpha = check_fraction(alpha, "alpha")

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import types
 from typing import Any
 
 from ..exceptions import ValidationError, suggest
@@ -259,26 +257,3 @@ def _jsonable(obj: Any) -> Any:
     from .._html import to_jsonable
 
     return to_jsonable(obj)
-
-
-# ``jupyter_modelops.export`` may be bound to this function (lazy public API) or to
-# this package (after ``import jupyter_modelops.export``); both must behave the same,
-# so the function carries the package's public names and the package is callable.
-for _name in ("register", "exporters", "Exporter", "Exporters", "ExportResult", "Sample", "Artifact", "ROLES"):
-    setattr(export, _name, globals()[_name])
-
-
-class _CallableModule(types.ModuleType):
-    """``jupyter_modelops.export`` is both this package and the function: calling the
-    package calls :func:`export`, whichever of the two an import left bound."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> ExportResult:
-        return export(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-
-
-from .._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, export)  # mo.export(...) calls the function; mo.export.<name> is the package

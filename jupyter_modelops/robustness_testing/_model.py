@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._optional import is_torch_module
-from ..drift._columns import CATEGORICAL, Table
+from ..drift_detection._columns import CATEGORICAL, Table
 from ..exceptions import ValidationError
 
 BATCH = 262_144

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _progress
 from .._optional import is_torch_module
 from .._validation import as_1d, check_fraction, check_int
-from ..drift._columns import CATEGORICAL, NUMERIC, Table, to_table
+from ..drift_detection._columns import CATEGORICAL, NUMERIC, Table, to_table
 from ..exceptions import ValidationError
 from . import perturbations as P
 from ._model import Former, Output, Predictor, infer_task
@@ -42,7 +42,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
         callables ``(X, rng, severity) -> X'``, or a mapping name -> callable.
         ``"default"`` runs every built-in that applies to the data and model
         (FGSM and PGD only for torch modules). See
-        :mod:`jupyter_modelops.robustness.perturbations`.
+        :mod:`jupyter_modelops.robustness_testing.perturbations`.
     severities : mapping or sequence of float, optional
         Severity levels per perturbation name, or one list for all of them.
     n_boot : int, default=1000

@@ -17,7 +17,7 @@ PLOTS = 6
 
 
 class DriftReport(Result):
-    """The result of :func:`jupyter_modelops.drift`.
+    """The result of :func:`jupyter_modelops.drift_detection`.
 
     Attributes
     ----------

@@ -1,7 +1,7 @@
 """deploy, promote, rollback, status, undeploy, deployments: the verbs on a cluster.
 
 Each verb resolves its cluster (a kubeconfig context), talks to it through
-:class:`~jupyter_modelops.deploy.kube.Kube`, and records what it did in the
+:class:`~jupyter_modelops.deployment.kube.Kube`, and records what it did in the
 registry (record kind ``"deployment"``), so the CLI, the panel and a report
 see one history.
 """

@@ -35,7 +35,7 @@ MODES = ("deployment", "kserve")
 
 @dataclasses.dataclass(frozen=True)
 class DeploySpec:
-    """Everything :func:`render` needs; built by :func:`jupyter_modelops.deploy.deploy`."""
+    """Everything :func:`render` needs; built by :func:`jupyter_modelops.deployment.deploy`."""
 
     name: str
     namespace: str

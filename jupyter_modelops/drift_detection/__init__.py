@@ -11,8 +11,3 @@ from .profile import Profile, profile
 from .report import THRESHOLDS, DriftReport
 
 __all__ = ["drift", "profile", "Profile", "DriftReport", "METHODS", "THRESHOLDS"]
-
-
-from .._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, drift)  # mo.drift(...) calls the function; mo.drift.<name> is the package

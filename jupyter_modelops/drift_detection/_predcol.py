@@ -11,7 +11,7 @@ from ._columns import CATEGORICAL, NUMERIC, to_table
 
 def prediction_column(model: Any, X: Any, *, what: str) -> tuple[np.ndarray, str]:
     """Scores (numeric) for binary classifiers and regressors, labels (categorical) for multiclass."""
-    from ..robustness._model import Predictor
+    from ..robustness_testing._model import Predictor
 
     tab = to_table(X, what=what)
     out = Predictor(model).predict(X, tab.n_rows)

@@ -2,9 +2,9 @@
 
 A perturbation takes a table, a random generator and a severity and returns a
 perturbed copy; it never changes its input. The built-ins work on named
-columns (:class:`~jupyter_modelops.drift._columns.Table`); a user perturbation
+columns (:class:`~jupyter_modelops.drift_detection._columns.Table`); a user perturbation
 is any callable ``(X, rng, severity) -> X'`` that receives and returns ``X`` in
-the form the user passed to :func:`~jupyter_modelops.robustness` (DataFrame,
+the form the user passed to :func:`~jupyter_modelops.robustness_testing` (DataFrame,
 NumPy array or torch tensor).
 
 Third-party packages add perturbations through the entry-point group
@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..drift._columns import CATEGORICAL, NUMERIC, Table
+from ..drift_detection._columns import CATEGORICAL, NUMERIC, Table
 from ..exceptions import ValidationError, suggest
 
 ENTRY_POINT_GROUP = "jupyter_modelops.perturbations"

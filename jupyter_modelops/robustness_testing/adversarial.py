@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._optional import is_torch_module, require
-from ..drift._columns import NUMERIC, Table
+from ..drift_detection._columns import NUMERIC, Table
 from ..exceptions import ValidationError
 from .perturbations import Context, _copy
 

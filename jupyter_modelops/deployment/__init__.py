@@ -21,8 +21,3 @@ __all__ = [
     "Deployment", "DeploymentSet", "DeploymentStatus", "DeploymentList", "DeploySpec",
     "HardwareProfile", "ProfileList", "Cluster", "ClusterList",
 ]
-
-
-from .._callable import make_callable as _make_callable  # noqa: E402
-
-_make_callable(__name__, deploy)  # mo.deploy(...) calls the function; mo.deploy.<name> is the package
