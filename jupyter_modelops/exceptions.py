@@ -177,6 +177,10 @@ class GateFailure(ModelOpsError):
     exit_code = 1
 
 
+class ModelOpsWarning(UserWarning):
+    """Something worked but deserves attention (an image that cannot start on its own, say)."""
+
+
 def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> str:
     """Return ' Did you mean: a, b?' when close names exist, else ''."""
     close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)

@@ -63,6 +63,12 @@ def _image_for(ref: str, *, dry_run: bool, push: str | None, profile: HardwarePr
         data = rec.get("data") or {}
         image = data.get("reference") or data.get("image")
         if image and (data.get("pushed", True) or dry_run):
+            if data.get("base") == "scratch" and not dry_run:
+                raise ValidationError(
+                    f"The latest image recorded for {ref} ({image}) was built on scratch: it has no Python for "
+                    "its entrypoint and its pods could not start.",
+                    hint="Build and push it on a base with Python 3.11 (the default base), or pass image=...",
+                )
             return str(image), str(data.get("digest", ""))
     if push is None and not dry_run:
         raise ValidationError(

@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .._html import Result, esc, fmt, page, table
 from ..config import subdir
-from ..exceptions import BuildError, ModelNotFoundError, ValidationError
+from ..exceptions import BuildError, ModelNotFoundError, ModelOpsWarning, ValidationError
 from . import deps as _deps
 from .oci import (CONFIG, INDEX, LAYER_GZIP, LAYER_TAR, MANIFEST, TO_OCI, Descriptor, Entry, Layer, Layout,
                   canonical_json, select_platform, tree_entries, write_layer)
@@ -46,6 +47,8 @@ APP_DIR = "/opt/modelops/app"
 SPEC_FILE = "modelops-model.json"
 EXPORTED_FORMATS = ("onnx", "torchscript")
 LABEL_PREFIX = "io.jupyter-modelops"
+SCRATCH_WARNING = ("this image has no base (scratch), so it has no Python for its entrypoint 'python3' and cannot "
+                   "start on its own; build on the default base, or any image with Python 3.11, to run or deploy it")
 
 
 # --------------------------------------------------------------------------- result
@@ -90,6 +93,11 @@ class Image(Result):
     push_stats: dict | None = None
 
     @property
+    def runnable(self) -> bool:
+        """False for an image built on ``scratch``: its entrypoint is ``python3``, which it does not contain."""
+        return self.base != "scratch"
+
+    @property
     def reused(self) -> int:
         """How many layers were reused from a cache or an earlier build."""
         return sum(1 for layer in self.layers if layer.get("reused"))
@@ -113,7 +121,7 @@ class Image(Result):
         return {"name": self.name, "version": self.version, "digest": self.digest, "size": self.size,
                 "layers": self.layers, "layers_reused": self.reused, "layout": self.layout, "tag": self.tag,
                 "location": self.location, "platform": self.platform, "base": self.base,
-                "config_digest": self.config_digest, "entrypoint": self.entrypoint, "cmd": self.cmd,
+                "runnable": self.runnable, "config_digest": self.config_digest, "entrypoint": self.entrypoint, "cmd": self.cmd,
                 "labels": self.labels, "requirements": self.requirements, "pushed": self.pushed,
                 "push": self.push_stats}
 
@@ -124,6 +132,8 @@ class Image(Result):
 
     def to_text(self) -> str:
         lines = [self._summary()]
+        if not self.runnable:
+            lines.append(f"  warning: {SCRATCH_WARNING}")
         for layer in self.layers:
             lines.append(f"  {layer['role']:<12} {layer['digest'][:19]} {_mb(layer['size']):>10}"
                          f"{'  reused' if layer.get('reused') else ''}")
@@ -140,6 +150,8 @@ class Image(Result):
                       ["where", esc(self.pushed or self.location)], ["platform", esc(self.platform)],
                       ["base", esc(self.base)], ["entrypoint", esc(" ".join(self.entrypoint + self.cmd))]],
                      raw_cols=[1])
+        if not self.runnable:
+            body = f'<div class="note">warning: {esc(SCRATCH_WARNING)}</div>' + body
         body += "<h4>Layers</h4>" + table(rows, ["layer", "digest", "size", ""], raw_cols=[1])
         if self.push_stats:
             s = self.push_stats
@@ -594,6 +606,8 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
         img.push_stats = stats.to_dict()
     if md.ref is not None:
         _record(md.ref, img)
+    if not img.runnable:
+        warnings.warn(ModelOpsWarning(SCRATCH_WARNING), stacklevel=3)
     return img
 
 

@@ -17,6 +17,10 @@ from jupyter_modelops.images.artifacts import ARTIFACT_LAYER_TYPE, ARTIFACT_TYPE
 
 from .conftest import skopeo
 
+# These tests build on base="scratch" on purpose: layouts, digests and pushes do not depend on a base,
+# and the tests stay offline. Such an image cannot start (build() warns; test_scratch.py covers that).
+pytestmark = pytest.mark.filterwarnings("ignore::jupyter_modelops.exceptions.ModelOpsWarning")
+
 
 def _version():
     from sklearn.linear_model import LogisticRegression

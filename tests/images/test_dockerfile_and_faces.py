@@ -17,6 +17,10 @@ from jupyter_modelops.images.oci import Layout
 
 from .conftest import skopeo
 
+# These tests build on base="scratch" on purpose: layouts, digests and pushes do not depend on a base,
+# and the tests stay offline. Such an image cannot start (build() warns; test_scratch.py covers that).
+pytestmark = pytest.mark.filterwarnings("ignore::jupyter_modelops.exceptions.ModelOpsWarning")
+
 
 def _layer_names(layout: Path, digest: str) -> set[str]:
     blob = Layout(layout).blob_path(digest)
