@@ -14,8 +14,12 @@ answered 504 instead of being run. A fast runtime (onnxruntime: microseconds)
 runs on the event loop; a slow one (more than 0.5 ms a call, measured) runs in
 one worker thread so that the loop keeps reading requests, which then form the
 next batch (``threaded`` forces either way). When a merged call fails, each request is
-run on its own so that one bad request fails alone; failures feed the
-circuit breaker.
+run on its own so that one bad request fails alone. Only the model's own
+failures feed the circuit breaker: a failure the runtime traces to the
+request's values (``Runtime.input_error``: NaN where the model takes none, an
+overflow...) is that client's 400 and leaves the breaker as it was, so that
+one client cannot open it for every other. A request with no rows is answered
+with empty outputs without calling the model.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .codec import Request
-from .errors import InferenceTimeout, ModelFailed, Overloaded
+from .errors import InferenceTimeout, InvalidInput, ModelFailed, Overloaded
 from .governance import CircuitBreaker, Metrics
 
 log = logging.getLogger("jupyter_modelops.serving")
@@ -96,6 +100,8 @@ class Batcher:
             w.set_result(None)
 
     async def submit(self, request: Request) -> dict[str, np.ndarray]:
+        if request.nrows == 0 and all(a.shape[:1] == (0,) for a in request.inputs.values()):
+            return self._empty()
         if self._closing:
             self.metrics.shed["shutting_down"] += 1
             raise Overloaded("The server is shutting down.", retry_after=1)
@@ -267,16 +273,33 @@ class Batcher:
             start = stop
         return done
 
+    def _empty(self) -> dict[str, np.ndarray]:
+        """The answer to a request without rows: each declared output with a first axis of 0."""
+        from .modeldir import V2_TO_NUMPY
+
+        out = {}
+        for o in self.runtime.outputs:
+            shape = (0, *(d if d > 0 else 0 for d in tuple(o.shape)[1:]))
+            out[o.name] = np.empty(shape, dtype=V2_TO_NUMPY.get(o.datatype, "float64"))
+        return out
+
     def _run_one(self, item: _Item) -> tuple:
         try:
             out = self._call(item.request.inputs, item.request.nrows)
         except Exception as exc:
+            why = getattr(self.runtime, "input_error", _no_input_error)(exc, item.request.inputs)
+            if why:  # the request's fault: a 400 for this client, not a model failure
+                return item, None, InvalidInput(why)
             self.breaker.failure()
             self.metrics.errors[(self.name, "model")] += 1
             log.warning("model %s raised %s: %s", self.name, type(exc).__name__, exc)
             return item, None, ModelFailed(f"Model '{self.name}' raised {type(exc).__name__}: {exc}")
         self.breaker.success()
         return item, out, None
+
+
+def _no_input_error(exc: BaseException, inputs: dict) -> None:
+    return None
 
 
 def _set(fut: asyncio.Future, out: Any, err: BaseException | None) -> None:

@@ -9,6 +9,7 @@ batcher can merge requests and split the answers back.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,42 @@ class Runtime:
     def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def input_error(self, exc: BaseException, inputs: dict[str, Any]) -> str | None:
+        """One sentence when ``exc``, raised by :meth:`predict`, was caused by the request's values.
+
+        The server answers such a failure with 400 for that request and does not
+        count it towards the circuit breaker. The default blames the request when
+        a ``ValueError`` or an arithmetic error meets NaN, infinite values or
+        values beyond the FP32 range (which many models compute in); anything
+        else is the model's own failure.
+        """
+        if not isinstance(exc, (ValueError, ArithmeticError)):
+            return None
+        import numpy as np
+
+        for name, arr in inputs.items():
+            if getattr(arr, "dtype", None) is None or arr.dtype.kind != "f" or not arr.size:
+                continue
+            with np.errstate(all="ignore"):
+                if not np.isfinite(arr).all():
+                    return (f"Input '{name}' holds NaN or infinite values, which model '{self.spec.name}' cannot "
+                            f"take ({_first_line(exc)}); send finite values, or impute the missing ones first.")
+                if float(np.abs(arr).max()) > _FP32_MAX:
+                    return (f"Input '{name}' holds values beyond {_FP32_MAX:.3g}, which model '{self.spec.name}' "
+                            f"cannot take ({_first_line(exc)}); send values in the range it was trained on.")
+        return None
+
     def describe(self) -> dict:
         return {"runtime": self.name, "platform": self.platform}
+
+
+_FP32_MAX = 3.4028234663852886e38
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return (line[:197] + "...") if len(line) > 200 else line.rstrip(".")
 
 
 def _default_output_names(n: int, classifier: bool) -> list[str]:
@@ -276,6 +311,20 @@ class SklearnRuntime(Runtime):
                     label = self.model.predict(X)
                 return {self._names[0]: label, self._names[1]: proba}
             return {self._names[0]: self.model.predict(X)}
+
+    def input_error(self, exc: BaseException, inputs: dict[str, Any]) -> str | None:
+        """Also blames the request for scikit-learn's own input checks (``check_array`` and friends)."""
+        why = super().input_error(exc, inputs)
+        if why is None and isinstance(exc, ValueError) and _SKLEARN_INPUT_CHECK.search(str(exc)):
+            why = (f"Model '{self.spec.name}' refused the request's values ({_first_line(exc)}); "
+                   "send values like those it was trained on.")
+        return why
+
+
+# messages of scikit-learn's input validation (sklearn.utils.validation), which blame the data sent
+_SKLEARN_INPUT_CHECK = re.compile(
+    r"^(Input (X |y )?contains|Found array with|Expected 2D array|X has \d+ features|Found input variables|"
+    r"could not convert|Complex data not supported|dtype='numeric' is not compatible)")
 
 
 def _import_skops() -> Any:

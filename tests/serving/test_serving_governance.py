@@ -144,3 +144,65 @@ def test_unloadable_model_exits_with_code_3(start_server, tmp_path):
     server = start_server(d, wait_ready=False)
     assert server.proc.wait(60) == 3
     assert "could not load the model" in server.output()
+
+
+def test_client_errors_do_not_open_the_breaker_for_other_clients(start_server, tmp_path, data):
+    """Four attack loops send what a LogisticRegression cannot take (NaN, infinities, empty batches,
+    1e308): each gets a 4xx or 200, never a 5xx, the breaker stays closed, and a victim client gets
+    every one of its answers."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_modelops.serving.modeldir import write_model_dir
+
+    X, y = data
+    lr = LogisticRegression(max_iter=500).fit(X, y)
+    d = write_model_dir(lr, tmp_path / "lr", name="lr", version=1, onnx=False, native_format="joblib")
+    server = start_server(d, "--runtime", "native",
+                          env={"MODELOPS_SERVING_BREAKER_THRESHOLD": "2", "MODELOPS_SERVING_BREAKER_COOLDOWN_S": "5"})
+
+    def doc(rows, data):
+        return json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [rows, X.shape[1]],
+                                       "data": data}]}).encode()
+
+    def binary(arr):
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        head = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": list(arr.shape),
+                                       "parameters": {"binary_data_size": arr.nbytes}}]}).encode()
+        return head + arr.tobytes(), {"Inference-Header-Content-Length": str(len(head))}
+
+    attacks = [binary(np.full((1, 20), np.nan)), binary(np.full((1, 20), np.inf)),
+               binary(np.full((2, 20), -np.inf)), (doc(0, []), {}), (doc(1, [1e308] * 20), {}),
+               (doc(1, [float("nan")] * 20), {})]
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def attack(k):
+        i = k
+        while not stop.is_set():
+            b, h = attacks[i % len(attacks)]
+            seen.append(call(server, "POST", "/v2/models/lr/infer", b, headers=h)[0])
+            i += 1
+
+    loops = [threading.Thread(target=attack, args=(k,)) for k in range(4)]
+    for t in loops:
+        t.start()
+    victim = []
+    try:
+        for i in range(40):
+            status, _, out = call(server, "POST", "/v2/models/lr/infer", doc(1, X[i].tolist()))
+            victim.append(status)
+            if status == 200:
+                assert json.loads(out)["outputs"][0]["data"] == lr.predict(X[i:i + 1]).tolist()
+    finally:
+        stop.set()
+        for t in loops:
+            t.join(30)
+    assert victim == [200] * 40
+    assert len(seen) >= 24 and all(s < 500 for s in seen), sorted(set(seen))
+    assert 400 in seen
+    status, _, out = call(server, "POST", "/v2/models/lr/infer", binary(np.full((1, 20), np.nan))[0],
+                          headers=binary(np.full((1, 20), np.nan))[1])
+    assert status == 400 and "NaN or infinite" in json.loads(out)["error"]
+    assert metric(server, "modelops_circuit_open", 'model="lr"') == 0
+    assert metric(server, "modelops_errors_total", 'model="lr",kind="bad_request"') >= 1
+    assert metric(server, "modelops_errors_total", 'model="lr",kind="model"') == 0

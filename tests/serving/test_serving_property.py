@@ -1,5 +1,6 @@
-"""Property test against the real server process: whatever the request, no 5xx (no shedding is
-configured here, so any 5xx would be a bug), and the server stays up."""
+"""Property test against the real server processes (onnxruntime and the native scikit-learn runtime):
+whatever the request, no 5xx (no shedding is configured here, so any 5xx would be a bug), and the
+server stays up."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +46,39 @@ header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(alphabet="01234
                        st.sampled_from(["\x1f", "1 2", "0x10"]))
 
 
+special = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from([1e308, -1e308, 3.5e38, -3.5e38, 1e-320, float("nan"), float("inf"), -float("inf")]))
+
+
+@st.composite
+def binary_tensors(draw):
+    """A well-formed binary tensor request whose values may be NaN, infinite, huge or tiny; rows may be 0."""
+    dtype = draw(st.sampled_from(["FP64", "FP32"]))
+    rows = draw(st.integers(0, 3))
+    values = draw(st.lists(special, min_size=rows * 20, max_size=rows * 20))
+    with np.errstate(all="ignore"):
+        raw = np.array(values, dtype=np.float64).astype(np.float32 if dtype == "FP32" else np.float64).tobytes()
+    head = json.dumps({"inputs": [{"name": "input", "datatype": dtype, "shape": [rows, 20],
+                                   "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    return head + raw, len(head)
+
+
+json_specials = st.lists(special, min_size=20, max_size=40).map(
+    lambda v: json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [len(v) // 20, 20],
+                                      "data": v[:len(v) // 20 * 20]}]}).encode())
+
+
+def _post(server, body, headers):
+    u = urlsplit(server.url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        c.request("POST", "/v2/models/hgb/infer", body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(body=bodies, hlen=header_len, tail=st.binary(max_size=200))
@@ -67,3 +103,27 @@ def test_no_5xx_for_any_request(onnx_server, body, hlen, tail):
 
 def test_server_survived_the_property_run(onnx_server):
     assert onnx_server.proc.poll() is None
+
+
+@pytest.mark.parametrize("server_fixture", ["native_server", "onnx_server"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(case=st.one_of(binary_tensors(), json_specials.map(lambda b: (b, None)), bodies.map(lambda b: (b, None))))
+def test_no_5xx_for_special_values_and_empty_batches(request, server_fixture, case):
+    """NaN, +-Inf, 1e308, subnormals and empty batches, in binary FP64/FP32 and JSON: a 4xx, or 200
+    when the model takes them (HistGradientBoosting takes NaN and infinities), never a 5xx."""
+    server = request.getfixturevalue(server_fixture)
+    body, hlen = case
+    status, payload = _post(server, body, {} if hlen is None else {"Inference-Header-Content-Length": str(hlen)})
+    assert status < 500, (status, payload[:300], body[:300])
+
+
+def test_native_server_survived_and_its_breaker_stayed_closed(native_server):
+    assert native_server.proc.poll() is None
+    u = urlsplit(native_server.url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    assert 'modelops_circuit_open{model="hgb"} 0' in text
+    assert 'kind="model"' not in text  # no request was blamed on the model
