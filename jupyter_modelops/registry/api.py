@@ -627,12 +627,18 @@ def alias(ref: str | ModelVersion, name: str, *, remove: bool = False) -> ModelV
 
 
 def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
-    """Delete one version (its files are removed when no other version shares them).
+    """Delete one version with its records (its files go when no other version shares them).
 
     Refuses a version an alias points at unless ``force=True`` (which removes
     the aliases too). A bare model name is refused: name the version
     (``churn:3``) so that nothing is deleted by accident. Version numbers are
-    never reused.
+    never reused. The version's history entries (:func:`records`) are deleted
+    with it; the alias history keeps the moves, including the removal.
+
+    Returns
+    -------
+    dict
+        ``{"deleted": "name:N", "aliases_removed": [...], "records_removed": int, "freed_bytes": int}``.
     """
     r = parse_ref(ref)
     if r.version is None and r.alias is None:
@@ -655,8 +661,10 @@ def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
         con.execute("DELETE FROM artifacts WHERE version_id = ?", (row_id,))
         con.execute("DELETE FROM version_meta WHERE version_id = ?", (row_id,))
         con.execute("DELETE FROM versions WHERE id = ?", (row_id,))
+        dropped = con.execute("DELETE FROM records WHERE name = ? AND version = ?", (name, version)).rowcount
         freed = store.drop_unreferenced(con, shas)
-    return {"deleted": f"{name}:{version}", "aliases_removed": aliases, "freed_bytes": freed}
+    return {"deleted": f"{name}:{version}", "aliases_removed": aliases, "records_removed": dropped,
+            "freed_bytes": freed}
 
 
 def gc() -> GcReport:

@@ -15,6 +15,17 @@ folder of a dead process, a blob no row references) is removed by
 :meth:`Store.gc`. Version numbers come from a per-model counter that is
 incremented in the same transaction, so concurrent writers get unique,
 gap-free numbers and a number is never reused after a delete.
+
+Schema versions. ``PRAGMA user_version`` holds the schema number. ``_DDL`` is
+schema 1, the first release's, and never changes; every later change is a
+forward migration in :data:`MIGRATIONS` (number ``n`` takes schema ``n - 1``
+to ``n``). Opening a registry of an older schema copies the database first
+(SQLite's online backup API, consistent although the database is in WAL
+mode) to ``registry.db.schema<N>-<time>.bak``, then applies every missing
+migration in one ``BEGIN IMMEDIATE`` transaction, so concurrent openers wait
+and then find the work done, and a failure leaves the registry as it was. A
+registry of a newer schema than the code knows is refused untouched. A new
+registry goes through the same path from schema 0.
 """
 
 from __future__ import annotations
@@ -29,13 +40,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..exceptions import ModelOpsError
 
-SCHEMA_VERSION = 1
 CHUNK = 1 << 20
 
+# Schema 1. Never edit: change the schema with a migration below.
 _DDL = """
 CREATE TABLE IF NOT EXISTS models (
     name TEXT PRIMARY KEY,
@@ -96,6 +107,45 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_ref ON records(name, version, kind);
 CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
 """
+
+
+class Migration(NamedTuple):
+    """One forward step of the schema: ``apply(con)`` runs inside the open write transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migration(version: int, description: str) -> Callable[[Callable[[sqlite3.Connection], None]], Migration]:
+    """Register the function that takes a registry from schema ``version - 1`` to ``version``.
+
+    The function gets the connection inside the write transaction that opens
+    the registry, with foreign key enforcement off (so a table can be rebuilt:
+    create the new table, copy, drop the old, rename); foreign keys are checked
+    before the commit. It must only use SQL, write no files, and must not
+    commit. Numbers follow each other without gaps from 2.
+    """
+
+    def register(fn: Callable[[sqlite3.Connection], None]) -> Migration:
+        if version in MIGRATIONS or version < 2:
+            raise ValueError(f"registry migration {version} is defined twice or is below 2")
+        MIGRATIONS[version] = Migration(version, description, fn)
+        return MIGRATIONS[version]
+
+    return register
+
+
+@migration(2, "records of deleted versions are removed, as delete() now does")
+def _drop_orphan_records(con: sqlite3.Connection) -> None:
+    con.execute("DELETE FROM records WHERE version IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM versions v WHERE v.name = records.name AND v.version = records.version)")
+
+
+SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 
 class StagedFile:
@@ -203,13 +253,74 @@ class Store:
                     f"The registry database at {self.db_path} could not use write-ahead logging (got {mode!r}).",
                     hint="Put MODELOPS_HOME on a local file system.",
                 )
-            with self._tx(con):
-                for stmt in _DDL.split(";"):
-                    if stmt.strip():
-                        con.execute(stmt)
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self._check_schema(con) < SCHEMA_VERSION:
+                self._migrate(con)
         finally:
             con.close()
+
+    def _check_schema(self, con: sqlite3.Connection) -> int:
+        """The registry's schema number; refuses one newer than this code knows."""
+        found = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise ModelOpsError(
+                f"The registry at {self.root} has schema version {found}, newer than the {SCHEMA_VERSION} this "
+                "jupyter-modelops understands, so it was left untouched.",
+                hint="Upgrade jupyter-modelops (pip install -U jupyter-modelops) to open it.",
+            )
+        return found
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        """Bring the schema up to date in one write transaction, after a backup copy."""
+        con.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: set it before
+        try:
+            with self._tx(con):
+                found = self._check_schema(con)  # another process may have migrated while we waited
+                if found >= SCHEMA_VERSION:
+                    return
+                if found > 0:
+                    self._backup(found)
+                else:
+                    for stmt in _DDL.split(";"):
+                        if stmt.strip():
+                            con.execute(stmt)
+                for number in range(max(found, 1) + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[number].apply(con)
+                broken = con.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise ModelOpsError(
+                        f"Migrating the registry at {self.root} to schema {SCHEMA_VERSION} would break "
+                        f"{len(broken)} references (first in table {broken[0][0]}), so it was left at schema {found}.",
+                        hint="Report this as a bug with the registry folder; the registry still opens with the "
+                             "release that wrote it.",
+                    )
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            con.execute("PRAGMA foreign_keys = ON")
+
+    def _backup(self, schema: int) -> Path:
+        """Copy the database, as committed now, beside it (called while holding the write lock).
+
+        A second connection reads through SQLite's backup API: it sees the last
+        commit (WAL readers are not blocked) and, as we hold the write lock and
+        wrote nothing yet, that is the state about to be migrated.
+        """
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        dest = self.root / f"registry.db.schema{schema}-{stamp}-{uuid.uuid4().hex[:6]}.bak"
+        part = dest.with_name(dest.name + ".part")
+        src = sqlite3.connect(self.db_path, timeout=60.0)
+        try:
+            out = sqlite3.connect(part)
+            try:
+                src.backup(out)
+            finally:
+                out.close()
+        finally:
+            src.close()
+        with open(part, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(part, dest)
+        _fsync_dir(self.root)
+        return dest
 
     @property
     def con(self) -> sqlite3.Connection:

@@ -177,6 +177,22 @@ def test_delete_refuses_aliased_and_frees_files(sk_pipeline, churn_data, modelop
     assert mo.snapshot(sk_pipeline, "churn").version == 3  # numbers are never reused
 
 
+def test_delete_removes_the_versions_records_only(sk_pipeline):
+    mo.snapshot(sk_pipeline, "churn")
+    mo.snapshot(sk_pipeline, "churn")
+    mo.snapshot(sk_pipeline, "other")
+    mo.add_record("churn:1", "export", {"format": "onnx"})
+    mo.add_record("churn:1", "deployment", {"target": "local"})
+    mo.add_record("churn:2", "export", {"format": "onnx"})
+    mo.add_record("other:1", "export", {"format": "onnx"})
+    out = mo.delete("churn:1")
+    assert out["records_removed"] == 2
+    assert [r["ref"] for r in mo.records()] == ["churn:2", "other:1"]
+    assert mo.delete("churn:2")["records_removed"] == 1 and mo.records("churn") == []
+    mo.snapshot(sk_pipeline, "churn")  # churn:3 starts with a clean history
+    assert mo.records("churn:3") == []
+
+
 def test_attach_artifact_and_materialize(sk_pipeline, churn_data, tmp_path):
     X_train = churn_data[0]
     mo.snapshot(sk_pipeline, "churn", data=X_train)
