@@ -21,10 +21,12 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -34,6 +36,7 @@ from ..exceptions import ModelNotFoundError, ReportError, ValidationError, sugge
 from . import cron as _cron
 
 MARKER = "# jupyter-modelops:schedule:"
+MAX_COMMAND = 998  # bytes after the five time fields; a longer line is "command too long" to crontab(1)
 TARGETS = ("local", "kubernetes")
 
 
@@ -144,28 +147,128 @@ def _crontab_write(text: str) -> None:
         raise ReportError(f"Could not write the crontab: {res.stderr.strip()}.")
 
 
+# -- what may reach a crontab line or a CronJob command -------------------------------------------
+
+# bidirectional overrides and isolates: they make 'crontab -l' show a line other than the one cron runs
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CONTROL_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL character"}
+# argparse reads a value that starts with '-' as an option unless it looks like a negative number
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _control_char(text: str) -> str | None:
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
+            return ch
+    return None
+
+
+def check_command_value(value: Any, what: str, *, option_value: bool = False) -> str:
+    """Refuse text that could not travel safely in a scheduled command.
+
+    A control character (newline, carriage return, tab, NUL, DEL, C1 controls), a lone surrogate, a Unicode line
+    or paragraph separator or a bidirectional override would split a crontab line into two
+    entries or make ``crontab -l`` show something other than what runs. With
+    ``option_value=True`` a value that the command line would read as an option (it starts
+    with ``-`` and is not a negative number) is refused too.
+
+    Parameters
+    ----------
+    value : str
+        The text.
+    what : str
+        What it is, for the message (``"The parameter 'label_column'"``).
+    option_value : bool, default False
+        The text follows an option on the command line.
+
+    Returns
+    -------
+    str
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ValidationError
+        One sentence naming ``what`` and the character.
+    """
+    text = str(value)
+    ch = _control_char(text)
+    if ch is not None:
+        name = _CONTROL_NAMES.get(ch, f"the control character U+{ord(ch):04X}")
+        raise ValidationError(
+            f"{what} contains {name}, which a scheduled command cannot carry: it would split the crontab "
+            f"line or hide part of it.",
+            hint="Remove control characters and line breaks from it.",
+        )
+    if option_value and text.startswith("-") and not _NEGATIVE_NUMBER.match(text):
+        raise ValidationError(
+            f"{what} is {text!r}, which starts with '-': the scheduled command line would read it as an option.",
+            hint="Pass a value that does not start with '-' (a number may be negative).",
+        )
+    return text
+
+
 def report_command(ref: str | None, *, data: str | None, template: str, params: Mapping[str, Any] | None,
                    notify: str | None, python: str | None = None) -> list[str]:
-    """The argv a schedule runs: ``python -m jupyter_modelops.cli report run ...``."""
-    argv = [python or sys.executable, "-m", "jupyter_modelops.cli", "report", "run"]
+    """The argv a schedule runs: ``python -m jupyter_modelops.cli report run ...``.
+
+    Every value is checked with :func:`check_command_value` (no control characters; no value
+    that would be read as an option), so one argv is one crontab line and one CronJob command.
+    """
+    argv = [check_command_value(python or sys.executable, "The Python interpreter path"),
+            "-m", "jupyter_modelops.cli", "report", "run"]
     if ref:
-        argv.append(str(ref))
-    argv += ["--template", str(template)]
+        argv.append(check_command_value(ref, "The model reference", option_value=True))
+    argv += ["--template", check_command_value(template, "The template", option_value=True)]
     if data:
-        argv += ["--data", str(data)]
+        argv += ["--data", check_command_value(data, "The data path", option_value=True)]
     for k, v in (params or {}).items():
-        argv += ["-p", str(k), v if isinstance(v, str) else json.dumps(v)]
+        key = check_command_value(k, f"The parameter name {str(k)!r}", option_value=True)
+        text = v if isinstance(v, str) else json.dumps(v)  # JSON escapes every control character
+        argv += ["-p", key, check_command_value(text, f"The parameter '{key}'", option_value=True)]
     if notify:
-        argv += ["--notify", notify]
+        argv += ["--notify", check_command_value(notify, "The notify URL", option_value=True)]
     return argv
 
 
+def cron_quote(text: str) -> str:
+    """Quote ``text`` as one shell word that survives cron's ``%`` handling.
+
+    crontab(5) turns an unescaped ``%`` into a newline (the rest goes to standard input) and
+    ``\\%`` into ``%``, in the whole command before the shell reads it. Each piece between
+    ``%`` signs is quoted with :func:`shlex.quote` and the pieces are joined with ``\\%``
+    outside any quotes, so the shell receives the exact text, whatever it holds (``$(...)``,
+    backticks, ``;``, quotes, backslashes). ``text`` must hold no control character.
+    """
+    pieces = str(text).split("%")
+    quoted = "\\%".join(shlex.quote(p) if p else "" for p in pieces)
+    return quoted or "''"
+
+
 def crontab_line(cron: str, argv: list[str], *, schedule_id: str, log: Path, home: Path) -> str:
-    env = f"MODELOPS_HOME={shlex.quote(str(home))}"
-    cmd = " ".join(shlex.quote(a) for a in argv)
-    # '%' ends the command in crontab(5) unless escaped.
-    line = f"{cron} {env} {cmd} >> {shlex.quote(str(log))} 2>&1 {MARKER}{schedule_id}"
-    return line.replace("%", r"\%")
+    """One crontab(5) line: the schedule, ``MODELOPS_HOME``, the quoted command, its log and our marker.
+
+    Raises :class:`ValidationError` when any value holds a control character (it could
+    not be one line).
+    """
+    from .cron import parse
+
+    parse(cron)  # five fields or a macro: no room for a second entry
+    env = f"MODELOPS_HOME={cron_quote(check_command_value(str(home), 'MODELOPS_HOME'))}"
+    cmd = " ".join(cron_quote(check_command_value(a, f"The command argument {a!r}")) for a in argv)
+    log_word = cron_quote(check_command_value(str(log), "The log path"))
+    check_command_value(schedule_id, "The schedule id")
+    command = f"{env} {cmd} >> {log_word} 2>&1 {MARKER}{schedule_id}"
+    size = len(command.encode())
+    if size > MAX_COMMAND:
+        raise ValidationError(
+            f"The scheduled command would be {size} bytes long, and cron accepts at most {MAX_COMMAND}.",
+            hint="Shorten the longest values (parameters, paths, the notify URL) or use a template default.",
+        )
+    line = f"{cron} {command}"
+    if "\n" in line or "\r" in line:  # pragma: no cover - every piece was checked above
+        raise ReportError("A scheduled command would not fit on one crontab line; nothing was installed.")
+    return line
 
 
 # -- kubernetes: CronJob ---------------------------------------------------------------------
@@ -321,7 +424,7 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
     else:
         import yaml
 
-        img = image or _image_for(ref)
+        img = check_command_value(image or _image_for(ref), "The image reference")
         argv = report_command(ref, data=data, template=template_arg, params=params, notify=notify, python="python")
         name = _k8s_name(f"report-{ref or 'model'}-{sid[:6]}")
         manifest = cronjob_manifest(name=name, cron=parsed.expression, image=img, argv=argv, namespace=namespace,

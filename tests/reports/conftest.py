@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
 import threading
 
 import nbformat
 import pytest
+
+from realparts import need_tool
 
 
 def make_template(path, param_src: str, *body: str) -> str:
@@ -44,3 +47,18 @@ def webhook():
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def crontab():
+    """The real crontab of this user (with one foreign line added), restored exactly afterwards."""
+    exe = need_tool("crontab", "local report schedules are crontab lines")
+    before = subprocess.run([exe, "-l"], capture_output=True, text=True)
+    saved = before.stdout if before.returncode == 0 else None
+    foreign = "17 3 * * * /bin/true # a line that is not ours\n"
+    subprocess.run([exe, "-"], input=(saved or "") + foreign, text=True, check=True)
+    yield exe
+    if saved is None:
+        subprocess.run([exe, "-r"], capture_output=True)
+    else:
+        subprocess.run([exe, "-"], input=saved, text=True, check=True)

@@ -10,23 +10,6 @@ from jupyter_modelops.exceptions import ModelNotFoundError, ValidationError
 from jupyter_modelops.reports import scheduling as sched_mod
 from jupyter_modelops.reports.scheduling import cronjob_manifest, report_command
 
-from realparts import need_tool
-
-
-@pytest.fixture
-def crontab():
-    """The real crontab of this user, restored exactly afterwards."""
-    exe = need_tool("crontab", "local report schedules are crontab lines")
-    before = subprocess.run([exe, "-l"], capture_output=True, text=True)
-    saved = before.stdout if before.returncode == 0 else None
-    foreign = "17 3 * * * /bin/true # a line that is not ours\n"
-    subprocess.run([exe, "-"], input=(saved or "") + foreign, text=True, check=True)
-    yield exe
-    if saved is None:
-        subprocess.run([exe, "-r"], capture_output=True)
-    else:
-        subprocess.run([exe, "-"], input=saved, text=True, check=True)
-
 
 def _lines(exe):
     return subprocess.run([exe, "-l"], capture_output=True, text=True).stdout.splitlines()
