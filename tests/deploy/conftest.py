@@ -8,8 +8,8 @@ import pytest
 
 from k8s_fake import FakeKube
 
-# the pinned KServe CRD and samples live beside the repository checkout (data for tests only)
-KSERVE_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kserve"
+# the pinned KServe CRD and samples, vendored with their licence (see tests/data/kserve/README.md)
+KSERVE_DIR = Path(__file__).resolve().parents[1] / "data" / "kserve"
 IMAGE = "registry.example/churn@sha256:" + "a" * 64
 
 
@@ -41,12 +41,5 @@ def refs():
 
 @pytest.fixture(scope="session")
 def kserve_dir() -> Path:
-    from jupyter_modelops.config import require_real
-
-    path = KSERVE_DIR.resolve()
-    if not (path / "inferenceservice-crd.yaml").is_file():
-        msg = f"the pinned KServe CRD is not at {path}"
-        if require_real():
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+    assert (KSERVE_DIR / "inferenceservice-crd.yaml").is_file(), "tests/data/kserve/ is part of the repository"
+    return KSERVE_DIR
