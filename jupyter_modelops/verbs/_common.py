@@ -1,0 +1,25 @@
+"""Parameters that several verbs share (a cluster, a namespace, gates...)."""
+
+from __future__ import annotations
+
+from ._spec import Flag, Float, Gates, Param, Path, Text
+
+CLUSTER = Param("cluster", help="kubeconfig context (default: the current one)")
+NAMESPACE = Param("namespace", default="default", help="Kubernetes namespace")
+KUBECONFIG = Param("kubeconfig", Path(), help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+TIMEOUT = Param("timeout", Float(), default=600, help="seconds to wait for the rollout")
+INSECURE = Param("insecure", Flag(), help="allow plain HTTP to a registry off loopback")
+PROGRESS = Param("progress", Flag(negate=True), help="hide the progress bars")
+TRUST = Param("trust", Flag(), faces=("cli",), to_core=False,
+              help="allow loading pickle-based model files (.joblib, .pkl) you trust")
+
+
+def gates(example: str) -> Param:
+    """``--check GATE`` (repeatable); the command line exits 1 when one fails."""
+    return Param("check", Gates(), repeat=True,
+                 help={"cli": f'a gate such as "{example}" (repeatable); exit code 1 when one fails',
+                       "*": f'a gate such as "{example}" (repeatable)'})
+
+
+def deployment_name(help: str = "deployment name") -> Param:
+    return Param("name", Text(), positional=True, help=help)
