@@ -25,8 +25,8 @@ from .._version import __version__
 from ..exceptions import ModelOpsError
 from .batching import Batcher
 from .codec import decode_request, encode_response
-from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, UnknownModel
-from .governance import CircuitBreaker, Metrics, RateLimiter
+from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, Unauthorized, UnknownModel
+from .governance import CircuitBreaker, Metrics, RateLimiter, TokenAuth
 from .modeldir import ModelSpec
 from ..exceptions import suggest
 
@@ -55,6 +55,29 @@ class ServerSettings:
     runtime: str = ""  # force onnx | torchscript | native
     threads: int = 0  # runtime threads; 0 = OMP_NUM_THREADS or 1
     providers: str = "CPUExecutionProvider"
+    # security (see the README's Security section): bearer tokens, TLS, connection limits
+    token_file: str = ""  # one bearer token per line; "" = no auth. /v2/health/* always stays open
+    open_metrics: bool = False  # leave /metrics open when auth is on (for annotation-based scraping)
+    tls_cert: str = ""  # PEM certificate (chain) file; with tls_key, serve HTTPS
+    tls_key: str = ""
+    tls_reload_s: float = 5.0  # check the certificate and key files for changes this often; 0 = never
+    header_timeout_s: float = 10.0  # request line + headers must arrive within this: else 408
+    body_timeout_s: float = 60.0  # the body must arrive within this after the headers: else 408
+    keepalive_timeout_s: float = 30.0  # an idle kept-alive connection is closed after this
+    max_header_bytes: int = 64 * 1024  # request line + headers larger than this: 431
+    max_headers: int = 100  # more header fields than this: 431
+    max_connections: int = 0  # open connections beyond this get 503; 0 = what the open-file limit allows
+
+    def connection_limits(self) -> Any:
+        """The per-connection limits as :class:`~jupyter_modelops.serving.protocol.ConnectionLimits`."""
+        from .protocol import ConnectionLimits, default_max_connections
+
+        return ConnectionLimits(header_timeout_s=self.header_timeout_s, body_timeout_s=self.body_timeout_s,
+                                max_header_bytes=self.max_header_bytes, max_headers=self.max_headers,
+                                max_connections=self.max_connections or default_max_connections())
+    capture: str = ""  # capture store (path, URL, or "default"); "" = off (see jupyter_modelops.capture)
+    capture_rate: float = 1.0  # share of requests captured
+    capture_deployment: str = ""  # deployment name recorded with captured rows
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides: Any) -> "ServerSettings":
@@ -131,6 +154,8 @@ class ModelServerApp:
         self.metrics.breaker_state = lambda: {n: m.batcher.breaker.state for n, m in self.models.items() if m.batcher}
         self.limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst or None) \
             if self.settings.rate_limit > 0 else None
+        self.auth = TokenAuth(self.settings.token_file) if self.settings.token_file else None
+        self.open_routes = {"live", "ready"} | ({"metrics"} if self.settings.open_metrics else set())
         self.load_in_background = load_in_background
         self.on_fatal = on_fatal
         self.ready = False
@@ -140,6 +165,7 @@ class ModelServerApp:
         self.access = self._access_logger() if self.settings.access_log else None
         self.tracer = self._tracer() if self.settings.otel else None
         self.routes: dict[str, tuple[str, _Model | None]] = {}
+        self.capture = _capture(self.settings)
         self._build_routes()
 
     # -- set-up -------------------------------------------------------------------------------
@@ -159,6 +185,8 @@ class ModelServerApp:
                 r[base + "/infer"] = ("infer", m)
                 r[base + "/config"] = ("config", m)
                 r[base + "/stats"] = ("stats", m)
+                if self.capture is not None:
+                    r[base + "/labels"] = ("labels", m)
 
     @staticmethod
     def _access_logger() -> logging.Logger:
@@ -207,6 +235,8 @@ class ModelServerApp:
                                 breaker=CircuitBreaker(s.breaker_threshold, s.breaker_cooldown_s),
                                 metrics=self.metrics)
             m.batcher.start()
+            if self.capture is not None:
+                self.capture.register(m)
             for seconds in m.warm or ():
                 m.batcher._observe(seconds)
             m.ready = True
@@ -249,6 +279,8 @@ class ModelServerApp:
         for m in self.models.values():
             if m.batcher is not None:
                 await m.batcher.close()
+        if self.capture is not None:  # flush captured rows before the process exits
+            await asyncio.to_thread(self.capture.close)
 
     # -- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -278,6 +310,8 @@ class ModelServerApp:
         model_name = ""
         self.inflight += 1
         try:
+            if self.auth is not None and (route is None or route[0] not in self.open_routes):
+                self._authorize(scope)
             if route is None:
                 route = self._unknown(path)
             what, model = route
@@ -287,6 +321,10 @@ class ModelServerApp:
                 if scope["method"] != "POST":
                     raise _MethodNotAllowed("POST")
                 status = await self._infer(model, scope, receive, send)
+            elif what == "labels":
+                if scope["method"] != "POST":
+                    raise _MethodNotAllowed("POST")
+                status = await self._labels(model, scope, receive, send)
             else:
                 status, body, headers = self._get(what, model, scope)
                 await _answer(send, status, body, headers)
@@ -298,6 +336,8 @@ class ModelServerApp:
                 headers.append((b"retry-after", str(int(retry)).encode()))
             if isinstance(exc, _MethodNotAllowed):
                 headers.append((b"allow", exc.allow.encode()))
+            elif isinstance(exc, Unauthorized):
+                headers.append((b"www-authenticate", b'Bearer realm="modelops"'))
             if status < 500 and model_name:  # model failures and timeouts are counted by the batcher
                 self.metrics.errors[(model_name, "bad_request" if status == 400 else str(status))] += 1
             await _answer(send, status, orjson.dumps({"error": str(exc)}), headers)
@@ -318,6 +358,17 @@ class ModelServerApp:
                 "ts": round(time.time(), 6), "client": client[0], "method": scope["method"], "path": path,
                 "status": status, "ms": round(dt * 1000, 3), "model": model_name or None,
             }).decode())
+
+    def _authorize(self, scope: dict) -> None:
+        """Raise :class:`Unauthorized` unless the request carries one of the server's bearer tokens."""
+        value = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                value = v
+                break
+        if not self.auth.allows(value):
+            raise Unauthorized("This server requires a bearer token: send the header 'Authorization: Bearer TOKEN' "
+                               "with a token the server was given.")
 
     def _unknown(self, path: str) -> tuple[str, _Model | None]:
         parts = path.strip("/").split("/")
@@ -353,7 +404,10 @@ class ModelServerApp:
             return 200, orjson.dumps({"name": "jupyter-modelops", "version": __version__,
                                       "extensions": _EXTENSIONS}), _JSON
         if what == "metrics":
-            return 200, self.metrics.render(), [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+            text = self.metrics.render()
+            if self.capture is not None:
+                text += ("\n".join(self.capture.metrics_lines()) + "\n").encode()
+            return 200, text, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
         if what == "root":
             return 200, orjson.dumps({"server": "jupyter-modelops", "models": sorted(self.models),
                                       "protocol": "v2", "metadata": "/v2", "metrics": "/metrics"}), _JSON
@@ -378,6 +432,7 @@ class ModelServerApp:
         raise UnknownModel(f"No such endpoint: {scope['path']}.")  # pragma: no cover
 
     async def _infer(self, model: _Model, scope: dict, receive: Callable, send: Callable) -> int:
+        t_infer = time.perf_counter()
         s = self.settings
         hlen = None
         clen = -1
@@ -429,21 +484,59 @@ class ModelServerApp:
         if encoding and encoding != "identity":
             body = _decompress(body, encoding, s.max_body_bytes)
         request = decode_request(body, hlen, model.runtime.inputs, model.output_names)
-        if self.tracer is not None:
-            with self.tracer.start_as_current_span("modelops.infer", attributes={
-                    "model.name": model.name, "model.version": model.version, "rows": request.nrows}):
+        captured = self.capture is not None and self.capture.begin(request)  # capture: request id, sampling
+        try:
+            if self.tracer is not None:
+                with self.tracer.start_as_current_span("modelops.infer", attributes={
+                        "model.name": model.name, "model.version": model.version, "rows": request.nrows}):
+                    outputs = await model.batcher.submit(request)
+            else:
                 outputs = await model.batcher.submit(request)
-        else:
-            outputs = await model.batcher.submit(request)
+        except ModelOpsError as exc:
+            if captured:
+                self.capture.done(model, request, None, t_infer, exc.http_status)
+            raise
         body, jlen = encode_response(model.name, model.version, request, outputs)
         if jlen is None:
             headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         else:
             headers = [(b"content-type", b"application/octet-stream"), (b"content-length", b"%d" % len(body)),
                        (b"inference-header-content-length", b"%d" % jlen)]
+        if self.capture is not None:
+            headers.append((b"x-request-id", request.id.encode("utf-8", "replace")))
+            if captured:
+                self.capture.done(model, request, outputs, t_infer, 200)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return 200
+
+    async def _labels(self, model: _Model, scope: dict, receive: Callable, send: Callable) -> int:
+        """``POST /v2/models/{name}/labels``: ground truth for captured requests (see jupyter_modelops.capture)."""
+        limit = self.settings.max_body_bytes
+        chunks, size = [], 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return 499
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The labels body is larger than this server's limit of {limit} bytes.",
+                                      hint="Send the labels in several requests.")
+            chunks.append(chunk)
+            if not msg.get("more_body"):
+                break
+        await _answer(send, 200, await self.capture.labels(model, b"".join(chunks)), _JSON)
+        return 200
+
+
+def _capture(settings: ServerSettings) -> Any:
+    """The server's capture (None when off); imported only when on."""
+    if not settings.capture:
+        return None
+    from ..capture.server import ServerCapture
+
+    return ServerCapture(settings.capture, rate=settings.capture_rate, deployment=settings.capture_deployment)
 
 
 def _warm_up(runtime: Any) -> list[float] | None:

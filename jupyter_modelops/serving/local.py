@@ -236,7 +236,8 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
 def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
           name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
           max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
-          threads: int | None = None, access_log: bool = False) -> LocalDeployment:
+          threads: int | None = None, access_log: bool = False, capture: bool | str | None = None,
+          capture_rate: float = 1.0) -> LocalDeployment:
     """Serve a model on this machine over the Open Inference Protocol (V2 REST).
 
     Serving a model whose deployment already runs replaces its version on the
@@ -263,6 +264,12 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         Force a runtime (default: onnx > torchscript > native).
     max_batch_size, max_delay_ms, rate_limit, threads, access_log
         Server settings (see ``python -m jupyter_modelops.serving --help``).
+    capture : bool or str, optional
+        Record sampled inferences as Parquet: ``True`` in ``MODELOPS_HOME/captures``,
+        or a path or URL (``s3://bucket/captures``). Read them with
+        :func:`jupyter_modelops.captures`.
+    capture_rate : float, default=1.0
+        Share of requests captured, in (0, 1].
 
     Returns
     -------
@@ -284,7 +291,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
     staging.mkdir(exist_ok=True)
     model_dir, model_ref, model_name, version = _model_dir_for(ref, staging)
     name = name or model_name
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(f"The deployment name {name!r} is not valid; use letters, digits, '.', '_' and '-'.")
     d = _root() / name
     d.mkdir(parents=True, exist_ok=True)
@@ -301,6 +308,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
             server_args += [flag, str(value)]
     if access_log:
         server_args.append("--access-log")
+    capture_url = _capture_args(capture, capture_rate, name, server_args)
     old = dep._state()
     running = _alive(old.get("supervisor_pid"))
     if running and ((port not in (None, old.get("port"))) or host != old.get("host", "127.0.0.1")):
@@ -308,6 +316,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
                               "its model is replaced.", hint=f"Stop it first (stop('{name}')) or pick another name.")
     state = {**(old if running else {}), "name": name, "ref": model_ref, "version": version, "model_name": model_name,
              "model_dir": str(model_dir), "host": host, "workers": workers, "server_args": server_args,
+             "capture": capture_url,
              "requested_at": time.time(), "request_id": uuid.uuid4().hex}
     if not running:
         if port is None and old.get("port") and _port_free(host, int(old["port"])):
@@ -350,6 +359,19 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
     return dep
 
 
+def _capture_args(capture: Any, rate: Any, name: str, server_args: list[str]) -> str | None:
+    """Capture flags for the server (see :mod:`jupyter_modelops.capture`); returns the store or None."""
+    if capture is None or capture is False:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ValidationError(f"capture_rate is {rate!r}; expected a share of requests in (0, 1], e.g. 0.1.")
+    from ..capture.store import resolve_location
+
+    url = resolve_location(None if capture is True else capture)
+    server_args += ["--capture", url, "--capture-rate", repr(float(rate)), "--capture-deployment", name]
+    return url
+
+
 def _port_free(host: str, port: int) -> bool:
     import socket
 
@@ -377,11 +399,12 @@ def deploy_local(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, 
                  name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
                  max_batch_size: int | None = None, max_delay_ms: float | None = None,
                  rate_limit: float | None = None, threads: int | None = None,
-                 access_log: bool = False) -> LocalDeployment:
+                 access_log: bool = False, capture: bool | str | None = None,
+                 capture_rate: float = 1.0) -> LocalDeployment:
     """``deploy(ref, target="local")``: the same as :func:`serve`."""
     return serve(ref, host=host, port=port, workers=workers, name=name, timeout=timeout, wait=wait, runtime=runtime,
                  max_batch_size=max_batch_size, max_delay_ms=max_delay_ms, rate_limit=rate_limit, threads=threads,
-                 access_log=access_log)
+                 access_log=access_log, capture=capture, capture_rate=capture_rate)
 
 
 def deployments() -> list[LocalDeployment]:

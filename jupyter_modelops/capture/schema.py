@@ -1,0 +1,224 @@
+"""The Parquet schema of a model's captures, derived from its signature.
+
+Columns, in order:
+
+- ``request_id`` (string), ``row`` (int32: the row's index in its request),
+  ``ts`` (timestamp, UTC, microseconds), ``latency_ms`` (float64),
+  ``status`` (int16, the HTTP status), ``deployment``, ``cluster``, ``pod`` (string);
+- one column per input: a single 2-D input whose signature names its
+  features gives one column per feature (``feature_names``); otherwise an
+  input of shape ``[-1]`` is a scalar column and ``[-1, d1, ...]`` a
+  fixed-size list of ``d1 * ...`` values (a variable list when a dimension is open);
+- one column per output, by the same rule.
+
+A name that collides with an earlier column gets an ``input_`` or ``output_``
+prefix. The file's key-value metadata records which columns are inputs and
+outputs (``modelops.inputs``, ``modelops.outputs``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+META_COLUMNS = ("request_id", "row", "ts", "latency_ms", "status", "deployment", "cluster", "pod")
+
+_ARROW = {
+    "BOOL": "bool_", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
+    "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
+    "FP16": "float32", "FP32": "float32", "FP64": "float64", "BYTES": "binary",
+}
+_NUMPY = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
+          "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
+          "FP16": "float32", "FP32": "float32", "FP64": "float64", "BYTES": "object"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored column: where its values come from in a request."""
+
+    name: str  # column name in the file
+    tensor: str  # input or output tensor name
+    role: str  # "input" or "output"
+    datatype: str  # V2 datatype
+    width: int  # 0: one value per row; k > 0: fixed-size list of k; -1: variable list
+    feature: int | None = None  # index into the tensor's second axis (feature columns)
+
+
+def _width(shape: Sequence[int]) -> int:
+    inner = list(shape[1:])
+    if not inner:
+        return 0
+    if any(d <= 0 for d in inner):
+        return -1
+    n = 1
+    for d in inner:
+        n *= d
+    return n
+
+
+class CaptureSchema:
+    """Columns and Arrow schema of one served model's captures.
+
+    Parameters
+    ----------
+    inputs, outputs : sequence of TensorSpec-like
+        Objects with ``name``, ``datatype`` and ``shape`` (the served signature).
+    feature_names : list of str, optional
+        Names of the columns of a single 2-D input.
+    """
+
+    def __init__(self, inputs: Sequence[Any], outputs: Sequence[Any], feature_names: Sequence[str] | None = None) -> None:
+        import pyarrow as pa
+
+        taken = set(META_COLUMNS)
+        cols: list[Column] = []
+
+        def name_for(name: str, prefix: str) -> str:
+            out = name if name not in taken else f"{prefix}_{name}"
+            i = 2
+            while out in taken:
+                out = f"{prefix}_{name}_{i}"
+                i += 1
+            taken.add(out)
+            return out
+
+        single = len(inputs) == 1 and len(inputs[0].shape) == 2
+        if single and feature_names and inputs[0].shape[1] in (-1, len(feature_names)) \
+                and len(set(map(str, feature_names))) == len(feature_names):
+            spec = inputs[0]
+            for j, f in enumerate(feature_names):
+                cols.append(Column(name_for(str(f), "input"), spec.name, "input", spec.datatype, 0, j))
+        else:
+            for spec in inputs:
+                cols.append(Column(name_for(spec.name, "input"), spec.name, "input", spec.datatype, _width(spec.shape)))
+        for spec in outputs:
+            cols.append(Column(name_for(spec.name, "output"), spec.name, "output", spec.datatype, _width(spec.shape)))
+        self.columns = cols
+        self.n_features = len(feature_names) if cols and cols[0].feature is not None else 0
+        fields = [pa.field("request_id", pa.string()), pa.field("row", pa.int32()),
+                  pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("latency_ms", pa.float64()),
+                  pa.field("status", pa.int16()), pa.field("deployment", pa.string()),
+                  pa.field("cluster", pa.string()), pa.field("pod", pa.string())]
+        for c in cols:
+            fields.append(pa.field(c.name, self.arrow_type(c)))
+        meta = {"modelops.schema": "1",
+                "modelops.inputs": json.dumps([c.name for c in cols if c.role == "input"]),
+                "modelops.outputs": json.dumps([c.name for c in cols if c.role == "output"])}
+        self.arrow = pa.schema(fields, metadata=meta)
+
+    @staticmethod
+    def arrow_type(c: Column) -> Any:
+        import pyarrow as pa
+
+        base = getattr(pa, _ARROW[c.datatype])()
+        if c.width == 0:
+            return base
+        if c.width < 0:
+            return pa.list_(base)
+        return pa.list_(base, c.width)
+
+    # -- conversion ----------------------------------------------------------------------------
+    def table(self, items: Sequence[Any], context: Sequence[str], metadata: dict[str, str] | None = None) -> Any:
+        """An Arrow table of the rows of ``items`` (see :class:`~.writer.Item`)."""
+        import numpy as np
+        import pyarrow as pa
+
+        ok = [it for it in items if it.outputs is not None and it.inputs is not None and it.nrows > 0]
+        bad = [it for it in items if not (it.outputs is not None and it.inputs is not None and it.nrows > 0)]
+        parts = []
+        if ok:
+            counts = np.fromiter((it.nrows for it in ok), dtype=np.int64, count=len(ok))
+            n = int(counts.sum())
+            starts = np.repeat(np.cumsum(counts) - counts, counts)
+            arrays = self._meta_arrays(ok, counts, n, context, np.arange(n, dtype=np.int32) - starts.astype(np.int32))
+            cache: dict[tuple[str, str], Any] = {}
+            for c in self.columns:
+                key = (c.role, c.tensor)
+                stacked = cache.get(key)
+                if stacked is None:
+                    stacked = cache[key] = _stack([(it.inputs if c.role == "input" else it.outputs).get(c.tensor)
+                                                   for it in ok], c, counts)
+                arrays.append(self._column(stacked, c, n))
+            parts.append(pa.Table.from_arrays(arrays, schema=self.arrow))
+        for it in bad:  # failed requests: one row each with the status, inputs when they were decoded
+            n = max(it.nrows, 1) if it.inputs is not None else 1
+            arrays = self._meta_arrays([it], np.array([n]), n, context, np.arange(n, dtype=np.int32))
+            for c in self.columns:
+                src = it.inputs if c.role == "input" else it.outputs
+                arr = src.get(c.tensor) if src else None
+                if arr is None or it.nrows <= 0:
+                    arrays.append(pa.nulls(n, self.arrow_type(c)))
+                else:
+                    arrays.append(self._column(_stack([arr], c, np.array([n])), c, n))
+            parts.append(pa.Table.from_arrays(arrays, schema=self.arrow))
+        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        if metadata:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                   **{k.encode(): v.encode() for k, v in metadata.items()}})
+        return table
+
+    def _meta_arrays(self, items: Sequence[Any], counts: Any, n: int, context: Sequence[str], rows: Any) -> list:
+        import numpy as np
+        import pyarrow as pa
+
+        ids = pa.array([it.request_id for it in items], pa.string())
+        ts = np.array([int(it.ts * 1_000_000) for it in items], dtype=np.int64)
+        lat = np.array([it.latency_ms for it in items], dtype=np.float64)
+        status = np.array([it.status for it in items], dtype=np.int16)
+        if len(items) != n:
+            idx = pa.array(np.repeat(np.arange(len(items)), counts))
+            ids = ids.take(idx)
+            ts, lat, status = np.repeat(ts, counts), np.repeat(lat, counts), np.repeat(status, counts)
+        dep, cluster, pod = context
+        return [ids, pa.array(rows, pa.int32()), pa.array(ts, pa.timestamp("us", tz="UTC")), pa.array(lat),
+                pa.array(status), _const(dep, n), _const(cluster, n), _const(pod, n)]
+
+    def _column(self, stacked: Any, c: Column, n: int) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        typ = self.arrow_type(c)
+        if stacked is None:
+            return pa.nulls(n, typ)
+        if c.feature is not None:
+            return pa.array(np.ascontiguousarray(stacked[:, c.feature]), typ)
+        if c.width == 0:
+            flat = stacked.reshape(n)
+            return pa.array(flat.tolist() if c.datatype == "BYTES" else flat, typ)
+        values = stacked.reshape(n, -1)
+        if c.width < 0:
+            return pa.array(list(values), typ)
+        inner = typ.value_type
+        flat = values.reshape(-1)
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat.tolist() if c.datatype == "BYTES" else flat, inner),
+                                                 c.width)
+
+
+def _stack(arrays: list, c: Column, counts: Any) -> Any:
+    """Concatenate one tensor of many requests along the batch axis, cast to the column's dtype."""
+    import numpy as np
+
+    if any(a is None for a in arrays):
+        if all(a is None for a in arrays):
+            return None
+        raise ValueError(f"tensor '{c.tensor}' is missing from some requests")
+    want = np.dtype(_NUMPY[c.datatype])
+    out = []
+    for a, k in zip(arrays, counts):
+        a = np.asarray(a)
+        if a.ndim == 0 or a.shape[0] != k:
+            a = a.reshape(int(k), -1)
+        out.append(a)
+    stacked = out[0] if len(out) == 1 else np.concatenate(out, axis=0)
+    if c.datatype == "BYTES":
+        return np.array([x if isinstance(x, bytes) else str(x).encode() for x in stacked.reshape(-1)],
+                        dtype=object).reshape(stacked.shape)
+    return stacked.astype(want, copy=False)
+
+
+def _const(value: str, n: int) -> Any:
+    import pyarrow as pa
+
+    return pa.repeat(pa.scalar(value, pa.string()), n)

@@ -1,0 +1,88 @@
+"""The model server's side of capture: request ids, sampling, the labels endpoint and metrics.
+
+The server (:mod:`jupyter_modelops.serving.app`) calls :meth:`ServerCapture.begin`
+after decoding a request and :meth:`ServerCapture.done` once it is answered;
+both are cheap and never raise on behalf of the capture store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from ..serving.errors import InvalidInput
+from .writer import CaptureWriter, Item
+
+#: longest request id accepted from a client
+MAX_ID_CHARS = 256
+
+
+class ServerCapture:
+    """Capture for one server process.
+
+    Parameters
+    ----------
+    location : str
+        The capture store (path or URL); ``"default"`` means ``MODELOPS_HOME/captures``.
+    rate : float
+        Share of requests recorded.
+    deployment : str, optional
+        The deployment's name, recorded with each row.
+    """
+
+    def __init__(self, location: str, *, rate: float = 1.0, deployment: str | None = None, **options: Any) -> None:
+        self.writer = CaptureWriter(None if location in ("default", "true", "1") else location, rate=rate,
+                                    deployment=deployment or None, **options)
+
+    def register(self, model: Any) -> None:
+        """A model's runtime is loaded: derive its capture schema from the served signature."""
+        self.writer.register(model.name, model.version, model.runtime.inputs, model.runtime.outputs,
+                             model.spec.feature_names)
+        self.writer.start()
+
+    def begin(self, request: Any) -> bool:
+        """Give the request an id (its own V2 ``id``, else a new one) and draw whether it is recorded."""
+        rid = request.id
+        if rid is None:
+            request.id = uuid.uuid4().hex
+        elif len(rid) > MAX_ID_CHARS:
+            raise InvalidInput(f"The request id has {len(rid)} characters; this server accepts at most "
+                               f"{MAX_ID_CHARS}.")
+        return self.writer.sample()
+
+    def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
+        self.writer.record(Item(model.name, model.version, request.id, time.time(),
+                                (time.perf_counter() - t0) * 1000.0, status, request.nrows, request.inputs, outputs))
+
+    async def labels(self, model: Any, body: bytes) -> bytes:
+        """``POST /v2/models/{name}/labels``: ``{"ids": [...], "labels": [...], "rows": [...]?}``."""
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"The labels body is not valid JSON: {exc}.") from None
+        if isinstance(doc, dict) and isinstance(doc.get("labels"), list) and "ids" not in doc \
+                and all(isinstance(x, dict) for x in doc["labels"]):
+            entries = doc["labels"]
+            doc = {"ids": [e.get("id") for e in entries], "labels": [e.get("label") for e in entries],
+                   **({"rows": [e.get("row", 0) for e in entries]} if any("row" in e for e in entries) else {})}
+        if not isinstance(doc, dict) or not isinstance(doc.get("ids"), list) or not isinstance(doc.get("labels"), list):
+            raise InvalidInput('The labels body must be {"ids": [...], "labels": [...]} (optionally "rows": [...]) '
+                               'or {"labels": [{"id": ..., "label": ...}, ...]}.')
+        from .labels import write_labels
+
+        def work() -> dict:
+            self.writer.flush()  # ids answered a moment ago are then on the store
+            return write_labels(self.writer.store, model.name, doc["ids"], doc["labels"], rows=doc.get("rows"))
+
+        result = await asyncio.to_thread(work)
+        return orjson.dumps(result)
+
+    def metrics_lines(self) -> list[str]:
+        return self.writer.metrics_lines()
+
+    def close(self) -> None:
+        self.writer.close()

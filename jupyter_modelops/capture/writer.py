@@ -1,0 +1,277 @@
+"""The capture writer: a bounded in-memory queue drained by one background thread into Parquet.
+
+Recording costs the caller a random draw and a queue append; it never blocks
+and never raises. When the queue holds ``max_queue_rows`` rows, new rows are
+dropped and counted (a warning in the log, at most once a minute). The
+writer thread groups rows by model, version and UTC hour, and writes one
+Parquet file per group when it reaches ``roll_rows`` rows, ``roll_bytes``
+bytes or ``roll_seconds`` of age, and on :meth:`flush` and :meth:`close`. A
+file that cannot be written (a full disk, a store that is down) costs its
+rows, counted as dropped; the next files are written when the store works again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .schema import CaptureSchema
+from .store import CaptureStore, check_part, hour_of
+
+log = logging.getLogger("jupyter_modelops.capture")
+
+WARN_EVERY_S = 60.0
+
+
+@dataclass
+class Item:
+    """One sampled request (its arrays are kept as they are; conversion happens in the writer thread)."""
+
+    model: str
+    version: str
+    request_id: str
+    ts: float
+    latency_ms: float
+    status: int
+    nrows: int
+    inputs: dict | None
+    outputs: dict | None
+
+
+class _Buffer:
+    __slots__ = ("items", "rows", "bytes", "since")
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        self.rows = 0
+        self.bytes = 0
+        self.since = time.monotonic()
+
+
+def _nbytes(d: dict | None) -> int:
+    return sum(getattr(a, "nbytes", 64) for a in d.values()) if d else 0
+
+
+class CaptureWriter:
+    """Write sampled inferences of one or more models to a capture store.
+
+    Parameters
+    ----------
+    store : CaptureStore, str or None
+        Where to write (see :class:`~.store.CaptureStore`).
+    rate : float, default=1.0
+        Share of requests recorded (0 < rate <= 1).
+    max_queue_rows : int, default=100000
+        Rows waiting for the writer thread before new ones are dropped.
+    roll_rows, roll_bytes, roll_seconds
+        A file is written when its group reaches any of these.
+    deployment, cluster, pod : str, optional
+        Where the server runs (default: ``MODELOPS_DEPLOYMENT``, ``MODELOPS_CLUSTER``,
+        ``POD_NAME`` from the Kubernetes downward API, else this host and process).
+    """
+
+    def __init__(self, store: CaptureStore | str | None = None, *, rate: float = 1.0, max_queue_rows: int = 100_000,
+                 roll_rows: int = 100_000, roll_bytes: int = 64 << 20, roll_seconds: float = 60.0,
+                 deployment: str | None = None, cluster: str | None = None, pod: str | None = None) -> None:
+        from ..exceptions import ValidationError
+
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+            raise ValidationError(f"capture_rate is {rate!r}; expected a share of requests in (0, 1], e.g. 0.1.")
+        for arg, value in (("max_queue_rows", max_queue_rows), ("roll_rows", roll_rows), ("roll_bytes", roll_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"{arg} is {value!r}; expected a positive integer.")
+        if isinstance(roll_seconds, bool) or not isinstance(roll_seconds, (int, float)) or roll_seconds <= 0:
+            raise ValidationError(f"roll_seconds is {roll_seconds!r}; expected a positive number of seconds.")
+        self.store = store if isinstance(store, CaptureStore) else CaptureStore(store)
+        self.rate = float(rate)
+        self.max_queue_rows = max_queue_rows
+        self.roll_rows, self.roll_bytes, self.roll_seconds = roll_rows, roll_bytes, float(roll_seconds)
+        env = os.environ
+        host = socket.gethostname()
+        self.context = (deployment if deployment is not None else env.get("MODELOPS_DEPLOYMENT", ""),
+                        cluster if cluster is not None else env.get("MODELOPS_CLUSTER", "local"),
+                        pod if pod is not None else env.get("POD_NAME") or f"{host}-{os.getpid()}")
+        self.writer_id = "".join(c if c.isalnum() or c in "-_." else "-" for c in
+                                 f"{self.context[2]}-{uuid.uuid4().hex[:6]}")[:100]
+        self.schemas: dict[tuple[str, str], CaptureSchema] = {}
+        self.queue: deque[Item] = deque()
+        self.queued_rows = 0
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.buffers: dict[tuple[str, str, str], _Buffer] = {}
+        self.seq = 0
+        # counters (rows), read by /metrics and written into each file's metadata
+        self.seen = 0
+        self.sampled = 0
+        self.written = 0
+        self.files = 0
+        self.bytes_written = 0
+        self.dropped = {"queue_full": 0, "write_error": 0}
+        self.last_error: str | None = None
+        self._last_warn = {"queue_full": -1e18, "write_error": -1e18}
+        self._flush_req = 0
+        self._flush_done = 0
+        self._flushed = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    # -- models --------------------------------------------------------------------------------
+    def register(self, model: str, version: str, inputs: Any, outputs: Any, feature_names: Any = None) -> None:
+        """Declare a model's signature (its capture schema); needed before :meth:`record`."""
+        key = (check_part(model, "model name"), check_part(version, "version"))
+        self.schemas[key] = CaptureSchema(list(inputs), list(outputs), feature_names)
+
+    # -- hot path ------------------------------------------------------------------------------
+    def sample(self) -> bool:
+        """Draw whether the next request is recorded."""
+        self.seen += 1
+        return self.rate >= 1.0 or random.random() < self.rate
+
+    def record(self, item: Item) -> bool:
+        """Queue one sampled request; False when it was dropped (queue full). Never raises."""
+        n = max(item.nrows, 1)
+        with self.lock:
+            if self.queued_rows + n > self.max_queue_rows:
+                full = True
+            else:
+                full = False
+                self.queued_rows += n
+                self.queue.append(item)
+        if full:
+            self._drop("queue_full", n, "the capture queue is full (the store is slower than the traffic)")
+            return False
+        self.sampled += n
+        if self.thread_alive is False:
+            self.start()
+        return True
+
+    @property
+    def thread_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _drop(self, reason: str, n: int, why: str) -> None:
+        self.dropped[reason] += n
+        now = time.monotonic()
+        if now - self._last_warn[reason] >= WARN_EVERY_S:
+            self._last_warn[reason] = now
+            log.warning("capture: dropped %d row(s): %s; %d dropped so far (modelops_capture_dropped_total).",
+                        n, why, sum(self.dropped.values()))
+
+    # -- thread --------------------------------------------------------------------------------
+    def start(self) -> "CaptureWriter":
+        if self._thread is None or not self._thread.is_alive():
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="modelops-capture", daemon=True)
+            self._thread.start()
+        return self
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Write every queued row now (blocking); True when done within ``timeout``."""
+        if not self.thread_alive:
+            self._drain()
+            self._write_due(force=True)
+            return True
+        with self._flushed:
+            self._flush_req += 1
+            want = self._flush_req
+            self.wake.set()
+            return self._flushed.wait_for(lambda: self._flush_done >= want, timeout)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Write everything queued, then stop the thread (on server shutdown)."""
+        self._stop = True
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._drain()
+        self._write_due(force=True)
+
+    def _run(self) -> None:
+        tick = min(0.25, self.roll_seconds / 4)
+        while True:
+            self.wake.wait(tick)
+            self.wake.clear()
+            stop = self._stop
+            with self._flushed:
+                want = self._flush_req
+            self._drain()
+            self._write_due(force=stop or want > self._flush_done)
+            if want > self._flush_done:
+                with self._flushed:
+                    self._flush_done = want
+                    self._flushed.notify_all()
+            if stop:
+                return
+
+    def _drain(self) -> None:
+        q = self.queue
+        while True:
+            try:
+                item = q.popleft()
+            except IndexError:
+                return
+            n = max(item.nrows, 1)
+            with self.lock:
+                self.queued_rows -= n
+            key = (item.model, item.version, hour_of(item.ts))
+            buf = self.buffers.get(key)
+            if buf is None:
+                buf = self.buffers[key] = _Buffer()
+            buf.items.append(item)
+            buf.rows += n
+            buf.bytes += _nbytes(item.inputs) + _nbytes(item.outputs) + 64
+            if buf.rows >= self.roll_rows or buf.bytes >= self.roll_bytes:
+                self._write(key, self.buffers.pop(key))
+
+    def _write_due(self, force: bool) -> None:
+        now = time.monotonic()
+        for key in list(self.buffers):
+            buf = self.buffers[key]
+            if force or now - buf.since >= self.roll_seconds:
+                self._write(key, self.buffers.pop(key))
+
+    def _write(self, key: tuple[str, str, str], buf: _Buffer) -> None:
+        model, version, hour = key
+        try:
+            schema = self.schemas[(model, version)]
+            self.seq += 1
+            start = min(it.ts for it in buf.items)
+            name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(start))}-{self.writer_id}-{self.seq:06d}.parquet"
+            meta = {"modelops.capture_rate": repr(self.rate), "modelops.writer": self.writer_id,
+                    "modelops.seen_requests": str(self.seen), "modelops.dropped_rows": str(sum(self.dropped.values()))}
+            table = schema.table(buf.items, self.context, meta)
+            size = self.store.write_table(table, self.store.partition_dir(model, version, hour), name)
+        except Exception as exc:  # noqa: BLE001 - capture must never take the server down
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._drop("write_error", buf.rows, f"could not write captures of {model}:{version} to "
+                       f"{self.store.url} ({self.last_error})")
+            return
+        self.written += table.num_rows
+        self.files += 1
+        self.bytes_written += size
+
+    # -- metrics -------------------------------------------------------------------------------
+    def metrics_lines(self) -> list[str]:
+        """Prometheus text lines for ``/metrics``."""
+        return [
+            "# HELP modelops_capture_rows_total Captured rows written to the capture store.",
+            "# TYPE modelops_capture_rows_total counter",
+            f"modelops_capture_rows_total {self.written}",
+            "# HELP modelops_capture_dropped_total Sampled rows not captured, by reason.",
+            "# TYPE modelops_capture_dropped_total counter",
+            *(f'modelops_capture_dropped_total{{reason="{r}"}} {n}' for r, n in sorted(self.dropped.items())),
+            "# HELP modelops_capture_files_total Capture files written.",
+            "# TYPE modelops_capture_files_total counter",
+            f"modelops_capture_files_total {self.files}",
+            "# HELP modelops_capture_queue_rows Rows waiting for the capture writer.",
+            "# TYPE modelops_capture_queue_rows gauge",
+            f"modelops_capture_queue_rows {self.queued_rows}",
+        ]
