@@ -29,6 +29,7 @@ ROLES = {"onnx": "onnx", "torchscript": "torchscript", "int8": "onnx-int8", "fp1
 _FILENAMES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx", "onnx-fp16": "model.fp16.onnx",
               "torchscript": "model.torchscript.pt"}
 _ENGINES = ("auto", "dynamo", "torchscript")
+PRECISIONS = ("float32", "float64")
 
 
 def _register_builtins() -> None:
@@ -42,7 +43,8 @@ def _register_builtins() -> None:
 
 def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset: int | None = None,
            dynamic_batch: bool = True, quantize: str | None = None, rtol: float = 1e-4, atol: float = 1e-5,
-           allow_mismatch: bool = False, benchmark: bool = True, onnx_exporter: str = "auto") -> ExportResult:
+           allow_mismatch: bool = False, benchmark: bool = True, onnx_exporter: str = "auto",
+           precision: str = "float32") -> ExportResult:
     """Export a model to ONNX or TorchScript and prove the export gives the same outputs.
 
     Parameters
@@ -75,6 +77,10 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
     onnx_exporter : {"auto", "dynamo", "torchscript"}, default="auto"
         For torch -> ONNX: torch's dynamo exporter (needs onnxscript), the
         TorchScript-based one, or dynamo with a fallback.
+    precision : {"float32", "float64"}, default="float32"
+        Floating-point type of a scikit-learn model's ONNX inputs and graph. ``"float64"`` keeps
+        double precision where float32 would round features across a tree's split thresholds
+        (the parity gate then refuses the float32 export and suggests this).
 
     Returns
     -------
@@ -99,11 +105,19 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
     >>> export("churn:3", quantize="int8", atol=0.05)  # doctest: +SKIP
     """
     _check_args(format, opset, dynamic_batch, quantize, rtol, atol, allow_mismatch, onnx_exporter)
+    if precision not in PRECISIONS:
+        raise ValidationError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+    if precision != "float32" and quantize is not None:
+        raise ValidationError(f"quantize={quantize!r} applies to float32 exports, but precision is {precision!r}.",
+                              hint="Drop quantize, or export with precision='float32'.")
     _register_builtins()
     version, model = _resolve(model_or_ref)
     exporter = exporters.find(model, format)
+    if precision != "float32" and exporter.name != "sklearn-onnx":
+        raise ValidationError(f"precision={precision!r} applies to scikit-learn ONNX exports; this is a "
+                              f"{exporter.name} export.", hint="Drop precision.")
     if hasattr(exporter, "options"):
-        exporter.options = {"onnx_exporter": onnx_exporter}
+        exporter.options = {"onnx_exporter": onnx_exporter, "precision": precision}
     stored = _stored_sample(version, exporter.flavor) if version is not None else None
     extra: list = []
     sample_name = "sample"
@@ -121,7 +135,7 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
     source = version.ref if version is not None else type(model).__name__
     options = {"format": format, "opset": opset, "dynamic_batch": dynamic_batch, "quantize": quantize,
                "rtol": rtol, "atol": atol, "allow_mismatch": allow_mismatch, "onnx_exporter": onnx_exporter,
-               "exporter": exporter.name}
+               "exporter": exporter.name, **({"precision": precision} if precision != "float32" else {})}
     key = None
     if version is not None:
         with exporter.frozen(model) as ready:
@@ -135,7 +149,7 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
                              benchmark=benchmark, source=source, sample_name=sample_name,
                              signature=version.signature if version is not None else None)
     result.key = key
-    result.options.update(onnx_exporter=onnx_exporter, exporter=exporter.name)
+    result.options.update(onnx_exporter=onnx_exporter, exporter=exporter.name, precision=precision)
     if version is not None:
         _attach(version, result)
     else:

@@ -138,6 +138,10 @@ class Exporter(abc.ABC):
         """The call timed as the original's latency (defaults to :meth:`reference`)."""
         return lambda s: self.reference(model, s)
 
+    def parity_hint(self) -> str:
+        """What to do when the export's outputs differ (the :class:`ParityError` hint)."""
+        return "Fix the export, loosen rtol/atol, or pass allow_mismatch=True to keep it anyway."
+
     def quantize(self, artifact: Artifact, mode: str) -> Artifact:
         raise ValidationError(
             f"quantize={mode!r} applies to ONNX exports, but this is a {self.format} export.",
@@ -216,7 +220,7 @@ class Exporter(abc.ABC):
 
             role, ds = failed[0]
             error = ParityError(describe_failure(role, ds, parity[role][ds], rtol=rtol, atol=atol),
-                                hint="Fix the export, loosen rtol/atol, or pass allow_mismatch=True to keep it anyway.")
+                                hint=self.parity_hint())
             error.result = result  # the full reports, for a look at the worst rows
             error.parity = parity
             raise error
