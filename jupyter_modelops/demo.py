@@ -266,7 +266,8 @@ def panel_step(state: dict) -> str:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the Jupyter server with the jupyter_modelops extension did not start")
+                    msg = "the Jupyter server with the jupyter_modelops extension did not start"
+                    raise SystemExit(msg) from None
                 time.sleep(0.3)
         models = call("models")["models"]
         job = call("jobs", {"action": "export", "params": {"model_or_ref": state["version"].ref, "format": "onnx"}})

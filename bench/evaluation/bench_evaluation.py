@@ -105,7 +105,7 @@ def child_ours_scores(repeats: int) -> dict:
     times, cpu = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        rep = mo.evaluate_predictions(y, y_score=p, n_boot=N_BOOT, progress=False)
+        mo.evaluate_predictions(y, y_score=p, n_boot=N_BOOT, progress=False)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return {"wall_s": times, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": base}

@@ -154,7 +154,7 @@ def bench_mlp(args: argparse.Namespace) -> dict:
     for name, (f1, fb) in contestants.items():
         table[name] = {"single_row": rounds(f1, **kw), "batch_1000": rounds(fb, **kw)}
     base1, baseb = table["eager"]["single_row"]["median_us"], table["eager"]["batch_1000"]["median_us"]
-    for name, row in table.items():
+    for row in table.values():
         row["speedup_single"] = base1 / row["single_row"]["median_us"]
         row["speedup_batch"] = baseb / row["batch_1000"]["median_us"]
     parity = {

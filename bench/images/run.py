@@ -61,7 +61,7 @@ class Registry:
                 break
             except (OSError, urllib.error.URLError):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("registry did not start")
+                    raise RuntimeError("registry did not start") from None
                 time.sleep(0.03)
 
     def stop(self) -> None:
@@ -131,7 +131,7 @@ def main() -> int:
         for i in range(args.repeat):
             reg = Registry(work / f"reg-ours-{i}")
             try:
-                def ours(img, repo="bench/model", chunk=None):
+                def ours(img, repo="bench/model", chunk=None, reg=reg):
                     target = parse_reference(f"{reg.host}/{repo}:{img.tag}")
                     push_layout_image(layout, img.digest, target, progress=False, chunk_size=chunk)
 
@@ -145,14 +145,15 @@ def main() -> int:
             reg = Registry(work / f"reg-chunked-{i}")
             try:
                 (Path(os.environ["MODELOPS_HOME"]) / "cache" / "images" / "blob-locations.json").unlink(missing_ok=True)
-                t = timed(lambda: push_layout_image(layout, img1.digest, parse_reference(f"{reg.host}/bench/model:1"),
-                                                    progress=False, chunk_size=10 << 20))
+                t = timed(lambda reg=reg: push_layout_image(layout, img1.digest,
+                                                            parse_reference(f"{reg.host}/bench/model:1"),
+                                                            progress=False, chunk_size=10 << 20))
                 rows["ours_chunked_full_push"].append(t)
             finally:
                 reg.stop()
             reg = Registry(work / f"reg-skopeo-{i}")
             try:
-                def sk(img):
+                def sk(img, reg=reg):
                     tag = img.tag
                     subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", "--preserve-digests",
                                     img.location, f"docker://{reg.host}/bench/model:{tag}"],

@@ -113,7 +113,7 @@ def main() -> None:
         info = mlflow.sklearn.log_model(tiny, name="model")
     client.create_registered_model("many")
     reg = []
-    for i in range(args.versions):
+    for _ in range(args.versions):
         t0 = time.perf_counter()
         client.create_model_version("many", info.model_uri, run_id=run.info.run_id,
                                     tags={"f1_score": "0.9"})

@@ -240,7 +240,7 @@ def write_md(doc: dict) -> str:
     for s in doc["servers"]:
         L = s.get("levels", {})
 
-        def lv(c, key):
+        def lv(c, key, L=L):
             return L.get(str(c), {}).get(key, "-")
 
         rows.append(f"| {s['server']} | {lv(1, 'req_per_s')}, {lv(1, 'p50_ms')}, {lv(1, 'p99_ms')} | "

@@ -123,7 +123,7 @@ class Supervisor:
             if self.reload:
                 self.reload = False
                 self.replace()
-            for i, (p, ready) in enumerate(self.workers):
+            for i, (p, _ready) in enumerate(self.workers):
                 if p.poll() is not None and not self.stop:  # a worker died: start another, backing off
                     restarts = int(self.read().get("restarts", 0))
                     time.sleep(min(10.0, 0.5 * 2 ** min(restarts, 5)))

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from jupyter_modelops.exceptions import ValidationError
+from jupyter_modelops.exceptions import ModelNotFoundError, ValidationError
 from jupyter_modelops.images import build, pull, push
 from jupyter_modelops.images.artifacts import ARTIFACT_LAYER_TYPE, ARTIFACT_TYPE
 
@@ -60,7 +60,7 @@ def test_push_then_pull_on_another_machine(registry, tmp_path, monkeypatch):
 
     # another machine: a fresh home pulls it and gets the same model
     monkeypatch.setenv("MODELOPS_HOME", str(tmp_path / "machine-b"))
-    with pytest.raises(Exception):
+    with pytest.raises(ModelNotFoundError):
         reg.get("churn:1")
     got = pull(f"{registry.host}/models/churn:1", progress=False)
     assert got.ref == "churn:1" and got.digest == sent.digest

@@ -216,7 +216,7 @@ def test_attach_artifact_and_materialize(sk_pipeline, churn_data, tmp_path):
     assert set(doc["artifacts"]) == {"model", "drift-profile", "onnx", "onnx-int8"}
     import hashlib
 
-    for role, a in doc["artifacts"].items():
+    for a in doc["artifacts"].values():
         assert hashlib.sha256((d / a["path"]).read_bytes()).hexdigest() == a["sha256"]
     assert doc["artifacts"]["model"]["format"] == "skops" and doc["artifacts"]["onnx-int8"]["path"] == "int8.onnx"
     again = load_model_dir(d)
