@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
 from .clusters import LOCAL, Cluster, get_cluster
 from .kube import Kube
-from .manifests import LABEL_PREFIX, MODES, DeploySpec, object_name, render
+from .manifests import LABEL_PREFIX, MODES, DeploySpec, canary_name, object_name, render
 from .profiles import HardwareProfile, get_profile
 from .results import Deployment, DeploymentList, DeploymentSet, DeploymentStatus
 from .rollout import owned_replicasets, revision, wait_inference_service, wait_rollout
@@ -290,12 +290,12 @@ def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, f
                 f"about {share:.0%} of requests (asked {pct}%)")
         if not wait:
             return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note + "; not waited for")
-        verdict = wait_rollout(kube, f"{spec.name}-canary", spec.namespace, timeout=timeout, progress=progress)
+        verdict = wait_rollout(kube, canary_name(spec.name), spec.namespace, timeout=timeout, progress=progress)
         if verdict.state == "done":
             return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note,
                               revision=verdict.revision, traffic_share=share)
         if auto_rollback:
-            kube.delete("Deployment", f"{spec.name}-canary", spec.namespace)
+            kube.delete("Deployment", canary_name(spec.name), spec.namespace)
             return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
                               reason=f"the canary failed ({verdict.message}); it was removed and all traffic "
                                      f"stays on the stable version")
@@ -478,9 +478,9 @@ def rollback(name: str, *, cluster: str | None = None, namespace: str = "default
         if kube.get("Deployment", name, namespace) is None and kube.has_api("serving.kserve.io", "v1beta1") \
                 and kube.get("InferenceService", name, namespace) is not None:
             result = _rollback_kserve(kube, name, namespace, timeout=timeout)
-        elif to is None and kube.get("Deployment", f"{name}-canary", namespace) is not None:
-            canary = kube.get("Deployment", f"{name}-canary", namespace)
-            kube.delete("Deployment", f"{name}-canary", namespace)
+        elif to is None and kube.get("Deployment", canary_name(name), namespace) is not None:
+            canary = kube.get("Deployment", canary_name(name), namespace)
+            kube.delete("Deployment", canary_name(name), namespace)
             ann = canary["metadata"].get("annotations") or {}
             spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0, mode="deployment",
                                           canary=int(ann.get(f"{LABEL_PREFIX}/canary-percent", "1")))
@@ -517,7 +517,7 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
     """
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
-        canary = kube.get("Deployment", f"{name}-canary", namespace)
+        canary = kube.get("Deployment", canary_name(name), namespace)
         if canary is None:
             isvc = None
             if kube.has_api("serving.kserve.io", "v1beta1"):
@@ -549,7 +549,7 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
                 kube.apply(o)
             verdict = wait_rollout(kube, name, namespace, timeout=timeout, progress=progress)
             if verdict.state == "done":
-                kube.delete("Deployment", f"{name}-canary", namespace)
+                kube.delete("Deployment", canary_name(name), namespace)
                 result = Deployment(spec, cluster=kube.cluster.name, state="deployed", manifests=objs,
                                     revision=verdict.revision, closes_canary=True,
                                     reason=f"promoted {spec.ref}: the stable deployment runs it "
@@ -596,7 +596,7 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
                                   "image": rs["spec"]["template"]["spec"]["containers"][0].get("image", ""),
                                   "replicas": int((rs.get("status") or {}).get("replicas", 0)),
                                   "available": int((rs.get("status") or {}).get("availableReplicas", 0))})
-            canary = kube.get("Deployment", f"{name}-canary", namespace)
+            canary = kube.get("Deployment", canary_name(name), namespace)
             return DeploymentStatus.from_deployment(kube.cluster.name, dep, verdict, revisions, canary)
         if kube.has_api("serving.kserve.io", "v1beta1"):
             isvc = kube.get("InferenceService", name, namespace)
@@ -634,7 +634,7 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
                                      f"'{kube.cluster.name}'.", hint="List them with deployments(cluster=...).")
         ann = found["metadata"].get("annotations") or {}
         removed = []
-        targets = [("Deployment", f"{name}-canary")] + [(k, name) for k in PLAIN_KINDS]
+        targets = [("Deployment", canary_name(name))] + [(k, name) for k in PLAIN_KINDS]
         if kserve:
             targets.append(("InferenceService", name))
         for kind, obj_name in targets:

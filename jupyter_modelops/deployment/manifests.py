@@ -6,7 +6,8 @@ scrape annotations, the restricted Pod Security Standard), a Service, a
 HorizontalPodAutoscaler (autoscaling/v2), a PodDisruptionBudget (policy/v1)
 and a NetworkPolicy. A canary is one more Deployment (``NAME-canary``) whose
 pods carry the same ``app.kubernetes.io/name`` label, so the one Service
-sends it a share of requests equal to its share of ready pods.
+sends it a share of requests equal to its share of ready pods. Every derived
+name stays a DNS label (:func:`object_name` cuts a long one and adds a short hash).
 
 KServe mode (``mode="kserve"``) renders a ServiceAccount and a
 ``serving.kserve.io/v1beta1`` InferenceService with a custom predictor
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import re
 
 from ..exceptions import ValidationError
 from .profiles import HardwareProfile
 
-__all__ = ["DeploySpec", "render", "object_name", "to_yaml", "LABEL_PREFIX", "FIELD_MANAGER", "PORT"]
+__all__ = ["DeploySpec", "render", "object_name", "canary_name", "check_object_name", "NAME_LIMITS", "to_yaml",
+           "LABEL_PREFIX", "FIELD_MANAGER", "PORT"]
 
 LABEL_PREFIX = "modelops.jupyter.org"
 FIELD_MANAGER = "jupyter-modelops"
@@ -52,13 +55,59 @@ class DeploySpec:
     progress_deadline: int = 600
 
 
-def object_name(model: str, *, suffix: str = "") -> str:
-    """A DNS-1123 label from a model name (lower case, ``[a-z0-9-]``, at most 63 characters)."""
+#: longest name per kind. Kubernetes validates a Service name as a DNS-1035 label (63) and the other kinds
+#: here as DNS-1123 subdomains (253), but their names end up in labels, host names and generated names:
+#: every name is kept a label of at most 63 characters; a CronJob's at most 52, since each Job it creates
+#: adds 11 characters (the API server refuses longer CronJob names).
+NAME_LIMITS = {"CronJob": 52}
+DNS_LABEL = 63
+_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_HASH_LEN = 8
+
+
+def object_name(model: str, *, suffix: str = "", limit: int = DNS_LABEL) -> str:
+    """A DNS-1035 label from a model name plus ``suffix``, at most ``limit`` characters.
+
+    Lower case, ``[a-z0-9-]``, starting with a letter. A name that does not fit is cut and
+    given ``-`` and a short hash of the whole name before ``suffix``, so two long names that
+    share their beginning stay apart, and the same input always gives the same name.
+
+    Parameters
+    ----------
+    model : str
+        The model (or base object) name.
+    suffix : str, optional
+        What the derived object adds (``"-canary"``), kept whole.
+    limit : int, default 63
+        Longest name the object's kind allows (see :data:`NAME_LIMITS`).
+    """
     base = re.sub(r"[^a-z0-9-]+", "-", str(model).lower()).strip("-")
     if not base or not base[0].isalpha():
         base = f"m-{base}".strip("-")
-    room = 63 - len(suffix)
-    return base[:room].rstrip("-") + suffix
+    if len(base) + len(suffix) <= limit:
+        return base + suffix
+    digest = hashlib.sha256(base.encode()).hexdigest()[:_HASH_LEN]
+    room = limit - len(suffix) - _HASH_LEN - 1
+    if room < 1:
+        raise ValidationError(f"The suffix {suffix!r} leaves no room for a name within {limit} characters.")
+    return f"{base[:room].rstrip('-')}-{digest}{suffix}"
+
+
+def canary_name(name: str) -> str:
+    """The canary Deployment's name beside deployment ``name`` (``NAME-canary``, capped at 63 characters)."""
+    return object_name(name, suffix="-canary")
+
+
+def check_object_name(kind: str, name: str) -> str:
+    """Return ``name`` when it is a valid name for ``kind`` here (a DNS-1035 label within
+    :data:`NAME_LIMITS`), else raise :class:`ValidationError`."""
+    limit = NAME_LIMITS.get(kind, DNS_LABEL)
+    if not isinstance(name, str) or len(name) > limit or not _LABEL_RE.match(name):
+        raise ValidationError(
+            f"The {kind} name {name!r} is not a DNS label of at most {limit} characters "
+            "(lower-case letters, digits and '-', starting with a letter, ending with a letter or digit)."
+        )
+    return name
 
 
 def _label_value(value: str) -> str:
@@ -174,7 +223,7 @@ def _meta(spec: DeploySpec, name: str, track: str) -> dict:
 
 
 def deployment(spec: DeploySpec, *, track: str = "stable") -> dict:
-    name = spec.name if track == "stable" else f"{spec.name}-canary"
+    name = spec.name if track == "stable" else canary_name(spec.name)
     replicas = spec.replicas if track == "stable" else spec.canary_replicas
     selector = {"app.kubernetes.io/name": spec.name, f"{LABEL_PREFIX}/track": track}
     template_ann = {
@@ -314,9 +363,13 @@ def render(spec: DeploySpec) -> list[dict]:
     if spec.mode == "kserve":
         return [service_account(spec), inference_service(spec)]
     if spec.canary is not None:
-        return [deployment(spec, track="canary")]
-    objs = [service_account(spec), deployment(spec), service(spec), hpa(spec), pdb(spec), network_policy(spec)]
-    return [o for o in objs if o is not None]
+        objs = [deployment(spec, track="canary")]
+    else:
+        objs = [service_account(spec), deployment(spec), service(spec), hpa(spec), pdb(spec), network_policy(spec)]
+    objs = [o for o in objs if o is not None]
+    for o in objs:
+        check_object_name(o["kind"], o["metadata"]["name"])
+    return objs
 
 
 def to_yaml(objs: list[dict]) -> str:

@@ -324,11 +324,14 @@ def cronjob_manifest(*, name: str, cron: str, image: str, argv: list[str], names
     }
 
 
-def _k8s_name(text: str) -> str:
-    import re
+def _k8s_name(ref: str | None, schedule_id: str) -> str:
+    """The CronJob's name: ``report-MODEL-VERSION-ID``, at most 52 characters (its Jobs add 11).
 
-    s = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return (s or "report")[:52].rstrip("-")
+    A long model name is cut and given a short hash of the whole name; the schedule id is always kept.
+    """
+    from ..deployment.manifests import NAME_LIMITS, object_name
+
+    return object_name(f"report-{ref or 'model'}", suffix=f"-{schedule_id[:6]}", limit=NAME_LIMITS["CronJob"])
 
 
 def _kube(cluster: str | None, kubeconfig: str | None):
@@ -426,7 +429,7 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
 
         img = check_command_value(image or _image_for(ref), "The image reference")
         argv = report_command(ref, data=data, template=template_arg, params=params, notify=notify, python="python")
-        name = _k8s_name(f"report-{ref or 'model'}-{sid[:6]}")
+        name = _k8s_name(ref, sid)
         manifest = cronjob_manifest(name=name, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
                                     pvc=pvc, labels={"modelops.jupyter.org/schedule": sid})
         entry.update(cluster=cluster, kubeconfig=kubeconfig, namespace=namespace, image=img, name=name, manifest=manifest,

@@ -659,6 +659,20 @@ class FakeKube:
                                            f"alphanumeric characters, '-' or '.'",
                            {"name": name, "group": res.group, "kind": res.kind,
                             "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
+        # kinds with a stricter name rule than a subdomain (Kubernetes' ValidateServiceName, ValidateCronJob)
+        longest = {"Service": 63, "Namespace": 63, "CronJob": 52}.get(res.kind)
+        if longest is not None and len(name) > longest:
+            raise ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
+                                           f'"{name}": must be no more than {longest} characters',
+                           {"name": name, "group": res.group, "kind": res.kind,
+                            "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
+        if res.kind == "Service" and not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name):
+            raise ApiError(422, "Invalid", f'Service "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+                                           "a DNS-1035 label must consist of lower case alphanumeric characters or "
+                                           "'-', start with an alphabetic character, and end with an alphanumeric "
+                                           "character",
+                           {"name": name, "group": res.group, "kind": res.kind,
+                            "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
         if res.kind == "Deployment":
             spec = obj.get("spec") or {}
             sel = (spec.get("selector") or {}).get("matchLabels") or {}

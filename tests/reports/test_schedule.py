@@ -105,3 +105,20 @@ def test_kubernetes_schedule_applies_and_removes_the_cronjob(tmp_path):
         assert kube.get("cronjobs", s.name, "default", group="batch") is None
     with pytest.raises(ValidationError, match="No pushed image is recorded"):
         sched_mod.schedule(ref, cron="@daily", target="kubernetes", dry_run=True)
+
+
+def test_cronjob_names_of_long_models_fit_52_characters_and_do_not_collide():
+    import kubernetes_validate
+
+    from jupyter_modelops import registry
+
+    image = "registry.example/churn@sha256:" + "b" * 64
+    names = []
+    for suffix in ("a", "b"):
+        ref = registry.snapshot({"w": 1}, "customer-lifetime-value-regression-for-retail-" + suffix, trusted=True).ref
+        s = sched_mod.schedule(ref, cron="@daily", target="kubernetes", image=image, dry_run=True)
+        assert len(s.name) <= 52 and s.name.startswith("report-customer-lifetime") and s.name.endswith(s.id[:6])
+        for version in ("1.30", "1.33"):
+            kubernetes_validate.validate(s.manifest, version, strict=True)
+        names.append(s.name.rsplit("-", 1)[0])  # without the schedule id
+    assert names[0] != names[1]  # cut names keep a hash of the whole model name
