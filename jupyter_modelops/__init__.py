@@ -75,6 +75,11 @@ _API = {
     "clusters": "jupyter_modelops.deployment",
     "Deployment": "jupyter_modelops.deployment",
     "HardwareProfile": "jupyter_modelops.deployment",
+    # capture (what a deployed model sees) and delayed labels
+    "captures": "jupyter_modelops.capture",
+    "log_labels": "jupyter_modelops.capture",
+    "CaptureSummary": "jupyter_modelops.capture",
+    "LabelsResult": "jupyter_modelops.capture",
     # reports
     "report": "jupyter_modelops.reports",
     "report_history": "jupyter_modelops.reports",

@@ -58,6 +58,8 @@ class ServerSettings:
     capture: str = ""  # capture store (path, URL, or "default"); "" = off (see jupyter_modelops.capture)
     capture_rate: float = 1.0  # share of requests captured
     capture_deployment: str = ""  # deployment name recorded with captured rows
+    capture_roll_seconds: float = 60.0  # a capture file is written at least this often
+    capture_queue_rows: int = 100_000  # captured rows waiting for the writer before new ones are dropped
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides: Any) -> "ServerSettings":
@@ -499,7 +501,8 @@ def _capture(settings: ServerSettings) -> Any:
         return None
     from ..capture.server import ServerCapture
 
-    return ServerCapture(settings.capture, rate=settings.capture_rate, deployment=settings.capture_deployment)
+    return ServerCapture(settings.capture, rate=settings.capture_rate, deployment=settings.capture_deployment,
+                         roll_seconds=settings.capture_roll_seconds, max_queue_rows=settings.capture_queue_rows)
 
 
 def _warm_up(runtime: Any) -> list[float] | None:
