@@ -63,6 +63,10 @@ def _nbytes(d: dict | None) -> int:
 class CaptureWriter:
     """Write sampled inferences of one or more models to a capture store.
 
+    :meth:`register` each model, :meth:`start` the writer thread, :meth:`record`
+    sampled requests, :meth:`close` at the end (without a thread, rows wait
+    in the queue until :meth:`flush` or :meth:`close`).
+
     Parameters
     ----------
     store : CaptureStore, str or None
@@ -149,8 +153,6 @@ class CaptureWriter:
             self._drop("queue_full", n, "the capture queue is full (the store is slower than the traffic)")
             return False
         self.sampled += n
-        if self.thread_alive is False:
-            self.start()
         return True
 
     @property

@@ -1,0 +1,173 @@
+"""The capture writer, layout, reading, labels and retention, in this process (no server)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jupyter_modelops.capture.store import CaptureStore, resolve_location
+from jupyter_modelops.capture.writer import CaptureWriter, Item
+from jupyter_modelops.exceptions import ValidationError
+from jupyter_modelops.serving.modeldir import TensorSpec
+
+INPUTS = [TensorSpec("input", "FP64", (-1, 2))]
+OUTPUTS = [TensorSpec("label", "INT64", (-1,)), TensorSpec("embedding", "FP32", (-1, 3)),
+           TensorSpec("tag", "BYTES", (-1,))]
+HOUR = 3600.0
+
+
+def _writer(store, **kw) -> CaptureWriter:
+    w = CaptureWriter(str(store) if isinstance(store, Path) else store, **kw)
+    w.register("m", "1", INPUTS, OUTPUTS, ["a", "b"])
+    return w
+
+
+def _item(rid: str, ts: float, n: int = 1, status: int = 200) -> Item:
+    x = np.arange(n * 2, dtype=np.float64).reshape(n, 2) + len(rid)
+    outs = {"label": np.arange(n), "embedding": np.ones((n, 3), np.float32) * n,
+            "tag": np.array([f"t{rid}".encode()] * n, dtype=object)} if status == 200 else None
+    return Item("m", "1", rid, ts, 1.0, status, n, {"input": x}, outs)
+
+
+def test_layout_schema_and_failed_requests(tmp_path):
+    import pyarrow.parquet as pq
+
+    from jupyter_modelops import captures
+
+    w = _writer(tmp_path)
+    now = time.time()
+    w.record(_item("ok", now, 2))
+    w.record(_item("boom", now, 1, status=504))
+    w.close()
+    files = list(tmp_path.glob("model=m/version=1/hour=*/part-*.parquet"))
+    assert len(files) == 1
+    t = pq.read_table(files[0])
+    assert t.column_names[:8] == ["request_id", "row", "ts", "latency_ms", "status", "deployment", "cluster", "pod"]
+    assert [str(t.schema.field(c).type) for c in ("a", "b", "label", "embedding", "tag")] == [
+        "double", "double", "int64", "fixed_size_list<element: float>[3]", "binary"]
+    df = captures("m:1", store=str(tmp_path), since="1h").set_index(["request_id", "row"])
+    assert df.loc[("ok", 1), "b"] == 5.0 and df.loc[("ok", 1), "tag"] == b"tok"
+    assert df.loc[("boom", 0), "status"] == 504 and df.loc[("boom", 0), "a"] == 4.0
+    assert df.loc[("boom", 0), "label"] is None or np.isnan(df.loc[("boom", 0), "label"])
+
+
+def test_only_the_window_partitions_and_the_asked_columns_are_read(tmp_path):
+    from jupyter_modelops import captures
+
+    w = _writer(tmp_path)
+    now = time.time()
+    for h in range(6):
+        w.record(_item(f"h{h}", now - h * HOUR))
+    w.close()
+    # a corrupt file in an old partition: reading it would fail, so the window must skip it
+    old = sorted(tmp_path.glob("model=m/version=1/hour=*"))[0]
+    (old / "part-corrupt.parquet").write_bytes(b"not parquet at all")
+    df = captures("m:1", store=str(tmp_path), since="2h", columns=["a", "label"], labels=False)
+    assert set(df["request_id"]) == {"h0", "h1"}
+    assert set(df.columns) == {"request_id", "row", "ts", "a", "label", "version"}
+    with pytest.raises(Exception):
+        captures("m:1", store=str(tmp_path), since=None)
+    with pytest.raises(ValidationError, match="do not have"):
+        captures("m:1", store=str(tmp_path), since="1h", columns=["nope"])
+
+
+def test_the_writer_rolls_by_rows_and_drops_when_the_queue_is_full(tmp_path):
+    w = _writer(tmp_path, roll_rows=10, max_queue_rows=25)
+    now = time.time()
+    accepted = sum(w.record(_item(f"r{i}", now)) for i in range(40))  # no thread drains before close
+    assert (accepted, w.dropped["queue_full"]) == (25, 15)
+    w.close()
+    assert w.written == 25 and w.files == 3
+    assert 'modelops_capture_dropped_total{reason="queue_full"} 15' in w.metrics_lines()
+
+
+class _FailingStore(CaptureStore):
+    """A store whose filesystem is full while ``full`` is set (ENOSPC at the write)."""
+
+    full = True
+
+    def write_table(self, table, folder, name):
+        if self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write_table(table, folder, name)
+
+
+def test_writer_survives_enospc_and_resumes(tmp_path, caplog):
+    store = _FailingStore(str(tmp_path))
+    w = _writer(store, roll_seconds=0.05).start()
+    now = time.time()
+    for i in range(5):
+        assert w.record(_item(f"lost{i}", now))
+    assert w.flush()
+    assert w.dropped["write_error"] == 5 and w.written == 0
+    assert "No space left on device" in caplog.text and caplog.text.count("capture: dropped") == 1
+    store.full = False
+    for i in range(5):
+        w.record(_item(f"kept{i}", now))
+    w.close()
+    assert w.written == 5 and w.dropped["write_error"] == 5
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+def test_labels_validate_their_input(tmp_path):
+    from jupyter_modelops import log_labels
+
+    w = _writer(tmp_path)
+    w.record(_item("a", time.time()))
+    w.close()
+    s = str(tmp_path)
+    for ids, labels, match in (([], [], "empty"), (["a"], [1, 2], "one label per id"),
+                               (["a"], [float("nan")], "finite"), (["a", "a"], ["x", 1], "mixes"),
+                               (["x" * 300], [1], "1 to 256"), ("a", [1], "must be a list")):
+        with pytest.raises(ValidationError, match=match):
+            log_labels("m", ids, labels, store=s)
+    with pytest.raises(ValidationError, match="non-negative"):
+        log_labels("m", ["a"], [1], rows=[-1], store=s)
+    assert log_labels("m", ["a"], [1], store=s).unknown == 0
+    with pytest.raises(ValidationError, match="are numbers; got strings"):
+        log_labels("m", ["a"], ["cat"], store=s)
+
+
+def test_locations_and_names_from_outside_are_checked(tmp_path):
+    for bad in ("http://example.org/x", "ssh://host/x", "/tmp/a\nb", "", 3):
+        with pytest.raises(ValidationError):
+            resolve_location(bad)
+    assert resolve_location(f"file://{tmp_path}") == f"file://{tmp_path}"
+    store = CaptureStore(f"file://{tmp_path}")
+    with pytest.raises(ValidationError, match="cannot name a capture partition"):
+        store.partition_dir("../etc", "1", "2026-01-01T00")
+    with pytest.raises(ValidationError):
+        store.version_dir("m", "1/../../x")
+    with pytest.raises(ValidationError, match="capture_rate"):
+        CaptureWriter(str(tmp_path), rate=0)
+    from jupyter_modelops import captures
+
+    with pytest.raises(ValidationError, match="expected a duration"):
+        captures("m", store=str(tmp_path), since="yesterday")
+
+
+def test_gc_removes_expired_partitions_but_never_one_being_written(tmp_path):
+    from jupyter_modelops.capture import gc_captures
+
+    w = _writer(tmp_path)
+    now = time.time()
+    for days in (40, 35, 1):
+        w.record(_item(f"d{days}", now - days * 86400))
+    w.close()
+    parts = sorted(tmp_path.glob("model=m/version=1/hour=*"))
+    assert len(parts) == 3
+    old, older = parts[1], parts[0]
+    for p in (old, older):  # files written long ago
+        for f in p.iterdir():
+            os.utime(f, (now - 30 * 86400, now - 30 * 86400))
+    (older / ".part-x.parquet.tmp").write_bytes(b"a writer is still flushing this hour")
+    r = gc_captures("30d", store=str(tmp_path))
+    assert (r["removed_partitions"], r["kept_active"]) == (1, 1) and r["freed_bytes"] > 0
+    assert not old.exists() and older.exists() and parts[2].exists()
+    with pytest.raises(ValidationError, match="captures_older_than"):
+        gc_captures("a month", store=str(tmp_path))
