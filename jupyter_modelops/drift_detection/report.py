@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _svg
 from .._html import Result, esc, fmt, page, table, to_jsonable
+
+if TYPE_CHECKING:
+    from ..gates import GateReport
 
 SCHEMA = 1
 
@@ -50,7 +53,7 @@ class DriftReport(Result):
         self.n_current = n_current
         self.from_profile = from_profile
         self.bins = bins
-        self.gates = None
+        self.gates: GateReport | None = None
 
     # -- verdicts ------------------------------------------------------------
     @property

@@ -34,7 +34,7 @@ def one_thread() -> Iterator[None]:
 def _time(fn: Callable[[], Any], *, iterations: int, seconds: float) -> dict:
     for _ in range(3):  # warm up (lazy allocations, JIT profiling runs)
         fn()
-    samples = []
+    samples: list[float] = []
     deadline = time.perf_counter() + seconds
     while len(samples) < iterations and (len(samples) < 5 or time.perf_counter() < deadline):
         t = time.perf_counter_ns()
@@ -63,7 +63,7 @@ def measure(original: Callable[[Any], Any], runners: dict[str, Callable[[Any], A
         return _time(lambda: fn(data), iterations=iterations, seconds=seconds)["median_us"]
 
     with one_thread():
-        base = {"single_row_us": median(original, single), "batch_us": median(original, batch)}
+        base: dict[str, Any] = {"single_row_us": median(original, single), "batch_us": median(original, batch)}
         out["original"] = base
         for role, run in runners.items():
             s, b = median(run, single), median(run, batch)

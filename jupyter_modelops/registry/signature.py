@@ -18,7 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Mapping
 
 from .._html import to_jsonable
 
@@ -211,7 +211,7 @@ def _installed(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _module_dists() -> dict:
+def _module_dists() -> Mapping[str, list[str]]:
     from importlib import metadata
 
     return metadata.packages_distributions()

@@ -21,7 +21,7 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 
-FIELDS = (
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

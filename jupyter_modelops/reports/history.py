@@ -37,9 +37,9 @@ class ReportHistory(Result):
     def to_dict(self) -> dict:
         return {"name": self.name, "runs": list(self.runs)}
 
-    def trend(self, metric: str) -> list[tuple[str, float]]:
+    def trend(self, metric: str) -> list[tuple[str | None, float]]:
         """(started, value) pairs of one metric across runs that have it."""
-        out = []
+        out: list[tuple[str | None, float]] = []
         for r in self.runs:
             v = _value((r.get("metrics") or {}).get(metric))
             if v is not None:

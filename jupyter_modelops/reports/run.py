@@ -100,13 +100,13 @@ class ReportRun(RecordResult):
             body.append("<h4>Gates</h4>" + table(rows, ["status", "gate", "detail"], raw_cols=(0, 1, 2)))
         metrics = d.get("metrics") or {}
         if metrics:
-            rows = []
+            figures: list[tuple[str, Any, str]] = []
             for k, v in metrics.items():
                 if isinstance(v, dict):
-                    rows.append((k, v.get("value"), f"[{fmt(v.get('low'))}, {fmt(v.get('high'))}]"))
+                    figures.append((k, v.get("value"), f"[{fmt(v.get('low'))}, {fmt(v.get('high'))}]"))
                 else:
-                    rows.append((k, v, ""))
-            body.append("<h4>Key figures</h4>" + table(rows, ["metric", "value", "interval"]))
+                    figures.append((k, v, ""))
+            body.append("<h4>Key figures</h4>" + table(figures, ["metric", "value", "interval"]))
         if d.get("html"):
             body.append(f'<div class="note">HTML: {esc(d["html"])}<br>notebook: {esc(d["notebook"])}</div>')
         return page(f"Report {d.get('title') or d['template']}", "".join(body), subtitle=d.get("ref"))

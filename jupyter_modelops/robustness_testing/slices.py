@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from ..drift_detection._columns import NUMERIC, to_table
 from ..exceptions import ValidationError, suggest
 from ._model import Predictor, infer_task
 from ._paired import mean_interval
+
+if TYPE_CHECKING:
+    from ..gates import GateReport
 
 SCHEMA = 1
 MAX_CATEGORIES = 30
@@ -160,7 +163,7 @@ class SliceReport(Result):
         self.ci = ci
         self.n_rows = n_rows
         self.by = by
-        self.gates = None
+        self.gates: GateReport | None = None
 
     @property
     def flagged(self) -> list[dict]:
