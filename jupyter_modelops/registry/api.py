@@ -667,9 +667,26 @@ def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
             "freed_bytes": freed}
 
 
-def gc() -> GcReport:
-    """Remove what crashed writers left behind and blobs no version references."""
-    return GcReport(**default_store().gc())
+def gc(*, captures_older_than: str | None = None) -> GcReport:
+    """Remove what crashed writers left behind and blobs no version references.
+
+    Parameters
+    ----------
+    captures_older_than : str, optional
+        Also remove inference-capture partitions (``MODELOPS_HOME/captures``) whose
+        hour ended longer ago than this, e.g. ``"30d"``; a partition still being
+        written is kept (see :func:`jupyter_modelops.capture.gc_captures`).
+    """
+    if captures_older_than is not None:
+        from ..capture.read import parse_duration
+
+        parse_duration(captures_older_than, arg="captures_older_than")  # checked before anything is removed
+    report = GcReport(**default_store().gc())
+    if captures_older_than is not None:
+        from ..capture.retention import gc_captures
+
+        report.captures = gc_captures(captures_older_than)
+    return report
 
 
 def diff(a: str | ModelVersion, b: str | ModelVersion) -> VersionDiff:

@@ -432,14 +432,23 @@ class GcReport(Result):
         self.removed_blobs = removed_blobs
         self.freed_bytes = freed_bytes
         self.removed_staging = removed_staging
+        self.captures: dict | None = None  # gc(captures_older_than=...): capture partitions removed
 
     def to_dict(self) -> dict:
-        return {"removed_blobs": self.removed_blobs, "freed_bytes": self.freed_bytes,
-                "removed_staging": self.removed_staging}
+        out = {"removed_blobs": self.removed_blobs, "freed_bytes": self.freed_bytes,
+               "removed_staging": self.removed_staging}
+        if self.captures is not None:
+            out["captures"] = self.captures
+        return out
 
     def _summary(self) -> str:
-        return (f"GcReport: removed {self.removed_blobs} unreferenced blobs ({_size(self.freed_bytes)}) "
+        text = (f"GcReport: removed {self.removed_blobs} unreferenced blobs ({_size(self.freed_bytes)}) "
                 f"and {self.removed_staging} abandoned staging folders")
+        if self.captures is not None:
+            c = self.captures
+            text += (f"; {c['removed_partitions']} expired capture partitions ({_size(c['freed_bytes'])}), "
+                     f"{c['kept_active']} kept while being written")
+        return text
 
     def to_text(self) -> str:
         return self._summary()

@@ -50,6 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of requests captured, in (0, 1] (default 1)")
     p.add_argument("--capture-deployment", default=None, metavar="NAME",
                    help="deployment name recorded with captured rows")
+    sec = p.add_argument_group("security (see the README's Security section)")
+    sec.add_argument("--token-file", default=None, metavar="FILE",
+                     help="require 'Authorization: Bearer TOKEN' with a token from this file (one per line, reread "
+                          "on change); /v2/health/* stays open")
+    sec.add_argument("--open-metrics", action="store_true", default=None,
+                     help="leave /metrics open when --token-file is set (by default it needs the token too)")
+    sec.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    sec.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
+    sec.add_argument("--tls-reload-s", type=float, default=None, metavar="S",
+                     help="check the certificate and key for changes this often, load new ones (default 5; 0 = never)")
+    sec.add_argument("--header-timeout-s", type=float, default=None, metavar="S",
+                     help="408 and close when the request line and headers take longer (default 10)")
+    sec.add_argument("--body-timeout-s", type=float, default=None, metavar="S",
+                     help="408 and close when the body takes longer after the headers (default 60)")
+    sec.add_argument("--keepalive-timeout-s", type=float, default=None, metavar="S",
+                     help="close a kept-alive connection idle this long (default 30)")
+    sec.add_argument("--max-header-bytes", type=int, default=None, metavar="N",
+                     help="431 when the request line and headers are larger (default 65536)")
+    sec.add_argument("--max-headers", type=int, default=None, metavar="N",
+                     help="431 when a request has more header fields (default 100)")
+    sec.add_argument("--max-connections", type=int, default=None, metavar="N",
+                     help="503 for connections beyond this many (default: what the open-file limit allows)")
     p.add_argument("--log-level", default=os.environ.get("MODELOPS_SERVING_LOG_LEVEL", "info"))
     return p
 
@@ -80,8 +102,87 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelOpsError, ValueError, TypeError) as exc:
         print(f"modelops serving: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        settings = with_security(settings, args)
+    except (ModelOpsError, ValueError) as exc:
+        print(f"modelops serving: error: {exc}", file=sys.stderr)
+        return 2
     return run(specs, settings, host=args.host, port=args.port, fd=args.fd, ready_file=args.ready_file,
                log_level=args.log_level)
+
+
+_SECURITY = ("token_file", "open_metrics", "tls_cert", "tls_key", "tls_reload_s", "header_timeout_s",
+             "body_timeout_s", "keepalive_timeout_s", "max_header_bytes", "max_headers", "max_connections")
+
+
+def with_security(settings, args=None):
+    """``settings`` with the security flags of ``args`` applied, checked before anything is served.
+
+    The token file must hold valid tokens, the certificate and key must load
+    together, and every limit must be non-negative; else one sentence (a
+    :class:`~jupyter_modelops.exceptions.ValidationError`) says what to fix.
+    """
+    import dataclasses
+
+    from ..exceptions import ValidationError
+    from .governance import TokenAuth
+
+    if args is not None:
+        given = {k: getattr(args, k) for k in _SECURITY if getattr(args, k, None) is not None}
+        settings = dataclasses.replace(settings, **given)
+    for name in _SECURITY[4:]:
+        if getattr(settings, name) < 0:
+            raise ValidationError(f"--{name.replace('_', '-')} is {getattr(settings, name)}; expected 0 or more.")
+    if settings.token_file:
+        TokenAuth(settings.token_file)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ValidationError("TLS needs both --tls-cert and --tls-key (PEM files); got only one of them.")
+    if settings.tls_cert:
+        import ssl
+
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValidationError(f"The TLS certificate {settings.tls_cert} and key {settings.tls_key} cannot be "
+                                  f"loaded together ({getattr(exc, 'strerror', None) or exc}); give a PEM "
+                                  "certificate and its matching unencrypted private key.") from None
+    return settings
+
+
+async def _watch_tls(context, cert: str, key: str, every: float) -> None:
+    """Load the certificate and key again into the live SSL context when either file changes.
+
+    New connections get the new certificate; open ones keep theirs. A pair that
+    does not load (say, the certificate was replaced but not yet its key) keeps
+    the one in force and is tried again on the next change.
+    """
+    import asyncio
+    import ssl
+
+    log = logging.getLogger("jupyter_modelops.serving")
+
+    def stamp():
+        out = []
+        for f in (cert, key):
+            try:
+                st = os.stat(f)
+                out.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return out
+
+    seen = stamp()
+    while True:
+        await asyncio.sleep(every)
+        now = stamp()
+        if now == seen:
+            continue
+        seen = now
+        try:
+            context.load_cert_chain(cert, key)
+            log.info("TLS certificate reloaded from %s", cert)
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("kept the TLS certificate in force: %s and %s do not load together (%s)", cert, key, exc)
 
 
 #: seconds between "stop accepting" and "close idle connections" on SIGTERM
@@ -101,7 +202,18 @@ def _draining_server_class(uvicorn):
     import asyncio
 
     class DrainingServer(uvicorn.Server):
+        tls_watch = None
+        _tls_task = None
+
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            watch = self.tls_watch
+            if watch and watch[2] > 0 and self.config.ssl is not None:
+                self._tls_task = asyncio.get_running_loop().create_task(_watch_tls(self.config.ssl, *watch))
+
         async def shutdown(self, sockets=None):
+            if self._tls_task is not None:
+                self._tls_task.cancel()
             for srv in self.servers:
                 srv.close()
             for sock in sockets or []:
@@ -121,6 +233,9 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
 
     from .app import ModelServerApp
 
+    from .app import ServerSettings
+
+    settings = with_security(settings or ServerSettings.from_env())
     state = {"code": 0}
     server: uvicorn.Server | None = None
 
@@ -144,15 +259,23 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
 
         app._start_batchers = started  # type: ignore[method-assign]
     have = importlib.util.find_spec
+    s = app.settings
+    limits = s.connection_limits()
+    from .protocol import guarded_protocol
+
+    tls = {"ssl_certfile": s.tls_cert, "ssl_keyfile": s.tls_key} if s.tls_cert else {}
     config = uvicorn.Config(
         app, host=host, port=port,
         loop="uvloop" if have("uvloop") else "asyncio",
-        http="httptools" if have("httptools") else "h11",
+        http=guarded_protocol(limits, app.metrics.shed) if have("httptools") else "h11",
+        h11_max_incomplete_event_size=limits.max_header_bytes or None,
         lifespan="on", access_log=False, server_header=False, proxy_headers=False,
         log_level="warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
-        timeout_graceful_shutdown=30, timeout_keep_alive=30, backlog=4096,
+        timeout_graceful_shutdown=30, timeout_keep_alive=s.keepalive_timeout_s, backlog=4096, **tls,
     )
     server = _draining_server_class(uvicorn)(config)
+    if s.tls_cert:
+        server.tls_watch = (s.tls_cert, s.tls_key, s.tls_reload_s)
     # uvicorn drains, then raises the captured SIGTERM again: that is a clean stop, exit 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(state["code"]))
     if fd is not None:  # an inherited listening socket (family detected from the descriptor)

@@ -25,8 +25,8 @@ from .._version import __version__
 from ..exceptions import ModelOpsError
 from .batching import Batcher
 from .codec import decode_request, encode_response
-from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, UnknownModel
-from .governance import CircuitBreaker, Metrics, RateLimiter
+from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, Unauthorized, UnknownModel
+from .governance import CircuitBreaker, Metrics, RateLimiter, TokenAuth
 from .modeldir import ModelSpec
 from ..exceptions import suggest
 
@@ -55,6 +55,26 @@ class ServerSettings:
     runtime: str = ""  # force onnx | torchscript | native
     threads: int = 0  # runtime threads; 0 = OMP_NUM_THREADS or 1
     providers: str = "CPUExecutionProvider"
+    # security (see the README's Security section): bearer tokens, TLS, connection limits
+    token_file: str = ""  # one bearer token per line; "" = no auth. /v2/health/* always stays open
+    open_metrics: bool = False  # leave /metrics open when auth is on (for annotation-based scraping)
+    tls_cert: str = ""  # PEM certificate (chain) file; with tls_key, serve HTTPS
+    tls_key: str = ""
+    tls_reload_s: float = 5.0  # check the certificate and key files for changes this often; 0 = never
+    header_timeout_s: float = 10.0  # request line + headers must arrive within this: else 408
+    body_timeout_s: float = 60.0  # the body must arrive within this after the headers: else 408
+    keepalive_timeout_s: float = 30.0  # an idle kept-alive connection is closed after this
+    max_header_bytes: int = 64 * 1024  # request line + headers larger than this: 431
+    max_headers: int = 100  # more header fields than this: 431
+    max_connections: int = 0  # open connections beyond this get 503; 0 = what the open-file limit allows
+
+    def connection_limits(self) -> Any:
+        """The per-connection limits as :class:`~jupyter_modelops.serving.protocol.ConnectionLimits`."""
+        from .protocol import ConnectionLimits, default_max_connections
+
+        return ConnectionLimits(header_timeout_s=self.header_timeout_s, body_timeout_s=self.body_timeout_s,
+                                max_header_bytes=self.max_header_bytes, max_headers=self.max_headers,
+                                max_connections=self.max_connections or default_max_connections())
     capture: str = ""  # capture store (path, URL, or "default"); "" = off (see jupyter_modelops.capture)
     capture_rate: float = 1.0  # share of requests captured
     capture_deployment: str = ""  # deployment name recorded with captured rows
@@ -136,6 +156,8 @@ class ModelServerApp:
         self.metrics.breaker_state = lambda: {n: m.batcher.breaker.state for n, m in self.models.items() if m.batcher}
         self.limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst or None) \
             if self.settings.rate_limit > 0 else None
+        self.auth = TokenAuth(self.settings.token_file) if self.settings.token_file else None
+        self.open_routes = {"live", "ready"} | ({"metrics"} if self.settings.open_metrics else set())
         self.load_in_background = load_in_background
         self.on_fatal = on_fatal
         self.ready = False
@@ -290,6 +312,8 @@ class ModelServerApp:
         model_name = ""
         self.inflight += 1
         try:
+            if self.auth is not None and (route is None or route[0] not in self.open_routes):
+                self._authorize(scope)
             if route is None:
                 route = self._unknown(path)
             what, model = route
@@ -314,6 +338,8 @@ class ModelServerApp:
                 headers.append((b"retry-after", str(int(retry)).encode()))
             if isinstance(exc, _MethodNotAllowed):
                 headers.append((b"allow", exc.allow.encode()))
+            elif isinstance(exc, Unauthorized):
+                headers.append((b"www-authenticate", b'Bearer realm="modelops"'))
             if status < 500 and model_name:  # model failures and timeouts are counted by the batcher
                 self.metrics.errors[(model_name, "bad_request" if status == 400 else str(status))] += 1
             await _answer(send, status, orjson.dumps({"error": str(exc)}), headers)
@@ -334,6 +360,17 @@ class ModelServerApp:
                 "ts": round(time.time(), 6), "client": client[0], "method": scope["method"], "path": path,
                 "status": status, "ms": round(dt * 1000, 3), "model": model_name or None,
             }).decode())
+
+    def _authorize(self, scope: dict) -> None:
+        """Raise :class:`Unauthorized` unless the request carries one of the server's bearer tokens."""
+        value = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                value = v
+                break
+        if not self.auth.allows(value):
+            raise Unauthorized("This server requires a bearer token: send the header 'Authorization: Bearer TOKEN' "
+                               "with a token the server was given.")
 
     def _unknown(self, path: str) -> tuple[str, _Model | None]:
         parts = path.strip("/").split("/")

@@ -3,7 +3,11 @@
 Works against any V2 server (this one, KServe, Triton, MLServer). It reads the
 model's metadata once to shape ``X`` (a DataFrame, an array or a list of rows)
 into the model's input tensors, sends JSON (or binary tensors with
-``binary=True``), and returns the named outputs as numpy arrays.
+``binary=True``), and returns the named outputs as numpy arrays. A floating-point
+input holding NaN or infinite values (rows with missing values) is always sent
+as a binary tensor, which carries them exactly, since JSON has no such numbers.
+With ``token=...`` every request carries ``Authorization: Bearer TOKEN``;
+``https://`` URLs verify the server's certificate (``verify`` may name a CA file).
 """
 
 from __future__ import annotations
@@ -77,10 +81,14 @@ class Prediction(Result):
                     subtitle=f"{self.url}, {self.latency_ms:.1f} ms")
 
 
-def _target(deployment_or_url: Any, model: str | None) -> tuple[str, int, str | None]:
+def _target(deployment_or_url: Any, model: str | None) -> tuple[str, str, int, str | None, str | None]:
+    """``(scheme, host, port, model, token file of a local deployment or None)``."""
     url = getattr(deployment_or_url, "url", None)
-    if url is not None and model is None:
-        model = getattr(deployment_or_url, "model", None)
+    token_file = None
+    if url is not None:
+        token_file = (getattr(deployment_or_url, "state", None) or {}).get("token_file")
+        if model is None:
+            model = getattr(deployment_or_url, "model", None)
     if url is None:
         if not isinstance(deployment_or_url, str):
             raise ValidationError("deployment_or_url must be a LocalDeployment, a deployment name or a URL such "
@@ -91,23 +99,49 @@ def _target(deployment_or_url: Any, model: str | None) -> tuple[str, int, str | 
 
             dep = get_deployment(url)
             url, model = dep.url, model or dep.model
+            token_file = dep.state.get("token_file")
     u = urlsplit(url)
-    if u.scheme != "http" or not u.hostname:
-        raise ValidationError(f"The URL {url!r} is not an http:// URL of a V2 server.")
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValidationError(f"The URL {url!r} is not an http:// or https:// URL of a V2 server.")
     path = u.path.rstrip("/")
     if model is None and "/v2/models/" in path:
         model = path.split("/v2/models/", 1)[1].split("/", 1)[0]
-    return u.hostname, u.port or 80, model
+    return u.scheme, u.hostname, u.port or (443 if u.scheme == "https" else 80), model, token_file
+
+
+def _read_token(path: str) -> str:
+    """The first token of a token file (the format the server reads)."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    return line
+    except OSError as exc:
+        raise ValidationError(f"The deployment's token file {path} cannot be read ({exc.strerror}); pass "
+                              "token=... instead.") from None
+    raise ValidationError(f"The deployment's token file {path} holds no token; pass token=... instead.")
 
 
 class _Conn:
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.base = f"http://{host}:{port}"
-        self.c = http.client.HTTPConnection(host, port, timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float, *, scheme: str = "http", token: str | None = None,
+                 verify: bool | str = True) -> None:
+        self.base = f"{scheme}://{host}:{port}"
+        if scheme == "https":
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+            if verify is False:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            self.c = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+        else:
+            self.c = http.client.HTTPConnection(host, port, timeout=timeout)
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     def call(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         try:
-            self.c.request(method, path, body=body, headers=headers or {})
+            self.c.request(method, path, body=body, headers={**(headers or {}), **self.auth})
             r = self.c.getresponse()
             return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -126,6 +160,8 @@ def _raise_for(status: int, body: bytes, what: str) -> None:
     except Exception:  # noqa: BLE001
         msg = body[:200].decode(errors="replace")
     text = f"The model server refused the {what} (HTTP {status}): {msg}"
+    if status == 401:
+        raise ValidationError(text, hint="Pass token=... (the server's bearer token).")
     if status == 404:
         raise ModelNotFoundError(text)
     if status in (400, 413, 422):
@@ -156,7 +192,8 @@ def _as_tensors(X: Any, inputs: list[dict]) -> list[tuple[dict, Any]]:
 
 
 def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs: list[str] | None = None,
-            binary: bool = False, timeout: float = 30.0) -> Prediction:
+            binary: bool = False, timeout: float = 30.0, token: str | None = None,
+            verify: bool | str = True) -> Prediction:
     """Ask a V2 model server for predictions.
 
     Parameters
@@ -171,9 +208,17 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
     outputs : list of str, optional
         Only these outputs.
     binary : bool, default=False
-        Use the binary tensor extension for inputs and outputs.
+        Use the binary tensor extension for inputs and outputs. Inputs with NaN
+        or infinite values are sent as binary tensors in any case.
     timeout : float, default=30
         Seconds.
+    token : str, optional
+        Bearer token for a server started with a token file (sent as
+        ``Authorization: Bearer TOKEN``). A local deployment's own token is used
+        when none is given.
+    verify : bool or str, default=True
+        For ``https://``: verify the server's certificate against the system's
+        CAs, or against this CA/certificate file; ``False`` skips the check.
 
     Returns
     -------
@@ -182,8 +227,12 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
     """
     import numpy as np
 
-    host, port, model = _target(deployment_or_url, model)
-    conn = _Conn(host, port, timeout)
+    scheme, host, port, model, token_file = _target(deployment_or_url, model)
+    if token is not None and (not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n")):
+        raise ValidationError("token must be the server's bearer token as one line of text.")
+    if token is None and token_file:
+        token = _read_token(token_file)
+    conn = _Conn(host, port, timeout, scheme=scheme, token=token, verify=verify)
     try:
         if model is None:
             status, _, body = conn.call("POST", "/v2/repository/index", b"{}")
@@ -220,7 +269,7 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
             else:
                 a = np.ascontiguousarray(arr, dtype=_V2_NP[dt])
                 entry = {"name": spec["name"], "datatype": dt, "shape": list(a.shape)}
-                if binary:
+                if binary or (a.dtype.kind == "f" and not np.isfinite(a).all()):  # JSON has no NaN: binary
                     raw = a.tobytes()
                     entry["parameters"] = {"binary_data_size": len(raw)}
                     blobs.append(raw)

@@ -19,6 +19,15 @@ class PayloadTooLarge(ValidationError):
     http_status = 413
 
 
+class Unauthorized(ModelOpsError):
+    """The server requires a bearer token and the request has none, or a wrong one. HTTP 401.
+
+    The message is the same in both cases, so that a client learns nothing about which part was wrong.
+    """
+
+    http_status = 401
+
+
 class RateLimited(ModelOpsError):
     """The client sent more requests per second than its limit allows. HTTP 429."""
 

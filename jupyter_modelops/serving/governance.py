@@ -1,4 +1,4 @@
-"""Service governance: Prometheus metrics, per-client rate limits, a circuit breaker.
+"""Service governance: Prometheus metrics, per-client rate limits, a circuit breaker, bearer tokens.
 
 All of it is plain Python on the event loop thread (no locks): a request pays
 a few dictionary updates, not a metrics library.
@@ -6,9 +6,12 @@ a few dictionary updates, not a metrics library.
 
 from __future__ import annotations
 
+import logging
 import time
 from bisect import bisect_left
 from collections import defaultdict
+
+log = logging.getLogger("jupyter_modelops.serving")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -178,3 +181,101 @@ class CircuitBreaker:
         if self.state == "half-open" or self.failures >= self.threshold:
             self.state = "open"
             self.opened_at = time.monotonic() if now is None else now
+
+
+class TokenAuth:
+    """Bearer-token check of the model server, the tokens read from a file (a mounted Kubernetes Secret).
+
+    The file holds one token per line (several lines let a new token be rolled
+    out before the old one is removed); blank lines and lines starting with ``#``
+    are ignored. Each token has at least 16 characters from the RFC 6750 token
+    alphabet (letters, digits, ``-._~+/`` and trailing ``=``). The file is read
+    again when it changes (checked at most once a second), so a rotated Secret
+    takes effect without a restart; a changed file that is not valid keeps the
+    tokens in force and logs why.
+
+    The comparison hashes both sides and compares the digests with
+    :func:`hmac.compare_digest` against every token, so its time depends neither
+    on where a wrong token differs nor on which token matched.
+    """
+
+    MAX_FILE_BYTES = 64 * 1024
+    MIN_LENGTH = 16
+
+    def __init__(self, path: str, *, recheck_s: float = 1.0) -> None:
+        import os
+
+        self.path = os.fspath(path)
+        self.recheck_s = recheck_s
+        self._stamp = self._stat()
+        self._digests = self._load()
+        self._next = time.monotonic() + recheck_s
+
+    def _stat(self) -> tuple:
+        import os
+
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return ()
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _load(self) -> list[bytes]:
+        import hashlib
+        import re
+
+        from .errors import InvalidInput
+
+        try:
+            with open(self.path, "rb") as fh:
+                raw = fh.read(self.MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InvalidInput(f"The token file {self.path} cannot be read ({exc.strerror}); give a readable file "
+                               "with one bearer token per line.") from None
+        if len(raw) > self.MAX_FILE_BYTES:
+            raise InvalidInput(f"The token file {self.path} is larger than {self.MAX_FILE_BYTES} bytes; it should "
+                               "hold one bearer token per line.")
+        pattern = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
+        tokens = []
+        for n, line in enumerate(raw.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith(b"#"):
+                continue
+            if not pattern.fullmatch(line) or len(line) < self.MIN_LENGTH:
+                raise InvalidInput(f"Line {n} of the token file {self.path} is not a bearer token of at least "
+                                   f"{self.MIN_LENGTH} characters (letters, digits, -._~+/ and trailing =); "
+                                   "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.")
+            tokens.append(hashlib.sha256(line).digest())
+        if not tokens:
+            raise InvalidInput(f"The token file {self.path} holds no token; write one bearer token per line.")
+        return tokens
+
+    def _refresh(self, now: float) -> None:
+        self._next = now + self.recheck_s
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            self._digests = self._load()
+            log.info("bearer tokens reloaded from %s", self.path)
+        except Exception as exc:  # noqa: BLE001 - keep serving with the tokens in force
+            log.warning("kept the current bearer tokens: %s", exc)
+
+    def allows(self, authorization: bytes | None) -> bool:
+        """True when ``authorization`` (the raw header value) is ``Bearer <one of the tokens>``."""
+        import hashlib
+        import hmac
+
+        now = time.monotonic()
+        if now >= self._next:
+            self._refresh(now)
+        if not authorization:
+            return False
+        scheme, _, value = authorization.strip().partition(b" ")
+        digest = hashlib.sha256(value.strip()).digest()
+        ok = scheme.lower() == b"bearer"
+        match = False
+        for d in self._digests:  # no early exit: the time does not say which token matched
+            match |= hmac.compare_digest(d, digest)
+        return ok and match

@@ -50,8 +50,13 @@ def _get(url: str, timeout: float = 1.0) -> int:
     import urllib.error
     import urllib.request
 
+    ctx = None
+    if url.startswith("https:"):  # a probe of our own local server: its certificate may be self-signed
+        import ssl
+
+        ctx = ssl._create_unverified_context()  # noqa: S323
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -101,7 +106,7 @@ class LocalDeployment(Result):
     def url(self) -> str:
         host = self.host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._state().get('tls') else 'http'}://{host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -235,6 +240,8 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
 
 def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
           name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
+          token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
+          tls_key: str | os.PathLike | None = None,
           max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
           threads: int | None = None, access_log: bool = False, capture: bool | str | None = None,
           capture_rate: float = 1.0) -> LocalDeployment:
@@ -262,6 +269,12 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         Wait until the server is ready (else return once it is starting).
     runtime : {"onnx", "torchscript", "native"}, optional
         Force a runtime (default: onnx > torchscript > native).
+    token_file : str or path, optional
+        Require ``Authorization: Bearer TOKEN`` with a token from this file (one
+        per line, read again when it changes); ``/v2/health/*`` stays open.
+        :func:`predict` on this deployment sends the file's first token by itself.
+    tls_cert, tls_key : str or path, optional
+        Serve HTTPS with this PEM certificate and key (loaded again when they change).
     max_batch_size, max_delay_ms, rate_limit, threads, access_log
         Server settings (see ``python -m jupyter_modelops.serving --help``).
     capture : bool or str, optional
@@ -308,6 +321,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
             server_args += [flag, str(value)]
     if access_log:
         server_args.append("--access-log")
+    security = _security_args(token_file, tls_cert, tls_key, server_args)
     capture_url = _capture_args(capture, capture_rate, name, server_args)
     old = dep._state()
     running = _alive(old.get("supervisor_pid"))
@@ -318,6 +332,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
              "model_dir": str(model_dir), "host": host, "workers": workers, "server_args": server_args,
              "capture": capture_url,
              "requested_at": time.time(), "request_id": uuid.uuid4().hex}
+    state.update(security)
     if not running:
         if port is None and old.get("port") and _port_free(host, int(old["port"])):
             port = int(old["port"])  # a restarted deployment keeps its URL when it can
@@ -372,6 +387,21 @@ def _capture_args(capture: Any, rate: Any, name: str, server_args: list[str]) ->
     return url
 
 
+def _security_args(token_file: Any, tls_cert: Any, tls_key: Any, server_args: list[str]) -> dict:
+    """Check the token file and the TLS pair now (one sentence if wrong), add the server flags; returns the
+    state entries the client and the status need."""
+    from .__main__ import with_security
+    from .app import ServerSettings
+
+    paths = {k: str(Path(v).resolve()) if v is not None else "" for k, v in
+             (("token_file", token_file), ("tls_cert", tls_cert), ("tls_key", tls_key))}
+    with_security(ServerSettings(**paths))
+    for k, v in paths.items():
+        if v:
+            server_args += ["--" + k.replace("_", "-"), v]
+    return {"token_file": paths["token_file"] or None, "tls": bool(paths["tls_cert"])}
+
+
 def _port_free(host: str, port: int) -> bool:
     import socket
 
@@ -397,12 +427,15 @@ def _cleanup_models(d: Path, keep: str) -> None:
 
 def deploy_local(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
                  name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
+                 token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
+                 tls_key: str | os.PathLike | None = None,
                  max_batch_size: int | None = None, max_delay_ms: float | None = None,
                  rate_limit: float | None = None, threads: int | None = None,
                  access_log: bool = False, capture: bool | str | None = None,
                  capture_rate: float = 1.0) -> LocalDeployment:
     """``deploy(ref, target="local")``: the same as :func:`serve`."""
     return serve(ref, host=host, port=port, workers=workers, name=name, timeout=timeout, wait=wait, runtime=runtime,
+                 token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
                  max_batch_size=max_batch_size, max_delay_ms=max_delay_ms, rate_limit=rate_limit, threads=threads,
                  access_log=access_log, capture=capture, capture_rate=capture_rate)
 
@@ -458,8 +491,94 @@ class StopResult(Result):
         return page(self._summary(), table(rows, ["name", "url", "ref", "status"]) if rows else "")
 
 
+#: lock files of the foreground model directories this process serves (held until it exits)
+_HELD: list = []
+
+
 def materialize_for_foreground(ref: Any) -> Path:
-    """A model directory for ``modelops serve REF`` in the foreground (kept under MODELOPS_HOME)."""
-    target = subdir("deployments", "foreground")
-    model_dir, _, _, _ = _model_dir_for(ref, target)
-    return model_dir
+    """A model directory for ``modelops serve REF`` in the foreground.
+
+    A model directory is served where it is. A registry version is written once
+    to ``MODELOPS_HOME/deployments/foreground/NAME-vVERSION-KEY/`` (KEY from the
+    artifacts' digests) and reused by later starts instead of being copied again.
+    The serving process holds a shared lock on that directory while it runs; a
+    directory that no running process holds is removed at the next start, so the
+    folder keeps only what is being served.
+
+    Parameters
+    ----------
+    ref : str, ModelVersion or path
+        A registry reference or a model directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The model directory to serve.
+    """
+    import hashlib
+
+    if isinstance(ref, (str, os.PathLike)) and Path(ref).is_dir() and (Path(ref) / SPEC_FILE).is_file():
+        return Path(ref).resolve()
+    if not isinstance(ref, str) and not hasattr(ref, "ref"):
+        raise ValidationError(f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
+                              f"directory; got {type(ref).__name__}.")
+    from .. import registry
+
+    mv = registry.get(ref)
+    root = subdir("deployments", "foreground")
+    digests = "".join(sorted(str(a.get("sha256", "")) for a in (mv.artifacts or {}).values()))
+    key = hashlib.sha256(f"{mv.name}:{mv.version}:{digests}".encode()).hexdigest()[:12]
+    target = root / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', str(mv.name))[:60]}-v{mv.version}-{key}"
+    _prune_foreground(root, keep=target.name)
+    if _hold(target) and (target / SPEC_FILE).is_file():
+        return target.resolve()
+    tmp = root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    registry.materialize(mv, tmp)
+    _hold(tmp)  # locked before it gets its name, so that no other start prunes it in between
+    try:
+        tmp.replace(target)
+    except OSError:  # another start wrote it meanwhile: use theirs
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not _hold(target):
+            raise DeployError(f"Could not prepare the model directory {target}.") from None
+    return target.resolve()
+
+
+def _hold(directory: Path) -> bool:
+    """Take a shared lock on ``directory/.lock`` for the life of this process; False if it has none."""
+    import fcntl
+
+    try:
+        fh = open(directory / ".lock", "a+b")
+    except OSError:
+        return False
+    fcntl.flock(fh, fcntl.LOCK_SH)
+    if not directory.is_dir():  # pruned while waiting for the lock
+        fh.close()
+        return False
+    _HELD.append(fh)
+    return True
+
+
+def _prune_foreground(root: Path, *, keep: str) -> None:
+    """Remove the foreground model directories that no running process holds."""
+    import fcntl
+    import shutil
+
+    for p in root.iterdir():
+        if p.name == keep or not p.is_dir():
+            continue
+        if p.name.startswith(".tmp-") and _alive(int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit() else 0):
+            continue  # being written by another start
+        try:
+            fh = open(p / ".lock", "a+b")
+        except OSError:
+            continue
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a running server holds it
+                continue
+            shutil.rmtree(p, ignore_errors=True)

@@ -171,3 +171,24 @@ def test_gc_removes_expired_partitions_but_never_one_being_written(tmp_path):
     assert not old.exists() and older.exists() and parts[2].exists()
     with pytest.raises(ValidationError, match="captures_older_than"):
         gc_captures("a month", store=str(tmp_path))
+
+
+def test_registry_gc_expires_captures_under_modelops_home():
+    import jupyter_modelops as mo
+    from jupyter_modelops.config import subdir
+
+    root = subdir("captures")
+    w = _writer(root)
+    now = time.time()
+    w.record(_item("old", now - 40 * 86400))
+    w.record(_item("new", now))
+    w.close()
+    old = min(root.glob("model=m/version=1/hour=*"))
+    for f in old.iterdir():
+        os.utime(f, (now - 40 * 86400, now - 40 * 86400))
+    with pytest.raises(ValidationError, match="captures_older_than"):
+        mo.gc(captures_older_than="soon")
+    r = mo.gc(captures_older_than="30d")
+    assert r.captures["removed_partitions"] == 1 and "1 expired capture partitions" in repr(r)
+    assert not old.exists() and len(list(root.glob("model=m/version=1/hour=*"))) == 1
+    assert "captures" not in mo.gc().to_dict()
