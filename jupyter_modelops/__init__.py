@@ -44,6 +44,7 @@ _API = {
     "add_record": "jupyter_modelops.registry",
     "records": "jupyter_modelops.registry",
     "materialize": "jupyter_modelops.registry",
+    "trust": "jupyter_modelops.registry",
     "ModelVersion": "jupyter_modelops.registry",
     "checkpoint": "jupyter_modelops.registry",
     "restore_checkpoint": "jupyter_modelops.registry",

@@ -464,7 +464,7 @@ def _check_options(platform: str, tag: str | None, push: str | None) -> None:
     if tag is not None:
         import re
 
-        if not isinstance(tag, str) or not re.match(r"^[\w][\w.-]{0,127}$", tag):
+        if not isinstance(tag, str) or not re.fullmatch(r"[\w][\w.-]{0,127}", tag):
             raise ValidationError(f"tag must be up to 128 letters, digits, '_', '.' or '-' (not starting with '.' or '-'), got {tag!r}.")
     if push is not None:
         parse_reference(push, what="push target")

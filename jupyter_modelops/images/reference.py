@@ -86,7 +86,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
     name, digest = raw, None
     if "@" in raw:
         name, digest = raw.split("@", 1)
-        if not _DIGEST_RE.match(digest):
+        if not _DIGEST_RE.fullmatch(digest):
             raise ValidationError(
                 f"The {what} '{text}' has a malformed digest '{digest}'; expected sha256: and 64 lowercase hex digits."
             )
@@ -94,14 +94,14 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
     last = name.rsplit("/", 1)[-1]
     if ":" in last:
         name, tag = name.rsplit(":", 1)
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise ValidationError(
                 f"The {what} '{text}' has a malformed tag '{tag}'; expected up to 128 letters, digits, '_', '.' or '-'."
             )
     parts = name.split("/")
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost" or parts[0].startswith("[")):
         registry, repo = parts[0], "/".join(parts[1:])
-        if not _HOST_RE.match(registry):
+        if not _HOST_RE.fullmatch(registry):
             raise bad
     else:
         registry, repo = DOCKER_HUB, name
@@ -109,7 +109,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
             repo = f"library/{name}"
     if registry == "index.docker.io":
         registry = DOCKER_HUB
-    if not repo or not _REPO_RE.match(repo):
+    if not repo or not _REPO_RE.fullmatch(repo):
         raise ValidationError(
             f"The {what} '{text}' has a malformed repository '{repo}'; expected lowercase letters, "
             f"digits and separators ('.', '_', '-', '/'), e.g. {EXPECTED.split('e.g. ')[1]}."

@@ -47,7 +47,7 @@ def check_name(name: object, *, what: str = "model name", arg: str = "name") -> 
     """Return ``name`` if valid, else raise :class:`ValidationError` naming the argument."""
     if not isinstance(name, str):
         raise ValidationError(f"The argument '{arg}' must be a string; got {type(name).__name__}.")
-    if not NAME_RE.match(name) or ".." in name:
+    if not NAME_RE.fullmatch(name) or ".." in name:
         raise ValidationError(
             f"The {what} {name!r} is not valid: expected {NAME_RULE} (and no '..').",
             hint="Pick a name such as 'churn' or 'churn-model_v2'.",
@@ -69,13 +69,31 @@ def check_alias(alias: object, *, arg: str = "alias") -> str:
 
 
 def check_role(role: object, *, arg: str = "role", what: str = "artifact role") -> str:
-    if not isinstance(role, str) or not ROLE_RE.match(role):
+    if not isinstance(role, str) or not ROLE_RE.fullmatch(role):
         raise ValidationError(
             f"The {what} {role!r} (argument '{arg}') is not valid: expected 1 to 64 characters from "
             "lower-case letters, digits, '.', '_' and '-', starting with a letter or a digit.",
             hint="For example 'onnx', 'torchscript' or 'onnx-int8'.",
         )
     return role
+
+
+def check_filename(name: object, *, what: str = "artifact file name") -> str:
+    """Return ``name`` if it is one plain file name, else raise :class:`ValidationError`.
+
+    A plain file name is 1 to 255 characters, one path component: no ``/`` or
+    ``\\``, not ``.`` or ``..``, no leading dot, no NUL or other control characters.
+    """
+    ok = (isinstance(name, str) and 0 < len(name) <= 255 and "/" not in name and "\\" not in name
+          and not name.startswith(".") and not any(ord(c) < 32 or ord(c) == 127 for c in name))
+    if not ok:
+        raise ValidationError(
+            f"The {what} {name!r} is not a plain file name: expected one path component of 1 to 255 characters, "
+            "without '/', '\\', a leading '.' or control characters.",
+            hint="Name files such as 'model.onnx'; a bundle with such a name was not written by export_bundle().",
+        )
+    assert isinstance(name, str)
+    return name
 
 
 def parse_ref(ref: object, *, arg: str = "ref") -> Ref:

@@ -15,14 +15,14 @@ from typing import Any, Iterable, Mapping
 
 from ..exceptions import ConflictError, ModelNotFoundError, ModelOpsError, ValidationError, suggest
 from . import signature as sig
-from ._refs import Ref, check_alias, check_name, check_role, parse_ref
+from ._refs import Ref, check_alias, check_filename, check_name, check_role, parse_ref
 from .flavors import flavors
-from .results import GcReport, ModelList, ModelVersion, VersionDiff, VersionList, iso
+from .results import GcReport, ModelList, ModelVersion, Trust, VersionDiff, VersionList, iso
 from .store import Store, StagedFile, default_store, dumps, now
 
 __all__ = [
     "snapshot", "get", "load", "models", "versions", "alias", "diff", "delete", "gc",
-    "attach_artifact", "artifact_path", "add_record", "records", "materialize", "alias_history",
+    "attach_artifact", "artifact_path", "add_record", "records", "materialize", "alias_history", "trust",
 ]
 
 MODEL_DIR_FILE = "modelops-model.json"
@@ -85,8 +85,10 @@ def _version(store: Store, row_id: int) -> ModelVersion:
     }
     aliases = [a for (a,) in con.execute("SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
                                          (name, version))]
+    row = con.execute("SELECT by, at FROM trust WHERE version_id = ?", (row_id,)).fetchone()
+    trust = Trust(True, by=row[0], at=row[1], how="user") if row else None
     return ModelVersion(name=name, version=version, created=created, user=user, flavor=flavor, parent=parent,
-                        meta=json.loads(meta), artifacts=artifacts, aliases=aliases)
+                        meta=json.loads(meta), artifacts=artifacts, aliases=aliases, trust=trust)
 
 
 def get(ref: str | ModelVersion) -> ModelVersion:
@@ -421,14 +423,63 @@ def _files(store: Store, mv: ModelVersion, roles: Iterable[str]) -> dict[str, Pa
             for role in roles if role in mv.artifacts}
 
 
+#: artifact formats whose loading runs code stored in the file
+CODE_FORMATS = ("joblib", "pickle")
+
+
+def _skops_roles(mv: ModelVersion) -> list[str]:
+    return [role for role, a in mv.artifacts.items() if str(a.get("format", "")).lower() == "skops"]
+
+
+def _trusted_types(store: Store, mv: ModelVersion, *, trusted: bool) -> dict[str, list[str]]:
+    """``role -> skops types beyond skops' defaults`` that may be loaded, decided by this registry only.
+
+    ``trusted=True`` (the caller trusts the version now): every type its files
+    ask for. A version trusted with :func:`trust`: the types recorded then. A
+    version snapshotted here: the types recorded when this registry wrote the
+    file. A version from outside: none (skops' defaults only); lists that came
+    in a bundle are never read.
+    """
+    from .flavors import skops_untrusted
+
+    roles = _skops_roles(mv)
+    if trusted:
+        return {role: skops_untrusted(_files(store, mv, [role])[role]) for role in roles}
+    row = store.con.execute("SELECT t.types FROM trust t JOIN versions v ON v.id = t.version_id "
+                            "WHERE v.name = ? AND v.version = ?", (mv.name, mv.version)).fetchone()
+    if row is not None:
+        recorded = json.loads(row[0])
+        return {role: list(recorded.get(role, [])) for role in roles}
+    if mv.trusted:
+        return {role: list(mv.artifacts[role].get("metadata", {}).get("trusted_types", [])) for role in roles}
+    return {role: [] for role in roles}
+
+
+def _refuse_untrusted_code(mv: ModelVersion, roles: Iterable[str]) -> None:
+    fl = flavors.get(mv.flavor)
+    risky = [(r, mv.artifacts[r]["format"]) for r in roles
+             if r in mv.artifacts and str(mv.artifacts[r]["format"]).lower() in CODE_FORMATS]
+    if not fl.safe or risky:
+        fmt = risky[0][1] if risky else mv.flavor
+        raise ValidationError(
+            f"{mv.ref} came from outside this registry ({mv.origin}) and is stored as {fmt}, which runs code "
+            "from the file when loaded, so it was not loaded.",
+            hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load it again.")
+
+
 def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None = None) -> Any:
-    """Load the model of a version, after checking every file's sha256.
+    """Load the model of a version, after checking every file's sha256 and the version's trust.
+
+    Versions snapshotted in this registry load as they are. A version that came
+    from outside (a bundle, a pull) is not trusted until :func:`trust` is run
+    on it: until then a pickle or joblib file is refused, and a skops file
+    loads only if it holds nothing but the types skops trusts by default.
 
     Parameters
     ----------
     ref : str or ModelVersion
     trusted : bool, default=False
-        Needed to load a pickle or joblib version that came from a bundle.
+        Trust the version for this call only (nothing is recorded; see :func:`trust`).
     format : str, optional
         ``"torchscript"`` loads the TorchScript file of a torch version.
 
@@ -436,18 +487,35 @@ def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None =
     -------
     object
         The model (an ``onnx.ModelProto`` for ONNX versions).
+
+    Raises
+    ------
+    ValidationError
+        When the version is not trusted and loading it would run code from its files.
     """
     store = default_store()
-    mv = ref if isinstance(ref, ModelVersion) else get(ref)
+    mv = get(ref)  # the registry's own record, whatever object was passed
     fl = flavors.get(mv.flavor)
-    if not fl.safe and mv.meta.get("origin", {}).get("kind") == "bundle" and not trusted:
-        raise ValidationError(
-            f"{mv.ref} is a {mv.flavor} file imported from a bundle; loading it would run code from that file.",
-            hint="Pass trusted=True if you trust where the bundle came from.")
     roles = mv.meta.get("flavor_roles") or ["model"]
+    if not (trusted or mv.trusted):
+        _refuse_untrusted_code(mv, roles)
     files = _files(store, mv, roles)
+    artifacts = {role: dict(a) for role, a in mv.artifacts.items()}
+    for role, types in _trusted_types(store, mv, trusted=trusted).items():
+        artifacts[role]["metadata"] = {**artifacts[role].get("metadata", {}), "trusted_types": types}
+        if role in files:
+            from .flavors import skops_untrusted
+
+            unknown = sorted(set(skops_untrusted(files[role])) - set(types))
+            if unknown:
+                how = "came from outside this registry" if not mv.trusted else "was trusted for other types"
+                raise ValidationError(
+                    f"{mv.ref} {how} ({mv.origin}) and its skops file asks for types skops does not trust by "
+                    f"default ({', '.join(unknown)}), so it was not loaded.",
+                    hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load "
+                         "it again.")
     try:
-        model = fl.load(files, mv.artifacts, prefer=format)
+        model = fl.load(files, artifacts, prefer=format)
     except ModelOpsError:
         raise
     except Exception as exc:
@@ -458,6 +526,53 @@ def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None =
                                  "here.") from exc
     _remember_loaded(model, mv.ref)
     return model
+
+
+def trust(ref: str | ModelVersion, *, by: str | None = None) -> ModelVersion:
+    """Record that you trust a version, so that its files may be deserialized everywhere.
+
+    Versions snapshotted in this registry are trusted from the start. A version
+    imported from a bundle or pulled from an OCI registry is not: ``load``
+    refuses its pickle or joblib file, skops loads only the types it trusts by
+    default, and a model directory written by :func:`materialize` (what the
+    model server, images and deployments run) says it is untrusted, so the
+    server refuses it. ``trust`` records who trusted the version, when, and the
+    exact skops types its files ask for now, in this registry.
+
+    Parameters
+    ----------
+    ref : str or ModelVersion
+    by : str, optional
+        Who trusts it (default: the current user).
+
+    Returns
+    -------
+    ModelVersion
+        With ``trusted`` set (``.by``, ``.at``).
+
+    Examples
+    --------
+    >>> mv = trust("churn:4")  # doctest: +SKIP
+    >>> bool(mv.trusted), mv.trusted.by  # doctest: +SKIP
+    (True, 'alice')
+    """
+    from .signature import user
+
+    who = user() if by is None else by
+    if not isinstance(who, str) or not who.strip() or len(who) > 200 or any(ord(c) < 32 for c in who):
+        raise ValidationError(f"The argument 'by' must be a name of 1 to 200 printable characters; got {who!r}.")
+    store = default_store()
+    row_id, _, _ = _resolve(store, ref)
+    mv = _version(store, row_id)
+    types = _trusted_types(store, mv, trusted=True)
+    with store.write() as con:
+        if con.execute("SELECT 1 FROM versions WHERE id = ?", (row_id,)).fetchone() is None:
+            raise ModelNotFoundError(f"{mv.ref} was deleted while it was being trusted.")
+        con.execute("INSERT INTO trust (version_id, by, at, types) VALUES (?, ?, ?, ?) ON CONFLICT (version_id) "
+                    "DO UPDATE SET by = excluded.by, at = excluded.at, types = excluded.types",
+                    (row_id, who, now(), dumps(types)))
+    add_record(mv, "trust", {"by": who, "types": types})
+    return _version(store, row_id)
 
 
 def artifact_path(ref: str | ModelVersion, role: str) -> Path:
@@ -516,7 +631,7 @@ def attach_artifact(ref: str | ModelVersion, role: str, path_or_bytes: str | Pat
             staged = store.stage(stage / "blob")
         else:
             raise ValidationError(f"The argument 'path_or_bytes' must be a path or bytes; got {type(path_or_bytes).__name__}.")
-        filename = Path(str(filename)).name or f"{role}.bin"
+        filename = check_filename(Path(str(filename)).name or f"{role}.bin")
         fmt = meta.pop("format", None) or _SUFFIX_FORMATS.get(Path(filename).suffix.lower(), "file")
         with store.write() as con:
             if con.execute("SELECT 1 FROM versions WHERE id = ?", (row_id,)).fetchone() is None:
@@ -530,44 +645,77 @@ def attach_artifact(ref: str | ModelVersion, role: str, path_or_bytes: str | Pat
     return _version(store, row_id)
 
 
-def materialize(ref: str | ModelVersion, directory: str | Path) -> Path:
+def _inside(directory: Path, name: str) -> Path:
+    """``directory / name`` after checking that it is a plain name and stays inside ``directory``."""
+    check_filename(name)
+    target = directory / name
+    if target.resolve().parent != directory.resolve():
+        raise ValidationError(f"The file name {name!r} would be written outside '{directory}', so nothing was "
+                              "written there.", hint="Materialize into a folder that holds no links.")
+    return target
+
+
+def materialize(ref: str | ModelVersion, directory: str | Path, *, trusted: bool = False) -> Path:
     """Write a version as a model directory: ``modelops-model.json`` plus its files.
 
     ``modelops-model.json`` holds ``{"schema": 1, "name", "version", "flavor",
     "signature": {"inputs", "outputs", "feature_names"}, "artifacts": {role:
-    {"path", "sha256", "format", ...}}}``; every file is checked against its
-    sha256 first. The model server and the image builder read this folder.
+    {"path", "sha256", "format", ...}}, "trust": {...}}``; every file is checked
+    against its sha256 first. The model server and the image builder read this
+    folder. ``trust`` is this registry's decision, written now: ``{"trusted",
+    "by", "at", "how", "trusted_types": {role: [skops types]}}``. The server
+    refuses a pickle or joblib file unless ``trusted`` is true, and loads a
+    skops file only with the listed types (see :func:`trust`).
+
+    Parameters
+    ----------
+    ref : str or ModelVersion
+    directory : str or Path
+        Created if needed; every file name is checked to stay inside it.
+    trusted : bool, default=False
+        Mark the directory trusted for a version that came from outside
+        without recording anything in the registry (see :func:`trust`).
 
     Returns
     -------
     pathlib.Path
         The directory.
     """
+    from .signature import user
+
     store = default_store()
-    mv = ref if isinstance(ref, ModelVersion) else get(ref)
+    mv = get(ref)
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise ValidationError(f"The argument 'directory' must be a folder; '{out}' is a file.")
+    names = {role: a["filename"] for role, a in mv.artifacts.items()}
+    for fname in names.values():
+        check_filename(fname)
     out.mkdir(parents=True, exist_ok=True)
     used: set[str] = {MODEL_DIR_FILE}
     artifacts = {}
     for role, a in mv.artifacts.items():
         src = store.verify_blob(a["sha256"], what=f"{mv.ref} ({role})")
-        fname = a["filename"]
+        fname = names[role]
         if fname in used:
             fname = f"{role}-{fname}"
         used.add(fname)
-        tmp = out / f".{fname}.tmp"
+        target = _inside(out, fname)
+        tmp = _inside(out, f"{fname}.tmp").with_name(f".{fname}.tmp")
         shutil.copyfile(src, tmp)
-        tmp.replace(out / fname)
+        tmp.replace(target)
         artifacts[role] = {"path": fname, "sha256": a["sha256"], "format": a["format"], "size": a["size"],
                            "metadata": a["metadata"]}
+    decision = mv.trusted
+    if trusted and not decision:
+        decision = Trust(True, by=user(), at=now(), how="call")
     s = mv.signature
     doc = {"schema": MODEL_DIR_SCHEMA, "name": mv.name, "version": mv.version, "ref": mv.ref, "flavor": mv.flavor,
            "signature": {"inputs": s.get("inputs", []), "outputs": s.get("outputs", []),
                          "feature_names": s.get("feature_names", []), "columns": s.get("columns", [])},
            "artifacts": artifacts, "flavor_roles": mv.meta.get("flavor_roles", ["model"]),
-           "sample_input": mv.sample_input, "metrics": mv.metrics, "created": iso(mv.created)}
+           "sample_input": mv.sample_input, "metrics": mv.metrics, "created": iso(mv.created),
+           "trust": {**decision.to_dict(), "trusted_types": _trusted_types(store, mv, trusted=trusted)}}
     tmp = out / f".{MODEL_DIR_FILE}.tmp"
     tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     tmp.replace(out / MODEL_DIR_FILE)
@@ -575,25 +723,44 @@ def materialize(ref: str | ModelVersion, directory: str | Path) -> Path:
 
 
 def load_model_dir(directory: str | Path, *, prefer: str | None = None) -> Any:
-    """Load the model of a model directory written by :func:`materialize` (checks hashes)."""
+    """Load the model of a model directory written by :func:`materialize` (checks hashes and its trust).
+
+    A pickle or joblib file loads only when the directory says it is trusted;
+    a skops file only with the types its ``trust`` section lists.
+    """
     from .store import hash_file
 
     d = Path(directory)
     try:
         doc = json.loads((d / MODEL_DIR_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        trust_doc = doc.get("trust") or {}
+        allowed = trust_doc.get("trusted_types") or {}
+        roles, arts = doc.get("flavor_roles", ["model"]), doc["artifacts"]
+        trusted = trust_doc.get("trusted") is True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"'{d}' is not a model directory: {MODEL_DIR_FILE} could not be read ({exc}).") from exc
     files = {}
-    for role in doc.get("flavor_roles", ["model"]):
-        a = doc["artifacts"].get(role)
+    artifacts = {}
+    for role in roles:
+        a = arts.get(role)
         if a is None:
             continue
-        p = d / a["path"]
+        if str(a.get("format", "")).lower() in CODE_FORMATS and not trusted:
+            raise ValidationError(f"The model directory '{d}' holds a {a.get('format')} file, which runs code when "
+                                  "loaded, and is not marked trusted, so it was not loaded.",
+                                  hint="Trust the version with trust(ref) and materialize it again.")
+        p = _inside(d, a["path"])
         if hash_file(p)[0] != a["sha256"]:
             raise ModelOpsError(f"The file {a['path']} in {d} does not match its recorded sha256; it was not loaded.")
         files[role] = p
+        artifacts[role] = {**a, "metadata": {**(a.get("metadata") or {}),
+                                             "trusted_types": list(allowed.get(role, []))}}
     fl = flavors.get(doc["flavor"])
-    return fl.load(files, doc["artifacts"], prefer=prefer)
+    if not fl.safe and not trusted:
+        raise ValidationError(f"The model directory '{d}' holds a {fl.name} model, which runs code when loaded, "
+                              "and is not marked trusted, so it was not loaded.",
+                              hint="Trust the version with trust(ref) and materialize it again.")
+    return fl.load(files, {**arts, **artifacts}, prefer=prefer)
 
 
 # -- aliases, delete, gc, diff ----------------------------------------------
@@ -771,9 +938,9 @@ def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
     if suffix == ".onnx":
         return str(p)
     if suffix == ".skops":
-        from .._optional import require
+        from ._skops import import_skops
 
-        sio = require("skops.io", purpose="read .skops files", extra="sklearn")
+        sio = import_skops()
         untrusted = sio.get_untrusted_types(file=p)
         if untrusted and not trusted:
             raise ValidationError(f"The skops file '{p}' holds types skops does not trust by default: "

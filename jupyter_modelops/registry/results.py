@@ -35,6 +35,47 @@ def _size(n: int | None) -> str:
     return str(n)  # pragma: no cover
 
 
+#: origins of versions this registry wrote itself from objects in memory (trusted from the start)
+LOCAL_ORIGINS = ("snapshot", "checkpoint")
+
+
+class Trust:
+    """Whether the registry lets a version's files be deserialized, and who decided when.
+
+    ``bool(trust)`` is the decision. ``how`` is ``"snapshot"`` (written by this
+    registry from an object in memory: ``by``/``at`` are the snapshot's),
+    ``"user"`` (trusted with :func:`jupyter_modelops.trust`), or ``None`` for a
+    version that came from outside (bundle, pull) and was not trusted.
+    """
+
+    __slots__ = ("trusted", "by", "at", "how")
+
+    def __init__(self, trusted: bool, *, by: str | None = None, at: float | None = None,
+                 how: str | None = None) -> None:
+        self.trusted = bool(trusted)
+        self.by = by
+        self.at = at
+        self.how = how
+
+    def __bool__(self) -> bool:
+        return self.trusted
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, bool):
+            return self.trusted is other
+        return isinstance(other, Trust) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict:
+        return {"trusted": self.trusted, "by": self.by, "at": iso(self.at), "how": self.how}
+
+    def __repr__(self) -> str:
+        if not self.trusted:
+            return "Trust(untrusted)"
+        return f"Trust({self.how} by {self.by} at {iso(self.at)})"
+
+
 class ModelVersion(Result):
     """One immutable version of a model in the registry.
 
@@ -54,10 +95,16 @@ class ModelVersion(Result):
         ``{role: {"sha256", "size", "format", "filename", "metadata"}}``.
     aliases : list of str
         Aliases pointing at this version now.
+    trusted : Trust
+        Whether its files may be deserialized (by ``load``, the model server,
+        images): versions snapshotted here are trusted; versions that came
+        from a bundle or a pull are not until :func:`jupyter_modelops.trust`.
+        ``bool(mv.trusted)`` is the decision; ``.by`` and ``.at`` say who and when.
     """
 
     def __init__(self, *, name: str, version: int, created: float, user: str | None, flavor: str,
-                 parent: str | None, meta: dict, artifacts: dict, aliases: list[str]) -> None:
+                 parent: str | None, meta: dict, artifacts: dict, aliases: list[str],
+                 trust: Trust | None = None) -> None:
         self.name = name
         self.version = version
         self.created = created
@@ -67,11 +114,25 @@ class ModelVersion(Result):
         self.meta = meta
         self.artifacts = artifacts
         self.aliases = aliases
+        self._trust = trust
 
     # -- convenient views of the metadata -------------------------------------
     @property
     def ref(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def origin(self) -> str:
+        """``"snapshot"`` or ``"checkpoint"`` for versions written here, ``"bundle"`` for imported ones (bundle, pull)."""
+        return str((self.meta.get("origin") or {}).get("kind") or "snapshot")
+
+    @property
+    def trusted(self) -> Trust:
+        if self._trust is not None:
+            return self._trust
+        if self.origin in LOCAL_ORIGINS:
+            return Trust(True, by=self.user, at=self.created, how="snapshot")
+        return Trust(False)
 
     @property
     def signature(self) -> dict:
@@ -116,11 +177,11 @@ class ModelVersion(Result):
 
         return load(self, **kwargs)
 
-    def materialize(self, directory: str | Path) -> Path:
+    def materialize(self, directory: str | Path, *, trusted: bool = False) -> Path:
         """Write this version as a model directory (see :func:`jupyter_modelops.materialize`)."""
         from .api import materialize
 
-        return materialize(self, directory)
+        return materialize(self, directory, trusted=trusted)
 
     def profile(self) -> Any:
         """The drift reference profile of the data given at snapshot, or None.
@@ -144,6 +205,7 @@ class ModelVersion(Result):
             "name": self.name, "version": self.version, "ref": self.ref, "flavor": self.flavor,
             "created": iso(self.created), "user": self.user, "parent": self.parent, "aliases": self.aliases,
             "artifacts": self.artifacts, **{k: v for k, v in self.meta.items() if k not in ("flavor_roles",)},
+            "trusted": self.trusted.to_dict(),
         }
 
     def _summary(self) -> str:
@@ -159,7 +221,9 @@ class ModelVersion(Result):
     def to_html(self) -> str:
         sig = self.signature
         parts = []
+        t = self.trusted
         info = [("ref", self.ref), ("flavor", self.flavor), ("created", iso(self.created)), ("user", self.user),
+                ("trusted", f"yes ({t.how} by {t.by}, {iso(t.at)})" if t else "no: came from outside; trust(ref) to load"),
                 ("aliases", ", ".join(self.aliases) or "–"), ("parent", self.parent or "–"),
                 ("size", _size(self.size))]
         if self.tags:
@@ -461,13 +525,14 @@ class BundleInfo(Result):
     """``export_bundle`` / ``import_bundle``: the bundle file and the versions it carries."""
 
     def __init__(self, path: Path, versions: list, *, sha256: str | None = None, size: int | None = None,
-                 warnings: list[str] | None = None, imported: bool = False) -> None:
+                 warnings: list[str] | None = None, imported: bool = False, existing: list[str] | None = None) -> None:
         self.path = Path(path)
         self.versions = versions  # refs (export) or ModelVersion objects (import)
         self.sha256 = sha256
         self.size = size
         self.warnings = warnings or []
         self.imported = imported
+        self.existing = existing or []  # refs an import found already in the registry (same files)
 
     @property
     def refs(self) -> list[str]:
@@ -481,11 +546,12 @@ class BundleInfo(Result):
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "versions": self.refs, "sha256": self.sha256, "size": self.size,
-                "warnings": self.warnings, "imported": self.imported}
+                "warnings": self.warnings, "imported": self.imported, "existing": self.existing}
 
     def _summary(self) -> str:
         verb = "imported from" if self.imported else "exported to"
-        return f"Bundle {verb} {self.path.name}: {', '.join(self.refs)}"
+        same = f" ({', '.join(self.existing)} already there)" if self.existing else ""
+        return f"Bundle {verb} {self.path.name}: {', '.join(self.refs)}{same}"
 
     def to_text(self) -> str:
         return "\n".join([self._summary(), *[f"  warning: {w}" for w in self.warnings]])

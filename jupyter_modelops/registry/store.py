@@ -145,6 +145,12 @@ def _drop_orphan_records(con: sqlite3.Connection) -> None:
                 "(SELECT 1 FROM versions v WHERE v.name = records.name AND v.version = records.version)")
 
 
+@migration(3, "trust records: who trusted a version that came from outside, when, and which types")
+def _add_trust(con: sqlite3.Connection) -> None:
+    con.execute("CREATE TABLE trust (version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE, "
+                "by TEXT, at REAL NOT NULL, types TEXT NOT NULL)")
+
+
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 

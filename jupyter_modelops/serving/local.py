@@ -304,7 +304,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
     staging.mkdir(exist_ok=True)
     model_dir, model_ref, model_name, version = _model_dir_for(ref, staging)
     name = name or model_name
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValidationError(f"The deployment name {name!r} is not valid; use letters, digits, '.', '_' and '-'.")
     d = _root() / name
     d.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,12 @@ A model directory holds ``modelops-model.json`` and the artifact files it names:
 
 The registry writes it (``registry.materialize``); the image builder bakes it
 into images; this module only reads and checks it.
+
+Its ``trust`` section is the registry's decision, taken when the directory was
+written: ``{"trusted": bool, "by", "at", "how", "trusted_types": {role:
+[types]}}``. The server loads a pickle or joblib file only when ``trusted`` is
+true, and a skops file only when every type it asks for beyond skops' defaults
+is listed for its role. A directory without the section is untrusted.
 """
 
 from __future__ import annotations
@@ -77,6 +83,17 @@ class ModelSpec:
     feature_names: list[str] | None
     artifacts: dict[str, dict[str, Any]]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    trust: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trusted(self) -> bool:
+        """True when the directory says its files may run code when loaded (pickle, joblib)."""
+        return self.trust.get("trusted") is True
+
+    def trusted_types(self, role: str) -> list[str]:
+        """The skops types beyond skops' defaults that the artifact of ``role`` may load."""
+        types = (self.trust.get("trusted_types") or {}).get(role) or []
+        return [t for t in types if isinstance(t, str)]
 
     def artifact(self, runtime: str) -> tuple[str, Path, str] | None:
         """Return ``(role, path, format)`` of the first artifact a runtime can load, or None."""
@@ -143,10 +160,17 @@ def read_model_dir(directory: str | Path, *, verify: bool = True) -> ModelSpec:
     artifacts = raw.get("artifacts") or {}
     if not isinstance(artifacts, dict) or not artifacts:
         raise ValidationError(f"{spec_path} lists no artifacts; expected at least one under 'artifacts'.")
+    trust = raw.get("trust") or {}
+    if not isinstance(trust, dict) or not isinstance(trust.get("trusted_types", {}), dict):
+        raise ValidationError(f"The 'trust' section of {spec_path} must be an object with 'trusted' and "
+                              "'trusted_types'.", hint="Materialize the model directory again.")
     for role, art in artifacts.items():
-        if not isinstance(art, dict) or "path" not in art:
+        if not isinstance(art, dict) or not isinstance(art.get("path"), str):
             raise ValidationError(f"Artifact '{role}' in {spec_path} must be an object with a 'path'.")
         p = d / art["path"]
+        if not p.resolve().is_relative_to(d.resolve()):
+            raise ValidationError(f"Artifact '{role}' names '{art['path']}', which is outside {d}; it was not read.",
+                                  hint="Materialize the model directory again.")
         if not p.is_file():
             raise ValidationError(f"Artifact '{role}' names '{art['path']}', which is not in {d}.")
         if verify and art.get("sha256"):
@@ -170,7 +194,14 @@ def read_model_dir(directory: str | Path, *, verify: bool = True) -> ModelSpec:
         feature_names=list(sig["feature_names"]) if sig.get("feature_names") else None,
         artifacts=artifacts,
         raw=raw,
+        trust=trust,
     )
+
+
+def _now_iso() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _sha256(path: Path) -> str:
@@ -220,7 +251,9 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
     if feature_names is None and hasattr(model, "feature_names_in_"):
         feature_names = [str(c) for c in model.feature_names_in_]
     if native_format == "skops":
-        sio = __import__("skops.io", fromlist=["dump"])
+        from ..registry._skops import import_skops
+
+        sio = import_skops()
         native = d / "model.skops"
         sio.dump(model, native)
     elif native_format == "joblib":
@@ -231,6 +264,12 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
     else:
         raise ValidationError(f"native_format={native_format!r} is not known; expected 'skops' or 'joblib'.")
     artifacts = {"native": {"path": native.name, "sha256": _sha256(native), "format": native_format}}
+    # written here from the caller's own object: trusted, with exactly the types the file holds
+    from ..registry.flavors import skops_untrusted
+    from ..registry.signature import user
+
+    types = {"native": skops_untrusted(native)} if native_format == "skops" else {}
+    trust = {"trusted": True, "by": user(), "at": _now_iso(), "how": "memory", "trusted_types": types}
     classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     if onnx:
         from skl2onnx import to_onnx
@@ -259,7 +298,7 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
         "schema": 1, "name": name, "version": str(version), "flavor": "sklearn",
         "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n]}],
                       "outputs": outputs, "feature_names": feature_names},
-        "artifacts": artifacts,
+        "artifacts": artifacts, "trust": trust,
     }
     (d / SPEC_FILE).write_text(json.dumps(spec, indent=2))
     return d

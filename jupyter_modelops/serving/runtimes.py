@@ -156,6 +156,14 @@ class OnnxRuntime(Runtime):
         outputs = [
             TensorSpec(n, _ORT_TO_V2.get(o.type, "FP32"), _ort_shape(o.shape)) for n, o in zip(names, sess_out)
         ]
+        # the signature's datatypes win when the session's differ only in width (skl2onnx computes
+        # probabilities in FP32 where the registry, and the native runtime, say FP64): cast on output
+        self._casts = []
+        if spec.outputs and len(spec.outputs) == len(outputs):
+            for i, (declared, got) in enumerate(zip(spec.outputs, outputs)):
+                if declared.datatype != got.datatype and _same_family(declared.datatype, got.datatype):
+                    outputs[i] = TensorSpec(got.name, declared.datatype, got.shape)
+                    self._casts.append((got.name, np.dtype(_v2_numpy(declared.datatype))))
         super().__init__(spec, inputs, outputs)
         # a per-column input of a skl2onnx export is [N, 1]; the signature sends each column as [N]
         ranks = [len(i.shape) if isinstance(i.shape, (list, tuple)) else None for i in sess_in]
@@ -170,8 +178,10 @@ class OnnxRuntime(Runtime):
             if rank == 2 and arr.ndim == 1:
                 arr = arr.reshape(-1, 1)
             feed[internal] = arr if arr.dtype == dtype else arr.astype(dtype)
-        results = self.session.run(None, feed)
-        return dict(zip(self._out_public, results))
+        results = dict(zip(self._out_public, self.session.run(None, feed)))
+        for name, dtype in self._casts:
+            results[name] = results[name].astype(dtype)
+        return results
 
     def describe(self) -> dict:
         return {"runtime": self.name, "platform": self.platform, "providers": self.providers}
@@ -225,7 +235,8 @@ class SklearnRuntime(Runtime):
     name = "sklearn"
     platform = "sklearn"
 
-    def __init__(self, spec: ModelSpec, path: Path, fmt: str, settings: RuntimeSettings) -> None:
+    def __init__(self, spec: ModelSpec, path: Path, fmt: str, settings: RuntimeSettings, *,
+                 role: str | None = None) -> None:
         import numpy as np
 
         try:  # OpenMP threads of scikit-learn (HistGradientBoosting...) follow the settings
@@ -234,18 +245,7 @@ class SklearnRuntime(Runtime):
             self._limits = threadpool_limits(limits=settings.threads)
         except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
             self._limits = None
-        if fmt == "skops":
-            sio = _import_skops()
-            # the registry wrote this file itself; trust the types it contains
-            self.model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
-        elif fmt == "joblib":
-            joblib = require("joblib", purpose="load a joblib model", extra="sklearn")
-            self.model = joblib.load(path)
-        else:  # pickle: only written when the user declared the source trusted
-            import pickle
-
-            with open(path, "rb") as fh:
-                self.model = pickle.load(fh)  # noqa: S301
+        self.model = load_native(spec, path, fmt, role=role)
         model = self.model
         final = model.steps[-1][1] if hasattr(model, "steps") else model
         self._proba = hasattr(model, "predict_proba") and hasattr(final, "classes_")
@@ -327,55 +327,57 @@ _SKLEARN_INPUT_CHECK = re.compile(
     r"could not convert|Complex data not supported|dtype='numeric' is not compatible)")
 
 
-def _import_skops() -> Any:
-    """Import ``skops.io`` without walking into scikit-learn's vendored and test packages.
+def load_native(spec: ModelSpec, path: Path, fmt: str, *, role: str | None = None) -> Any:
+    """Deserialize a scikit-learn artifact as far as the model directory's ``trust`` section allows.
 
-    At import, skops lists every scikit-learn estimator with ``all_estimators()``,
-    whose ``pkgutil.walk_packages`` imports each package to recurse into it,
-    including ``sklearn.externals.array_api_compat.torch``, which imports torch
-    when it is installed: seconds and hundreds of MB for nothing, since
-    ``all_estimators`` ignores everything under ``externals`` and ``tests`` anyway.
-    The walk is narrowed only while skops is imported; the list is the same.
+    skops: only skops' default types plus those listed for ``role``. joblib and
+    pickle run code from the file: only when the directory is marked trusted.
+
+    Raises
+    ------
+    ValidationError
+        One sentence naming what is not trusted; nothing of the file was run.
     """
-    import sys
+    where = f"The model directory of '{spec.name}' ({spec.directory})"
+    hint = ("If you trust where the version came from, run jupyter_modelops.trust(ref) and materialize or deploy "
+            "it again.")
+    if fmt == "skops":
+        from ..registry._skops import load_skops
 
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    import pkgutil
+        types = spec.trusted_types(role) if role else []
+        try:
+            return load_skops(path, types, what=f"{where}: its file {path.name}")
+        except ValidationError as exc:
+            raise ValidationError(exc.message, hint=hint) from None
+    if not spec.trusted:
+        raise ValidationError(f"{where} holds a {fmt} file ({path.name}), which runs code when loaded, and is not "
+                              "marked trusted, so it was not loaded.", hint=hint)
+    if fmt == "joblib":
+        joblib = require("joblib", purpose="load a joblib model", extra="sklearn")
+        return joblib.load(path)
+    import pickle
 
-    original = pkgutil.walk_packages
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - the registry marked this directory trusted
 
-    def walk(path=None, prefix="", onerror=None):
-        for info in pkgutil.iter_modules(path, prefix):
-            yield info
-            parts = info.name.split(".")
-            if not info.ispkg or (parts[0] == "sklearn" and ("externals" in parts or "tests" in parts)):
-                continue
-            try:
-                __import__(info.name)
-            except ImportError:
-                if onerror is not None:
-                    onerror(info.name)
-                continue
-            except Exception:
-                if onerror is not None:
-                    onerror(info.name)
-                    continue
-                raise
-            sub = getattr(sys.modules[info.name], "__path__", None) or []
-            yield from walk(sub, info.name + ".", onerror)
 
-    pkgutil.walk_packages = walk
-    try:
-        return require("skops.io", purpose="load a scikit-learn model saved with skops", extra="sklearn")
-    finally:
-        pkgutil.walk_packages = original
+def _import_skops() -> Any:
+    """Import ``skops.io`` fast (see :func:`jupyter_modelops.registry._skops.import_skops`)."""
+    from ..registry._skops import import_skops
+
+    return import_skops()
 
 
 def _v2_numpy(datatype: str) -> str:
     from .modeldir import V2_TO_NUMPY
 
     return V2_TO_NUMPY[datatype]
+
+
+def _same_family(a: str, b: str) -> bool:
+    """Both floating point, or both integers: a cast between them keeps the meaning."""
+    floats, ints = ("FP16", "FP32", "FP64"), ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+    return (a in floats and b in floats) or (a in ints and b in ints)
 
 
 def _ort_shape(shape: Any) -> tuple[int, ...]:
@@ -410,7 +412,7 @@ def choose_runtime(spec: ModelSpec, *, prefer: str | None = None,
             return OnnxRuntime(spec, path, settings)
         if runtime == "torchscript":
             return TorchScriptRuntime(spec, path, settings)
-        return SklearnRuntime(spec, path, fmt, settings)
+        return SklearnRuntime(spec, path, fmt, settings, role=_role)
     have = ", ".join(f"{r} ({a.get('format')})" for r, a in spec.artifacts.items())
     want = "a " + prefer + " artifact" if prefer else "an onnx, torchscript, skops, joblib or pickle artifact"
     raise ValidationError(f"The model directory of '{spec.name}' has no artifact this server can run "

@@ -63,7 +63,9 @@ def write_pickle_dir(directory: Path, model, *, name: str = "slow", n_features: 
             "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n_features]}],
                           "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
                                       {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]}]},
-            "artifacts": {"model": {"path": path.name, "sha256": _sha(path), "format": "pickle"}}}
+            "artifacts": {"model": {"path": path.name, "sha256": _sha(path), "format": "pickle"}},
+            # pickled here from the test's own object: trusted, as the registry marks what it writes itself
+            "trust": {"trusted": True, "how": "memory"}}
     (directory / "modelops-model.json").write_text(json.dumps(spec))
     return directory
 
