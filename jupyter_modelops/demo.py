@@ -134,7 +134,6 @@ def deploy(state: dict) -> str:
         kinds = ", ".join(o["kind"] for o in dep.manifests)
         parts.append(f"{profile}: {len(dep.manifests)} manifests ({kinds}) -> {path.name}")
     state["deploy_yaml"] = state["out"] / "deploy-gpu-t4.yaml"
-    print(state["deploy_yaml"].read_text(encoding="utf-8").split("---\n")[2])  # the gpu-t4 Deployment
     return f"dry-run deployment of {ref}: " + "; ".join(parts)
 
 

@@ -220,8 +220,11 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
 
     error = None
     try:
+        # the kernel's own log (e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ...") is
+        # not the report's business: keep its errors only, so the calling cell stays clean
         pm.execute_notebook(str(path), str(nb_path), parameters=checked, kernel_name=kernel_name,
-                            progress_bar=False, cwd=str(out), execution_timeout=timeout, start_timeout=120)
+                            progress_bar=False, cwd=str(out), execution_timeout=timeout, start_timeout=120,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # dead kernel, timeout, kernel that would not start

@@ -30,6 +30,14 @@ def test_successful_run_writes_notebook_html_and_summary(tmp_path):
     assert "succeeded" in run._repr_html_()
 
 
+def test_the_kernel_log_does_not_reach_the_calling_process(tmp_path, capfd):
+    tpl = make_template(tmp_path / "toy.ipynb", PARAMS, BODY)
+    run = report(template=tpl, output_dir=tmp_path / "out")
+    assert run.status == "succeeded"
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err and "WARNING" not in err, err
+
+
 def test_failed_gate_is_reported_not_hidden(tmp_path, webhook):
     url, received = webhook
     tpl = make_template(tmp_path / "toy.ipynb", PARAMS, BODY)
