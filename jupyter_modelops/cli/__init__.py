@@ -1,34 +1,36 @@
-"""The ``modelops`` command (also ``jupyter modelops``): a router over one module per verb.
+"""The ``modelops`` command (also ``jupyter modelops``): the terminal face of :mod:`jupyter_modelops.verbs`.
 
-Each module in :mod:`jupyter_modelops.cli.commands` defines ``SUMMARY``,
-``add_arguments(parser)`` and ``run(args) -> int``. Its file name is the verb
-(``foo_bar.py`` is ``foo-bar``). The router turns :class:`ModelOpsError` into
-one line on stderr and the exit code the error class declares (see
+Each verb's parser is generated from its declaration; the values are found the
+way a terminal does (a model or a table is a file). ``--json`` prints the
+result as JSON and ``--html FILE`` writes it as HTML where the result has an
+HTML form. The router turns :class:`ModelOpsError` into one line on stderr
+and the exit code the error class declares (see
 :mod:`jupyter_modelops.exceptions`); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
+from .. import verbs as _verbs
 from .._version import __version__
-from ..exceptions import ModelOpsError
-from . import commands as _commands
+from ..exceptions import ModelOpsError, suggest
+
+FACE = "cli"
+
+#: verbs spelled under a group on the command line (``modelops report run``): group -> its help line
+GROUPS = {"report": "monitoring reports: run, history, schedule, schedules, unschedule"}
 
 
-def _verbs() -> dict[str, str]:
-    return {
-        m.name.replace("_", "-"): f"{_commands.__name__}.{m.name}"
-        for m in pkgutil.iter_modules(_commands.__path__)
-        if not m.name.startswith("_")
-    }
+def _spellings() -> dict[tuple[str, ...], Any]:
+    """command-line spelling (``("report", "run")``) -> verb declaration."""
+    return {(v.cli_path or (v.name,)): v for v in _verbs.all_verbs().values() if FACE in v.faces}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``modelops`` parser: one sub-parser per verb, generated from the declarations."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     parser = argparse.ArgumentParser(
@@ -40,38 +42,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jupyter-modelops {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    for verb, modname in sorted(_verbs().items()):
-        module = importlib.import_module(modname)
-        p = sub.add_parser(verb, help=getattr(module, "SUMMARY", ""), description=module.__doc__,
-                           parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    groups: dict[str, Any] = {}
+    for path, verb in sorted(_spellings().items()):
+        where = sub
+        if len(path) > 1:
+            if path[0] not in groups:
+                g = sub.add_parser(path[0], help=GROUPS.get(path[0], ""), description=GROUPS.get(path[0]))
+                groups[path[0]] = g.add_subparsers(dest="action", metavar="ACTION", required=True)
+            where = groups[path[0]]
+        p = where.add_parser(path[-1], help=verb.summary, description=verb.description(FACE), parents=[common],
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_face_options(p, verb)
+        p.set_defaults(_verb=verb)
     return parser
 
 
+def add_face_options(parser: argparse.ArgumentParser, verb: Any) -> None:
+    """A verb's own arguments, then what the terminal adds: ``--json`` and (for HTML results) ``--html``."""
+    verb.add_arguments(parser, FACE)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (no progress bar)")
+    if verb.html:
+        parser.add_argument("--html", metavar="FILE", help="also write the result as HTML to this file")
+
+
+def _unknown_verb(argv: Sequence[str]) -> str | None:
+    """One sentence when the first word is not a verb (argparse would only list the choices)."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or any(a in ("-h", "--help", "--version") for a in argv[: argv.index(words[0])]):
+        return None
+    known = sorted({path[0] for path in _spellings()})
+    if words[0] in known:
+        return None
+    return (f"unknown verb '{words[0]}'.{suggest(words[0], known)} Known verbs: {', '.join(known)}. "
+            "Run 'modelops --help' for what each does.")
+
+
+def emit(verb: Any, result: Any, *, as_json: bool = False, html: str | None = None) -> None:
+    """Print a result: its JSON with ``--json``, else its text; ``--html`` also writes its HTML."""
+    import json
+
+    from .._html import to_jsonable
+
+    text = verb.text(result) if verb.text else None
+    if verb.text and text is None:
+        return
+    if html:
+        result.save_html(html)
+    if as_json:
+        data = result.to_dict() if callable(getattr(result, "to_dict", None)) else result
+        print(json.dumps(to_jsonable(data), indent=2))
+        return
+    if text is None:
+        text = result.to_text() if hasattr(result, "to_text") else repr(result)
+    print(text)
+    if html:
+        print(f"HTML report: {html}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    problem = _unknown_verb(argv)
+    if problem:
+        print(f"modelops: error: {problem}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    verb = getattr(args, "_verb", None)
+    if verb is None:
         parser.print_help()
         return 2
+    name = " ".join(verb.cli_path or (verb.name,))
     try:
-        code = args._run(args)
+        face = _verbs.Face(FACE, quiet=args.json)
+        result = verb.call(face, verb.resolve(args, face))
+        emit(verb, result, as_json=args.json, html=getattr(args, "html", None))
+        return int(verb.exit_code(result) or 0)
     except ModelOpsError as exc:
         if args.debug:
             raise
-        print(f"modelops {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"modelops {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"modelops {args.verb}: interrupted", file=sys.stderr)
+        print(f"modelops {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if args.debug:
             raise
-        print(f"modelops {args.verb}: unexpected error: {type(exc).__name__}: {exc}. "
+        print(f"modelops {name}: unexpected error: {type(exc).__name__}: {exc}. "
               "Run again with --debug to see the traceback.", file=sys.stderr)
         return 4
-    return int(code or 0)
 
 
 def run() -> None:  # console-script entry point that exits

@@ -1,18 +1,16 @@
-"""``%modelops VERB ...``: a router over one small module per verb.
+"""``%modelops VERB ...``: the notebook face of the verbs declared in :mod:`jupyter_modelops.verbs`.
 
-Each module in :mod:`jupyter_modelops.magics.commands` defines ``SUMMARY``
-(one line), ``add_arguments(parser)`` and ``run(args, shell)``; the router
-parses with IPython's ``MagicArgumentParser`` (bad flags become a
-``UsageError``), calls ``run`` and returns its result so that the notebook
-displays it. ``-o NAME`` stores the result in the user namespace and
-``--debug`` shows the full traceback of an error. A module's file name is its
-verb (``foo_bar.py`` is ``foo-bar``).
+The router builds each verb's parser from its declaration with IPython's
+``MagicArgumentParser`` (bad flags become a ``UsageError``), resolves the
+values the way a notebook does (a model, a table or a report is the name of a
+variable) and returns the core call's result so that the notebook displays
+it. ``-o NAME`` stores the result in the user namespace and ``--debug`` shows
+the full traceback of an error.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import argparse
 import shlex
 from typing import Any
 
@@ -20,24 +18,21 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from .. import verbs as _verbs
 from ..exceptions import ModelOpsError
-from . import commands as _commands
+
+FACE = "magic"
 
 
-def verbs() -> dict[str, str]:
-    """verb -> module name, discovered from the commands package."""
-    return {
-        m.name.replace("_", "-"): f"{_commands.__name__}.{m.name}"
-        for m in pkgutil.iter_modules(_commands.__path__)
-        if not m.name.startswith("_")
-    }
+def verbs() -> dict[str, Any]:
+    """verb -> declaration, for the verbs a notebook has."""
+    return {name: _verbs.all_verbs()[name] for name in _verbs.names(FACE)}
 
 
 def _help_text() -> str:
     lines = ["Usage: %modelops VERB [options]   (%modelops VERB --help for one verb)", "", "Verbs:"]
-    for verb, modname in sorted(verbs().items()):
-        summary = getattr(importlib.import_module(modname), "SUMMARY", "")
-        lines.append(f"  {verb:<12} {summary}")
+    for name, verb in verbs().items():
+        lines.append(f"  {name:<12} {verb.summary}")
     return "\n".join(lines)
 
 
@@ -48,14 +43,21 @@ class HelpText(str):
         p.text(str(self))
 
 
+class _Parser(MagicArgumentParser):
+    """IPython's parser (errors are a ``UsageError``) with plain argparse help text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def build_parser(verb: str) -> tuple[MagicArgumentParser, Any]:
-    module = importlib.import_module(verbs()[verb])
-    parser = MagicArgumentParser(prog=f"%modelops {verb}", description=module.__doc__, add_help=True)
-    module.add_arguments(parser)
-    if not any(a.dest == "out" for a in parser._actions):
-        parser.add_argument("-o", "--out", metavar="NAME", help="store the result in this variable")
+    """The parser of ``%modelops VERB``, generated from the verb's declaration, and the declaration."""
+    decl = verbs()[verb]
+    parser = _Parser(prog=f"%modelops {verb}", description=decl.description(FACE), add_help=True)
+    decl.add_arguments(parser, FACE)
+    parser.add_argument("-o", "--out", metavar="NAME", help="store the result in this variable")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    return parser, module
+    return parser, decl
 
 
 def dispatch(line: str, shell: Any) -> Any:
@@ -73,13 +75,14 @@ def dispatch(line: str, shell: Any) -> Any:
         raise UsageError(
             f"Unknown verb '{verb}'.{suggest(verb, known)} Known verbs: {', '.join(sorted(known))}."
         )
-    parser, module = build_parser(verb)
+    parser, decl = build_parser(verb)
     try:
         args = parser.parse_args(rest)
     except SystemExit:  # --help printed the usage
         return None
     try:
-        result = module.run(args, shell)
+        face = _verbs.Face(FACE, shell=shell)
+        result = decl.call(face, decl.resolve(args, face))
     except ModelOpsError as exc:
         if args.debug:
             raise
@@ -92,9 +95,8 @@ def dispatch(line: str, shell: Any) -> Any:
         raise UsageError(
             f"{verb} failed with {type(exc).__name__}: {exc}. Add --debug to see the traceback."
         ) from None
-    out = getattr(args, "out", None)
-    if out:
-        shell.user_ns[out] = result
+    if args.out:
+        shell.user_ns[args.out] = result
     return result
 
 

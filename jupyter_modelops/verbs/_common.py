@@ -14,9 +14,9 @@ TRUST = Param("trust", Flag(), faces=("cli",), to_core=False,
               help="allow loading pickle-based model files (.joblib, .pkl) you trust")
 
 
-def gates(example: str) -> Param:
+def gates(example: str, *, precheck: bool = False) -> Param:
     """``--check GATE`` (repeatable); the command line exits 1 when one fails."""
-    return Param("check", Gates(), repeat=True,
+    return Param("check", Gates(precheck=precheck), repeat=True,
                  help={"cli": f'a gate such as "{example}" (repeatable); exit code 1 when one fails',
                        "*": f'a gate such as "{example}" (repeatable)'})
 

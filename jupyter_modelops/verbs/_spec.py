@@ -216,8 +216,11 @@ class Gates(Text):
     metavar = "GATE"
     order = -1
 
+    def __init__(self, *, precheck: bool = False) -> None:
+        self.precheck = precheck  # metric gates parse alone; robustness gates need the report
+
     def resolve(self, value: Any, face: Face, ctx: dict) -> Any:
-        if value:
+        if value and self.precheck:
             from ..gates import parse_gates
 
             parse_gates(value)
@@ -234,9 +237,11 @@ class Variable(Kind):
 
     name = "object"
 
-    def __init__(self, what: str, *, reader: str | None = None, trust: str = "trust") -> None:
+    def __init__(self, what: str, *, reader: str | None = None, file_what: str | None = None,
+                 trust: str = "trust") -> None:
         self.what = what
         self.reader = reader
+        self.file_what = file_what or what
         self.trust = trust
         self.faces = ("magic", "cli")
 
@@ -253,7 +258,7 @@ class Variable(Kind):
             from ..magics._util import resolve
 
             return resolve(face.shell, value, self.what)
-        return read_file(value, self.reader, what=self.what, trusted=bool(ctx.get(self.trust)))
+        return read_file(value, self.reader, what=self.file_what, trusted=bool(ctx.get(self.trust)))
 
     def schema(self) -> dict:
         return {**super().schema(), "what": self.what, "reader": self.reader}

@@ -9,7 +9,7 @@ Examples: {prog} deploy churn:3 --cluster prod --profile gpu-t4 --replicas 2
 from ._common import KUBECONFIG, NAMESPACE, TIMEOUT
 from ._spec import Flag, Int, Param, Ref, Text, Verb, exit_ok
 
-MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t4]       (no reference: a form, pre-filled)
+MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t4]       (a form, pre-filled)
 """
 
 
@@ -36,7 +36,8 @@ VERB = Verb(
     doc={"magic": MAGIC_DOC, "*": __doc__}, run=run, faces=("magic", "cli", "rest"), exit_code=exit_ok,
     params=[
         Param("ref", Ref(), positional=True, optional=True,
-              help={"magic": "registry reference, e.g. churn:3 (omit for the form)", "*": "registry reference, e.g. churn:3"}),
+              help={"magic": "registry reference, e.g. churn:3 (omit for the form)",
+                    "*": "registry reference, e.g. churn:3"}),
         Param("cluster", Text(), help="kubeconfig context(s), comma-separated; 'local' for this machine"),
         Param("target", Text(), help="the same as --cluster"),
         Param("profile", Text(), default="cpu-small", help="hardware profile (see the profiles verb)"),

@@ -7,8 +7,9 @@ from ._common import TRUST, gates
 from ._spec import Float, Items, Outcome, Param, Path, Text, Variable, Verb, exit_gates
 
 DOC = {
-    "magic": __doc__ + "\nExample: {prog} drift X_train X_new --model model -o d\n",
+    "magic": __doc__ + "\n\nExample: {prog} drift X_train X_new --model model -o d\n",
     "cli": __doc__ + """
+
 The reference is CSV, Parquet or a profile JSON written with --save-profile
 (compare later without keeping the raw reference). Exit code 0 when every gate
 passes (or none is given), 1 when a gate fails, 2 for bad input.
@@ -54,9 +55,10 @@ VERB = Verb(
     "drift", "data and prediction drift: PSI, KS, Wasserstein, Jensen-Shannon, chi2", doc=DOC, run=run,
     html=True, exit_code=exit_gates,
     params=[
-        Param("reference", Variable("reference data", reader="reference"), positional=("magic",), required=True,
-              metavar={"cli": "FILE"}, help={"magic": "variable holding the reference data or a Profile",
-                                             "cli": "reference: .csv, .parquet or profile .json"}),
+        Param("reference", Variable("reference data", reader="reference", file_what="reference"),
+              positional=("magic",), required=True, metavar={"cli": "FILE"},
+              help={"magic": "variable holding the reference data or a Profile",
+                    "cli": "reference: .csv, .parquet or profile .json"}),
         Param("current", Variable("current data", reader="table"), positional=("magic",), metavar={"cli": "FILE"},
               help={"magic": "variable holding the current data", "cli": "current data: .csv or .parquet"}),
         Param("model", Variable("model", reader="model"), metavar={"magic": "M", "cli": "FILE"},

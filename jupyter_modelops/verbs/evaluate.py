@@ -4,8 +4,9 @@ from ._common import TRUST, gates
 from ._spec import Flag, Float, Int, Labels, Param, Text, Variable, Verb, exit_gates
 
 DOC = {
-    "magic": __doc__ + '\nExample: {prog} evaluate model X_test y_test --check "f1>=0.8" -o report\n',
+    "magic": __doc__ + '\n\nExample: {prog} evaluate model X_test y_test --check "f1>=0.8" -o report\n',
     "cli": __doc__ + """
+
 The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
 CSV or Parquet with the target in --target. Exit code 0 when every gate
 passes (or none is given), 1 when a gate fails, 2 for bad input.
@@ -32,7 +33,7 @@ def run(face, *, model, X, y, task, ci, n_boot, threshold, check, on, seed, inte
 
 MODEL = Param("model", Variable("model", reader="model"), positional=("magic",), required=True,
               metavar={"cli": "FILE"}, help={"magic": "variable holding the model (or a function of X)"})
-X = Param("X", Variable("inputs", reader="table"), positional=("magic",), required=True, flag="--data",
+X = Param("X", Variable("X", reader="table", file_what="data"), positional=("magic",), required=True, flag="--data",
           metavar={"cli": "FILE"}, help={"magic": "variable holding the inputs"})
 Y = Param("y", Labels(), positional=("magic",), required=True, flag="--target", metavar={"cli": "COLUMN"})
 N_BOOT = Param("n_boot", Int(), default=1000, help="bootstrap replicates, 0 for none")
@@ -46,7 +47,7 @@ VERB = Verb(
         Param("task", Text(), default="auto", help="auto, binary, multiclass or regression"),
         CI, N_BOOT,
         Param("threshold", Float(), default=0.5, help="decision threshold (binary)"),
-        gates("f1>=0.8"),
+        gates("f1>=0.8", precheck=True),
         Param("on", Text(), default="bound", choices=("bound", "value"),
               help="judge gates on the interval bound or the point value"),
         Param("seed", Int(), default=0, help="random seed of the bootstrap"),

@@ -8,6 +8,7 @@ from ._spec import Flag, Float, Int, ModelOrRef, Param, Text, Variable, Verb
 
 DOC = {
     "magic": __doc__ + """
+
 MODEL is a variable holding a fitted model (scikit-learn or torch) or a
 registry reference such as churn:3 or churn@production.
 
@@ -16,6 +17,7 @@ Examples:
   {prog} export model --format torchscript --sample X_test -o exported
 """,
     "*": __doc__ + """
+
 The sample rows come from --sample (CSV, Parquet or .npy) or, by default, from
 the sample the registry stored at snapshot time. Exit code 0 when the export
 matches the original within tolerance, 4 when it does not (ParityError) or

@@ -3,7 +3,7 @@
 from ._spec import Flag, Outcome, Param, Path, Ref, Text, Verb
 
 DOC = {
-    "magic": __doc__ + "\nExample: {prog} load churn@production -o model\n",
+    "magic": __doc__ + "\n\nExample: {prog} load churn@production -o model\n",
     "cli": """Write a model version to a folder (modelops-model.json + its files), hashes checked.
 
   {prog} load churn@production --to ./churn-model

@@ -4,6 +4,7 @@ from ._spec import Flag, ModelOrRef, Param, Text, Variable, Verb
 
 DOC = {
     "magic": __doc__ + """
+
 DEPLOYMENT is a variable holding a LocalDeployment, a local deployment's
 name, or a URL; X is a variable holding a DataFrame or an array.
 
@@ -12,6 +13,7 @@ Examples: {prog} predict dep X_test[:5]
           {prog} predict http://127.0.0.1:8080 X --binary -o p
 """,
     "cli": __doc__ + """
+
 DEPLOYMENT is a local deployment's name or a URL (http://127.0.0.1:8080); the
 rows come from a CSV or Parquet file.
 

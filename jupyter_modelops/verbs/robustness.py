@@ -6,9 +6,11 @@ from .evaluate import CI, MODEL, N_BOOT, X
 
 DOC = {
     "magic": __doc__ + """
+
 Example: {prog} robustness model X_test y_test --perturb noise,missing --check "flip_rate<=0.05 at noise 0.05" -o rob
 """,
     "cli": __doc__ + """
+
 The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
 CSV or Parquet. With --target, the metric drop (accuracy or MAE) is reported
 with paired bootstrap intervals. Exit code 0 when every gate passes (or none

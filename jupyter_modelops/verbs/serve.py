@@ -10,11 +10,13 @@ from ._spec import Flag, Float, Int, Param, Path, Ref, Text, Verb
 
 DOC = {
     "magic": __doc__ + """
+
 Examples: {prog} serve churn:3
           {prog} serve churn@production --port 8080 --workers 2
           {prog} serve ./model-dir -o dep
 """,
     "cli": __doc__ + """
+
 On the command line the server runs in the foreground (for containers; SIGTERM
 drains in-flight requests, then exits 0); --detach starts a local deployment.
 

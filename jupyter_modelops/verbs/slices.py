@@ -5,8 +5,8 @@ from ._spec import Float, Int, Items, Param, Verb, exit_gates
 from .evaluate import MODEL, N_BOOT, X, Y
 
 DOC = {
-    "magic": __doc__ + "\nExample: {prog} slices model X_test y_test --by age,region -o s\n",
-    "cli": __doc__ + "\nExample:\n  {prog} slices --model model.skops --data test.parquet --target churned --by region,age\n",
+    "magic": __doc__ + "\n\nExample: {prog} slices model X_test y_test --by age,region -o s\n",
+    "cli": __doc__ + "\n\nExample:\n  {prog} slices --model model.skops --data test.parquet --target y --by age\n",
 }
 
 

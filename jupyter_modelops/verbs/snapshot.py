@@ -3,8 +3,9 @@
 from ._spec import Flag, Pairs, Param, Text, Variable, Verb
 
 DOC = {
-    "magic": __doc__ + "\nExample: {prog} snapshot model --name churn --report report --data X_train --alias staging\n",
+    "magic": __doc__ + "\n\nExample: {prog} snapshot model --name churn --report report --data X_train\n",
     "cli": __doc__ + """
+
   {prog} snapshot model.onnx --name churn [--data train.parquet] [--report report.json] [--alias staging]
 
 Model files: .onnx, .skops, TorchScript .pt; .joblib/.pkl only with --trusted.
