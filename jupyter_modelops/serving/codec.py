@@ -5,6 +5,12 @@ Both the JSON form and the binary tensor extension are read: when the
 that many bytes of JSON and the raw tensor bytes follow, in input order, for
 each input whose parameters give ``binary_data_size``. The Content-Type header
 is not needed (clients such as ``tritonclient`` send none in JSON mode).
+
+JSON has no NaN or infinities, but some clients write them as the tokens
+``NaN``, ``Infinity`` and ``-Infinity`` (Python's ``json`` module does by
+default): a body with those tokens is read too, and they are accepted in
+floating-point inputs only (an integer or boolean input holding one gets 400).
+The binary tensor extension carries them exactly and is the form to prefer.
 """
 
 from __future__ import annotations
@@ -127,6 +133,18 @@ def _json_data(data: Any, got: str, want: str, count: int, name: str) -> np.ndar
         raise InvalidInput(f"Input '{name}' has values out of range for {got}.") from None
 
 
+def _loads_nonfinite(body: bytes, error: Exception) -> Any:
+    """Parse a body orjson refused when it holds ``NaN``/``Infinity`` tokens; else the 400 for ``error``."""
+    if b"NaN" in body or b"Infinity" in body:
+        import json
+
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+    raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
+
+
 def _kind_name(kind: str) -> str:
     return {"U": "strings", "S": "strings", "O": "mixed or non-numeric values", "f": "floating-point numbers",
             "b": "booleans", "i": "integers", "u": "integers"}.get(kind, "values of another type")
@@ -146,7 +164,7 @@ def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpe
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"The request body is not valid JSON: {exc}.") from None
+        doc = _loads_nonfinite(body, exc)
     if not isinstance(doc, dict):
         raise InvalidInput(f"The request body must be a JSON object with 'inputs'; got {type(doc).__name__}.")
     entries = doc.get("inputs")
