@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages the tests use as real parts (installed only when missing, as root).
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chromium fonts-dejavu-core openssl
 
-.PHONY: demo test env system-deps bench clean
+.PHONY: demo test env system-deps lint bench clean
 
 demo: env
 	$(PY) -m jupyter_modelops.demo
@@ -41,6 +41,16 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "missing system packages:$$missing (run make test as root, or install them)"; fi; \
 	fi
+
+# Static checks, configured in pyproject.toml: ruff (lint, then the formatting check) and mypy over the core.
+# Every check runs; the target fails if any failed.
+lint: env
+	@status=0; \
+	$(VENV)/bin/ruff check jupyter_modelops tests bench || status=1; \
+	$(VENV)/bin/ruff format --check jupyter_modelops tests bench || status=1; \
+	$(PY) -m mypy || status=1; \
+	exit $$status
+# labextension: jlpm lint:check
 
 bench: env
 	$(PY) bench/run_all.py $(BENCH)
