@@ -176,7 +176,8 @@ def check(metrics: Mapping[str, Any], gates: GateSpec, *, on: str = "bound",
     for g in parse_gates(gates):
         name = g.metric if g.metric in metrics else aliases.get(g.metric, g.metric)
         if name not in metrics:
-            known = sorted(set(metrics) | set(aliases))
+            # suggest only names that would work here: this result's metrics and the aliases of those
+            known = sorted(set(metrics) | {a for a, target in aliases.items() if target in metrics})
             raise ValidationError(
                 f"The gate '{g}' names the metric '{g.metric}', which this result does not have."
                 f"{suggest(g.metric, known)} Available: {', '.join(sorted(metrics))}."

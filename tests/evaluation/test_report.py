@@ -84,6 +84,15 @@ def test_check_unknown_metric_suggests(reports):
         reports["binary"].check("roc_acu >= 0.8")
 
 
+def test_suggestions_name_only_metrics_this_result_has(reports):
+    # "acc" is an alias of accuracy, which a regression result does not have: never suggest it there
+    with pytest.raises(ValidationError) as info:
+        reports["regression"].check("acc >= 0.8")
+    assert "Did you mean" not in str(info.value) and "r2" in str(info.value)
+    with pytest.raises(ValidationError, match="Did you mean: .*mae"):  # aliases of its own metrics are fine
+        reports["regression"].check("mea <= 1")
+
+
 def test_parse_gate_forms():
     assert parse_gate("f1>=0.8").op == ">="
     assert parse_gate(" log_loss < 3e-1 ").threshold == 0.3
