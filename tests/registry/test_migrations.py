@@ -57,6 +57,14 @@ def test_fixture_is_schema_1():
     assert store_mod.SCHEMA_VERSION >= 2  # so the tests below do migrate
 
 
+def test_migrations_are_numbered_without_gaps():
+    assert sorted(store_mod.MIGRATIONS) == list(range(2, store_mod.SCHEMA_VERSION + 1))
+    for number, m in store_mod.MIGRATIONS.items():
+        assert m.version == number and m.description and callable(m.apply)
+    with pytest.raises(ValueError, match="defined twice"):
+        store_mod.migration(2, "again")(lambda con: None)
+
+
 def test_v1_registry_migrates_and_every_function_works(modelops_home, tmp_path):
     reg = _copy_fixture(modelops_home)
     before = _dump(reg / "registry.db")
@@ -70,10 +78,15 @@ def test_v1_registry_migrates_and_every_function_works(modelops_home, tmp_path):
 
     # reading
     assert {r["name"]: (r["versions"], r["latest"], r["aliases"]) for r in listing.to_dict()["models"]} == {
-        "churn": (3, 3, {"production": 1, "staging": 2}), "fraud": (1, 1, {"production": 1})}
+        "churn": (3, 3, {"production": 1, "staging": 2}),
+        "fraud": (1, 1, {"production": 1}),
+    }
     assert mo.versions("churn").numbers() == [3, 2, 1]
     assert [(h["alias"], h["version"], h["previous"]) for h in alias_history("churn")] == [
-        ("staging", 1, None), ("staging", 2, 1), ("production", 1, None)]
+        ("staging", 1, None),
+        ("staging", 2, 1),
+        ("production", 1, None),
+    ]
     v2 = mo.get("churn@staging")
     assert v2.version == 2 and v2.params == {"C": 0.1} and v2.notes == "more regularized"
     assert v2.metrics["f1_score"] == {"value": 0.92, "low": 0.83, "high": 0.98}
@@ -87,7 +100,10 @@ def test_v1_registry_migrates_and_every_function_works(modelops_home, tmp_path):
     d = mo.materialize("churn:2", tmp_path / "dir")
     assert load_model_dir(d).C == 0.1
     assert [(r["ref"], r["kind"]) for r in mo.records("churn")] == [
-        ("churn:1", "deployment"), ("churn:2", "export"), ("churn:3", "report")]
+        ("churn:1", "deployment"),
+        ("churn:2", "export"),
+        ("churn:3", "report"),
+    ]
     assert mo.records(kind="deployment")[1]["ref"] == "fraud:1"
     assert "C" in mo.diff("churn:1", "churn:2").to_dict()["params"]
 
@@ -125,12 +141,16 @@ def test_records_of_versions_deleted_before_the_upgrade_are_dropped(modelops_hom
     con = sqlite3.connect(reg / "registry.db")
     with con:  # what delete() of schema 1 did: the version's rows go, its records stay
         vid = con.execute("SELECT id FROM versions WHERE name = 'churn' AND version = 3").fetchone()[0]
-        for table, col in (("artifacts", "version_id"), ("version_meta", "version_id"), ("versions", "id")):
-            con.execute(f"DELETE FROM {table} WHERE {col} = ?", (vid,))
+        con.execute("DELETE FROM artifacts WHERE version_id = ?", (vid,))
+        con.execute("DELETE FROM version_meta WHERE version_id = ?", (vid,))
+        con.execute("DELETE FROM versions WHERE id = ?", (vid,))
     assert con.execute("SELECT COUNT(*) FROM records WHERE version = 3").fetchone()[0] == 1
     con.close()
     assert [(r["ref"], r["kind"]) for r in mo.records()] == [
-        ("churn:1", "deployment"), ("churn:2", "export"), ("fraud:1", "deployment")]
+        ("churn:1", "deployment"),
+        ("churn:2", "export"),
+        ("fraud:1", "deployment"),
+    ]
 
 
 def test_newer_registry_is_refused_and_left_untouched(modelops_home):
