@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from typing import Any, Sequence
 
@@ -138,6 +139,8 @@ def deploy(
     kubeconfig: str | None = None,
     push: str | None = None,
     progress: bool | None = None,
+    auth_secret: str | None = None,
+    auth_token_file: str | None = None,
 ) -> Deployment | DeploymentSet:
     """Deploy a model version to a Kubernetes cluster and hardware profile (or to this machine).
 
@@ -181,6 +184,14 @@ def deploy(
         Registry repository to push a freshly built image to.
     progress : bool, optional
         Show a progress bar (default: in notebooks and terminals).
+    auth_secret : str, optional
+        Require a bearer token on the model endpoints (``/v2/health/*``, which the
+        probes use, stays open): the pods mount this Secret's key ``token`` (one
+        token per line) as the server's token file. With ``auth_token_file`` the
+        Secret is rendered and applied from that file; without it, it must exist.
+    auth_token_file : str, optional
+        A local token file to put in the Secret (default name ``NAME-auth``); for
+        ``cluster="local"``, the server's token file.
 
     Returns
     -------
@@ -193,7 +204,7 @@ def deploy(
     """
     names = _clusters(cluster, target)
     if names == [LOCAL]:
-        return _deploy_local(ref, timeout=timeout, wait=wait, name=name)
+        return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file)
     if LOCAL in names:
         raise ValidationError("cluster 'local' cannot be mixed with Kubernetes clusters in one call.")
     prof = get_profile(profile)
@@ -217,7 +228,8 @@ def deploy(
         raise ValidationError(f"name is {name!r}, which is not a DNS-1123 label; expected e.g. {obj_name!r}.")
     base = DeploySpec(name=obj_name, namespace=namespace, model=model, version=version, ref=ref_s, image=image,
                       digest=digest, profile=prof, replicas=prof.replicas if replicas is None else replicas,
-                      mode=mode, canary=canary, canary_replicas=1 if canary else 0)
+                      mode=mode, canary=canary, canary_replicas=1 if canary else 0,
+                      **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))))
     results = []
     for cname in names:
         try:
@@ -231,11 +243,31 @@ def deploy(
     return results[0] if len(results) == 1 else DeploymentSet(results)
 
 
-def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None) -> Any:
+def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None, token_file: str | None = None) -> Any:
     """``cluster="local"``: a model server process on this machine (see :mod:`jupyter_modelops.serving.local`)."""
     from ..serving.local import deploy_local
 
-    return deploy_local(ref, timeout=timeout, wait=wait, name=name)
+    return deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=token_file)
+
+
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def _auth(secret: str | None, token_file: str | None, obj_name: str) -> tuple[str, str]:
+    """``(Secret name, token file text)`` for :func:`deploy`, checked (one sentence when wrong)."""
+    if secret is None and token_file is None:
+        return "", ""
+    if secret is not None and (not isinstance(secret, str) or not _SECRET_NAME.match(secret)):
+        raise ValidationError(f"auth_secret is {secret!r}; expected a Secret name (lower-case letters, digits, "
+                              "'-' and '.') such as 'churn-auth'.")
+    text = ""
+    if token_file is not None:
+        from ..serving.governance import TokenAuth
+
+        TokenAuth(token_file)  # the same checks as the server's
+        with open(token_file, encoding="ascii") as fh:
+            text = fh.read()
+    return secret or object_name(obj_name, suffix="-auth"), text
 
 
 def _cluster(name: str | None, kubeconfig: str | None) -> Cluster:
@@ -339,7 +371,8 @@ def _spec_from_annotations(ann: dict, *, name: str, namespace: str, replicas: in
     return DeploySpec(name=name, namespace=namespace, model=ann.get(f"{LABEL_PREFIX}/model", name),
                       version=ann.get(f"{LABEL_PREFIX}/version", "?"), ref=ann.get(f"{LABEL_PREFIX}/ref", name),
                       image=ann.get(f"{LABEL_PREFIX}/image", ""), digest=ann.get(f"{LABEL_PREFIX}/digest", ""),
-                      profile=prof, replicas=replicas, mode=mode, canary=canary)
+                      profile=prof, replicas=replicas, mode=mode, canary=canary,
+                      auth_secret=ann.get(f"{LABEL_PREFIX}/auth-secret", ""))
 
 
 def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool,

@@ -24,6 +24,7 @@ __all__ = ["Kube", "RESOURCES", "translate", "request_timeout"]
 RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "Namespace": ("", "v1", "namespaces", False),
     "ServiceAccount": ("", "v1", "serviceaccounts", True),
+    "Secret": ("", "v1", "secrets", True),
     "Service": ("", "v1", "services", True),
     "Pod": ("", "v1", "pods", True),
     "Deployment": ("apps", "v1", "deployments", True),

@@ -53,6 +53,12 @@ class DeploySpec:
     canary: int | None = None  # percent of traffic for the new version
     canary_replicas: int = 0
     progress_deadline: int = 600
+    auth_secret: str = ""  # Secret (key "token") mounted as the server's token file; "" = no auth
+    auth_token: str = dataclasses.field(default="", repr=False)  # when set, render that Secret with it
+
+
+#: where the pods read the bearer token(s) from the auth Secret
+AUTH_DIR = "/var/run/modelops/auth"
 
 
 #: longest name per kind. Kubernetes validates a Service name as a DNS-1035 label (63) and the other kinds
@@ -139,6 +145,8 @@ def annotations(spec: DeploySpec, track: str) -> dict:
     }
     if spec.digest:
         ann[f"{LABEL_PREFIX}/digest"] = spec.digest
+    if spec.auth_secret:  # a rollback or promotion renders from these annotations: it keeps the auth
+        ann[f"{LABEL_PREFIX}/auth-secret"] = spec.auth_secret
     if track == "canary" and spec.canary is not None:
         ann[f"{LABEL_PREFIX}/canary-percent"] = str(spec.canary)
     return ann
@@ -169,6 +177,10 @@ def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict:
 def _container(spec: DeploySpec, name: str) -> dict:
     env = {"MODELOPS_MODEL_NAME": spec.model, "MODELOPS_MODEL_VERSION": str(spec.version), "HOME": "/tmp"}
     env.update(spec.profile.runtime_env())
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if spec.auth_secret:  # the server requires the Secret's token; /v2/health/* (the probes) stays open
+        env["MODELOPS_SERVING_TOKEN_FILE"] = f"{AUTH_DIR}/token"
+        mounts.append({"name": "auth", "mountPath": AUTH_DIR, "readOnly": True})
     return {
         "name": name,
         "image": spec.image,
@@ -188,7 +200,7 @@ def _container(spec: DeploySpec, name: str) -> dict:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": mounts,
     }
 
 
@@ -205,7 +217,9 @@ def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(spec, container_name)],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}] + ([{
+            "name": "auth", "secret": {"secretName": spec.auth_secret, "defaultMode": 0o440,
+                                       "items": [{"key": "token", "path": "token"}]}}] if spec.auth_secret else []),
         "terminationGracePeriodSeconds": 30,
     }
     if p.node_selector:
@@ -262,6 +276,17 @@ def service(spec: DeploySpec) -> dict:
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
         },
     }
+
+
+def auth_secret(spec: DeploySpec) -> dict | None:
+    """The Secret holding the server's bearer token(s), when the spec carries them (else None: the
+    Secret ``spec.auth_secret`` must exist already)."""
+    if not spec.auth_secret or not spec.auth_token:
+        return None
+    meta = _meta(spec, spec.auth_secret, "stable")
+    meta.pop("annotations", None)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
+            "stringData": {"token": spec.auth_token}}
 
 
 def service_account(spec: DeploySpec) -> dict:
@@ -361,11 +386,12 @@ def render(spec: DeploySpec) -> list[dict]:
     if spec.mode not in MODES:
         raise ValidationError(f"mode is {spec.mode!r}; expected one of {', '.join(MODES)}.")
     if spec.mode == "kserve":
-        return [service_account(spec), inference_service(spec)]
+        return [o for o in (service_account(spec), auth_secret(spec), inference_service(spec)) if o is not None]
     if spec.canary is not None:
-        objs = [deployment(spec, track="canary")]
+        objs = [auth_secret(spec), deployment(spec, track="canary")]
     else:
-        objs = [service_account(spec), deployment(spec), service(spec), hpa(spec), pdb(spec), network_policy(spec)]
+        objs = [service_account(spec), auth_secret(spec), deployment(spec), service(spec), hpa(spec), pdb(spec),
+                network_policy(spec)]
     objs = [o for o in objs if o is not None]
     for o in objs:
         check_object_name(o["kind"], o["metadata"]["name"])
