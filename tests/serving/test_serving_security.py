@@ -337,3 +337,23 @@ def test_normal_clients_are_unaffected_by_the_limits(start_server, model_dir, da
             assert res.as_numpy("label").tolist() == hgb.predict(X).tolist()
     client.close()
     assert np.isfinite(X).all()
+
+
+def test_local_deployment_with_token_and_tls(model_dir, tmp_path, data, hgb):
+    import jupyter_modelops as mo
+    from jupyter_modelops.exceptions import ValidationError
+
+    cert, key = _cert(tmp_path, "local")
+    tf = _token_file(tmp_path, TOKEN)
+    with pytest.raises(ValidationError, match="both --tls-cert and --tls-key"):
+        mo.serve(model_dir, name="sec-bad", tls_cert=cert)
+    dep = mo.serve(model_dir, name="sec", token_file=tf, tls_cert=cert, tls_key=key)
+    try:
+        assert dep.url.startswith("https://127.0.0.1:") and dep.status()["ready"]
+        X = data[0][:4]
+        # the deployment knows its token file: predict sends the token by itself
+        assert mo.predict(dep, X, verify=str(cert))["label"].tolist() == hgb.predict(X).tolist()
+        with pytest.raises(ValidationError, match="HTTP 401"):
+            mo.predict(dep.url, X, verify=str(cert))
+    finally:
+        dep.stop()
