@@ -1,22 +1,21 @@
-"""The actions the panel can start as background jobs, each ONE core function.
+"""The actions the panel can start as background jobs: the verbs declared with the ``rest`` face.
 
-An action's params are passed by keyword to its core function, so their names
-are the function's own parameter names (``GET info`` lists them). Params are
-checked against the signature before the job is queued, so a typo comes back
-at once as a 400 with one sentence, not as a failed job.
+An action's params are the parameters of its declaration in
+:mod:`jupyter_modelops.verbs` (the core function's keyword names; ``GET info``
+and ``GET verbs/NAME`` list them). They are checked and converted by kind
+before the job is queued, so a typo comes back at once as a 400 with one
+sentence, not as a failed job.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import inspect
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..exceptions import ModelOpsError, ValidationError, suggest
+from ..exceptions import ModelOpsError
 
-__all__ = ["ACTIONS", "Action", "resolve", "start_job"]
+__all__ = ["ACTIONS", "resolve", "start_job"]
 
 
 class NotAvailableError(ModelOpsError):
@@ -44,82 +43,38 @@ def resolve(target: str) -> Callable[..., Any]:
     return fn
 
 
-@dataclass(frozen=True)
-class Action:
-    name: str
-    target: str
-    summary: str
-
-    def describe(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, "summary": self.summary, "available": True, "params": []}
-        try:
-            sig = inspect.signature(resolve(self.target))
-        except ModelOpsError:
-            out["available"] = False
-            return out
-        for p in sig.parameters.values():
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            default = None if p.default is p.empty else p.default
-            out["params"].append({"name": p.name, "required": p.default is p.empty,
-                                  "default": default if isinstance(default, (str, int, float, bool, type(None))) else repr(default)})
-        return out
-
-
 class ActionTable:
-    def __init__(self, *actions: Action) -> None:
-        self._actions = {a.name: a for a in actions}
+    """The verbs the panel can start as jobs: those whose declaration has the ``rest`` face."""
+
+    def _verbs(self) -> dict:
+        from .. import verbs
+
+        return {name: verbs.all_verbs()[name] for name in verbs.names("rest")}
 
     def __contains__(self, name: object) -> bool:
-        return name in self._actions
+        return name in self._verbs()
 
     def __iter__(self):
-        return iter(self._actions.values())
+        return iter(self._verbs().values())
 
-    def get(self, name: Any) -> Action:
-        if not isinstance(name, str) or name not in self._actions:
-            raise ValidationError(
-                f"Unknown action {name!r}; expected one of: {', '.join(self._actions)}.{suggest(str(name), self._actions)}"
-            )
-        return self._actions[name]
+    def get(self, name: Any):
+        from .. import verbs
+
+        return verbs.get(name, "rest", what="action")
 
     def describe(self) -> list[dict]:
-        return [a.describe() for a in self._actions.values()]
+        return [{"name": v.name, "summary": v.summary, "available": True,
+                 "params": [p.schema() for p in v.params_on("rest")]} for v in self._verbs().values()]
 
 
-ACTIONS = ActionTable(
-    Action("export", "export:export", "Export a version to ONNX or TorchScript, parity-checked"),
-    Action("build", "images:build", "Build an OCI image serving a version (and push it)"),
-    Action("push", "images:push", "Push a model version to an OCI registry as an artifact"),
-    Action("deploy", "deploy:deploy", "Deploy a version to a cluster and hardware profile, or locally"),
-    Action("promote", "deploy:promote", "Promote a canary to take all traffic"),
-    Action("rollback", "deploy:rollback", "Roll a deployment back to its previous version"),
-    Action("undeploy", "deploy:undeploy", "Remove a deployment from a cluster"),
-    Action("stop", "serving.local:stop", "Stop a local deployment (its model server process)"),
-    Action("report", "reports:report", "Run a monitoring report now"),
-    Action("schedule", "reports:schedule", "Schedule a monitoring report"),
-    Action("unschedule", "reports:unschedule", "Remove a scheduled report"),
-)
+ACTIONS = ActionTable()
 
 
 def start_job(runner: Any, action: Any, params: Any):
-    """Validate ``action`` and ``params`` against the core function, then queue the call."""
-    spec = ACTIONS.get(action)
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise ValidationError(f"'params' must be a JSON object, got {type(params).__name__}.")
-    fn = resolve(spec.target)
-    sig = inspect.signature(fn)
-    try:
-        sig.bind(**params)
-    except TypeError as exc:
-        names = [p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        unknown = [k for k in params if k not in sig.parameters]
-        if unknown:
-            msg = f"The action '{spec.name}' has no parameter {unknown[0]!r}; expected some of: {', '.join(names)}."
-            msg += suggest(unknown[0], names)
-        else:
-            msg = f"The action '{spec.name}' is missing a parameter ({exc}); expected some of: {', '.join(names)}."
-        raise ValidationError(msg) from exc
-    return runner.submit(spec.name, params, functools.partial(fn, **params))
+    """Check ``params`` against the action's declaration (names, types, choices), then queue the core call."""
+    from ..verbs import Face
+
+    verb = ACTIONS.get(action)
+    values = verb.from_json(params, what="action")
+    face = Face("rest", quiet=True)
+    return runner.submit(verb.name, params or {}, functools.partial(verb.call, face, values))

@@ -1,7 +1,10 @@
 """REST handlers of the server extension, under ``{base_url}/jupyter-modelops/api/``.
 
 Every handler is a thin face over the core API: it parses the request, calls
-ONE core function (off the event loop), and serializes ``to_dict()``. A
+ONE core function (off the event loop), and serializes ``to_dict()``. Where a
+handler runs a verb, its parameters go through the verb's declaration in
+:mod:`jupyter_modelops.verbs` (checked and converted by kind), and
+``GET verbs[/NAME]`` serves the declarations as JSON schemas. A
 :class:`~jupyter_modelops.exceptions.ModelOpsError` becomes its
 ``http_status`` with the same one-sentence message the magics and the CLI
 show: ``{"error": "ValidationError", "message": "...", "status": 400}``.
@@ -15,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
-import inspect
 import json
 import logging
 from typing import Any, Awaitable, Callable
@@ -67,6 +68,16 @@ class ModelOpsHandler(APIHandler):
         fn = resolve(target)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    async def verb(self, name: str, /, **given: Any) -> Any:
+        """Run a verb off the event loop with ``given`` (path parts) and its query arguments, by its declaration."""
+        from .. import verbs
+
+        decl = verbs.get(name)
+        params = {p.name: self.arg(p.name) for p in decl.params_on("rest") if self.arg(p.name) is not None}
+        values = decl.from_json({**params, **given}, what="request")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(decl.call, verbs.Face("rest", quiet=True), values))
 
     def reply(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -119,7 +130,7 @@ class ModelsHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("registry:models"))
+        self.reply(await self.verb("models"))
 
 
 class VersionsHandler(ModelOpsHandler):
@@ -128,7 +139,7 @@ class VersionsHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self, name: str) -> None:
-        self.reply(await self.core("registry:versions", name))
+        self.reply(await self.verb("versions", name=name))
 
 
 class VersionHandler(ModelOpsHandler):
@@ -146,10 +157,7 @@ class DiffHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        a, b = self.arg("a"), self.arg("b")
-        if not a or not b:
-            raise ValidationError("Both query arguments 'a' and 'b' are required, e.g. ?a=churn:1&b=churn:2.")
-        self.reply(await self.core("registry:diff", a, b))
+        self.reply(await self.verb("diff"))
 
 
 class AliasHandler(ModelOpsHandler):
@@ -161,7 +169,7 @@ class AliasHandler(ModelOpsHandler):
         version = self.body().get("version")
         if version is None:
             raise ValidationError("The body needs a 'version', e.g. {\"version\": 3}.")
-        self.reply(await self.core("registry:alias", f"{name}:{version}", alias))
+        self.reply(await self.verb("alias", ref=f"{name}:{version}", alias=alias))
 
 
 class RecordsHandler(ModelOpsHandler):
@@ -182,7 +190,7 @@ class ProfilesHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("deploy:profiles"))
+        self.reply(await self.verb("profiles"))
 
 
 class ClustersHandler(ModelOpsHandler):
@@ -191,7 +199,7 @@ class ClustersHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("deploy:clusters"))
+        self.reply(await self.verb("clusters"))
 
 
 class DeploymentsHandler(ModelOpsHandler):
@@ -200,7 +208,7 @@ class DeploymentsHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("deploy:deployments", cluster=self.arg("cluster"), namespace=self.arg("namespace")))
+        self.reply(await self.verb("deployments"))
 
 
 class DeploymentHandler(ModelOpsHandler):
@@ -209,8 +217,7 @@ class DeploymentHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self, name: str) -> None:
-        self.reply(await self.core("deploy:status", name, cluster=self.arg("cluster"),
-                                   namespace=self.arg("namespace", "default")))
+        self.reply(await self.verb("status", name=name))
 
 
 # --------------------------------------------------------------------------- reports
@@ -231,10 +238,7 @@ class ReportsHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        name = self.arg("name")
-        if not name:
-            raise ValidationError("The query argument 'name' (a model name) is required, e.g. ?name=churn.")
-        self.reply(await self.core("reports:report_history", name))
+        self.reply(await self.verb("history"))
 
 
 class ReportHtmlHandler(ModelOpsHandler):
@@ -274,7 +278,7 @@ class SchedulesHandler(ModelOpsHandler):
     @tornado.web.authenticated
     @api
     async def get(self) -> None:
-        self.reply(await self.core("reports:schedules"))
+        self.reply(await self.verb("schedules"))
 
 
 class CronHandler(ModelOpsHandler):
@@ -285,6 +289,35 @@ class CronHandler(ModelOpsHandler):
     async def get(self) -> None:
         expression = self.get_query_argument("expression", "")
         self.reply({"expression": expression, "description": await self.core("reports.cron:describe", expression)})
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+class VerbsHandler(ModelOpsHandler):
+    """``GET verbs``: the JSON schema of every verb (parameters, kinds, help, defaults, choices, faces)."""
+
+    @tornado.web.authenticated
+    @api
+    async def get(self) -> None:
+        from .. import verbs
+
+        self.reply([v.schema() for v in verbs.all_verbs().values()])
+
+
+class VerbHandler(ModelOpsHandler):
+    """``GET verbs/{verb}``: the JSON schema of one verb (the panel builds its form from it)."""
+
+    @tornado.web.authenticated
+    @api
+    async def get(self, name: str) -> None:
+        from .. import verbs
+        from ..exceptions import suggest
+
+        if name not in verbs.names():
+            raise ModelNotFoundError(f"There is no verb '{name}'.{suggest(name, verbs.names())}",
+                                     hint="GET verbs lists them.")
+        self.reply(verbs.all_verbs()[name].schema())
 
 
 # --------------------------------------------------------------------------- jobs
@@ -349,6 +382,8 @@ ROUTES: list[tuple[str, type[ModelOpsHandler]]] = [
     ("report-html", ReportHtmlHandler),
     ("schedules", SchedulesHandler),
     ("cron", CronHandler),
+    ("verbs", VerbsHandler),
+    (f"verbs/{_SEG}", VerbHandler),
     ("jobs", JobsHandler),
     (f"jobs/{_SEG}", JobHandler),
     (f"actions/{_SEG}", ActionHandler),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -167,6 +168,9 @@ class Flag(Kind):
         if not isinstance(value, bool):
             raise ValidationError(f"The parameter '{param.name}' must be true or false, got {value!r}.")
         return value
+
+    def schema(self) -> dict:
+        return {**super().schema(), "negate": self.negate}
 
 
 class Items(Kind):
@@ -395,6 +399,10 @@ class Param:
     faces: tuple[str, ...] | None = None
     to_core: bool = True
 
+    def __post_init__(self) -> None:
+        if isinstance(self.kind, Flag) and self.default is None:
+            self.default = False  # a switch left out is off (the core gets True for a negated one)
+
     def on(self, face: str) -> bool:
         return face in (self.faces or self.kind.faces)
 
@@ -406,7 +414,8 @@ class Param:
     def spelling(self, face: str) -> str:
         """``--n-boot``, or the positional's placeholder."""
         if self.is_positional(face):
-            return self.name
+            metavar = _per_face(self.metavar, face)
+            return metavar if isinstance(metavar, str) else self.name
         flag = _per_face(self.flag, face)
         if flag:
             return flag
@@ -463,10 +472,7 @@ class Param:
         out: dict[str, Any] = {"name": self.name, **self.kind.schema(), "help": self.help_text("rest") or
                                self.help_text("cli"), "required": self.required or (bool(self.positional) and
                                                                                      not self.optional)}
-        default = self.default
-        if isinstance(self.kind, Flag):
-            default = bool(self.kind.negate) if default is None else default
-        out["default"] = default if not self.repeat else []
+        out["default"] = jsonable(self.value(self.default)) if not self.repeat else []
         if self.choices:
             out["choices"] = list(self.choices)
         if self.repeat or self.many:
@@ -549,7 +555,7 @@ class Verb:
 
     def description(self, face: str) -> str:
         doc = _per_face(self.doc, face, "")
-        return doc.replace("{prog}", Face(face).prog).strip()
+        return re.sub(r"\n{3,}", "\n\n", doc.replace("{prog}", Face(face).prog)).strip()
 
     def add_arguments(self, parser: argparse.ArgumentParser, face: str) -> None:
         """Add this verb's arguments, as spelled on ``face``, to an argparse parser."""
@@ -594,7 +600,7 @@ class Verb:
             if p.choices and value not in p.choices:
                 raise ValidationError(f"The parameter '{name}' must be one of {', '.join(map(str, p.choices))}; "
                                       f"got {value!r}.{suggest(str(value), map(str, p.choices))}")
-            out[name] = p.value(value) if not isinstance(p.kind, Pairs) else value
+            out[name] = value  # JSON keys are the core's names: a negated switch is not turned around here
         return {k: v for k, v in out.items() if params[k].to_core}
 
     def call(self, face: Face, values: dict) -> Any:

@@ -11,4 +11,4 @@ def run(face, *, kubeconfig):
 
 
 VERB = Verb("clusters", "list the clusters (kubeconfig contexts)", doc=__doc__, run=run, params=[KUBECONFIG],
-            faces=("magic", "cli", "rest"), exit_code=exit_ok)
+            exit_code=exit_ok)

@@ -9,5 +9,4 @@ def run(face):
     return profiles()
 
 
-VERB = Verb("profiles", "list the hardware profiles", doc=__doc__, run=run, params=[], exit_code=exit_ok,
-            faces=("magic", "cli", "rest"))
+VERB = Verb("profiles", "list the hardware profiles", doc=__doc__, run=run, params=[], exit_code=exit_ok)
