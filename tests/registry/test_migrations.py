@@ -16,7 +16,7 @@ import pytest
 
 import jupyter_modelops as mo
 from jupyter_modelops.exceptions import ConflictError, ModelNotFoundError, ModelOpsError
-from jupyter_modelops.registry import alias_history, export_bundle, import_bundle, load_model_dir
+from jupyter_modelops.registry import alias_history, export_bundle, import_bundle, load_model_dir, snapshot_file
 from jupyter_modelops.registry import store as store_mod
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "registry-v1" / "registry"
@@ -121,6 +121,22 @@ def test_v1_registry_migrates_and_every_function_works(modelops_home, tmp_path):
     out = mo.delete("churn:1", force=True)
     assert out["aliases_removed"] == ["production"] and out["records_removed"] == 1
     assert [r["ref"] for r in mo.records("churn", kind="deployment")] == []
+    mo.alias("fraud:1", "production", remove=True)
+    assert mo.get("fraud:1").aliases == []
+    import skops.io
+
+    skops.io.dump(mo.load("churn:2"), tmp_path / "m.skops")
+    X.to_csv(tmp_path / "x.csv", index=False)
+    assert snapshot_file(tmp_path / "m.skops", "fraud", data=str(tmp_path / "x.csv")).ref == "fraud:2"
+    import torch
+
+    from registry.nets import SmallNet
+
+    net = SmallNet(n_in=3, hidden=4)
+    mo.checkpoint(net, "trainer", step=1)
+    fresh = SmallNet(n_in=3, hidden=4)
+    assert mo.restore_checkpoint("trainer", model=fresh).step == 1
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), net.state_dict().values()))
     bundle = export_bundle(["churn:2", "fraud:1"], tmp_path / "b.mobundle")
     assert bundle.refs == ["churn:2", "fraud:1"]
     assert import_bundle(tmp_path / "b.mobundle", name="copy").refs == ["copy:1", "copy:2"]
