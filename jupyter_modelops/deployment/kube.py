@@ -27,6 +27,7 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "Secret": ("", "v1", "secrets", True),
     "Service": ("", "v1", "services", True),
     "Pod": ("", "v1", "pods", True),
+    "Event": ("", "v1", "events", True),
     "Deployment": ("apps", "v1", "deployments", True),
     "ReplicaSet": ("apps", "v1", "replicasets", True),
     "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers", True),

@@ -4,17 +4,22 @@ A Deployment is rolled out when the controller has seen its latest
 generation, every replica runs the new template, the old pods are gone, and
 the **new ReplicaSet's** available replicas reach the desired count. It has
 failed when the controller reports ``ProgressDeadlineExceeded``, or when a
-pod of the new ReplicaSet is crash-looping or cannot pull its image (these
-never fix themselves; waiting for the deadline would only waste time).
+pod of the new ReplicaSet is crash-looping, cannot pull its image, or fits on
+no node (the scheduler's ``PodScheduled=False``, reason ``Unschedulable``)
+unless a cluster autoscaler reported that it is adding a node for it. These
+never fix themselves; waiting for the deadline would only waste time.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
 from .._progress import bar
+from ..exceptions import ModelOpsError
 from .kube import Kube
+from .manifests import LABEL_PREFIX
 
 __all__ = ["Verdict", "judge", "wait_rollout", "revision", "owned_replicasets", "wait_inference_service"]
 
@@ -55,13 +60,91 @@ def owned_replicasets(kube: Kube, dep: dict) -> list[dict]:
     return sorted(own, key=revision)
 
 
+def _selectors(spec: dict) -> str:
+    """A pod's node selector and required node affinity, in words (``k in (a, b)``)."""
+    parts = [f"{k}={v}" for k, v in (spec.get("nodeSelector") or {}).items()]
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution")) or {}
+    terms = []
+    for term in required.get("nodeSelectorTerms") or []:
+        exprs = []
+        for e in (term.get("matchExpressions") or []) + (term.get("matchFields") or []):
+            key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+            exprs.append({"In": f"{key} in ({', '.join(values)})", "NotIn": f"{key} not in ({', '.join(values)})",
+                          "Exists": f"a label {key}", "DoesNotExist": f"no label {key}",
+                          "Gt": f"{key} > {values[0] if values else '?'}",
+                          "Lt": f"{key} < {values[0] if values else '?'}"}.get(op, f"{key} {op} {values}"))
+        if exprs:
+            terms.append(" and ".join(exprs))
+    if terms:
+        parts.append(" or ".join(terms))
+    return " and ".join(parts) or "its node selector"
+
+
+def _requested(spec: dict, resources: list[str]) -> str:
+    """``name=quantity`` of the given resources, as the pod's containers request them."""
+    out = []
+    for r in resources:
+        for c in spec.get("containers") or []:
+            res = c.get("resources") or {}
+            q = (res.get("requests") or {}).get(r, (res.get("limits") or {}).get(r))
+            if q is not None:
+                out.append(f"{r}={q}")
+    return ", ".join(out)
+
+
+def _scale_up_triggered(kube: Kube, pod: dict) -> bool:
+    """True when a cluster autoscaler's latest word on ``pod`` is that it is adding a node for it."""
+    meta = pod["metadata"]
+    try:
+        events = kube.request("GET", "Event", namespace=meta["namespace"],
+                              query=[("fieldSelector", f"involvedObject.name={meta['name']}")]).get("items") or []
+    except ModelOpsError:  # events may be forbidden: judge by the pod alone
+        return False
+    verdicts = [e for e in events if e.get("reason") in ("TriggeredScaleUp", "NotTriggerScaleUp")]
+    verdicts.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    return bool(verdicts) and verdicts[-1].get("reason") == "TriggeredScaleUp"
+
+
+def _unschedulable(kube: Kube, pod: dict, rs: dict | None) -> str | None:
+    """Why the scheduler finds no node for ``pod``, naming the profile and its selectors; None when it was placed
+    (or a cluster autoscaler is adding a node for it)."""
+    cond = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"),
+                {})
+    if cond.get("status") != "False" or cond.get("reason") != "Unschedulable" or _scale_up_triggered(kube, pod):
+        return None
+    spec = pod.get("spec") or {}
+    ann = (pod["metadata"].get("annotations") or
+           ((((rs or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {})
+    profile = ann.get(f"{LABEL_PREFIX}/profile")
+    fit = (cond.get("message") or "").split(" preemption:")[0].strip().rstrip(".")
+    reasons = fit.split(": ", 1)[1] if ": " in fit else fit
+    clauses = []
+    if "node affinity/selector" in reasons:
+        clauses.append(f"no node matches {_selectors(spec)}")
+    short = sorted(set(re.findall(r"Insufficient ([^\s,.]+(?:\.[^\s,.]+)*)", reasons)))
+    if short:
+        clauses.append(f"no node has enough free {', '.join(short)} (the pod requests {_requested(spec, short)})")
+    taints = re.findall(r"untolerated taint(?:\(s\)| (\{[^}]*\}))", reasons)
+    if taints:
+        shown = ", ".join(sorted({t for t in taints if t}))
+        clauses.append("the nodes carry taints it does not tolerate" + (f" ({shown})" if shown else ""))
+    if not clauses:
+        clauses.append("no node can take it")
+    who = f" for profile {profile}" if profile else ""
+    return f"pod {pod['metadata']['name']} cannot be scheduled: {' and '.join(clauses)}{who} (Unschedulable: {fit})"
+
+
 def _pod_problem(kube: Kube, namespace: str, rs: dict | None = None, *, labels: dict | None = None) -> str | None:
-    """The first crash loop or image pull failure among the pods of ``rs`` (or with ``labels``)."""
+    """The first crash loop, image pull failure or unschedulable pod among the pods of ``rs`` (or with ``labels``)."""
     if labels is None:
         labels = ((rs or {}).get("spec") or {}).get("selector", {}).get("matchLabels") or {}
     if not labels:
         return None
     for pod in kube.list("Pod", namespace, labels=labels):
+        unplaced = _unschedulable(kube, pod, rs)
+        if unplaced:
+            return unplaced
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (cs.get("state") or {}).get("waiting") or {}
             reason = waiting.get("reason", "")

@@ -21,12 +21,20 @@ it exactly as to a cluster. What it does for real:
   reuses the old ReplicaSet and bumps its revision), pods, step-wise status
   (``updatedReplicas``, ``readyReplicas``, ``availableReplicas``, conditions),
   crash loops, image pull errors, ``ProgressDeadlineExceeded``; garbage
-  collection of owned objects; a minimal InferenceService controller.
+  collection of owned objects; a minimal InferenceService controller;
+- once nodes are added (``add_node``), a scheduler: the filters of
+  kube-scheduler in its order (unschedulable nodes, taints and tolerations,
+  node selector and required node affinity, resource requests against
+  allocatable minus the pods bound there); a pod that fits nowhere stays
+  ``Pending`` with ``PodScheduled=False``, reason ``Unschedulable`` and the
+  scheduler's message (``0/2 nodes are available: 2 node(s) didn't match
+  Pod's node affinity/selector. preemption: ...``), and a ``FailedScheduling``
+  event. Without nodes every pod is placed nowhere in particular, as before.
 
 What it cannot show (a real cluster can): admission webhooks and Pod Security
-admission, defaulting beyond what is listed above, scheduling onto nodes
-(GPU/TPU selectors and tolerations are never matched to nodes), real
-containers and probes, Services routing traffic, the HPA and PDB controllers,
+admission, defaulting beyond what is listed above, the scheduler's scoring,
+preemption, pod (anti-)affinity, topology spread, node ports and volumes, a
+cluster autoscaler, real containers and probes, Services routing traffic, the HPA and PDB controllers,
 CEL validation rules, aggregated discovery, protobuf, OpenAPI schemas (its
 ``/openapi/v3`` only tells kubectl that the server validates fields itself),
 authentication other than one bearer token, the ``scale`` subresource
@@ -76,6 +84,7 @@ class Resource:
 
 RESOURCES = [
     Resource("", "v1", "Namespace", "namespaces", namespaced=False, status_sub=True, short=("ns",)),
+    Resource("", "v1", "Node", "nodes", namespaced=False, status_sub=True, short=("no",)),
     Resource("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",)),
     Resource("", "v1", "Service", "services", status_sub=True, short=("svc",)),
     Resource("", "v1", "Pod", "pods", status_sub=True, short=("po",)),
@@ -447,6 +456,102 @@ def _field_ok(obj: dict, raw: str | None) -> bool:
     return True
 
 
+# -- the scheduler's filters -----------------------------------------------------------------------------
+_SUFFIX = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity(value: Any) -> float:
+    """A Kubernetes resource quantity as a number (``"250m"`` -> 0.25, ``"16Gi"`` -> 17179869184)."""
+    m = re.fullmatch(r"([0-9.]+(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)", str(value).strip())
+    if not m or m.group(2) not in ("", *_SUFFIX):
+        raise ValueError(f"not a quantity: {value!r}")
+    return float(m.group(1)) * _SUFFIX.get(m.group(2), 1)
+
+
+def pod_requests(spec: dict) -> dict[str, float]:
+    """Summed container requests; a resource with a limit but no request requests its limit (API defaulting)."""
+    out: dict[str, float] = {}
+    for c in spec.get("containers") or []:
+        res = c.get("resources") or {}
+        req = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+        for k, v in req.items():
+            out[k] = out.get(k, 0.0) + quantity(v)
+    return out
+
+
+def _tolerates(tolerations: list, taint: dict) -> bool:
+    for t in tolerations or []:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator", "Equal") == "Exists":
+            if not t.get("key") or t["key"] == taint.get("key"):
+                return True
+        elif t.get("key") == taint.get("key") and (t.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def _expression_ok(expr: dict, labels: dict) -> bool:
+    op, key, values = expr.get("operator"), expr.get("key"), expr.get("values") or []
+    if op == "In":
+        return key in labels and labels[key] in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt") and key in labels:
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except (ValueError, IndexError):
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def _node_affinity_ok(spec: dict, node: dict) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    if not required:
+        return True
+    for term in required.get("nodeSelectorTerms") or []:  # terms are ORed, expressions ANDed
+        exprs = term.get("matchExpressions") or []
+        fields = term.get("matchFields") or []
+        if not exprs and not fields:
+            continue
+        if all(_expression_ok(e, labels) for e in exprs) and \
+                all(_expression_ok(f, {"metadata.name": node["metadata"]["name"]}) for f in fields):
+            return True
+    return False
+
+
+def filter_node(spec: dict, node: dict, used: dict[str, float]) -> tuple[list[str], bool]:
+    """kube-scheduler's Filter plugins in their default order, stopping at the first that fails.
+
+    Returns the failure reasons (empty: the pod fits) and whether preemption could help.
+    """
+    if (node.get("spec") or {}).get("unschedulable"):
+        return ["node(s) were unschedulable"], False
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(spec.get("tolerations"), taint):
+            return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"], False
+    if not _node_affinity_ok(spec, node):
+        return ["node(s) didn't match Pod's node affinity/selector"], False
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    short = [f"Insufficient {r}" for r, q in sorted(pod_requests(spec).items())
+             if q > 0 and used.get(r, 0.0) + q > quantity(alloc.get(r, 0)) + 1e-9]
+    return short, True
+
+
+def _histogram(counts: dict[str, int]) -> str:
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
+
+
 # -- scripted behaviour of the controllers -------------------------------------------------------------
 @dataclass
 class Script:
@@ -501,6 +606,10 @@ class FakeKube:
         self.requests: list[tuple[str, str]] = []
         self._stop = threading.Event()
         self._started: dict[tuple, float] = {}
+        self._unschedulable: set[tuple] = set()  # ReplicaSets with a pod that fits on no node
+        self.node_groups: list[dict] = []  # cluster autoscaler node groups (see autoscaler())
+        self._new_nodes: list[tuple] = []  # (due time, name, add_node keywords)
+        self._scale_up_seen: set[tuple] = set()  # pods the autoscaler has answered
         for ns in namespaces:
             self.create_namespace(ns)
 
@@ -592,6 +701,71 @@ class FakeKube:
             self._store(("", "namespaces", None, name), {
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}, "ADDED")
+
+    def autoscaler(self, group: str, *, labels: dict | None = None, allocatable: dict | None = None,
+                   taints: list | None = None, max_nodes: int = 1, delay: float = 0.5) -> None:
+        """A cluster autoscaler node group: a pod that fits on no node but would fit on a node of ``group``
+        gets a ``TriggeredScaleUp`` event and the node joins ``delay`` seconds later (at most ``max_nodes``);
+        a pod that would fit on no group's node gets ``NotTriggerScaleUp``."""
+        self.node_groups.append({"name": group, "labels": labels or {}, "allocatable": allocatable or {},
+                                 "taints": taints or [], "max": max_nodes, "count": 0, "delay": delay})
+
+    def _event(self, pod: dict, reason: str, message: str, *, kind: str = "Warning",
+               component: str = "default-scheduler") -> None:
+        meta = pod["metadata"]
+        now = _now()
+        name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
+        self._store(("", "events", meta["namespace"], name), {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                               "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+            "type": kind, "reason": reason, "message": message, "reportingComponent": component,
+            "source": {"component": component}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        }, "ADDED")
+
+    def _autoscale(self, pod: dict) -> None:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if not self.node_groups or key in self._scale_up_seen:
+            return
+        self._scale_up_seen.add(key)
+        why: dict[str, int] = {}
+        for g in self.node_groups:
+            alloc = {"cpu": "4", "memory": "16Gi", "pods": "110", **{k: str(v) for k, v in g["allocatable"].items()}}
+            template = {"metadata": {"name": g["name"], "labels": dict(g["labels"])}, "spec": {"taints": g["taints"]},
+                        "status": {"allocatable": alloc}}
+            reasons, _ = filter_node(pod["spec"], template, {})
+            if not reasons and g["count"] < g["max"]:
+                n = g["count"]
+                g["count"] += 1
+                self._new_nodes.append((time.monotonic() + g["delay"], f"{g['name']}-{n}",
+                                        {"labels": g["labels"], "allocatable": g["allocatable"], "taints": g["taints"]}))
+                self._event(pod, "TriggeredScaleUp", f"pod triggered scale-up: [{{{g['name']} {n}->{n + 1} "
+                                                     f"(max: {g['max']})}}]", kind="Normal",
+                            component="cluster-autoscaler")
+                return
+            for r in reasons or ["max node group size reached"]:
+                why[r] = why.get(r, 0) + 1
+        self._event(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {_histogram(why)}", kind="Normal",
+                    component="cluster-autoscaler")
+
+    def add_node(self, name: str, *, labels: dict | None = None, allocatable: dict | None = None,
+                 taints: list | None = None, unschedulable: bool = False) -> None:
+        """Add a Ready node; from the first one on, pods are scheduled onto nodes (see the module doc).
+
+        ``allocatable`` holds quantities (``{"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}``);
+        ``taints`` are Kubernetes taints (``{"key": ..., "value": ..., "effect": "NoSchedule"}``).
+        """
+        alloc = {"cpu": "4", "memory": "16Gi", "pods": "110", **{k: str(v) for k, v in (allocatable or {}).items()}}
+        node = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                                      **(labels or {})}},
+                "spec": {"taints": list(taints or []), **({"unschedulable": True} if unschedulable else {})},
+                "status": {"capacity": dict(alloc), "allocatable": dict(alloc),
+                           "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                           "message": "kubelet is posting ready status"}]}}
+        with self.lock:
+            self._store(("", "nodes", None, name), node, "ADDED")
 
     def get(self, kind_plural: str, name: str, namespace: str | None = "default", group: str | None = None) -> dict | None:
         with self.lock:
@@ -950,6 +1124,10 @@ class FakeKube:
         while not self._stop.wait(self.step):
             try:
                 with self.lock:
+                    due = [n for n in self._new_nodes if n[0] <= time.monotonic()]
+                    for n in due:  # the autoscaler's nodes join the cluster
+                        self._new_nodes.remove(n)
+                        self.add_node(n[1], **n[2])
                     for key in [k for k in self.objects if k[1] == "deployments"]:
                         if key in self.objects:
                             self._reconcile_deployment(key)
@@ -1022,7 +1200,7 @@ class FakeKube:
             ready = min(new_replicas, ready + 1)
         else:
             ready = 0
-        self._scale_rs(new_key, new_replicas, ready, script)
+        ready = self._scale_rs(new_key, new_replicas, ready, script)  # pods that fit on no node are not ready
         old_total = 0
         for k, o in rsets.items():
             if k == new_key:
@@ -1042,7 +1220,8 @@ class FakeKube:
         old_conds = {c["type"]: c for c in (dep.get("status") or {}).get("conditions") or []}
         if done:
             prog.update(reason="NewReplicaSetAvailable", message=f'ReplicaSet "{new_key[3]}" has successfully progressed.')
-        elif script.behaviour in ("stall", "crashloop", "imagepull") and time.monotonic() - started > (
+        elif (script.behaviour in ("stall", "crashloop", "imagepull") or new_key in self._unschedulable) and \
+                time.monotonic() - started > (
                 script.deadline if script.deadline is not None else float(spec.get("progressDeadlineSeconds", 600))):
             prog.update(status="False", reason="ProgressDeadlineExceeded",
                         message=f'ReplicaSet "{new_key[3]}" has timed out progressing.')
@@ -1066,25 +1245,79 @@ class FakeKube:
         status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}
         self._write_status(key, dep, status, {"deployment.kubernetes.io/revision": str(new_rev)})
 
-    def _scale_rs(self, key: tuple, replicas: int, ready: int, script: Script) -> None:
+    def _schedule(self, spec: dict) -> tuple[str | None, str | None]:
+        """(node name, None) for the first node the pod fits on, else (None, the scheduler's message)."""
+        nodes = [o for k, o in sorted(self.objects.items(), key=lambda kv: kv[0][3]) if k[1] == "nodes"]
+        used: dict[str, dict[str, float]] = {}
+        for k, o in self.objects.items():
+            bound = (o.get("spec") or {}).get("nodeName") if k[1] == "pods" else None
+            if bound:
+                for r, q in pod_requests(o["spec"]).items():
+                    used.setdefault(bound, {})[r] = used.get(bound, {}).get(r, 0.0) + q
+        reasons: dict[str, int] = {}
+        preemption: dict[str, int] = {}
+        for node in nodes:
+            name = node["metadata"]["name"]
+            why, helpful = filter_node(spec, node, used.get(name, {}))
+            if not why:
+                return name, None
+            for w in why:
+                reasons[w] = reasons.get(w, 0) + 1
+            p = "No preemption victims found for incoming pod" if helpful else "Preemption is not helpful for scheduling"
+            preemption[p] = preemption.get(p, 0) + 1
+        n = len(nodes)
+        return None, (f"0/{n} nodes are available: {_histogram(reasons)}. "
+                      f"preemption: 0/{n} nodes are available: {_histogram(preemption)}.")
+
+    def _scale_rs(self, key: tuple, replicas: int, ready: int, script: Script) -> int:
+        """Scale ReplicaSet ``key`` and write its pods; return how many are ready (a pod that fits on no
+        node never is)."""
         rs = self.objects[key]
         ns = key[2]
-        new = copy.deepcopy(rs)
-        new["spec"]["replicas"] = replicas
-        st = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
-              "availableReplicas": ready, "observedGeneration": new["metadata"].get("generation", 1)}
-        new["status"] = {k: v for k, v in st.items() if v or k in ("replicas", "observedGeneration")}
-        if new != rs:
-            self._store(key, new, "MODIFIED")
         # pods of this ReplicaSet
         labels = rs["spec"]["template"]["metadata"]["labels"]
+        template_ann = rs["spec"]["template"]["metadata"].get("annotations") or {}
         pods = sorted(k for k, o in self.objects.items() if k[1] == "pods" and k[2] == ns
                       and any(r.get("uid") == rs["metadata"]["uid"] for r in o["metadata"].get("ownerReferences") or []))
         for k in pods[replicas:]:
             self._remove(k)
+        has_nodes = any(k[1] == "nodes" for k in self.objects)
+        n_ready = 0
+        self._unschedulable.discard(key)
         for i in range(replicas):
             pkey = ("", "pods", ns, f"{key[3]}-{i:05d}")
+            old = self.objects.get(pkey)
+            node_name = ((old or {}).get("spec") or {}).get("nodeName")
+            unfit = None
+            if has_nodes and not node_name:
+                node_name, unfit = self._schedule(rs["spec"]["template"]["spec"])
+            if unfit is not None:
+                self._unschedulable.add(key)
+                prev = [c for c in ((old or {}).get("status") or {}).get("conditions") or []
+                        if c.get("type") == "PodScheduled"]
+                if prev and prev[0].get("message") == unfit:
+                    continue  # the scheduler tried again and failed the same way
+                cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unfit,
+                        "lastProbeTime": None, "lastTransitionTime": _now()}
+                pod = {"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": pkey[3], "namespace": ns, "labels": dict(labels),
+                                    "annotations": dict(template_ann),
+                                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                                         "name": key[3], "uid": rs["metadata"]["uid"],
+                                                         "controller": True}]},
+                       "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
+                       "status": {"phase": "Pending", "conditions": [cond], "qosClass": "Burstable"}}
+                if old is None:
+                    pod = self._store(pkey, pod, "ADDED")
+                else:
+                    upd = copy.deepcopy(old)
+                    upd["status"] = pod["status"]
+                    pod = self._store(pkey, upd, "MODIFIED")
+                self._event(pod, "FailedScheduling", unfit)
+                self._autoscale(pod)
+                continue
             is_ready = i < ready
+            n_ready += is_ready
             containers = rs["spec"]["template"]["spec"].get("containers") or []
             statuses = []
             for c in containers:
@@ -1107,21 +1340,34 @@ class FakeKube:
                 else:
                     cs["state"] = {"running": {"startedAt": started_at}}
                 statuses.append(cs)
+            conditions = [{"type": "Ready", "status": "True" if is_ready else "False"}]
+            if node_name:
+                conditions.insert(0, {"type": "PodScheduled", "status": "True"})
             pod = {"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": pkey[3], "namespace": ns, "labels": dict(labels),
+                                "annotations": dict(template_ann),
                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": key[3],
                                                      "uid": rs["metadata"]["uid"], "controller": True}]},
-                   "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
+                   "spec": {**copy.deepcopy(rs["spec"]["template"]["spec"]),
+                            **({"nodeName": node_name} if node_name else {})},
                    "status": {"phase": "Running" if script.behaviour != "imagepull" else "Pending",
-                              "conditions": [{"type": "Ready", "status": "True" if is_ready else "False"}],
-                              "containerStatuses": statuses}}
-            old = self.objects.get(pkey)
+                              "conditions": conditions, "containerStatuses": statuses}}
             if old is None:
                 self._store(pkey, pod, "ADDED")
-            elif old.get("status") != pod["status"]:
+            elif old.get("status") != pod["status"] or old["spec"].get("nodeName") != node_name:
                 upd = copy.deepcopy(old)
                 upd["status"] = pod["status"]
+                if node_name:
+                    upd["spec"]["nodeName"] = node_name
                 self._store(pkey, upd, "MODIFIED")
+        new = copy.deepcopy(rs)
+        new["spec"]["replicas"] = replicas
+        st = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": n_ready,
+              "availableReplicas": n_ready, "observedGeneration": new["metadata"].get("generation", 1)}
+        new["status"] = {k: v for k, v in st.items() if v or k in ("replicas", "observedGeneration")}
+        if new != rs:
+            self._store(key, new, "MODIFIED")
+        return n_ready
 
     def _reconcile_isvc(self, key: tuple) -> None:
         obj = self.objects[key]
