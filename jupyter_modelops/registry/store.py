@@ -25,7 +25,10 @@ mode) to ``registry.db.schema<N>-<time>.bak``, then applies every missing
 migration in one ``BEGIN IMMEDIATE`` transaction, so concurrent openers wait
 and then find the work done, and a failure leaves the registry as it was. A
 registry of a newer schema than the code knows is refused untouched. A new
-registry goes through the same path from schema 0.
+registry goes through the same path from schema 0. The number is also kept in
+the table ``schema_version``, which the first release does not know: that
+release sets ``user_version`` back to 1 whenever it opens a registry, and the
+table tells that the migrations were applied already.
 """
 
 from __future__ import annotations
@@ -259,7 +262,8 @@ class Store:
                     f"The registry database at {self.db_path} could not use write-ahead logging (got {mode!r}).",
                     hint="Put MODELOPS_HOME on a local file system.",
                 )
-            if self._check_schema(con) < SCHEMA_VERSION:
+            if int(con.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+                self._check_schema(con)
                 self._migrate(con)
         finally:
             con.close()
@@ -267,6 +271,8 @@ class Store:
     def _check_schema(self, con: sqlite3.Connection) -> int:
         """The registry's schema number; refuses one newer than this code knows."""
         found = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone():
+            found = max([found] + [int(v) for (v,) in con.execute("SELECT version FROM schema_version")])
         if found > SCHEMA_VERSION:
             raise ModelOpsError(
                 f"The registry at {self.root} has schema version {found}, newer than the {SCHEMA_VERSION} this "
@@ -282,6 +288,7 @@ class Store:
             with self._tx(con):
                 found = self._check_schema(con)  # another process may have migrated while we waited
                 if found >= SCHEMA_VERSION:
+                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # reset by a release before migrations
                     return
                 if found > 0:
                     self._backup(found)
@@ -299,6 +306,9 @@ class Store:
                         hint="Report this as a bug with the registry folder; the registry still opens with the "
                              "release that wrote it.",
                     )
+                con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                con.execute("DELETE FROM schema_version")
+                con.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         finally:
             con.execute("PRAGMA foreign_keys = ON")

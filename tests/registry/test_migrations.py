@@ -152,6 +152,20 @@ def test_v1_registry_migrates_and_every_function_works(modelops_home, tmp_path):
     assert len(list(reg.glob("registry.db.schema1-*.bak"))) == 1
 
 
+def test_an_older_release_opening_the_registry_does_not_make_it_migrate_again(modelops_home):
+    reg = _copy_fixture(modelops_home)
+    mo.alias("churn:3", "staging")  # migrated, then used
+    con = sqlite3.connect(reg / "registry.db")
+    with con:  # what every open by the first release does
+        con.executescript(f"BEGIN IMMEDIATE; {store_mod._DDL}; PRAGMA user_version = 1; COMMIT;")
+    con.close()
+    assert _user_version(reg / "registry.db") == 1
+    store_mod._STORES.clear()
+    assert mo.get("churn@staging").version == 3 and len(mo.records()) == 4
+    assert _user_version(reg / "registry.db") == store_mod.SCHEMA_VERSION
+    assert len(list(reg.glob("*.bak"))) == 1  # no second backup, no migration run twice
+
+
 def test_records_of_versions_deleted_before_the_upgrade_are_dropped(modelops_home):
     reg = _copy_fixture(modelops_home)
     con = sqlite3.connect(reg / "registry.db")
@@ -179,6 +193,18 @@ def test_newer_registry_is_refused_and_left_untouched(modelops_home):
         mo.models()
     assert "pip install -U jupyter-modelops" in str(err.value) and "\n" not in str(err.value)
     assert _sha(reg / "registry.db") == before and not list(reg.glob("*.bak"))
+
+
+def test_newer_registry_reset_by_the_first_release_is_still_refused(modelops_home):
+    reg = _copy_fixture(modelops_home)
+    con = sqlite3.connect(reg / "registry.db")
+    with con:  # written by a newer release, then opened by the first one (which sets user_version to 1)
+        con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        con.execute("INSERT INTO schema_version VALUES (?)", (store_mod.SCHEMA_VERSION + 1,))
+    con.close()
+    with pytest.raises(ModelOpsError, match="newer than"):
+        mo.models()
+    assert _user_version(reg / "registry.db") == 1 and not list(reg.glob("*.bak"))
 
 
 def test_a_failing_migration_leaves_the_registry_as_it_was(modelops_home):
