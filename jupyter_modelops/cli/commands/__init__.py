@@ -1,1 +1,0 @@
-"""One module per ``modelops`` verb. See :mod:`jupyter_modelops.cli`."""
