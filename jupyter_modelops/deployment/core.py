@@ -612,8 +612,12 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
     Returns
     -------
     DeploymentStatus
-        ``rollout`` is ``done``, ``progressing`` or ``failed``, judged like :func:`deploy` does.
+        ``rollout`` is ``done``, ``progressing`` or ``failed``, judged like :func:`deploy` does. With
+        ``cluster="local"``: the model server process of that name on this machine (``rollout`` is
+        ``done`` when it answers ready, ``progressing`` while it starts, ``stopped`` otherwise).
     """
+    if cluster == LOCAL:
+        return _status_local(name)
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
         dep = kube.get("Deployment", name, namespace)
@@ -654,8 +658,12 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
     Returns
     -------
     Deployment
-        ``state == "removed"``; ``reason`` lists what was deleted.
+        ``state == "removed"``; ``reason`` lists what was deleted. With ``cluster="local"`` the model
+        server process of that name on this machine is stopped (it finishes the requests it holds)
+        and its directory removed.
     """
+    if cluster == LOCAL:
+        return _undeploy_local(name)
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
         found = kube.get("Deployment", name, namespace)
@@ -678,6 +686,48 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
         result = Deployment(spec, cluster=kube.cluster.name, state="removed", manifests=[], closes_canary=True,
                             reason=f"deleted {', '.join(removed)}")
     _record(result.ref, result.record())
+    return result
+
+
+def _local_spec(local: Any) -> DeploySpec:
+    st = local.state
+    ref = str(local.ref or "")
+    model, _, version = ref.rpartition(":") if ":" in ref else (local.model, "", "")
+    return DeploySpec(name=local.name, namespace="-", model=model or local.name, version=version or "?", ref=ref,
+                      image="", profile=HardwareProfile(name="local", description="a process on this machine"),
+                      replicas=int(st.get("workers", 1) or 1))
+
+
+def _status_local(name: str) -> DeploymentStatus:
+    from ..serving.local import get_deployment
+
+    local = get_deployment(name)  # one sentence naming the known ones when there is none
+    st = local.status()
+    rollout = "done" if st["ready"] else ("progressing" if st["running"] else "stopped")
+    message = {"done": f"ready at {st['url']}", "progressing": f"starting ({st['status']})",
+               "stopped": f"not running{': ' + st['error'] if st.get('error') else ''}"}[rollout]
+    return DeploymentStatus(cluster=LOCAL, name=local.name, namespace="-", kind="LocalDeployment",
+                            ref=st["ref"] or "", image="", profile="local", rollout=rollout, message=message,
+                            revision=None, desired=1, ready=1 if st["ready"] else 0, available=None, updated=None,
+                            revisions=[], canary=None, url=st["url"], pid=st["pid"], logs=st["logs"],
+                            conditions=[])
+
+
+def _undeploy_local(name: str) -> Deployment:
+    import shutil
+
+    from ..serving.local import get_deployment
+
+    local = get_deployment(name)
+    spec = _local_spec(local)
+    final = local.stop()
+    if final["running"]:
+        raise DeployError(f"The local deployment '{name}' (process {final['pid']}) did not stop; it was left in place.",
+                          hint="Stop it with modelops stop NAME, then undeploy again.")
+    shutil.rmtree(local.directory, ignore_errors=True)
+    result = Deployment(spec, cluster=LOCAL, state="removed", manifests=[], closes_canary=True,
+                        reason=f"stopped the model server process {final['pid']} and removed {local.directory}")
+    _record(spec.ref, result.record())
     return result
 
 
