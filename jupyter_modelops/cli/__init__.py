@@ -71,10 +71,15 @@ def _unknown_verb(argv: Sequence[str]) -> str | None:
     if not words or any(a in ("-h", "--help", "--version") for a in argv[: argv.index(words[0])]):
         return None
     known = sorted({path[0] for path in _spellings()})
-    if words[0] in known:
-        return None
-    return (f"unknown verb '{words[0]}'.{suggest(words[0], known)} Known verbs: {', '.join(known)}. "
-            "Run 'modelops --help' for what each does.")
+    if words[0] not in known:
+        return (f"unknown verb '{words[0]}'.{suggest(words[0], known)} Known verbs: {', '.join(known)}. "
+                "Run 'modelops --help' for what each does.")
+    if words[0] in GROUPS and len(words) > 1:
+        actions = sorted(path[1] for path in _spellings() if len(path) > 1 and path[0] == words[0])
+        if words[1] not in actions and argv.index(words[1]) == argv.index(words[0]) + 1:
+            return (f"unknown action '{words[1]}' of '{words[0]}'.{suggest(words[1], actions)} "
+                    f"Actions: {', '.join(actions)}.")
+    return None
 
 
 def emit(verb: Any, result: Any, *, as_json: bool = False, html: str | None = None) -> None:
