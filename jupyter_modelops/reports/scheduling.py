@@ -355,6 +355,19 @@ def _image_for(ref: str) -> str:
     return data.get("reference")
 
 
+def _command_params(template: Path, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters as the scheduled command passes them: a text value of a parameter not declared ``str``
+    is JSON-quoted, since ``report run`` reads such text as JSON (``"[1]"`` must stay text)."""
+    from . import params as _params
+
+    decl = _params.declared(template)
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        typ = _params._inner(decl[k].type)[0] if k in decl else "Any"
+        out[k] = json.dumps(v) if isinstance(v, str) and typ != "str" else v
+    return out
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 def schedule(ref: str | None, *, cron: str, data: str | None = None, template: str = "monitoring",
@@ -399,6 +412,7 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         check_url(notify)
     tpl = resolve_template(template)
     _params.validate(tpl, params)  # types checked now, not at 6 a.m.
+    cmd_params = _command_params(tpl, params)
     if ref is not None:
         from .. import registry
 
@@ -415,7 +429,7 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if target == "local":
-        argv = report_command(ref, data=entry["data"], template=template_arg, params=params, notify=notify)
+        argv = report_command(ref, data=entry["data"], template=template_arg, params=cmd_params, notify=notify)
         log = config.subdir("schedules") / f"{sid}.log"
         line = crontab_line(parsed.expression, argv, schedule_id=sid, log=log, home=config.home())
         entry.update(argv=argv, crontab_line=line, log=str(log))
@@ -428,7 +442,8 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         import yaml
 
         img = check_command_value(image or _image_for(ref), "The image reference")
-        argv = report_command(ref, data=data, template=template_arg, params=params, notify=notify, python="python")
+        argv = report_command(ref, data=data, template=template_arg, params=cmd_params, notify=notify,
+                              python="python")
         name = _k8s_name(ref, sid)
         manifest = cronjob_manifest(name=name, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
                                     pvc=pvc, labels={"modelops.jupyter.org/schedule": sid})

@@ -55,6 +55,15 @@ def cron_command(line: str) -> tuple[str, str | None]:
     return "".join(out), None
 
 
+def _cli_params(argv: list[str]) -> list:
+    """The NAME VALUE pairs the real command-line parser reads from a scheduled ``report run`` argv."""
+    from jupyter_modelops.cli import build_parser
+
+    assert argv[1:5] == ["-m", "jupyter_modelops.cli", "report", "run"]
+    args = vars(build_parser().parse_args(argv[3:]))
+    return args["params"] if "params" in args else args["param"]
+
+
 def _lines(exe: str) -> list[str]:
     return subprocess.run([exe, "-l"], capture_output=True, text=True).stdout.splitlines()
 
@@ -166,8 +175,6 @@ def test_a_command_too_long_for_cron_is_refused_before_installing(crontab):
 def test_a_scheduled_line_is_one_line_that_round_trips_and_unschedule_removes_it(value, crontab):
     """Refused, or: exactly one new line in the real crontab, whose command the shell splits into the
     argv that the real command-line parser reads back as the same parameter; unschedule restores the rest."""
-    from jupyter_modelops.cli import build_parser
-
     before = _lines(crontab)
     try:
         s = sched_mod.schedule(None, cron="@daily", template="monitoring", params={"label_column": value})
@@ -185,7 +192,18 @@ def test_a_scheduled_line_is_one_line_that_round_trips_and_unschedule_removes_it
     words = shlex.split(command, comments=True)
     assert words[0].startswith("MODELOPS_HOME=") and words[-3:] == [">>", s.log, "2>&1"]
     assert words[1:-3] == s.argv and s.argv[0] == sys.executable
-    args = build_parser().parse_args(s.argv[3:])
-    assert args.param == [["label_column", value]]
+    assert _cli_params(s.argv) == [["label_column", value]]
     sched_mod.unschedule(s.id)
     assert _lines(crontab) == before
+
+
+@pytest.mark.parametrize("value", ["[1]", "42", "true", '{"a": 1}', "plain text", "null"])
+def test_text_for_an_untyped_parameter_stays_text_at_run_time(value, tmp_path):
+    """'report run' reads the text of a parameter not declared str as JSON: the schedule quotes it."""
+    from jupyter_modelops.reports import params
+
+    from .conftest import make_template
+
+    tpl = make_template(tmp_path / "t.ipynb", "anything = None  # any value\n", "pass")
+    s = sched_mod.schedule(None, cron="@daily", template=tpl, params={"anything": value}, dry_run=True)
+    assert params.validate(tpl, dict(_cli_params(s.argv)), from_text=True) == {"anything": value}
