@@ -17,8 +17,12 @@ of uvicorn's ``HttpToolsProtocol`` that adds, per connection:
 - a **connection cap**: past ``max_connections`` open connections, a new one gets
   **503** with ``Retry-After`` and is closed at once.
 
-Each refusal is counted in ``modelops_shed_total{reason=...}``. With TLS, the
-handshake itself is bounded by asyncio's 60 s handshake timeout.
+Each refusal is counted in ``modelops_shed_total{reason=...}``. Deadlines are
+checked by one sweep per event loop (every quarter of the shortest timeout, at
+most 1 s), so a request pays a few attribute updates, not timers. The header
+count is checked when the headers are complete (their bytes are bounded all
+along). With TLS, the handshake itself is bounded by asyncio's 60 s handshake
+timeout.
 """
 
 from __future__ import annotations
@@ -97,29 +101,35 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
 
     counts = shed if shed is not None else {}
 
+    timeouts = [t for t in (limits.header_timeout_s, limits.body_timeout_s) if t > 0]
+    # deadlines are checked by one sweep per loop, not by a timer per request (a timer costs more
+    # CPU than the rest of the guard): a deadline is enforced within a quarter of the timeout, or 1 s
+    sweep_every = min(1.0, max(0.05, min(timeouts) / 4)) if timeouts else 0.0
+    sweeping: set = set()
+
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._timer: asyncio.TimerHandle | None = None
+            self._deadline = 0.0  # loop time by which the head (or the body) must have arrived; 0 = none
+            self._waiting = "header"
             self._in_head = False
-            self._began = False
-            self._head_bytes = 0
-            self._nheaders = 0
+            self._fed = 0  # bytes received on this connection
+            self._chunk_start = 0  # self._fed before the chunk being parsed
+            self._msg_start = 0  # self._fed before the chunk in which the current request began
             self._refused = False
 
         # -- helpers -----------------------------------------------------------------------
-        def _arm(self, seconds: float, what: str) -> None:
-            self._disarm()
+        def _expect(self, seconds: float, what: str) -> None:
             if seconds > 0:
-                self._timer = self.loop.call_later(seconds, self._expired, what)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+                self._deadline = self.loop.time() + seconds
+                self._waiting = what
+                loop = self.loop
+                if loop not in sweeping:
+                    sweeping.add(loop)
+                    loop.call_later(sweep_every, _sweep, loop, self.connections)
 
         def _expired(self, what: str) -> None:
-            self._timer = None
+            self._deadline = 0.0
             if self.transport is None or self.transport.is_closing():
                 return
             if what == "header":
@@ -134,7 +144,7 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
             if self._refused:
                 return
             self._refused = True
-            self._disarm()
+            self._deadline = 0.0
             counts[reason] = counts.get(reason, 0) + 1
             if answer:
                 body = orjson.dumps({"error": message})
@@ -145,6 +155,10 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
                 self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
             self.transport.close()
 
+        def _too_large(self) -> str:
+            return (f"The request line and headers exceed this server's limit of {limits.max_header_bytes} bytes; "
+                    "send smaller headers.")
+
         # -- protocol ------------------------------------------------------------------------
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -153,19 +167,14 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
                              "its limit; retry after the time in the Retry-After header.")
                 return
             self._in_head = True
-            self._arm(limits.header_timeout_s, "header")
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
+            self._expect(limits.header_timeout_s, "header")
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
                 return
             self._unset_keepalive_if_required()
-            self._began = False
-            if self._in_head:
-                self._head_bytes += len(data)
+            self._chunk_start = self._fed
+            self._fed += len(data)
             try:
                 self.parser.feed_data(data)
             except httptools.HttpParserCallbackError as exc:
@@ -186,49 +195,45 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
                 else:
                     self._unsupported_upgrade_warning()
                 return
-            if self._in_head:
-                if self._began:  # a new request started inside this chunk: count no more than the chunk
-                    self._head_bytes = len(data)
-                if limits.max_header_bytes and self._head_bytes > limits.max_header_bytes:
-                    self._refuse(431, "headers_too_large", self._too_large())
-
-        def _too_large(self) -> str:
-            return (f"The request line and headers exceed this server's limit of {limits.max_header_bytes} bytes; "
-                    "send smaller headers.")
+            # still reading a head: what arrived since the request began bounds its size (it may also count
+            # the end of a pipelined request before it, in the same chunk)
+            if self._in_head and limits.max_header_bytes and self._fed - self._msg_start > limits.max_header_bytes:
+                self._refuse(431, "headers_too_large", self._too_large())
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._began = True
-            self._head_bytes = 0
-            self._nheaders = 0
+            self._msg_start = self._chunk_start
             if not self._in_head:  # the next request of a kept-alive connection
                 self._in_head = True
-                self._arm(limits.header_timeout_s, "header")
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if limits.max_header_bytes and len(self.url) > limits.max_header_bytes:
-                raise _Refuse(431, "headers_too_large", self._too_large())
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._nheaders += 1
-            if limits.max_headers and self._nheaders > limits.max_headers:
-                raise _Refuse(431, "headers_too_large", f"The request has more than {limits.max_headers} header "
-                              "fields, this server's limit; send fewer headers.")
-            super().on_header(name, value)
+                self._expect(limits.header_timeout_s, "header")
 
         def on_headers_complete(self) -> None:
-            if limits.max_header_bytes:
-                size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            if limits.max_headers and len(self.headers) > limits.max_headers:
+                raise _Refuse(431, "headers_too_large", f"The request has more than {limits.max_headers} header "
+                              "fields, this server's limit; send fewer headers.")
+            if limits.max_header_bytes and self._fed - self._msg_start > limits.max_header_bytes:
+                size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)  # the exact size
                 if size > limits.max_header_bytes:
                     raise _Refuse(431, "headers_too_large", self._too_large())
             self._in_head = False
-            self._head_bytes = 0
-            self._arm(limits.body_timeout_s, "body")
+            self._deadline = 0.0
             super().on_headers_complete()
+            if not self._refused:
+                self._expect(limits.body_timeout_s, "body")
 
         def on_message_complete(self) -> None:
-            self._disarm()
+            self._deadline = 0.0
             super().on_message_complete()
+
+    def _sweep(loop: asyncio.AbstractEventLoop, connections: set) -> None:
+        now = loop.time()
+        for conn in list(connections):
+            deadline = getattr(conn, "_deadline", 0.0)
+            if deadline and now >= deadline:
+                conn._expired(conn._waiting)
+        if connections:
+            loop.call_later(sweep_every, _sweep, loop, connections)
+        else:
+            sweeping.discard(loop)
 
     return GuardedHttpToolsProtocol
