@@ -46,7 +46,7 @@ def _cache_file() -> Path | None:
         return None
 
 
-def _read_cache(path: Path | None) -> list[tuple[str, str]] | None:
+def _read_cache(path: Path | None) -> list[tuple[str, str, str]] | None:
     if path is None:
         return None
     try:
@@ -56,7 +56,7 @@ def _read_cache(path: Path | None) -> list[tuple[str, str]] | None:
     if not isinstance(rows, list) or not all(
             isinstance(r, list) and len(r) == 3 and all(isinstance(x, str) for x in r) for r in rows):
         return None
-    return [(r[0], r[1], r[2]) for r in rows]  # type: ignore[misc]
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def _write_cache(path: Path | None, rows: list[tuple[str, str, str]]) -> None:

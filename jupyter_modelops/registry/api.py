@@ -163,6 +163,7 @@ def _norm_tags(tags: Any) -> dict[str, str]:
         return {}
     if isinstance(tags, str):
         tags = [tags]
+    items: Iterable[tuple[Any, Any]]
     if isinstance(tags, Mapping):
         items = tags.items()
     elif isinstance(tags, Iterable):
@@ -197,9 +198,9 @@ def _choose_flavor(model: Any, flavor: str | None, trusted: bool) -> Any:
                 "flavor='pickle' stores a plain pickle, which runs code when loaded; it needs trusted=True.",
                 hint="Pass trusted=True if you trust everyone who can write to this registry.")
         return fl
-    fl = flavors.detect(model)
-    if fl is not None:
-        return fl
+    detected = flavors.detect(model)
+    if detected is not None:
+        return detected
     if trusted:
         return flavors.get("pickle")
     raise ValidationError(
@@ -890,7 +891,8 @@ def records(ref: str | ModelVersion | None = None, kind: str | None = None) -> l
     ``ref=None`` gives every model's; a bare name gives all versions of that
     model; ``name:N`` or ``name@alias`` gives that version's. ``kind`` filters.
     """
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if kind is not None:
         check_role(kind, arg="kind", what="record kind")
         where.append("kind = ?")

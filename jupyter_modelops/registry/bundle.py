@@ -203,7 +203,7 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
         _need(isinstance(roles, list) and all(isinstance(r, str) for r in roles),
               f"the flavor roles of {ref} are not a list of names")
         artifacts = entry.get("artifacts")
-        _need(isinstance(artifacts, dict) and artifacts, f"the version {ref} lists no files")
+        _need(isinstance(artifacts, dict) and bool(artifacts), f"the version {ref} lists no files")
         for role, a in artifacts.items():
             try:
                 check_role(role)

@@ -468,11 +468,11 @@ class VersionDiff(Result):
                 ["param", self.a.ref, self.b.ref]))
         sig = self.signature
         if any(sig.values()):
-            rows = [("added features", ", ".join(sig["added_features"]) or "–"),
-                    ("removed features", ", ".join(sig["removed_features"]) or "–")]
-            rows += [(f"input {k}", f"{json.dumps(va)} -> {json.dumps(vb)}") for k, (va, vb) in
-                     sig["changed_inputs"].items()]
-            parts.append("<h4>Signature</h4>" + table(rows))
+            sig_rows = [("added features", ", ".join(sig["added_features"]) or "–"),
+                        ("removed features", ", ".join(sig["removed_features"]) or "–")]
+            sig_rows += [(f"input {k}", f"{json.dumps(va)} -> {json.dumps(vb)}") for k, (va, vb) in
+                         sig["changed_inputs"].items()]
+            parts.append("<h4>Signature</h4>" + table(sig_rows))
         if self.environment:
             parts.append("<h4>Environment</h4>" + table(
                 [(k, va or "–", vb or "–") for k, (va, vb) in self.environment.items()],
@@ -499,8 +499,8 @@ class GcReport(Result):
         self.captures: dict | None = None  # gc(captures_older_than=...): capture partitions removed
 
     def to_dict(self) -> dict:
-        out = {"removed_blobs": self.removed_blobs, "freed_bytes": self.freed_bytes,
-               "removed_staging": self.removed_staging}
+        out: dict[str, Any] = {"removed_blobs": self.removed_blobs, "freed_bytes": self.freed_bytes,
+                               "removed_staging": self.removed_staging}
         if self.captures is not None:
             out["captures"] = self.captures
         return out
