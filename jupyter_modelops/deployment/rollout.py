@@ -109,8 +109,8 @@ def _scale_up_triggered(kube: Kube, pod: dict) -> bool:
 def _unschedulable(kube: Kube, pod: dict, rs: dict | None) -> str | None:
     """Why the scheduler finds no node for ``pod``, naming the profile and its selectors; None when it was placed
     (or a cluster autoscaler is adding a node for it)."""
-    cond = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"),
-                {})
+    cond: dict = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"),
+                      {})
     if cond.get("status") != "False" or cond.get("reason") != "Unschedulable" or _scale_up_triggered(kube, pod):
         return None
     spec = pod.get("spec") or {}
