@@ -207,14 +207,19 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
     src = parse_reference(source, what="pull source")
     with RegistryClient(src.registry, insecure=insecure) as client:
         body, media, digest = client.get_manifest(src.repository, src.reference)
-        manifest = json.loads(body)
+        try:
+            manifest = json.loads(body)
+        except ValueError as exc:
+            raise ValidationError(f"The manifest of {src} is not JSON ({exc}).") from exc
+        if not isinstance(manifest, dict):
+            raise ValidationError(f"The manifest of {src} is not a JSON object.")
         kind = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
         if kind not in (ARTIFACT_TYPE, CONFIG_TYPE):
             raise ValidationError(
                 f"{src} is not a model pushed by jupyter_modelops.push (its type is {kind or media!r}, expected {ARTIFACT_TYPE}).",
                 hint="To run an image, deploy it; to share a model, push it with jupyter_modelops.push(ref, target).",
             )
-        layers = [layer for layer in manifest.get("layers", []) if layer.get("mediaType") == ARTIFACT_LAYER_TYPE]
+        layers = _checked_layers(manifest, src)
         total = sum(int(layer["size"]) for layer in layers)
         bar = None
         if progress:
@@ -234,10 +239,40 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
         stats = client.stats.to_dict()
     versions = list(getattr(info, "versions", []) or [])
     ref = ", ".join(getattr(v, "ref", str(v)) for v in versions) or "?"
-    for v in versions:
-        registry.add_record(v.ref, "oci-pull", {"remote": f"{src}@{digest}", "digest": digest})
+    for v in versions:  # pulling the same artifact again finds the same version: record it once
+        if not any(r["data"].get("digest") == digest for r in registry.records(v.ref, kind="oci-pull")):
+            registry.add_record(v.ref, "oci-pull", {"remote": f"{src}@{digest}", "digest": digest})
     return ArtifactTransfer("pull", ref, f"{src}@{digest}", digest, total, stats,
                             list(getattr(info, "warnings", []) or []))
+
+
+def _checked_layers(manifest: dict, src: Any) -> list[dict]:
+    """The artifact layers of a pulled manifest, after checking each digest and size (and the bundle limits)."""
+    import re
+
+    from ..registry.bundle import MAX_BYTES, MAX_FILES, _limit
+
+    raw = manifest.get("layers", [])
+    config = manifest.get("config")
+    if not isinstance(raw, list) or not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+        raise ValidationError(f"The manifest of {src} has no list of layers and config descriptor.")
+    layers = [la for la in raw if isinstance(la, dict) and la.get("mediaType") == ARTIFACT_LAYER_TYPE]
+    max_files = _limit(None, "MODELOPS_BUNDLE_MAX_FILES", MAX_FILES, "max_files")
+    max_bytes = _limit(None, "MODELOPS_BUNDLE_MAX_BYTES", MAX_BYTES, "max_bytes")
+    if len(layers) > max_files:
+        raise ValidationError(f"{src} has {len(layers)} files, more than the limit of {max_files}.",
+                              hint="Raise MODELOPS_BUNDLE_MAX_FILES if you expect that many.")
+    for la in layers:
+        size = la.get("size")
+        if not (isinstance(la.get("digest"), str) and re.fullmatch(r"sha256:[0-9a-f]{64}", la["digest"])) or \
+                not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValidationError(f"{src} lists a layer with the digest {la.get('digest')!r} and size {size!r}; "
+                                  "expected sha256: with 64 hex digits and a size in bytes.")
+    total = sum(la["size"] for la in layers)
+    if total > max_bytes:
+        raise ValidationError(f"{src} holds {total} bytes of files, more than the limit of {max_bytes}.",
+                              hint="Raise MODELOPS_BUNDLE_MAX_BYTES if you expect that much.")
+    return layers
 
 
 def _write_bundle(client: Any, repo: str, meta: bytes, layers: list[dict], path: Path, bar: Any) -> None:
