@@ -11,6 +11,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections import defaultdict
+from typing import Callable
 
 log = logging.getLogger("jupyter_modelops.serving")
 
@@ -56,8 +57,9 @@ class Metrics:
         self.batch: dict[str, Histogram] = {}
         self.errors: dict[tuple[str, str], int] = defaultdict(int)  # (model, kind)
         self.shed: dict[str, int] = defaultdict(int)  # reason
-        self.queue_depth = lambda: 0
-        self.breaker_state = lambda: {}
+        # set by the app: waiting requests and circuit breaker state, per model
+        self.queue_depth: Callable[[], dict[str, int]] = lambda: {}
+        self.breaker_state: Callable[[], dict[str, str]] = lambda: {}
         self.started = time.time()
 
     def request(self, model: str, endpoint: str, status: int, seconds: float | None = None) -> None:

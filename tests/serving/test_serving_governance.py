@@ -206,3 +206,13 @@ def test_client_errors_do_not_open_the_breaker_for_other_clients(start_server, t
     assert metric(server, "modelops_circuit_open", 'model="lr"') == 0
     assert metric(server, "modelops_errors_total", 'model="lr",kind="bad_request"') >= 1
     assert metric(server, "modelops_errors_total", 'model="lr",kind="model"') == 0
+
+
+def test_metrics_render_before_the_app_reports_queues_and_breakers():
+    from jupyter_modelops.serving.governance import Metrics
+
+    m = Metrics()  # the app sets queue_depth and breaker_state only once its models are loaded
+    m.request("m", "infer", 200, 0.002)
+    text = m.render().decode()
+    assert 'modelops_requests_total{model="m",endpoint="infer",code="200"} 1' in text
+    assert "# TYPE modelops_queue_depth gauge" in text and "modelops_queue_depth{" not in text
