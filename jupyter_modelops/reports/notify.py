@@ -12,7 +12,14 @@ from ..exceptions import ValidationError
 
 
 def check_url(url: str) -> str:
-    """Validate a webhook URL (http or https, with a host)."""
+    """Validate a webhook URL (http or https, with a host, no whitespace or control characters)."""
+    bad = next((ch for ch in str(url) if ch.isspace() or ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0), None)
+    if bad is not None:
+        # urlparse silently drops tabs and newlines; the text itself would still travel on
+        raise ValidationError(
+            f"The notify URL {str(url)!r} contains whitespace or a control character (U+{ord(bad):04X}).",
+            hint="Pass the webhook URL as one piece of text; percent-encode a space as %20.",
+        )
     parsed = urlparse(str(url))
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValidationError(
@@ -42,8 +49,12 @@ def message(run: Any) -> dict:
 
 def post_webhook(url: str, run: Any, *, timeout: float = 10.0) -> dict:
     """POST the message; never raises (a failed alert must not hide the run's own result)."""
+    try:
+        checked = check_url(url)
+    except ValidationError as exc:
+        return {"url": url, "status": None, "error": str(exc)}
     body = json.dumps(message(run)).encode()
-    req = urllib.request.Request(check_url(url), data=body, method="POST",
+    req = urllib.request.Request(checked, data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - user-given webhook

@@ -180,6 +180,10 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     from .. import config
 
     path = resolve_template(template)
+    if notify:
+        from .notify import check_url
+
+        check_url(notify)  # refused before the run, not after it
     given: dict[str, Any] = dict(params or {})
     decl = _params.declared(path)
     if ref is not None and "model_ref" in decl:

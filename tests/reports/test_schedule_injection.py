@@ -122,7 +122,7 @@ def test_every_control_character_is_refused(ch, word):
 
 
 def test_notify_url_data_path_template_and_model_name_are_checked(tmp_path):
-    with pytest.raises(ValidationError, match="notify URL contains a newline"):
+    with pytest.raises(ValidationError, match="notify URL .*contains (a newline|whitespace or a control)"):
         sched_mod.schedule(None, cron="@daily", notify="https://hooks.example/x\n* * * * * touch X #", dry_run=True)
     weird = tmp_path / "current\n* * * * * touch X #.csv"  # a file that really exists
     weird.write_text("a\n1\n")
@@ -207,3 +207,18 @@ def test_text_for_an_untyped_parameter_stays_text_at_run_time(value, tmp_path):
     tpl = make_template(tmp_path / "t.ipynb", "anything = None  # any value\n", "pass")
     s = sched_mod.schedule(None, cron="@daily", template=tpl, params={"anything": value}, dry_run=True)
     assert params.validate(tpl, dict(_cli_params(s.argv)), from_text=True) == {"anything": value}
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example/a\nb", "https://hooks.example/a b", "http://h/\tx",
+                                 "https://hooks.example/\x85"])
+def test_notify_urls_with_whitespace_or_controls_are_refused_everywhere(url):
+    from jupyter_modelops.reports.notify import check_url
+
+    with pytest.raises(ValidationError, match="notify URL .* contains whitespace or a control character"):
+        check_url(url)
+    good = "https://hooks.example/services/T0/B0/x?y=1%20z"
+    assert check_url(good) == good
+    from jupyter_modelops.reports import report
+
+    with pytest.raises(ValidationError, match="contains whitespace or a control character"):
+        report(None, template="monitoring", notify=url)  # before any kernel starts
