@@ -1,33 +1,75 @@
 """Light, static HTML for result objects.
 
-No JavaScript, no external assets: a report must render the same in
-JupyterLab, VS Code, on GitHub and in an e-mail. Styles are inline-scoped
-under ``.jmo`` and use JupyterLab's theme variables with fallbacks, so the
-output follows light and dark themes.
+No JavaScript, no external assets, no ``<style>`` block and no inline
+``<svg>``: a report must render the same in JupyterLab (also in a notebook
+it has not trusted, where HTML is sanitized), VS Code, on GitHub and in an
+e-mail. So styling is inline ``style`` attributes limited to properties
+and values that HTML sanitizers keep (plain hex colours, lengths, flex),
+text colour is inherited from the page (light and dark themes), and charts
+are ``<img src="data:image/svg+xml;base64,...">`` with an ``alt`` text.
+:func:`page` enforces this for every report: it turns ``class="pass"``-style
+markers into inline styles and any inline ``<svg>`` into a data-URL image.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
+import re
 from typing import Any, Iterable, Sequence
 
-CSS = """
-<style>
-.jmo{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;color:var(--jp-ui-font-color1,#1f2328);max-width:980px}
-.jmo h3{font-size:15px;margin:6px 0 4px}
-.jmo h4{font-size:13px;margin:10px 0 4px;color:var(--jp-ui-font-color2,#57606a)}
-.jmo table{border-collapse:collapse;margin:4px 0}
-.jmo th,.jmo td{padding:2px 8px;border-bottom:1px solid var(--jp-border-color2,#d0d7de);text-align:right}
-.jmo th:first-child,.jmo td:first-child{text-align:left}
-.jmo .ci{color:var(--jp-ui-font-color2,#57606a)}
-.jmo .pass{color:#1a7f37;font-weight:600}.jmo .fail{color:#cf222e;font-weight:600}.jmo .warn{color:#9a6700;font-weight:600}
-.jmo .figs{display:flex;flex-wrap:wrap;gap:8px}
-.jmo .note{color:var(--jp-ui-font-color2,#57606a);font-size:12px}
-.jmo svg text{fill:var(--jp-ui-font-color1,#1f2328)}
-</style>
-"""
+#: Colours shared with the JupyterLab panel (``labextension/style/base.css``).
+PASS, FAIL, WARN, MUTED, RULE = "#1a7f37", "#cf222e", "#9a6700", "#6e7781", "#d0d7de"
+
+#: Inline styles that stand in for CSS classes (sanitizers strip ``<style>`` but keep ``style=``).
+CLASS_STYLES = {
+    "pass": f"color:{PASS};font-weight:600",
+    "fail": f"color:{FAIL};font-weight:600",
+    "warn": f"color:{WARN};font-weight:600",
+    "ci": f"color:{MUTED}",
+    "note": f"color:{MUTED};font-size:12px",
+    "figs": "display:flex;flex-wrap:wrap;gap:8px",
+}
+TAG_STYLES = {
+    "h3": "font-size:15px;margin:6px 0 4px",
+    "h4": f"font-size:13px;margin:10px 0 4px;color:{MUTED}",
+    "table": "border-collapse:collapse;margin:4px 0",
+}
+CELL = "padding:2px 8px"
+ROW = f' style="border-bottom:1px solid {RULE}"'
+
+_CLASS_RE = re.compile(r'<(span|div|p|li|td) class=["\'](pass|fail|warn|ci|note|figs|ok|failed|error|running|skip|skipped)["\']')
+_TAG_RE = re.compile(r"<(h3|h4|table)>")
+_SVG_RE = re.compile(r"<svg\b[^>]*>.*?</svg>", re.S)
+_ATTR_RE = re.compile(r'\b(width|height|aria-label)="([^"]*)"')
+# status words used as classes by some reports, mapped to the three verdict colours
+_ALIASES = {"ok": "pass", "failed": "fail", "error": "fail", "running": "warn", "skip": "warn", "skipped": "warn"}
+
+
+def svg_image(svg: str) -> str:
+    """An inline SVG chart as ``<img src="data:image/svg+xml;base64,...">``, sized and with ``alt`` text.
+
+    Sanitizers (JupyterLab's for untrusted notebooks, GitHub's) strip ``<svg>``
+    but keep an ``<img>`` whose ``src`` is a data URL.
+    """
+    head = svg[: svg.index(">")]
+    attrs = dict(_ATTR_RE.findall(head))
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    size = "".join(f' {k}="{esc(attrs[k])}"' for k in ("width", "height") if k in attrs)
+    return f'<img src="data:image/svg+xml;base64,{data}"{size} alt="chart: {esc(html.unescape(attrs.get("aria-label", "")))}">'
+
+
+def _inline(markup: str) -> str:
+    """Class markers and bare tags to inline styles; inline SVG to data-URL images."""
+    def cls(m: re.Match) -> str:
+        name = _ALIASES.get(m.group(2), m.group(2))
+        return f'<{m.group(1)} class="{m.group(2)}" style="{CLASS_STYLES[name]}"'
+
+    markup = _CLASS_RE.sub(cls, markup)
+    markup = _TAG_RE.sub(lambda m: f'<{m.group(1)} style="{TAG_STYLES[m.group(1)]}">', markup)
+    return _SVG_RE.sub(lambda m: svg_image(m.group(0)), markup)
 
 
 def esc(value: Any) -> str:
@@ -57,21 +99,27 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, *,
     """An HTML table. Cells are escaped unless their column index is in ``raw_cols``."""
     raw = set(raw_cols)
     out = ["<table>"]
+    left, right = f' style="{CELL};text-align:left"', f' style="{CELL};text-align:right"'
     if header:
-        out.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        out.append(f"<tr{ROW}>" + "".join(f"<th{right if i else left}>{esc(h)}</th>" for i, h in enumerate(header))
+                   + "</tr>")
     for row in rows:
         cells = []
         for i, cell in enumerate(row):
-            cells.append(f"<td>{cell if i in raw else esc(fmt(cell))}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
+            cells.append(f"<td{right if i else left}>{cell if i in raw else esc(fmt(cell))}</td>")
+        out.append(f"<tr{ROW}>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return "".join(out)
 
 
 def page(title: str, body: str, *, subtitle: str | None = None) -> str:
-    """Wrap a report body: title, optional subtitle, scoped CSS."""
+    """Wrap a report body: title, optional subtitle; styles inlined and charts as data-URL images.
+
+    The result holds no ``<style>``, ``<svg>`` or ``<script>``, so it survives
+    HTML sanitizers unchanged (see the module docstring).
+    """
     sub = f'<div class="note">{esc(subtitle)}</div>' if subtitle else ""
-    return f'<div class="jmo">{CSS}<h3>{esc(title)}</h3>{sub}{body}</div>'
+    return _inline(f'<div class="jmo" style="font-size:13px;max-width:980px"><h3>{esc(title)}</h3>{sub}{body}</div>')
 
 
 def document(fragment: str, *, title: str = "jupyter-modelops report") -> str:

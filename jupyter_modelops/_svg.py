@@ -1,6 +1,9 @@
-"""Tiny inline-SVG charts: light (a few KB each), static, no JavaScript.
+"""Tiny SVG charts: light (a few KB each), static, no JavaScript.
 
-Used by every report's ``to_html()``. For publication-quality figures, the
+Used by every report's ``to_html()``, where :func:`jupyter_modelops._html.page`
+embeds each as an ``<img>`` with a data URL (sanitizers strip inline SVG).
+An image's SVG cannot read the page's CSS, so each chart carries its own
+white background, font and text colour. For publication-quality figures, the
 result objects also offer ``figures()`` built with matplotlib.
 """
 
@@ -15,6 +18,13 @@ PALETTE = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#6
 
 W, H = 300, 230
 ML, MR, MT, MB = 46, 10, 22, 38
+
+
+def _root(w: float, h: float, title: str, parts: Sequence[str]) -> str:
+    """The ``<svg>`` element: self-contained (background, font, text colour), labelled by its title."""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}" height="{h:g}" viewBox="0 0 {w:g} {h:g}" role="img" '
+            f'aria-label="{esc(title)}" font-family="sans-serif" fill="#1f2328">'
+            f'<rect width="100%" height="100%" fill="#ffffff"/>' + "".join(parts) + "</svg>")
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -81,8 +91,7 @@ class _Frame:
         p.append(f'<text x="{W / 2}" y="14" font-size="11" font-weight="600" text-anchor="middle">{esc(self.title)}</text>')
 
     def svg(self) -> str:
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" '
-                f'aria-label="{esc(self.title)}">' + "".join(self.parts) + "</svg>")
+        return _root(W, H, self.title, self.parts)
 
 
 def _limits(values: Sequence[float], pad: float = 0.0) -> tuple[float, float]:
@@ -155,8 +164,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, yla
         parts.append(f'<text x="{sx(t):.1f}" y="{h - MB + 13}" font-size="9" text-anchor="middle">{_label(t)}</text>')
     parts.append(f'<line x1="{sx(0):.1f}" y1="{MT}" x2="{sx(0):.1f}" y2="{h - MB}" stroke="#8c959f"/>')
     parts.append(f'<text x="{left + width / 2}" y="{h - 8}" font-size="10" text-anchor="middle">{esc(ylabel)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" role="img" '
-            f'aria-label="{esc(title)}">' + "".join(parts) + "</svg>")
+    return _root(W, h, title, parts)
 
 
 def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: str,
@@ -183,5 +191,4 @@ def heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: 
             parts.append(f'<text x="{left + i * cell + cell / 2:.1f}" y="{top + size + 12}" font-size="9" text-anchor="middle">{esc(str(lab)[:6])}</text>')
     parts.append(f'<text x="{left + size / 2}" y="{h - 6}" font-size="10" text-anchor="middle">{esc(xlabel)}</text>')
     parts.append(f'<text x="12" y="{top + size / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 12 {top + size / 2})">{esc(ylabel)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
-            f'aria-label="{esc(title)}">' + "".join(parts) + "</svg>")
+    return _root(w, h, title, parts)

@@ -4,6 +4,11 @@ Moving the slider recomputes the threshold-dependent metrics (accuracy,
 balanced accuracy, precision, recall, F1 and the confusion counts) from the
 report's level table, in microseconds, without re-running the model. The
 intervals shown in the report are those of the original threshold.
+
+Its mime bundle also carries the static report (``text/html``) and a text
+summary (``text/plain``), so a view without a live kernel or a notebook not
+trusted (where the widget cannot render) shows the report instead of
+``VBox(children=...)``.
 """
 
 from __future__ import annotations
@@ -46,10 +51,20 @@ class ThresholdExplorer:
     def _changed(self, change: Any) -> None:
         self.live.value = _threshold_html(self.report, float(change["new"]))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
+        """The widget view, with the static report and a text summary as fallbacks in the same bundle."""
+        t = float(self.slider.value)
+        data = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        data["text/html"] = _threshold_html(self.report, t) + self.report.to_html()
+        m = self.report.at_threshold(t)
+        data["text/plain"] = (f"{self.report._summary()} at threshold {t:.3f}: "
+                              + ", ".join(f"{k} {fmt(m[k])}" for k in ("accuracy", "precision", "recall", "f1")))
+        return data
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
 
     def __repr__(self) -> str:
         return f"<ThresholdExplorer of {self.report._summary()}>"

@@ -160,7 +160,7 @@ def test_torch_tensor_input_and_html():
     rep = drift(ref, cur)
     assert rep.drifted == ["x2"]
     html = rep.to_html()
-    assert "<svg" in html and "<script" not in html and len(html) < 200_000
+    assert "data:image/svg+xml;base64," in html and "<script" not in html and len(html) < 200_000
     assert "PSI &gt;= 0.1" in html or "PSI >= 0.1" in html
 
 

@@ -53,7 +53,7 @@ def test_parquet_html_and_failed_gate_exit_1(files, tmp_path):
                    "--html", str(html))
     assert out.returncode == 1, out.stderr
     assert "PASS  roc_auc >= 0.6" in out.stdout and "FAIL  f1 >= 0.999" in out.stdout
-    assert str(html) in out.stdout and "<svg" in html.read_text()
+    assert str(html) in out.stdout and "data:image/svg+xml;base64," in html.read_text()
 
 
 def test_joblib_needs_trust(files):

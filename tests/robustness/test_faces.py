@@ -81,7 +81,7 @@ def test_cli_drift_profile_gates_and_bad_input(tmp_path, data):
     assert out.returncode == 0 and (tmp_path / "ref.json").exists()
     out = _cli("drift", "--reference", "ref.json", "--current", "cur.csv", "--check", "drift_share<=0.2",
                "--html", "d.html", cwd=tmp_path)
-    assert out.returncode == 1 and "FAIL" in out.stdout and (tmp_path / "d.html").read_text().count("<svg") >= 1
+    assert out.returncode == 1 and "FAIL" in out.stdout and (tmp_path / "d.html").read_text().count("data:image/svg+xml;base64,") >= 1
     X.drop(columns=["b"]).to_csv(tmp_path / "bad.csv", index=False)
     out = _cli("drift", "--reference", "ref.csv", "--current", "bad.csv", cwd=tmp_path)
     assert out.returncode == 2 and "different columns" in out.stderr and "Traceback" not in out.stderr

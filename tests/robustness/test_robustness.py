@@ -26,7 +26,7 @@ def test_default_suite_on_mixed_dataframe(mixed):
     # the feature the model leans on ranks first
     assert rep.features[0]["feature"] == "x0"
     html = rep.to_html()
-    assert "<svg" in html and "<script" not in html and "Robustness report" in html
+    assert "data:image/svg+xml;base64," in html and "<script" not in html and "Robustness report" in html
     d = rep.to_dict()
     assert d["summary"]["worst"] is not None and d["base_metric"]["name"] == "accuracy"
 

@@ -39,7 +39,7 @@ def test_worse_segment_is_flagged_with_intervals():
     assert rep.check("worst_accuracy >= 0.5").passed is True
     assert rep.check("n_flagged <= 0").passed is False
     html = rep.to_html()
-    assert "<svg" in html and "worse" in html and "<script" not in html
+    assert "data:image/svg+xml;base64," in html and "worse" in html and "<script" not in html
 
 
 def test_no_false_flags_on_a_uniform_model():

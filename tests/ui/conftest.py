@@ -79,7 +79,9 @@ def lab(tmp_path_factory):
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
            f"--LabApp.workspaces_dir={tmp / '.ws'}", f"--LabApp.user_settings_dir={tmp / '.settings'}",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           # a fresh trust database: every notebook opens untrusted, as a cloned or shared one does
+           "--NotebookNotary.db_file=:memory:"]
     log = open(tmp / "lab.log", "wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
