@@ -182,11 +182,17 @@ class DriftReport(Result):
                     '<span class="fail">drift</span>' if d else '<span class="pass">ok</span>')
             psi = r.get("psi")
             psi_cell = esc(fmt(psi))
-            if psi is not None and psi >= self.thresholds["psi_major"]:
+            # the colour follows the verdict: a PSI above its threshold on a column that does not
+            # drift (its test is not significant, as on small data) is said, not painted red
+            if d and psi is not None and psi >= self.thresholds["psi_major"]:
                 psi_cell = f'<span class="fail">{psi_cell}</span>'
-            elif psi is not None and psi >= self.thresholds["psi"]:
+            elif d and psi is not None and psi >= self.thresholds["psi"]:
                 psi_cell = f'<span class="warn">{psi_cell}</span>'
-            notes = "; ".join(r.get("reasons", []) + r.get("notes", []))
+            extra = []
+            if not d and psi is not None and psi >= self.thresholds["psi"]:
+                extra.append(f"PSI {psi:.3f} >= {self.thresholds['psi']:g} but the test is not significant "
+                             f"(too few rows to tell)")
+            notes = "; ".join(r.get("reasons", []) + extra + r.get("notes", []))
             rows.append([esc(r["column"]), esc(r["kind"]), mark, psi_cell, esc(fmt(r.get("ks"))),
                          esc(fmt(r.get("ks_p_adj"), 2)), esc(fmt(r.get("wasserstein_normed"))), esc(fmt(r.get("js"))),
                          esc(fmt(r.get("chi2_p_adj"), 2)), f'<span class="note">{esc(notes)}</span>'])
