@@ -40,7 +40,6 @@ class Face:
     name: str
     shell: Any = None
     quiet: bool = False
-    options: dict = field(default_factory=dict)
 
     @property
     def prog(self) -> str:
@@ -469,9 +468,9 @@ class Param:
         return parsed
 
     def schema(self) -> dict:
-        out: dict[str, Any] = {"name": self.name, **self.kind.schema(), "help": self.help_text("rest") or
-                               self.help_text("cli"), "required": self.required or (bool(self.positional) and
-                                                                                     not self.optional)}
+        face = next(f for f in ("rest", "cli", "magic") if self.on(f))
+        out: dict[str, Any] = {"name": self.name, **self.kind.schema(), "help": self.help_text(face),
+                               "required": self.required or (bool(self.positional) and not self.optional)}
         out["default"] = jsonable(self.value(self.default)) if not self.repeat else []
         if self.choices:
             out["choices"] = list(self.choices)
@@ -547,7 +546,7 @@ class Verb:
     faces: tuple[str, ...] = ("magic", "cli")
     html: bool = False
     exit_code: Callable[[Any], int] = lambda result: 0
-    text: Callable[[Any], str] | None = None
+    text: Callable[[Any], str | None] | None = None
     cli_path: tuple[str, ...] | None = None
 
     def params_on(self, face: str) -> list[Param]:
