@@ -118,7 +118,7 @@ def test_bad_arguments_get_one_sentence(table, model_dir):
         get_deployment("hbg")
     with pytest.raises(ValidationError, match="Name the deployment"):
         jm.stop()
-    with pytest.raises(ValidationError, match="not an http:// URL"):
+    with pytest.raises(ValidationError, match="not an http:// or https:// URL"):
         jm.predict("ftp://127.0.0.1:1", np.zeros((1, 20)))
 
 
