@@ -185,16 +185,21 @@ class RobustnessReport(Result):
         for r in self.rows:
             if r.get("status") != "ok":
                 rows.append([esc(r["perturbation"]), esc("" if r.get("severity") is None else f"{r['severity']:g}"),
-                             f'<span class="warn">{esc(r.get("status"))}</span>', "", "", f'<span class="note">{esc(r.get("note"))}</span>'])
+                             "", "", "", f'<span class="warn">{esc(r.get("status"))}</span> '
+                             f'<span class="note">{esc(r.get("note"))}</span>'])
                 continue
             rows.append([esc(r["perturbation"]), esc(f"{r['severity']:g}"), esc(_ci(r, "flip_rate")),
                          esc(_ci(r, "metric_drop")), esc(fmt(r.get("mean_abs_delta"))),
                          f'<span class="note">{esc(r.get("description", ""))}'
                          + (f"; imputed with {esc(r['imputed'])}" if r.get("imputed") else "") + "</span>"])
         metric = (self.base_metric or {}).get("name", "metric")
-        body = head + table(rows, ["perturbation", "severity", f"flip rate [{pct}% CI]",
-                                   f"{metric} {'drop' if metric == 'accuracy' else 'increase'} [{pct}% CI]",
-                                   "mean |Δscore|", "what"], raw_cols=range(6))
+        headers = ["perturbation", "severity", f"flip rate [{pct}% CI]",
+                   f"{metric} {'drop' if metric == 'accuracy' else 'increase'} [{pct}% CI]", "mean |Δscore|", "what"]
+        # only the columns this run measured: no labels, no metric column; classification only, no score column
+        keep = [i for i in range(6) if i not in (2, 3, 4) or any(
+            r.get(("flip_rate", "metric_drop", "mean_abs_delta")[i - 2]) is not None for r in self.ok_rows)]
+        rows = [[row[i] for i in keep] for row in rows]
+        body = head + table(rows, [headers[i] for i in keep], raw_cols=range(len(keep)))
         if self.gates is not None:
             body += "<h4>Gates</h4>" + self.gates.html_table()
         figs = self._curves()
@@ -203,7 +208,8 @@ class RobustnessReport(Result):
             figs.append(_svg.bar_chart([f["feature"] for f in top], [f.get("dropout_mean_abs_delta") or 0.0 for f in top],
                                        title="Feature sensitivity (dropout)", ylabel="mean |Δscore|"))
         if figs:
-            body += "<h4>Degradation curves and sensitivity</h4><div class=\"figs\">" + "".join(figs) + "</div>"
+            title = "Degradation curves and sensitivity" if self.features else "Degradation curves"
+            body += f"<h4>{title}</h4><div class=\"figs\">" + "".join(figs) + "</div>"
         s = self.summary()
         body += (f'<p class="note">{self.n_rows:,} rows, {self.n_boot} paired bootstrap replicates. Model time '
                  f'{s["model_seconds"]:.1f} s, overhead {s["overhead_seconds"]:.1f} s.</p>')
