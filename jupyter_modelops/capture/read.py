@@ -8,7 +8,7 @@ import time
 from typing import Any, Sequence
 
 from .._html import Result, fmt, page, table
-from ..exceptions import ValidationError
+from ..exceptions import ModelOpsError, ValidationError
 from .store import CaptureStore, check_part, hour_of
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -101,13 +101,18 @@ def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t
                 raise ValidationError(f"columns names {', '.join(map(repr, missing))}, which the captures of "
                                       f"{model}:{v} do not have; they have {', '.join(dset.schema.names)}.")
             cols = list(dict.fromkeys(["request_id", "row", "ts", *[c for c in columns if c in have]]))
-        frags = list(dset.get_fragments(filter=flt))
-        for f in frags:
-            md = f.physical_schema.metadata or {}
-            metas.append({k.decode(): v2.decode() for k, v2 in md.items() if k.startswith(b"modelops.")})
-        if not frags:
-            continue
-        t = ds.FileSystemDataset(frags, dset.schema, dset.format, dset.filesystem).to_table(columns=cols, filter=flt)
+        try:
+            frags = list(dset.get_fragments(filter=flt))
+            for f in frags:
+                md = f.physical_schema.metadata or {}
+                metas.append({k.decode(): v2.decode() for k, v2 in md.items() if k.startswith(b"modelops.")})
+            if not frags:
+                continue
+            t = ds.FileSystemDataset(frags, dset.schema, dset.format, dset.filesystem).to_table(columns=cols,
+                                                                                                  filter=flt)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ModelOpsError(f"The captures of {model}:{v} in {cs.url} could not be read: {exc}.",
+                                hint="A file in the window is not valid Parquet; move it away.") from exc
         t = t.append_column("version", pa.array([v] * t.num_rows, pa.string()))
         tables.append(t)
     if not tables:

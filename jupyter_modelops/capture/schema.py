@@ -34,6 +34,15 @@ _NUMPY = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint3
           "FP16": "float32", "FP32": "float32", "FP64": "float64", "BYTES": "object"}
 
 
+def tensor_of(source: Any, c: "Column") -> Any:
+    """A column's tensor from an item's inputs or outputs: a dict by name, or a tuple in signature order."""
+    if source is None:
+        return None
+    if type(source) is tuple:
+        return source[c.index]
+    return source.get(c.tensor)
+
+
 @dataclass(frozen=True)
 class Column:
     """One stored column: where its values come from in a request."""
@@ -44,6 +53,7 @@ class Column:
     datatype: str  # V2 datatype
     width: int  # 0: one value per row; k > 0: fixed-size list of k; -1: variable list
     feature: int | None = None  # index into the tensor's second axis (feature columns)
+    index: int = 0  # position of the tensor among the signature's inputs or outputs
 
 
 def _width(shape: Sequence[int]) -> int:
@@ -91,10 +101,14 @@ class CaptureSchema:
             for j, f in enumerate(feature_names):
                 cols.append(Column(name_for(str(f), "input"), spec.name, "input", spec.datatype, 0, j))
         else:
-            for spec in inputs:
-                cols.append(Column(name_for(spec.name, "input"), spec.name, "input", spec.datatype, _width(spec.shape)))
-        for spec in outputs:
-            cols.append(Column(name_for(spec.name, "output"), spec.name, "output", spec.datatype, _width(spec.shape)))
+            for k, spec in enumerate(inputs):
+                cols.append(Column(name_for(spec.name, "input"), spec.name, "input", spec.datatype,
+                                   _width(spec.shape), index=k))
+        for k, spec in enumerate(outputs):
+            cols.append(Column(name_for(spec.name, "output"), spec.name, "output", spec.datatype, _width(spec.shape),
+                               index=k))
+        self.input_names = [s.name for s in inputs]
+        self.output_names = [s.name for s in outputs]
         self.columns = cols
         self.n_features = len(feature_names) if cols and cols[0].feature is not None else 0
         fields = [pa.field("request_id", pa.string()), pa.field("row", pa.int32()),
@@ -107,6 +121,11 @@ class CaptureSchema:
                 "modelops.inputs": json.dumps([c.name for c in cols if c.role == "input"]),
                 "modelops.outputs": json.dumps([c.name for c in cols if c.role == "output"])}
         self.arrow = pa.schema(fields, metadata=meta)
+        # dictionary encoding only where values repeat (unique ids and floats would pay for nothing)
+        self.dictionary = ["deployment", "cluster", "pod"] + [c.name for c in cols if c.datatype == "BYTES"]
+        self.row_bytes = 96 + sum(max(c.width, 1) * (8 if c.datatype == "BYTES" else
+                                                     __import__("numpy").dtype(_NUMPY[c.datatype]).itemsize)
+                                  for c in cols)
 
     @staticmethod
     def arrow_type(c: Column) -> Any:
@@ -121,34 +140,36 @@ class CaptureSchema:
 
     # -- conversion ----------------------------------------------------------------------------
     def table(self, items: Sequence[Any], context: Sequence[str], metadata: dict[str, str] | None = None) -> Any:
-        """An Arrow table of the rows of ``items`` (see :class:`~.writer.Item`)."""
+        """An Arrow table of the rows of ``items`` (tuples laid out as :class:`~.writer.Item`)."""
         import numpy as np
         import pyarrow as pa
 
-        ok = [it for it in items if it.outputs is not None and it.inputs is not None and it.nrows > 0]
-        bad = [it for it in items if not (it.outputs is not None and it.inputs is not None and it.nrows > 0)]
+        ok = [it for it in items if it[8] is not None and it[7] is not None and it[6] > 0]
+        bad = [it for it in items if not (it[8] is not None and it[7] is not None and it[6] > 0)] \
+            if len(ok) != len(items) else []
         parts = []
         if ok:
-            counts = np.fromiter((it.nrows for it in ok), dtype=np.int64, count=len(ok))
+            fields = list(zip(*ok))  # one pass: a tuple per field of Item
+            counts = np.array(fields[6], dtype=np.int64)
             n = int(counts.sum())
-            starts = np.repeat(np.cumsum(counts) - counts, counts)
-            arrays = self._meta_arrays(ok, counts, n, context, np.arange(n, dtype=np.int32) - starts.astype(np.int32))
+            rows = np.zeros(n, dtype=np.int32) if n == len(ok) else (
+                np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+            arrays = self._meta_arrays(fields, counts, n, context, rows)
             cache: dict[tuple[str, str], Any] = {}
             for c in self.columns:
                 key = (c.role, c.tensor)
                 stacked = cache.get(key)
                 if stacked is None:
-                    stacked = cache[key] = _stack([(it.inputs if c.role == "input" else it.outputs).get(c.tensor)
-                                                   for it in ok], c, counts)
+                    sources = fields[7] if c.role == "input" else fields[8]
+                    stacked = cache[key] = _stack([tensor_of(d, c) for d in sources], c, counts)
                 arrays.append(self._column(stacked, c, n))
             parts.append(pa.Table.from_arrays(arrays, schema=self.arrow))
         for it in bad:  # failed requests: one row each with the status, inputs when they were decoded
-            n = max(it.nrows, 1) if it.inputs is not None else 1
-            arrays = self._meta_arrays([it], np.array([n]), n, context, np.arange(n, dtype=np.int32))
+            n = max(it[6], 1) if it[7] is not None else 1
+            arrays = self._meta_arrays(list(zip(it)), np.array([n]), n, context, np.arange(n, dtype=np.int32))
             for c in self.columns:
-                src = it.inputs if c.role == "input" else it.outputs
-                arr = src.get(c.tensor) if src else None
-                if arr is None or it.nrows <= 0:
+                arr = tensor_of(it[7] if c.role == "input" else it[8], c)
+                if arr is None or it[6] <= 0:
                     arrays.append(pa.nulls(n, self.arrow_type(c)))
                 else:
                     arrays.append(self._column(_stack([arr], c, np.array([n])), c, n))
@@ -159,16 +180,17 @@ class CaptureSchema:
                                                    **{k.encode(): v.encode() for k, v in metadata.items()}})
         return table
 
-    def _meta_arrays(self, items: Sequence[Any], counts: Any, n: int, context: Sequence[str], rows: Any) -> list:
+    def _meta_arrays(self, fields: Sequence[Any], counts: Any, n: int, context: Sequence[str], rows: Any) -> list:
+        """Metadata columns from the transposed items (``fields[i]``: field ``i`` of every item)."""
         import numpy as np
         import pyarrow as pa
 
-        ids = pa.array([it.request_id for it in items], pa.string())
-        ts = np.array([int(it.ts * 1_000_000) for it in items], dtype=np.int64)
-        lat = np.array([it.latency_ms for it in items], dtype=np.float64)
-        status = np.array([it.status for it in items], dtype=np.int16)
-        if len(items) != n:
-            idx = pa.array(np.repeat(np.arange(len(items)), counts))
+        ids = pa.array(fields[2], pa.string())
+        ts = (np.array(fields[3], dtype=np.float64) * 1_000_000).astype(np.int64)
+        lat = np.array(fields[4], dtype=np.float64)
+        status = np.array(fields[5], dtype=np.int16)
+        if len(counts) != n:
+            idx = pa.array(np.repeat(np.arange(len(counts)), counts))
             ids = ids.take(idx)
             ts, lat, status = np.repeat(ts, counts), np.repeat(lat, counts), np.repeat(status, counts)
         dep, cluster, pod = context
@@ -205,6 +227,14 @@ def _stack(arrays: list, c: Column, counts: Any) -> Any:
             return None
         raise ValueError(f"tensor '{c.tensor}' is missing from some requests")
     want = np.dtype(_NUMPY[c.datatype])
+    total = int(counts.sum())
+    if c.datatype != "BYTES" and len(arrays) > 1:  # the common case: one concatenation
+        try:
+            stacked = np.concatenate(arrays, axis=0)
+        except ValueError:
+            stacked = None
+        if stacked is not None and stacked.ndim >= 1 and stacked.shape[0] == total:
+            return stacked.astype(want, copy=False)
     out = []
     for a, k in zip(arrays, counts):
         a = np.asarray(a)

@@ -8,14 +8,15 @@ both are cheap and never raise on behalf of the capture store.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import time
-import uuid
 from typing import Any
 
 import orjson
 
 from ..serving.errors import InvalidInput
-from .writer import CaptureWriter, Item
+from .writer import CaptureWriter
 
 #: longest request id accepted from a client
 MAX_ID_CHARS = 256
@@ -37,26 +38,34 @@ class ServerCapture:
     def __init__(self, location: str, *, rate: float = 1.0, deployment: str | None = None, **options: Any) -> None:
         self.writer = CaptureWriter(None if location in ("default", "true", "1") else location, rate=rate,
                                     deployment=deployment or None, **options)
+        # generated ids: 64 random bits for this process, then a counter (32 hex digits, unique, cheap)
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(1)
+        self.names: dict[str, tuple[list[str], list[str]]] = {}
 
     def register(self, model: Any) -> None:
         """A model's runtime is loaded: derive its capture schema from the served signature."""
         self.writer.register(model.name, model.version, model.runtime.inputs, model.runtime.outputs,
                              model.spec.feature_names)
+        self.names[model.name] = ([i.name for i in model.runtime.inputs], [o.name for o in model.runtime.outputs])
         self.writer.start()
 
     def begin(self, request: Any) -> bool:
         """Give the request an id (its own V2 ``id``, else a new one) and draw whether it is recorded."""
         rid = request.id
         if rid is None:
-            request.id = uuid.uuid4().hex
+            request.id = f"{self.prefix}{next(self.counter):016x}"
         elif len(rid) > MAX_ID_CHARS:
             raise InvalidInput(f"The request id has {len(rid)} characters; this server accepts at most "
                                f"{MAX_ID_CHARS}.")
         return self.writer.sample()
 
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
-        self.writer.record(Item(model.name, model.version, request.id, time.time(),
-                                (time.perf_counter() - t0) * 1000.0, status, request.nrows, request.inputs, outputs))
+        """Queue the answered (or failed) request; a plain tuple laid out as :class:`~.writer.Item`."""
+        ins, outs = self.names[model.name]
+        self.writer.record((model.name, model.version, request.id, time.time(), (time.perf_counter() - t0) * 1000.0,
+                            status, request.nrows, tuple(map(request.inputs.get, ins)),
+                            None if outputs is None else tuple(map(outputs.get, outs))))
 
     async def labels(self, model: Any, body: bytes) -> bytes:
         """``POST /v2/models/{name}/labels``: ``{"ids": [...], "labels": [...], "rows": [...]?}``."""

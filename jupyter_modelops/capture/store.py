@@ -71,7 +71,7 @@ class CaptureStore:
 
             try:
                 self.fs, self.root = fsspec.core.url_to_fs(self.url)
-            except ImportError as exc:
+            except ImportError:
                 module = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"}.get(scheme, "adlfs")
                 require(module, purpose=f"write captures to {scheme}:// URLs", extra="capture")
                 raise  # pragma: no cover - require raised
@@ -119,20 +119,23 @@ class CaptureStore:
         return out
 
     # -- writing -------------------------------------------------------------------------------
-    def write_table(self, table: Any, folder: str, name: str) -> int:
+    def write_table(self, table: Any, folder: str, name: str, *, dictionary: Any = True) -> int:
         """Write ``table`` as ``folder/name`` (Parquet, zstd); a reader never sees it partial.
 
         Returns the file's size in bytes. On failure nothing is left behind
-        under the final name (and the temporary file is removed).
+        under the final name (and the temporary file is removed). ``dictionary``
+        names the columns to dictionary-encode (all by default).
         """
         import pyarrow.parquet as pq
+
+        options = {"compression": "zstd", "use_dictionary": dictionary}
 
         final = f"{folder}/{name}"
         if self.local:
             os.makedirs(folder, exist_ok=True)
             tmp = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
             try:
-                pq.write_table(table, tmp, compression="zstd")
+                pq.write_table(table, tmp, **options)
                 os.replace(tmp, final)
             except BaseException:
                 try:
@@ -143,7 +146,7 @@ class CaptureStore:
             return os.stat(final).st_size
         # object stores: the object appears only when its upload completes
         with self.fs.open(final, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            pq.write_table(table, fh, **options)
         try:
             return int(self.fs.size(final) or 0)
         except OSError:  # pragma: no cover - the object was written; its size is a courtesy

@@ -20,8 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .schema import CaptureSchema
 from .store import CaptureStore, check_part, hour_of
@@ -31,9 +30,13 @@ log = logging.getLogger("jupyter_modelops.capture")
 WARN_EVERY_S = 60.0
 
 
-@dataclass
-class Item:
-    """One sampled request (its arrays are kept as they are; conversion happens in the writer thread)."""
+class Item(NamedTuple):
+    """One sampled request (its arrays are kept as they are; conversion happens in the writer thread).
+
+    The writer takes any tuple laid out like this one; the server passes plain tuples, with the
+    inputs and outputs as tuples of arrays in signature order, which the garbage collector
+    stops tracking at once: rows waiting in the queue cost it nothing.
+    """
 
     model: str
     version: str
@@ -47,17 +50,37 @@ class Item:
 
 
 class _Buffer:
-    __slots__ = ("items", "rows", "bytes", "since")
+    """Rows of one (model, version, hour) converted to Arrow, waiting to be written as one file."""
+
+    __slots__ = ("tables", "rows", "start", "since")
 
     def __init__(self) -> None:
-        self.items: list[Item] = []
+        self.tables: list[Any] = []
         self.rows = 0
-        self.bytes = 0
+        self.start = float("inf")
         self.since = time.monotonic()
 
 
-def _nbytes(d: dict | None) -> int:
-    return sum(getattr(a, "nbytes", 64) for a in d.values()) if d else 0
+def _warm_up(schema: CaptureSchema, context: tuple) -> None:
+    """Convert and encode one row of zeros in memory: pyarrow's first conversion and Parquet write
+    initialise lazily (about 0.2 s of CPU), which must not land on the first requests under load."""
+    import io
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    def zeros(c: Any) -> Any:
+        shape = (1,) if c.width == 0 else (1, max(c.width, 1))
+        return np.full(shape, b"", dtype=object) if c.datatype == "BYTES" else np.zeros(shape, "float64")
+
+    try:
+        ins = {c.tensor: (np.zeros((1, schema.n_features)) if c.feature is not None else zeros(c))
+               for c in schema.columns if c.role == "input"}
+        outs = {c.tensor: zeros(c) for c in schema.columns if c.role == "output"}
+        table = schema.table([Item("m", "1", "warm-up", time.time(), 0.0, 200, 1, ins, outs)], context)
+        pq.write_table(table, io.BytesIO(), compression="zstd", use_dictionary=schema.dictionary)
+    except Exception:  # noqa: BLE001 - only a warm-up: the real rows report their own errors
+        pass
 
 
 class CaptureWriter:
@@ -107,8 +130,9 @@ class CaptureWriter:
                                  f"{self.context[2]}-{uuid.uuid4().hex[:6]}")[:100]
         self.schemas: dict[tuple[str, str], CaptureSchema] = {}
         self.queue: deque[Item] = deque()
+        # rows put in the queue (by the recording thread) and taken out (by the writer): no lock on the hot path
         self.queued_rows = 0
-        self.lock = threading.Lock()
+        self.drained_rows = 0
         self.wake = threading.Event()
         self.buffers: dict[tuple[str, str, str], _Buffer] = {}
         self.seq = 0
@@ -131,7 +155,8 @@ class CaptureWriter:
     def register(self, model: str, version: str, inputs: Any, outputs: Any, feature_names: Any = None) -> None:
         """Declare a model's signature (its capture schema); needed before :meth:`record`."""
         key = (check_part(model, "model name"), check_part(version, "version"))
-        self.schemas[key] = CaptureSchema(list(inputs), list(outputs), feature_names)
+        schema = self.schemas[key] = CaptureSchema(list(inputs), list(outputs), feature_names)
+        _warm_up(schema, self.context)
 
     # -- hot path ------------------------------------------------------------------------------
     def sample(self) -> bool:
@@ -140,19 +165,16 @@ class CaptureWriter:
         return self.rate >= 1.0 or random.random() < self.rate
 
     def record(self, item: Item) -> bool:
-        """Queue one sampled request; False when it was dropped (queue full). Never raises."""
-        n = max(item.nrows, 1)
-        with self.lock:
-            if self.queued_rows + n > self.max_queue_rows:
-                full = True
-            else:
-                full = False
-                self.queued_rows += n
-                self.queue.append(item)
-        if full:
+        """Queue one sampled request; False when it was dropped (queue full). Never raises.
+
+        Call it from one thread (the server's event loop); the writer thread drains.
+        """
+        n = item[6] if item[6] > 0 else 1
+        if self.queued_rows - self.drained_rows + n > self.max_queue_rows:
             self._drop("queue_full", n, "the capture queue is full (the store is slower than the traffic)")
             return False
-        self.sampled += n
+        self.queued_rows += n
+        self.queue.append(item)
         return True
 
     @property
@@ -214,23 +236,44 @@ class CaptureWriter:
                 return
 
     def _drain(self) -> None:
+        """Move queued requests into Arrow buffers at once (no Python objects pile up for the garbage
+        collector to walk), and write the buffers that are full."""
         q = self.queue
+        hours: dict[int, str] = {}
+        fresh: dict[tuple[str, str, str], list[Item]] = {}
+        taken = 0
         while True:
             try:
                 item = q.popleft()
             except IndexError:
-                return
-            n = max(item.nrows, 1)
-            with self.lock:
-                self.queued_rows -= n
-            key = (item.model, item.version, hour_of(item.ts))
+                break
+            taken += item[6] if item[6] > 0 else 1
+            h = int(item[3] // 3600)
+            hour = hours.get(h)
+            if hour is None:
+                hour = hours[h] = hour_of(item[3])
+            key = (item[0], item[1], hour)
+            group = fresh.get(key)
+            if group is None:
+                group = fresh[key] = []
+            group.append(item)
+        self.drained_rows += taken
+        for key, items in fresh.items():
+            schema = self.schemas[key[:2]]
+            try:
+                table = schema.table(items, self.context)
+            except Exception as exc:  # noqa: BLE001 - a row the signature does not describe
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._drop("write_error", sum(max(it[6], 1) for it in items),
+                           f"rows of {key[0]}:{key[1]} do not fit its signature ({self.last_error})")
+                continue
             buf = self.buffers.get(key)
             if buf is None:
                 buf = self.buffers[key] = _Buffer()
-            buf.items.append(item)
-            buf.rows += n
-            buf.bytes += _nbytes(item.inputs) + _nbytes(item.outputs) + 64
-            if buf.rows >= self.roll_rows or buf.bytes >= self.roll_bytes:
+            buf.tables.append(table)
+            buf.rows += table.num_rows
+            buf.start = min(buf.start, min(it[3] for it in items))
+            if buf.rows >= self.roll_rows or buf.rows * schema.row_bytes >= self.roll_bytes:
                 self._write(key, self.buffers.pop(key))
 
     def _write_due(self, force: bool) -> None:
@@ -241,24 +284,34 @@ class CaptureWriter:
                 self._write(key, self.buffers.pop(key))
 
     def _write(self, key: tuple[str, str, str], buf: _Buffer) -> None:
+        """Write a buffer as one file (several when it outgrew ``roll_rows``); a failure drops its rows."""
+        import pyarrow as pa
+
         model, version, hour = key
-        try:
-            schema = self.schemas[(model, version)]
-            self.seq += 1
-            start = min(it.ts for it in buf.items)
-            name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(start))}-{self.writer_id}-{self.seq:06d}.parquet"
-            meta = {"modelops.capture_rate": repr(self.rate), "modelops.writer": self.writer_id,
-                    "modelops.seen_requests": str(self.seen), "modelops.dropped_rows": str(sum(self.dropped.values()))}
-            table = schema.table(buf.items, self.context, meta)
-            size = self.store.write_table(table, self.store.partition_dir(model, version, hour), name)
-        except Exception as exc:  # noqa: BLE001 - capture must never take the server down
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self._drop("write_error", buf.rows, f"could not write captures of {model}:{version} to "
-                       f"{self.store.url} ({self.last_error})")
-            return
-        self.written += table.num_rows
-        self.files += 1
-        self.bytes_written += size
+        schema = self.schemas[(model, version)]
+        table = buf.tables[0] if len(buf.tables) == 1 else pa.concat_tables(buf.tables)
+        buf.tables = []
+        for offset in range(0, table.num_rows, self.roll_rows):
+            part = table.slice(offset, self.roll_rows)
+            try:
+                self.seq += 1
+                name = (f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(buf.start))}-{self.writer_id}-"
+                        f"{self.seq:06d}.parquet")
+                meta = {"modelops.capture_rate": repr(self.rate), "modelops.writer": self.writer_id,
+                        "modelops.seen_requests": str(self.seen),
+                        "modelops.dropped_rows": str(sum(self.dropped.values()))}
+                part = part.replace_schema_metadata({**(part.schema.metadata or {}),
+                                                     **{k.encode(): v.encode() for k, v in meta.items()}})
+                size = self.store.write_table(part, self.store.partition_dir(model, version, hour), name,
+                                              dictionary=schema.dictionary)
+            except Exception as exc:  # noqa: BLE001 - capture must never take the server down
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._drop("write_error", part.num_rows, f"could not write captures of {model}:{version} to "
+                           f"{self.store.url} ({self.last_error})")
+                continue
+            self.written += part.num_rows
+            self.files += 1
+            self.bytes_written += size
 
     # -- metrics -------------------------------------------------------------------------------
     def metrics_lines(self) -> list[str]:
@@ -275,5 +328,5 @@ class CaptureWriter:
             f"modelops_capture_files_total {self.files}",
             "# HELP modelops_capture_queue_rows Rows waiting for the capture writer.",
             "# TYPE modelops_capture_queue_rows gauge",
-            f"modelops_capture_queue_rows {self.queued_rows}",
+            f"modelops_capture_queue_rows {self.queued_rows - self.drained_rows}",
         ]

@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_modelops.capture.store import CaptureStore, resolve_location
 from jupyter_modelops.capture.writer import CaptureWriter, Item
-from jupyter_modelops.exceptions import ValidationError
+from jupyter_modelops.exceptions import ModelOpsError, ValidationError
 from jupyter_modelops.serving.modeldir import TensorSpec
 
 INPUTS = [TensorSpec("input", "FP64", (-1, 2))]
@@ -70,7 +70,7 @@ def test_only_the_window_partitions_and_the_asked_columns_are_read(tmp_path):
     df = captures("m:1", store=str(tmp_path), since="2h", columns=["a", "label"], labels=False)
     assert set(df["request_id"]) == {"h0", "h1"}
     assert set(df.columns) == {"request_id", "row", "ts", "a", "label", "version"}
-    with pytest.raises(Exception):
+    with pytest.raises(ModelOpsError, match="could not be read"):
         captures("m:1", store=str(tmp_path), since=None)
     with pytest.raises(ValidationError, match="do not have"):
         captures("m:1", store=str(tmp_path), since="1h", columns=["nope"])
@@ -91,10 +91,10 @@ class _FailingStore(CaptureStore):
 
     full = True
 
-    def write_table(self, table, folder, name):
+    def write_table(self, table, folder, name, **kwargs):
         if self.full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return super().write_table(table, folder, name)
+        return super().write_table(table, folder, name, **kwargs)
 
 
 def test_writer_survives_enospc_and_resumes(tmp_path, caplog):
