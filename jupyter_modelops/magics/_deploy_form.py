@@ -14,16 +14,21 @@ def version_choices() -> list[str]:
     return refs
 
 
-def deploy_form(*, cluster: str | None = None, profile: str = "cpu-small", namespace: str = "default",
+def deploy_form(*, cluster: str | None = None, profile: str | None = None, namespace: str | None = None,
                 image: str | None = None, replicas: int | None = None, canary: int | None = None,
                 kubeconfig: str | None = None) -> Any:
     """An ipywidgets form that calls :func:`jupyter_modelops.deployment.deploy` with its values
-    (the arguments pre-fill it)."""
+    (the arguments pre-fill it; the defaults and help are those of the ``deploy`` verb's declaration)."""
     from .._optional import require
 
     w = require("ipywidgets", purpose="show the deploy form")
+    from .. import verbs
     from ..deployment import clusters, deploy, profiles
     from ..exceptions import ModelOpsError
+
+    declared = {p.name: p for p in verbs.get("deploy").params}
+    profile = profile or declared["profile"].default
+    namespace = namespace or declared["namespace"].default
 
     try:
         cluster_names = clusters(kubeconfig=kubeconfig).names
@@ -36,9 +41,9 @@ def deploy_form(*, cluster: str | None = None, profile: str = "cpu-small", names
     cluster_w = w.Dropdown(options=choices, value=cluster if cluster in choices else choices[0],
                            description="cluster", style=style)
     names = profiles().names
-    profile_w = w.Dropdown(options=names, value=profile if profile in names else "cpu-small",
+    profile_w = w.Dropdown(options=names, value=profile if profile in names else declared["profile"].default,
                            description="profile", style=style)
-    namespace_w = w.Text(value=namespace or "default", description="namespace", style=style)
+    namespace_w = w.Text(value=namespace, description="namespace", style=style)
     image_w = w.Text(value=image or "", placeholder="registry/repo@sha256:... (default: the recorded image)",
                      description="image", style=style)
     replicas_w = w.BoundedIntText(value=replicas or 0, min=0, max=1000, description="replicas", style=style,
@@ -59,7 +64,8 @@ def deploy_form(*, cluster: str | None = None, profile: str = "cpu-small", names
         with out:
             try:
                 form.result = deploy(model.value, cluster=cluster_w.value, profile=profile_w.value,
-                                     namespace=namespace_w.value or "default", image=image_w.value or None,
+                                     namespace=namespace_w.value or declared["namespace"].default,
+                                     image=image_w.value or None,
                                      replicas=replicas_w.value or None, canary=canary_w.value or None,
                                      dry_run=dry_run.value,
                                      kubeconfig=kubeconfig if cluster_w.value != "local" else None)

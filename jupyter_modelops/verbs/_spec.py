@@ -449,9 +449,6 @@ class Param:
                 kw["nargs"] = "+"
             elif self.optional:
                 kw["nargs"] = "?"
-            kw.pop("metavar", None)
-            if metavar and not self.choices:
-                kw["metavar"] = metavar
             parser.add_argument(self.name, **kw)
             return
         flags = [self.short, self.spelling(face)] if self.short else [self.spelling(face)]

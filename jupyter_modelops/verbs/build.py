@@ -37,6 +37,7 @@ VERB = Verb(
         INSECURE,
         Param("chunk_size", Int(), metavar="BYTES", help="upload in chunks of this size"),
         PROGRESS,
-        Param("dockerfile", Path(), metavar="DIR", help="write an equivalent Dockerfile build context here instead"),
+        Param("dockerfile", Path(), metavar="DIR", faces=("magic", "cli"),
+              help="write an equivalent Dockerfile build context here instead"),
     ],
 )
