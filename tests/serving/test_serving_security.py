@@ -132,8 +132,12 @@ def test_bad_token_file_is_refused_in_one_sentence(model_dir, tmp_path, content,
 
 
 def test_missing_token_file_and_half_a_tls_pair_are_refused(model_dir, tmp_path):
+    (tmp_path / "c.pem").write_text("not a certificate")
     for args, needle in ((["--token-file", str(tmp_path / "absent")], "cannot be read"),
-                         (["--tls-cert", str(tmp_path / "c.pem")], "both --tls-cert and --tls-key")):
+                         (["--tls-cert", str(tmp_path / "c.pem")], "both --tls-cert and --tls-key"),
+                         (["--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "c.pem")],
+                          "cannot be loaded together"),
+                         (["--header-timeout-s", "-1"], "expected 0 or more")):
         s = Server(model_dir, *args, wait_ready=False)
         try:
             assert s.proc.wait(60) == 2
