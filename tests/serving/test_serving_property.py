@@ -46,8 +46,8 @@ header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(alphabet="01234
                        st.sampled_from(["\x1f", "1 2", "0x10"]))
 
 
-special = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                    st.sampled_from([1e308, -1e308, 3.5e38, -3.5e38, 1e-320, float("nan"), float("inf"), -float("inf")]))
+special = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+    [1e308, -1e308, 3.5e38, -3.5e38, 1e-320, float("nan"), float("inf"), -float("inf")]))
 
 
 @st.composite
