@@ -243,7 +243,7 @@ def test_builtin_profiles_and_table():
     assert ps["tpu-v5e"].limits["google.com/tpu"] == 1
     assert ps["gpu-a100"].runtime["provider"] == "TensorRT"
     html = ps._repr_html_()
-    assert html.count("<tr>") == len(ps) + 1 and "gpu-h100" in html
+    assert html.count("<tr") == len(ps) + 1 and "gpu-h100" in html  # with or without inline styles
     assert "cpu-small" in ps.to_text()
 
 
