@@ -354,7 +354,8 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
                            pos_label=pos_label, method=method, binned=binned, notes=notes)
     cm = _binary.confusion(lv, thr)
     neg_label = classes[1 - pos_idx]
-    rep.confusion = {"labels": [neg_label, pos_label], "matrix": [[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]]}
+    rep.confusion = {"labels": [neg_label, pos_label],
+                     "matrix": _counts([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])}
     if y_score is not None:
         rep.curves = _binary.curves(lv)
         if proba:
@@ -409,7 +410,7 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
                            method=method, binned=binned, notes=notes)
     W = np.ones(len(y)) if w is None else w
     cm = np.bincount(yt * K + pred, weights=W, minlength=K * K).reshape(K, K)
-    rep.confusion = {"labels": classes.tolist(), "matrix": cm.tolist()}
+    rep.confusion = {"labels": classes.tolist(), "matrix": _counts(cm.tolist())}
     if proba is not None:
         rep.calibration = _multiclass.calibration(proba, yt, pred, w)
     rep._dists = None if res is None else res.distributions
@@ -450,3 +451,10 @@ def _regression_report(y, yhat, w, *, ci, n_boot, random_state, progress, y_name
     rep.residuals = _regression.residual_summary(yv, yh)
     rep._dists = None if res is None else res.distributions
     return rep
+
+
+def _counts(matrix: list[list[float]]) -> list[list[float]]:
+    """Counts as integers when they are whole (no sample weights); weighted sums stay floats."""
+    if all(float(v).is_integer() for row in matrix for v in row):
+        return [[int(v) for v in row] for row in matrix]
+    return [[float(v) for v in row] for row in matrix]
