@@ -186,3 +186,17 @@ def test_a_new_verb_is_one_declaration_on_every_face(echo, ip, capsys):
     from jupyter_modelops.server.actions import ACTIONS
 
     assert "echo" in ACTIONS and any(a["name"] == "echo" for a in ACTIONS.describe())
+
+
+def test_listings_count_in_the_singular_and_plural(ip):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    ip.user_ns.update(m=model, X_h6=X)
+    ip.run_line_magic("modelops", "snapshot m --name one --data X_h6")
+    assert repr(ip.run_line_magic("modelops", "versions one")) == "<VersionList one (1 version)>"
+    assert repr(ip.run_line_magic("modelops", "models")) == "<ModelList (1 model)>"
+    ip.run_line_magic("modelops", "snapshot m --name one")
+    assert "(2 versions)" in repr(ip.run_line_magic("modelops", "versions one"))

@@ -280,7 +280,7 @@ class ModelList(Result):
         return {"models": self.rows}
 
     def _summary(self) -> str:
-        return f"ModelList ({len(self.rows)} models)"
+        return f"ModelList ({len(self.rows)} model{'' if len(self.rows) == 1 else 's'})"
 
     def to_text(self) -> str:
         if not self.rows:
@@ -299,7 +299,7 @@ class ModelList(Result):
                  ", ".join(f"{a} → {v}" for a, v in r["aliases"].items()) or "–", r["updated"])
                 for r in self.rows]
         return page("Models", table(rows, ["name", "versions", "latest", "flavor", "aliases", "updated"]),
-                    subtitle=f"{len(self.rows)} models")
+                    subtitle=f"{len(self.rows)} model{'' if len(self.rows) == 1 else 's'}")
 
 
 class VersionList(Result):
@@ -344,7 +344,7 @@ class VersionList(Result):
         return {"name": self.name, "versions": self.rows, "alias_history": self.history}
 
     def _summary(self) -> str:
-        return f"VersionList {self.name} ({len(self)} versions)"
+        return f"VersionList {self.name} ({len(self)} version{'' if len(self) == 1 else 's'})"
 
     def _metric_names(self, rows: list[dict]) -> list[str]:
         names: list[str] = []
@@ -376,7 +376,7 @@ class VersionList(Result):
                  for h in self.history[-20:]], ["when", "alias", "from", "to", "user"])
         return page(f"Versions of {self.name}",
                     table(rows, ["version", "created", "flavor", "aliases", *metrics, "size", "notes"]) + more + hist,
-                    subtitle=f"{len(self)} versions")
+                    subtitle=f"{len(self)} version{'' if len(self) == 1 else 's'}")
 
 
 class VersionDiff(Result):
