@@ -17,7 +17,8 @@ APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chro
 demo: env
 	$(PY) -m jupyter_modelops.demo
 
-test: env system-deps
+# make lint runs first: a lint, format or typing finding fails before the long test run.
+test: env system-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/
 
