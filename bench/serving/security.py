@@ -2,7 +2,7 @@
 
 Three servers on the same model (HistGradientBoostingClassifier, 20 features, onnxruntime, single-row
 V2 JSON requests), each pinned to core 0 with the load generator on core 1, closed loop at
-concurrency 64: the server as it was before auth and the connection limits (a git revision, run from
+concurrency 1 (no batching: the whole per-request cost) and 64: the server as it was before auth and the connection limits (a git revision, run from
 an exported copy of the package), the current server with auth off, and with a bearer token on.
 Rounds alternate between the servers so that a change of machine load hits all three alike; the
 figure is the median of the rounds. Loopback only; every process started here is stopped here, by pid.
@@ -33,6 +33,9 @@ sys.path.insert(0, str(HERE))
 
 from loadgen import run as load  # noqa: E402
 from run import RESULTS, ROOT, WORK, cpu_seconds, free_port, make_model  # noqa: E402
+
+
+LEVELS = (1, 64)
 
 
 def export_revision(rev: str) -> Path:
@@ -67,9 +70,10 @@ def start(model_dir: str, extra: list[str], pythonpath: str | None) -> tuple[sub
     raise SystemExit(f"server {extra} did not become ready")
 
 
-def measure(proc: subprocess.Popen, url: str, body: bytes, seconds: float, headers: dict | None) -> dict:
+def measure(proc: subprocess.Popen, url: str, body: bytes, seconds: float, headers: dict | None,
+            concurrency: int = 64) -> dict:
     c0 = cpu_seconds(proc.pid)
-    r = asyncio.run(load(url + "/v2/models/hgb/infer", body, 64, seconds, 10_000_000, headers=headers))
+    r = asyncio.run(load(url + "/v2/models/hgb/infer", body, concurrency, seconds, 10_000_000, headers=headers))
     used = cpu_seconds(proc.pid) - c0
     r["cpu_ms_per_req"] = round(used * 1000 / max(1, r["requests"]), 4)
     return r
@@ -97,15 +101,16 @@ def main() -> None:
     try:
         for name, (extra, pp, _) in configs.items():
             procs[name] = start(info["model_dir"], extra, pp)
-        runs: dict[str, list[dict]] = {n: [] for n in configs}
+        runs: dict[str, list[dict]] = {f"{n}, c={c}": [] for c in LEVELS for n in configs}
         for rnd in range(a.rounds):
-            for name, (_, _, headers) in configs.items():
-                proc, url = procs[name]
-                measure(proc, url, body, 0.5, headers)  # warm-up
-                r = measure(proc, url, body, a.seconds, headers)
-                runs[name].append(r)
-                print(f"round {rnd + 1} {name}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
-                      f"p99 {r['p99_ms']} ms, errors {r['errors']}", flush=True)
+            for c in LEVELS:
+                for name, (_, _, headers) in configs.items():
+                    proc, url = procs[name]
+                    measure(proc, url, body, 0.5, headers, c)  # warm-up
+                    r = measure(proc, url, body, a.seconds, headers, c)
+                    runs[f"{name}, c={c}"].append(r)
+                    print(f"round {rnd + 1} {name} c={c}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
+                          f"p99 {r['p99_ms']} ms, errors {r['errors']}", flush=True)
     finally:
         for proc, _ in procs.values():
             proc.terminate()
@@ -114,13 +119,15 @@ def main() -> None:
                    "req_per_s": statistics.median(x["req_per_s"] for x in rs),
                    "p99_ms": statistics.median(x["p99_ms"] for x in rs),
                    "errors": sum(x["errors"] for x in rs)} for n, rs in runs.items()}
-    base = summary[f"before ({a.before})"]["cpu_ms_per_req"]
-    for s in summary.values():
-        s["cpu_vs_before"] = round(s["cpu_ms_per_req"] / base, 3)
+    for c in LEVELS:
+        base = summary[f"before ({a.before}), c={c}"]["cpu_ms_per_req"]
+        for n in configs:
+            s = summary[f"{n}, c={c}"]
+            s["cpu_vs_before"] = round(s["cpu_ms_per_req"] / base, 3)
     doc = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start "
                       f"{os.getloadavg()[0]:.2f}",
-           "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency 64, {a.seconds:g} s x "
+           "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency 1 and 64, {a.seconds:g} s x "
                          f"{a.rounds} alternating rounds, server on core 0, load generator on core 1",
            "summary": summary, "runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -131,6 +138,10 @@ def main() -> None:
     for n, s in summary.items():
         lines.append(f"| {n} | {s['cpu_ms_per_req']:.4f} | {s['cpu_vs_before']:.3f} | {s['req_per_s']:.0f} | "
                      f"{s['p99_ms']:.1f} | {s['errors']} |")
+    lines += ["", "CPU ms/req is the server's CPU time over the requests it answered. On a shared machine the server",
+              "gets only part of its core, so at c=64 more requests wait and merge into larger batches: the",
+              "figure is then lower than on an idle machine (bench/results/serving.md); compare the rows of one",
+              "table, not tables. At c=1 nothing batches: the rows show the whole per-request cost."]
     (RESULTS / "serving_security.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
