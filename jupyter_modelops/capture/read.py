@@ -231,6 +231,23 @@ class CaptureSummary(Result):
             self.statuses = {str(k): int(v) for k, v in per_req["status"].value_counts().sort_index().items()}
             self.error_rate = float((per_req["status"] != 200).mean())
 
+    def by_hour(self) -> Any:
+        """Traffic per UTC hour: requests, rows, errors, error rate and latency percentiles (ms)."""
+        import pandas as pd
+
+        cols = ["hour", "requests", "rows", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms"]
+        f = self.frame
+        if not self.rows or "latency_ms" not in f or "status" not in f:
+            return pd.DataFrame(columns=cols)
+        per_req = f.drop_duplicates("request_id").assign(hour=lambda d: d["ts"].dt.floor("h"))
+        rows = f.assign(hour=f["ts"].dt.floor("h")).groupby("hour").size()
+        g = per_req.groupby("hour")
+        out = pd.DataFrame({"requests": g.size(), "rows": rows, "errors": g["status"].apply(lambda s: int((s != 200).sum())),
+                            "p50_ms": g["latency_ms"].quantile(0.5), "p95_ms": g["latency_ms"].quantile(0.95),
+                            "p99_ms": g["latency_ms"].quantile(0.99)})
+        out["error_rate"] = out["errors"] / out["requests"]
+        return out.reset_index()[cols]
+
     def to_dict(self) -> dict:
         return {"model": self.model, "version": self.version, "store": self.store, "rows": self.rows,
                 "requests": self.requests, "first": self.first, "last": self.last, "sampling": self.sampling,

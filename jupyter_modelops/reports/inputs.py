@@ -64,3 +64,56 @@ def reference_profile(version: Any, path: str = "") -> Any:
         raise ValidationError(f"{version.ref} has no stored reference profile.",
                               hint="Snapshot the model with data=X_train, or pass reference_profile=PATH.")
     return stored
+
+
+def load_captured_inputs(model_ref: str, window: str = "24h", capture_store: str = ""):
+    """Return ``(version, model, X, y, traffic)`` from what the deployed version saw in ``window``.
+
+    ``X`` holds the successful requests' input columns in the order of the
+    signature; ``y`` holds their logged labels (NaN where none arrived yet),
+    or is None when no row is labelled; ``traffic`` is the window's
+    :class:`~jupyter_modelops.capture.CaptureSummary` (every request, failures
+    included).
+    """
+    from .. import registry
+    from ..capture import captures
+
+    if not model_ref:
+        raise ValidationError("The parameter model_ref is empty.",
+                              hint="Pass the registry reference of the model, e.g. -p model_ref churn@production.")
+    version = registry.get(model_ref)
+    model = version.load()
+    traffic = captures(f"{version.name}:{version.version}", since=window or None, store=capture_store or None,
+                       summary=True)
+    frame = traffic.frame
+    ok = frame[frame["status"] == 200] if "status" in frame else frame
+    if not len(ok):
+        raise ValidationError(f"{version.ref} has no captured requests in the last {window or 'window'}.",
+                              hint="Serve it with capture on (serve(ref, capture=True)), or pass data=FILE, "
+                                   "or a longer window.")
+    features = version.signature.get("feature_names") or []
+    missing = [c for c in features if c not in ok.columns]
+    if missing or not features:
+        raise ValidationError(f"The captures of {version.ref} do not hold its input columns "
+                              f"{missing or '(the signature names none)'}.",
+                              hint="Capture keeps one column per feature when the signature names them.")
+    X = ok[features].reset_index(drop=True)
+    y = ok["y_true"].to_numpy() if "y_true" in ok and ok["y_true"].notna().any() else None
+    return version, model, X, y, traffic
+
+
+def labelled_rows(X: Any, y: Any) -> tuple[Any, Any]:
+    """The rows of ``X`` that have a label, and those labels (integers when every label is integral)."""
+    import numpy as np
+    import pandas as pd
+
+    if y is None:
+        return X, None
+    known = np.asarray(pd.notna(y), dtype=bool)
+    yl = np.asarray(y)[known]
+    try:
+        as_float = yl.astype(float)
+    except (TypeError, ValueError):
+        return X[known].reset_index(drop=True), yl
+    yl = as_float.astype(np.int64) if np.all(np.mod(as_float, 1) == 0) else as_float
+    return X[known].reset_index(drop=True), yl

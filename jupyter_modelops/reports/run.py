@@ -148,7 +148,7 @@ def _export_html(nb: Any, path: Path) -> None:
 def report(ref: str | None = None, *, template: str | Path = "monitoring", data: str | Path | None = None,
            params: Mapping[str, Any] | None = None, output_dir: str | Path | None = None,
            notify: str | None = None, timeout: float = 600, kernel_name: str = "python3",
-           params_from_text: bool = False) -> ReportRun:
+           params_from_text: bool = False, window: str | None = None) -> ReportRun:
     """Run a report template for a model version and record the run.
 
     Parameters
@@ -159,7 +159,9 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     template : str or path, default "monitoring"
         A built-in template name or the path of a notebook with a ``parameters`` cell.
     data : path, optional
-        Current data (CSV or Parquet), passed as ``data_path``.
+        Current data (CSV or Parquet), passed as ``data_path``. Without it the
+        monitoring template reads what the deployed version saw (inference
+        capture, see :func:`jupyter_modelops.captures`) in the last ``window``.
     params : mapping, optional
         More template parameters; checked against the declared types before
         any kernel starts.
@@ -170,6 +172,9 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
         A webhook URL (Slack-compatible) posted to when the run or a gate fails.
     timeout : float, default 600
         Seconds a single cell may run.
+    window : str, optional
+        Span of captured requests to report on when no data is given, e.g.
+        ``"24h"`` (the template's ``window`` parameter; its default otherwise).
 
     Returns
     -------
@@ -186,6 +191,13 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
         check_url(notify)  # refused before the run, not after it
     given: dict[str, Any] = dict(params or {})
     decl = _params.declared(path)
+    if window is not None:
+        if "window" not in decl:
+            raise ValidationError(f"The template '{path.name}' takes no window parameter, but window was given.")
+        from ..capture.read import parse_duration
+
+        parse_duration(window, arg="window")  # refused before any kernel starts
+        given["window"] = window
     if ref is not None and "model_ref" in decl:
         given.setdefault("model_ref", str(ref))
     if data is not None:
