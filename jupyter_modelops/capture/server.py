@@ -63,8 +63,9 @@ class ServerCapture:
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
         """Queue the answered (or failed) request; a plain tuple laid out as :class:`~.writer.Item`."""
         ins, outs = self.names[model.name]
-        self.writer.record((model.name, model.version, request.id, time.time(), (time.perf_counter() - t0) * 1000.0,
-                            status, request.nrows, tuple(map(request.inputs.get, ins)),
+        self.writer.record((model.name, model.version, request.id, time.time(),  # type: ignore[arg-type]
+                            (time.perf_counter() - t0) * 1000.0, status, request.nrows,
+                            tuple(map(request.inputs.get, ins)),
                             None if outputs is None else tuple(map(outputs.get, outs))))
 
     async def labels(self, model: Any, body: bytes) -> bytes:

@@ -251,7 +251,7 @@ def _with_string_missing_values(model: Any) -> Any:
         if not isinstance(est, SimpleImputer):
             return False
         stats, mv = getattr(est, "statistics_", None), est.missing_values
-        return getattr(stats, "dtype", None) == object and isinstance(mv, float) and math.isnan(mv)
+        return getattr(getattr(stats, "dtype", None), "kind", None) == "O" and isinstance(mv, float) and math.isnan(mv)
 
     if not any(string_imputer(est) for _, est in _walk(model)):
         return model

@@ -354,8 +354,8 @@ def test_names_with_a_trailing_newline_are_refused_everywhere(sk_pipeline, tmp_p
     with pytest.raises(ValidationError, match="tag"):
         _check_options("linux/amd64", "v1\n", None)
     digest = "sha256:" + "a" * 64
-    for ref in (f"127.0.0.1:5000/models/churn:v1\n@{digest}", f"127.0.0.1:5000/models/churn\n:v1",
-                f"reg.example.com\n/models/churn:v1"):
+    for ref in (f"127.0.0.1:5000/models/churn:v1\n@{digest}", "127.0.0.1:5000/models/churn\n:v1",
+                "reg.example.com\n/models/churn:v1"):
         with pytest.raises(ValidationError):
             parse_reference(ref)
     from jupyter_modelops.serving.local import serve
