@@ -266,6 +266,11 @@ def wait_inference_service(kube: Kube, name: str, namespace: str, *, timeout: fl
             if problem:
                 return Verdict("failed", f"the InferenceService reports Ready but {problem}")
             return Verdict("done", "the InferenceService is Ready", 1, 1)
+        if observed >= gen and cond.get("status") != "True":
+            # a predictor pod that fits on no node (or crash-loops) leaves the revision waiting forever
+            problem = _pod_problem(kube, namespace, labels={"serving.kserve.io/inferenceservice": name})
+            if problem:
+                return Verdict("failed", f"the InferenceService is not ready: {problem}")
         if observed >= gen and cond.get("status") == "False" and cond.get("reason") in (
                 "RevisionFailed", "ProgressDeadlineExceeded", "ContainerMissing"):
             return Verdict("failed", f"the InferenceService is not ready: {cond.get('reason')}: "

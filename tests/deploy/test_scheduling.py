@@ -126,3 +126,15 @@ def test_a_pod_no_node_group_fits_fails_at_once(fake_kube, refs):
     assert scale and scale[0]["source"]["component"] == "cluster-autoscaler"
     assert "didn't match Pod's node affinity/selector" in scale[0]["message"]
     assert not [n for n in fake_kube.list("nodes", None) if n["metadata"]["name"].startswith("t4-pool")]
+
+
+def test_a_kserve_predictor_that_fits_on_no_node_is_rolled_back(fake_kube, refs):
+    t4_nodes(fake_kube)
+    first = d(refs[0], fake_kube, profile="gpu-t4", mode="kserve")
+    assert first.state == "deployed", first.reason
+    dep = d(refs[1], fake_kube, profile="gpu-a100", mode="kserve")
+    assert dep.state == "rolled-back", dep.reason
+    assert f"the InferenceService is not ready: pod churn-predictor-00002-0 cannot be scheduled: no node matches " \
+           f"{A100} for profile gpu-a100" in dep.reason, dep.reason
+    live = fake_kube.get("inferenceservices", "churn")
+    assert live["metadata"]["annotations"]["modelops.jupyter.org/profile"] == "gpu-t4"

@@ -1380,10 +1380,15 @@ class FakeKube:
         pct = pred.get("canaryTrafficPercent")
         # "crashloop" reproduces a known KServe complaint: Ready=True while the predictor pods crash-loop
         ok = script.behaviour in ("ok", "crashloop")
-        self._isvc_pods(key, gen, pred, script)
+        unfit = self._isvc_pods(key, gen, pred, script)
         rev = f"{key[3]}-predictor-{gen:05d}"
         prev_rev = ((st.get("components") or {}).get("predictor") or {}).get("latestReadyRevision")
-        if ok:
+        if unfit:  # the revision waits for its pod, which fits on no node
+            ready = {"type": "Ready", "status": "False", "reason": "RevisionMissing",
+                     "message": f'Configuration "{key[3]}-predictor" is waiting for a Revision to become ready.',
+                     "lastTransitionTime": _now()}
+            comp = {"latestCreatedRevision": rev, **({"latestReadyRevision": prev_rev} if prev_rev else {})}
+        elif ok:
             traffic = [{"latestRevision": True, "percent": 100 if pct is None else pct, "revisionName": rev}]
             if pct is not None and prev_rev:
                 traffic.append({"latestRevision": False, "percent": 100 - pct, "revisionName": prev_rev, "tag": "prev"})
@@ -1402,12 +1407,29 @@ class FakeKube:
                   "components": {"predictor": comp}}
         self._write_status(key, obj, status)
 
-    def _isvc_pods(self, key: tuple, gen: int, pred: dict, script: Script) -> None:
+    def _isvc_pods(self, key: tuple, gen: int, pred: dict, script: Script) -> str | None:
+        """The predictor pod of generation ``gen``; returns the scheduler's message when it fits on no node."""
         ns, name = key[2], key[3]
         for k, o in list(self.objects.items()):
             if k[1] == "pods" and k[2] == ns and (o["metadata"].get("labels") or {}).get(
                     "serving.kserve.io/inferenceservice") == name:
                 self._remove(k)
+        meta = {"name": f"{name}-predictor-{gen:05d}-0", "namespace": ns,
+                "labels": {"serving.kserve.io/inferenceservice": name, "component": "predictor"},
+                "annotations": dict(self.objects[key]["metadata"].get("annotations") or {})}
+        spec = {k: copy.deepcopy(v) for k, v in pred.items() if k in ("containers", "nodeSelector", "affinity",
+                                                                       "tolerations")}
+        if any(k[1] == "nodes" for k in self.objects):
+            node, unfit = self._schedule(spec)
+            if unfit:
+                pod = self._store(("", "pods", ns, meta["name"]), {
+                    "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+                    "status": {"phase": "Pending", "conditions": [
+                        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unfit,
+                         "lastTransitionTime": _now()}]}}, "ADDED")
+                self._event(pod, "FailedScheduling", unfit)
+                return unfit
+            spec["nodeName"] = node
         crash = script.behaviour == "crashloop"
         statuses = [{"name": c.get("name", "kserve-container"), "image": c.get("image", ""), "ready": not crash,
                      "restartCount": 4 if crash else 0,
@@ -1415,12 +1437,10 @@ class FakeKube:
                      if crash else {"running": {}},
                      **({"lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}} if crash else {})}
                     for c in pred.get("containers") or []]
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": f"{name}-predictor-{gen:05d}-0", "namespace": ns,
-                            "labels": {"serving.kserve.io/inferenceservice": name, "component": "predictor"}},
-               "spec": {"containers": copy.deepcopy(pred.get("containers") or [])},
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
                "status": {"phase": "Running", "containerStatuses": statuses}}
         self._store(("", "pods", ns, pod["metadata"]["name"]), pod, "ADDED")
+        return None
 
     # -- watch ---------------------------------------------------------------------------------------------
     def watch_events(self, res: Resource, ns: str | None, since: int | None, labels: str | None,
