@@ -241,7 +241,7 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
 def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
           name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
           token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
-          tls_key: str | os.PathLike | None = None,
+          tls_key: str | os.PathLike | None = None, limits: dict | None = None,
           max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
           threads: int | None = None, access_log: bool = False, capture: bool | str | None = None,
           capture_rate: float = 1.0) -> LocalDeployment:
@@ -275,6 +275,11 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         :func:`predict` on this deployment sends the file's first token by itself.
     tls_cert, tls_key : str or path, optional
         Serve HTTPS with this PEM certificate and key (loaded again when they change).
+    limits : dict, optional
+        Connection limits and other security settings of the server by name:
+        ``header_timeout_s``, ``body_timeout_s``, ``keepalive_timeout_s``,
+        ``max_header_bytes``, ``max_headers``, ``max_connections``,
+        ``tls_reload_s``, ``open_metrics`` (see the README's Security section).
     max_batch_size, max_delay_ms, rate_limit, threads, access_log
         Server settings (see ``python -m jupyter_modelops.serving --help``).
     capture : bool or str, optional
@@ -321,7 +326,7 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
             server_args += [flag, str(value)]
     if access_log:
         server_args.append("--access-log")
-    security = _security_args(token_file, tls_cert, tls_key, server_args)
+    security = _security_args(token_file, tls_cert, tls_key, server_args, limits)
     capture_url = _capture_args(capture, capture_rate, name, server_args)
     old = dep._state()
     running = _alive(old.get("supervisor_pid"))
@@ -387,18 +392,33 @@ def _capture_args(capture: Any, rate: Any, name: str, server_args: list[str]) ->
     return url
 
 
-def _security_args(token_file: Any, tls_cert: Any, tls_key: Any, server_args: list[str]) -> dict:
-    """Check the token file and the TLS pair now (one sentence if wrong), add the server flags; returns the
-    state entries the client and the status need."""
-    from .__main__ import with_security
+def _security_args(token_file: Any, tls_cert: Any, tls_key: Any, server_args: list[str],
+                   limits: dict | None = None) -> dict:
+    """Check the token file, the TLS pair and the limits now (one sentence if wrong), add the server flags;
+    returns the state entries the client and the status need."""
+    from .__main__ import _SECURITY, with_security
     from .app import ServerSettings
 
     paths = {k: str(Path(v).resolve()) if v is not None else "" for k, v in
              (("token_file", token_file), ("tls_cert", tls_cert), ("tls_key", tls_key))}
-    with_security(ServerSettings(**paths))
+    limits = dict(limits or {})
+    allowed = [k for k in _SECURITY if k not in paths]
+    defaults = ServerSettings()
+    for k, v in limits.items():
+        if k not in allowed:
+            raise ValidationError(f"limits has the key {k!r}; expected some of {', '.join(allowed)}.")
+        kind = type(getattr(defaults, k))
+        if isinstance(v, bool) != (kind is bool) or not isinstance(v, int if kind is int else (int, float)):
+            raise ValidationError(f"limits[{k!r}] is {v!r}; expected {'an' if kind is int else 'a'} {kind.__name__}.")
+    with_security(ServerSettings(**paths, **limits))
     for k, v in paths.items():
         if v:
             server_args += ["--" + k.replace("_", "-"), v]
+    for k, v in limits.items():
+        if v is True:
+            server_args.append("--" + k.replace("_", "-"))
+        elif v is not False:
+            server_args += ["--" + k.replace("_", "-"), repr(v)]
     return {"token_file": paths["token_file"] or None, "tls": bool(paths["tls_cert"])}
 
 
@@ -428,14 +448,14 @@ def _cleanup_models(d: Path, keep: str) -> None:
 def deploy_local(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
                  name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
                  token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
-                 tls_key: str | os.PathLike | None = None,
+                 tls_key: str | os.PathLike | None = None, limits: dict | None = None,
                  max_batch_size: int | None = None, max_delay_ms: float | None = None,
                  rate_limit: float | None = None, threads: int | None = None,
                  access_log: bool = False, capture: bool | str | None = None,
                  capture_rate: float = 1.0) -> LocalDeployment:
     """``deploy(ref, target="local")``: the same as :func:`serve`."""
     return serve(ref, host=host, port=port, workers=workers, name=name, timeout=timeout, wait=wait, runtime=runtime,
-                 token_file=token_file, tls_cert=tls_cert, tls_key=tls_key,
+                 token_file=token_file, tls_cert=tls_cert, tls_key=tls_key, limits=limits,
                  max_batch_size=max_batch_size, max_delay_ms=max_delay_ms, rate_limit=rate_limit, threads=threads,
                  access_log=access_log, capture=capture, capture_rate=capture_rate)
 

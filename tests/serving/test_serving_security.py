@@ -351,9 +351,20 @@ def test_local_deployment_with_token_and_tls(model_dir, tmp_path, data, hgb):
     tf = _token_file(tmp_path, TOKEN)
     with pytest.raises(ValidationError, match="both --tls-cert and --tls-key"):
         mo.serve(model_dir, name="sec-bad", tls_cert=cert)
-    dep = mo.serve(model_dir, name="sec", token_file=tf, tls_cert=cert, tls_key=key)
+    with pytest.raises(ValidationError, match="limits has the key 'max_bodies'"):
+        mo.serve(model_dir, name="sec-bad", limits={"max_bodies": 1})
+    with pytest.raises(ValidationError, match="expected an int"):
+        mo.serve(model_dir, name="sec-bad", limits={"max_headers": 2.5})
+    dep = mo.serve(model_dir, name="sec", token_file=tf, tls_cert=cert, tls_key=key,
+                   limits={"max_headers": 20, "header_timeout_s": 2.0})
     try:
         assert dep.url.startswith("https://127.0.0.1:") and dep.status()["ready"]
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with socket.create_connection(("127.0.0.1", int(dep.port)), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:  # the limits reached the workers
+                s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n" +
+                          b"".join(b"X-N%d: 1\r\n" % i for i in range(30)) + b"\r\n")
+                assert _recv_all(s).startswith(b"HTTP/1.1 431")
         X = data[0][:4]
         # the deployment knows its token file: predict sends the token by itself
         assert mo.predict(dep, X, verify=str(cert))["label"].tolist() == hgb.predict(X).tolist()
