@@ -118,9 +118,9 @@ def _read_token(path: str) -> str:
                 if line and not line.startswith("#"):
                     return line
     except OSError as exc:
-        raise ValidationError(f"The deployment's token file {path} cannot be read ({exc.strerror}); pass "
-                              "token=... instead.") from None
-    raise ValidationError(f"The deployment's token file {path} holds no token; pass token=... instead.")
+        raise ValidationError(f"The token file {path} cannot be read ({exc.strerror}); give a readable file "
+                              "with the server's bearer token.") from None
+    raise ValidationError(f"The token file {path} holds no token; write the server's bearer token in it.")
 
 
 class _Conn:
@@ -193,7 +193,7 @@ def _as_tensors(X: Any, inputs: list[dict]) -> list[tuple[dict, Any]]:
 
 def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs: list[str] | None = None,
             binary: bool = False, timeout: float = 30.0, token: str | None = None,
-            verify: bool | str = True) -> Prediction:
+            token_file: str | None = None, verify: bool | str = True) -> Prediction:
     """Ask a V2 model server for predictions.
 
     Parameters
@@ -216,6 +216,9 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         Bearer token for a server started with a token file (sent as
         ``Authorization: Bearer TOKEN``). A local deployment's own token is used
         when none is given.
+    token_file : str, optional
+        Read the token from this file instead (its first token), so that it
+        appears neither in code nor on a command line.
     verify : bool or str, default=True
         For ``https://``: verify the server's certificate against the system's
         CAs, or against this CA/certificate file; ``False`` skips the check.
@@ -227,9 +230,12 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
     """
     import numpy as np
 
-    scheme, host, port, model, token_file = _target(deployment_or_url, model)
+    scheme, host, port, model, own_token_file = _target(deployment_or_url, model)
+    token_file = token_file or (own_token_file if token is None else None)
     if token is not None and (not isinstance(token, str) or not token.strip() or any(c in token for c in "\r\n")):
         raise ValidationError("token must be the server's bearer token as one line of text.")
+    if token is not None and token_file is not None:
+        raise ValidationError("Give token or token_file, not both.")
     if token is None and token_file:
         token = _read_token(token_file)
     conn = _Conn(host, port, timeout, scheme=scheme, token=token, verify=verify)

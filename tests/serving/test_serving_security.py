@@ -81,6 +81,9 @@ def test_token_auth_guards_everything_but_health(start_server, model_dir, tmp_pa
     from jupyter_modelops.exceptions import ValidationError
 
     assert mo.predict(server.url, X, token=TOKEN)["label"].tolist() == hgb.predict(X).tolist()
+    assert mo.predict(server.url, X, token_file=str(tf))["label"].tolist() == hgb.predict(X).tolist()
+    with pytest.raises(ValidationError, match="not both"):
+        mo.predict(server.url, X, token=TOKEN, token_file=str(tf))
     with pytest.raises(ValidationError, match="HTTP 401"):
         mo.predict(server.url, X)
 
