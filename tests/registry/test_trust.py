@@ -375,3 +375,33 @@ def test_names_with_a_trailing_newline_are_refused_everywhere(sk_pipeline, tmp_p
     with pytest.raises(ValidationError, match="Unknown cluster"):
         get_cluster("dev\n", kubeconfig=kubeconfig)
     assert get_cluster("dev", kubeconfig=kubeconfig).name == "dev"
+
+
+# -- the trust record in the store ---------------------------------------------
+def test_a_schema_1_registry_gains_the_trust_table_and_keeps_its_versions_trusted(modelops_home):
+    import shutil
+
+    fixture = TESTS / "data" / "registry-v1" / "registry"
+    reg = modelops_home / "registry"
+    reg.mkdir(parents=True)
+    shutil.copyfile(fixture / "registry.db", reg / "registry.db")
+    shutil.copytree(fixture / "blobs", reg / "blobs")
+    names = [row["name"] for row in mo.models()]
+    assert names
+    mv = mo.get(names[0])
+    assert mv.trusted and mv.trusted.how == "snapshot"  # written by that registry itself
+    con = sqlite3.connect(reg / "registry.db")
+    assert con.execute("SELECT COUNT(*) FROM trust").fetchone() == (0,)
+    con.close()
+    assert mo.trust(mv.ref, by="carol").trusted.by == "carol"
+
+
+def test_deleting_a_trusted_version_drops_its_trust_and_a_reimport_starts_untrusted(tmp_path, monkeypatch,
+                                                                                     sk_pipeline):
+    mo.snapshot(sk_pipeline, "churn")
+    bundle = _elsewhere(tmp_path, monkeypatch, "churn")
+    import_bundle(bundle)
+    mo.trust("churn:1")
+    mo.delete("churn:1")
+    again = import_bundle(bundle)
+    assert again.refs == ["churn:2"] and not mo.get("churn:2").trusted
