@@ -200,13 +200,27 @@ def _draining_server_class(uvicorn):
     only then does uvicorn's usual drain run.
     """
     import asyncio
+    import functools
 
     class DrainingServer(uvicorn.Server):
         tls_watch = None
+        handshake_timeout = 0.0
         _tls_task = None
 
         async def startup(self, sockets=None):
-            await super().startup(sockets=sockets)
+            loop = asyncio.get_running_loop()
+            patched = False
+            if self.handshake_timeout > 0 and self.config.ssl is not None:
+                # uvicorn does not pass a TLS handshake timeout (asyncio's default is 60 s): a client that
+                # connects and never completes the handshake gets no longer than a slow request head
+                loop.create_server = functools.partial(loop.create_server,
+                                                       ssl_handshake_timeout=self.handshake_timeout)
+                patched = True
+            try:
+                await super().startup(sockets=sockets)
+            finally:
+                if patched:
+                    del loop.create_server
             watch = self.tls_watch
             if watch and watch[2] > 0 and self.config.ssl is not None:
                 self._tls_task = asyncio.get_running_loop().create_task(_watch_tls(self.config.ssl, *watch))
@@ -276,6 +290,7 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
     server = _draining_server_class(uvicorn)(config)
     if s.tls_cert:
         server.tls_watch = (s.tls_cert, s.tls_key, s.tls_reload_s)
+        server.handshake_timeout = limits.header_timeout_s
     # uvicorn drains, then raises the captured SIGTERM again: that is a clean stop, exit 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(state["code"]))
     if fd is not None:  # an inherited listening socket (family detected from the descriptor)

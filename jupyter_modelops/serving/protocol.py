@@ -21,8 +21,8 @@ Each refusal is counted in ``modelops_shed_total{reason=...}``. Deadlines are
 checked by one sweep per event loop (every quarter of the shortest timeout, at
 most 1 s), so a request pays a few attribute updates, not timers. The header
 count is checked when the headers are complete (their bytes are bounded all
-along). With TLS, the handshake itself is bounded by asyncio's 60 s handshake
-timeout.
+along). With TLS, the server entry point bounds the handshake by the header
+timeout too (asyncio's default would be 60 s).
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def test_tls_with_token_tritonclient_and_reload_on_change(model_dir, tmp_path, d
     live_key.write_bytes(key.read_bytes())
     tf = _token_file(tmp_path, TOKEN)
     s = Server(model_dir, "--tls-cert", str(live_cert), "--tls-key", str(live_key), "--tls-reload-s", "0.2",
-               "--token-file", str(tf), wait_ready=False)
+               "--token-file", str(tf), "--header-timeout-s", "1", wait_ready=False)
     try:
         url = f"https://127.0.0.1:{s.port}"
         end = time.monotonic() + 60
@@ -198,6 +198,9 @@ def test_tls_with_token_tritonclient_and_reload_on_change(model_dir, tmp_path, d
         with socket.create_connection(("127.0.0.1", s.port), timeout=10) as plain:  # no plain HTTP on the port
             plain.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             assert not plain.recv(100).startswith(b"HTTP/1.1 200")
+
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as mute:  # never starts its handshake
+            assert _recv_all(mute) == b""  # closed after the header timeout, not asyncio's 60 s
 
         assert _peer_cn(s.port, cert) == "first"
         cert2, key2 = _cert(tmp_path, "second")
