@@ -193,10 +193,10 @@ def judge(kube: Kube, dep: dict) -> Verdict:
     available = int(status.get("availableReplicas", 0))
     if updated < desired:
         msg = f"{updated} of {desired} replicas updated"
+    elif available < updated or new_avail < desired:  # before old pods: they wait for the new ones
+        msg = f"{min(new_avail, available)} of {desired} updated replicas available"
     elif total > updated:
         msg = f"{total - updated} old replicas are pending termination"
-    elif available < updated or new_avail < desired:
-        msg = f"{min(new_avail, available)} of {desired} updated replicas available"
     else:
         return Verdict("done", f"{new_avail} of {desired} replicas of revision {rev} available",
                        desired, new_avail, rev)

@@ -138,3 +138,15 @@ def test_a_kserve_predictor_that_fits_on_no_node_is_rolled_back(fake_kube, refs)
            f"{A100} for profile gpu-a100" in dep.reason, dep.reason
     live = fake_kube.get("inferenceservices", "churn")
     assert live["metadata"]["annotations"]["modelops.jupyter.org/profile"] == "gpu-t4"
+
+
+def test_waiting_for_a_node_that_never_comes_ends_at_the_timeout_with_a_true_message(fake_kube, refs):
+    t4_nodes(fake_kube)
+    assert d(refs[0], fake_kube, profile="gpu-t4").state == "deployed"
+    fake_kube.autoscaler("a100-pool", labels={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+                         taints=[GPU_TAINT], allocatable={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": 1},
+                         delay=3600)
+    dep = d(refs[1], fake_kube, profile="gpu-a100", timeout=3)
+    assert dep.state == "rolled-back", dep.reason
+    assert "did not finish within 3 s (0 of 1 updated replicas available)" in dep.reason, dep.reason
+    assert "pending termination" not in dep.reason
