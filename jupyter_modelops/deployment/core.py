@@ -9,6 +9,7 @@ see one history.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import time
@@ -141,6 +142,11 @@ def deploy(
     progress: bool | None = None,
     auth_secret: str | None = None,
     auth_token_file: str | None = None,
+    capture: bool | str | None = None,
+    capture_rate: float = 1.0,
+    capture_pvc: str | None = None,
+    capture_size: str = "10Gi",
+    capture_secret: str | None = None,
 ) -> Deployment | DeploymentSet:
     """Deploy a model version to a Kubernetes cluster and hardware profile (or to this machine).
 
@@ -192,6 +198,18 @@ def deploy(
     auth_token_file : str, optional
         A local token file to put in the Secret (default name ``NAME-auth``); for
         ``cluster="local"``, the server's token file.
+    capture : bool or str, optional
+        Record sampled inferences as Parquet (see :func:`jupyter_modelops.captures`).
+        ``True``: on a PersistentVolumeClaim (``capture_pvc``, else one named
+        ``NAME-captures`` of ``capture_size`` that deploy creates); a URL
+        (``s3://``, ``gs://``, ``abfs://``): object storage, with credentials from
+        the environment the Secret ``capture_secret`` gives. For ``cluster="local"``,
+        as :func:`jupyter_modelops.serve`.
+    capture_rate : float, default=1.0
+        Share of requests captured, in (0, 1].
+    capture_pvc, capture_size, capture_secret : str, optional
+        An existing claim to write to; the size of the claim deploy creates;
+        a Secret with the object store's credentials (e.g. ``AWS_ACCESS_KEY_ID``).
 
     Returns
     -------
@@ -204,7 +222,8 @@ def deploy(
     """
     names = _clusters(cluster, target)
     if names == [LOCAL]:
-        return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file)
+        return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file,
+                             capture=capture, capture_rate=capture_rate)
     if LOCAL in names:
         raise ValidationError("cluster 'local' cannot be mixed with Kubernetes clusters in one call.")
     prof = get_profile(profile)
@@ -229,7 +248,8 @@ def deploy(
     base = DeploySpec(name=obj_name, namespace=namespace, model=model, version=version, ref=ref_s, image=image,
                       digest=digest, profile=prof, replicas=prof.replicas if replicas is None else replicas,
                       mode=mode, canary=canary, canary_replicas=1 if canary else 0,
-                      **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))))
+                      **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))),
+                      **_capture(capture, capture_rate, capture_pvc, capture_size, capture_secret, obj_name))
     results = []
     for cname in names:
         try:
@@ -243,11 +263,45 @@ def deploy(
     return results[0] if len(results) == 1 else DeploymentSet(results)
 
 
-def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None, token_file: str | None = None) -> Any:
+def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None, token_file: str | None = None,
+                  capture: bool | str | None = None, capture_rate: float = 1.0) -> Any:
     """``cluster="local"``: a model server process on this machine (see :mod:`jupyter_modelops.serving.local`)."""
     from ..serving.local import deploy_local
 
-    return deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=token_file)
+    return deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=token_file, capture=capture,
+                        capture_rate=capture_rate)
+
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+
+
+def _capture(capture: Any, rate: Any, pvc: str | None, size: Any, secret: str | None, obj_name: str) -> dict:
+    """DeploySpec fields for inference capture in Kubernetes, checked (one sentence when wrong)."""
+    if capture is None or capture is False:
+        if pvc is not None or secret is not None:
+            raise ValidationError("capture_pvc and capture_secret need capture=True or capture='s3://...'.")
+        return {}
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ValidationError(f"capture_rate is {rate!r}; expected a share of requests in (0, 1], e.g. 0.1.")
+    for arg, value in (("capture_pvc", pvc), ("capture_secret", secret)):
+        if value is not None and (not isinstance(value, str) or not _SECRET_NAME.match(value) or len(value) > 253):
+            raise ValidationError(f"{arg} is {value!r}; expected a Kubernetes object name (lower-case letters, "
+                                  "digits, '-' and '.').")
+    out: dict = {"capture_rate": float(rate), "capture_secret": secret or ""}
+    if capture is True:
+        if not isinstance(size, str) or not _QUANTITY.match(size):
+            raise ValidationError(f"capture_size is {size!r}; expected a storage quantity such as '10Gi'.")
+        out.update(capture="pvc", capture_claim=pvc or object_name(obj_name, suffix="-captures"),
+                   capture_claim_size="" if pvc else size)
+        return out
+    from ..capture.store import resolve_location
+
+    url = resolve_location(capture)
+    if "://" not in url or url.startswith(("file://", "memory://")):
+        raise ValidationError(f"capture is {capture!r}; in Kubernetes, captures go to a PersistentVolumeClaim "
+                              "(capture=True) or to object storage (capture='s3://bucket/prefix').")
+    out["capture"] = url
+    return out
 
 
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -284,10 +338,13 @@ def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: flo
             label = _cluster(cname, kubeconfig).name
         except DeployError:
             pass
+        base = dataclasses.replace(base, cluster=label if base.capture else "")  # recorded with captured rows
         objs = render(base)
         return Deployment(base, cluster=label, state="dry-run", manifests=objs,
                           reason="rendered only; nothing was sent to a cluster")
     cluster = _cluster(cname, kubeconfig)
+    if base.capture:  # recorded with captured rows
+        base = dataclasses.replace(base, cluster=cluster.name)
     with Kube(cluster) as kube:
         kube.require_namespace(base.namespace)
         if base.mode == "kserve":
@@ -372,7 +429,11 @@ def _spec_from_annotations(ann: dict, *, name: str, namespace: str, replicas: in
                       version=ann.get(f"{LABEL_PREFIX}/version", "?"), ref=ann.get(f"{LABEL_PREFIX}/ref", name),
                       image=ann.get(f"{LABEL_PREFIX}/image", ""), digest=ann.get(f"{LABEL_PREFIX}/digest", ""),
                       profile=prof, replicas=replicas, mode=mode, canary=canary,
-                      auth_secret=ann.get(f"{LABEL_PREFIX}/auth-secret", ""))
+                      auth_secret=ann.get(f"{LABEL_PREFIX}/auth-secret", ""),
+                      capture=ann.get(f"{LABEL_PREFIX}/capture", ""),
+                      capture_rate=float(ann.get(f"{LABEL_PREFIX}/capture-rate", "1.0")),
+                      capture_claim=ann.get(f"{LABEL_PREFIX}/capture-claim", ""),
+                      capture_secret=ann.get(f"{LABEL_PREFIX}/capture-secret", ""))
 
 
 def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool,

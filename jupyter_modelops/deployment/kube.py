@@ -25,6 +25,7 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "Namespace": ("", "v1", "namespaces", False),
     "ServiceAccount": ("", "v1", "serviceaccounts", True),
     "Secret": ("", "v1", "secrets", True),
+    "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims", True),
     "Service": ("", "v1", "services", True),
     "Pod": ("", "v1", "pods", True),
     "Event": ("", "v1", "events", True),

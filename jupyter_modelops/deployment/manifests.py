@@ -55,10 +55,19 @@ class DeploySpec:
     progress_deadline: int = 600
     auth_secret: str = ""  # Secret (key "token") mounted as the server's token file; "" = no auth
     auth_token: str = dataclasses.field(default="", repr=False)  # when set, render that Secret with it
+    # inference capture (see jupyter_modelops.capture): "" = off, "pvc" = a PersistentVolumeClaim, else a URL
+    capture: str = ""
+    capture_rate: float = 1.0
+    capture_claim: str = ""  # the claim's name (mode "pvc")
+    capture_claim_size: str = ""  # when set, render the claim with this size; else it must exist
+    capture_secret: str = ""  # Secret whose keys become the environment (object-storage credentials)
+    cluster: str = ""  # recorded with captured rows
 
 
 #: where the pods read the bearer token(s) from the auth Secret
 AUTH_DIR = "/var/run/modelops/auth"
+#: where the pods write captures when they go to a PersistentVolumeClaim
+CAPTURE_DIR = "/var/lib/modelops/captures"
 
 
 #: longest name per kind. Kubernetes validates a Service name as a DNS-1035 label (63) and the other kinds
@@ -147,6 +156,13 @@ def annotations(spec: DeploySpec, track: str) -> dict:
         ann[f"{LABEL_PREFIX}/digest"] = spec.digest
     if spec.auth_secret:  # a rollback or promotion renders from these annotations: it keeps the auth
         ann[f"{LABEL_PREFIX}/auth-secret"] = spec.auth_secret
+    if spec.capture:  # ... and the capture
+        ann[f"{LABEL_PREFIX}/capture"] = spec.capture
+        ann[f"{LABEL_PREFIX}/capture-rate"] = repr(float(spec.capture_rate))
+        if spec.capture_claim:
+            ann[f"{LABEL_PREFIX}/capture-claim"] = spec.capture_claim
+        if spec.capture_secret:
+            ann[f"{LABEL_PREFIX}/capture-secret"] = spec.capture_secret
     if track == "canary" and spec.canary is not None:
         ann[f"{LABEL_PREFIX}/canary-percent"] = str(spec.canary)
     return ann
@@ -181,12 +197,25 @@ def _container(spec: DeploySpec, name: str) -> dict:
     if spec.auth_secret:  # the server requires the Secret's token; /v2/health/* (the probes) stays open
         env["MODELOPS_SERVING_TOKEN_FILE"] = f"{AUTH_DIR}/token"
         mounts.append({"name": "auth", "mountPath": AUTH_DIR, "readOnly": True})
-    return {
+    env_from = []
+    downward = []
+    if spec.capture:  # the server records sampled inferences (jupyter_modelops.capture)
+        env["MODELOPS_SERVING_CAPTURE"] = CAPTURE_DIR if spec.capture == "pvc" else spec.capture
+        env["MODELOPS_SERVING_CAPTURE_RATE"] = repr(float(spec.capture_rate))
+        env["MODELOPS_SERVING_CAPTURE_DEPLOYMENT"] = spec.name
+        if spec.cluster:
+            env["MODELOPS_CLUSTER"] = spec.cluster
+        downward = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+        if spec.capture == "pvc":
+            mounts.append({"name": "captures", "mountPath": CAPTURE_DIR})
+        if spec.capture_secret:
+            env_from = [{"secretRef": {"name": spec.capture_secret}}]
+    container = {
         "name": name,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "env": [{"name": k, "value": v} for k, v in env.items()] + downward,
         "resources": _resources(spec.profile),
         "startupProbe": _probe("/v2/health/live", period=2, failures=60),
         "readinessProbe": _probe("/v2/health/ready", period=5, failures=3),
@@ -202,6 +231,9 @@ def _container(spec: DeploySpec, name: str) -> dict:
         },
         "volumeMounts": mounts,
     }
+    if env_from:
+        container["envFrom"] = env_from
+    return container
 
 
 def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
@@ -222,6 +254,8 @@ def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
                                        "items": [{"key": "token", "path": "token"}]}}] if spec.auth_secret else []),
         "terminationGracePeriodSeconds": 30,
     }
+    if spec.capture == "pvc":
+        pod["volumes"].append({"name": "captures", "persistentVolumeClaim": {"claimName": spec.capture_claim}})
     if p.node_selector:
         pod["nodeSelector"] = {k: str(v) for k, v in p.node_selector.items()}
     if p.affinity:
@@ -289,6 +323,16 @@ def auth_secret(spec: DeploySpec) -> dict | None:
             "stringData": {"token": spec.auth_token}}
 
 
+def capture_claim(spec: DeploySpec) -> dict | None:
+    """The PersistentVolumeClaim the pods write captures to, when deploy creates it (else None)."""
+    if spec.capture != "pvc" or not spec.capture_claim_size:
+        return None
+    meta = _meta(spec, spec.capture_claim, "stable")
+    meta.pop("annotations", None)
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": spec.capture_claim_size}}}}
+
+
 def service_account(spec: DeploySpec) -> dict:
     return {
         "apiVersion": "v1",
@@ -350,7 +394,8 @@ def network_policy(spec: DeploySpec) -> dict:
             "policyTypes": ["Ingress", "Egress"],
             # inference and metrics on the server port only; the server needs no egress but DNS
             "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
-            "egress": [{"ports": dns}],
+            "egress": [{"ports": dns}] + ([{"ports": [{"protocol": "TCP", "port": 443}]}]  # object storage
+                                          if spec.capture and spec.capture != "pvc" else []),
         },
     }
 
@@ -386,12 +431,13 @@ def render(spec: DeploySpec) -> list[dict]:
     if spec.mode not in MODES:
         raise ValidationError(f"mode is {spec.mode!r}; expected one of {', '.join(MODES)}.")
     if spec.mode == "kserve":
-        return [o for o in (service_account(spec), auth_secret(spec), inference_service(spec)) if o is not None]
+        return [o for o in (service_account(spec), auth_secret(spec), capture_claim(spec), inference_service(spec))
+                if o is not None]
     if spec.canary is not None:
         objs = [auth_secret(spec), deployment(spec, track="canary")]
     else:
-        objs = [service_account(spec), auth_secret(spec), deployment(spec), service(spec), hpa(spec), pdb(spec),
-                network_policy(spec)]
+        objs = [service_account(spec), auth_secret(spec), capture_claim(spec), deployment(spec), service(spec),
+                hpa(spec), pdb(spec), network_policy(spec)]
     objs = [o for o in objs if o is not None]
     for o in objs:
         check_object_name(o["kind"], o["metadata"]["name"])

@@ -90,6 +90,7 @@ RESOURCES = [
     Resource("", "v1", "Pod", "pods", status_sub=True, short=("po",)),
     Resource("", "v1", "ConfigMap", "configmaps", short=("cm",)),
     Resource("", "v1", "Secret", "secrets"),
+    Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", status_sub=True, short=("pvc",)),
     Resource("", "v1", "Event", "events", short=("ev",)),
     Resource("apps", "v1", "Deployment", "deployments", status_sub=True, short=("deploy",)),
     Resource("apps", "v1", "ReplicaSet", "replicasets", status_sub=True, short=("rs",)),
