@@ -113,9 +113,22 @@ def canary_name(name: str) -> str:
     return object_name(name, suffix="-canary")
 
 
+#: kinds whose names a user may choose (``auth_secret=``, a claim): any DNS-1123 subdomain, as Kubernetes allows
+SUBDOMAIN_KINDS = frozenset({"Secret", "ConfigMap", "PersistentVolumeClaim"})
+_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
 def check_object_name(kind: str, name: str) -> str:
     """Return ``name`` when it is a valid name for ``kind`` here (a DNS-1035 label within
-    :data:`NAME_LIMITS`), else raise :class:`ValidationError`."""
+    :data:`NAME_LIMITS`; a DNS-1123 subdomain for :data:`SUBDOMAIN_KINDS`), else raise
+    :class:`ValidationError`."""
+    if kind in SUBDOMAIN_KINDS:
+        if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN_RE.match(name):
+            raise ValidationError(
+                f"The {kind} name {name!r} is not a DNS subdomain of at most 253 characters "
+                "(lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)."
+            )
+        return name
     limit = NAME_LIMITS.get(kind, DNS_LABEL)
     if not isinstance(name, str) or len(name) > limit or not _LABEL_RE.match(name):
         raise ValidationError(

@@ -107,3 +107,13 @@ def test_the_fake_refuses_names_the_api_server_refuses(fake_kube):
         cron["metadata"]["name"] = "c" * 52
         kube.apply(cron)
     assert fake_kube.get("cronjobs", "c" * 52, group="batch") is not None
+
+
+def test_names_a_user_chooses_may_be_any_dns_subdomain():
+    objs = render(spec("churn", auth_secret="churn.auth-v2", auth_token="t" * 32))
+    assert [o["metadata"]["name"] for o in objs if o["kind"] == "Secret"] == ["churn.auth-v2"]
+    assert check_object_name("PersistentVolumeClaim", "captures.churn") == "captures.churn"
+    with pytest.raises(ValidationError, match="not a DNS subdomain"):
+        check_object_name("Secret", "Churn_Auth")
+    with pytest.raises(ValidationError, match="not a DNS label"):
+        check_object_name("Deployment", "churn.v2")  # a name we derive stays a label
