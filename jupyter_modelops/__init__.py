@@ -29,6 +29,12 @@ _API = {
     "DriftReport": "jupyter_modelops.drift_detection",
     "profile": "jupyter_modelops.drift_detection",
     "Profile": "jupyter_modelops.drift_detection",
+    # monitoring statistics (sequential alarms, performance without labels)
+    "SequentialDrift": "jupyter_modelops.monitoring",
+    "AlarmStatus": "jupyter_modelops.monitoring",
+    "estimate_performance": "jupyter_modelops.monitoring",
+    "PerformanceEstimator": "jupyter_modelops.monitoring",
+    "PerformanceEstimate": "jupyter_modelops.monitoring",
     # registry
     "snapshot": "jupyter_modelops.registry",
     "get": "jupyter_modelops.registry",
