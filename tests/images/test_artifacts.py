@@ -110,7 +110,7 @@ def test_magic_push_and_pull(registry):
     sent = shell.run_line_magic("modelops", f"push {mv.ref} {registry.host}/magic/churn --no-progress")
     got = shell.run_line_magic("modelops", f"pull {registry.host}/magic/churn:1 --no-progress -o pulled")
     assert shell.user_ns["pulled"] is got and got.digest == sent.digest
-    assert got.ref == "churn:2"  # imported as a new version of this registry
-    assert "churn:2" in got._repr_html_() and sent.digest in got._repr_html_()
+    assert got.ref == "churn:1"  # the same files: the version this registry already has, not a new one
+    assert "churn:1" in got._repr_html_() and sent.digest in got._repr_html_()
     with pytest.raises(UsageError, match="404"):
         shell.run_line_magic("modelops", f"pull {registry.host}/magic/churn:9 --no-progress")
