@@ -22,8 +22,9 @@ def _gate_dicts(g: Any) -> list[dict]:
     if hasattr(g, "passed") and hasattr(g, "gate"):  # a GateResult
         from .._html import fmt
 
-        return [{"name": g.gate, "status": "pass" if g.passed else "fail", "metric": g.metric,
-                 "threshold": g.threshold, "observed": g.observed,
+        return [{"name": g.gate, "status": "pass" if g.passed else "fail", "metric": g.metric, "op": g.op,
+                 "threshold": g.threshold, "observed": g.observed, "judged_on": g.judged_on,
+                 "value": g.value, "low": g.low, "high": g.high,
                  "detail": f"{g.judged_on} = {fmt(g.observed)}"}]
     raise TypeError(f"a gate must be a mapping, a GateResult or a GateReport, got {type(g).__name__}")
 

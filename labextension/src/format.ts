@@ -128,3 +128,129 @@ export function ago(when: number | string | null | undefined, now = Date.now()):
   }
   return `${Math.round(s / 86400)}d ago`;
 }
+
+/** The verdict colours of the HTML reports (jupyter_modelops/_html.py), so the panel and a report agree. */
+export const VERDICT_COLOURS = { pass: '#1a7f37', fail: '#cf222e', warn: '#9a6700' } as const;
+
+export type Verdict = keyof typeof VERDICT_COLOURS;
+
+/** One gate of a report run, ready to show: verdict, rule, observed value and interval, all formatted. */
+export interface IGateView {
+  name: string;
+  verdict: Verdict;
+  rule: string;
+  observed: string;
+  interval: string;
+}
+
+function verdictOf(status: unknown): Verdict {
+  const s = String(status ?? '').toLowerCase();
+  if (s === 'pass' || s === 'passed' || s === 'ok' || s === 'true') {
+    return 'pass';
+  }
+  if (s === 'fail' || s === 'failed' || s === 'false' || s === 'error') {
+    return 'fail';
+  }
+  return 'warn';
+}
+
+/** Read a gate as a report run records it: {name, status, metric, op, threshold, observed, low, high}. */
+export function readGate(raw: unknown): IGateView {
+  const g = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
+  const threshold = num(g.threshold);
+  const rule =
+    g.metric && g.op && threshold !== null ? `${g.metric} ${g.op} ${String(Number(threshold.toPrecision(4)))}` : String(g.name ?? g.gate ?? 'gate');
+  const low = num(g.low);
+  const high = num(g.high);
+  return {
+    name: String(g.name ?? g.gate ?? rule),
+    verdict: verdictOf(g.status ?? g.passed),
+    rule,
+    observed: formatNumber(num(g.observed ?? g.value)),
+    interval: low !== null && high !== null ? `[${formatNumber(low)}, ${formatNumber(high)}]` : ''
+  };
+}
+
+/** The verdict of a report run: it failed if the notebook failed or any gate failed, whatever the job says. */
+export function reportVerdict(run: Record<string, any> | null | undefined): {
+  verdict: Verdict;
+  label: string;
+  failed: number;
+  total: number;
+} {
+  const r = run ?? {};
+  const gates = (Array.isArray(r.gates) ? r.gates : []).map(readGate);
+  const failed = gates.filter(g => g.verdict === 'fail').length;
+  const total = gates.length;
+  const status = String(r.status ?? '');
+  if (status && status !== 'succeeded') {
+    return { verdict: status === 'running' || status === 'queued' ? 'warn' : 'fail', label: status, failed, total };
+  }
+  if (failed > 0 || r.gates_passed === false) {
+    return { verdict: 'fail', label: `gates failed (${failed || '?'} of ${total || '?'})`, failed, total };
+  }
+  return { verdict: 'pass', label: total ? `passed (${total} gate${total === 1 ? '' : 's'})` : 'ran (no gates)', failed, total };
+}
+
+/** Readable text of any value: numbers formatted (0.0556, not 0.05555555555555555), objects as "k v, ...". */
+export function showValue(v: unknown): string {
+  if (v === null || v === undefined) {
+    return '–';
+  }
+  if (typeof v === 'number') {
+    return formatNumber(num(v));
+  }
+  if (Array.isArray(v)) {
+    return v.map(showValue).join(', ');
+  }
+  if (typeof v === 'object') {
+    const m = readMetric(v);
+    const keys = Object.keys(v as object);
+    if (m.value !== null && keys.every(k => ['value', 'low', 'high', 'ci', 'estimate', 'lower', 'upper', 'point'].includes(k))) {
+      return formatMetric(v);
+    }
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => (typeof x === 'object' && x !== null ? `${k}: ${showValue(x)}` : `${k} ${showValue(x)}`))
+      .join(', ');
+  }
+  return String(v);
+}
+
+/**
+ * The refs deployed right now: local model servers whose process runs, and cluster deployments whose
+ * latest recorded event left them up. A server that stopped or a deployment removed gives no badge.
+ */
+export function liveDeployments(
+  records: Record<string, any>[],
+  local: Record<string, any>[]
+): Set<string> {
+  const out = new Set<string>();
+  const add = (ref: string) => {
+    out.add(ref);
+    out.add(ref.split(':')[0]);
+  };
+  for (const d of local) {
+    if (d.status === 'running' && d.ref) {
+      add(String(d.ref));
+    }
+  }
+  const latest = new Map<string, Record<string, any>>();
+  for (const r of records) {
+    const d = r.data ?? {};
+    if (r.kind !== 'deployment' || d.target === 'local') {
+      continue;
+    }
+    const key = `${d.cluster ?? ''}/${d.namespace ?? ''}/${d.name ?? r.name}`;
+    const prev = latest.get(key);
+    if (!prev || String(r.created ?? '') >= String(prev.created ?? '')) {
+      latest.set(key, r);
+    }
+  }
+  for (const r of latest.values()) {
+    const state = String(r.data?.state ?? '');
+    if (state === 'deployed' || state === 'canary') {
+      add(String(r.data?.ref ?? r.ref ?? `${r.name}:${r.version}`));
+    }
+  }
+  return out;
+}

@@ -2,13 +2,28 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IInfo, IJob, ModelOpsClient } from './api';
-import { ago, checkInteger, formatMetric, formatNumber, keyMetrics, readMetric, sparkline } from './format';
+import {
+  ago,
+  checkInteger,
+  formatNumber,
+  keyMetrics,
+  liveDeployments,
+  readGate,
+  readMetric,
+  reportVerdict,
+  showValue,
+  sparkline,
+  Verdict,
+  VERDICT_COLOURS
+} from './format';
 import { ApiError } from './request';
 
 type Dict = Record<string, any>;
 
 /** How often the panel asks whether the registry changed (one tiny request). */
 const REVISION_POLL_MS = 2500;
+/** Every this many polls, re-read live state (running model servers) even if the registry did not change. */
+const LIVE_EVERY_TICKS = 4;
 
 function message(error: unknown): string {
   if (error instanceof ApiError) {
@@ -116,18 +131,77 @@ function Folded(props: { title: string; testid?: string; children: React.ReactNo
 
 /** A readable one-line rendering of a nested value: {a: 1, b: {c: 2}} -> "a 1, b.c 2". */
 function show(v: unknown): string {
-  if (v === null || v === undefined) {
-    return '–';
+  return showValue(v);
+}
+
+/** A snake_case name that a narrow panel may wrap after its underscores (never inside a word). */
+function breakable(name: string): React.ReactNode {
+  return name.split('_').map((part, i) => (
+    <React.Fragment key={i}>
+      {i > 0 && '_'}
+      {i > 0 && <wbr />}
+      {part}
+    </React.Fragment>
+  ));
+}
+
+/** A verdict word in the colours of the HTML reports (green pass, red fail, amber warn). */
+function VerdictText(props: { verdict: Verdict; children: React.ReactNode; testid?: string }): JSX.Element {
+  return (
+    <span
+      className={`jp-ModelOps-verdict jp-ModelOps-verdict-${props.verdict}`}
+      style={{ color: VERDICT_COLOURS[props.verdict] }}
+      data-verdict={props.verdict}
+      data-testid={props.testid}
+    >
+      {props.children}
+    </span>
+  );
+}
+
+/** A metric as "value [low, high]", each part unbreakable, so a narrow panel wraps between them. */
+function MetricValue(props: { raw: unknown }): JSX.Element {
+  const m = readMetric(props.raw);
+  return (
+    <>
+      <span className="jp-ModelOps-nowrap">{formatNumber(m.value)}</span>
+      {m.low !== null && m.high !== null && (
+        <>
+          {' '}
+          <span className="jp-ModelOps-nowrap jp-ModelOps-ci">
+            [{formatNumber(m.low)}, {formatNumber(m.high)}]
+          </span>
+        </>
+      )}
+    </>
+  );
+}
+
+/** The gates of a report run: verdict, rule, observed value and its interval. */
+function Gates(props: { gates: unknown; testid?: string }): JSX.Element | null {
+  const gates = Array.isArray(props.gates) ? props.gates.map(readGate) : [];
+  if (gates.length === 0) {
+    return null;
   }
-  if (Array.isArray(v)) {
-    return v.map(show).join(', ');
-  }
-  if (typeof v === 'object') {
-    return Object.entries(v as Dict)
-      .map(([k, x]) => (typeof x === 'object' && x !== null ? `${k}: ${show(x)}` : `${k} ${x}`))
-      .join(', ');
-  }
-  return String(v);
+  return (
+    <ul className="jp-ModelOps-gates" data-testid={props.testid ?? 'jmo-gates'}>
+      {gates.map((g, i) => (
+        <li key={i} data-testid="jmo-gate" data-verdict={g.verdict}>
+          <VerdictText verdict={g.verdict}>{g.verdict === 'pass' ? '✔ pass' : g.verdict === 'fail' ? '✘ fail' : '! warn'}</VerdictText>{' '}
+          <span className="jp-ModelOps-nowrap">{g.rule}</span>{' '}
+          <span className="jp-ModelOps-muted">
+            observed <span className="jp-ModelOps-nowrap">{g.observed}</span>
+            {g.interval && (
+              <>
+                {' '}
+                <span className="jp-ModelOps-nowrap">{g.interval}</span>
+              </>
+            )}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
 }
 
 function lineageOf(d: Dict): Dict {
@@ -202,11 +276,14 @@ function Sparkline(props: { values: number[]; label: string }): JSX.Element | nu
 function JobView(props: { job: IJob; render?: (result: any) => React.ReactNode }): JSX.Element {
   const { job } = props;
   const [showLogs, setShowLogs] = React.useState(false);
+  // a report job that ran is not a success when a gate failed: say so, in the report's colours
+  const report = job.action === 'report' && job.status === 'succeeded' ? reportVerdict(job.result) : null;
+  const verdict: Verdict = report ? report.verdict : job.status === 'succeeded' ? 'pass' : job.status === 'failed' ? 'fail' : 'warn';
   return (
     <div className={`jp-ModelOps-job jp-ModelOps-job-${job.status}`} data-testid="jmo-job" aria-live="polite">
       <div className="jp-ModelOps-job-head">
-        <span data-testid="jmo-job-status" data-status={job.status}>
-          {job.action}: {job.status}
+        <span data-testid="jmo-job-status" data-status={job.status} data-verdict={verdict} style={{ color: VERDICT_COLOURS[verdict] }}>
+          {job.action}: {report ? report.label : job.status}
         </span>
         {job.elapsed !== null && <span className="jp-ModelOps-muted"> {job.elapsed.toFixed(1)} s</span>}
         <button className="jp-ModelOps-link" onClick={() => setShowLogs(!showLogs)} aria-expanded={showLogs}>
@@ -578,7 +655,17 @@ function ReportForm(props: IFormProps): JSX.Element {
         Run report now
       </button>
       <ErrorLine error={run.error} testid="jmo-form-error" />
-      {run.job && <JobView job={run.job} render={r => <KeyValues data={pick(r, ['status', 'html', 'metrics'])} />} />}
+      {run.job && (
+        <JobView
+          job={run.job}
+          render={r => (
+            <>
+              <Gates gates={r?.gates} testid="jmo-job-gates" />
+              <KeyValues data={pick(r, ['metrics', 'html'])} />
+            </>
+          )}
+        />
+      )}
       <Field label="Schedule (cron)">
         <input className="jp-mod-styled" value={cron} onChange={e => setCron(e.target.value)} data-testid="jmo-schedule-cron" aria-describedby="jmo-cron-preview" />
       </Field>
@@ -688,8 +775,10 @@ function VersionView(props: {
               <tbody>
                 {Object.entries((data.metrics ?? {}) as Dict).map(([k, v]) => (
                   <tr key={k}>
-                    <th>{k}</th>
-                    <td>{formatMetric(v)}</td>
+                    <th>{breakable(k)}</th>
+                    <td>
+                      <MetricValue raw={v} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -782,9 +871,12 @@ function VersionView(props: {
                 </span>
               </div>
             )}
-            <ul>
+            <ul data-testid="jmo-reports">
               {reports.map((r, i) => (
-                <li key={i}>
+                <li key={i} data-testid="jmo-report">
+                  <VerdictText verdict={reportVerdict(r).verdict} testid="jmo-report-verdict">
+                    {reportVerdict(r).label}
+                  </VerdictText>{' '}
                   {r.html ? (
                     <a href={client.reportUrl(String(r.html))} target="_blank" rel="noopener noreferrer" data-testid="jmo-report-link">
                       {String(r.template ?? 'report')} {String(r.ref ?? '')}
@@ -792,7 +884,8 @@ function VersionView(props: {
                   ) : (
                     String(r.template ?? `report ${i + 1}`)
                   )}{' '}
-                  <span className="jp-ModelOps-muted">{String(r.status ?? '')} {ago(r.started ?? r.created)}</span>
+                  <span className="jp-ModelOps-muted">{ago(r.started ?? r.created)}</span>
+                  {i === reports.length - 1 && <Gates gates={r.gates} />}
                 </li>
               ))}
             </ul>
@@ -957,9 +1050,10 @@ function ModelItem(props: {
 }
 
 /** Badge names from the history other areas recorded: export -> exported, image -> built, deployment -> deployed. */
-const BADGE_OF: Record<string, string> = { export: 'exported', image: 'built', deployment: 'deployed', report: 'monitored' };
+const BADGE_OF: Record<string, string> = { export: 'exported', image: 'built', report: 'monitored' };
 
-function badgesFrom(records: Dict[]): Map<string, Set<string>> {
+/** Badges from the records, plus "deployed" only for what is live now (see liveDeployments). */
+function badgesFrom(records: Dict[], live: Set<string> = new Set()): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (key: string, badge: string) => {
     if (!out.has(key)) {
@@ -973,6 +1067,9 @@ function badgesFrom(records: Dict[]): Map<string, Set<string>> {
       add(String(r.name), badge);
       add(`${r.name}:${r.version}`, badge);
     }
+  }
+  for (const ref of live) {
+    add(ref, 'deployed');
   }
   return out;
 }
@@ -990,9 +1087,11 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   const [selected, setSelected] = React.useState<{ name: string; version: string } | null>(null);
 
   const load = React.useCallback(() => {
-    client
-      .get<unknown>('records')
-      .then(r => setBadges(badgesFrom(asList(r))))
+    Promise.all([client.get<unknown>('records'), client.get<unknown>('local-deployments').catch(() => [])])
+      .then(([r, local]) => {
+        const records = asList(r);
+        setBadges(badgesFrom(records, liveDeployments(records, asList(local))));
+      })
       .catch(() => undefined);
     client
       .get<unknown>('models')
@@ -1011,14 +1110,18 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   React.useEffect(() => {
     let stopped = false;
     let last = '';
+    let ticks = 0;
     const tick = async () => {
       try {
         const r = await client.get<{ revision: unknown }>('revision');
         const rev = String(r.revision);
+        ticks += 1;
         if (!stopped && rev !== last) {
           last = rev;
           setRevision(rev);
           load();
+        } else if (!stopped && ticks % LIVE_EVERY_TICKS === 0) {
+          load(); // a model server may stop without the registry changing: keep "deployed" live
         }
       } catch (e) {
         if (!stopped && last === '') {

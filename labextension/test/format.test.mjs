@@ -45,3 +45,46 @@ test('ages are relative and accept seconds, milliseconds and ISO dates', () => {
   assert.equal(ago('2026-01-01T10:00:00Z', now), '2h ago');
   assert.equal(ago(null, now), '');
 });
+
+test('a report whose gate failed is never shown as a success', async () => {
+  const { reportVerdict, readGate } = await import('../lib/format.js');
+  const run = {
+    status: 'succeeded',
+    gates_passed: false,
+    gates: [
+      { name: 'drift_share <= 0.05', status: 'fail', metric: 'drift_share', op: '<=', threshold: 0.05, observed: 0.05555555555555555, low: 0.0312, high: 0.0833 },
+      { name: 'accuracy >= 0.9', status: 'pass', metric: 'accuracy', op: '>=', threshold: 0.9, observed: 0.93 }
+    ]
+  };
+  assert.deepEqual(reportVerdict(run), { verdict: 'fail', label: 'gates failed (1 of 2)', failed: 1, total: 2 });
+  assert.deepEqual(readGate(run.gates[0]), {
+    name: 'drift_share <= 0.05',
+    verdict: 'fail',
+    rule: 'drift_share <= 0.05',
+    observed: '0.056',
+    interval: '[0.031, 0.083]'
+  });
+  assert.equal(reportVerdict({ status: 'succeeded', gates: [run.gates[1]] }).verdict, 'pass');
+  assert.equal(reportVerdict({ status: 'failed', gates: [] }).verdict, 'fail');
+  assert.equal(reportVerdict({ status: 'succeeded', gates_passed: false }).verdict, 'fail');
+});
+
+test('values are formatted, never printed with every float digit', async () => {
+  const { showValue } = await import('../lib/format.js');
+  assert.equal(showValue({ drift_share: 0.05555555555555555, n: 12 }), 'drift_share 0.056, n 12');
+  assert.equal(showValue({ value: 0.95321, low: 0.931, high: 0.97 }), '0.953 [0.931, 0.970]');
+  assert.equal(showValue(null), '–');
+});
+
+test('"deployed" reflects what runs now, not what was once deployed', async () => {
+  const { liveDeployments } = await import('../lib/format.js');
+  const records = [
+    { kind: 'deployment', name: 'churn', version: 2, created: '2026-01-01T00:00:00Z', data: { target: 'local', ref: 'churn:2' } },
+    { kind: 'deployment', name: 'fraud', version: 1, created: '2026-01-01T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'deployed' } },
+    { kind: 'deployment', name: 'fraud', version: 1, created: '2026-01-02T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'removed' } },
+    { kind: 'deployment', name: 'churn', version: 1, created: '2026-01-02T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'churn', ref: 'churn:1', state: 'deployed' } }
+  ];
+  // the local server of churn:2 stopped; fraud was removed from its cluster; churn:1 still runs there
+  assert.deepEqual([...liveDeployments(records, [{ ref: 'churn:2', status: 'stopped' }])].sort(), ['churn', 'churn:1']);
+  assert.deepEqual([...liveDeployments([], [{ ref: 'churn:2', status: 'running' }])].sort(), ['churn', 'churn:2']);
+});
