@@ -34,8 +34,9 @@ _CACHE_FORMAT = 1
 
 def _cache_file() -> Path | None:
     try:
-        import sklearn
         import importlib.metadata as md
+
+        import sklearn
 
         key = json.dumps([_CACHE_FORMAT, sys.version, sklearn.__version__, str(Path(sklearn.__file__).parent),
                           md.version("skops")])

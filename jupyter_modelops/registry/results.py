@@ -123,7 +123,7 @@ class ModelVersion(Result):
 
     @property
     def origin(self) -> str:
-        """``"snapshot"`` or ``"checkpoint"`` for versions written here, ``"bundle"`` for imported ones (bundle, pull)."""
+        """``"snapshot"``/``"checkpoint"``: written here; ``"bundle"``: imported (bundle or pull)."""
         return str((self.meta.get("origin") or {}).get("kind") or "snapshot")
 
     @property
@@ -223,7 +223,8 @@ class ModelVersion(Result):
         parts = []
         t = self.trusted
         info = [("ref", self.ref), ("flavor", self.flavor), ("created", iso(self.created)), ("user", self.user),
-                ("trusted", f"yes ({t.how} by {t.by}, {iso(t.at)})" if t else "no: came from outside; trust(ref) to load"),
+                ("trusted", f"yes ({t.how} by {t.by}, {iso(t.at)})" if t else
+                 "no: came from outside; trust(ref) to load it"),
                 ("aliases", ", ".join(self.aliases) or "–"), ("parent", self.parent or "–"),
                 ("size", _size(self.size))]
         if self.tags:

@@ -193,6 +193,7 @@ def test_server_refuses_a_hand_written_joblib_dir_without_a_trust_section(tmp_pa
     import hashlib
 
     import joblib
+
     from registry.sideeffect import ReduceMarker
 
     marker = markers / "hand-joblib-ran"
@@ -264,7 +265,7 @@ def test_skops_types_listed_by_a_bundle_are_not_trusted(tmp_path, monkeypatch, m
     import_bundle(_elsewhere(tmp_path, monkeypatch, "custom"))  # the manifest lists the class as trusted
     imported = mo.get("custom")
     assert "trusted_types" not in imported.artifacts["model"]["metadata"]
-    with pytest.raises(ValidationError, match=r"skops does not trust by default \(registry.sideeffect.SetstateMarker\)"):
+    with pytest.raises(ValidationError, match=r"not trust by default \(registry.sideeffect.SetstateMarker\)"):
         mo.load("custom")
     assert not marker.exists()
     # the model directory says the same, and the real server refuses it
@@ -307,8 +308,8 @@ def test_an_imported_model_is_served_only_once_trusted(tmp_path, monkeypatch, st
     assert run.returncode == 3 and "TreePredictor" in run.stderr  # a type skops does not trust by default
     mo.trust("hgb")
     server = start_server_proc(mo.materialize("hgb", tmp_path / "trusted"))
-    import tritonclient.http as httpclient
     import numpy as np
+    import tritonclient.http as httpclient
 
     client = httpclient.InferenceServerClient(f"127.0.0.1:{server.port}")
     meta = client.get_model_metadata("hgb")
