@@ -710,6 +710,16 @@ def materialize(ref: str | ModelVersion, directory: str | Path, *, trusted: bool
     decision = mv.trusted
     if trusted and not decision:
         decision = Trust(True, by=user(), at=now(), how="call")
+    code = [a["format"] for role, a in mv.artifacts.items() if str(a["format"]).lower() in CODE_FORMATS]
+    if not decision and (code or not flavors.get(mv.flavor).safe):
+        import warnings
+
+        from ..exceptions import ModelOpsWarning
+
+        warnings.warn(ModelOpsWarning(
+            f"{mv.ref} came from outside this registry and is not trusted, so a model server will refuse its "
+            f"{(code or [mv.flavor])[0]} file; run trust('{mv.ref}') first if you trust where it came from."),
+            stacklevel=2)
     s = mv.signature
     doc = {"schema": MODEL_DIR_SCHEMA, "name": mv.name, "version": mv.version, "ref": mv.ref, "flavor": mv.flavor,
            "signature": {"inputs": s.get("inputs", []), "outputs": s.get("outputs", []),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import jupyter_modelops as mo
-from jupyter_modelops.exceptions import ModelNotFoundError, ValidationError
+from jupyter_modelops.exceptions import ModelNotFoundError, ModelOpsWarning, ValidationError
 from jupyter_modelops.registry import export_bundle, import_bundle
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -126,7 +126,8 @@ def test_joblib_version_from_a_bundle_is_refused_by_load_materialize_and_the_ser
     assert not mv.trusted and mv.trusted.by is None and mv.to_dict()["trusted"]["trusted"] is False
     with pytest.raises(ValidationError, match=r"came from outside .* runs code .* trust\('evil:1'\)"):
         mo.load("evil")
-    d = mo.materialize("evil", tmp_path / "dir")
+    with pytest.warns(ModelOpsWarning, match=r"a model server will refuse its joblib file; run trust\('evil:1'\)"):
+        d = mo.materialize("evil", tmp_path / "dir")
     spec = json.loads((d / "modelops-model.json").read_text())
     assert spec["trust"]["trusted"] is False
     from jupyter_modelops.registry import load_model_dir
