@@ -24,8 +24,8 @@ from .report import LABELS, EvaluationReport
 def _threshold_html(report: EvaluationReport, t: float) -> str:
     m = report.at_threshold(t)
     rows = [(esc(LABELS.get(k, k)), esc(fmt(m[k]))) for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")]
-    cm = table([(f"true {report.classes[0]}", fmt(m["tn"]), fmt(m["fp"])),
-                (f"true {report.classes[1]}", fmt(m["fn"]), fmt(m["tp"]))],
+    cm = table([(f"true {report.classes[0]}", fmt(int(m["tn"])), fmt(int(m["fp"]))),
+                (f"true {report.classes[1]}", fmt(int(m["fn"])), fmt(int(m["tp"])))],
                ["", f"pred {report.classes[0]}", f"pred {report.classes[1]}"])
     return page(f"At threshold {t:.3f}", table(rows, ["metric", "value"], raw_cols=(0, 1)) + cm,
                 subtitle="point values; intervals below are for the report's threshold")
