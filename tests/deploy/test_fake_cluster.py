@@ -2,8 +2,8 @@
 
 The fake (``tests/k8s_fake``) speaks real HTTP on 127.0.0.1 to the official ``kubernetes`` client. What
 it cannot prove, and a cluster marked ``real_cluster`` must: admission (Pod Security admission, webhooks),
-defaulting beyond a few fields, scheduling of GPU/TPU pods onto nodes, real containers and probes,
-Services actually splitting traffic by ready pods, the HPA and PDB controllers, CEL rules, KServe's own
+defaulting beyond a few fields, the real scheduler (scoring, preemption, GPU device plugins), real containers
+and probes, Services actually splitting traffic by ready pods, the HPA and PDB controllers, CEL rules, KServe's own
 controllers (Knative revisions, traffic split), and exact managedFields bookkeeping for every list type.
 """
 
