@@ -63,6 +63,9 @@ def reports(frames, tmp_path_factory):
         out["diff"] = mo.diff(v1.ref, v2.ref)
         out["export"] = mo.export(v1.ref, "onnx", sample=X, benchmark=False)
         out["gates"] = out["evaluation-binary"].check({"roc_auc": ">= 0.99", "accuracy": ">= 0.5"})
+        out["deployment"] = mo.deploy(v1.ref, image="localhost:5000/cancer:1", profile="cpu-small", dry_run=True)
+        out["profiles"] = mo.profiles()
+        out["deployments"] = mo.deployments()
         run = {"id": "r1", "ref": v1.ref, "template": "monitoring", "status": "succeeded", "gates_passed": False,
                "duration_s": 3.2, "started": "2026-01-01T06:00:00Z",
                "gates": [{"status": "fail", "name": "roc_auc >= 0.99", "detail": "observed 0.95 [0.93, 0.97]"},
@@ -89,7 +92,8 @@ def LogisticRegression_c(X, y):  # noqa: N802 - a second, different model for th
 CHARTED = {"evaluation-binary": 4, "evaluation-multiclass": 2, "evaluation-regression": 2, "robustness": 1,
            "slices": 1, "drift": 1, "report-history": 1}
 NAMES = ["evaluation-binary", "evaluation-multiclass", "evaluation-regression", "robustness", "slices", "drift",
-         "model-version", "versions", "models", "diff", "export", "gates", "report-run", "report-history"]
+         "model-version", "versions", "models", "diff", "export", "gates", "report-run", "report-history",
+         "deployment", "profiles", "deployments"]
 
 
 @pytest.mark.parametrize("name", NAMES)
