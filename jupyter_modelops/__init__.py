@@ -35,6 +35,8 @@ _API = {
     "estimate_performance": "jupyter_modelops.monitoring",
     "PerformanceEstimator": "jupyter_modelops.monitoring",
     "PerformanceEstimate": "jupyter_modelops.monitoring",
+    "monitor": "jupyter_modelops.monitoring",
+    "MonitorReport": "jupyter_modelops.monitoring",
     # registry
     "snapshot": "jupyter_modelops.registry",
     "get": "jupyter_modelops.registry",

@@ -4,10 +4,13 @@
 over repeated checks crosses a threshold calibrated to a false-alarm budget
 over a horizon (all columns together); :func:`estimate_performance` estimates a
 classifier's metrics on unlabelled windows from its calibrated scores, with
-intervals.
+intervals; :func:`monitor` cuts a deployment's captured traffic into windows
+with traffic, latency, errors, drift, alarm state and performance.
 """
 
 from .alarms import AlarmStatus, SequentialDrift
 from .performance import PerformanceEstimate, PerformanceEstimator, estimate_performance
+from .timeline import MonitorReport, monitor
 
-__all__ = ["SequentialDrift", "AlarmStatus", "estimate_performance", "PerformanceEstimator", "PerformanceEstimate"]
+__all__ = ["SequentialDrift", "AlarmStatus", "estimate_performance", "PerformanceEstimator", "PerformanceEstimate",
+           "monitor", "MonitorReport"]
