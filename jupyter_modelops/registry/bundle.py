@@ -2,10 +2,13 @@
 
 A bundle is an uncompressed tar file holding ``manifest.json`` (the versions'
 metadata, artifacts, aliases and records, the exporting environment) and one
-member ``blobs/<sha256>`` per distinct file. Import checks every member's
-sha256 against its name before anything is committed, accepts no other member
-names (no paths to escape through), and warns when this environment differs
-from the exporting one in a way that can break loading.
+member ``blobs/<sha256>`` per distinct file, the manifest first. Import reads
+and checks the manifest before it writes anything (names, roles, file names,
+sizes, flavor and format, limits on files and bytes), then streams each member,
+accepting only the files the manifest lists (no paths to escape through) and
+checking each sha256 against its name before anything is committed. It warns
+when this environment differs from the exporting one in a way that can break
+loading. Imported versions are not trusted until ``trust(ref)``.
 """
 
 from __future__ import annotations
@@ -403,17 +406,18 @@ def _row_id(store: Any, mv: ModelVersion) -> int:
     return store.query("SELECT id FROM versions WHERE name = ? AND version = ?", (mv.name, mv.version))[0][0]
 
 
-def bundle_command(action: str, items: list[str], *, name: str | None = None) -> BundleInfo:
+def bundle_command(action: str, items: list[str], *, name: str | None = None, max_files: int | None = None,
+                   max_bytes: int | None = None) -> BundleInfo:
     """The ``bundle export REF... FILE`` / ``bundle import FILE`` verb shared by the magic and the CLI."""
     if action == "export":
         if len(items) < 2:
             raise ValidationError("bundle export needs one or more versions and then the bundle file, "
                                   f"e.g. 'bundle export churn:3 churn.mobundle'; got {len(items)} argument(s).")
-        if name is not None:
-            raise ValidationError("--name applies to bundle import only.")
+        if name is not None or max_files is not None or max_bytes is not None:
+            raise ValidationError("--name, --max-files and --max-bytes apply to bundle import only.")
         return export_bundle(items[:-1], items[-1])
     if action == "import":
         if len(items) != 1:
             raise ValidationError(f"bundle import takes one bundle file; got {len(items)} arguments.")
-        return import_bundle(items[0], name=name)
+        return import_bundle(items[0], name=name, max_files=max_files, max_bytes=max_bytes)
     raise ValidationError(f"Unknown bundle action {action!r}; expected 'export' or 'import'.")

@@ -169,3 +169,14 @@ def test_importing_the_same_bundle_twice_creates_no_new_version(good, tmp_path, 
     # under another name it is another model; twice is still one version
     assert import_bundle(good, name="copy").refs == import_bundle(good, name="copy").refs == ["copy:1"]
     assert mo.versions("copy").numbers() == [1]
+
+
+def test_the_bundle_verb_passes_the_limits(good, tmp_path, monkeypatch):
+    from jupyter_modelops.registry import bundle_command
+
+    monkeypatch.setenv("MODELOPS_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValidationError, match="more than the limit of 1 "):
+        bundle_command("import", [str(good)], max_files=1)
+    with pytest.raises(ValidationError, match="apply to bundle import only"):
+        bundle_command("export", ["churn:1", str(tmp_path / "x.mobundle")], max_bytes=5)
+    assert bundle_command("import", [str(good)], max_files=2).refs == ["churn:1"]
