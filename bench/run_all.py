@@ -25,6 +25,7 @@ SCRIPTS = {
     "serving": "serving/run.py",
     "images": "images/run.py",
     "reports": "reports/bench_report.py",
+    "monitoring": "monitoring/bench_monitoring.py",
     "panel": "panel/build_and_test_times.py",
 }
 
