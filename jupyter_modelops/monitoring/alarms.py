@@ -136,20 +136,6 @@ class _Column:
             z = np.full(m.shape, np.nan)
         return z, d, m
 
-    def advance(self, z: np.ndarray, d: np.ndarray, k: float) -> np.ndarray:
-        """Run the CUSUMs over a sequence of measures; the column's statistic after each window."""
-        out = np.empty(d.size)
-        sp, sn, ss = self.s_pos, self.s_neg, self.s_shape
-        for t in range(d.size):
-            if d[t] == d[t]:  # not NaN: a window with rows
-                ss = max(0.0, ss + d[t] - k)
-                if z[t] == z[t]:
-                    sp = max(0.0, sp + z[t] - k)
-                    sn = max(0.0, sn - z[t] - k)
-            out[t] = max(sp, sn, ss)
-        self.s_pos, self.s_neg, self.s_shape = float(sp), float(sn), float(ss)
-        return out
-
     def statistic(self) -> float:
         return max(self.s_pos, self.s_neg, self.s_shape)
 
@@ -421,17 +407,30 @@ class SequentialDrift:
         if len(n_windows) > 1:
             raise ValidationError(f"Every column needs the same number of windows; got {sorted(n_windows)}.")
         t = n_windows.pop() if n_windows else 0
+        n_cols = len(self.cols)
+        zs = np.full((t, n_cols), np.nan)
+        ds = np.full((t, n_cols), np.nan)
+        for j, col in enumerate(self.cols):
+            if col.name in arrays and t:
+                z, d, m = col.measures(arrays[col.name], m0)
+                zs[:, j], ds[:, j] = z, d
+                col.last = {"rows": int(m[-1]), "z": None if z[-1] != z[-1] else float(z[-1]),
+                            "shape": None if d[-1] != d[-1] else float(d[-1])}
+        # the CUSUMs of every column at once, window after window; NaN (no rows) leaves a CUSUM as it was
+        sp = np.array([c.s_pos for c in self.cols])
+        sn = np.array([c.s_neg for c in self.cols])
+        ss = np.array([c.s_shape for c in self.cols])
+        k = self.k
         best = np.zeros(t)
-        for col in self.cols:
-            if col.name not in arrays:
-                best = np.maximum(best, col.statistic())
-                continue
-            z, d, m = col.measures(arrays[col.name], m0)
-            best = np.maximum(best, col.advance(z, d, self.k))
-            last = t - 1
-            if t:
-                col.last = {"rows": int(m[last]), "z": None if z[last] != z[last] else float(z[last]),
-                            "shape": None if d[last] != d[last] else float(d[last])}
+        with np.errstate(invalid="ignore"):
+            for i in range(t):
+                z, d = zs[i], ds[i]
+                ss = np.where(d == d, np.maximum(ss + d - k, 0.0), ss)
+                sp = np.where(z == z, np.maximum(sp + z - k, 0.0), sp)
+                sn = np.where(z == z, np.maximum(sn - z - k, 0.0), sn)
+                best[i] = max(float(sp.max(initial=0.0)), float(sn.max(initial=0.0)), float(ss.max(initial=0.0)))
+        for j, col in enumerate(self.cols):
+            col.s_pos, col.s_neg, col.s_shape = float(sp[j]), float(sn[j]), float(ss[j])
         hits = np.flatnonzero(best >= self.threshold)
         first = int(hits[0]) if hits.size else None
         if first is not None and self.alarm_at_window is None:
@@ -538,6 +537,12 @@ class SequentialDrift:
                 if col.name not in det.names or not np.isfinite(col.p).all() or (col.p <= 0).any() or \
                         not all(math.isfinite(s) and s >= 0 for s in (col.s_pos, col.s_neg, col.s_shape)):
                     raise ValueError(col.name)
+                if col.kind == "numeric":
+                    e = np.asarray(col.edges if col.edges is not None else [None], dtype=float)
+                    if e.size + 1 != col.p.size or not np.isfinite(e).all() or (np.diff(e) <= 0).any():
+                        raise ValueError(f"bins of {col.name}")
+                elif col.kind != "categorical" or col.categories is None or len(col.categories) > col.p.size:
+                    raise ValueError(f"bins of {col.name}")
         except ValidationError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

@@ -161,6 +161,10 @@ def test_state_survives_a_round_trip_and_refuses_damage(tmp_path):
     bad["columns"][0]["state"] = [-1.0, 0.0, 0.0]
     with pytest.raises(ValidationError, match="damaged"):
         SequentialDrift.from_dict(bad)
+    bad = json.loads(path.read_text())
+    bad["columns"][1]["edges"] = bad["columns"][1]["edges"][::-1]
+    with pytest.raises(ValidationError, match="damaged"):
+        SequentialDrift.from_dict(bad)
     bad = dict(good, threshold=float("nan"))
     with pytest.raises(ValidationError, match="damaged"):
         SequentialDrift.from_dict(bad)
