@@ -360,9 +360,10 @@ class PerformanceEstimate(Result):
     def _summary(self) -> str:
         m = self.data["metrics"]
         flag = f", {len(self.data['flags'])} flag(s)" if self.data["flags"] else ""
-        return (f"PerformanceEstimate n={self.data['n']:,}: accuracy {fmt(m['accuracy']['estimate'], 3)} "
-                f"[{fmt(m['accuracy']['low'], 3)}, {fmt(m['accuracy']['high'], 3)}], ROC AUC "
-                f"{fmt(m['roc_auc']['estimate'], 3)}{flag}")
+        name = next(iter(m))
+        auc = f", ROC AUC {fmt(m['roc_auc']['estimate'], 3)}" if "roc_auc" in m else ""
+        return (f"PerformanceEstimate n={self.data['n']:,}: {name} {fmt(m[name]['estimate'], 3)} "
+                f"[{fmt(m[name]['low'], 3)}, {fmt(m[name]['high'], 3)}]{auc}{flag}")
 
     def to_html(self) -> str:
         rows = [[name, d["estimate"], f"[{fmt(d['low'], 3)}, {fmt(d['high'], 3)}]", d["reference"], d.get("realized")]
