@@ -32,6 +32,7 @@ _API = {
     # monitoring statistics (sequential alarms, performance without labels)
     "SequentialDrift": "jupyter_modelops.monitoring",
     "AlarmStatus": "jupyter_modelops.monitoring",
+    "alarm": "jupyter_modelops.monitoring",
     "estimate_performance": "jupyter_modelops.monitoring",
     "PerformanceEstimator": "jupyter_modelops.monitoring",
     "PerformanceEstimate": "jupyter_modelops.monitoring",

@@ -8,9 +8,9 @@ intervals; :func:`monitor` cuts a deployment's captured traffic into windows
 with traffic, latency, errors, drift, alarm state and performance.
 """
 
-from .alarms import AlarmStatus, SequentialDrift
+from .alarms import AlarmStatus, SequentialDrift, alarm
 from .performance import PerformanceEstimate, PerformanceEstimator, estimate_performance
 from .timeline import MonitorReport, monitor
 
-__all__ = ["SequentialDrift", "AlarmStatus", "estimate_performance", "PerformanceEstimator", "PerformanceEstimate",
+__all__ = ["SequentialDrift", "AlarmStatus", "alarm", "estimate_performance", "PerformanceEstimator", "PerformanceEstimate",
            "monitor", "MonitorReport"]

@@ -552,12 +552,7 @@ class SequentialDrift:
 
     def save(self, path: str | Path) -> Path:
         """Write the state as JSON (so hourly checks in separate processes continue the same test)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        tmp.replace(p)
-        return p
+        return _write_json(Path(path), self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "SequentialDrift":
@@ -614,3 +609,74 @@ def _check_float(name: str, value: Any, lo: float, hi: float) -> None:
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (lo <= int(value) <= hi):
         raise ValidationError(f"{name} must be an integer between {lo} and {hi}; got {value!r}.")
+
+
+def alarm(ref: Any, data: Any, *, state: str | Path, reference: Any = None, alpha: float = 0.05, horizon: int = 720,
+          shift: float = 4.0, window_rows: int | None = None, reset: bool = False, at: float | None = None
+          ) -> AlarmStatus:
+    """One check of a recurring drift alarm: add a window to the stored test, save it, return the alarm state.
+
+    Each scheduled run (an hourly report, a cron line) calls this with the new window; the sequential
+    test continues across runs through the ``state`` file, so the false-alarm budget holds over them all.
+
+    Parameters
+    ----------
+    ref : str or ModelVersion
+        The model version watched; its stored reference profile starts the test (unless ``reference`` is given).
+    data : pandas.DataFrame, numpy.ndarray or str
+        The new window's rows, or a CSV/Parquet file of them.
+    state : str or Path
+        A ``.json`` file holding the test between checks (created on the first check).
+    reference : Profile or dict, optional
+        The reference profile, instead of the version's stored one (first check only).
+    alpha, horizon, shift, window_rows
+        As in :class:`SequentialDrift` (first check only; later checks keep the stored settings).
+    reset : bool, default=False
+        Start the test again from zero evidence before adding the window (after an alarm was handled).
+    at : float, optional
+        The window's end as a POSIX timestamp (default: now).
+
+    Returns
+    -------
+    AlarmStatus
+    """
+    from ..io import read_table
+
+    path = Path(state)
+    if path.suffix.lower() != ".json":
+        raise ValidationError(f"state must be a .json file; got '{state}'.", hint="For example state='churn-alarm.json'.")
+    if isinstance(data, (str, Path)):
+        data = read_table(str(data), what="window")
+    name = str(getattr(ref, "ref", ref))
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationError(f"The alarm state file '{state}' is not valid JSON ({exc}).") from None
+        if isinstance(stored, dict) and stored.get("model") not in (None, name):
+            raise ValidationError(f"The alarm state '{state}' belongs to {stored.get('model')!r}, not {name!r}.",
+                                  hint="Use one state file per model.")
+        det = SequentialDrift.from_dict(stored)
+    else:
+        if reference is None:
+            from ..registry import get
+
+            reference = get(ref).profile()
+            if reference is None:
+                raise ValidationError(f"{name} has no stored reference profile.",
+                                      hint="Snapshot the model with data=X_train, or pass reference=mo.profile(X_ref).")
+        det = SequentialDrift(reference, alpha=alpha, horizon=horizon, shift=shift, window_rows=window_rows)
+    if reset:
+        det.reset(at=at)
+    status = det.update(data, at=at)
+    _write_json(path, {**det.to_dict(), "model": name})
+    return status
+
+
+def _write_json(path: Path, doc: dict) -> Path:
+    """Write JSON atomically (a temporary file renamed over the old one): a reader never sees half a state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -199,3 +199,31 @@ def test_bad_input_gets_one_clear_sentence():
         det.update()
     with pytest.raises(ValidationError, match="set by window_rows"):
         SequentialDrift(prof, horizon=20).update(counts={"a": [1] * 10})
+
+
+def test_alarm_continues_one_test_across_scheduled_checks(tmp_path):
+    from sklearn.linear_model import LinearRegression
+
+    import jupyter_modelops as mo
+
+    rng = np.random.default_rng(9)
+    x_ref = pd.DataFrame(rng.normal(size=(3000, 3)), columns=["a", "b", "c"])
+    model = LinearRegression().fit(x_ref, x_ref["a"] * 2 + 1)
+    mo.snapshot(model, "watched", data=x_ref)
+    state = tmp_path / "watched-alarm.json"
+    for hour in range(3):
+        st = mo.alarm("watched:1", pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]),
+                      state=state, horizon=168, at=hour * 3600.0)
+        assert st.windows_since_reset == hour + 1 and not st.alarm
+    window = tmp_path / "shifted.csv"
+    pd.DataFrame(rng.normal(size=(300, 3)) + [0.0, 0.8, 0.0], columns=["a", "b", "c"]).to_csv(window, index=False)
+    st = mo.alarm("watched:1", str(window), state=state, at=4 * 3600.0)
+    assert st.alarm and st.windows_since_reset == 4 and st.seconds_since_reset == 4 * 3600.0
+    assert max(st.columns, key=lambda c: st.columns[c]["statistic"]) == "b"
+    st = mo.alarm("watched:1", pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]), state=state,
+                  reset=True, at=5 * 3600.0)
+    assert not st.alarm and st.windows_since_reset == 1
+    with pytest.raises(ValidationError, match="belongs to 'watched:1'"):
+        mo.alarm("other:1", str(window), state=state)
+    with pytest.raises(ValidationError, match="state must be a .json file"):
+        mo.alarm("watched:1", str(window), state=tmp_path / "state.txt")
