@@ -71,12 +71,7 @@ export function keyMetrics(metrics: Record<string, unknown> | undefined, n = 2):
 }
 
 /** Parse a whole number in [min, max]; returns an error sentence or the number. */
-export function checkInteger(
-  text: string,
-  name: string,
-  min: number,
-  max: number
-): { value?: number; error?: string } {
+export function checkInteger(text: string, name: string, min: number, max: number): { value?: number; error?: string } {
   const t = text.trim();
   if (!/^-?\d+$/.test(t)) {
     return { error: `${name} must be a whole number between ${min} and ${max}, got '${text}'.` };
@@ -159,7 +154,9 @@ export function readGate(raw: unknown): IGateView {
   const g = (raw && typeof raw === 'object' ? raw : {}) as Record<string, any>;
   const threshold = num(g.threshold);
   const rule =
-    g.metric && g.op && threshold !== null ? `${g.metric} ${g.op} ${String(Number(threshold.toPrecision(4)))}` : String(g.name ?? g.gate ?? 'gate');
+    g.metric && g.op && threshold !== null
+      ? `${g.metric} ${g.op} ${String(Number(threshold.toPrecision(4)))}`
+      : String(g.name ?? g.gate ?? 'gate');
   const low = num(g.low);
   const high = num(g.high);
   return {
@@ -189,7 +186,12 @@ export function reportVerdict(run: Record<string, any> | null | undefined): {
   if (failed > 0 || r.gates_passed === false) {
     return { verdict: 'fail', label: `gates failed (${failed || '?'} of ${total || '?'})`, failed, total };
   }
-  return { verdict: 'pass', label: total ? `passed (${total} gate${total === 1 ? '' : 's'})` : 'ran (no gates)', failed, total };
+  return {
+    verdict: 'pass',
+    label: total ? `passed (${total} gate${total === 1 ? '' : 's'})` : 'ran (no gates)',
+    failed,
+    total
+  };
 }
 
 /** Readable text of any value: numbers formatted (0.0556, not 0.05555555555555555), objects as "k v, ...". */
@@ -206,7 +208,10 @@ export function showValue(v: unknown): string {
   if (typeof v === 'object') {
     const m = readMetric(v);
     const keys = Object.keys(v as object);
-    if (m.value !== null && keys.every(k => ['value', 'low', 'high', 'ci', 'estimate', 'lower', 'upper', 'point'].includes(k))) {
+    if (
+      m.value !== null &&
+      keys.every(k => ['value', 'low', 'high', 'ci', 'estimate', 'lower', 'upper', 'point'].includes(k))
+    ) {
       return formatMetric(v);
     }
     return Object.entries(v as Record<string, unknown>)
@@ -220,10 +225,7 @@ export function showValue(v: unknown): string {
  * The refs deployed right now: local model servers whose process runs, and cluster deployments whose
  * latest recorded event left them up. A server that stopped or a deployment removed gives no badge.
  */
-export function liveDeployments(
-  records: Record<string, any>[],
-  local: Record<string, any>[]
-): Set<string> {
+export function liveDeployments(records: Record<string, any>[], local: Record<string, any>[]): Set<string> {
   const out = new Set<string>();
   const add = (ref: string) => {
     out.add(ref);

@@ -1,8 +1,4 @@
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 
 import { ModelOpsClient } from './api';
@@ -17,11 +13,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The ModelOps side panel: registry, deployments and reports, and actions on them.',
   autoStart: true,
   optional: [ILayoutRestorer, ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
-  ) => {
+  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null, palette: ICommandPalette | null) => {
     const client = new ModelOpsClient(app.serviceManager.serverSettings);
     const panel = new ModelOpsPanel(client);
     panel.id = PANEL_ID;

@@ -38,7 +38,17 @@ function asList(x: unknown): Dict[] {
   }
   if (x && typeof x === 'object') {
     const d = x as Dict;
-    for (const key of ['items', 'models', 'versions', 'records', 'deployments', 'runs', 'profiles', 'clusters', 'schedules']) {
+    for (const key of [
+      'items',
+      'models',
+      'versions',
+      'records',
+      'deployments',
+      'runs',
+      'profiles',
+      'clusters',
+      'schedules'
+    ]) {
       if (Array.isArray(d[key])) {
         return d[key];
       }
@@ -187,7 +197,9 @@ function Gates(props: { gates: unknown; testid?: string }): JSX.Element | null {
     <ul className="jp-ModelOps-gates" data-testid={props.testid ?? 'jmo-gates'}>
       {gates.map((g, i) => (
         <li key={i} data-testid="jmo-gate" data-verdict={g.verdict}>
-          <VerdictText verdict={g.verdict}>{g.verdict === 'pass' ? '✔ pass' : g.verdict === 'fail' ? '✘ fail' : '! warn'}</VerdictText>{' '}
+          <VerdictText verdict={g.verdict}>
+            {g.verdict === 'pass' ? '✔ pass' : g.verdict === 'fail' ? '✘ fail' : '! warn'}
+          </VerdictText>{' '}
           <span className="jp-ModelOps-nowrap">{g.rule}</span>{' '}
           <span className="jp-ModelOps-muted">
             observed <span className="jp-ModelOps-nowrap">{g.observed}</span>
@@ -278,11 +290,22 @@ function JobView(props: { job: IJob; render?: (result: any) => React.ReactNode }
   const [showLogs, setShowLogs] = React.useState(false);
   // a report job that ran is not a success when a gate failed: say so, in the report's colours
   const report = job.action === 'report' && job.status === 'succeeded' ? reportVerdict(job.result) : null;
-  const verdict: Verdict = report ? report.verdict : job.status === 'succeeded' ? 'pass' : job.status === 'failed' ? 'fail' : 'warn';
+  const verdict: Verdict = report
+    ? report.verdict
+    : job.status === 'succeeded'
+      ? 'pass'
+      : job.status === 'failed'
+        ? 'fail'
+        : 'warn';
   return (
     <div className={`jp-ModelOps-job jp-ModelOps-job-${job.status}`} data-testid="jmo-job" aria-live="polite">
       <div className="jp-ModelOps-job-head">
-        <span data-testid="jmo-job-status" data-status={job.status} data-verdict={verdict} style={{ color: VERDICT_COLOURS[verdict] }}>
+        <span
+          data-testid="jmo-job-status"
+          data-status={job.status}
+          data-verdict={verdict}
+          style={{ color: VERDICT_COLOURS[verdict] }}
+        >
           {job.action}: {report ? report.label : job.status}
         </span>
         {job.elapsed !== null && <span className="jp-ModelOps-muted"> {job.elapsed.toFixed(1)} s</span>}
@@ -291,7 +314,11 @@ function JobView(props: { job: IJob; render?: (result: any) => React.ReactNode }
         </button>
       </div>
       {/* the core reports no fractions: indeterminate while queued or running, full when done */}
-      <progress max={1} value={job.status === 'queued' || job.status === 'running' ? undefined : job.progress} aria-label={`${job.action} ${job.status}`} />
+      <progress
+        max={1}
+        value={job.status === 'queued' || job.status === 'running' ? undefined : job.progress}
+        aria-label={`${job.action} ${job.status}`}
+      />
       {job.error && <ErrorLine error={job.error.message} testid="jmo-job-error" />}
       {job.status === 'succeeded' && props.render && <div data-testid="jmo-job-result">{props.render(job.result)}</div>}
       {showLogs && <pre className="jp-ModelOps-logs">{job.logs.join('\n')}</pre>}
@@ -376,13 +403,23 @@ function ExportForm(props: IFormProps): JSX.Element {
       }}
     >
       <Field label="Format">
-        <select className="jp-mod-styled" value={format} onChange={e => setFormat(e.target.value)} data-testid="jmo-export-format">
+        <select
+          className="jp-mod-styled"
+          value={format}
+          onChange={e => setFormat(e.target.value)}
+          data-testid="jmo-export-format"
+        >
           <option value="onnx">ONNX</option>
           <option value="torchscript">TorchScript</option>
         </select>
       </Field>
       <Field label="Quantization">
-        <select className="jp-mod-styled" value={quantize} onChange={e => setQuantize(e.target.value)} data-testid="jmo-export-quantize">
+        <select
+          className="jp-mod-styled"
+          value={quantize}
+          onChange={e => setQuantize(e.target.value)}
+          data-testid="jmo-export-quantize"
+        >
           <option value="">none</option>
           <option value="int8">int8 (dynamic)</option>
           <option value="fp16">fp16</option>
@@ -390,7 +427,12 @@ function ExportForm(props: IFormProps): JSX.Element {
       </Field>
       <Submit label="Export" busy={busy(job)} testid="jmo-export-submit" />
       <ErrorLine error={error} testid="jmo-form-error" />
-      {job && <JobView job={job} render={r => <KeyValues data={pick(r, ['format', 'exporter', 'ref', 'passed'])} testid="jmo-export-result" />} />}
+      {job && (
+        <JobView
+          job={job}
+          render={r => <KeyValues data={pick(r, ['format', 'exporter', 'ref', 'passed'])} testid="jmo-export-result" />}
+        />
+      )}
     </form>
   );
 }
@@ -419,7 +461,11 @@ function BuildForm(props: IFormProps): JSX.Element {
       onSubmit={e => {
         e.preventDefault();
         const target = registry.trim();
-        void build.start('build', { ref: props.ref_, ...(base.trim() ? { base: base.trim() } : {}), ...(target ? { push: target } : {}) });
+        void build.start('build', {
+          ref: props.ref_,
+          ...(base.trim() ? { base: base.trim() } : {}),
+          ...(target ? { push: target } : {})
+        });
       }}
     >
       <Field label="Base image (empty: the default Python base)">
@@ -440,9 +486,20 @@ function BuildForm(props: IFormProps): JSX.Element {
           data-testid="jmo-push-target"
         />
       </Field>
-      <Submit label={registry.trim() ? 'Build and push' : 'Build image'} busy={busy(build.job)} testid="jmo-build-submit" />
+      <Submit
+        label={registry.trim() ? 'Build and push' : 'Build image'}
+        busy={busy(build.job)}
+        testid="jmo-build-submit"
+      />
       <ErrorLine error={build.error} testid="jmo-form-error" />
-      {build.job && <JobView job={build.job} render={r => <KeyValues data={pick(r, ['tag', 'digest', 'size', 'location', 'pushed'])} testid="jmo-build-result" />} />}
+      {build.job && (
+        <JobView
+          job={build.job}
+          render={r => (
+            <KeyValues data={pick(r, ['tag', 'digest', 'size', 'location', 'pushed'])} testid="jmo-build-result" />
+          )}
+        />
+      )}
     </form>
   );
 }
@@ -511,7 +568,12 @@ function DeployForm(props: IFormProps): JSX.Element {
     >
       <ErrorLine error={loadError} />
       <Field label="Cluster">
-        <select className="jp-mod-styled" value={cluster} onChange={e => setCluster(e.target.value)} data-testid="jmo-deploy-cluster">
+        <select
+          className="jp-mod-styled"
+          value={cluster}
+          onChange={e => setCluster(e.target.value)}
+          data-testid="jmo-deploy-cluster"
+        >
           <option value="local">local (model server on this machine)</option>
           {clusters.map(c => (
             <option key={String(c.name)} value={String(c.name)}>
@@ -522,7 +584,12 @@ function DeployForm(props: IFormProps): JSX.Element {
         </select>
       </Field>
       <Field label={cluster === 'local' ? 'Hardware profile (Kubernetes only)' : 'Hardware profile'}>
-        <select className="jp-mod-styled" value={profile} onChange={e => setProfile(e.target.value)} data-testid="jmo-deploy-profile">
+        <select
+          className="jp-mod-styled"
+          value={profile}
+          onChange={e => setProfile(e.target.value)}
+          data-testid="jmo-deploy-profile"
+        >
           {profiles.map(p => (
             <option key={String(p.name)} value={String(p.name)} title={p.description ?? ''}>
               {String(p.name)}
@@ -531,17 +598,33 @@ function DeployForm(props: IFormProps): JSX.Element {
         </select>
       </Field>
       <Field label="Replicas">
-        <input className="jp-mod-styled" inputMode="numeric" value={replicas} onChange={e => setReplicas(e.target.value)} data-testid="jmo-deploy-replicas" />
+        <input
+          className="jp-mod-styled"
+          inputMode="numeric"
+          value={replicas}
+          onChange={e => setReplicas(e.target.value)}
+          data-testid="jmo-deploy-replicas"
+        />
       </Field>
       <Field label="Canary %">
-        <input className="jp-mod-styled" inputMode="numeric" value={canary} onChange={e => setCanary(e.target.value)} data-testid="jmo-deploy-canary" />
+        <input
+          className="jp-mod-styled"
+          inputMode="numeric"
+          value={canary}
+          onChange={e => setCanary(e.target.value)}
+          data-testid="jmo-deploy-canary"
+        />
       </Field>
       <div className="jp-ModelOps-buttons">
         <button
           type="button"
           className="jp-mod-styled"
           disabled={busy(preview.job) || cluster === 'local'}
-          title={cluster === 'local' ? 'The YAML preview is for Kubernetes clusters' : 'Render the manifests without applying them'}
+          title={
+            cluster === 'local'
+              ? 'The YAML preview is for Kubernetes clusters'
+              : 'Render the manifests without applying them'
+          }
           onClick={() => {
             const p = params(true);
             if (p) {
@@ -558,10 +641,24 @@ function DeployForm(props: IFormProps): JSX.Element {
       {preview.job && (
         <JobView
           job={preview.job}
-          render={r => <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">{String(r?.yaml ?? r?.manifest ?? JSON.stringify(r?.manifests ?? r, null, 2))}</pre>}
+          render={r => (
+            <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">
+              {String(r?.yaml ?? r?.manifest ?? JSON.stringify(r?.manifests ?? r, null, 2))}
+            </pre>
+          )}
         />
       )}
-      {deploy.job && <JobView job={deploy.job} render={r => <KeyValues data={pick(r, ['name', 'target', 'status', 'url', 'pid', 'replicas'])} testid="jmo-deploy-result" />} />}
+      {deploy.job && (
+        <JobView
+          job={deploy.job}
+          render={r => (
+            <KeyValues
+              data={pick(r, ['name', 'target', 'status', 'url', 'pid', 'replicas'])}
+              testid="jmo-deploy-result"
+            />
+          )}
+        />
+      )}
     </form>
   );
 }
@@ -579,28 +676,51 @@ function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Ele
     }
   }, [names.join(',')]);
   if (names.length === 0) {
-    return <div className="jp-ModelOps-muted">Deploy this version to a Kubernetes cluster first; then promote its canary or roll it back here.</div>;
+    return (
+      <div className="jp-ModelOps-muted">
+        Deploy this version to a Kubernetes cluster first; then promote its canary or roll it back here.
+      </div>
+    );
   }
   return (
     <div className="jp-ModelOps-form" data-testid="jmo-form-rollout">
       <Field label="Deployment">
-        <select className="jp-mod-styled" value={name} onChange={e => setName(e.target.value)} data-testid="jmo-rollout-name">
+        <select
+          className="jp-mod-styled"
+          value={name}
+          onChange={e => setName(e.target.value)}
+          data-testid="jmo-rollout-name"
+        >
           {names.map(n => (
             <option key={n}>{n}</option>
           ))}
         </select>
       </Field>
       <div className="jp-ModelOps-buttons">
-        <button className="jp-mod-styled" disabled={busy(promote.job)} onClick={() => void promote.start('promote', { name, cluster: clusterOf(name) })} data-testid="jmo-promote-submit">
+        <button
+          className="jp-mod-styled"
+          disabled={busy(promote.job)}
+          onClick={() => void promote.start('promote', { name, cluster: clusterOf(name) })}
+          data-testid="jmo-promote-submit"
+        >
           Promote canary
         </button>
-        <button className="jp-mod-styled jp-mod-warn" disabled={busy(rollback.job)} onClick={() => void rollback.start('rollback', { name, cluster: clusterOf(name) })} data-testid="jmo-rollback-submit">
+        <button
+          className="jp-mod-styled jp-mod-warn"
+          disabled={busy(rollback.job)}
+          onClick={() => void rollback.start('rollback', { name, cluster: clusterOf(name) })}
+          data-testid="jmo-rollback-submit"
+        >
           Roll back
         </button>
       </div>
       <ErrorLine error={promote.error ?? rollback.error} testid="jmo-form-error" />
-      {promote.job && <JobView job={promote.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />}
-      {rollback.job && <JobView job={rollback.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />}
+      {promote.job && (
+        <JobView job={promote.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />
+      )}
+      {rollback.job && (
+        <JobView job={rollback.job} render={r => <KeyValues data={pick(r, ['name', 'status', 'version'])} />} />
+      )}
     </div>
   );
 }
@@ -642,16 +762,32 @@ function ReportForm(props: IFormProps): JSX.Element {
   return (
     <div className="jp-ModelOps-form" data-testid="jmo-form-report">
       <Field label="Template">
-        <select className="jp-mod-styled" value={template} onChange={e => setTemplate(e.target.value)} data-testid="jmo-report-template">
+        <select
+          className="jp-mod-styled"
+          value={template}
+          onChange={e => setTemplate(e.target.value)}
+          data-testid="jmo-report-template"
+        >
           <option value="monitoring">monitoring</option>
           <option value="drift">drift</option>
           <option value="evaluation">evaluation</option>
         </select>
       </Field>
       <Field label="Data file (CSV or Parquet, on the server)">
-        <input className="jp-mod-styled" value={data} placeholder="data/latest.csv" onChange={e => setData(e.target.value)} data-testid="jmo-report-data" />
+        <input
+          className="jp-mod-styled"
+          value={data}
+          placeholder="data/latest.csv"
+          onChange={e => setData(e.target.value)}
+          data-testid="jmo-report-data"
+        />
       </Field>
-      <button className="jp-mod-styled jp-mod-accept" disabled={busy(run.job)} onClick={() => void run.start('report', { ref: props.ref_, ...extra() })} data-testid="jmo-report-submit">
+      <button
+        className="jp-mod-styled jp-mod-accept"
+        disabled={busy(run.job)}
+        onClick={() => void run.start('report', { ref: props.ref_, ...extra() })}
+        data-testid="jmo-report-submit"
+      >
         Run report now
       </button>
       <ErrorLine error={run.error} testid="jmo-form-error" />
@@ -667,7 +803,13 @@ function ReportForm(props: IFormProps): JSX.Element {
         />
       )}
       <Field label="Schedule (cron)">
-        <input className="jp-mod-styled" value={cron} onChange={e => setCron(e.target.value)} data-testid="jmo-schedule-cron" aria-describedby="jmo-cron-preview" />
+        <input
+          className="jp-mod-styled"
+          value={cron}
+          onChange={e => setCron(e.target.value)}
+          data-testid="jmo-schedule-cron"
+          aria-describedby="jmo-cron-preview"
+        />
       </Field>
       <div id="jmo-cron-preview" className="jp-ModelOps-muted" data-testid="jmo-cron-preview">
         {description}
@@ -682,7 +824,12 @@ function ReportForm(props: IFormProps): JSX.Element {
         Schedule
       </button>
       <ErrorLine error={schedule.error} testid="jmo-form-error" />
-      {schedule.job && <JobView job={schedule.job} render={r => <KeyValues data={pick(r, ['name', 'cron', 'description', 'next_run'])} />} />}
+      {schedule.job && (
+        <JobView
+          job={schedule.job}
+          render={r => <KeyValues data={pick(r, ['name', 'cron', 'description', 'next_run'])} />}
+        />
+      )}
     </div>
   );
 }
@@ -751,7 +898,9 @@ function VersionView(props: {
   const exports = records.filter(r => r.kind === 'export');
   const images = records.filter(r => r.kind === 'image');
   const trendKey = reports.length > 0 ? Object.keys(reports[reports.length - 1].metrics ?? {})[0] : undefined;
-  const trend = trendKey ? reports.map(r => readMetric(r.metrics?.[trendKey]).value).filter((v): v is number => v !== null) : [];
+  const trend = trendKey
+    ? reports.map(r => readMetric(r.metrics?.[trendKey]).value).filter((v): v is number => v !== null)
+    : [];
   const available = (action: string) => !props.info || props.info.actions.some(a => a.name === action && a.available);
 
   return (
@@ -766,7 +915,8 @@ function VersionView(props: {
       {data && (
         <>
           <div className="jp-ModelOps-sub">
-            <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} /> <Badges badges={[...(badges.get(ref) ?? [])]} />{' '}
+            <span>{String(data.flavor ?? '')}</span> <Aliases aliases={aliasesOf(data)} />{' '}
+            <Badges badges={[...(badges.get(ref) ?? [])]} />{' '}
             <span className="jp-ModelOps-muted">{ago(data.created ?? data.created_at)}</span>
           </div>
           <AliasForm client={client} name={name} version={version} onDone={refresh} />
@@ -787,7 +937,10 @@ function VersionView(props: {
           <Section title="Signature" testid="jmo-signature">
             <table className="jp-ModelOps-table">
               <tbody>
-                {[...asList(data.signature?.inputs).map(x => ['in', x]), ...asList(data.signature?.outputs).map(x => ['out', x])].map(([dir, x], i) => (
+                {[
+                  ...asList(data.signature?.inputs).map(x => ['in', x]),
+                  ...asList(data.signature?.outputs).map(x => ['out', x])
+                ].map(([dir, x], i) => (
                   <tr key={i}>
                     <th>
                       {String(dir)} {String((x as Dict).name)}
@@ -848,11 +1001,16 @@ function VersionView(props: {
             {deployments.map(d => (
               <li key={String(d.name)} data-testid={`jmo-deployment-${d.name}`}>
                 <b>{String(d.name)}</b> {String(d.ref ?? '')} on {String(d.target ?? d.cluster ?? '')}{' '}
-                <span className={`jp-ModelOps-state jp-ModelOps-state-${d.status ?? d.state}`} data-testid="jmo-deployment-status">
+                <span
+                  className={`jp-ModelOps-state jp-ModelOps-state-${d.status ?? d.state}`}
+                  data-testid="jmo-deployment-status"
+                >
                   {String(d.status ?? d.state ?? '')}
                 </span>{' '}
                 {d.url && <span className="jp-ModelOps-muted">{String(d.url)}</span>}
-                {d.target === 'local' && d.status === 'running' && <StopButton client={client} name={String(d.name)} onDone={refresh} />}
+                {d.target === 'local' && d.status === 'running' && (
+                  <StopButton client={client} name={String(d.name)} onDone={refresh} />
+                )}
               </li>
             ))}
           </ul>
@@ -867,7 +1025,8 @@ function VersionView(props: {
               <div>
                 {trendKey} <Sparkline values={trend} label={trendKey} />{' '}
                 <span className="jp-ModelOps-muted" data-testid="jmo-trend-last">
-                  {trend.length > 0 ? formatNumber(trend[trend.length - 1]) : ''} ({trend.length} report{trend.length === 1 ? '' : 's'})
+                  {trend.length > 0 ? formatNumber(trend[trend.length - 1]) : ''} ({trend.length} report
+                  {trend.length === 1 ? '' : 's'})
                 </span>
               </div>
             )}
@@ -878,7 +1037,12 @@ function VersionView(props: {
                     {reportVerdict(r).label}
                   </VerdictText>{' '}
                   {r.html ? (
-                    <a href={client.reportUrl(String(r.html))} target="_blank" rel="noopener noreferrer" data-testid="jmo-report-link">
+                    <a
+                      href={client.reportUrl(String(r.html))}
+                      target="_blank"
+                      rel="noopener noreferrer"
+                      data-testid="jmo-report-link"
+                    >
                       {String(r.template ?? 'report')} {String(r.ref ?? '')}
                     </a>
                   ) : (
@@ -908,16 +1072,42 @@ function VersionView(props: {
           ))}
         </div>
         <div role="tabpanel">
-          {tab === 'export' && (available('export') ? <ExportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Export" />)}
-          {tab === 'build' && (available('build') ? <BuildForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Images" />)}
-          {tab === 'deploy' && (available('deploy') ? <DeployForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Deploy" />)}
+          {tab === 'export' &&
+            (available('export') ? (
+              <ExportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
+            ) : (
+              <Missing what="Export" />
+            ))}
+          {tab === 'build' &&
+            (available('build') ? (
+              <BuildForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
+            ) : (
+              <Missing what="Images" />
+            ))}
+          {tab === 'deploy' &&
+            (available('deploy') ? (
+              <DeployForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
+            ) : (
+              <Missing what="Deploy" />
+            ))}
           {tab === 'rollout' &&
             (available('rollback') ? (
-              <DeploymentActions client={client} ref_={ref} version={data ?? {}} onChanged={refresh} deployments={deployments} />
+              <DeploymentActions
+                client={client}
+                ref_={ref}
+                version={data ?? {}}
+                onChanged={refresh}
+                deployments={deployments}
+              />
             ) : (
               <Missing what="Rollout" />
             ))}
-          {tab === 'report' && (available('report') ? <ReportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} /> : <Missing what="Reports" />)}
+          {tab === 'report' &&
+            (available('report') ? (
+              <ReportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
+            ) : (
+              <Missing what="Reports" />
+            ))}
         </div>
       </Section>
     </div>
@@ -957,7 +1147,12 @@ function AliasForm(props: { client: ModelOpsClient; name: string; version: strin
         onChange={e => setAlias(e.target.value)}
         data-testid="jmo-alias-input"
       />
-      <button type="submit" className="jp-mod-styled" disabled={busyNow || !alias.trim()} data-testid="jmo-alias-submit">
+      <button
+        type="submit"
+        className="jp-mod-styled"
+        disabled={busyNow || !alias.trim()}
+        data-testid="jmo-alias-submit"
+      >
         Set alias
       </button>
       <ErrorLine error={error} testid="jmo-alias-error" />
@@ -969,7 +1164,12 @@ function StopButton(props: { client: ModelOpsClient; name: string; onDone: () =>
   const { job, error, start } = useJob(props.client, props.onDone);
   return (
     <>
-      <button className="jp-mod-styled jp-mod-warn" disabled={busy(job)} onClick={() => void start('stop', { deployment: props.name })} data-testid={`jmo-stop-${props.name}`}>
+      <button
+        className="jp-mod-styled jp-mod-warn"
+        disabled={busy(job)}
+        onClick={() => void start('stop', { deployment: props.name })}
+        data-testid={`jmo-stop-${props.name}`}
+      >
         Stop
       </button>
       <ErrorLine error={error ?? job?.error?.message ?? null} />
@@ -1013,7 +1213,12 @@ function ModelItem(props: {
   const badges = React.useContext(BadgeContext);
   return (
     <li className="jp-ModelOps-model" data-testid={`jmo-model-${name}`}>
-      <button className="jp-ModelOps-row" aria-expanded={open} onClick={() => setOpen(!open)} data-testid={`jmo-model-toggle-${name}`}>
+      <button
+        className="jp-ModelOps-row"
+        aria-expanded={open}
+        onClick={() => setOpen(!open)}
+        data-testid={`jmo-model-toggle-${name}`}
+      >
         <span className="jp-ModelOps-caret">{open ? '▾' : '▸'}</span>
         <span className="jp-ModelOps-name">{name}</span>
         {latest !== undefined && <span className="jp-ModelOps-muted">v{String(latest)}</span>}
@@ -1028,7 +1233,11 @@ function ModelItem(props: {
             const ver = String(v.version);
             return (
               <li key={ver}>
-                <button className="jp-ModelOps-row" onClick={() => props.onOpen(name, ver)} data-testid={`jmo-version-${name}-${ver}`}>
+                <button
+                  className="jp-ModelOps-row"
+                  onClick={() => props.onOpen(name, ver)}
+                  data-testid={`jmo-version-${name}-${ver}`}
+                >
                   <span className="jp-ModelOps-name">v{ver}</span>
                   <span className="jp-ModelOps-metrics">
                     {keyMetrics(v.metrics).map(([k, m]) => (
@@ -1103,7 +1312,10 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   }, [client]);
 
   React.useEffect(() => {
-    client.get<IInfo>('info').then(setInfo).catch(e => setError(message(e)));
+    client
+      .get<IInfo>('info')
+      .then(setInfo)
+      .catch(e => setError(message(e)));
   }, [client]);
 
   // Refresh when the registry changes: poll a cheap revision token.
@@ -1145,60 +1357,68 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
       !q ||
       String(m.name).toLowerCase().includes(q) ||
       aliasesOf(m).some(a => a.toLowerCase().includes(q)) ||
-      String(m.flavor ?? '').toLowerCase().includes(q)
+      String(m.flavor ?? '')
+        .toLowerCase()
+        .includes(q)
   );
 
   return (
     <BadgeContext.Provider value={badges}>
-    <div className="jp-ModelOps" data-testid="jmo-panel" data-revision={revision}>
-      <header className="jp-ModelOps-header">
-        <h1>ModelOps</h1>
-        <button className="jp-ModelOps-link" onClick={load} aria-label="Refresh" title="Refresh" data-testid="jmo-refresh">
-          ⟳
-        </button>
-      </header>
-      {selected ? (
-        <VersionView
-          client={client}
-          name={selected.name}
-          version={selected.version}
-          revision={revision}
-          info={info}
-          onBack={() => setSelected(null)}
-        />
-      ) : (
-        <>
-          <input
-            className="jp-mod-styled jp-ModelOps-search"
-            type="search"
-            placeholder="Search models"
-            aria-label="Search models"
-            value={query}
-            onChange={e => setQuery(e.target.value)}
-            data-testid="jmo-search"
+      <div className="jp-ModelOps" data-testid="jmo-panel" data-revision={revision}>
+        <header className="jp-ModelOps-header">
+          <h1>ModelOps</h1>
+          <button
+            className="jp-ModelOps-link"
+            onClick={load}
+            aria-label="Refresh"
+            title="Refresh"
+            data-testid="jmo-refresh"
+          >
+            ⟳
+          </button>
+        </header>
+        {selected ? (
+          <VersionView
+            client={client}
+            name={selected.name}
+            version={selected.version}
+            revision={revision}
+            info={info}
+            onBack={() => setSelected(null)}
           />
-          <ErrorLine error={error} />
-          {models === null && !error && <div className="jp-ModelOps-muted">loading…</div>}
-          {models !== null && models.length === 0 && (
-            <div className="jp-ModelOps-muted" data-testid="jmo-empty">
-              No models yet. Snapshot one from a notebook with <code>%modelops snapshot model --name NAME</code>.
-            </div>
-          )}
-          <ul className="jp-ModelOps-models" data-testid="jmo-models">
-            {shown.map(m => (
-              <ModelItem
-                key={String(m.name)}
-                client={client}
-                model={m}
-                revision={revision}
-                onOpen={(name, version) => setSelected({ name, version })}
-              />
-            ))}
-          </ul>
-        </>
-      )}
-      {info && <footer className="jp-ModelOps-muted jp-ModelOps-footer">jupyter-modelops {info.version}</footer>}
-    </div>
+        ) : (
+          <>
+            <input
+              className="jp-mod-styled jp-ModelOps-search"
+              type="search"
+              placeholder="Search models"
+              aria-label="Search models"
+              value={query}
+              onChange={e => setQuery(e.target.value)}
+              data-testid="jmo-search"
+            />
+            <ErrorLine error={error} />
+            {models === null && !error && <div className="jp-ModelOps-muted">loading…</div>}
+            {models !== null && models.length === 0 && (
+              <div className="jp-ModelOps-muted" data-testid="jmo-empty">
+                No models yet. Snapshot one from a notebook with <code>%modelops snapshot model --name NAME</code>.
+              </div>
+            )}
+            <ul className="jp-ModelOps-models" data-testid="jmo-models">
+              {shown.map(m => (
+                <ModelItem
+                  key={String(m.name)}
+                  client={client}
+                  model={m}
+                  revision={revision}
+                  onOpen={(name, version) => setSelected({ name, version })}
+                />
+              ))}
+            </ul>
+          </>
+        )}
+        {info && <footer className="jp-ModelOps-muted jp-ModelOps-footer">jupyter-modelops {info.version}</footer>}
+      </div>
     </BadgeContext.Provider>
   );
 }

@@ -45,15 +45,13 @@ export async function requestAPI<T>(
   if (text.length > 0) {
     try {
       data = JSON.parse(text);
-    } catch (error) {
+    } catch {
       // not JSON: keep the text for the error message
     }
   }
   if (!response.ok) {
     const body = data as Partial<IApiError>;
-    const message =
-      (body && typeof body === 'object' && body.message) ||
-      `${response.status} ${response.statusText}`;
+    const message = (body && typeof body === 'object' && body.message) || `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, message, (body && body.error) || 'Error');
   }
   return data as T;

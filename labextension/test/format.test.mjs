@@ -25,13 +25,21 @@ test('key metrics keep the registry order and skip non-numbers', () => {
 
 test('integer fields give one sentence naming the field and the bad value', () => {
   assert.deepEqual(checkInteger('3', 'Replicas', 1, 100), { value: 3 });
-  assert.equal(checkInteger('two', 'Replicas', 1, 100).error, "Replicas must be a whole number between 1 and 100, got 'two'.");
-  assert.equal(checkInteger('1.5', 'Replicas', 1, 100).error, "Replicas must be a whole number between 1 and 100, got '1.5'.");
+  assert.equal(
+    checkInteger('two', 'Replicas', 1, 100).error,
+    "Replicas must be a whole number between 1 and 100, got 'two'."
+  );
+  assert.equal(
+    checkInteger('1.5', 'Replicas', 1, 100).error,
+    "Replicas must be a whole number between 1 and 100, got '1.5'."
+  );
   assert.equal(checkInteger('101', 'Canary %', 0, 100).error, 'Canary % must be between 0 and 100, got 101.');
 });
 
 test('sparkline spans the box, highest value at the top', () => {
-  const pts = sparkline([1, 3, 2], 100, 24).split(' ').map(p => p.split(',').map(Number));
+  const pts = sparkline([1, 3, 2], 100, 24)
+    .split(' ')
+    .map(p => p.split(',').map(Number));
   assert.equal(pts.length, 3);
   assert.equal(pts[0][0], 0);
   assert.equal(pts[2][0], 100);
@@ -52,7 +60,16 @@ test('a report whose gate failed is never shown as a success', async () => {
     status: 'succeeded',
     gates_passed: false,
     gates: [
-      { name: 'drift_share <= 0.05', status: 'fail', metric: 'drift_share', op: '<=', threshold: 0.05, observed: 0.05555555555555555, low: 0.0312, high: 0.0833 },
+      {
+        name: 'drift_share <= 0.05',
+        status: 'fail',
+        metric: 'drift_share',
+        op: '<=',
+        threshold: 0.05,
+        observed: 0.05555555555555555,
+        low: 0.0312,
+        high: 0.0833
+      },
       { name: 'accuracy >= 0.9', status: 'pass', metric: 'accuracy', op: '>=', threshold: 0.9, observed: 0.93 }
     ]
   };
@@ -79,10 +96,34 @@ test('values are formatted, never printed with every float digit', async () => {
 test('"deployed" reflects what runs now, not what was once deployed', async () => {
   const { liveDeployments } = await import('../lib/format.js');
   const records = [
-    { kind: 'deployment', name: 'churn', version: 2, created: '2026-01-01T00:00:00Z', data: { target: 'local', ref: 'churn:2' } },
-    { kind: 'deployment', name: 'fraud', version: 1, created: '2026-01-01T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'deployed' } },
-    { kind: 'deployment', name: 'fraud', version: 1, created: '2026-01-02T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'removed' } },
-    { kind: 'deployment', name: 'churn', version: 1, created: '2026-01-02T00:00:00Z', data: { cluster: 'prod', namespace: 'ml', name: 'churn', ref: 'churn:1', state: 'deployed' } }
+    {
+      kind: 'deployment',
+      name: 'churn',
+      version: 2,
+      created: '2026-01-01T00:00:00Z',
+      data: { target: 'local', ref: 'churn:2' }
+    },
+    {
+      kind: 'deployment',
+      name: 'fraud',
+      version: 1,
+      created: '2026-01-01T00:00:00Z',
+      data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'deployed' }
+    },
+    {
+      kind: 'deployment',
+      name: 'fraud',
+      version: 1,
+      created: '2026-01-02T00:00:00Z',
+      data: { cluster: 'prod', namespace: 'ml', name: 'fraud', ref: 'fraud:1', state: 'removed' }
+    },
+    {
+      kind: 'deployment',
+      name: 'churn',
+      version: 1,
+      created: '2026-01-02T00:00:00Z',
+      data: { cluster: 'prod', namespace: 'ml', name: 'churn', ref: 'churn:1', state: 'deployed' }
+    }
   ];
   // the local server of churn:2 stopped; fraud was removed from its cluster; churn:1 still runs there
   assert.deepEqual([...liveDeployments(records, [{ ref: 'churn:2', status: 'stopped' }])].sort(), ['churn', 'churn:1']);
