@@ -12,7 +12,9 @@
 3. Performance without labels: a logistic world (10 features), a model fitted
    on 8,000 rows, a 10,000-row labelled reference, then 1,000-row chunks whose
    inputs shift by up to 1.5 sd (5 of 10 features); the estimates against the
-   chunks' realized metrics, and the coverage of the 95% intervals.
+   chunks' realized metrics, and the coverage of the 95% intervals; NannyML's
+   CBPE on the same chunks when its venv exists
+   (``python3 -m venv bench/.venvs/nannyml && bench/.venvs/nannyml/bin/pip install nannyml statsmodels``).
 
     .venv/bin/python bench/monitoring/bench_monitoring.py [--streams 500] [--ks-streams 20] [--shift-streams 200]
 
@@ -30,8 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "bench" / ".work" / "monitoring"
+NANNYML_PY = ROOT / "bench" / ".venvs" / "nannyml" / "bin" / "python"
 
 PEERS_MEASURED_EARLIER = {
     "ks_bh_per_window": "500 of 500 stable streams false-alarm within 30 days; first after 21.8 h on average; "
@@ -151,7 +156,8 @@ def cbpe(worlds: int, chunks: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     err = {"roc_auc": [], "accuracy": [], "f1": []}
     cover = {k: [] for k in err}
-    times, methods = [], []
+    times, methods, realized = [], [], []
+    saved: dict = {}
     for _ in range(worlds):
         w = rng.normal(size=10)
 
@@ -164,21 +170,56 @@ def cbpe(worlds: int, chunks: int, seed: int) -> dict:
         xr, yr = draw(10_000)
         est = PerformanceEstimator(model.predict_proba(xr)[:, 1], yr)
         methods.append(est.method)
+        saved[f"ref_scores_{len(methods) - 1}"] = model.predict_proba(xr)[:, 1]
+        saved[f"ref_labels_{len(methods) - 1}"] = yr
+        world_scores = []
         for i in range(chunks):
             x, y = draw(1000, 1.5 * i / (chunks - 1))
             s = model.predict_proba(x)[:, 1]
+            world_scores.append(s)
             t0 = time.perf_counter()
             e = est.estimate(s)
             times.append(time.perf_counter() - t0)
             real = realized_metrics(y, s, threshold=0.5)
+            realized.append(real)
             for k in err:
                 m = e.metrics[k]
                 err[k].append(abs(m["estimate"] - real[k]))
                 cover[k].append(m["low"] <= real[k] <= m["high"])
-    return {"worlds": worlds, "chunks": worlds * chunks, "calibration": sorted(set(methods)),
-            "mae": {k: float(np.mean(v)) for k, v in err.items()},
-            "coverage_95": {k: float(np.mean(v)) for k, v in cover.items()},
-            "ms_per_chunk_median": round(1000 * float(np.median(times)), 1)}
+        saved[f"scores_{len(methods) - 1}"] = np.concatenate(world_scores)
+    out = {"worlds": worlds, "chunks": worlds * chunks, "calibration": sorted(set(methods)),
+           "mae": {k: float(np.mean(v)) for k, v in err.items()},
+           "coverage_95": {k: float(np.mean(v)) for k, v in cover.items()},
+           "ms_per_chunk_median": round(1000 * float(np.median(times)), 1)}
+    out["nannyml"] = nannyml_cbpe(saved, realized, worlds)
+    return out
+
+
+def nannyml_cbpe(saved: dict, realized: list[dict], worlds: int) -> dict | None:
+    """NannyML's CBPE on the same chunks, in its own venv; None when that venv is absent."""
+    import subprocess
+
+    if not NANNYML_PY.exists():
+        return None
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "cbpe.npz"
+    np.savez(path, worlds=worlds, **saved)
+    proc = subprocess.run([str(NANNYML_PY), str(HERE / "nannyml_cbpe.py"), str(path)], capture_output=True,
+                          text=True, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    res: dict = {"version": doc["nannyml"], "mae": {}, "coverage_3se": {}, "coverage_95": {}}
+    n_chunks = sum(w["chunks"] for w in doc["worlds"])
+    res["ms_per_chunk"] = round(1000 * sum(w["seconds"] for w in doc["worlds"]) / max(n_chunks, 1), 1)
+    for m in ("roc_auc", "accuracy"):
+        est = np.concatenate([w[f"{m}_value"] for w in doc["worlds"]])
+        se = np.concatenate([w[f"{m}_sampling_error"] for w in doc["worlds"]])
+        real = np.array([r[m] for r in realized])
+        res["mae"][m] = float(np.mean(np.abs(est - real)))
+        res["coverage_3se"][m] = float(np.mean(np.abs(est - real) <= 3 * se))
+        res["coverage_95"][m] = float(np.mean(np.abs(est - real) <= 1.96 * se))
+    return res
 
 
 def main() -> None:
@@ -234,6 +275,7 @@ def main() -> None:
         "",
         f"{cb['ms_per_chunk_median']} ms per chunk (median; 1,000 label draws for the intervals).",
         "",
+        *nannyml_lines(cb.get("nannyml")),
         "Peers, measured earlier on a machine like this one, not re-run here:",
         "",
         *[f"- {k}: {v}" for k, v in PEERS_MEASURED_EARLIER.items()],
@@ -243,6 +285,19 @@ def main() -> None:
     ]
     (RESULTS / "monitoring.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def nannyml_lines(nm: dict | None) -> list[str]:
+    if nm is None:
+        return ["NannyML: its venv (bench/.venvs/nannyml) is absent; see the figures measured earlier below.", ""]
+    if "error" in nm:
+        return [f"NannyML failed in this run: {nm['error']}", ""]
+    return [f"NannyML {nm['version']} CBPE on the same chunks, re-run side by side (its own venv, "
+            f"{nm['ms_per_chunk']} ms per chunk):", "",
+            "| metric | mean absolute error | estimate +- 3 sampling errors covers | +- 1.96 sampling errors covers |",
+            "| --- | --- | --- | --- |",
+            *[f"| {m} | {nm['mae'][m]:.4f} | {nm['coverage_3se'][m]:.1%} | {nm['coverage_95'][m]:.1%} |"
+              for m in nm["mae"]], ""]
 
 
 def fmt(v):
