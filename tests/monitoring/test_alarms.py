@@ -227,3 +227,23 @@ def test_alarm_continues_one_test_across_scheduled_checks(tmp_path):
         mo.alarm("other:1", str(window), state=state)
     with pytest.raises(ValidationError, match="state must be a .json file"):
         mo.alarm("watched:1", str(window), state=tmp_path / "state.txt")
+
+
+def test_ignoring_the_reference_own_noise_would_false_alarm_far_more():
+    # the same stable streams, judged by the calibrated threshold and by one simulated as if the
+    # 5,000-row reference were exact: the second fires several times as often
+    from jupyter_modelops.monitoring.alarms import SIMULATION_MARGIN, family_threshold, simulate_maxima, tail_model
+
+    naive_tail = tail_model(simulate_maxima(9, 0.0, location=True, k=2.0, horizon=720, seed=0))
+    naive = family_threshold([naive_tail] * 20, 0.05 * SIMULATION_MARGIN)
+    rng = np.random.default_rng(12)
+    fired = fired_naive = 0
+    for _ in range(80):
+        det = SequentialDrift(profile(rng.normal(size=(5000, 20))), window_rows=500)
+        assert det.threshold > naive
+        counts = _stream(det, rng, 720)
+        fresh = SequentialDrift.from_dict(det.to_dict())
+        fired += det.run(counts)["first_alarm"] is not None
+        fresh.threshold = naive
+        fired_naive += fresh.run(counts)["first_alarm"] is not None
+    assert fired_naive >= max(3 * fired, 12), (fired, fired_naive)
