@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 META_COLUMNS = ("request_id", "row", "ts", "latency_ms", "status", "deployment", "cluster", "pod")
 
 _ARROW = {
@@ -109,6 +111,12 @@ class CaptureSchema:
                                index=k))
         self.input_names = [s.name for s in inputs]
         self.output_names = [s.name for s in outputs]
+        # the packed form (see writer.record_packed): per tensor, inputs then outputs, its dtype and values per row;
+        # None when a tensor has no fixed width or holds bytes
+        tensors = [(s, _width(s.shape)) for s in [*inputs, *outputs]]
+        self.packed = None if any(s.datatype == "BYTES" or w < 0 for s, w in tensors) else [
+            (np.dtype(_NUMPY[s.datatype]), max(w, 1)) for s, w in tensors]
+        self._slot = {(c.role, c.index): (c.index if c.role == "input" else len(inputs) + c.index) for c in cols}
         self.columns = cols
         self.n_features = len(feature_names) if cols and cols[0].feature is not None else 0
         fields = [pa.field("request_id", pa.string()), pa.field("row", pa.int32()),
@@ -179,6 +187,24 @@ class CaptureSchema:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                    **{k.encode(): v.encode() for k, v in metadata.items()}})
         return table
+
+    def table_packed(self, ids: list, ts: list, lat: list, status: list, nrows: list, data: list,
+                     context: Sequence[str]) -> Any:
+        """An Arrow table from the packed form: per-request lists and one byte buffer per tensor."""
+        import numpy as np
+        import pyarrow as pa
+
+        counts = np.array(nrows, dtype=np.int64)
+        n = int(counts.sum())
+        rows = np.zeros(n, dtype=np.int32) if n == len(ids) else (
+            np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+        arrays = self._meta_arrays([None, None, ids, ts, lat, status], counts, n, context, rows)
+        assert self.packed is not None
+        stacked = [np.frombuffer(buf, dtype=dt).reshape(n, k) for buf, (dt, k) in zip(data, self.packed)]
+        for c in self.columns:
+            s = stacked[self._slot[(c.role, c.index)]]
+            arrays.append(self._column(s if c.width > 0 or c.feature is not None else s.reshape(n), c, n))
+        return pa.Table.from_arrays(arrays, schema=self.arrow)
 
     def _meta_arrays(self, fields: Sequence[Any], counts: Any, n: int, context: Sequence[str], rows: Any) -> list:
         """Metadata columns from the transposed items (``fields[i]``: field ``i`` of every item)."""

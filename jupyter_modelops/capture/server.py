@@ -61,11 +61,18 @@ class ServerCapture:
         return self.writer.sample()
 
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
-        """Queue the answered (or failed) request; a plain tuple laid out as :class:`~.writer.Item`."""
+        """Queue the answered (or failed) request: packed (its arrays copied into the model's buffers) when
+        it fits, else a plain tuple laid out as :class:`~.writer.Item`."""
         ins, outs = self.names[model.name]
-        self.writer.record((model.name, model.version, request.id, time.time(),  # type: ignore[arg-type]
-                            (time.perf_counter() - t0) * 1000.0, status, request.nrows,
-                            tuple(map(request.inputs.get, ins)),
+        ts, lat = time.time(), (time.perf_counter() - t0) * 1000.0
+        if outputs is not None:
+            arrays = [request.inputs.get(n) for n in ins]
+            arrays += [outputs.get(n) for n in outs]
+            if self.writer.record_packed(model.name, model.version, request.id, ts, lat, status, request.nrows,
+                                         arrays) is not None:
+                return
+        self.writer.record((model.name, model.version, request.id, ts, lat, status,  # type: ignore[arg-type]
+                            request.nrows, tuple(map(request.inputs.get, ins)),
                             None if outputs is None else tuple(map(outputs.get, outs))))
 
     async def labels(self, model: Any, body: bytes) -> bytes:

@@ -61,6 +61,22 @@ class _Buffer:
         self.since = time.monotonic()
 
 
+class _Packed:
+    """Requests of one model in packed form: per-request lists, and the bytes of each tensor appended to one
+    buffer. The request's arrays are copied and freed at once by the thread that made them."""
+
+    __slots__ = ("ids", "ts", "lat", "status", "nrows", "data", "rows")
+
+    def __init__(self, tensors: int) -> None:
+        self.ids: list[str] = []
+        self.ts: list[float] = []
+        self.lat: list[float] = []
+        self.status: list[int] = []
+        self.nrows: list[int] = []
+        self.data = [bytearray() for _ in range(tensors)]
+        self.rows = 0
+
+
 def _warm_up(schema: CaptureSchema, context: tuple) -> None:
     """Convert and encode one row of zeros in memory: pyarrow's first conversion and Parquet write
     initialise lazily (about 0.2 s of CPU), which must not land on the first requests under load."""
@@ -130,6 +146,8 @@ class CaptureWriter:
                                  f"{self.context[2]}-{uuid.uuid4().hex[:6]}")[:100]
         self.schemas: dict[tuple[str, str], CaptureSchema] = {}
         self.queue: deque[Item] = deque()
+        self.packed: dict[tuple[str, str], _Packed] = {}
+        self.pack_lock = threading.Lock()
         # rows put in the queue (by the recording thread) and taken out (by the writer): no lock on the hot path
         self.queued_rows = 0
         self.drained_rows = 0
@@ -163,6 +181,36 @@ class CaptureWriter:
         """Draw whether the next request is recorded."""
         self.seen += 1
         return self.rate >= 1.0 or random.random() < self.rate
+
+    def record_packed(self, model: str, version: str, request_id: str, ts: float, latency_ms: float, status: int,
+                      nrows: int, arrays: list) -> bool | None:
+        """Queue one answered request by copying its arrays (inputs, then outputs, in signature order) into the
+        model's packed buffers: the cheap path. None when they do not fit it (then use :meth:`record`);
+        False when the queue is full (dropped and counted)."""
+        schema = self.schemas.get((model, version))
+        spec = schema.packed if schema is not None else None
+        if spec is None or nrows <= 0 or len(arrays) != len(spec):
+            return None
+        for arr, (dt, k) in zip(arrays, spec):
+            if arr is None or arr.dtype != dt or arr.size != nrows * k:
+                return None
+        if self.queued_rows - self.drained_rows + nrows > self.max_queue_rows:
+            self._drop("queue_full", nrows, "the capture queue is full (the store is slower than the traffic)")
+            return False
+        with self.pack_lock:
+            p = self.packed.get((model, version))
+            if p is None:
+                p = self.packed[(model, version)] = _Packed(len(spec))
+            p.ids.append(request_id)
+            p.ts.append(ts)
+            p.lat.append(latency_ms)
+            p.status.append(status)
+            p.nrows.append(nrows)
+            for buf, arr in zip(p.data, arrays):
+                buf += arr.tobytes()  # C order, whatever the array's layout
+            p.rows += nrows
+        self.queued_rows += nrows
+        return True
 
     def record(self, item: Item) -> bool:
         """Queue one sampled request; False when it was dropped (queue full). Never raises.
@@ -258,6 +306,11 @@ class CaptureWriter:
                 group = fresh[key] = []
             group.append(item)
         self.drained_rows += taken
+        with self.pack_lock:
+            packed, self.packed = self.packed, {}
+        for (model, version), p in packed.items():
+            self.drained_rows += p.rows
+            self._add_packed(model, version, p)
         for key, items in fresh.items():
             schema = self.schemas[key[:2]]
             try:
@@ -273,6 +326,33 @@ class CaptureWriter:
             buf.tables.append(table)
             buf.rows += table.num_rows
             buf.start = min(buf.start, min(it[3] for it in items))
+            if buf.rows >= self.roll_rows or buf.rows * schema.row_bytes >= self.roll_bytes:
+                self._write(key, self.buffers.pop(key))
+
+    def _add_packed(self, model: str, version: str, p: _Packed) -> None:
+        import numpy as np
+
+        schema = self.schemas[(model, version)]
+        try:
+            table = schema.table_packed(p.ids, p.ts, p.lat, p.status, p.nrows, p.data, self.context)
+        except Exception as exc:  # noqa: BLE001 - never take the server down
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._drop("write_error", p.rows, f"rows of {model}:{version} could not be converted ({self.last_error})")
+            return
+        ts = np.array(p.ts)
+        hours = (ts // 3600).astype(np.int64)
+        first, last = int(hours.min()), int(hours.max())
+        for h in range(first, last + 1):  # nearly always one hour
+            part = table if first == last else table.filter(np.repeat(hours == h, p.nrows))
+            if not part.num_rows:
+                continue
+            key = (model, version, hour_of(h * 3600.0))
+            buf = self.buffers.get(key)
+            if buf is None:
+                buf = self.buffers[key] = _Buffer()
+            buf.tables.append(part)
+            buf.rows += part.num_rows
+            buf.start = min(buf.start, float(ts[hours == h].min()))
             if buf.rows >= self.roll_rows or buf.rows * schema.row_bytes >= self.roll_bytes:
                 self._write(key, self.buffers.pop(key))
 

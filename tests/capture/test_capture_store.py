@@ -192,3 +192,24 @@ def test_registry_gc_expires_captures_under_modelops_home():
     assert r.captures["removed_partitions"] == 1 and "1 expired capture partitions" in repr(r)
     assert not old.exists() and len(list(root.glob("model=m/version=1/hour=*"))) == 1
     assert "captures" not in mo.gc().to_dict()
+
+
+def test_the_packed_path_splits_hours_and_refuses_arrays_that_do_not_fit(tmp_path):
+    from jupyter_modelops import captures
+
+    w = CaptureWriter(str(tmp_path))
+    w.register("p", "1", [TensorSpec("input", "FP64", (-1, 2))],
+               [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))])
+    now = time.time()
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    good = [x, np.array([7, 8]), np.array([[0.5, 0.5], [0.25, 0.75]], np.float32)]
+    assert w.record_packed("p", "1", "now", now, 1.0, 200, 2, good) is True
+    assert w.record_packed("p", "1", "old", now - 2 * HOUR, 1.0, 200, 1, [x[:1], good[1][:1], good[2][:1]]) is True
+    assert w.record_packed("p", "1", "f16", now, 1.0, 200, 2, [x.astype(np.float16), *good[1:]]) is None
+    assert w.record_packed("p", "1", "short", now, 1.0, 200, 2, [x[:1], *good[1:]]) is None
+    assert w.record_packed("nope", "1", "x", now, 1.0, 200, 2, good) is None
+    w.close()
+    assert len(list(tmp_path.glob("model=p/version=1/hour=*"))) == 2
+    df = captures("p:1", store=str(tmp_path), since="3h").set_index(["request_id", "row"])
+    assert df.loc[("now", 1), "label"] == 8 and list(df.loc[("now", 1), "input"]) == [3.0, 4.0]
+    assert list(df.loc[("now", 1), "score"]) == [0.25, 0.75] and df.loc[("old", 0), "label"] == 7
