@@ -1242,7 +1242,9 @@ function ModelItem(props: {
                   <span className="jp-ModelOps-metrics">
                     {keyMetrics(v.metrics).map(([k, m]) => (
                       <span key={k} className="jp-ModelOps-metric">
-                        {k} {m}
+                        {k}
+                        {'\u00a0'}
+                        {m}
                       </span>
                     ))}
                   </span>
