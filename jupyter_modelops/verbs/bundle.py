@@ -3,19 +3,19 @@
 Examples:
   {prog} bundle export churn:3 churn.mobundle
   {prog} bundle export churn:2 churn:3 both.mobundle
-  {prog} bundle import churn.mobundle [--name churn-copy]
+  {prog} bundle import churn.mobundle [--name churn-copy] [--max-files 1000 --max-bytes 2000000000]
 
 Import warns when this environment differs from the exporting one in a way
 that can break loading.
 """
 
-from ._spec import Param, Text, Verb
+from ._spec import Int, Param, Text, Verb
 
 
-def run(face, *, action, items, name):
+def run(face, *, action, items, name, max_files=None, max_bytes=None):
     from ..registry import bundle_command
 
-    return bundle_command(action, items, name=name)
+    return bundle_command(action, items, name=name, max_files=max_files, max_bytes=max_bytes)
 
 
 VERB = Verb(
@@ -24,5 +24,8 @@ VERB = Verb(
         Param("action", Text(), positional=True, choices=("export", "import"), help="export or import"),
         Param("items", Text(), positional=True, many=True, help="export: REF [REF ...] FILE; import: FILE"),
         Param("name", Text(), help="import under this model name"),
+        Param("max_files", Int(), help="import: refuse a bundle with more files than this (default: the registry's)"),
+        Param("max_bytes", Int(), help="import: refuse a bundle that unpacks to more bytes than this "
+                                       "(default: the registry's)"),
     ],
 )

@@ -14,7 +14,9 @@ def run(face, *, ref, force):
 
 def text(out: dict) -> str:
     extra = f" (aliases removed: {', '.join(out['aliases_removed'])})" if out["aliases_removed"] else ""
-    return f"deleted {out['deleted']}{extra}, freed {out['freed_bytes']} bytes"
+    records = out.get("records_removed") or 0
+    removed = f", {records} record{'s' if records != 1 else ''} removed" if records else ""
+    return f"deleted {out['deleted']}{extra}{removed}, freed {out['freed_bytes']} bytes"
 
 
 VERB = Verb(

@@ -7,14 +7,15 @@ Examples: {prog} deploy churn:3 --cluster prod --profile gpu-t4 --replicas 2
 """
 
 from ._common import KUBECONFIG, NAMESPACE, TIMEOUT
-from ._spec import Flag, Int, Param, Ref, Text, Verb, exit_ok
+from ._spec import Flag, Float, Int, Param, Path, Ref, Text, Verb, exit_ok
 
 MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t4]       (a form, pre-filled)
 """
 
 
 def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas, canary, mode, name, timeout,
-        wait, force, dry_run, kubeconfig):
+        wait, force, dry_run, kubeconfig, auth_secret=None, auth_token_file=None, capture=None, capture_rate=1.0,
+        capture_pvc=None, capture_size="10Gi", capture_secret=None):
     if ref is None:
         if face.name == "magic":
             from ..magics._deploy_form import deploy_form
@@ -28,7 +29,21 @@ def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas
 
     return deploy(ref, cluster=cluster, target=target, profile=profile, namespace=namespace, image=image, push=push,
                   replicas=replicas, canary=canary, mode=mode, name=name, timeout=timeout, wait=wait, force=force,
-                  dry_run=dry_run, kubeconfig=kubeconfig)
+                  dry_run=dry_run, kubeconfig=kubeconfig, auth_secret=auth_secret, auth_token_file=auth_token_file,
+                  capture=capture_value(capture), capture_rate=capture_rate, capture_pvc=capture_pvc,
+                  capture_size=capture_size, capture_secret=capture_secret)
+
+
+def capture_value(text):
+    """``--capture true`` (the default store) or a store path/URL; None when not given."""
+    if text is None or text is True or text is False:
+        return text
+    low = text.strip().lower()
+    if low in ("true", "yes", "on", "1", "default"):
+        return True
+    if low in ("false", "no", "off", "0", ""):
+        return None
+    return text
 
 
 VERB = Verb(
@@ -53,5 +68,16 @@ VERB = Verb(
         Param("force", Flag(), help="take over fields owned by another field manager"),
         Param("dry_run", Flag(), help="render the manifests only (shown as YAML)"),
         KUBECONFIG,
+        Param("auth_secret", Text(), metavar="NAME",
+              help="require a bearer token from this Secret (key 'token', one token per line)"),
+        Param("auth_token_file", Path(), help="create the auth Secret from this token file (or, with --cluster "
+                                              "local, the server's token file)"),
+        Param("capture", Text(), metavar="URL|true",
+              help="record sampled inferences: 'true' (a volume in the cluster, MODELOPS_HOME/captures locally) "
+                   "or a store URL such as s3://bucket/captures"),
+        Param("capture_rate", Float(), default=1.0, help="share of requests captured, in (0, 1]"),
+        Param("capture_pvc", Text(), help="capture into this PersistentVolumeClaim (default: one made for it)"),
+        Param("capture_size", Text(), default="10Gi", help="size of the capture volume made"),
+        Param("capture_secret", Text(), help="Secret with the object store's credentials as environment variables"),
     ],
 )

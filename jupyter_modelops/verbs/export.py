@@ -30,12 +30,12 @@ Example:
 
 
 def run(face, *, model_or_ref, format, sample=None, quantize, opset, dynamic_batch, rtol, atol, allow_mismatch,
-        benchmark, onnx_exporter):
+        benchmark, onnx_exporter, precision="float32"):
     from ..exporters import export
 
     return export(model_or_ref, format, sample=sample, opset=opset, dynamic_batch=dynamic_batch, quantize=quantize,
                   rtol=rtol, atol=atol, allow_mismatch=allow_mismatch, benchmark=benchmark,
-                  onnx_exporter=onnx_exporter)
+                  onnx_exporter=onnx_exporter, precision=precision)
 
 
 VERB = Verb(
@@ -58,5 +58,7 @@ VERB = Verb(
         Param("benchmark", Flag(negate=True), help="skip the in-process latency measurement"),
         Param("onnx_exporter", Text(), default="auto", choices=("auto", "dynamo", "torchscript"),
               help="torch -> ONNX: dynamo, the TorchScript-based exporter, or auto (dynamo, then fallback)"),
+        Param("precision", Text(), default="float32", choices=("float32", "float64"),
+              help="floating-point precision of the exported model's inputs and computation"),
     ],
 )

@@ -19,7 +19,7 @@ def run(face, *, ref, format=None, trusted=False, to=None):
         from ..registry import get, materialize
 
         mv = get(ref)
-        path = materialize(mv, to)
+        path = materialize(mv, to, trusted=trusted)
         return Outcome(f"{mv.ref} written to {path}", {"ref": mv.ref, "directory": str(path)})
     from ..registry import load
 
@@ -33,7 +33,8 @@ VERB = Verb(
         Param("ref", Ref(), positional=True, help="reference: churn, churn:3 or churn@production"),
         Param("format", Text(), faces=("magic",), choices=("torchscript",),
               help="load the TorchScript file of a torch version"),
-        Param("trusted", Flag(), faces=("magic",), help="allow a pickle/joblib version from a bundle"),
+        Param("trusted", Flag(), help="allow a pickle/joblib version from a bundle or pull without trusting it "
+                                      "first (see the trust verb)"),
         Param("to", Path(), faces=("cli",), required=True, metavar="DIR", help="folder to write"),
     ],
 )

@@ -1,6 +1,6 @@
 """Send rows to a served model (any V2 server) and show its answer."""
 
-from ._spec import Flag, ModelOrRef, Param, Text, Variable, Verb
+from ._spec import Flag, ModelOrRef, Param, Path, Text, Variable, Verb
 
 DOC = {
     "magic": __doc__ + """
@@ -24,8 +24,13 @@ Examples:
 }
 
 
-def run(face, *, deployment, X, model, binary, drop=()):
+def run(face, *, deployment, X, model, binary, drop=(), token=None, token_file=None, ca_file=None, insecure=False):
     from ..serving.client import predict
+
+    if ca_file and insecure:
+        from ..exceptions import ValidationError
+
+        raise ValidationError("--ca-file and --insecure contradict each other; give one of them.")
 
     if drop:
         from ..exceptions import ValidationError
@@ -34,7 +39,8 @@ def run(face, *, deployment, X, model, binary, drop=()):
         if missing:
             raise ValidationError(f"--drop names columns that the data lacks: {', '.join(missing)}.")
         X = X.drop(columns=list(drop))
-    return predict(deployment, X, model=model, binary=binary)
+    verify = False if insecure else (ca_file or True)
+    return predict(deployment, X, model=model, binary=binary, token=token, token_file=token_file, verify=verify)
 
 
 VERB = Verb(
@@ -49,5 +55,9 @@ VERB = Verb(
         Param("drop", Text(), faces=("cli",), repeat=True, metavar="COLUMN", help="drop this column first"),
         Param("model", Text(), help="model name when the server serves several"),
         Param("binary", Flag(), help="use the binary tensor extension"),
+        Param("token", Text(), help="bearer token for a server that requires one"),
+        Param("token_file", Path(), help="read the bearer token from this file (its first line)"),
+        Param("ca_file", Path(), help="check an https:// server's certificate against this CA file (PEM)"),
+        Param("insecure", Flag(), help="do not check an https:// server's certificate"),
     ],
 )

@@ -3,12 +3,13 @@
 Example: {prog} schedule churn@production --cron "0 6 * * *" --data /data/today.parquet --dry-run
 """
 
-from ._common import NAMESPACE
+from ._common import KUBECONFIG, NAMESPACE
 from ._spec import Flag, Param, Path, Ref, Text, Verb
 from .report import PARAMS, TEMPLATE
 
 
-def run(face, *, ref, cron, data, template, params, target, cluster, namespace, image, notify, dry_run):
+def run(face, *, ref, cron, data, template, params, target, cluster, namespace, image, notify, dry_run,
+        pvc="modelops-reports", kubeconfig=None):
     from ..reports import schedule
 
     if face.name != "rest":
@@ -17,7 +18,8 @@ def run(face, *, ref, cron, data, template, params, target, cluster, namespace, 
 
         params = validate(resolve_template(template), params, from_text=True)
     return schedule(ref, cron=cron, data=data, template=template, params=params, target=target,
-                    cluster=cluster, namespace=namespace, image=image, notify=notify, dry_run=dry_run)
+                    cluster=cluster, namespace=namespace, image=image, notify=notify, dry_run=dry_run, pvc=pvc,
+                    kubeconfig=kubeconfig)
 
 
 VERB = Verb(
@@ -34,5 +36,8 @@ VERB = Verb(
         Param("image", Text(), help="image to run the report in (default: the version's pushed image)"),
         Param("notify", Text(), help="webhook URL posted to when a run or a gate fails"),
         Param("dry_run", Flag(), help="show what would be installed"),
+        Param("pvc", Text(), default="modelops-reports",
+              help="PersistentVolumeClaim the CronJob writes report runs to (target kubernetes)"),
+        KUBECONFIG,
     ],
 )
