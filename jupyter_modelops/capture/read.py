@@ -242,7 +242,8 @@ class CaptureSummary(Result):
         per_req = f.drop_duplicates("request_id").assign(hour=lambda d: d["ts"].dt.floor("h"))
         rows = f.assign(hour=f["ts"].dt.floor("h")).groupby("hour").size()
         g = per_req.groupby("hour")
-        out = pd.DataFrame({"requests": g.size(), "rows": rows, "errors": g["status"].apply(lambda s: int((s != 200).sum())),
+        errors = g["status"].apply(lambda s: int((s != 200).sum()))
+        out = pd.DataFrame({"requests": g.size(), "rows": rows, "errors": errors,
                             "p50_ms": g["latency_ms"].quantile(0.5), "p95_ms": g["latency_ms"].quantile(0.95),
                             "p99_ms": g["latency_ms"].quantile(0.99)})
         out["error_rate"] = out["errors"] / out["requests"]

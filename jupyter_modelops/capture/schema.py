@@ -81,7 +81,8 @@ class CaptureSchema:
         Names of the columns of a single 2-D input.
     """
 
-    def __init__(self, inputs: Sequence[Any], outputs: Sequence[Any], feature_names: Sequence[str] | None = None) -> None:
+    def __init__(self, inputs: Sequence[Any], outputs: Sequence[Any],
+                 feature_names: Sequence[str] | None = None) -> None:
         import pyarrow as pa
 
         taken = set(META_COLUMNS)

@@ -227,6 +227,9 @@ def test_labels_from_the_server_and_the_api_join_the_right_rows(model_dir, data,
     assert (s.rows, s.requests, s.labelled) == (15, 13, 12)
     assert s.labelled_share == pytest.approx(12 / 15)
     assert s.to_dict()["sampling"] == [1.0]
+    hourly = s.by_hour()
+    assert hourly["requests"].sum() == 13 and hourly["rows"].sum() == 15 and (hourly["errors"] == 0).all()
+    assert (hourly["p50_ms"] <= hourly["p99_ms"]).all()
 
 
 def test_object_storage_round_trip(model_dir, data, start_server, s3_server, monkeypatch):
