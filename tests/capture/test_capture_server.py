@@ -290,3 +290,30 @@ def test_serve_with_capture_records_into_modelops_home(model_dir, data):
     assert len(df) == 5 and set(df["deployment"]) == {"lr-captured"}
     assert list((home() / "captures").glob("model=lr/version=2/hour=*/*.parquet"))
     assert dep.state["capture"] == str(home() / "captures")
+
+
+def test_the_labels_endpoint_takes_the_same_bearer_token_as_infer(model_dir, data, start_server, tmp_path):
+    import secrets
+
+    import tritonclient.http as th
+
+    token = secrets.token_urlsafe(24)
+    tf = tmp_path / "token"
+    tf.write_text(token + "\n")
+    tf.chmod(0o600)
+    server = start_server(model_dir, "--capture", str(tmp_path / "c"), "--token-file", str(tf))
+    X, _ = data
+    client = th.InferenceServerClient(server.url.replace("http://", ""))
+    inp = th.InferInput("input", [1, 5], "FP64")
+    inp.set_data_from_numpy(X[:1])
+    rid = client.infer("lr", [inp], headers={"Authorization": f"Bearer {token}"}).get_response()["id"]
+    url = f"{server.url}/v2/models/lr/labels"
+    body = json.dumps({"ids": [rid], "labels": [1]}).encode()
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST", headers=headers), timeout=10)
+        assert err.value.code == 401
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert json.loads(r.read()) == {"model": "lr", "written": 1, "unknown": 0, "unknown_ids": [],
+                                        "duplicates_in_call": 0}
