@@ -17,6 +17,8 @@ from .performance import PerformanceEstimator, realized_metrics
 MIN_LABELLED = 20
 #: bootstrap resamples behind the realized metrics' intervals
 N_BOOT = 200
+#: the outputs of a served classifier that hold its class probabilities
+PROBABILITY_OUTPUTS = ("predict_proba", "probabilities")
 #: at most this many windows (a finer ``every`` over a long ``since`` is refused)
 MAX_WINDOWS = 20_000
 
@@ -42,7 +44,8 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     performance : PerformanceEstimator, optional
         Calibrated on labelled reference data: each window then has estimated metrics with intervals.
     score_column : str, optional
-        The captured output holding the positive class's score (needed with ``performance``).
+        The captured output holding the positive class's score, or the class probabilities of a binary classifier
+        (default with ``performance``: ``predict_proba`` or ``probabilities``, what a served classifier returns).
     alpha : float, default=0.05
         The drift alarm's family-wise false-alarm probability over ``horizon`` windows.
     horizon : int, optional
@@ -69,8 +72,6 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
         raise ValidationError(f"every must be a positive duration; got {every!r}.")
     if performance is not None and not isinstance(performance, PerformanceEstimator):
         raise ValidationError(f"performance must be a PerformanceEstimator; got {type(performance).__name__}.")
-    if performance is not None and not score_column:
-        raise ValidationError("performance needs score_column: the captured output with the positive class's score.")
     profile = _reference(ref, reference)
     now = time.time()
     t1 = parse_time(until, arg="until", now=now) or now
@@ -86,6 +87,12 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     if not features:
         raise ValidationError(f"The captures have none of the reference profile's columns {list(profile.columns)[:8]}.",
                               hint="Pass reference= the profile of the captured inputs.")
+    if performance is not None and score_column is None:
+        found = [c for c in PROBABILITY_OUTPUTS if c in df.columns]
+        if not found:
+            raise ValidationError("performance needs score_column: the captured output with the positive class's "
+                                  f"score (a served classifier's is one of {list(PROBABILITY_OUTPUTS)}).")
+        score_column = found[0]
     if score_column is not None and score_column not in df.columns:
         raise ValidationError(f"The captures have no column {score_column!r}; outputs and inputs are "
                               f"{[c for c in df.columns if c not in ('request_id', 'row', 'ts')][:12]}.")
@@ -124,7 +131,7 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
         win["alarm"] = bool(run["statistic"][w] >= alarm.threshold)
         if score_column is not None and len(good_rows[w]):
             part = df.iloc[good_rows[w]]
-            scores = part[score_column].to_numpy(dtype=float)
+            scores = _scores(part[score_column], score_column)
             labels = part["y_true"].to_numpy(dtype=object) if "y_true" in part.columns else None
             if performance is not None:
                 est = performance.estimate(scores, labels=labels)
@@ -141,6 +148,21 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
         "window_rows": rows0, "first_alarm": None if run["first_alarm"] is None else windows[run["first_alarm"]]["start"],
         "windows": windows,
     })
+
+
+def _scores(col: Any, name: str) -> np.ndarray:
+    """Scores of the positive class: the column itself, or the second entry of a column of class probabilities."""
+    values = col.to_numpy()
+    if values.dtype == object and len(values) and np.ndim(values[0]) == 1:
+        probs = np.stack([np.asarray(v, dtype=float) for v in values])
+        if probs.shape[1] != 2:
+            raise ValidationError(f"The column {name!r} holds {probs.shape[1]} class probabilities; performance is "
+                                  "estimated for binary classifiers only.")
+        return probs[:, 1]
+    try:
+        return values.astype(float)
+    except (TypeError, ValueError):
+        raise ValidationError(f"The column {name!r} does not hold numeric scores.") from None
 
 
 def _num(x: float) -> float | None:

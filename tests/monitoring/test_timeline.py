@@ -50,14 +50,16 @@ def world(tmp_path_factory):
     writer.close()
     mo.log_labels("m", ids, labels, rows=list(range(10)) * (len(ids) // 10), store=str(store))
     est = mo.PerformanceEstimator(model.predict_proba(x_ref)[:, 1], y_ref)
-    return {"store": str(store), "start": start, "profile": mo.profile(x_ref), "estimator": est}
+    import pandas as pd
+
+    return {"store": str(store), "start": start, "profile": mo.profile(pd.DataFrame(x_ref, columns=FEATURES)),
+            "estimator": est}
 
 
 def test_monitor_reports_traffic_drift_alarm_and_performance_per_window(world):
     import pandas as pd
 
-    prof = mo.Profile.from_dict({**world["profile"].to_dict(),
-                                 "columns": dict(zip(FEATURES, world["profile"].to_dict()["columns"].values()))})
+    prof = world["profile"]
     since = pd.Timestamp(world["start"], unit="s", tz="UTC").isoformat()
     until = pd.Timestamp(world["start"] + 48 * HOUR, unit="s", tz="UTC").isoformat()
     rep = mo.monitor("m:1", since=since, until=until, every="1h", reference=prof, performance=world["estimator"],
@@ -99,3 +101,45 @@ def test_monitor_refuses_what_it_cannot_use(world):
         mo.monitor("m:1", since="3000d", every="1m", reference=world["profile"], store=world["store"])
     with pytest.raises(ValidationError, match="every is"):
         mo.monitor("m:1", every="often", reference=world["profile"], store=world["store"])
+
+
+def test_monitor_reads_what_a_real_server_captured(tmp_path):
+    # a real model server process with capture on, a real V2 client, labels logged later
+    import pandas as pd
+    import tritonclient.http as httpclient
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=3000, n_features=4, n_informative=3, n_redundant=0, random_state=1)
+    cols = ["f0", "f1", "f2", "f3"]
+    X_tr, X_ref, X_live = pd.DataFrame(X[:1000], columns=cols), X[1000:2500], X[2500:]
+    y_tr, y_ref, y_live = y[:1000], y[1000:2500], y[2500:]
+    model = LogisticRegression().fit(X_tr, y_tr)
+    mo.snapshot(model, "live", data=X_tr, alias="production")
+    dep = mo.serve("live@production", capture=True)
+    try:
+        client = httpclient.InferenceServerClient(dep.url.split("://", 1)[1])
+        ids = []
+        for i in range(0, 500, 25):
+            inp = httpclient.InferInput("input", [25, 4], "FP64")
+            inp.set_data_from_numpy(X_live[i:i + 25].astype(np.float64))
+            res = client.infer("live", [inp], request_id=f"req-{i}")
+            ids.append(res.get_response()["id"])
+        client.close()
+    finally:
+        mo.stop(dep)
+    mo.log_labels(dep, [i for i in ids for _ in range(25)], [int(v) for v in y_live],
+                  rows=[k for _ in ids for k in range(25)])
+    est = mo.PerformanceEstimator(model.predict_proba(pd.DataFrame(X_ref, columns=cols))[:, 1], y_ref)
+    rep = mo.monitor("live:1", since="1h", every="20m", performance=est)
+    ws = [w for w in rep.windows if w["rows"]]
+    assert sum(w["rows"] for w in ws) == 500 and sum(w["requests"] for w in ws) == 20
+    assert all(w["error_rate"] == 0 and w["latency_p50_ms"] > 0 for w in ws)
+    assert set(rep.data["features"]) == set(cols) and not any(w["alarm"] for w in rep.windows)
+    real = [w["realized"] for w in ws if "accuracy" in w["realized"]]
+    assert sum(r["n"] for r in real) >= 450  # every row got its label; windows under 20 labelled rows show none
+    for w in ws:
+        if "accuracy" in w["realized"]:
+            r, e = w["realized"]["accuracy"], w["estimated"]["accuracy"]
+            assert r["low"] <= r["value"] <= r["high"]
+            if w["realized"]["n"] >= 200:  # (a 20-minute boundary may cut the traffic into a large and a small window)
+                assert abs(e["estimate"] - r["value"]) < 0.08
