@@ -195,8 +195,18 @@ def _resolve(model_or_ref: Any) -> tuple[Any, Any]:
 
 
 def _stored_sample(version: Any, flavor: str) -> Any:
-    """The sample input the registry kept at snapshot time, as the model's own input type."""
+    """The sample input the registry kept at snapshot time, as the model's own input type.
+
+    The ``sample`` artifact (up to 1,000 rows) when the version has one, else the 5-row preview.
+    """
     stored = version.sample_input
+    if "sample" in (version.artifacts or {}):
+        from .. import registry
+
+        try:
+            stored = json.loads(registry.artifact_path(version, "sample").read_bytes())
+        except (OSError, ValueError):  # a missing or unreadable blob: fall back to the preview
+            stored = version.sample_input
     if not stored or not stored.get("data"):
         return None
     import numpy as np

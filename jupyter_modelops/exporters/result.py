@@ -196,6 +196,10 @@ class ExportResult(Result):
         mad = self.max_abs_diff()
         where = f" -> {self.ref}" if self.ref else ""
         status = "parity ok" if self.passed else "PARITY MISMATCH (allowed)"
+        judged = [f"{rep['rows']:,} rows of the {name}" for name, rep in (self.parity.get(self.role) or {}).items()
+                  if isinstance(rep, dict) and rep.get("rows") is not None]
+        if judged:
+            status += f" on {' and '.join(judged)}"
         sp = (self.speed or {}).get(self.role, {}).get("speedup_single")
         speed = f", {sp:.1f}x faster per row" if sp else ""
         reused = ", reused" if self.reused else ""

@@ -28,6 +28,8 @@ __all__ = [
 MODEL_DIR_FILE = "modelops-model.json"
 MODEL_DIR_SCHEMA = 1
 PROFILE_ROLE = "drift-profile"
+SAMPLE_ROLE = "sample"
+SAMPLE_MAX_BYTES = 1 << 20  # the stored sample is cut to at most 1 MiB of JSON
 _SUFFIX_FORMATS = {".onnx": "onnx", ".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle",
                    ".json": "json", ".pt": "torchscript", ".ts": "torchscript"}
 
@@ -264,7 +266,7 @@ def _signature(fl: Any, model: Any, data: Any) -> dict:
 
 def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, params: Mapping[str, Any] | None = None,
              tags: Any = None, alias: str | None = None, notes: str | None = None, flavor: str | None = None,
-             trusted: bool = False) -> ModelVersion:
+             trusted: bool = False, sample_rows: int = 1000) -> ModelVersion:
     """Store a model as the next immutable version of ``name``.
 
     Parameters
@@ -291,6 +293,10 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
         Force a flavor (``"sklearn"``, ``"joblib"``, ``"torch"``, ``"onnx"``, ``"pickle"``...).
     trusted : bool, default=False
         Allow plain pickle for objects no safe flavor knows.
+    sample_rows : int, default=1000
+        Rows of ``data`` kept as the version's ``sample`` artifact (at most 1 MiB of JSON; fewer
+        rows when wider), on which :func:`jupyter_modelops.export` checks parity when no sample
+        is passed. 0 keeps only the 5-row preview in the metadata.
 
     Returns
     -------
@@ -305,6 +311,8 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
     check_name(name)
     if alias is not None:
         check_alias(alias)
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 0:
+        raise ValidationError(f"sample_rows must be a whole number >= 0; got {sample_rows!r}.")
     if notes is not None and not isinstance(notes, str):
         raise ValidationError(f"The argument 'notes' must be a string; got {type(notes).__name__}.")
     if params is not None and not isinstance(params, Mapping):
@@ -359,6 +367,12 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
                                     {"file": "drift-profile.json", "format": "json",
                                      "metadata": {"kind": "modelops-profile"}})
             meta["data"]["profile"] = PROFILE_ROLE
+        stored = sig.bounded_sample(data, sample_rows, SAMPLE_MAX_BYTES) if data is not None and sample_rows else None
+        if stored is not None:
+            staged[SAMPLE_ROLE] = (store.stage_bytes(stage, "sample.json", json.dumps(stored).encode()),
+                                   {"file": "sample.json", "format": "json",
+                                    "metadata": {"kind": "modelops-sample", "rows": stored["rows"]}})
+            meta["data"]["sample_rows"] = stored["rows"]
         return _commit(store, name, fl.name, meta, staged, alias=alias, parent=parent)
 
 

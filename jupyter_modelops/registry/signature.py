@@ -96,6 +96,23 @@ def sample_input(data: Any, rows: int = SAMPLE_ROWS) -> dict:
     return {"feature_names": [], "data": to_jsonable(arr.tolist()), "dtype": str(arr.dtype)}
 
 
+def bounded_sample(data: Any, rows: int, max_bytes: int) -> dict | None:
+    """Up to ``rows`` first rows as :func:`sample_input` JSON, cut to at most ``max_bytes`` when encoded.
+
+    Kept as the version's ``sample`` artifact: the rows an export's parity check runs on when no
+    sample is passed (the 5 rows in the version's metadata are only a preview).
+    """
+    import json
+
+    n = min(int(rows), len(data) if hasattr(data, "__len__") else rows)
+    while n > SAMPLE_ROWS:
+        out = sample_input(data, rows=n)
+        if len(json.dumps(out).encode()) <= max_bytes:
+            return {**out, "rows": len(out["data"])}
+        n //= 2
+    return None
+
+
 def take_rows(data: Any, rows: int = SAMPLE_ROWS) -> Any:
     if _is_frame(data):
         return data.iloc[:rows]

@@ -23,7 +23,7 @@ def test_export_a_version_with_its_stored_sample(churn_v1):
     result = mo.export("churn:1", benchmark=False)  # no sample: the registry's own
     assert result.ref == "churn:1" and not result.reused
     assert list(result.parity["onnx"]) == ["stored sample"]
-    assert result.parity["onnx"]["stored sample"]["rows"] == len(churn_v1.sample_input["data"])
+    assert result.parity["onnx"]["stored sample"]["rows"] == churn_v1.artifacts["sample"]["metadata"]["rows"] == 400
     assert result.parity["onnx"]["stored sample"]["max_abs_diff"] <= 1e-5
     mv = registry.get("churn:1")
     art = mv.artifacts["onnx"]

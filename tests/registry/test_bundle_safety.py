@@ -41,7 +41,7 @@ def _written(home: Path) -> list[Path]:
 
 @pytest.fixture
 def good(sk_pipeline, churn_data, tmp_path):
-    mo.snapshot(sk_pipeline, "churn", data=churn_data[0].head(50))  # two files: the model and a drift profile
+    mo.snapshot(sk_pipeline, "churn", data=churn_data[0].head(50))  # three files: the model, a drift profile, the stored sample
     path = tmp_path / "good.mobundle"
     export_bundle("churn", path)
     return path
@@ -179,4 +179,4 @@ def test_the_bundle_verb_passes_the_limits(good, tmp_path, monkeypatch):
         bundle_command("import", [str(good)], max_files=1)
     with pytest.raises(ValidationError, match="apply to bundle import only"):
         bundle_command("export", ["churn:1", str(tmp_path / "x.mobundle")], max_bytes=5)
-    assert bundle_command("import", [str(good)], max_files=2).refs == ["churn:1"]
+    assert bundle_command("import", [str(good)], max_files=3).refs == ["churn:1"]

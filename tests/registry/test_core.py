@@ -213,7 +213,7 @@ def test_attach_artifact_and_materialize(sk_pipeline, churn_data, tmp_path):
     assert doc["schema"] == 1 and doc["name"] == "churn" and doc["version"] == 1 and doc["flavor"] == "sklearn"
     assert doc["signature"]["inputs"][0] == {"name": "input", "datatype": "FP64", "shape": [-1, 30]}
     assert len(doc["signature"]["feature_names"]) == 30
-    assert set(doc["artifacts"]) == {"model", "drift-profile", "onnx", "onnx-int8"}
+    assert set(doc["artifacts"]) == {"model", "drift-profile", "sample", "onnx", "onnx-int8"}
     import hashlib
 
     for a in doc["artifacts"].values():
