@@ -15,9 +15,14 @@ def run(face, *, ref, by):
     return trust(ref, by=by)
 
 
+def text(mv) -> str:
+    t = mv.to_dict()["trusted"]
+    return f"{mv.ref} trusted ({t['how']} by {t['by']}, {t['at']}): load, the model server and images deserialize it"
+
+
 VERB = Verb(
     "trust", "record that you trust a version from a bundle or pull, so load, the model server and images "
-    "deserialize it", doc=__doc__, run=run, faces=("magic", "cli", "rest"),
+    "deserialize it", doc=__doc__, run=run, text=text, faces=("magic", "cli", "rest"),
     params=[
         Param("ref", Ref(), positional=True, help="the version, e.g. churn:4"),
         Param("by", Text(), help="who trusts it (default: the current user)"),

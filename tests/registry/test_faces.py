@@ -126,3 +126,73 @@ def test_cli_verbs(sk_pipeline, churn_data, tmp_path, modelops_home):
     pkl.write_bytes(b"\x80\x05K\x01.")
     untrusted = cli("snapshot", str(pkl), "--name", "p", home=modelops_home, check=False)
     assert untrusted.returncode == 2 and "--trusted" in untrusted.stderr
+
+
+def test_magic_trust_load_trusted_and_bundle_limits(ip, tmp_path):
+    import jupyter_modelops as mo
+
+    mo.snapshot({"k": 1}, "blob", trusted=True)
+    b = tmp_path / "blob.mobundle"
+    ip.run_line_magic("modelops", f"bundle export blob:1 {b}")
+    with pytest.raises(UsageError, match="more bytes than|more than the limit of 10 ") as info:
+        ip.run_line_magic("modelops", f"bundle import {b} --name copy --max-bytes 10")
+    assert "\n" not in str(info.value)
+    info = ip.run_line_magic("modelops", f"bundle import {b} --name copy --max-files 10 --max-bytes 10000000")
+    assert info.refs == ["copy:1"] and info.existing == []
+    again = ip.run_line_magic("modelops", f"bundle import {b} --name copy")
+    assert again.existing == ["copy:1"] and "already there" in again.to_text()
+    with pytest.raises(UsageError, match="trust"):
+        ip.run_line_magic("modelops", "load copy:1")
+    assert ip.run_line_magic("modelops", "load copy:1 --trusted") == {"k": 1}
+    assert not mo.get("copy:1").trusted  # --trusted is for that one load, not a record
+    mv = ip.run_line_magic("modelops", "trust copy:1 --by alice -o mv")
+    assert ip.user_ns["mv"] is mv and bool(mv.trusted) and mv.trusted.by == "alice"
+    assert mv.to_dict()["trusted"]["by"] == "alice" and "alice" in mv._repr_html_()
+    assert ip.run_line_magic("modelops", "load copy:1") == {"k": 1}
+    with pytest.raises(UsageError, match="'by'"):
+        ip.run_line_magic("modelops", "trust copy:1 --by ''")
+
+
+def test_cli_trust_load_trusted_delete_records_and_gc_captures(tmp_path, modelops_home):
+    import jupyter_modelops as mo
+
+    mo.snapshot({"k": 1}, "blob", trusted=True)
+    mo.export_bundle(["blob:1"], tmp_path / "blob.mobundle")
+    imp = json.loads(cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "copy", "--max-files", "50",
+                         "--json", home=modelops_home).stdout)
+    assert imp["versions"] == ["copy:1"] and imp["existing"] == []
+    again = cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "copy", home=modelops_home)
+    assert "copy:1 already there" in again.stdout
+    over = cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "x", "--max-files", "0",
+               home=modelops_home, check=False)
+    assert over.returncode == 2 and len(over.stderr.strip().splitlines()) == 1 and "max" in over.stderr
+    # --to writes the model directory with this registry's decision: untrusted unless --trusted
+    cli("load", "copy:1", "--to", str(tmp_path / "plain"), home=modelops_home)
+    assert json.loads((tmp_path / "plain" / "modelops-model.json").read_text())["trust"]["trusted"] is False
+    cli("load", "copy:1", "--to", str(tmp_path / "forced"), "--trusted", home=modelops_home)
+    assert json.loads((tmp_path / "forced" / "modelops-model.json").read_text())["trust"]["trusted"] is True
+    text = cli("versions", "copy", home=modelops_home).stdout
+    assert "copy:1" in text
+    out = json.loads(cli("trust", "copy:1", "--by", "alice", "--json", home=modelops_home).stdout)
+    assert out["trusted"]["trusted"] is True and out["trusted"]["by"] == "alice" and out["trusted"]["at"]
+    shown = cli("trust", "copy:1", "--by", "bob", home=modelops_home).stdout
+    assert shown.startswith("copy:1 trusted (") and " by bob, " in shown
+    cli("load", "copy:1", "--to", str(tmp_path / "after"), home=modelops_home)
+    assert json.loads((tmp_path / "after" / "modelops-model.json").read_text())["trust"]["trusted"] is True
+    bad = cli("trust", "copy:9", home=modelops_home, check=False)
+    assert bad.returncode == 3 and len(bad.stderr.strip().splitlines()) == 1
+    # delete says how many records went with the version
+    from jupyter_modelops.registry import add_record, records
+
+    add_record("copy:1", "note", {"x": 1})
+    add_record("copy:1", "note", {"x": 2})
+    n = len(records(ref="copy:1"))
+    assert n >= 2
+    line = cli("delete", "copy:1", home=modelops_home).stdout
+    assert line.startswith("deleted copy:1") and f", {n} records removed" in line and "freed" in line
+    assert records(ref="copy", kind="note") == []
+    # gc --captures-older-than reaches the capture retention (an empty store: nothing removed)
+    gc = json.loads(cli("gc", "--captures-older-than", "30d", "--json", home=modelops_home).stdout)
+    assert gc["captures"]["removed_partitions"] == 0 and "removed_blobs" in gc
+    badage = cli("gc", "--captures-older-than", "soon", home=modelops_home, check=False)
+    assert badage.returncode == 2 and "soon" in badage.stderr

@@ -157,3 +157,22 @@ async def test_reports_schedules_and_history_listings(api, jp_fetch, seeded):
     assert code == 400 and "'name'" in err["message"]
     schedules = await api.get("schedules")
     assert json.dumps(schedules)
+
+
+async def test_trust_job_records_who_trusted_an_imported_version(api, jp_fetch, seeded, tmp_path):
+    from jupyter_modelops.registry import export_bundle, import_bundle
+
+    export_bundle(["churn:1"], tmp_path / "c.mobundle")
+    assert import_bundle(tmp_path / "c.mobundle", name="copied").refs == ["copied:1"]
+    before = (await api.get("models", "copied", "1"))["trusted"]
+    assert before["trusted"] is False and before["by"] is None
+    code, job = await api.send("POST", "actions", "trust", body={"ref": "copied:1", "by": "alice"})
+    assert code == 202
+    done = await api.wait_job(job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["result"]["trusted"]["trusted"] is True and done["result"]["trusted"]["by"] == "alice"
+    after = (await api.get("models", "copied", "1"))["trusted"]
+    assert after["trusted"] is True and after["by"] == "alice" and after["at"] and after["how"]
+    code, job = await api.send("POST", "actions", "trust", body={"ref": "copied:1", "by": "bad\nname"})
+    failed = await api.wait_job(job["id"])
+    assert failed["status"] == "failed" and failed["error"]["status"] == 400 and "'by'" in failed["error"]["message"]
