@@ -77,6 +77,9 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     t1 = parse_time(until, arg="until", now=now) or now
     t0 = parse_time(since, arg="since", now=now)
     df = captures(ref, since=since, until=until, store=store)
+    if not len(df):
+        raise ValidationError(f"No request of {ref} was captured in the period.",
+                              hint="Check that the deployment captures (serve(..., capture=True)) and the period.")
     if t0 is None:
         t0 = float(df["ts"].min().timestamp()) if len(df) else t1 - step
     n_windows = max(1, math.ceil((t1 - t0) / step))
@@ -101,6 +104,9 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     ok = df["status"].to_numpy() == 200 if len(df) else np.empty(0, dtype=bool)
     good_rows = [np.flatnonzero((idx == w) & ok) for w in range(n_windows)]
     sizes = [len(r) for r in good_rows if len(r)]
+    if not sizes:
+        raise ValidationError(f"No request of {ref} was captured with success in the period ({len(df)} captured rows).",
+                              hint="Check that the deployment captures (serve(..., capture=True)) and the period.")
     rows0 = window_rows or (int(np.median(sizes)) if sizes else 1)
     horizon = horizon or max(n_windows, int(round(30 * 86400 / step)))
     alarm = SequentialDrift(profile, alpha=alpha, horizon=horizon, window_rows=rows0, columns=features)

@@ -99,6 +99,9 @@ def test_monitor_refuses_what_it_cannot_use(world):
         mo.monitor("m:1", since="3d", reference=world["profile"], performance=world["estimator"], store=world["store"])
     with pytest.raises(ValidationError, match="too many"):
         mo.monitor("m:1", since="3000d", every="1m", reference=world["profile"], store=world["store"])
+    with pytest.raises(ValidationError, match="No request of m:1 was captured"):
+        mo.monitor("m:1", since="2000-01-01T00:00:00", until="2000-01-02T00:00:00", reference=world["profile"],
+                   store=world["store"])
     with pytest.raises(ValidationError, match="every is"):
         mo.monitor("m:1", every="often", reference=world["profile"], store=world["store"])
 
