@@ -68,6 +68,9 @@ _API = {
     "stop": "jupyter_modelops.serving",
     "LocalDeployment": "jupyter_modelops.serving",
     "Prediction": "jupyter_modelops.serving",
+    # batch scoring
+    "predict_batch": "jupyter_modelops.batch",
+    "BatchResult": "jupyter_modelops.batch",
     # images
     "build": "jupyter_modelops.images",
     "dockerfile": "jupyter_modelops.images",
