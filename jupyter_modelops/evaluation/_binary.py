@@ -44,6 +44,7 @@ class Levels:
     cbin: np.ndarray | None = None  # cached calibration bin of each level
     desc: tuple | None = None  # cached cumulative positives / negatives from the top score down
     _lor: np.ndarray | None = None
+    sq: tuple | None = None  # (negatives, positives) sum of squared weights at each level (with weights)
 
     @property
     def level_of_row(self) -> np.ndarray:
@@ -78,6 +79,11 @@ def make_levels(y01: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> Lev
         ww = w[order]
         pos = np.add.reduceat(ww * yy, starts)
         neg = np.add.reduceat(ww, starts) - pos
+        w2 = ww * ww
+        pos2 = np.add.reduceat(w2 * yy, starts)
+        lv = Levels(s[starts], pos, neg, count, pos_count, order)
+        lv.sq = (np.add.reduceat(w2, starts) - pos2, pos2)
+        return lv
     return Levels(s[starts], pos, neg, count, pos_count, order)
 
 

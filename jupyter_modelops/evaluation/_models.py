@@ -24,6 +24,33 @@ class Outputs:
     values: np.ndarray
     classes: np.ndarray | None = None
     source: str = ""
+    clipped: int = 0  # probabilities brought back into [0, 1] (rounding)
+
+
+#: Probabilities may leave [0, 1] by this much through rounding; they are clipped back (with a note).
+ROUNDING_TOL = 1e-9
+
+
+def as_probabilities(vals: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """``(vals clipped to [0, 1], number clipped)`` when every value lies within
+    :data:`ROUNDING_TOL` of [0, 1]; ``(None, 0)`` when some value is clearly outside."""
+    if vals.size == 0:
+        return vals, 0
+    lo, hi = float(vals.min()), float(vals.max())
+    if lo < -ROUNDING_TOL or hi > 1.0 + ROUNDING_TOL:
+        return None, 0
+    if lo >= 0.0 and hi <= 1.0:
+        return vals, 0
+    out = np.clip(vals, 0.0, 1.0)
+    return out, int(((vals < 0.0) | (vals > 1.0)).sum())
+
+
+def describe_scores(vals: np.ndarray, name: str) -> str:
+    """The loud sentence of a report whose scores were read as decision values."""
+    return (f"{name} has values outside [0, 1] (from {float(np.min(vals)):.6g} to {float(np.max(vals)):.6g}), so it "
+            "was read as DECISION SCORES, not probabilities: the threshold applies to logit(threshold) on that "
+            "scale, and log loss, Brier score and calibration are not computed. If these are probabilities, "
+            "fix the values outside [0, 1] (clip or renormalise) and evaluate again.")
 
 
 def _is_classifier_output_2d(a: np.ndarray) -> bool:
@@ -33,7 +60,8 @@ def _is_classifier_output_2d(a: np.ndarray) -> bool:
 def interpret(raw: Any, *, task: str, name: str = "the model's output") -> Outputs:
     """Turn a raw array (callable or torch output) into Outputs.
 
-    Floats in [0, 1] with one column or rows summing to 1 are probabilities;
+    Floats in [0, 1] with one column or rows summing to 1 are probabilities
+    (values off by at most :data:`ROUNDING_TOL`, rounding, are clipped);
     other floats with several columns are logits (softmax applied); other
     floats with one column are a decision score (classification) or values
     (regression); integers, booleans and strings are labels.
@@ -54,14 +82,15 @@ def interpret(raw: Any, *, task: str, name: str = "the model's output") -> Outpu
     vals = check_numeric(arr, name)
     check_finite(vals, name)
     if vals.ndim == 2:
-        rows_sum_1 = np.allclose(vals.sum(axis=1), 1.0, atol=1e-6) and (vals >= 0).all()
-        if not rows_sum_1:
-            z = vals - vals.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            vals = e / e.sum(axis=1, keepdims=True)
-        return Outputs("proba", vals)
-    if (vals >= 0).all() and (vals <= 1).all():
-        return Outputs("proba", vals)
+        probs, clipped = as_probabilities(vals)
+        if probs is not None and np.allclose(probs.sum(axis=1), 1.0, atol=1e-6):
+            return Outputs("proba", probs, clipped=clipped)
+        z = vals - vals.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return Outputs("proba", e / e.sum(axis=1, keepdims=True))
+    probs, clipped = as_probabilities(vals)
+    if probs is not None:
+        return Outputs("proba", probs, clipped=clipped)
     return Outputs("decision", vals)
 
 

@@ -19,9 +19,19 @@ How replicates are drawn (``method``):
 ``"multinomial"``
     The cell counts of one replicate are ``Multinomial(n, counts / n)``, which
     is the same distribution as resampling rows, drawn in ``O(n_cells)``
-    instead of ``O(n)`` per replicate. With sample weights, a cell's weight is
-    its drawn count times its mean weight (exact when the weights are
-    constant within the cell).
+    instead of ``O(n)`` per replicate. With sample weights, a cell that
+    draws ``k`` rows gets the weight of ``k`` rows drawn from its weight
+    distribution: a gamma variate with mean ``k * mean(w)`` and variance
+    ``k * var(w)`` (the first two moments of that sum, exactly). The cell
+    needs only its row count, weight sum and sum of squared weights, which
+    add up over batches of rows.
+``moments`` (:func:`bootstrap_moments`)
+    For statistics that are functions of a few *sums* over rows (regression):
+    per cell the row count, the mean vector and covariance matrix of the
+    per-row terms; a replicate draws multinomial counts ``k`` and then the
+    sums from a normal with mean ``k @ mean`` and covariance
+    ``sum_c k_c cov_c``, so the within-cell variance is kept. Rows in the tails are their own cells
+    (exact), the normal approximation only covers bounded bulk cells.
 
 The bootstrap is exact whenever the cells are exact (every row of a cell is
 interchangeable for every metric). When rows are *binned* to keep the number
@@ -64,6 +74,8 @@ __all__ = [
     "resample_cells",
     "percentile_interval",
     "bootstrap_cells",
+    "bootstrap_moments",
+    "bias_correct",
     "BootstrapResult",
 ]
 
@@ -99,7 +111,7 @@ PROGRESS_WORK = 5_000_000
 
 def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0, weights=None,
                    method: str = "auto", chunk_size: int | None = None,
-                   progress: bool | None = None, counts=None, totals=None) -> Iterator[Any]:
+                   progress: bool | None = None, counts=None, totals=None, sq_totals=None) -> Iterator[Any]:
     """Yield ``(b, n_cells)`` float arrays of resampled cell weights, chunk by chunk.
 
     Parameters
@@ -128,6 +140,10 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
         Instead of ``cell_ids``: the number of rows in each cell (and, with
         sample weights, each cell's weight total). Only the multinomial method
         can draw from these.
+    sq_totals : ndarray of shape (n_cells,), optional
+        With ``totals``: each cell's sum of squared weights (the weight
+        variance inside the cell). Without it the weights of a cell are taken
+        as constant.
     """
     import numpy as np
 
@@ -151,9 +167,19 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
     mean_w = None
     if method == "multinomial":
         if totals is None and weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
             totals = np.bincount(cell_ids, weights=weights, minlength=n_cells)
+            sq_totals = np.bincount(cell_ids, weights=weights * weights, minlength=n_cells)
         if totals is not None:
             mean_w = np.divide(totals, counts, out=np.zeros(n_cells), where=counts > 0)
+            gshape = gscale = None
+            if sq_totals is not None:
+                var_w = np.divide(sq_totals, counts, out=np.zeros(n_cells), where=counts > 0) - mean_w ** 2
+                var_w[var_w <= 1e-12 * mean_w ** 2] = 0.0
+                noisy = (var_w > 0) & (mean_w > 0)
+                if noisy.any():
+                    gshape = np.where(noisy, mean_w ** 2 / np.where(noisy, var_w, 1.0), 0.0)
+                    gscale = np.where(noisy, var_w / np.where(mean_w > 0, mean_w, 1.0), 0.0)
     p = counts / n if n else counts
     work = float(n_boot) * (n if method == "rows" else n_cells * 40)
     if progress is None and work < PROGRESS_WORK:
@@ -174,7 +200,14 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
             else:
                 out = rng.multinomial(n, p, size=b).astype(np.float64)
                 if mean_w is not None:
-                    out *= mean_w
+                    if gshape is None:
+                        out *= mean_w
+                    else:
+                        draw = (out > 0) & (gshape > 0)
+                        k = out[draw]
+                        cols = np.nonzero(draw)[1]
+                        out *= mean_w
+                        out[draw] = rng.gamma(k * gshape[cols], gscale[cols])
             done += b
             bar.update(b)
             yield out
@@ -220,7 +253,8 @@ class BootstrapResult:
 def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, ci: float = 0.95,
                     random_state: Any = 0, weights=None, point: Mapping[str, float] | None = None,
                     method: str = "auto", progress: bool | None = None,
-                    chunk_size: int | None = None, counts=None, totals=None) -> BootstrapResult:
+                    chunk_size: int | None = None, counts=None, totals=None,
+                    sq_totals=None) -> BootstrapResult:
     """Bootstrap the statistics ``stat`` computes from cell weights.
 
     Parameters
@@ -229,7 +263,7 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
         ``stat(W) -> {name: values}`` where ``W`` is a ``(b, n_cells)`` float
         array of cell weights and each value has shape ``(b,)`` (NaN where the
         statistic is undefined for a replicate, e.g. a single class drawn).
-    cell_ids, n_cells, n_boot, random_state, weights, method, progress, chunk_size, counts, totals
+    cell_ids, n_cells, n_boot, random_state, weights, method, progress, chunk_size, counts, totals, sq_totals
         See :func:`resample_cells` (``cell_ids=None`` with ``counts`` draws multinomially
         from per-cell row counts, without a per-row pass).
     ci : float, default=0.95
@@ -254,10 +288,17 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
     binned_point = {k: float(np.asarray(v)[0]) for k, v in stat(full).items()}
     parts: dict[str, list] = {k: [] for k in binned_point}
     for W in resample_cells(cell_ids, n_cells, n_boot=n_boot, random_state=random_state, weights=weights,
-                            method=used, chunk_size=chunk_size, progress=progress, counts=counts, totals=totals):
+                            method=used, chunk_size=chunk_size, progress=progress, counts=counts, totals=totals,
+                            sq_totals=sq_totals):
         for k, v in stat(W).items():
             parts.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
-    res = BootstrapResult(n_boot=n_boot, method=used, ci=ci)
+    return _finish(parts, binned_point, point, n_boot=n_boot, method=used, ci=ci)
+
+
+def _finish(parts: dict, binned_point: dict, point, *, n_boot: int, method: str, ci: float) -> BootstrapResult:
+    import numpy as np
+
+    res = BootstrapResult(n_boot=n_boot, method=method, ci=ci)
     for k, chunks in parts.items():
         dist = np.concatenate(chunks) if chunks else np.empty(0)
         exact = binned_point[k] if point is None or k not in point else float(point[k])
@@ -272,3 +313,111 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
         res.distributions[k] = dist
         res.n_valid[k] = int(np.isfinite(dist).sum())
     return res
+
+
+def moment_roots(cov):
+    """Symmetric square roots ``L`` (``L @ L.T == cov``) of a stack of covariance matrices ``(C, m, m)``."""
+    import numpy as np
+
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]
+
+
+def bootstrap_moments(stat: Stat, counts, means, roots=None, *, n_boot: int = 1000, ci: float = 0.95,
+                      random_state: Any = 0, point: Mapping[str, float] | None = None,
+                      progress: bool | None = None) -> BootstrapResult:
+    """Bootstrap statistics of row *sums* from per-cell moments (the ``moments`` method).
+
+    Parameters
+    ----------
+    stat : callable
+        ``stat(S) -> {name: values}`` where ``S`` is a ``(b, m)`` array of
+        resampled sums of the ``m`` per-row terms.
+    counts : ndarray of shape (C,)
+        Rows in each cell.
+    means : ndarray of shape (C, m)
+        Mean of the per-row terms in each cell.
+    roots : ndarray of shape (C, m, m), optional
+        Square roots of the per-cell covariance matrices (:func:`moment_roots`);
+        None (or a zero matrix) for cells whose rows are identical, e.g. single rows.
+    n_boot, ci, random_state, point, progress
+        As in :func:`bootstrap_cells`.
+
+    Returns
+    -------
+    BootstrapResult
+        ``method`` is ``"moments"``.
+
+    Notes
+    -----
+    Given the drawn counts ``k``, the sum of ``k_c`` rows drawn from cell ``c``
+    has mean ``k_c * mean_c`` and covariance ``k_c * cov_c``; the sum over the
+    cells is drawn as one normal vector with the summed moments. Counts, sums and sums of outer products
+    of the terms add up over batches of rows.
+    """
+    import numpy as np
+
+    counts = np.asarray(counts, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    C, m = means.shape
+    n = int(round(counts.sum()))
+    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    binned_point = {k: float(np.asarray(v)[0]) for k, v in stat((counts @ means)[None, :]).items()}
+    noisy = np.zeros(C, dtype=bool) if roots is None else np.abs(roots).reshape(C, -1).max(axis=1) > 0
+    cn = int(noisy.sum())
+    # given the counts, the sum over cells is normal with covariance sum_c k_c cov_c: one m x m root per replicate
+    covs = None if not cn else np.einsum("cij,ckj->cik", roots[noisy], roots[noisy]).reshape(cn, m * m)
+    chunk = max(1, min(n_boot, CHUNK_ENTRIES // max(C, 1)))
+    p = counts / n if n else counts
+    from .._progress import bar as progress_bar
+
+    work = float(n_boot) * C * 40
+    bar = progress_bar(total=n_boot, desc="bootstrap", progress=False if progress is None and work < PROGRESS_WORK
+                       else progress, unit="replicate")
+    parts: dict[str, list] = {k: [] for k in binned_point}
+    try:
+        done = 0
+        while done < n_boot:
+            b = min(chunk, n_boot - done)
+            k = rng.multinomial(n, p, size=b).astype(np.float64)
+            S = k @ means
+            if cn:
+                Sig = (k[:, noisy] @ covs).reshape(b, m, m)
+                vals, vecs = np.linalg.eigh(Sig)
+                z = rng.standard_normal((b, m)) * np.sqrt(np.clip(vals, 0.0, None))
+                S += np.einsum("bij,bj->bi", vecs, z)
+            for name, v in stat(S).items():
+                parts.setdefault(name, []).append(np.asarray(v, dtype=np.float64))
+            done += b
+            bar.update(b)
+    finally:
+        bar.close()
+    return _finish(parts, binned_point, point, n_boot=n_boot, method="moments", ci=ci)
+
+
+def bias_correct(res: BootstrapResult, names, *, low: float | None = 0.0, high: float | None = 1.0) -> list[str]:
+    """Shift the intervals of biased statistics by twice their bootstrap bias estimate.
+
+    For an estimator biased upward (the KS statistic, the expected calibration
+    error), replicates centre near ``point + bias`` while the truth is near
+    ``point - bias``; the percentile interval is moved down by
+    ``2 * (mean(replicates) - point)`` and clipped to ``[low, high]``. The
+    point value itself is unchanged (it may then lie above its interval).
+    Returns the names that were corrected.
+    """
+    import numpy as np
+
+    done = []
+    for k in names:
+        dist = res.distributions.get(k)
+        if dist is None or not np.isfinite(res.point.get(k, np.nan)) or not np.isfinite(dist).any():
+            continue
+        bias = float(np.nanmean(dist)) - res.point[k]
+        lo, hi = res.low[k] - 2 * bias, res.high[k] - 2 * bias
+        if low is not None:
+            lo, hi = max(lo, low), max(hi, low)
+        if high is not None:
+            lo, hi = min(lo, high), min(hi, high)
+        res.low[k], res.high[k] = lo, hi
+        done.append(k)
+    return done

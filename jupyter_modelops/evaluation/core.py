@@ -10,8 +10,8 @@ import numpy as np
 from .. import _validation as V
 from ..exceptions import ValidationError
 from . import _binary, _multiclass, _regression
-from ._models import Outputs, estimator_type, predict
-from .bootstrap import bootstrap_cells, choose_method, percentile_interval
+from ._models import ROUNDING_TOL, Outputs, as_probabilities, describe_scores, estimator_type, predict
+from .bootstrap import bias_correct, bootstrap_cells, bootstrap_moments, choose_method, percentile_interval
 from .report import EvaluationReport
 
 TASKS = ("auto", "binary", "multiclass", "classification", "regression")
@@ -82,7 +82,9 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     random_state : int, numpy Generator or None, default=0
         Seed of the bootstrap.
     pos_label : label, optional
-        The positive class of a binary task (default: the larger of the two labels).
+        The positive class of a binary task. Default: ``1`` when the labels are
+        {0, 1} or {-1, 1} (as scikit-learn), otherwise the larger of the two
+        labels, whatever their order in ``labels``.
     progress : bool, optional
         Show a progress bar; by default only for long bootstraps in a notebook or terminal.
 
@@ -142,10 +144,24 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
                         score_for_pos=False, **kw)
     else:
         rep = _evaluate(ya, out.values, None, classes=out.classes, score_kind=None, **kw)
+    if out.source != "decision_function":  # the scale was read from the values: say so
+        _say_score_scale(rep, out.kind, out.values if out.kind in ("proba", "decision") else None, out.clipped,
+                         "the model's output")
     rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
     rep.timing["predict_s"] = round(t_pred, 4)
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
     return rep
+
+
+def _say_score_scale(rep: EvaluationReport, score_kind, scores, clipped: int, name: str) -> None:
+    """Note clipped probabilities; put scores read as decision values in the report's alerts."""
+    if scores is None:
+        return
+    if clipped:
+        rep.notes.insert(0, f"{clipped:,} value(s) of {name} were outside [0, 1] by at most {ROUNDING_TOL:g} "
+                            "(rounding) and were clipped to [0, 1].")
+    if score_kind == "decision" and rep.task == "binary":
+        rep.alerts.append(describe_scores(scores, name))
 
 
 def _is_plain_callable(model) -> bool:
@@ -207,8 +223,9 @@ def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *
         ys = V.check_numeric(ys, "y_score")
         V.check_same_length(("y_true", ya), ("y_score", ys))
         V.check_finite(ys, "y_score")
-        y_score = ys
-        score_kind = "proba" if ((ys >= 0) & (ys <= 1)).all() else "decision"
+        probs, clipped = as_probabilities(ys)
+        y_score = ys if probs is None else probs
+        score_kind = "decision" if probs is None else "proba"
     if y_pred is not None:
         y_pred = V.as_1d(y_pred, "y_pred")
         V.check_same_length(("y_true", ya), ("y_pred", y_pred))
@@ -216,6 +233,8 @@ def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *
                     score_kind=score_kind, task=task, ci=ci, n_boot=n_boot, threshold=threshold,
                     sample_weight=sample_weight, random_state=random_state, pos_label=pos_label, progress=progress,
                     y_name="y_true")
+    _say_score_scale(rep, score_kind, ys if y_score is not None else None, clipped if y_score is not None else 0,
+                     "y_score")
     rep.model = {"type": "predictions", "output": score_kind or "label"}
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
     return rep
@@ -276,6 +295,22 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
                               progress=progress, y_name=y_name)
 
 
+def default_pos_label(classes: np.ndarray) -> Any:
+    """The positive class of a binary task when none is given.
+
+    ``1`` when the labels are {0, 1} or {-1, 1} (scikit-learn's
+    ``pos_label=1``, booleans included), otherwise the larger of the two labels,
+    whatever order ``labels`` lists them in.
+    """
+    values = classes.tolist()
+    try:
+        if set(values) in ({0, 1}, {-1, 1}):
+            return classes[values.index(1)]
+        return classes[values.index(max(values))]
+    except TypeError:  # labels of mixed types: their sorted order
+        return classes[values.index(sorted(values, key=str)[-1])]
+
+
 def _interval_metrics(res, point: dict, order: list[str]) -> dict:
     out = {}
     for k in order:
@@ -292,11 +327,19 @@ BINARY_ORDER = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "r
                 "log_loss", "brier_score_loss", "calibration_error"]
 
 
+#: Estimators biased upward at small n (a maximum / sum of absolute deviations): bias-corrected intervals.
+BIASED = ("ks_statistic", "calibration_error")
+BIAS_NOTE = ("The KS statistic and the expected calibration error are biased upward (most at small n and near 0): "
+             "their intervals are bootstrap percentile intervals moved down by twice the bootstrap estimate of that "
+             "bias (clipped to [0, 1]), so the point value can lie above its interval; near 0 even these intervals "
+             "are approximate (see the coverage table in the README).")
+
+
 def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *, ci, n_boot, threshold,
                    random_state, pos_label,
                    progress, y_name) -> EvaluationReport:
     if pos_label is None:
-        pos_label = classes[1]
+        pos_label = default_pos_label(classes)
     elif pos_label not in set(classes.tolist()):
         raise ValidationError(f"pos_label {pos_label!r} is not one of the classes {', '.join(map(repr, classes.tolist()))}.")
     pos_idx = int(np.flatnonzero(classes == pos_label)[0])
@@ -343,17 +386,23 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
 
             counts = per_cell(lv.count - lv.pos_count, lv.pos_count)
             totals = None if w is None else per_cell(lv.neg, lv.pos)
+            sq_totals = None if w is None else per_cell(*lv.sq)
             res = bootstrap_cells(stat, None, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state,
-                                  point=point, progress=progress, counts=counts, totals=totals)
+                                  point=point, progress=progress, counts=counts, totals=totals, sq_totals=sq_totals)
         if binned:
             notes.append(f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
                          "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
                          "KS are shifted to the exact point value to remove the binning bias.")
+        corrected = bias_correct(res, BIASED)
+        if corrected:
+            notes.append(BIAS_NOTE)
     rep = EvaluationReport(task="binary", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=threshold,
                            metrics=_interval_metrics(res, point, BINARY_ORDER), classes=classes.tolist(),
                            pos_label=pos_label, method=method, binned=binned, notes=notes)
     cm = _binary.confusion(lv, thr)
     neg_label = classes[1 - pos_idx]
+    if res is not None:
+        rep.interval_notes.update({k: "bias-corrected" for k in corrected})
     rep.confusion = {"labels": [neg_label, pos_label],
                      "matrix": _counts([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])}
     if y_score is not None:
@@ -405,9 +454,14 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
             notes.append(f"Large data: the bootstrap groups rows into {C} cells (true class, predicted class, bin of the "
                          "true class's probability); one-vs-rest ROC AUC, average precision and calibration error use "
                          "cell means, shifted to the exact point value.")
+        corrected = bias_correct(res, BIASED)
+        if corrected:
+            notes.append(BIAS_NOTE)
     rep = EvaluationReport(task="multiclass", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=None,
                            metrics=_interval_metrics(res, point, MULTI_ORDER), classes=classes.tolist(),
                            method=method, binned=binned, notes=notes)
+    if res is not None:
+        rep.interval_notes.update({k: "bias-corrected" for k in corrected})
     W = np.ones(len(y)) if w is None else w
     cm = np.bincount(yt * K + pred, weights=W, minlength=K * K).reshape(K, K)
     rep.confusion = {"labels": classes.tolist(), "matrix": _counts(cm.tolist())}
@@ -435,17 +489,28 @@ def _regression_report(y, yhat, w, *, ci, n_boot, random_state, progress, y_name
     notes = []
     if n_boot:
         method = choose_method(len(yv), n_boot)
-        cell, C, stat, binned = _regression.cells(yv, yh, rows_mode=method == "rows")
-        res = bootstrap_cells(stat, cell, C, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
-                              point=point, method=method, progress=progress)
-        if binned:
+        plan = _regression.cells(yv, yh, w, rows_mode=method == "rows")
+        if plan[0] == "rows":
+            _, cell, C, stat = plan
+            res = bootstrap_cells(stat, cell, C, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
+                                  point=point, method=method, progress=progress)
+        else:
+            _, counts, means, roots, stat = plan
+            binned = True
+            C = len(counts)
+            res = bootstrap_moments(stat, counts, means, roots, n_boot=n_boot, ci=ci, random_state=random_state,
+                                    point=point, progress=progress)
+            method = res.method
+        if plan[0] != "rows":
             seed = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(
                 None if random_state is None else [int(random_state), 1])
-            dist = _regression.max_error_replicates(np.abs(yv - yh), n_boot, seed)
-            res.low["max_error"], res.high["max_error"] = percentile_interval(dist, ci)
-            notes.append(f"Large data: the bootstrap groups rows into {C} cells (quantile bins of target x residual) "
-                         "and uses exact cell sums; the max error interval is drawn exactly from the order statistics "
-                         "of |residual|.")
+            res.low["max_error"], res.high["max_error"] = percentile_interval(
+                _regression.max_error_replicates(np.abs(yv - yh), n_boot, seed), ci)
+            n_tail = int((counts == 1).sum())
+            notes.append(f"Large data: the bootstrap draws {C} cells: the {n_tail} rows in the tails of any loss term "
+                         "one by one (exact), the others grouped into quantile bins of target x residual that keep the "
+                         "mean and covariance of their terms (within-cell variance kept); the max error interval is "
+                         "drawn exactly from the order statistics of |residual|.")
     rep = EvaluationReport(task="regression", n_rows=len(yv), ci=ci, n_boot=n_boot, threshold=None,
                            metrics=_interval_metrics(res, point, REG_ORDER), method=method, binned=binned, notes=notes)
     rep.residuals = _regression.residual_summary(yv, yh)

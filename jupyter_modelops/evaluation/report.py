@@ -79,6 +79,9 @@ class EvaluationReport(Result):
         Plot data (decimated curves).
     notes : list of str
         What is approximate in this report, and why.
+    alerts : list of str
+        What changes how the whole report must be read (e.g. scores taken as
+        decision values); shown first, in the header.
     gates : GateReport or None
         The last :meth:`check`.
     """
@@ -97,6 +100,8 @@ class EvaluationReport(Result):
         self.method = method
         self.binned = binned
         self.notes = list(notes or [])
+        self.alerts: list[str] = []
+        self.interval_notes: dict[str, str] = {}
         self.confusion: dict | None = None
         self.curves: dict | None = None
         self.calibration: dict | None = None
@@ -160,6 +165,8 @@ class EvaluationReport(Result):
             "residuals": _round(self.residuals),
             "gates": None if self.gates is None else self.gates.to_dict(),
             "notes": self.notes,
+            "alerts": self.alerts,
+            "interval_notes": self.interval_notes,
             "model": self.model,
             "timing": self.timing,
         }
@@ -173,11 +180,13 @@ class EvaluationReport(Result):
         return f"EvaluationReport {self.task}, n={self.n_rows:,}: {name}={fmt(m.value)}{ci}"
 
     def to_text(self) -> str:
-        lines = [self._summary(), ""]
+        lines = [self._summary()] + [f"WARNING: {a}" for a in self.alerts] + [""]
         pct = f"{self.ci:.0%}"
         lines.append(f"  {'metric':<32} {'value':>10}   {pct} interval")
         for k, m in self.metrics.items():
             iv = f"[{fmt(m.low)}, {fmt(m.high)}]" if m.low is not None else ""
+            if iv and k in self.interval_notes:
+                iv += f"  ({self.interval_notes[k]})"
             lines.append(f"  {k:<32} {fmt(m.value):>10}   {iv}")
         if self.gates is not None:
             lines += ["", "Gates:", self.gates.to_text()]
@@ -190,6 +199,9 @@ class EvaluationReport(Result):
         pct = f"{self.ci:.0%}"
         for k, m in self.metrics.items():
             iv = (f'<span class="ci">[{esc(fmt(m.low))}, {esc(fmt(m.high))}]</span>' if m.low is not None else "–")
+            if m.low is not None and k in self.interval_notes:
+                iv += f' <span class="note">{esc(self.interval_notes[k])}</span>'
+
             arrow = "best at 0" if k == "mean_residual" else ("↓" if lower_is_better(k) else "↑")
             rows.append((f'{esc(LABELS.get(k, k))} <span class="note">{esc(k)} {arrow}</span>', esc(fmt(m.value)), iv))
         return table(rows, ["metric", "value", f"{pct} interval"], raw_cols=(0, 1, 2))
@@ -232,7 +244,9 @@ class EvaluationReport(Result):
         return figs
 
     def to_html(self) -> str:
-        parts = [self.metrics_table()]
+        parts = [(f'<div class="alert" role="alert" style="border:2px solid #b00020;padding:6px 10px;margin:0 0 10px">'
+                 f'<b>Warning:</b> {esc(a)}</div>') for a in self.alerts]
+        parts.append(self.metrics_table())
         if self.gates is not None:
             parts.append("<h4>Gates</h4>" + self.gates.html_table())
         figs = self.svg_figures()
