@@ -9,7 +9,6 @@ import signal
 import pytest
 
 
-
 @pytest.fixture
 def seeded(modelops_home):
     """Two versions of 'churn' (evaluated, so with metric intervals) and one of 'fraud'."""
