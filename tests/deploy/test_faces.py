@@ -117,3 +117,32 @@ def test_cli_deploy_status_and_errors(refs, fake_kube, capsys):
     assert "Unknown cluster 'nope'" in err and err.count("\n") == 1
     assert main(["profiles", "--json"]) == 0
     assert "gpu-t4" in [p["name"] for p in json.loads(capsys.readouterr().out)["profiles"]]
+
+
+def test_deploy_auth_and_capture_flags_render_on_both_faces(ip, refs, fake_kube, tmp_path, capsys):
+    from jupyter_modelops.cli import main
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text("s3cret-token-of-the-faces-test\n")
+    tokens.chmod(0o600)
+    k = ["--cluster", "fake", "--kubeconfig", fake_kube.cfg, "--image", IMAGE, "--dry-run"]
+    assert main(["deploy", refs[0], *k, "--auth-token-file", str(tokens), "--capture", "true", "--capture-rate",
+                 "0.25", "--capture-size", "2Gi", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    kinds = [m["kind"] for m in out["manifests"]]
+    assert "Secret" in kinds and "PersistentVolumeClaim" in kinds
+    pvc = next(m for m in out["manifests"] if m["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    dep = next(m for m in out["manifests"] if m["kind"] == "Deployment")
+    args = " ".join(dep["spec"]["template"]["spec"]["containers"][0].get("args", []))
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    assert "--token-file" in args or any("TOKEN_FILE" in n for n in env)
+    assert "0.25" in args or "0.25" in env.values()
+    res = ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
+                                        f"--image {IMAGE} --auth-secret churn-tokens --dry-run")
+    assert "churn-tokens" in res.yaml and "kind: Secret" not in res.yaml  # an existing Secret is only mounted
+    with pytest.raises(UsageError, match="capture_rate|capture rate"):
+        ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
+                                      f"--image {IMAGE} --capture true --capture-rate 0 --dry-run")
+    assert main(["deploy", refs[0], *k, "--capture", "ftp://host/x"]) == 2
+    assert "ftp://" in capsys.readouterr().err
