@@ -87,3 +87,29 @@ def test_cli_exports_a_version_as_json_and_exit_codes(churn, churn_pipeline, mod
     registry.snapshot(churn_pipeline, "bare")
     assert main(["export", "bare:1"]) == 2
     assert "sample input is needed" in capsys.readouterr().err
+
+
+def test_precision_flag_on_the_magic_and_the_cli(ip, modelops_home, tmp_path, capsys):
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([1.7e9 + rng.integers(0, 1000, 300).astype(float), rng.normal(size=300)])
+    model = LinearRegression().fit(X, (X[:, 0] - 1.7e9) * 0.01 + X[:, 1])
+    ip.user_ns.update(pipe=model, X=X)
+    with pytest.raises(UsageError, match="precision='float64'"):  # float32 rounds the large offsets
+        ip.run_line_magic("modelops", "export pipe --sample X --no-benchmark")
+    result = ip.run_line_magic("modelops", "export pipe --sample X --precision float64 --no-benchmark")
+    assert result.passed and result.inputs[0]["datatype"] == "FP64" and result.options["precision"] == "float64"
+    with pytest.raises(UsageError, match="invalid choice: 'float16'"):
+        ip.run_line_magic("modelops", "export pipe --sample X --precision float16")
+    registry.snapshot(model, "offsets", data=X[:50])
+    np.save(tmp_path / "sample.npy", X[:50])
+    from jupyter_modelops.cli import main
+
+    assert main(["export", "offsets:1", "--sample", str(tmp_path / "sample.npy"), "--precision", "float64",
+                 "--no-benchmark", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is True and data["options"]["precision"] == "float64"
+    assert main(["export", "offsets:1", "--precision", "float64", "--quantize", "int8", "--no-benchmark"]) == 2
+    assert "float32" in capsys.readouterr().err
