@@ -147,6 +147,7 @@ def deploy(
     capture_pvc: str | None = None,
     capture_size: str = "10Gi",
     capture_secret: str | None = None,
+    analysis: dict | None = None,
 ) -> Deployment | DeploymentSet:
     """Deploy a model version to a Kubernetes cluster and hardware profile (or to this machine).
 
@@ -210,6 +211,15 @@ def deploy(
     capture_pvc, capture_size, capture_secret : str, optional
         An existing claim to write to; the size of the claim deploy creates;
         a Secret with the object store's credentials (e.g. ``AWS_ACCESS_KEY_ID``).
+    analysis : dict, optional
+        With ``canary``: automated canary analysis. Over ``duration`` (``"30m"``, or seconds) the
+        canary's live metrics are compared with the stable version's, then the canary is promoted or
+        rolled back on its own (see :mod:`jupyter_modelops.deployment.analysis`). Criteria:
+        ``max_error_rate`` (tolerated increase of the error rate), ``max_latency_p99_ms``,
+        ``max_prediction_drift``; settings: ``interval``, ``min_requests``, ``confidence``, and
+        ``stable_metrics`` / ``canary_metrics``, the ``/metrics`` URLs of a stable and a canary pod
+        as reachable from here. The decision and its evidence are in ``.analysis``, in the registry
+        records and in :func:`status`.
 
     Returns
     -------
@@ -221,6 +231,7 @@ def deploy(
     >>> print(d.yaml)  # doctest: +SKIP
     """
     names = _clusters(cluster, target)
+    criteria = _check_analysis(analysis, canary=canary, wait=wait, clusters=names)
     if names == [LOCAL]:
         return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file,
                              capture=capture, capture_rate=capture_rate)
@@ -253,14 +264,54 @@ def deploy(
     results = []
     for cname in names:
         try:
-            results.append(_deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run,
-                                       force=force, auto_rollback=auto_rollback, kubeconfig=kubeconfig,
-                                       progress=progress, explicit_replicas=replicas is not None))
+            one = _deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run, force=force,
+                              auto_rollback=auto_rollback, kubeconfig=kubeconfig, progress=progress,
+                              explicit_replicas=replicas is not None)
+            if criteria is not None and one.state == "canary":
+                one = _analyze_canary(one, criteria, timeout=float(timeout), progress=progress)
+            results.append(one)
         except ModelOpsError as exc:
             if len(names) == 1:
                 raise
             results.append(Deployment.from_error(base, cname or "", exc))
     return results[0] if len(results) == 1 else DeploymentSet(results)
+
+
+def _check_analysis(analysis: Any, *, canary: Any, wait: bool, clusters: list) -> dict | None:
+    """The canary analysis settings of :func:`deploy`, checked before anything is deployed."""
+    from .analysis import check_analysis
+
+    criteria = check_analysis(analysis)
+    if criteria is None:
+        return None
+    if canary is None:
+        raise ValidationError("analysis= judges a canary; pass canary=PERCENT too (e.g. canary=10).")
+    if not wait:
+        raise ValidationError("analysis= needs wait=True: the analysis starts once the canary is ready.")
+    if clusters == [LOCAL] or len(clusters) != 1:
+        raise ValidationError("analysis= needs exactly one Kubernetes cluster: the metrics of a canary are "
+                              "read on the cluster it runs in.")
+    missing = [k for k in ("stable_metrics", "canary_metrics") if k not in criteria]
+    if missing:
+        raise ValidationError(f"analysis has no {' and no '.join(missing)}; expected the /metrics URL of a stable "
+                              "and of a canary pod as reachable from here (e.g. through kubectl port-forward).")
+    return criteria
+
+
+def _analyze_canary(dep: Deployment, criteria: dict, *, timeout: float, progress: bool | None) -> Deployment:
+    """Run the canary analysis of a ready canary, then promote or roll it back; the result carries the evidence."""
+    from .analysis import run_analysis
+
+    result = run_analysis(criteria["stable_metrics"], criteria["canary_metrics"], criteria)
+    evidence = result.to_dict()
+    evidence["ref"] = dep.ref
+    if result.decision == "promote":
+        out = promote(dep.name, cluster=dep.cluster, namespace=dep.namespace, timeout=timeout,
+                      kubeconfig=dep.kubeconfig, progress=progress, _analysis=evidence)
+    else:
+        out = rollback(dep.name, cluster=dep.cluster, namespace=dep.namespace, timeout=timeout,
+                       kubeconfig=dep.kubeconfig, progress=progress, _analysis=evidence)
+    return out
 
 
 def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None, token_file: str | None = None,
@@ -547,7 +598,8 @@ def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -
 
 
 def rollback(name: str, *, cluster: str | None = None, namespace: str = "default", to: int | None = None,
-             timeout: float = 600, kubeconfig: str | None = None, progress: bool | None = None) -> Deployment:
+             timeout: float = 600, kubeconfig: str | None = None, progress: bool | None = None,
+             _analysis: dict | None = None) -> Deployment:
     """Roll a deployment back: drop a running canary, else return to revision ``to`` (default: the previous one).
 
     Parameters
@@ -582,12 +634,14 @@ def rollback(name: str, *, cluster: str | None = None, namespace: str = "default
                                 reason=f"the canary {spec.ref} was removed; all traffic is on the stable version")
         else:
             result = _rollback_plain(kube, name, namespace, to=to, timeout=timeout, progress=progress)
+    if _analysis is not None:
+        result.with_analysis(_analysis)
     _record(result.ref, result.record())
     return result
 
 
 def promote(name: str, *, cluster: str | None = None, namespace: str = "default", timeout: float = 600,
-            kubeconfig: str | None = None, progress: bool | None = None) -> Deployment:
+            kubeconfig: str | None = None, progress: bool | None = None, _analysis: dict | None = None) -> Deployment:
     """Make a canary the stable version: roll the stable deployment to it, then remove the canary.
 
     In KServe mode, the InferenceService is applied again without ``canaryTrafficPercent``.
@@ -653,6 +707,8 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
                 result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=objs,
                                     running=back.running, reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
                                            f"the canary is still running")
+    if _analysis is not None:
+        result.with_analysis(_analysis)
     _record(result.ref, result.record())
     return result
 
@@ -695,13 +751,27 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
                                   "replicas": int((rs.get("status") or {}).get("replicas", 0)),
                                   "available": int((rs.get("status") or {}).get("availableReplicas", 0))})
             canary = kube.get("Deployment", canary_name(name), namespace)
-            return DeploymentStatus.from_deployment(kube.cluster.name, dep, verdict, revisions, canary)
+            st = DeploymentStatus.from_deployment(kube.cluster.name, dep, verdict, revisions, canary)
+            st.analysis = _last_analysis(kube.cluster.name, namespace, name)
+            return st
         if kube.has_api("serving.kserve.io", "v1beta1"):
             isvc = kube.get("InferenceService", name, namespace)
             if isvc is not None:
-                return DeploymentStatus.from_inference_service(kube.cluster.name, isvc)
+                st = DeploymentStatus.from_inference_service(kube.cluster.name, isvc)
+                st.analysis = _last_analysis(kube.cluster.name, namespace, name)
+                return st
     raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
                              f"'{cluster or 'current'}'.", hint="List them with deployments(cluster=...).")
+
+
+def _last_analysis(cluster: str, namespace: str, name: str) -> dict | None:
+    """The latest canary analysis recorded for this deployment (None when there is none)."""
+    for rec in reversed(_registry().records(kind="deployment")):
+        data = rec.get("data") or {}
+        if (data.get("cluster"), data.get("namespace"), data.get("name")) == (cluster, namespace, name) \
+                and data.get("analysis"):
+            return data["analysis"]
+    return None
 
 
 def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default",

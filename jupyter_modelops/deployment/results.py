@@ -40,6 +40,8 @@ class Deployment(Result):
         Deployment revision (plain mode).
     manifests : list of dict
         The objects rendered (and applied unless a dry run); ``yaml`` gives them as YAML.
+    analysis : dict or None
+        After an automated canary analysis: its decision, criteria and evidence (numbers and intervals).
     """
 
     def __init__(self, spec: DeploySpec, *, cluster: str, state: str, manifests: list[dict], reason: str = "",
@@ -71,6 +73,13 @@ class Deployment(Result):
         self.running = (spec.ref if state in ("deployed", "applied", "canary") else None) \
             if running is _DEFAULT else running
         self.closes_canary = closes_canary
+        self.analysis: dict | None = None
+
+    def with_analysis(self, analysis: dict) -> "Deployment":
+        """Attach a canary analysis that decided this event; its decision leads the reason."""
+        self.analysis = analysis
+        self.reason = f"canary analysis decided to {analysis['decision']} ({analysis['reason']}); {self.reason}"
+        return self
 
     @classmethod
     def from_error(cls, spec: DeploySpec, cluster: str, exc: Exception) -> "Deployment":
@@ -126,6 +135,7 @@ class Deployment(Result):
             "traffic_share": self.traffic_share, "state": self.state, "reason": self.reason,
             "revision": self.revision, "elapsed_s": self.elapsed, "at": self.at, "track": self.track,
             "running": self.running, "closes_canary": self.closes_canary, "manifests": self.manifests,
+            "analysis": self.analysis,
         }
 
     def _rows(self) -> list[list]:
@@ -137,6 +147,8 @@ class Deployment(Result):
         if self.revision:
             rows.append(["revision", self.revision])
         rows.append(["why", self.reason])
+        for check in (self.analysis or {}).get("checks") or []:
+            rows.append([check["name"], f"{check['verdict']}: {check['detail']}"])
         return rows
 
     def to_html(self) -> str:
@@ -277,6 +289,10 @@ class DeploymentStatus(Result):
             lines.append(f"  revision {r['revision']}: {r['ref']} ({r['available']}/{r['replicas']} available)")
         if self.canary:
             lines.append(f"  canary: {self.canary}")
+        analysis = self.__dict__.get("analysis")
+        if analysis:
+            lines.append(f"  last canary analysis ({analysis.get('ref')}): {analysis['decision']}")
+            lines += [f"    {c['verdict']}: {c['detail']}" for c in analysis.get("checks") or []]
         return "\n".join(lines)
 
     def _summary(self) -> str:
