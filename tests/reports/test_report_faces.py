@@ -24,9 +24,8 @@ def ip():
 
 
 def test_schedule_pvc_and_kubeconfig_on_both_faces(ip, tmp_path, capsys):
-    from k8s_fake import FakeKube
-
     from jupyter_modelops.cli import main
+    from k8s_fake import FakeKube
 
     ref = mo.snapshot({"w": 1}, "churn", trusted=True).ref
     image = "registry.example/churn@sha256:" + "c" * 64
