@@ -305,6 +305,21 @@ def calibration(lv: Levels) -> dict:
             "weight": tot[nz].tolist(), "n_bins": N_CAL_BINS}
 
 
+def calibration_null(lv: Levels, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Expected calibration errors of a perfectly calibrated model with these scores (consistency resampling).
+
+    Under calibration each row's label is Bernoulli(score), so a calibration
+    bin's sum of ``w * (p - y)`` has mean 0 and variance ``sum w**2 p (1 - p)``;
+    it is drawn as a normal with that variance (``O(bins)`` per draw).
+    """
+    s = lv.score
+    w2 = lv.count if lv.sq is None else lv.sq[0] + lv.sq[1]
+    var = np.bincount(lv.cal_bins(), weights=w2 * s * (1.0 - s), minlength=N_CAL_BINS)
+    T = float((lv.pos + lv.neg).sum())
+    z = rng.standard_normal((n_draws, N_CAL_BINS)) * np.sqrt(var)
+    return np.abs(z).sum(axis=1) / T
+
+
 def _decimate_idx(n: int, k: int) -> np.ndarray:
     if n <= k:
         return np.arange(n)

@@ -150,7 +150,9 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
     rep.timing["predict_s"] = round(t_pred, 4)
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
-    return rep
+    from ..integrations.mlflow import log_to_active_run  # opt-in: config(mlflow=True) or MODELOPS_MLFLOW=1
+
+    return log_to_active_run(rep, "evaluation")
 
 
 def _say_score_scale(rep: EvaluationReport, score_kind, scores, clipped: int, name: str) -> None:
@@ -396,6 +398,15 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
         corrected = bias_correct(res, BIASED)
         if corrected:
             notes.append(BIAS_NOTE)
+        if "calibration_error" in corrected:
+            # the ECE of a calibrated model is not 0 in a sample: reach 0 when the data cannot tell it apart
+            null = _binary.calibration_null(lv, max(n_boot, 200), np.random.default_rng(
+                [2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]))
+            if point["calibration_error"] <= float(np.quantile(null, ci)):
+                res.low["calibration_error"] = 0.0
+                notes.append("The calibration error is within what sampling noise alone gives a perfectly "
+                             f"calibrated model with these scores (below its {ci:.0%} quantile): its interval "
+                             "starts at 0.")
     rep = EvaluationReport(task="binary", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=threshold,
                            metrics=_interval_metrics(res, point, BINARY_ORDER), classes=classes.tolist(),
                            pos_label=pos_label, method=method, binned=binned, notes=notes)
