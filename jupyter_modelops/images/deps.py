@@ -90,19 +90,48 @@ def cache_key(requirements: list[str], platform: str, python_version: str) -> st
 
 def dependency_layer(requirements: list[str], *, platform: str, python_version: str, progress=None) -> tuple[Layer, Path]:
     """Return the cached (or newly built) dependency layer and the path of its blob."""
+    import fcntl
+
     key = cache_key(requirements, platform, python_version)
     folder = cache_root() / "deps" / key
+    cached = _cached_layer(folder)
+    if cached is not None:
+        return cached
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # one builder per entry across processes: the others wait and reuse its layer, and nobody removes an entry
+    # that another process has just completed (a check-then-remove race that made concurrent builds fail)
+    with open(folder.parent / f".{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            cached = _cached_layer(folder)
+            if cached is not None:
+                return cached
+            if folder.exists():  # an incomplete or damaged cache entry: build it again
+                shutil.rmtree(folder, ignore_errors=True)
+            return _build_dependency_layer(requirements, platform=platform, python_version=python_version,
+                                           key=key, folder=folder, progress=progress)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cached_layer(folder: Path) -> tuple[Layer, Path] | None:
+    """The complete cache entry in ``folder`` (written whole by a rename), or None."""
     meta = folder / "layer.json"
-    if meta.is_file():
+    try:
         info = json.loads(meta.read_text())
         blob = folder / "layer.tar.gz"
-        if blob.is_file() and blob.stat().st_size == info["size"]:
-            layer = Layer("dependencies", Descriptor(LAYER_GZIP, info["digest"], info["size"]), info["diff_id"],
-                          reused=True, files=info.get("files", 0))
-            return layer, blob
-    if folder.exists():  # an incomplete or damaged cache entry: build it again
-        shutil.rmtree(folder, ignore_errors=True)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+        if blob.stat().st_size != info["size"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    layer = Layer("dependencies", Descriptor(LAYER_GZIP, info["digest"], info["size"]), info["diff_id"],
+                  reused=True, files=info.get("files", 0))
+    return layer, blob
+
+
+def _build_dependency_layer(requirements: list[str], *, platform: str, python_version: str, key: str, folder: Path,
+                            progress=None) -> tuple[Layer, Path]:
+    """pip-resolve ``requirements`` into a layer, written to a temporary folder and renamed to ``folder``."""
     work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
     try:
         target = work / "site-packages"
@@ -132,10 +161,11 @@ def dependency_layer(requirements: list[str], *, platform: str, python_version: 
         shutil.rmtree(target)
         try:
             os.rename(work, folder)
-        except OSError:  # another process finished the same layer first: use theirs (same inputs)
-            if not (folder / "layer.json").is_file():
+        except OSError:  # a process without the lock finished the same layer first: use theirs (same inputs)
+            cached = _cached_layer(folder)
+            if cached is None:
                 raise
-            return dependency_layer(requirements, platform=platform, python_version=python_version)
+            return cached
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)

@@ -109,13 +109,13 @@ def test_magic_build_and_errors(session_model_dir, registry):
 def test_cli_build_json_and_exit_codes(session_model_dir, tmp_path):
     cmd = [sys.executable, "-m", "jupyter_modelops.cli", "build", str(session_model_dir), "--base", "scratch",
            "--no-progress", "--json"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["digest"].startswith("sha256:") and [la["role"] for la in doc["layers"]] == ["dependencies", "app", "model"]
-    bad = subprocess.run(cmd[:-1] + ["--push", "127.0.0.1:5000/UPPER"], capture_output=True, text=True)
+    bad = subprocess.run(cmd[:-1] + ["--push", "127.0.0.1:5000/UPPER"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "malformed repository" in bad.stderr
-    text = subprocess.run(cmd[:-1], capture_output=True, text=True).stdout
+    text = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=900).stdout
     assert "3 reused" in text and "dependencies" in text
 
 
@@ -145,3 +145,45 @@ def test_build_from_a_registry_version_records_the_image(registry, tmp_path):
     assert rec["pushed"] is False and rec["reference"] == f"churn:local@{local.digest}" and rec["location"] == local.location
     info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/churn:1").stdout)
     assert info["Digest"] == img.digest
+
+
+def test_a_builder_waiting_for_the_dependency_cache_reuses_the_entry_another_process_completed(tmp_path, monkeypatch):
+    """Concurrent builds share the dependency-layer cache: one builds an entry, the others wait and reuse it.
+
+    Before, a builder that found no entry, then saw another process's fresh entry appear, removed it as
+    "damaged" while that process was still reading it (the build test failed under load)."""
+    import fcntl
+    import io
+    import os
+    import threading
+
+    from jupyter_modelops.images import deps
+    from jupyter_modelops.images.oci import tree_entries, write_layer
+
+    monkeypatch.setenv("MODELOPS_IMAGE_CACHE", str(tmp_path / "cache"))
+    reqs = ["this is not a requirement pip could resolve"]  # pip fails at once if the builder runs it
+    key = deps.cache_key(reqs, "linux/amd64", "3.11")
+    folder = deps.cache_root() / "deps" / key
+    folder.parent.mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "m.py").write_text("x = 1\n")
+    buf = io.BytesIO()
+    diff_id, digest, size = write_layer(tree_entries(tmp_path / "src", "opt/deps"), buf, compress=True)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    (ready / "layer.tar.gz").write_bytes(buf.getvalue())
+    (ready / "layer.json").write_text(json.dumps({"digest": digest, "diff_id": diff_id, "size": size, "files": 2}))
+    got: list = []
+    with open(folder.parent / f".{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another builder is at work on this entry
+        waiter = threading.Thread(target=lambda: got.append(
+            deps.dependency_layer(reqs, platform="linux/amd64", python_version="3.11")))
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive() and got == []  # it waits instead of running pip beside the other builder
+        os.rename(ready, folder)  # the other builder completes the entry...
+        fcntl.flock(lock, fcntl.LOCK_UN)  # ...and lets go
+    waiter.join(60)
+    assert not waiter.is_alive()
+    layer, blob = got[0]
+    assert layer.reused and layer.descriptor.digest == digest and blob == folder / "layer.tar.gz" and blob.is_file()
