@@ -189,9 +189,10 @@ class CaptureSchema:
                                                    **{k.encode(): v.encode() for k, v in metadata.items()}})
         return table
 
-    def table_packed(self, ids: list, ts: list, lat: list, status: list, nrows: list, data: list,
+    def table_packed(self, ids: list, ts: list, lat: list, status: list, nrows: list, data: bytes,
                      context: Sequence[str]) -> Any:
-        """An Arrow table from the packed form: per-request lists and one byte buffer per tensor."""
+        """An Arrow table from the packed form: per-request lists and the rows' bytes (every tensor's bytes
+        of a row side by side, inputs then outputs)."""
         import numpy as np
         import pyarrow as pa
 
@@ -201,7 +202,12 @@ class CaptureSchema:
             np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
         arrays = self._meta_arrays([None, None, ids, ts, lat, status], counts, n, context, rows)
         assert self.packed is not None
-        stacked = [np.frombuffer(buf, dtype=dt).reshape(n, k) for buf, (dt, k) in zip(data, self.packed)]
+        raw = np.frombuffer(data, dtype=np.uint8).reshape(n, -1)
+        stacked, offset = [], 0
+        for dt, k in self.packed:
+            width = dt.itemsize * k
+            stacked.append(np.ascontiguousarray(raw[:, offset:offset + width]).view(dt).reshape(n, k))
+            offset += width
         for c in self.columns:
             s = stacked[self._slot[(c.role, c.index)]]
             arrays.append(self._column(s if c.width > 0 or c.feature is not None else s.reshape(n), c, n))

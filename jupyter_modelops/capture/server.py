@@ -41,13 +41,14 @@ class ServerCapture:
         # generated ids: 64 random bits for this process, then a counter (32 hex digits, unique, cheap)
         self.prefix = os.urandom(8).hex()
         self.counter = itertools.count(1)
-        self.names: dict[str, tuple[list[str], list[str]]] = {}
+        self.names: dict[str, tuple[list[str], list[str], Any]] = {}
 
     def register(self, model: Any) -> None:
         """A model's runtime is loaded: derive its capture schema from the served signature."""
         self.writer.register(model.name, model.version, model.runtime.inputs, model.runtime.outputs,
                              model.spec.feature_names)
-        self.names[model.name] = ([i.name for i in model.runtime.inputs], [o.name for o in model.runtime.outputs])
+        self.names[model.name] = ([i.name for i in model.runtime.inputs], [o.name for o in model.runtime.outputs],
+                                  self.writer.packer(model.name, model.version))
         self.writer.start()
 
     def begin(self, request: Any) -> bool:
@@ -63,13 +64,12 @@ class ServerCapture:
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
         """Queue the answered (or failed) request: packed (its arrays copied into the model's buffers) when
         it fits, else a plain tuple laid out as :class:`~.writer.Item`."""
-        ins, outs = self.names[model.name]
+        ins, outs, packer = self.names[model.name]
         ts, lat = time.time(), (time.perf_counter() - t0) * 1000.0
-        if outputs is not None:
+        if outputs is not None and packer is not None:
             arrays = [request.inputs.get(n) for n in ins]
             arrays += [outputs.get(n) for n in outs]
-            if self.writer.record_packed(model.name, model.version, request.id, ts, lat, status, request.nrows,
-                                         arrays) is not None:
+            if self.writer.record_packed(packer, request.id, ts, lat, status, request.nrows, arrays) is not None:
                 return
         self.writer.record((model.name, model.version, request.id, ts, lat, status,  # type: ignore[arg-type]
                             request.nrows, tuple(map(request.inputs.get, ins)),

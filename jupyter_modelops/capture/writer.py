@@ -62,19 +62,22 @@ class _Buffer:
 
 
 class _Packed:
-    """Requests of one model in packed form: per-request lists, and the bytes of each tensor appended to one
-    buffer. The request's arrays are copied and freed at once by the thread that made them."""
+    """Answered requests of one model in packed form, filled on the request path without a lock.
 
-    __slots__ = ("ids", "ts", "lat", "status", "nrows", "data", "rows")
+    ``meta`` holds one ``(request id, time, latency, status, rows)`` tuple per request; ``data`` holds
+    their tensors' bytes row by row (each row: every input, then every output, in signature order), so
+    the whole buffer is a ``(rows, row_bytes)`` byte matrix. The request thread appends the bytes, then
+    the tuple; the writer thread takes a prefix of ``meta`` and the bytes it covers, then deletes them.
+    Each of these list and bytearray operations is atomic under the interpreter lock.
+    """
 
-    def __init__(self, tensors: int) -> None:
-        self.ids: list[str] = []
-        self.ts: list[float] = []
-        self.lat: list[float] = []
-        self.status: list[int] = []
-        self.nrows: list[int] = []
-        self.data = [bytearray() for _ in range(tensors)]
-        self.rows = 0
+    __slots__ = ("model", "version", "spec", "row_bytes", "meta", "data")
+
+    def __init__(self, model: str, version: str, spec: list) -> None:
+        self.model, self.version, self.spec = model, version, spec
+        self.row_bytes = sum(dt.itemsize * k for dt, k in spec)
+        self.meta: list[tuple] = []
+        self.data = bytearray()
 
 
 def _warm_up(schema: CaptureSchema, context: tuple) -> None:
@@ -147,7 +150,6 @@ class CaptureWriter:
         self.schemas: dict[tuple[str, str], CaptureSchema] = {}
         self.queue: deque[Item] = deque()
         self.packed: dict[tuple[str, str], _Packed] = {}
-        self.pack_lock = threading.Lock()
         # rows put in the queue (by the recording thread) and taken out (by the writer): no lock on the hot path
         self.queued_rows = 0
         self.drained_rows = 0
@@ -182,33 +184,37 @@ class CaptureWriter:
         self.seen += 1
         return self.rate >= 1.0 or random.random() < self.rate
 
-    def record_packed(self, model: str, version: str, request_id: str, ts: float, latency_ms: float, status: int,
-                      nrows: int, arrays: list) -> bool | None:
-        """Queue one answered request by copying its arrays (inputs, then outputs, in signature order) into the
-        model's packed buffers: the cheap path. None when they do not fit it (then use :meth:`record`);
-        False when the queue is full (dropped and counted)."""
-        schema = self.schemas.get((model, version))
-        spec = schema.packed if schema is not None else None
-        if spec is None or nrows <= 0 or len(arrays) != len(spec):
+    def packer(self, model: str, version: str) -> _Packed | None:
+        """The packed buffer of a registered model (None when its signature has a tensor without a fixed width)."""
+        p = self.packed.get((model, version))
+        if p is None:
+            schema = self.schemas.get((model, version))
+            if schema is None or schema.packed is None:
+                return None
+            p = self.packed[(model, version)] = _Packed(model, version, schema.packed)
+        return p
+
+    def record_packed(self, p: _Packed, request_id: str, ts: float, latency_ms: float, status: int, nrows: int,
+                      arrays: list) -> bool | None:
+        """Queue one answered request by copying its arrays (inputs, then outputs, in signature order) into
+        ``p`` (see :meth:`packer`): the cheap path. None when they do not fit it (then use :meth:`record`);
+        False when the queue is full (dropped and counted). Call it from one thread.
+        """
+        if nrows <= 0:
             return None
-        for arr, (dt, k) in zip(arrays, spec):
+        for arr, (dt, k) in zip(arrays, p.spec):
             if arr is None or arr.dtype != dt or arr.size != nrows * k:
                 return None
         if self.queued_rows - self.drained_rows + nrows > self.max_queue_rows:
             self._drop("queue_full", nrows, "the capture queue is full (the store is slower than the traffic)")
             return False
-        with self.pack_lock:
-            p = self.packed.get((model, version))
-            if p is None:
-                p = self.packed[(model, version)] = _Packed(len(spec))
-            p.ids.append(request_id)
-            p.ts.append(ts)
-            p.lat.append(latency_ms)
-            p.status.append(status)
-            p.nrows.append(nrows)
-            for buf, arr in zip(p.data, arrays):
-                buf += arr.tobytes()  # C order, whatever the array's layout
-            p.rows += nrows
+        if nrows == 1:
+            p.data += b"".join([a.tobytes() for a in arrays])
+        else:  # row by row: each row's bytes of every tensor side by side
+            import numpy as np
+
+            p.data += np.hstack([np.ascontiguousarray(a).reshape(nrows, -1).view(np.uint8) for a in arrays]).tobytes()
+        p.meta.append((request_id, ts, latency_ms, status, nrows))  # after the bytes: the writer relies on it
         self.queued_rows += nrows
         return True
 
@@ -306,11 +312,17 @@ class CaptureWriter:
                 group = fresh[key] = []
             group.append(item)
         self.drained_rows += taken
-        with self.pack_lock:
-            packed, self.packed = self.packed, {}
-        for (model, version), p in packed.items():
-            self.drained_rows += p.rows
-            self._add_packed(model, version, p)
+        for p in list(self.packed.values()):
+            m = len(p.meta)  # first the requests, then the bytes they cover (appended before them)
+            if not m:
+                continue
+            meta = p.meta[:m]
+            rows = sum(r[4] for r in meta)
+            data = bytes(p.data[:rows * p.row_bytes])
+            del p.data[:rows * p.row_bytes]
+            del p.meta[:m]
+            self.drained_rows += rows
+            self._add_packed(p, meta, data, rows)
         for key, items in fresh.items():
             schema = self.schemas[key[:2]]
             try:
@@ -329,21 +341,23 @@ class CaptureWriter:
             if buf.rows >= self.roll_rows or buf.rows * schema.row_bytes >= self.roll_bytes:
                 self._write(key, self.buffers.pop(key))
 
-    def _add_packed(self, model: str, version: str, p: _Packed) -> None:
+    def _add_packed(self, p: _Packed, meta: list, data: bytes, rows: int) -> None:
         import numpy as np
 
+        model, version = p.model, p.version
         schema = self.schemas[(model, version)]
+        ids, ts_list, lat, status, nrows = (list(x) for x in zip(*meta))
         try:
-            table = schema.table_packed(p.ids, p.ts, p.lat, p.status, p.nrows, p.data, self.context)
+            table = schema.table_packed(ids, ts_list, lat, status, nrows, data, self.context)
         except Exception as exc:  # noqa: BLE001 - never take the server down
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self._drop("write_error", p.rows, f"rows of {model}:{version} could not be converted ({self.last_error})")
+            self._drop("write_error", rows, f"rows of {model}:{version} could not be converted ({self.last_error})")
             return
-        ts = np.array(p.ts)
+        ts = np.array(ts_list)
         hours = (ts // 3600).astype(np.int64)
         first, last = int(hours.min()), int(hours.max())
         for h in range(first, last + 1):  # nearly always one hour
-            part = table if first == last else table.filter(np.repeat(hours == h, p.nrows))
+            part = table if first == last else table.filter(np.repeat(hours == h, nrows))
             if not part.num_rows:
                 continue
             key = (model, version, hour_of(h * 3600.0))

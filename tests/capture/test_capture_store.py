@@ -203,11 +203,14 @@ def test_the_packed_path_splits_hours_and_refuses_arrays_that_do_not_fit(tmp_pat
     now = time.time()
     x = np.array([[1.0, 2.0], [3.0, 4.0]])
     good = [x, np.array([7, 8]), np.array([[0.5, 0.5], [0.25, 0.75]], np.float32)]
-    assert w.record_packed("p", "1", "now", now, 1.0, 200, 2, good) is True
-    assert w.record_packed("p", "1", "old", now - 2 * HOUR, 1.0, 200, 1, [x[:1], good[1][:1], good[2][:1]]) is True
-    assert w.record_packed("p", "1", "f16", now, 1.0, 200, 2, [x.astype(np.float16), *good[1:]]) is None
-    assert w.record_packed("p", "1", "short", now, 1.0, 200, 2, [x[:1], *good[1:]]) is None
-    assert w.record_packed("nope", "1", "x", now, 1.0, 200, 2, good) is None
+    p = w.packer("p", "1")
+    assert w.record_packed(p, "now", now, 1.0, 200, 2, good) is True
+    assert w.record_packed(p, "old", now - 2 * HOUR, 1.0, 200, 1, [x[:1], good[1][:1], good[2][:1]]) is True
+    assert w.record_packed(p, "f16", now, 1.0, 200, 2, [x.astype(np.float16), *good[1:]]) is None
+    assert w.record_packed(p, "short", now, 1.0, 200, 2, [x[:1], *good[1:]]) is None
+    assert w.packer("nope", "1") is None
+    w.register("b", "1", [TensorSpec("input", "BYTES", (-1,))], [TensorSpec("label", "INT64", (-1,))])
+    assert w.packer("b", "1") is None  # bytes have no fixed width: the tuple path takes them
     w.close()
     assert len(list(tmp_path.glob("model=p/version=1/hour=*"))) == 2
     df = captures("p:1", store=str(tmp_path), since="3h").set_index(["request_id", "row"])
