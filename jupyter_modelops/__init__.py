@@ -100,6 +100,12 @@ _API = {
     "schedules": "jupyter_modelops.reports",
     "unschedule": "jupyter_modelops.reports",
     "ReportRun": "jupyter_modelops.reports",
+    # the tools teams already run: MLflow and TensorBoard
+    "to_mlflow": "jupyter_modelops.integrations",
+    "from_mlflow": "jupyter_modelops.integrations",
+    "tensorboard": "jupyter_modelops.integrations",
+    # settings of this process
+    "config": "jupyter_modelops.config",
 }
 
 __all__ = ["__version__", "ModelOpsError", *sorted(_API)]

@@ -9,7 +9,10 @@ folder.
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
+from typing import Any
 
 ENV_HOME = "MODELOPS_HOME"
 
@@ -37,3 +40,70 @@ def require_real() -> bool:
     """True when a missing real part (a system tool, a browser) must fail a test
     instead of skipping it (set by CI)."""
     return os.environ.get("MODELOPS_REQUIRE_REAL", "") not in ("", "0", "false", "False")
+
+
+# -- settings of this process -------------------------------------------------
+ENV_MLFLOW = "MODELOPS_MLFLOW"
+_SETTINGS: dict[str, Any] = {}
+_KNOWN = {"mlflow": "log evaluate(), robustness(), drift() and report() results into the active MLflow run"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "False", "no")
+
+
+def config(**settings: Any) -> dict[str, Any]:
+    """Read or change the settings of this Python process.
+
+    Parameters
+    ----------
+    **settings
+        ``mlflow=True`` logs the results of ``evaluate()``, ``robustness()``,
+        ``drift()`` and ``report()`` into the active MLflow run, when there is
+        one (also set by the environment variable ``MODELOPS_MLFLOW=1``);
+        ``mlflow=None`` goes back to the environment variable.
+
+    Returns
+    -------
+    dict
+        Every setting with its value now.
+
+    Examples
+    --------
+    >>> import jupyter_modelops as mo
+    >>> mo.config(mlflow=True)["mlflow"]  # doctest: +SKIP
+    True
+    """
+    from .exceptions import ValidationError
+
+    for key, value in settings.items():
+        if key not in _KNOWN:
+            raise ValidationError(f"Unknown setting {key!r}; expected one of: {', '.join(sorted(_KNOWN))}.")
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError(f"The setting {key!r} must be True, False or None; got {value!r}.")
+    for key, value in settings.items():
+        if value is None:
+            _SETTINGS.pop(key, None)
+        else:
+            _SETTINGS[key] = value
+    return {"mlflow": mlflow_enabled()}
+
+
+def mlflow_enabled() -> bool:
+    """Whether results are logged into the active MLflow run (``config(mlflow=...)``, else ``MODELOPS_MLFLOW``)."""
+    value = _SETTINGS.get("mlflow")
+    return _env_flag(ENV_MLFLOW) if value is None else bool(value)
+
+
+class _CallableModule(types.ModuleType):
+    """``jupyter_modelops.config`` is both this module and the function :func:`config`.
+
+    Importing the submodule binds the name ``config`` on the package to the
+    module, so ``mo.config(mlflow=True)`` must work on the module too.
+    """
+
+    def __call__(self, **settings: Any) -> dict[str, Any]:
+        return config(**settings)
+
+
+sys.modules[__name__].__class__ = _CallableModule
