@@ -175,3 +175,28 @@ async def test_trust_job_records_who_trusted_an_imported_version(api, jp_fetch, 
     code, job = await api.send("POST", "actions", "trust", body={"ref": "copied:1", "by": "bad\nname"})
     failed = await api.wait_job(job["id"])
     assert failed["status"] == "failed" and failed["error"]["status"] == 400 and "'by'" in failed["error"]["message"]
+
+
+async def test_local_deployment_status_and_undeploy_through_the_deployment_api(api, jp_fetch, seeded):
+    code, job = await api.send("POST", "jobs", body={"action": "deploy", "params": {"ref": "churn:1",
+                                                                                     "cluster": "local"}})
+    done = await api.wait_job(job["id"], timeout=120)
+    pid = (done.get("result") or {}).get("pid")
+    try:
+        assert done["status"] == "succeeded", done
+        name = done["result"]["name"]
+        st = await api.get("deployments", name, cluster="local")
+        assert st["name"] == name and st["ref"] == "churn:1" and st["rollout"] == "done", st
+        code, job = await api.send("POST", "actions", "undeploy", body={"name": name, "cluster": "local"})
+        gone = await api.wait_job(job["id"], timeout=60)
+        assert gone["status"] == "succeeded" and gone["result"]["state"] == "removed", gone
+        local = await api.get("local-deployments")
+        assert not any(d["name"] == name and d["status"] == "running" for d in local)
+        code, err = await api.error_of(api.get("deployments", name, cluster="local"))
+        assert code == 404 and name in err["message"]
+    finally:
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
