@@ -826,7 +826,7 @@ class FakeKube:
                 self._remove(k)
         return obj
 
-    def _validate(self, res: Resource, obj: dict, strict: bool) -> None:
+    def _validate(self, res: Resource, obj: dict, strict: bool, old: dict | None = None) -> None:
         name = obj.get("metadata", {}).get("name", "")
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name or "") or len(name) > 253:
             raise ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
@@ -859,6 +859,8 @@ class FakeKube:
                                {"name": name, "group": "apps", "kind": "Deployment",
                                 "causes": [{"reason": "FieldValueInvalid",
                                             "field": "spec.template.metadata.labels"}]})
+        if res.kind == "Job":
+            self._validate_job(name, obj, old)
         if self.validate_version is None or res is KSERVE:
             return
         import kubernetes_validate
@@ -879,6 +881,38 @@ class FakeKube:
                            {"name": name, "group": res.group, "kind": res.kind,
                             "causes": [{"reason": "FieldValueInvalid", "message": exc.message,
                                         "field": where}]}) from None
+
+    @staticmethod
+    def _validate_job(name: str, obj: dict, old: dict | None) -> None:
+        """The rules of Kubernetes' ValidateJob that a client meets: restart policy, Indexed completions, and
+        the fields that cannot change once the Job exists (its pod template, completion mode, per-index limit)."""
+        spec = obj.get("spec") or {}
+        causes = []
+        policy = (((spec.get("template") or {}).get("spec")) or {}).get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(("spec.template.spec.restartPolicy",
+                           f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"'))
+        indexed = spec.get("completionMode") == "Indexed"
+        if indexed and spec.get("completions") is None:
+            causes.append(("spec.completions", "Required value: when completion mode is Indexed"))
+        if spec.get("backoffLimitPerIndex") is not None and (not indexed or policy != "Never"):
+            causes.append(("spec.backoffLimitPerIndex", "Invalid value: requires completionMode Indexed and "
+                                                        "restartPolicy Never"))
+        if old is not None:
+            was = old.get("spec") or {}
+            for f in ("template", "completionMode", "backoffLimitPerIndex"):
+                if was.get(f) != spec.get(f):
+                    causes.append((f"spec.{f}", "Invalid value: field is immutable"))
+            # completions may change only on an Indexed Job, together with parallelism (elastic Indexed Jobs)
+            if was.get("completions") != spec.get("completions") and not (
+                    indexed and spec.get("completions") == spec.get("parallelism")):
+                causes.append(("spec.completions", "Invalid value: field is immutable"))
+        if causes:
+            raise ApiError(422, "Invalid", f'Job.batch "{name}" is invalid: '
+                                           + ", ".join(f"{f}: {m}" for f, m in causes),
+                           {"name": name, "group": "batch", "kind": "Job",
+                            "causes": [{"reason": "FieldValueInvalid", "field": f, "message": m}
+                                       for f, m in causes]})
 
     def _set_fields(self, key: tuple, res: Resource, old: dict | None, new: dict, manager: str, *, sub: str = "") -> None:
         """Ownership after an Update: changed fields go to ``manager``."""
@@ -994,7 +1028,7 @@ class FakeKube:
             new["status"] = copy.deepcopy(old.get("status", {}))
         self._defaults(res, new)
         self._bump_generation(res, old, new)
-        self._validate(res, new, strict)
+        self._validate(res, new, strict, old)
         if dry:
             return new
         self._set_fields(key, res, old, new, manager, sub=sub)
@@ -1088,7 +1122,7 @@ class FakeKube:
         new["metadata"].update(meta_keep)
         self._defaults(res, new)
         self._bump_generation(res, old, new)
-        self._validate(res, new, strict)
+        self._validate(res, new, strict, old)
         if dry:
             return new
         mgrs[manager] = {"op": "Apply", "apiVersion": res.api_version, "fields": new_fields, "time": _now()}
