@@ -196,6 +196,60 @@ def capture_us_per_request(n: int = 20_000, repeats: int = 3) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def app_us_per_request(model_dir: Path, body: Path, n: int = 32_000, repeats: int = 3) -> dict:
+    """CPU microseconds per request of the whole ASGI application (decode, batch, onnxruntime, encode), without
+    network or HTTP server, 64 requests in flight, capture off and on alternately (median of ``repeats`` each):
+    the capture's cost without the noise of sockets and of other processes."""
+    import asyncio
+    import statistics
+
+    from jupyter_modelops.serving.app import ModelServerApp, ServerSettings
+    from jupyter_modelops.serving.modeldir import read_model_dir
+
+    payload = body.read_bytes()
+    scope = {"type": "http", "method": "POST", "path": "/v2/models/hgb/infer",
+             "headers": [(b"content-length", str(len(payload)).encode())], "client": ("127.0.0.1", 1)}
+
+    async def one_run(capture: str) -> float:
+        app = ModelServerApp([read_model_dir(model_dir)], ServerSettings.from_env(runtime="onnx", capture=capture,
+                                                                                     threads=1),
+                             load_in_background=False)
+        await app.startup()
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message: dict) -> None:
+            pass
+
+        async def client(k: int) -> None:
+            for _ in range(k):
+                await app(scope, receive, send)
+
+        await asyncio.gather(*[client(n // 64 // 4) for _ in range(64)])  # warm-up
+        t0 = time.process_time()
+        await asyncio.gather(*[client(n // 64) for _ in range(64)])
+        used = time.process_time() - t0
+        await app.shutdown()
+        return used / n * 1e6
+
+    out: dict[str, list[float]] = {"off": [], "on": []}
+    work = Path(tempfile.mkdtemp(prefix="bench-capture-app-"))
+    try:
+        for i in range(repeats):
+            out["off"].append(asyncio.run(one_run("")))
+            out["on"].append(asyncio.run(one_run(str(work / f"c{i}"))))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in out.items()}
+    return {"off_us": med["off"], "on_us": med["on"], "runs": out}
+
+
+def total_cpu_off(sides: dict) -> float:
+    v = sides["off"]
+    return sum(r["cpu_ms_per_req"] * r["requests"] for r in v) / max(1, sum(r["requests"] for r in v))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.5)
@@ -240,6 +294,8 @@ def main() -> None:
         paced_overhead = paced_total["on"]["cpu_ms_per_req"] / paced_total["off"]["cpu_ms_per_req"] - 1
         random_row_bytes = bytes_per_random_row(work)
         inproc = capture_us_per_request()
+        app = app_us_per_request(model_dir, body)
+        app_share = (app["on_us"] - app["off_us"]) / (total_cpu_off(sides) * 1000)
         ratios = [on["cpu_ms_per_req"] / off["cpu_ms_per_req"] - 1 for off, on in zip(sides["off"], sides["on"])]
         paced_ratios = [on["paced"]["cpu_ms_per_req"] / off["paced"]["cpu_ms_per_req"] - 1
                         for off, on in zip(sides["off"], sides["on"])]
@@ -251,6 +307,7 @@ def main() -> None:
                "captured_rows": rows, "answered_with_capture_on_during_load": answered_on,
                "parquet_files": files, "bytes_on_disk": nbytes, "bytes_per_row": nbytes / max(1, rows),
                "bytes_per_row_random_features": random_row_bytes, "capture_us_per_request_in_process": inproc,
+               "app_us_per_request_in_process": app,
                "round_ratios_saturated": ratios, "round_ratios_paced": paced_ratios}
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "capture.json").write_text(json.dumps(doc, indent=2))
@@ -276,6 +333,11 @@ def main() -> None:
             f"in the writer thread (Arrow conversion, Parquet write) = {inproc['total']:.2f} us, "
             f"{inproc['total'] / (total['off']['cpu_ms_per_req'] * 1000):.1%} of the server's CPU per request "
             f"without capture at saturation ({total['off']['cpu_ms_per_req'] * 1000:.1f} us).", "",
+            f"The whole ASGI application in process (decode, batching, onnxruntime, encode; no sockets, no HTTP "
+            f"server; 64 requests in flight; median of 3 x 32,000 requests per side, alternating): "
+            f"{app['off_us']:.2f} us per request without capture, {app['on_us']:.2f} us with it "
+            f"(+{app['on_us'] - app['off_us']:.2f} us; of the {total['off']['cpu_ms_per_req'] * 1000:.1f} us the "
+            f"server spends per request at saturation, {app_share:.1%}).", "",
             f"Captured rows: {rows} (every request answered while capture was on, warm-up included: "
             f"{rows >= answered_on}); {files} Parquet files, {nbytes} bytes, "
             f"{doc['bytes_per_row']:.1f} bytes on disk per captured row (zstd; 20 FP64 inputs, label, 2 "
