@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of requests captured, in (0, 1] (default 1)")
     p.add_argument("--capture-deployment", default=None, metavar="NAME",
                    help="deployment name recorded with captured rows")
+    live = p.add_argument_group("live drift (when a model directory holds its reference profile)")
+    live.add_argument("--no-live-drift", dest="live_drift", action="store_false", default=None,
+                      help="do not keep drift windows of the inputs and prediction (no drift gauges on /metrics)")
+    live.add_argument("--live-drift-rows", type=int, default=None, metavar="N",
+                      help="rows of the sliding drift window and of each window the alarm adds (default 1000)")
+    live.add_argument("--live-drift-seconds", type=float, default=None, metavar="S",
+                      help="rows older than this leave the drift window (default 3600; 0 = by rows only)")
     sec = p.add_argument_group("security (see the README's Security section)")
     sec.add_argument("--token-file", default=None, metavar="FILE",
                      help="require 'Authorization: Bearer TOKEN' with a token from this file (one per line, reread "
@@ -91,7 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_batch_size=args.max_batch_size, max_delay_ms=args.max_delay_ms, max_queue=args.max_queue,
             timeout_ms=args.timeout_ms, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
             max_body_bytes=args.max_body_bytes, access_log=args.access_log, threaded=args.threaded,
-            capture=args.capture, capture_rate=args.capture_rate, capture_deployment=args.capture_deployment)
+            capture=args.capture, capture_rate=args.capture_rate, capture_deployment=args.capture_deployment,
+            live_drift=args.live_drift, live_drift_rows=args.live_drift_rows, live_drift_seconds=args.live_drift_seconds)
+        if not 16 <= settings.live_drift_rows <= 10_000_000 or settings.live_drift_seconds < 0:
+            raise ValueError(f"--live-drift-rows is {settings.live_drift_rows} and --live-drift-seconds "
+                             f"{settings.live_drift_seconds:g}; expected 16 to 10,000,000 rows and seconds >= 0.")
         if settings.capture:  # check the store and the rate before serving
             from ..capture.store import resolve_location
 

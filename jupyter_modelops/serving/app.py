@@ -80,6 +80,12 @@ class ServerSettings:
     capture_deployment: str = ""  # deployment name recorded with captured rows
     capture_roll_seconds: float = 60.0  # a capture file is written at least this often
     capture_queue_rows: int = 100_000  # captured rows waiting for the writer before new ones are dropped
+    # live drift (jupyter_modelops.serving.livedrift): windows of the inputs and prediction against the profile
+    live_drift: bool = True  # off: --no-live-drift or MODELOPS_SERVING_LIVE_DRIFT=0
+    live_drift_rows: int = 1000  # rows of the sliding window, and of each window the alarm adds
+    live_drift_seconds: float = 3600.0  # rows older than this leave the window; 0 = by rows only
+    live_drift_alpha: float = 0.05  # the alarm's false-alarm probability over its horizon
+    live_drift_horizon: int = 720  # windows the alarm's guarantee spans
 
     @classmethod
     def from_env(cls, environ: dict | None = None, **overrides: Any) -> "ServerSettings":
@@ -112,6 +118,7 @@ class _Model:
         self.ready = False
         self.error: str | None = None
         self.warm: list[float] | None = None
+        self.live: Any = None  # LiveDrift when the directory has a reference profile
 
     def loaded(self, runtime: Any, settings: ServerSettings) -> None:
         self.runtime = runtime
@@ -227,6 +234,12 @@ class ModelServerApp:
         for m in self.models.values():
             m.loaded(choose_runtime(m.spec, prefer=s.runtime or None, settings=rs), s)
             m.warm = _warm_up(m.runtime)
+            # -- live drift (begin)
+            if s.live_drift:
+                from .livedrift import for_model
+
+                m.live = for_model(m.spec, m.runtime, s)
+            # -- live drift (end)
 
     def _start_batchers(self) -> None:
         s = self.settings
@@ -409,6 +422,11 @@ class ModelServerApp:
             text = self.metrics.render()
             if self.capture is not None:
                 text += ("\n".join(self.capture.metrics_lines()) + "\n").encode()
+            live = [m.live for m in self.models.values() if m.live is not None]  # -- live drift
+            if live:
+                from .livedrift import render
+
+                text += render(live)
             return 200, text, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
         if what == "root":
             return 200, orjson.dumps({"server": "jupyter-modelops", "models": sorted(self.models),
@@ -510,6 +528,8 @@ class ModelServerApp:
                 self.capture.done(model, request, outputs, t_infer, 200)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if model.live is not None:  # -- live drift: copies the rows into its staging arrays, once answered
+            model.live.observe(request.inputs, outputs, request.nrows)
         return 200
 
     async def _labels(self, model: _Model, scope: dict, receive: Callable, send: Callable) -> int:
