@@ -105,7 +105,7 @@ _API = {
     "from_mlflow": "jupyter_modelops.integrations",
     "tensorboard": "jupyter_modelops.integrations",
     # settings of this process
-    "config": "jupyter_modelops.config",
+    "configure": "jupyter_modelops.config",
 }
 
 __all__ = ["__version__", "ModelOpsError", *sorted(_API)]

@@ -9,8 +9,6 @@ folder.
 from __future__ import annotations
 
 import os
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +50,7 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0", "false", "False", "no")
 
 
-def config(**settings: Any) -> dict[str, Any]:
+def configure(**settings: Any) -> dict[str, Any]:
     """Read or change the settings of this Python process.
 
     Parameters
@@ -71,7 +69,7 @@ def config(**settings: Any) -> dict[str, Any]:
     Examples
     --------
     >>> import jupyter_modelops as mo
-    >>> mo.config(mlflow=True)["mlflow"]  # doctest: +SKIP
+    >>> mo.configure(mlflow=True)["mlflow"]  # doctest: +SKIP
     True
     """
     from .exceptions import ValidationError
@@ -90,20 +88,7 @@ def config(**settings: Any) -> dict[str, Any]:
 
 
 def mlflow_enabled() -> bool:
-    """Whether results are logged into the active MLflow run (``config(mlflow=...)``, else ``MODELOPS_MLFLOW``)."""
+    """Whether results are logged into the active MLflow run (``configure(mlflow=...)``, else ``MODELOPS_MLFLOW``)."""
     value = _SETTINGS.get("mlflow")
     return _env_flag(ENV_MLFLOW) if value is None else bool(value)
 
-
-class _CallableModule(types.ModuleType):
-    """``jupyter_modelops.config`` is both this module and the function :func:`config`.
-
-    Importing the submodule binds the name ``config`` on the package to the
-    module, so ``mo.config(mlflow=True)`` must work on the module too.
-    """
-
-    def __call__(self, **settings: Any) -> dict[str, Any]:
-        return config(**settings)
-
-
-sys.modules[__name__].__class__ = _CallableModule

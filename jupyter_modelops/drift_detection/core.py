@@ -162,7 +162,7 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
     for r in cols + ([prediction] if prediction else []):
         _verdict(r, methods=methods, alpha=alpha, th=th)
 
-    from ..integrations.mlflow import log_to_active_run  # opt-in: config(mlflow=True) or MODELOPS_MLFLOW=1
+    from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
     return log_to_active_run(DriftReport(cols, prediction=prediction, methods=methods, thresholds=th, alpha=alpha,
                        drift_share_threshold=drift_share, n_reference=ref_tab.n_rows, n_current=cur_tab.n_rows,

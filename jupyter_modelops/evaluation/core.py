@@ -150,7 +150,7 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
     rep.timing["predict_s"] = round(t_pred, 4)
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
-    from ..integrations.mlflow import log_to_active_run  # opt-in: config(mlflow=True) or MODELOPS_MLFLOW=1
+    from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
     return log_to_active_run(rep, "evaluation")
 

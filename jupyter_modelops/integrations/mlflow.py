@@ -8,7 +8,7 @@ under a name with this registry's aliases mirrored as MLflow aliases.
 ``models:/name/3``, ``runs:/ID/path``) into this registry, untrusted like a
 bundle until :func:`jupyter_modelops.trust`. :func:`log_to_active_run` is the
 hook ``evaluate()``, ``robustness()``, ``drift()`` and ``report()`` call when
-``config(mlflow=True)`` or ``MODELOPS_MLFLOW=1``.
+``configure(mlflow=True)`` or ``MODELOPS_MLFLOW=1``.
 
 mlflow is imported inside the functions only.
 """
@@ -655,7 +655,7 @@ def result_metrics(result: Any, kind: str) -> dict[str, float]:
 
 
 def log_to_active_run(result: Any, kind: str) -> Any:
-    """Log ``result`` into the active MLflow run when ``config(mlflow=True)`` or ``MODELOPS_MLFLOW=1``; return it.
+    """Log ``result`` into the active MLflow run when ``configure(mlflow=True)`` or ``MODELOPS_MLFLOW=1``; return it.
 
     Called at the end of ``evaluate()`` (``kind="evaluation"``), ``robustness()``,
     ``drift()`` and ``report()``. Without the setting it returns at once
@@ -671,7 +671,7 @@ def log_to_active_run(result: Any, kind: str) -> Any:
     try:
         import mlflow
     except ImportError:
-        _warn_once("import", "MLflow logging is on (config(mlflow=True) or MODELOPS_MLFLOW=1) but mlflow is not "
+        _warn_once("import", "MLflow logging is on (configure(mlflow=True) or MODELOPS_MLFLOW=1) but mlflow is not "
                              "installed; install jupyter-modelops[mlflow] or turn the setting off.")
         return result
     run = mlflow.active_run()

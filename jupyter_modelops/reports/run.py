@@ -284,6 +284,6 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
 
         record["notified"] = post_webhook(notify, run)
         summary_path.write_text(json.dumps(to_jsonable(record), indent=2), encoding="utf-8")
-    from ..integrations.mlflow import log_to_active_run  # opt-in: config(mlflow=True) or MODELOPS_MLFLOW=1
+    from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
     return log_to_active_run(run, "report")

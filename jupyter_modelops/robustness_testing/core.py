@@ -182,7 +182,7 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
             base_metric = {"name": "accuracy", "value": float(np.mean(clean.labels == yv))}
         else:
             base_metric = {"name": "mae", "value": float(np.mean(np.abs(clean.labels.astype(np.float64) - yv)))}
-    from ..integrations.mlflow import log_to_active_run  # opt-in: config(mlflow=True) or MODELOPS_MLFLOW=1
+    from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
     return log_to_active_run(RobustnessReport(rows, features=features, task=task, n_rows=n, n_boot=n_boot, ci=ci,
                             base_metric=base_metric, model_seconds=model_seconds,

@@ -150,14 +150,14 @@ def test_results_log_into_the_active_run_only_when_asked(tracking, clf, clf_data
     with mlflow.start_run() as off:
         mo.evaluate(clf, X, y, n_boot=50, progress=False)
     assert tracking.get_run(off.info.run_id).data.metrics == {}
-    mo.config(mlflow=True)
+    mo.configure(mlflow=True)
     try:
         with mlflow.start_run() as on:
             ev = mo.evaluate(clf, X, y, n_boot=50, progress=False)
             mo.drift(X[:200], X[200:] + 0.5, progress=False)
             mo.robustness(clf, X, y, n_boot=20, progress=False)
     finally:
-        mo.config(mlflow=None)
+        mo.configure(mlflow=None)
     metrics = tracking.get_run(on.info.run_id).data.metrics
     assert metrics["evaluation.roc_auc_low"] == pytest.approx(ev.to_dict()["metrics"]["roc_auc"]["low"])
     assert metrics["drift.x0.drift"] == 1.0
@@ -178,6 +178,6 @@ def test_the_environment_variable_turns_logging_on(tracking, clf, clf_data, monk
 
 def test_config_refuses_unknown_settings():
     with pytest.raises(ValidationError, match="Unknown setting 'mlfow'"):
-        mo.config(mlfow=True)
+        mo.configure(mlfow=True)
     with pytest.raises(ValidationError, match="True, False or None"):
-        mo.config(mlflow="yes")
+        mo.configure(mlflow="yes")
