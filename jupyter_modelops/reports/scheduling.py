@@ -101,9 +101,9 @@ def _index_path() -> Path:
 
 
 @contextlib.contextmanager
-def _locked_index() -> Iterator[list[dict]]:
-    """Read-modify-write the index under an exclusive lock, replaced atomically."""
-    path = _index_path()
+def _locked_index(path: Path | None = None) -> Iterator[list[dict]]:
+    """Read-modify-write the index (default: the schedules') under an exclusive lock, replaced atomically."""
+    path = path or _index_path()
     lock = path.with_suffix(".lock")
     with open(lock, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
