@@ -88,6 +88,13 @@ _API = {
     "clusters": "jupyter_modelops.deployment",
     "Deployment": "jupyter_modelops.deployment",
     "HardwareProfile": "jupyter_modelops.deployment",
+    "CanaryAnalysis": "jupyter_modelops.deployment.analysis",
+    # acting on monitoring: watch policies, Grafana
+    "watch": "jupyter_modelops.monitoring.watch",
+    "watches": "jupyter_modelops.monitoring.watch",
+    "unwatch": "jupyter_modelops.monitoring.watch",
+    "run_watch": "jupyter_modelops.monitoring.watch",
+    "grafana_dashboard": "jupyter_modelops.monitoring.grafana",
     # capture (what a deployed model sees) and delayed labels
     "captures": "jupyter_modelops.capture",
     "log_labels": "jupyter_modelops.capture",
