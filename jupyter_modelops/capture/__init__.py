@@ -17,6 +17,7 @@ from typing import Any
 _NAMES = {
     "captures": "jupyter_modelops.capture.read",
     "log_labels": "jupyter_modelops.capture.read",
+    "log_labels_file": "jupyter_modelops.capture.read",
     "CaptureSummary": "jupyter_modelops.capture.read",
     "LabelsResult": "jupyter_modelops.capture.labels",
     "CaptureStore": "jupyter_modelops.capture.store",

@@ -308,3 +308,40 @@ def log_labels(ref_or_deployment: Any, ids: Sequence[str], labels: Sequence[Any]
 
     model, _, cs = resolve_target(ref_or_deployment, store)
     return LabelsResult(write_labels(cs, model, ids, labels, rows=rows), cs.url)
+
+
+def log_labels_file(ref_or_deployment: Any, path: str, *, id_column: str, label_column: str,
+                    row_column: str | None = None, store: Any = None) -> Any:
+    """:func:`log_labels` from a CSV or Parquet file with a request-id column and a label column.
+
+    Parameters
+    ----------
+    ref_or_deployment : str, ModelVersion or LocalDeployment
+        The model or local deployment whose captures the labels belong to.
+    path : str
+        The file.
+    id_column, label_column : str
+        Columns holding the request ids and the true labels.
+    row_column : str, optional
+        Column holding the row within each request (default: row 0).
+    store : str, optional
+        The capture store.
+
+    Returns
+    -------
+    LabelsResult
+    """
+    from ..io import read_table
+
+    frame = read_table(path, what="labels")
+    wanted = [c for c in (id_column, label_column, row_column) if c]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"The labels file '{path}' has no column {', '.join(map(repr, missing))}.",
+                              hint=f"Its columns are: {', '.join(map(str, list(frame.columns)[:20]))}.")
+    if frame[label_column].isna().any():
+        raise ValidationError(f"The label column '{label_column}' of '{path}' has empty cells; give a label per row.")
+    ids = [str(v) for v in frame[id_column].tolist()]
+    labels = [v.item() if hasattr(v, "item") else v for v in frame[label_column].tolist()]
+    rows = [int(v) for v in frame[row_column].tolist()] if row_column else None
+    return log_labels(ref_or_deployment, ids, labels, rows=rows, store=store)

@@ -216,3 +216,25 @@ def test_the_packed_path_splits_hours_and_refuses_arrays_that_do_not_fit(tmp_pat
     df = captures("p:1", store=str(tmp_path), since="3h").set_index(["request_id", "row"])
     assert df.loc[("now", 1), "label"] == 8 and list(df.loc[("now", 1), "input"]) == [3.0, 4.0]
     assert list(df.loc[("now", 1), "score"]) == [0.25, 0.75] and df.loc[("old", 0), "label"] == 7
+
+
+def test_labels_from_a_file(tmp_path):
+    import pandas as pd
+
+    from jupyter_modelops import captures
+    from jupyter_modelops.capture import log_labels_file
+
+    w = _writer(tmp_path / "store")
+    now = time.time()
+    w.record(_item("a", now, 2))
+    w.record(_item("b", now))
+    w.close()
+    f = tmp_path / "labels.csv"
+    pd.DataFrame({"request": ["a", "a", "b", "zz"], "r": [0, 1, 0, 0], "truth": [1, 0, 1, 0]}).to_csv(f, index=False)
+    r = log_labels_file("m", str(f), id_column="request", label_column="truth", row_column="r",
+                        store=str(tmp_path / "store"))
+    assert (r.written, r.unknown, r.unknown_ids) == (4, 1, ["zz"])
+    df = captures("m", store=str(tmp_path / "store"), since="1h").set_index(["request_id", "row"])
+    assert [df.loc[k, "y_true"] for k in (("a", 0), ("a", 1), ("b", 0))] == [1, 0, 1]
+    with pytest.raises(ValidationError, match="has no column 'label'"):
+        log_labels_file("m", str(f), id_column="request", label_column="label", store=str(tmp_path / "store"))
