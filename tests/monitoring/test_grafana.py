@@ -121,3 +121,18 @@ def test_names_and_paths_are_checked(tmp_path):
     b = grafana_dashboard("fraud", output=tmp_path / "b.json", model="fraud_v2")
     assert a.dashboard["uid"] == b.dashboard["uid"] != grafana_dashboard("fraud", output=tmp_path / "c.json").dashboard["uid"]
     _check_grafana_model(a.dashboard)
+
+
+def test_the_grafana_command_writes_the_dashboard(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "fraud.json"
+    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "grafana", "fraud", "--output", str(out)],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert res.returncode == 0 and str(out) in res.stdout, res.stderr
+    _check_grafana_model(json.loads(out.read_text()))
+    bad = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "grafana", 'x"y', "--output", str(out)],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert bad.returncode != 0 and "cannot name a dashboard" in bad.stderr and "Traceback" not in bad.stderr

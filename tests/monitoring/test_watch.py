@@ -155,3 +155,14 @@ def test_policies_and_values_are_checked_before_anything_is_installed(crontab): 
         run_watch("../../etc", deployment="churn")
     assert subprocess.run([crontab, "-l"], capture_output=True, text=True).stdout == before
     assert watches().items == []
+
+
+def test_the_watch_command_refuses_a_bad_policy_in_one_sentence():
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "watch", "churn", "--on-alarm", "explode"],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert res.returncode != 0 and "on_alarm is 'explode'" in res.stderr and "Traceback" not in res.stderr
+    listed = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "watches", "--json"],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert listed.returncode == 0 and '"watches": []' in listed.stdout.replace("\n", "").replace("  ", "")
