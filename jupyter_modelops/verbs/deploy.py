@@ -2,12 +2,14 @@
 
 Examples: {prog} deploy churn:3 --cluster prod --profile gpu-t4 --replicas 2
           {prog} deploy churn:4 --cluster prod --canary 10
+          {prog} deploy churn:4 --cluster prod --canary 10 -a duration 30m -a max_error_rate 0.01 \
+                 -a stable_metrics URL -a canary_metrics URL      (promotes or rolls back on its own)
           {prog} deploy churn:3 --cluster prod,dr --dry-run     (shows the YAML)
           {prog} deploy churn:3 --cluster local                 (a model server on this machine)
 """
 
 from ._common import KUBECONFIG, NAMESPACE, TIMEOUT
-from ._spec import Flag, Float, Int, Param, Path, Ref, Text, Verb, exit_ok
+from ._spec import Flag, Float, Int, Pairs, Param, Path, Ref, Text, Verb, exit_ok
 
 MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t4]       (a form, pre-filled)
 """
@@ -15,7 +17,7 @@ MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t
 
 def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas, canary, mode, name, timeout,
         wait, force, dry_run, kubeconfig, auth_secret=None, auth_token_file=None, capture=None, capture_rate=1.0,
-        capture_pvc=None, capture_size="10Gi", capture_secret=None):
+        capture_pvc=None, capture_size="10Gi", capture_secret=None, analysis=None):
     if ref is None:
         if face.name == "magic":
             from ..magics._deploy_form import deploy_form
@@ -27,11 +29,15 @@ def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas
         raise ValidationError("The model reference is missing.", hint="Pass one such as churn:3.")
     from ..deployment import deploy
 
+    if analysis and face.name != "rest":
+        from ..registry import params_from_text
+
+        analysis = params_from_text(analysis.items())  # numbers from text; durations stay text
     return deploy(ref, cluster=cluster, target=target, profile=profile, namespace=namespace, image=image, push=push,
                   replicas=replicas, canary=canary, mode=mode, name=name, timeout=timeout, wait=wait, force=force,
                   dry_run=dry_run, kubeconfig=kubeconfig, auth_secret=auth_secret, auth_token_file=auth_token_file,
                   capture=capture_value(capture), capture_rate=capture_rate, capture_pvc=capture_pvc,
-                  capture_size=capture_size, capture_secret=capture_secret)
+                  capture_size=capture_size, capture_secret=capture_secret, analysis=analysis or None)
 
 
 def capture_value(text):
@@ -61,6 +67,9 @@ VERB = Verb(
         Param("push", Text(), help="registry repository to build and push the image to"),
         Param("replicas", Int(), help="number of replicas (default: the profile's)"),
         Param("canary", Int(), metavar="PERCENT", help="traffic share of a canary (1-99)"),
+        Param("analysis", Pairs(), short="-a",
+              help="automated canary analysis (repeatable): duration 30m, max_error_rate 0.01, max_latency_p99_ms 50, "
+                   "max_prediction_drift 0.2, stable_metrics URL, canary_metrics URL"),
         Param("mode", Text(), default="deployment", choices=("deployment", "kserve"), help="what to create"),
         Param("name", Text(), help="object name (default: from the model name)"),
         TIMEOUT,

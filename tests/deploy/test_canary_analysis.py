@@ -176,3 +176,15 @@ def test_the_statistics_of_the_analysis():
     assert (w.requests, w.errors) == (110, 10)
     checks = analyze(Window(requests=200), w, {"max_error_rate": 0.01, "max_prediction_drift": 0.2})
     assert [c["verdict"] for c in checks] == ["fail", "inconclusive"]
+
+
+def test_the_deploy_command_passes_the_analysis_settings(refs):
+    import os
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "deploy", refs[1], "--cluster", "fake",
+                          "--canary", "10", "-a", "duration", "10m", "-a", "max_error_rate", "3"],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert res.returncode == 2 and "analysis max_error_rate is 3; expected a number between 0 and 1" in res.stderr
+    assert "Traceback" not in res.stderr
