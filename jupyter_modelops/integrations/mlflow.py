@@ -15,6 +15,8 @@ mlflow is imported inside the functions only.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -338,7 +340,8 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
                 _save_model(mv, mlflow_flavor, t / "model")
                 client.log_artifacts(run_id, str(t / "model"), MODEL_PATH)
                 client.set_tag(run_id, TAG_MODEL, f"{mlflow_flavor}:{MODEL_PATH}")
-        client.set_terminated(run_id, "FINISHED")
+        with contextlib.redirect_stdout(io.StringIO()):  # MLflow prints the run's URL: not ours to print (--json)
+            client.set_terminated(run_id, "FINISHED")
         model_version = None
         aliases: list[str] = []
         rm = registered_model or mv.name
