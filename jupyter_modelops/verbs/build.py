@@ -10,7 +10,7 @@ from ._spec import Int, Param, Path, Ref, Text, Verb
 
 
 def run(face, *, ref, push, base, tag, platform, profile, python_version, insecure, chunk_size, progress,
-        dockerfile):
+        dockerfile=None):
     from ..images import DEFAULT_BASE, build
     from ..images import dockerfile as write_context
 
