@@ -12,13 +12,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages the tests use as real parts (installed only when missing, as root).
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chromium fonts-dejavu-core openssl
 
-.PHONY: demo test env system-deps lint bench clean
+.PHONY: demo test env system-deps mlflow-server lint bench clean
 
 demo: env
 	$(PY) -m jupyter_modelops.demo
 
 # make lint runs first: a lint, format or typing finding fails before the long test run.
-test: env system-deps lint
+test: env system-deps lint mlflow-server
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/
 
@@ -42,6 +42,14 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "missing system packages:$$missing (run make test as root, or install them)"; fi; \
 	fi
+
+# The MLflow tracking server the tests start (the full mlflow package pins pyarrow<26, so it has its own venv;
+# the project's venv has only the client, mlflow-skinny).
+MLFLOW_VENV := bench/.venvs/mlflow-server
+mlflow-server: $(MLFLOW_VENV)/bin/mlflow
+$(MLFLOW_VENV)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q "mlflow>=3.5,<4"
 
 # Static checks, configured in pyproject.toml: ruff (lint, then the formatting check) and mypy over the core.
 # Every check runs; the target fails if any failed.
