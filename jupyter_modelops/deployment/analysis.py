@@ -1,7 +1,7 @@
 """Automated canary analysis: compare a canary's live metrics with the stable version's, then decide.
 
-Both model servers are scraped (their Prometheus ``/metrics``) at the start of
-the window and again every ``interval`` seconds until ``duration`` has passed.
+Both tracks are scraped (the Prometheus ``/metrics`` of every running pod,
+through the API server's pod proxy, or the URLs given) at the start of the window and again every ``interval`` seconds until ``duration`` has passed.
 Counters and histogram buckets are differenced between the first and the last
 scrape, so only the window's traffic counts. Each criterion gives a verdict:
 
@@ -39,7 +39,7 @@ from .._html import Result, esc, page, table
 from ..exceptions import DeployError, ValidationError
 
 __all__ = ["CanaryAnalysis", "Window", "analyze", "check_analysis", "newcombe", "parse_metrics", "quantile",
-           "run_analysis", "scrape", "wilson"]
+           "run_analysis", "scrape", "track_reader", "wilson"]
 
 MAX_METRICS_BYTES = 8 << 20
 CRITERIA = ("max_error_rate", "max_latency_p99_ms", "max_prediction_drift")
@@ -353,14 +353,38 @@ def decide(checks: list[dict], *, final: bool) -> tuple[str | None, str]:
     return "promote", "every criterion passed: " + "; ".join(c["detail"] for c in checks)
 
 
-def run_analysis(stable_url: str, canary_url: str, criteria: Mapping[str, Any], *, token: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> CanaryAnalysis:
+def track_reader(kube: Any, name: str, namespace: str, track: str) -> Callable[[], list]:
+    """A reader of the summed ``/metrics`` of every running pod of one track (``stable`` or ``canary``) of a
+    plain-mode deployment, through the API server's pod proxy (no port-forward, no Service hop)."""
+    from .manifests import LABEL_PREFIX, PORT
+
+    def read() -> list:
+        pods = kube.list("Pod", namespace, labels={"app.kubernetes.io/name": name, f"{LABEL_PREFIX}/track": track})
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        if not running:
+            raise DeployError(f"No running {track} pod of deployment '{name}' in namespace '{namespace}' to read "
+                              "metrics from.")
+        samples: list = []
+        for pod in running:
+            text = kube.proxy_get(namespace, pod["metadata"]["name"], PORT, "/metrics")
+            if len(text) > MAX_METRICS_BYTES:
+                raise DeployError(f"The metrics of pod {pod['metadata']['name']} are larger than "
+                                  f"{MAX_METRICS_BYTES >> 20} MiB; refused.")
+            samples += parse_metrics(text)
+        return samples
+
+    return read
+
+
+def run_analysis(stable: str | Callable[[], list], canary: str | Callable[[], list], criteria: Mapping[str, Any], *,
+                 token: str | None = None, sleep: Callable[[float], None] = time.sleep) -> CanaryAnalysis:
     """Scrape both servers over ``criteria["duration"]`` seconds and decide (see the module's docstring).
 
     Parameters
     ----------
-    stable_url, canary_url : str
-        The ``/metrics`` URLs of the stable and the canary servers.
+    stable, canary : str or callable
+        The ``/metrics`` URLs of the stable and the canary servers, or functions returning their
+        samples (see :func:`track_reader`).
     criteria : dict
         Settings checked by :func:`check_analysis`.
     token : str, optional
@@ -373,13 +397,15 @@ def run_analysis(stable_url: str, canary_url: str, criteria: Mapping[str, Any], 
     crit = check_analysis(criteria) or {}
     started = time.time()
     t0 = time.monotonic()
-    s0, c0 = scrape(stable_url, token=token), scrape(canary_url, token=token)
+    read_stable = stable if callable(stable) else (lambda: scrape(stable, token=token))
+    read_canary = canary if callable(canary) else (lambda: scrape(canary, token=token))
+    s0, c0 = read_stable(), read_canary()
     end = t0 + crit["duration"]
     while True:
         now = time.monotonic()
         sleep(max(0.0, min(crit["interval"], end - now)))
         final = time.monotonic() >= end - 1e-3
-        s1, c1 = scrape(stable_url, token=token), scrape(canary_url, token=token)
+        s1, c1 = read_stable(), read_canary()
         dt = time.monotonic() - t0
         sw, cw = Window.between(s0, s1, dt), Window.between(c0, c1, dt)
         checks = analyze(sw, cw, crit)

@@ -217,8 +217,8 @@ def deploy(
         rolled back on its own (see :mod:`jupyter_modelops.deployment.analysis`). Criteria:
         ``max_error_rate`` (tolerated increase of the error rate), ``max_latency_p99_ms``,
         ``max_prediction_drift``; settings: ``interval``, ``min_requests``, ``confidence``, and
-        ``stable_metrics`` / ``canary_metrics``, the ``/metrics`` URLs of a stable and a canary pod
-        as reachable from here. The decision and its evidence are in ``.analysis``, in the registry
+        ``stable_metrics`` / ``canary_metrics``, ``/metrics`` URLs to read instead of every pod's
+        (through the API server's pod proxy, the default). The decision and its evidence are in ``.analysis``, in the registry
         records and in :func:`status`.
 
     Returns
@@ -291,18 +291,25 @@ def _check_analysis(analysis: Any, *, canary: Any, wait: bool, clusters: list) -
     if clusters == [LOCAL] or len(clusters) != 1:
         raise ValidationError("analysis= needs exactly one Kubernetes cluster: the metrics of a canary are "
                               "read on the cluster it runs in.")
-    missing = [k for k in ("stable_metrics", "canary_metrics") if k not in criteria]
-    if missing:
-        raise ValidationError(f"analysis has no {' and no '.join(missing)}; expected the /metrics URL of a stable "
-                              "and of a canary pod as reachable from here (e.g. through kubectl port-forward).")
+    if ("stable_metrics" in criteria) != ("canary_metrics" in criteria):
+        raise ValidationError("analysis has only one of stable_metrics and canary_metrics; give both URLs, or "
+                              "neither to read every pod's /metrics through the API server.")
     return criteria
 
 
 def _analyze_canary(dep: Deployment, criteria: dict, *, timeout: float, progress: bool | None) -> Deployment:
     """Run the canary analysis of a ready canary, then promote or roll it back; the result carries the evidence."""
-    from .analysis import run_analysis
+    from .analysis import run_analysis, track_reader
 
-    result = run_analysis(criteria["stable_metrics"], criteria["canary_metrics"], criteria)
+    if "stable_metrics" in criteria:
+        result = run_analysis(criteria["stable_metrics"], criteria["canary_metrics"], criteria)
+    elif dep.mode != "deployment":
+        raise ValidationError("In KServe mode the canary analysis reads the URLs analysis['stable_metrics'] and "
+                              "analysis['canary_metrics']; give both.")
+    else:
+        with Kube(_cluster(dep.cluster, dep.kubeconfig)) as kube:
+            result = run_analysis(track_reader(kube, dep.name, dep.namespace, "stable"),
+                                  track_reader(kube, dep.name, dep.namespace, "canary"), criteria)
     evidence = result.to_dict()
     evidence["ref"] = dep.ref
     if result.decision == "promote":

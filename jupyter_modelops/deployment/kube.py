@@ -165,10 +165,11 @@ class Kube:
 
     # -- the one door ----------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, query: list | None = None, body: Any = None,
-              content_type: str | None = None, timeout: float | None = None, stream: bool = False):
+              content_type: str | None = None, timeout: float | None = None, stream: bool = False,
+              raw_text: bool = False):
         import urllib3
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "*/*" if raw_text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         # JSON bodies are serialized by the client; an apply patch (YAML) is sent as JSON text, which is YAML
@@ -201,7 +202,19 @@ class Kube:
         text = raw.decode("utf-8", "replace") if raw else ""
         if not 200 <= resp.status < 300:
             raise self._ApiException.from_response(http_resp=resp, body=text, data=None)
+        if raw_text:
+            return text
         return json.loads(text) if text else {}
+
+    def proxy_get(self, namespace: str, pod: str, port: int, path: str, *, timeout: float | None = None) -> str:
+        """GET ``path`` of a pod's ``port`` through the API server's pod proxy; the body as text."""
+        target = f"{quote(pod, safe='')}:{int(port)}"
+        api = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{target}/proxy/{path.lstrip('/')}"
+        try:
+            return self._send("GET", api, timeout=timeout, raw_text=True)
+        except self._ApiException as exc:
+            raise translate(exc, cluster=self.cluster.name, method="GET", kind="Pod", name=pod,
+                            namespace=namespace) from exc
 
     def request(self, method: str, kind: str, *, namespace: str | None = None, name: str | None = None,
                 sub: str | None = None, query: list | None = None, body: Any = None,

@@ -1,5 +1,6 @@
-"""Automated canary analysis: two real model servers on 127.0.0.1 stand for the stable and the canary pods of a
-deployment on the fake API server; a real V2 client (tritonclient) sends them traffic during the window."""
+"""Automated canary analysis: two real model servers on 127.0.0.1 stand behind the stable and the canary pods of a
+deployment on the fake API server (read through its pod proxy, or at URLs given); a real V2 client (tritonclient)
+sends them traffic during the window."""
 
 from __future__ import annotations
 
@@ -75,9 +76,13 @@ def _servers(stable_ref, canary_ref):
     return jm.serve(stable_ref, name="stable-pod", timeout=120), jm.serve(canary_ref, name="canary-pod", timeout=120)
 
 
-def _canary(fake_kube, ref, stable, canary, **criteria):
-    analysis = {"duration": 5, "interval": 1, "stable_metrics": stable.url + "/metrics",
-                "canary_metrics": canary.url + "/metrics", **criteria}
+def _canary(fake_kube, ref, stable, canary, *, via_proxy, **criteria):
+    analysis = {"duration": 5, "interval": 1, **criteria}
+    if via_proxy:  # the pods' /metrics through the API server, as deploy() reads them in a cluster
+        fake_kube.proxy_to({"modelops.jupyter.org/track": "stable"}, stable.url)
+        fake_kube.proxy_to({"modelops.jupyter.org/track": "canary"}, canary.url)
+    else:
+        analysis.update(stable_metrics=stable.url + "/metrics", canary_metrics=canary.url + "/metrics")
     return deploy(ref, cluster="fake", kubeconfig=fake_kube.cfg, image="registry.example/churn:new", canary=10,
                   timeout=120, analysis=analysis)
 
@@ -88,7 +93,8 @@ def test_a_healthy_canary_is_promoted_with_its_evidence(fake_kube, versions):
     stable, canary = _servers(versions[0], versions[1])
     try:
         with Traffic([stable.url, canary.url]) as traffic:
-            done = _canary(fake_kube, versions[1], stable, canary, max_error_rate=0.05, max_latency_p99_ms=2500)
+            done = _canary(fake_kube, versions[1], stable, canary, via_proxy=True, max_error_rate=0.05,
+                           max_latency_p99_ms=2500)
     finally:
         stable.stop(), canary.stop()
     assert done.state == "deployed" and done.ref == versions[1], done.reason
@@ -98,6 +104,8 @@ def test_a_healthy_canary_is_promoted_with_its_evidence(fake_kube, versions):
     err = next(c for c in a["checks"] if c["name"] == "error_rate")
     assert err["verdict"] == "pass" and err["canary"]["errors"] == 0 and err["stable"]["errors"] == 0
     assert 0 < err["canary"]["requests"] <= traffic.sent[1]
+    assert any("/pods/churn-canary-" in path and path.endswith(":8080/proxy/metrics")
+               for _, path in fake_kube.requests)  # read through the API server's pod proxy
     lo, hi = err["interval"]
     assert lo < 0 < hi <= 0.05  # no errors on either side: an interval around 0 narrower than the tolerance
     lat = next(c for c in a["checks"] if c["name"] == "latency_p99")
@@ -121,7 +129,7 @@ def test_a_canary_with_more_errors_is_rolled_back_early(fake_kube, versions):
     stable, canary = _servers(versions[0], versions[2])
     try:
         with Traffic([stable.url, canary.url]):
-            back = _canary(fake_kube, versions[2], stable, canary, max_error_rate=0.05)
+            back = _canary(fake_kube, versions[2], stable, canary, via_proxy=False, max_error_rate=0.05)
     finally:
         stable.stop(), canary.stop()
     assert back.state == "rolled-back" and back.ref == versions[2], back.reason
@@ -145,7 +153,7 @@ def test_analysis_settings_are_checked_before_anything_is_deployed(refs):
         ({"max_error_rate": 0.01, "colour": 1, **m}, "unknown key"),
         ({"max_error_rate": 0.01, "stable_metrics": "file:///etc/passwd", "canary_metrics": m["canary_metrics"]},
          "expected the http"),
-        ({"max_error_rate": 0.01}, "no stable_metrics and no canary_metrics"),
+        ({"max_error_rate": 0.01, "stable_metrics": m["stable_metrics"]}, "only one of stable_metrics"),
     ]
     for analysis, message in cases:
         with pytest.raises(ValidationError, match=message):

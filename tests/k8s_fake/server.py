@@ -604,6 +604,7 @@ class FakeKube:
         self.events: list[tuple[int, str, tuple, dict]] = []
         self.forbidden: list[tuple[str, str, str | None]] = []
         self.scripts: list[Script] = []
+        self.backends: list[tuple[dict, str]] = []  # (pod labels, base URL) the pod proxy forwards to
         self.requests: list[tuple[str, str]] = []
         self._stop = threading.Event()
         self._started: dict[tuple, float] = {}
@@ -686,6 +687,11 @@ class FakeKube:
         return {}
 
     # -- scripting --------------------------------------------------------------------------------------
+    def proxy_to(self, labels: dict, url: str) -> None:
+        """A real process behind the fake pods: the API server's pod proxy (``GET pods/NAME[:PORT]/proxy/PATH``)
+        forwards to ``url`` + PATH for the pods that carry ``labels``."""
+        self.backends.append((dict(labels), url.rstrip("/")))
+
     def script(self, image: str, behaviour: str, *, deadline: float | None = None) -> None:
         """Pods whose image contains ``image`` behave as ``behaviour``: ok, stall (never ready), unready
         (never ready, no deadline ever), crashloop, imagepull. The progress deadline passes after
@@ -1519,6 +1525,38 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing ---------------------------------------------------------------------------------------
+    def _proxy(self, method: str, ns: str, target: str, rest: str) -> None:
+        """The pod proxy: ``[scheme:]NAME[:PORT]``; a GET forwarded to the backend of the pod's labels."""
+        import urllib.error
+        import urllib.request
+
+        fake = self.server_fake
+        if method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "the fake's pod proxy forwards GET only")
+        parts = target.split(":")
+        name = parts[1] if len(parts) == 3 else parts[0]
+        with fake.lock:
+            pod = fake.objects.get(("", "pods", ns, name))
+        if pod is None:
+            raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
+        labels = pod["metadata"].get("labels") or {}
+        url = next((u for sel, u in fake.backends if all(labels.get(k) == v for k, v in sel.items())), None)
+        if url is None:
+            raise ApiError(503, "ServiceUnavailable", f"error trying to reach service: dial tcp {name}: connect: "
+                                                      "connection refused")
+        try:
+            with urllib.request.urlopen(url + rest, timeout=10) as r:
+                code, ctype, data = r.status, r.headers.get("Content-Type", "text/plain"), r.read()
+        except urllib.error.HTTPError as exc:
+            code, ctype, data = exc.code, exc.headers.get("Content-Type", "text/plain"), exc.read()
+        except OSError as exc:
+            raise ApiError(503, "ServiceUnavailable", f"error trying to reach service: {exc}") from None
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _send(self, code: int, body: Any) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
@@ -1646,6 +1684,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, q: dict, body: Any) -> None:
         fake = self.server_fake
+        proxied = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/proxy(/.*)?", path)
+        if proxied:
+            return self._proxy(method, proxied.group(1), proxied.group(2), proxied.group(3) or "/")
         if method == "GET":
             disc = self._discovery(path)
             if disc is not None:
