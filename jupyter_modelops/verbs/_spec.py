@@ -600,6 +600,9 @@ class Verb:
         return {k: v for k, v in out.items() if params[k].to_core}
 
     def call(self, face: Face, values: dict) -> Any:
+        # a parameter this face does not offer (e.g. a CLI-only path) reaches the core as its default
+        values = {**{p.name: p.value(p.default if not p.repeat else []) for p in self.params
+                     if p.to_core and p.name not in values and not p.on(face.name)}, **values}
         return self.run(face, **values)
 
     def schema(self) -> dict:
