@@ -196,12 +196,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="n = 100 and 1,000 only, few replications")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the replication counts")
     ap.add_argument("--out", default=str(RESULTS / "coverage"), help="output path without extension")
+    ap.add_argument("--only", help="run only this generator; keep the other cells of an existing --out .json")
     args = ap.parse_args()
     scale = 0.1 if args.quick else args.scale
     t0 = time.perf_counter()
     truth_cache: dict[str, dict] = {}
     cells = []
+    out = Path(args.out)
+    kept = []
+    if args.only and out.with_suffix(".json").exists():
+        kept = [c for c in json.loads(out.with_suffix(".json").read_text())["cells"] if c["generator"] != args.only]
     for gen, n, weighted, path in plan(args.quick):
+        if args.only and gen != args.only:
+            continue
         if gen not in truth_cache:
             truth_cache[gen] = truths(gen)
         reps = max(10, int(REPS[n] * scale))
@@ -217,7 +224,10 @@ def main() -> None:
                           f"2,000,000 rows of each generator; {platform.machine()}, {os.cpu_count()} CPUs shared; "
                           f"total {time.perf_counter() - t0:.0f} s."),
            "n_boot": N_BOOT, "scale": scale, "cells": cells}
-    out = Path(args.out)
+    if kept:
+        order = list(dict.fromkeys(g for g, *_ in plan(args.quick)))
+        res["cells"] = sorted(kept + cells, key=lambda c: (order.index(c["generator"]), c["n"], c["weighted"]))
+        res["conditions"] += f" Cells of {args.only} re-run separately."
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     out.with_suffix(".md").write_text(to_markdown(res))

@@ -195,6 +195,21 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
     return cell, C, stat, binned
 
 
+def calibration_null(proba, w, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Top-label calibration errors of a perfectly calibrated model with these probabilities.
+
+    Under calibration a row's top label is right with probability ``conf``, so
+    a bin's sum of ``w * (conf - correct)`` has mean 0 and variance
+    ``sum w**2 conf (1 - conf)``; drawn as a normal (``O(bins)`` per draw).
+    """
+    conf = proba.max(axis=1)
+    w2 = np.ones(len(conf)) if w is None else w * w
+    var = np.bincount(_cal_bin(conf), weights=w2 * conf * (1.0 - conf), minlength=N_CAL_BINS)
+    T = float(len(conf) if w is None else w.sum())
+    z = rng.standard_normal((n_draws, N_CAL_BINS)) * np.sqrt(var)
+    return np.abs(z).sum(axis=1) / T
+
+
 def calibration(proba, yt, pred, w) -> dict:
     conf = proba.max(axis=1)
     W = np.ones(len(conf)) if w is None else w

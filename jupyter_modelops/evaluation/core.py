@@ -337,6 +337,10 @@ BIAS_NOTE = ("The KS statistic and the expected calibration error are biased upw
              "are approximate (see the coverage table in the README).")
 
 
+CALIBRATED_NOTE = ("The calibration error is within what sampling noise alone gives a perfectly calibrated model "
+                   "with these scores (below its {ci:.0%} quantile): its interval starts at 0.")
+
+
 def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *, ci, n_boot, threshold,
                    random_state, pos_label,
                    progress, y_name) -> EvaluationReport:
@@ -404,9 +408,7 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
                 [2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]))
             if point["calibration_error"] <= float(np.quantile(null, ci)):
                 res.low["calibration_error"] = 0.0
-                notes.append("The calibration error is within what sampling noise alone gives a perfectly "
-                             f"calibrated model with these scores (below its {ci:.0%} quantile): its interval "
-                             "starts at 0.")
+                notes.append(CALIBRATED_NOTE.format(ci=ci))
     rep = EvaluationReport(task="binary", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=threshold,
                            metrics=_interval_metrics(res, point, BINARY_ORDER), classes=classes.tolist(),
                            pos_label=pos_label, method=method, binned=binned, notes=notes)
@@ -468,6 +470,12 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
         corrected = bias_correct(res, BIASED)
         if corrected:
             notes.append(BIAS_NOTE)
+        if "calibration_error" in corrected:
+            null = _multiclass.calibration_null(proba, w, max(n_boot, 200), np.random.default_rng(
+                [2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]))
+            if point["calibration_error"] <= float(np.quantile(null, ci)):
+                res.low["calibration_error"] = 0.0
+                notes.append(CALIBRATED_NOTE.format(ci=ci))
     rep = EvaluationReport(task="multiclass", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=None,
                            metrics=_interval_metrics(res, point, MULTI_ORDER), classes=classes.tolist(),
                            method=method, binned=binned, notes=notes)
