@@ -16,7 +16,8 @@ from typing import Callable
 STEPS: list[tuple[str, Callable[[dict], str]]] = []
 
 # The story, in order; steps are defined below in any order and run in this one.
-ORDER = ["train", "evaluate", "robustness", "drift", "snapshot", "export", "serve", "build", "deploy", "report"]
+ORDER = ["train", "evaluate", "robustness", "drift", "snapshot", "export", "serve", "watch", "monitor", "labels",
+         "live-report", "build", "deploy", "report"]
 
 
 def step(title: str) -> Callable[[Callable[[dict], str]], Callable[[dict], str]]:
@@ -114,6 +115,159 @@ def serve_step(state: dict) -> str:
     finally:
         dep.stop()
     return line + "; stopped"
+
+# -- the watching loop: live drift on the wire, monitor() before and after labels, a report over the captures
+WATCH_ROWS = 64  # the sliding drift window and the alarm's window, in rows: small beside the 341 reference rows
+ROWS_PER_REQUEST = 2
+
+
+def _post_rows(url: str, rows: object) -> str:
+    """One V2 inference request of a few rows; returns the request id the server answered with."""
+    import json
+    import urllib.request
+
+    import numpy as np
+
+    X = np.asarray(rows, dtype=np.float64)
+    body = {"inputs": [{"name": "input", "datatype": "FP64", "shape": list(X.shape), "data": X.ravel().tolist()}]}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())["id"]
+
+
+def _gauges(url: str) -> dict[str, float]:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("modelops_") and "drift" in line:
+            key, value = line.rsplit(" ", 1)
+            out[key.split("{", 1)[0] + ("[" + key.split('feature="', 1)[1].split('"', 1)[0] + "]"
+                                         if 'feature="' in key else "")] = float(value)
+    return out
+
+
+@step("watch")
+def watch_step(state: dict) -> str:
+    import datetime as dt
+
+    import numpy as np
+
+    import jupyter_modelops as mo
+
+    ref = state["version"].ref
+    rng = np.random.default_rng(0)
+    X_test, y_test = state["X_test"], state["y_test"]
+    # the held-out rows: the first third calibrates the performance estimator, the rest makes the traffic
+    cut = len(X_test) // 3
+    pool, pool_y = X_test.iloc[cut:].to_numpy(), y_test.iloc[cut:].to_numpy()
+    n = 300
+    pick = [rng.choice(len(pool), n), rng.choice(len(pool), n)]
+    stable, drifted = pool[pick[0]], pool[pick[1]].copy()
+    drifted[:, 0] *= 1.5  # the unit error of the drift step, now in production traffic
+    os.environ["MODELOPS_SERVING_LIVE_DRIFT_ROWS"] = str(WATCH_ROWS)
+    try:
+        dep = mo.serve(ref, capture=True)
+    finally:
+        del os.environ["MODELOPS_SERVING_LIVE_DRIFT_ROWS"]
+    metrics = dep.url.rstrip("/") + "/metrics"
+    url = dep.url.rstrip("/") + f"/v2/models/{state['version'].name}/infer"
+    try:
+        deadline = time.monotonic() + 60  # the alarm's threshold is simulated once, in the background
+        while "modelops_drift_threshold" not in _gauges(metrics):
+            if time.monotonic() > deadline:
+                raise SystemExit("the served version shows no drift alarm: is its reference profile missing?")
+            time.sleep(0.2)
+        t0 = time.time()
+        ids = [_post_rows(url, stable[i:i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
+        calm = _gauges(metrics)
+        # the drifted phase starts on a whole second, so that monitor() can cut the period at the change
+        phase = float(np.ceil(time.time() - t0 + 0.2))
+        time.sleep(max(0.0, t0 + phase - time.time()))
+        ids += [_post_rows(url, drifted[i:i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
+        moved = _gauges(metrics)
+    finally:
+        dep.stop()  # the captured rows are flushed to the store
+    col = str(X_test.columns[0])
+    state.update(watch={"ids": ids, "labels": np.concatenate([pool_y[pick[0]], pool_y[pick[1]]]),
+                        "since": dt.datetime.fromtimestamp(t0, dt.timezone.utc),
+                        "until": dt.datetime.fromtimestamp(max(time.time(), t0 + 2 * phase), dt.timezone.utc),
+                        "every": dt.timedelta(seconds=phase), "cut": cut, "deployment": dep})
+    if not moved["modelops_drift_alarm"] or calm["modelops_drift_alarm"]:
+        raise SystemExit(f"the live drift alarm did not follow the traffic: {calm} then {moved}")
+    psi = f"modelops_feature_drift_psi[{col}]"
+    return (f"served {ref} with capture; {len(ids)} requests of {ROWS_PER_REQUEST} rows; /metrics over the last "
+            f"{int(moved['modelops_drift_window_rows'])} rows: '{col}' PSI {calm[psi]:.2f} stable -> {moved[psi]:.2f} "
+            f"drifted, prediction PSI {calm['modelops_prediction_drift_psi']:.2f} -> "
+            f"{moved['modelops_prediction_drift_psi']:.2f}, alarm {int(calm['modelops_drift_alarm'])} -> "
+            f"{int(moved['modelops_drift_alarm'])} (statistic {moved['modelops_drift_statistic']:.1f} / threshold "
+            f"{moved['modelops_drift_threshold']:.1f})")
+
+
+def _estimator(state: dict) -> object:
+    import jupyter_modelops as mo
+
+    cut = state["watch"]["cut"]
+    X_cal, y_cal = state["X_test"].iloc[:cut], state["y_test"].iloc[:cut]
+    return mo.PerformanceEstimator(state["model"].predict_proba(X_cal)[:, 1], y_cal)
+
+
+def _phases(rep: object, key: str) -> list[str]:
+    out = []
+    for name, w in zip(("stable", "drifted"), [w for w in rep.windows if w["rows"]]):
+        m = (w.get(key) or {}).get("accuracy")
+        if m:
+            v = m.get("estimate", m.get("value"))
+            out.append(f"{name} {v:.3f} [{m['low']:.3f}, {m['high']:.3f}]")
+    return out
+
+
+@step("monitor")
+def monitor_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    w = state["watch"]
+    rep = mo.monitor(state["version"].ref, since=w["since"], until=w["until"], every=w["every"],
+                     performance=_estimator(state), window_rows=WATCH_ROWS, horizon=720)
+    path = rep.save_html(str(state["out"] / "monitor-before-labels.html"))
+    alarm = rep.data["first_alarm"]
+    return (f"{len([x for x in rep.windows if x['rows']])} windows of captured traffic, drift alarm "
+            f"{'from the window starting ' + alarm[11:19] + ' UTC' if alarm else 'never'}; estimated accuracy before labels: "
+            f"{'; '.join(_phases(rep, 'estimated'))} -> {path}")
+
+
+@step("labels")
+def labels_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    w = state["watch"]
+    ids, labels = w["ids"], w["labels"]
+    # the labels "arrive later", for every other request: the rows of each labelled request, by row index
+    chosen = [k for k in range(len(ids)) if k % 2 == 0]
+    got = mo.log_labels(w["deployment"], [ids[k] for k in chosen for _ in range(ROWS_PER_REQUEST)],
+                        [int(labels[k * ROWS_PER_REQUEST + r]) for k in chosen for r in range(ROWS_PER_REQUEST)],
+                        rows=[r for _ in chosen for r in range(ROWS_PER_REQUEST)])
+    rep = mo.monitor(state["version"].ref, since=w["since"], until=w["until"], every=w["every"],
+                     performance=_estimator(state), window_rows=WATCH_ROWS, horizon=720)
+    path = rep.save_html(str(state["out"] / "monitor-after-labels.html"))
+    if got.unknown:
+        raise SystemExit(f"{got.unknown} labels matched no captured request: {got.unknown_ids[:3]}")
+    return (f"{got.written} labels for half of the requests, all joined to captured rows; realized accuracy: "
+            f"{'; '.join(_phases(rep, 'realized'))} -> {path}")
+
+
+@step("live-report")
+def live_report_step(state: dict) -> str:
+    import jupyter_modelops as mo
+
+    run = mo.report(state["version"].ref, window="1h", output_dir=state["out"] / "monitoring-report-captures")
+    gates = run.gates or []
+    passed = sum(1 for g in gates if g.get("status") == "pass")
+    return f"monitoring report over the captured hour {run.status}, {passed}/{len(gates)} gates passed: {run.html}"
+
 
 @step("deploy")
 def deploy(state: dict) -> str:
