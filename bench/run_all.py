@@ -27,6 +27,7 @@ SCRIPTS = {
     "reports": "reports/bench_report.py",
     "monitoring": "monitoring/bench_monitoring.py",
     "panel": "panel/build_and_test_times.py",
+    "mlflow": "mlflow/bench_mlflow.py",
 }
 
 

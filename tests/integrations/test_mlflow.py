@@ -181,3 +181,24 @@ def test_config_refuses_unknown_settings():
         mo.configure(mlfow=True)
     with pytest.raises(ValidationError, match="True, False or None"):
         mo.configure(mlflow="yes")
+
+
+def test_a_report_run_logs_into_the_active_run(tracking, tmp_path):
+    import mlflow
+
+    from reports.conftest import make_template
+
+    tpl = make_template(tmp_path / "toy.ipynb", "value: float = 0.9\n",
+                        "from jupyter_modelops.reports import publish_summary\n"
+                        "publish_summary(title='toy', metrics={'value': value},\n"
+                        "                gates=[{'name': 'value >= 0.5', 'status': 'pass', 'detail': ''}])")
+    mo.configure(mlflow=True)
+    try:
+        with mlflow.start_run() as run:
+            done = mo.report(template=tpl, params={"value": 0.95}, output_dir=tmp_path / "out")
+    finally:
+        mo.configure(mlflow=None)
+    assert done.ok
+    metrics = tracking.get_run(run.info.run_id).data.metrics
+    assert metrics["report.value"] == 0.95 and metrics["report.gates_passed"] == 1.0
+    assert any(a.path.startswith("modelops/report-") for a in tracking.list_artifacts(run.info.run_id, "modelops"))
