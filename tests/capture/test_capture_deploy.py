@@ -93,3 +93,20 @@ def test_deploy_applies_the_claim_and_a_rollback_keeps_the_capture(fake_kube, re
 def test_bad_capture_arguments_are_one_sentence(refs, kwargs, needle):  # noqa: F811
     with pytest.raises(ValidationError, match=needle):
         deploy(refs[0], cluster="fake", image=IMAGE, dry_run=True, **kwargs)
+
+
+def test_redeploy_without_capture_removes_its_environment(fake_kube, refs):  # noqa: F811
+    dep = deploy(refs[0], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, capture=True)
+    assert dep.state == "deployed", dep.reason
+    before = fake_kube.get("deployments", "churn")["spec"]["template"]["spec"]["containers"][0]
+    assert "MODELOPS_SERVING_CAPTURE" in _env(before)
+    dep2 = deploy(refs[1], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120)
+    assert dep2.state == "deployed", dep2.reason
+    pod = fake_kube.get("deployments", "churn")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert all(e.get("name") for e in c["env"])  # no entry left without its name
+    env = _env(c)
+    assert not [k for k in env if k.startswith("MODELOPS_SERVING_CAPTURE")]
+    assert env["MODELOPS_MODEL_VERSION"] == "2"
+    assert "captures" not in [v["name"] for v in pod.get("volumes", [])]
+    assert "captures" not in [m["name"] for m in c.get("volumeMounts", [])]

@@ -1120,9 +1120,15 @@ class FakeKube:
         previous = mgrs.get(manager, {}).get("fields", set())
         others = set().union(*(i["fields"] for m, i in mgrs.items() if m != manager)) if len(mgrs) > 1 else set()
         new = copy.deepcopy(old)
-        for p in sorted(previous - new_fields - others, key=len, reverse=True):
-            if not any(q[:len(p)] == p for q in new_fields | others):
-                _delete(new, p)
+        # fields this manager no longer applies and nobody else owns go; a list item of an associative list
+        # (its "k:{...}" path) goes whole, before its fields (which include the key that identifies it)
+        kept = new_fields | others
+        for p in sorted(previous - new_fields - others, key=len):
+            if any(q[:len(p)] == p for q in kept):
+                continue
+            if len(p) > 1 and p[-2].startswith("k:") and p[-1][2:] in json.loads(p[-2][2:]):
+                continue  # the key of an item that stays (owned by someone, or gone with the item)
+            _delete(new, p)
         meta_keep = {k: new["metadata"][k] for k in META_SYSTEM + ("name", "namespace") if k in new["metadata"]}
         new = apply_merge(new, {k: v for k, v in applied.items() if not (k == "status" and res.status_sub)})
         new["metadata"].update(meta_keep)
