@@ -281,6 +281,21 @@ class SchedulesHandler(ModelOpsHandler):
         self.reply(await self.verb("schedules"))
 
 
+class ReportParamsHandler(ModelOpsHandler):
+    """``GET report-params?template=NAME``: the parameters a report template declares (the report form's fields)."""
+
+    @tornado.web.authenticated
+    @api
+    async def get(self) -> None:
+        template = self.arg("template", "monitoring")
+        if "/" in template or "\\" in template or template.endswith(".ipynb"):
+            raise ValidationError(f"'{template}' is not a built-in report template name.",
+                                  hint="Ask for monitoring, drift or evaluation; a notebook path is not read here.")
+        path = await self.core("reports.run:resolve_template", template)
+        declared = await self.core("reports.params:declared", path)
+        self.reply({"template": template, "params": list(declared.values())})
+
+
 class CronHandler(ModelOpsHandler):
     """``GET cron?expression=...``: validate a cron line and describe it in words."""
 
@@ -381,6 +396,7 @@ ROUTES: list[tuple[str, type[ModelOpsHandler]]] = [
     ("reports", ReportsHandler),
     ("report-html", ReportHtmlHandler),
     ("schedules", SchedulesHandler),
+    ("report-params", ReportParamsHandler),
     ("cron", CronHandler),
     ("verbs", VerbsHandler),
     (f"verbs/{_SEG}", VerbHandler),

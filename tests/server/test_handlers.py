@@ -111,3 +111,19 @@ async def test_params_must_be_an_object(api, jp_fetch):
 async def test_unknown_job_is_a_404(api, jp_fetch):
     code, err = await api.error_of(api.get("jobs", "0123456789ab"))
     assert code == 404 and "no job '0123456789ab'" in err["message"]
+
+
+async def test_report_params_lists_a_templates_declared_parameters(api, jp_fetch):
+    reply = await api.get("report-params", template="monitoring")
+    by_name = {p["name"]: p for p in reply["params"]}
+    assert by_name["label_column"]["type"] == "str"
+    assert by_name["max_drift_share"] == {**by_name["max_drift_share"], "type": "float", "default": "0.5"}
+    drift = await api.get("report-params", template="drift")
+    assert "max_psi" in {p["name"] for p in drift["params"]} and "max_psi" not in by_name
+
+
+async def test_report_params_reads_no_notebook_path(api, jp_fetch):
+    code, body = await api.error_of(api.get("report-params", template="../secret.ipynb"))
+    assert code == 400 and "not a built-in report template name" in body["message"]
+    code, body = await api.error_of(api.get("report-params", template="nope"))
+    assert code == 400 and "no built-in report template named 'nope'" in body["message"]
