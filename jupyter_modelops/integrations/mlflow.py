@@ -139,7 +139,7 @@ class MlflowPull(MlflowPush):
 
 # --------------------------------------------------------------------------- to MLflow
 def _model_sha(mv: Any) -> str:
-    art = mv.artifacts.get("model") or next(iter(mv.artifacts.values()), {})
+    art: dict = mv.artifacts.get("model") or next(iter(mv.artifacts.values()), {})
     return str(art.get("sha256", ""))
 
 
@@ -638,11 +638,10 @@ def result_metrics(result: Any, kind: str) -> dict[str, float]:
                     if v is not None:
                         out[_key(tag + field + suffix)] = v
     elif kind == "drift":
-        for v, k in ((d.get("drift_share"), "drift.drift_share"), (d.get("dataset_drift"), "drift.dataset_drift")):
-            if isinstance(v, bool):
-                v = float(v)
-            if _finite(v) is not None:
-                out[k] = float(v)
+        for raw, k in ((d.get("drift_share"), "drift.drift_share"), (d.get("dataset_drift"), "drift.dataset_drift")):
+            v = _finite(float(raw) if isinstance(raw, bool) else raw)
+            if v is not None:
+                out[k] = v
         for col in d.get("columns") or []:
             for stat in ("psi", "js", "ks", "ks_p", "wasserstein_normed", "chi2_p"):
                 v = _finite(col.get(stat))
