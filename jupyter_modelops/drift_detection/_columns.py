@@ -1,6 +1,6 @@
 """Turn user tables (NumPy, pandas, torch) into named, typed columns.
 
-Shared by :func:`jupyter_modelops.drift_detection` and :func:`jupyter_modelops.robustness_testing`.
+Shared by :func:`jupyter_modelops.drift` and :func:`jupyter_modelops.robustness`.
 A column is *numeric* (float64 NumPy array, NaN for missing) or *categorical*
 (object array, ``None`` for missing). Conversion happens once, at the API edge,
 so the numeric kernels never touch pandas.

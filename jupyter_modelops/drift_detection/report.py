@@ -20,7 +20,7 @@ PLOTS = 6
 
 
 class DriftReport(Result):
-    """The result of :func:`jupyter_modelops.drift_detection`.
+    """The result of :func:`jupyter_modelops.drift`.
 
     Attributes
     ----------

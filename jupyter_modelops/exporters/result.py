@@ -26,7 +26,7 @@ def _us(v: float | None) -> str:
 
 
 class ExportResult(Result):
-    """The outcome of :func:`jupyter_modelops.exporters`.
+    """The outcome of :func:`jupyter_modelops.export`.
 
     Attributes
     ----------

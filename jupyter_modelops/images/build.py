@@ -229,7 +229,7 @@ def serving_runtime(md: ModelDir) -> str:
     raise ValidationError(
         f"The model {label} has no exported artifact (onnx or torchscript) to put in an image; it has only "
         f"{', '.join(sorted(str(f) for f in formats)) or 'nothing'}.",
-        hint=f"Export it first: jupyter_modelops.exporters('{label}', format='onnx') or %modelops export {label} --format onnx.",
+        hint=f"Export it first: jupyter_modelops.export('{label}', format='onnx') or %modelops export {label} --format onnx.",
     )
 
 

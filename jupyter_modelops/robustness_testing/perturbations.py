@@ -4,7 +4,7 @@ A perturbation takes a table, a random generator and a severity and returns a
 perturbed copy; it never changes its input. The built-ins work on named
 columns (:class:`~jupyter_modelops.drift_detection._columns.Table`); a user perturbation
 is any callable ``(X, rng, severity) -> X'`` that receives and returns ``X`` in
-the form the user passed to :func:`~jupyter_modelops.robustness_testing` (DataFrame,
+the form the user passed to :func:`~jupyter_modelops.robustness` (DataFrame,
 NumPy array or torch tensor).
 
 Third-party packages add perturbations through the entry-point group

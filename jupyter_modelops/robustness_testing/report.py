@@ -20,7 +20,7 @@ _AT = re.compile(r"^(?P<gate>.+?)\s+at\s+(?P<pert>[A-Za-z_][\w\-]*)(?:\s+(?P<sev
 
 
 class RobustnessReport(Result):
-    """The result of :func:`jupyter_modelops.robustness_testing`.
+    """The result of :func:`jupyter_modelops.robustness`.
 
     Attributes
     ----------
