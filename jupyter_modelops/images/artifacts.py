@@ -228,7 +228,7 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
             bar = tqdm(total=total, desc=f"pull {src.repository}", unit="B", unit_scale=True,
                        unit_divisor=1024, leave=False)
         with tempfile.TemporaryDirectory(prefix="modelops-pull-") as tmp:
-            meta = client.read_blob(src.repository, manifest["config"]["digest"])
+            meta = client.read_blob(src.repository, manifest["config"]["digest"], size=manifest["config"].get("size"))
             path = Path(tmp) / "version.bundle"
             try:
                 _write_bundle(client, src.repository, meta, layers, path, bar)
@@ -292,7 +292,7 @@ def _write_bundle(client: Any, repo: str, meta: bytes, layers: list[dict], path:
             digest = layer["digest"]
             part = Path(blobs) / digest.split(":", 1)[1]
             with open(part, "wb") as f:
-                client.fetch_blob(repo, digest, f, progress=bar.update if bar is not None else None)
+                client.fetch_blob(repo, digest, f, size=layer["size"], progress=bar.update if bar is not None else None)
             with open(part, "rb") as f:
                 tar.addfile(info(f"blobs/{digest.split(':', 1)[1]}", part.stat().st_size), f)
             part.unlink()

@@ -315,7 +315,8 @@ def _registry_base(ref: Reference, platform: str, insecure: bool) -> Base:
         chosen = select_platform(manifest, platform)
         body, media, digest = client.get_manifest(ref.repository, chosen["digest"])
         manifest = json.loads(body)
-    config = json.loads(client.read_blob(ref.repository, manifest["config"]["digest"]))
+    config = json.loads(client.read_blob(ref.repository, manifest["config"]["digest"],
+                                         size=manifest["config"].get("size")))
 
     def fetch(d: Descriptor, dest: Layout, progress) -> None:
         if dest.has_blob(d.digest):
@@ -323,7 +324,8 @@ def _registry_base(ref: Reference, platform: str, insecure: bool) -> Base:
                 progress.update(d.size)
             return
         with dest.new_blob() as (f, holder):
-            client.fetch_blob(ref.repository, d.digest, f, progress=progress.update if progress is not None else None)
+            client.fetch_blob(ref.repository, d.digest, f, size=d.size,
+                              progress=progress.update if progress is not None else None)
             holder.append(d.digest)
 
     layers = [Descriptor(TO_OCI.get(layer["mediaType"], layer["mediaType"]), layer["digest"], int(layer["size"]))

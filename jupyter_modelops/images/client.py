@@ -360,8 +360,24 @@ class RegistryClient:
                             headers={"Accept": ACCEPT_MANIFESTS}, ok=(200, 404))
         return resp.headers.get("Docker-Content-Digest") if resp.status_code == 200 else None
 
-    def fetch_blob(self, repo: str, digest: str, out: IO[bytes], *, progress: Callable[[int], None] | None = None) -> int:
-        """Stream a blob into ``out``, verifying its digest. Returns its size."""
+    def fetch_blob(self, repo: str, digest: str, out: IO[bytes], *, size: int,
+                   progress: Callable[[int], None] | None = None) -> int:
+        """Stream a blob into ``out``, verifying its size and digest. Returns its size.
+
+        Parameters
+        ----------
+        repo, digest : str
+            The repository and the blob's digest.
+        out : binary file
+            Where the bytes go.
+        size : int
+            The size the descriptor declares: the download stops and is refused as soon as more
+            bytes arrive (a registry cannot stream an endless blob), and when fewer arrived.
+        progress : callable, optional
+            Called with the length of each chunk.
+        """
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise BuildError(f"The descriptor of {digest} declares the size {size!r}; expected a number of bytes.")
         url = self.url(f"/v2/{repo}/blobs/{digest}")
         key = frozenset([f"repository:{repo}:pull"])
         for attempt in range(2):
@@ -380,25 +396,32 @@ class RegistryClient:
                         resp.read()
                         raise self._status_error(resp, "GET", url)
                     h256 = hashlib.sha256()
-                    size = 0
+                    got_size = 0
                     for chunk in resp.iter_bytes(CHUNK):
+                        got_size += len(chunk)
+                        if got_size > size:
+                            raise BuildError(f"The registry {self.registry} sent more than the {size} bytes its "
+                                             f"descriptor declares for {digest} in {repo}; refusing the blob.")
                         h256.update(chunk)
                         out.write(chunk)
-                        size += len(chunk)
                         if progress:
                             progress(len(chunk))
                     break
             except self._httpx.TransportError as exc:
                 raise BuildError(f"Could not download {digest} from {self.base}: {exc}.") from exc
+        if got_size != size:
+            raise BuildError(f"The registry {self.registry} sent {got_size} bytes for {digest} in {repo}, whose "
+                             f"descriptor declares {size}; refusing the blob.")
         got = "sha256:" + h256.hexdigest()
         if got != digest:
             raise BuildError(f"The blob downloaded from {self.registry}/{repo} has digest {got}, not {digest}; refusing it.")
-        return size
+        return got_size
 
-    def read_blob(self, repo: str, digest: str) -> bytes:
+    def read_blob(self, repo: str, digest: str, *, size: int) -> bytes:
+        """A blob in memory (a config or a manifest), verified and capped like :meth:`fetch_blob`."""
         import io
 
         buf = io.BytesIO()
-        self.fetch_blob(repo, digest, buf)
+        self.fetch_blob(repo, digest, buf, size=size)
         return buf.getvalue()
 
