@@ -26,6 +26,7 @@ SCRIPTS = {
     "images": "images/run.py",
     "reports": "reports/bench_report.py",
     "monitoring": "monitoring/bench_monitoring.py",
+    "batch": "batch/bench_batch.py",
     "panel": "panel/build_and_test_times.py",
     "mlflow": "mlflow/bench_mlflow.py",
 }

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         p = _plan(args, spec)
         index = args.index if args.index is not None else os.environ.get("JOB_COMPLETION_INDEX")
         if index is not None:
+            if not str(index).isdigit():
+                raise ValidationError(f"The partition index {index!r} is not a number; expected 0, 1, 2...")
             i = int(index)
             if not 0 <= i < len(p.partitions):
                 raise ValidationError(f"Partition index {i} is out of range; the run has {len(p.partitions)}.")

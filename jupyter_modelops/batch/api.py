@@ -129,6 +129,13 @@ def predict_batch(ref: Any, source: str | os.PathLike, output: str | os.PathLike
 
         raise ValidationError(f"engine={engine!r} is not known; expected one of {', '.join(ENGINES)}."
                               f"{suggest(str(engine), ENGINES)}")
+    k8s_only = {"cluster": cluster, "kubeconfig": kubeconfig, "image": image, "parallelism": parallelism,
+                "claim": claim, "secret": secret, "dry_run": dry_run or None}
+    given = [k for k, v in k8s_only.items() if v is not None]
+    if engine != "kubernetes" and given:
+        raise ValidationError(f"{', '.join(given)} apply only to engine='kubernetes'; engine is {engine!r}.")
+    if engine != "dask" and client is not None:
+        raise ValidationError(f"client applies only to engine='dask'; engine is {engine!r}.")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValidationError(f"threads is {threads!r}; expected a positive integer.")
     if engine == "kubernetes":

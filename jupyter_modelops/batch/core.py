@@ -253,12 +253,15 @@ def open_model(files: dict[str, bytes] | str | os.PathLike, *, runtime: str | No
             h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
         key = f"{h.hexdigest()}:{runtime}:{threads}"
         if key not in _MODELS:
-            d = Path(tempfile.mkdtemp(prefix="modelops-batch-model-"))
-            for name, data in files.items():
-                if "/" in name or "\\" in name or name in ("", ".", ".."):
-                    raise ValidationError(f"A model file name {name!r} is not a plain file name; nothing was written.")
-                (d / name).write_bytes(data)
-            _MODELS[key] = choose_runtime(read_model_dir(d), prefer=runtime, settings=RuntimeSettings(threads=threads))
+            bad = [n for n in files if not isinstance(n, str) or "/" in n or "\\" in n or n in ("", ".", "..")]
+            if bad:
+                raise ValidationError(f"A model file name {bad[0]!r} is not a plain file name; nothing was written.")
+            # every runtime reads its file when it opens, so the folder is removed right after
+            with tempfile.TemporaryDirectory(prefix="modelops-batch-model-") as tmp:
+                for name, data in files.items():
+                    (Path(tmp) / name).write_bytes(data)
+                _MODELS[key] = choose_runtime(read_model_dir(tmp), prefer=runtime,
+                                              settings=RuntimeSettings(threads=threads))
         return _MODELS[key]
     return choose_runtime(read_model_dir(files), prefer=runtime, settings=RuntimeSettings(threads=threads))
 
@@ -266,8 +269,9 @@ def open_model(files: dict[str, bytes] | str | os.PathLike, *, runtime: str | No
 # --------------------------------------------------------------------------- the plan
 def plan(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | str | None = None,
          batch_size: int = DEFAULT_BATCH_SIZE, partition_rows: int = DEFAULT_PARTITION_ROWS,
-         trusted: bool = False) -> ScoringPlan:
-    """Check the inputs and cut the source into partitions; writes the output's ``_batch.json``."""
+         trusted: bool = False, write: bool = True) -> ScoringPlan:
+    """Check the inputs and cut the source into partitions; writes the output's ``_batch.json`` unless
+    ``write=False`` (a dry run), which still refuses an output folder of another run."""
     for name, value in (("batch_size", batch_size), ("partition_rows", partition_rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(f"{name} is {value!r}; expected a positive integer.")
@@ -287,11 +291,11 @@ def plan(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | str 
     ids = _id_columns(schema, id_columns, features, source)
     parts, fingerprint = _partitions(fs, root, files, partition_rows)
     p = ScoringPlan(mv.ref, source, output, parts, ids, features, batch_size)
-    _write_manifest(p, fingerprint, partition_rows)
+    _write_manifest(p, fingerprint, partition_rows, write=write)
     return p
 
 
-def _write_manifest(p: ScoringPlan, fingerprint: list, partition_rows: int) -> None:
+def _write_manifest(p: ScoringPlan, fingerprint: list, partition_rows: int, *, write: bool = True) -> None:
     ofs, oroot = filesystem(p.output)
     kind = _kind(ofs, oroot)
     if kind == "file":
@@ -317,6 +321,8 @@ def _write_manifest(p: ScoringPlan, fingerprint: list, partition_rows: int) -> N
         if old.get("id_columns") != p.id_columns:
             raise ValidationError(f"The output {p.output!r} was written with id columns {old.get('id_columns')}, "
                                   f"not {p.id_columns}.", hint="Write to a new folder, or pass the same id_columns.")
+        return
+    if not write:
         return
     ofs.create_dir(oroot, recursive=True)
     tmp = f"{oroot}/.{MANIFEST}.{os.getpid()}.tmp"

@@ -132,7 +132,7 @@ def run_job(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | s
     if runtime is not None and runtime not in ("onnx", "torchscript", "native"):
         raise ValidationError(f"runtime={runtime!r} is not known; expected one of onnx, torchscript, native.")
     p = core.plan(ref, source, output, id_columns=id_columns, batch_size=batch_size, partition_rows=partition_rows,
-                  trusted=trusted)
+                  trusted=trusted, write=not dry_run)
     prof = get_profile(profile)
     if image is None:
         image, digest = deploy_core._image_for(p.ref, dry_run=dry_run, push=None, profile=prof)

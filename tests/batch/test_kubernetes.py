@@ -149,16 +149,20 @@ def test_the_pods_command_scores_its_partition(version, model, source, tmp_path)
     src, df = source
     out = tmp_path / "out"
     res = dry(version, src, out)
+    assert not out.exists()  # a dry run writes nothing
     args = res.manifests[1]["spec"]["template"]["spec"]["containers"][0]["args"]
     model_dir = mo.materialize(version, tmp_path / "opt-model")  # what the image holds at /opt/model
     args[args.index("--model-dir") + 1] = str(model_dir)
     env = {**os.environ, "JOB_COMPLETION_INDEX": "3"}
+    unplanned = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert unplanned.returncode == 2 and "was not planned" in unplanned.stderr
+    part = core.plan(version, str(src), str(out), partition_rows=1500).partitions[3]  # what run_job writes
     run = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert sorted(p for p in os.listdir(out) if p.startswith("part-")) == ["part-00003.parquet"]
     got = pd.read_parquet(out / "part-00003.parquet")
-    part = core.plan(version, str(src), str(out), partition_rows=1500).partitions[3]
     assert len(got) == part.rows == 1000
     want = df.set_index("customer_id").loc[got.customer_id]
     assert (got.predict.to_numpy() == model.predict(want[["a", "b", "c", "d"]])).all()
@@ -168,3 +172,14 @@ def test_the_pods_command_scores_its_partition(version, model, source, tmp_path)
                          text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error: Partition index 9 is out of range; the run has 5")
     assert "Traceback" not in bad.stderr
+    env["JOB_COMPLETION_INDEX"] = "1; rm -rf /"
+    odd = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert odd.returncode == 2 and "is not a number" in odd.stderr and "Traceback" not in odd.stderr
+    # a source that changed after the plan: the pods refuse rather than score other partitions
+    env["JOB_COMPLETION_INDEX"] = "0"
+    pd.DataFrame({"customer_id": [1], **{f: [0.0] for f in "abcd"}}).to_parquet(src / "day=3.parquet")
+    changed = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert changed.returncode == 2 and "changed since the run was planned" in changed.stderr
+    assert not (out / "part-00000.parquet").exists()

@@ -151,6 +151,10 @@ def test_bad_options_are_one_sentence(version, source, tmp_path):
         mo.predict_batch(version, src, tmp_path / "o", engine="spark")
     with pytest.raises(ValidationError, match="batch_size is 0; expected a positive integer"):
         mo.predict_batch(version, src, tmp_path / "o", batch_size=0)
+    with pytest.raises(ValidationError, match=r"^claim, dry_run apply only to engine='kubernetes'; engine is 'local'"):
+        mo.predict_batch(version, src, tmp_path / "o", claim="scores", dry_run=True)
+    with pytest.raises(ValidationError, match=r"^client applies only to engine='dask'"):
+        mo.predict_batch(version, src, tmp_path / "o", client="tcp://127.0.0.1:1")
 
 
 def test_predict_batch_is_exported_lazily():

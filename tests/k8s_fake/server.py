@@ -30,6 +30,12 @@ it exactly as to a cluster. What it does for real:
   scheduler's message (``0/2 nodes are available: 2 node(s) didn't match
   Pod's node affinity/selector. preemption: ...``), and a ``FailedScheduling``
   event. Without nodes every pod is placed nowhere in particular, as before.
+- Jobs are checked as Kubernetes' ValidateJob checks them: restart policy
+  ``Never``/``OnFailure``, ``completions`` required for ``completionMode:
+  Indexed``, ``backoffLimitPerIndex`` only there with ``Never``; the pod
+  template, completion mode and per-index limit are immutable, and
+  ``completions`` changes only with ``parallelism`` on an Indexed Job. There
+  is no Job controller: no pods, no status (a test writes the status itself).
 
 What it cannot show (a real cluster can): admission webhooks and Pod Security
 admission, defaulting beyond what is listed above, the scheduler's scoring,
