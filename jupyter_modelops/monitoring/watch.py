@@ -196,7 +196,8 @@ def _command(entry: dict, *, python: str | None = None) -> list[str]:
 def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = None, cron: str = "*/5 * * * *",
           cluster: str = "local", namespace: str = "default", metrics: str | None = None,
           max_error_rate: float | None = None, target: str = "local", image: str | None = None,
-          pvc: str = "modelops-reports", kubeconfig: str | None = None, dry_run: bool = False) -> Watch:
+          pvc: str = "modelops-reports", service_account: str | None = None, kubeconfig: str | None = None,
+          dry_run: bool = False) -> Watch:
     """Install an alert policy for a deployment, run on a schedule (crontab line or CronJob).
 
     Parameters
@@ -223,6 +224,10 @@ def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = Non
         Image of the CronJob (default: the deployed version's latest pushed image).
     pvc : str, default="modelops-reports"
         Claim mounted at ``/data`` by the CronJob (its ``MODELOPS_HOME``).
+    service_account : str, optional
+        The CronJob's ServiceAccount (``target="kubernetes"``, required): it must be allowed to get and list
+        pods, get ``pods/proxy``, and (for ``rollback``) get, list, patch and delete Deployments and list
+        ReplicaSets in the namespace.
     kubeconfig : str, optional
     dry_run : bool, default=False
         Return what would be installed, installing nothing.
@@ -253,6 +258,11 @@ def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = Non
     if target == "kubernetes" and cluster == "local":
         raise ValidationError("target='kubernetes' runs the watch as a CronJob in a cluster; a local deployment is "
                               "watched from this machine's crontab (target='local').")
+    if target == "kubernetes" and (not isinstance(service_account, str)
+                                   or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", service_account)):
+        raise ValidationError(f"service_account is {service_account!r}; a watch CronJob needs the name of a "
+                              "ServiceAccount allowed to read the pods (and pods/proxy) and to roll the Deployment "
+                              "back in its namespace.")
     wid = uuid.uuid4().hex[:10]
     entry: dict[str, Any] = {
         "id": wid, "deployment": name, "cluster": cluster, "namespace": namespace, "on_alarm": on_alarm,
@@ -276,13 +286,15 @@ def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = Non
             raise ValidationError(f"No version is recorded for deployment '{name}', so the CronJob has no image.",
                                   hint="Pass image='registry/repo@sha256:...'.")
         img = sch.check_command_value(image or sch._image_for(entry["ref"]), "The image reference")
-        argv = _command(entry, python="python")
+        argv = _command({**entry, "cluster": "in-cluster", "kubeconfig": None}, python="python")
         from ..deployment.manifests import NAME_LIMITS, object_name
 
         cj = object_name(f"watch-{name}", suffix=f"-{wid[:6]}", limit=NAME_LIMITS["CronJob"])
         manifest = sch.cronjob_manifest(name=cj, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
                                         pvc=pvc, labels={"modelops.jupyter.org/watch": wid})
         manifest["metadata"]["labels"]["app.kubernetes.io/name"] = "modelops-watch"
+        pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        pod.update(serviceAccountName=service_account, automountServiceAccountToken=True)  # in-cluster credentials
         entry.update(argv=argv, image=img, name=cj, manifest=manifest, kubeconfig=kubeconfig)
         if not dry_run:
             with sch._kube(cluster, kubeconfig) as kube:
@@ -487,18 +499,29 @@ def run_watch(watch_id: str, *, deployment: str, cluster: str = "local", namespa
         url = url or local.url + "/metrics"
         if local.state.get("token_file"):
             token = _read_token(local.state["token_file"])
+        read = lambda: scrape(url, token=token)  # noqa: E731
     else:
-        from ..deployment.manifests import object_name
+        from ..deployment import status
+        from ..deployment.analysis import track_reader
+        from ..deployment.clusters import get_cluster
+        from ..deployment.kube import Kube
 
-        ref = _current_ref(name, cluster, namespace)
-        url = url or f"http://{object_name(name)}.{namespace}.svc.cluster.local/metrics"
+        ref = status(name, cluster=cluster, namespace=namespace, kubeconfig=kubeconfig).ref or None
+        if url:
+            read = lambda: scrape(url, token=token)  # noqa: E731
+        else:  # every stable pod's counters, summed, through the API server (a Service would pick one pod)
+            url = f"pods of {name} (stable) through the API server"
+
+            def read() -> list:
+                with Kube(get_cluster(cluster, kubeconfig=kubeconfig)) as kube:
+                    return track_reader(kube, name, namespace, "stable")()
     try:
         state = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError):
         state = {}  # a damaged state: counted again from the server's totals
     if not isinstance(state, dict):
         state = {}
-    alarms, counters = _alarms(scrape(url, token=token), state, rate)
+    alarms, counters = _alarms(read(), state, rate)
     data: dict[str, Any] = {"event": "check", "watch": watch_id, "deployment": name, "cluster": cluster,
                             "namespace": namespace, "ref": ref, "metrics": url, "alarms": alarms, "at": _now(),
                             "action": None, "outcome": None}

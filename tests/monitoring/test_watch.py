@@ -113,17 +113,21 @@ def test_a_kubernetes_watch_is_a_cronjob_running_the_same_check(tmp_path):
     image = "registry.example/churn@sha256:" + "a" * 64
     with FakeKube() as kube:
         cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
+        with pytest.raises(ValidationError, match="needs the name of a ServiceAccount"):
+            watch("churn", cluster="fake", on_alarm="rollback", target="kubernetes", image=image, kubeconfig=cfg)
         w = watch("churn", cluster="fake", on_alarm="rollback", target="kubernetes", image=image, cron="@hourly",
-                  kubeconfig=cfg, max_error_rate=0.02)
+                  kubeconfig=cfg, max_error_rate=0.02, service_account="modelops-watch")
         obj = kube.get("cronjobs", w.entry["name"], "default", group="batch")
         assert obj is not None and obj["spec"]["schedule"] == "@hourly"
         assert obj["metadata"]["labels"]["modelops.jupyter.org/watch"] == w.id
-        container = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        pod = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "modelops-watch" and pod["automountServiceAccountToken"] is True
+        container = pod["containers"][0]
         assert container["image"] == image
         cmd = container["command"]
         assert cmd[:4] == ["python", "-m", "jupyter_modelops.monitoring.watch", "run"]
         assert [cmd[cmd.index(f) + 1] for f in ("--deployment", "--cluster", "--on-alarm", "--max-error-rate")] == \
-            ["churn", "fake", "rollback", "0.02"]
+            ["churn", "in-cluster", "rollback", "0.02"]  # in the pod: its service account's cluster
         assert "--kubeconfig" not in cmd  # in the cluster, the CronJob's own service account
         assert [x["id"] for x in watches().items] == [w.id]
         unwatch(w.id)
@@ -166,3 +170,38 @@ def test_the_watch_command_refuses_a_bad_policy_in_one_sentence():
     listed = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "watches", "--json"],
                             capture_output=True, text=True, env=dict(os.environ), timeout=120)
     assert listed.returncode == 0 and '"watches": []' in listed.stdout.replace("\n", "").replace("  ", "")
+
+
+@pytest.mark.slow
+def test_a_kubernetes_deployment_is_rolled_back_on_the_error_rate_of_its_pods(tmp_path, two_versions):
+    """The check reads the stable pods' /metrics through the fake API server's pod proxy, a real server behind."""
+    import jupyter_modelops as jm
+    from k8s_fake import FakeKube
+
+    with FakeKube() as kube:
+        cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
+        for i, ref in enumerate(two_versions):
+            dep = jm.deploy(ref, cluster="fake", kubeconfig=cfg, image=f"registry.example/churn:{i + 1}", timeout=120)
+            assert dep.state == "deployed", dep.reason
+        pod_server = jm.serve(two_versions[1], name="behind-the-pods", timeout=120)
+        kube.proxy_to({"modelops.jupyter.org/track": "stable"}, pod_server.url)
+        try:
+            quiet = run_watch("k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback",
+                              max_error_rate=0.1)
+            assert not quiet.alarm and quiet.data["ref"] == two_versions[1]
+            _bad_requests(pod_server.url, 15)
+            pods = [o for k, o in list(kube.objects.items()) if k[1] == "pods"
+                    and o["metadata"].get("labels", {}).get("modelops.jupyter.org/track") == "stable"
+                    and (o.get("status") or {}).get("phase") == "Running"]
+            acted = run_watch("k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback",
+                              max_error_rate=0.1)
+        finally:
+            pod_server.stop()
+        assert acted.alarm and acted.action == "rollback" and acted.outcome.startswith("rolled back"), acted.outcome
+        # every running stable pod is read, and they all stand on the one real server here: its counts per pod
+        assert pods and acted.data["alarms"][0]["errors"] == acted.data["alarms"][0]["requests"] == 15 * len(pods)
+        live = kube.get("deployments", "churn")
+        assert live["metadata"]["annotations"]["modelops.jupyter.org/ref"] == two_versions[0]
+        assert any(path.endswith(":8080/proxy/metrics") for _, path in kube.requests)
+    rec = [r["data"] for r in jm.records(two_versions[1], kind="watch") if r["data"]["event"] == "action"]
+    assert rec and rec[-1]["alarms"][0]["signal"] == "error_rate"
