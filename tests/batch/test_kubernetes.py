@@ -183,3 +183,32 @@ def test_the_pods_command_scores_its_partition(version, model, source, tmp_path)
                              text=True, timeout=300)
     assert changed.returncode == 2 and "changed since the run was planned" in changed.stderr
     assert not (out / "part-00000.parquet").exists()
+
+
+def test_kubectl_applies_the_job_and_meets_its_immutable_template(version, source, tmp_path):
+    """The fake's Job rules against a client we did not write: kubectl, server-side apply over TLS."""
+    from jupyter_modelops.deployment import to_yaml
+    from realparts import need_tool
+
+    exe = need_tool("kubectl")
+    need_tool("openssl", "the fake API server makes its TLS certificate with it")
+    src, _ = source
+    objs = dry(version, src, tmp_path / "out").manifests
+    path = tmp_path / "job.yaml"
+    path.write_text(to_yaml(objs))
+    with FakeKube(tls=True) as fk:
+        cfg = str(fk.kubeconfig(tmp_path / "kubeconfig"))
+
+        def kubectl(*args):
+            return subprocess.run([exe, "--kubeconfig", cfg, "--request-timeout=30s", *args], capture_output=True,
+                                  text=True, timeout=120)
+
+        ok = kubectl("apply", "--server-side", "--field-manager=jupyter-modelops", "-f", str(path))
+        assert ok.returncode == 0, ok.stderr
+        name = objs[1]["metadata"]["name"]
+        got = kubectl("get", "job", name, "-o", "jsonpath={.spec.completionMode}/{.spec.completions}")
+        assert got.stdout == "Indexed/5"
+        objs[1]["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/other:2"
+        path.write_text(to_yaml(objs))
+        bad = kubectl("apply", "--server-side", "--field-manager=jupyter-modelops", "-f", str(path))
+        assert bad.returncode != 0 and "spec.template: Invalid value: field is immutable" in bad.stderr
