@@ -1,7 +1,7 @@
 """Watch a deployment: on an alarm, notify, roll back or move an alias, on a schedule (crontab or CronJob).
 
 Examples: {prog} watch churn --on-alarm rollback --notify https://hooks.example/T0 --max-error-rate 0.02
-          {prog} watch churn --cluster prod --target kubernetes --on-alarm alias:production --cron @hourly
+          {prog} watch churn --cluster prod --target kubernetes --service-account modelops-watch --on-alarm rollback
 """
 
 from ._common import KUBECONFIG, NAMESPACE
@@ -9,12 +9,12 @@ from ._spec import Flag, Float, Param, Path, Text, Verb
 
 
 def run(face, *, deployment, on_alarm, notify, cron, cluster, namespace, metrics, max_error_rate, target, image,
-        kubeconfig, dry_run):
+        service_account, kubeconfig, dry_run):
     from ..monitoring.watch import watch
 
     return watch(deployment, on_alarm=on_alarm, notify=notify, cron=cron, cluster=cluster, namespace=namespace,
-                 metrics=metrics, max_error_rate=max_error_rate, target=target, image=image, kubeconfig=kubeconfig,
-                 dry_run=dry_run)
+                 metrics=metrics, max_error_rate=max_error_rate, target=target, image=image,
+                 service_account=service_account, kubeconfig=kubeconfig, dry_run=dry_run)
 
 
 VERB = Verb(
@@ -33,6 +33,8 @@ VERB = Verb(
         Param("target", Text(), default="local", choices=("local", "kubernetes"),
               help="where the check runs: a crontab line here, or a CronJob in the cluster"),
         Param("image", Text(), help="image of the CronJob (default: the version's pushed image)"),
+        Param("service_account", Text(), help="the CronJob's ServiceAccount, allowed to read the pods (and "
+                                              "pods/proxy) and roll the Deployment back"),
         Param("kubeconfig", Path(), help=KUBECONFIG.help),
         Param("dry_run", Flag(), help="show what would be installed"),
     ],
