@@ -202,3 +202,17 @@ def test_a_report_run_logs_into_the_active_run(tracking, tmp_path):
     metrics = tracking.get_run(run.info.run_id).data.metrics
     assert metrics["report.value"] == 0.95 and metrics["report.gates_passed"] == 1.0
     assert any(a.path.startswith("modelops/report-") for a in tracking.list_artifacts(run.info.run_id, "modelops"))
+
+
+def test_with_the_setting_off_nothing_imports_mlflow(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
+            "import jupyter_modelops as mo\nX = np.random.default_rng(0).normal(size=(200, 3)); y = X[:, 0] > 0\n"
+            "mo.evaluate(LogisticRegression().fit(X, y), X, y, n_boot=20, progress=False)\n"
+            "mo.drift(X[:100], X[100:], progress=False)\n"
+            "assert 'mlflow' not in sys.modules and 'tensorboard' not in sys.modules, sorted(sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "MODELOPS_MLFLOW"}
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "MODELOPS_HOME": str(tmp_path)})
