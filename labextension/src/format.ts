@@ -256,3 +256,148 @@ export function liveDeployments(records: Record<string, any>[], local: Record<st
   }
   return out;
 }
+
+function yamlScalar(v: unknown): string {
+  if (v === null || v === undefined) {
+    return 'null';
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') {
+    return String(v);
+  }
+  const s = String(v);
+  // plain only when YAML reads it back as the same string
+  const plain = /^[A-Za-z_/.][\w./@:-]*$/.test(s) && !/^(true|false|null|yes|no|on|off|~)$/i.test(s);
+  return plain ? s : JSON.stringify(s);
+}
+
+/** Kubernetes manifests (JSON objects) as block YAML, documents separated by `---`. */
+export function toYaml(docs: unknown[]): string {
+  const lines: string[] = [];
+  const walk = (v: unknown, indent: string): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        if (item !== null && typeof item === 'object' && Object.keys(item).length > 0) {
+          const sub: string[] = [];
+          const save = lines.length;
+          walk(item, indent + '  ');
+          sub.push(...lines.splice(save));
+          lines.push(`${indent}- ${sub[0].trimStart()}`, ...sub.slice(1));
+        } else {
+          lines.push(
+            `${indent}- ${typeof item === 'object' && item !== null ? (Array.isArray(item) ? '[]' : '{}') : yamlScalar(item)}`
+          );
+        }
+      }
+      return;
+    }
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const key = yamlScalar(k);
+      if (x !== null && typeof x === 'object' && Object.keys(x).length > 0) {
+        lines.push(`${indent}${key}:`);
+        walk(x, Array.isArray(x) ? indent : indent + '  ');
+      } else if (x !== null && typeof x === 'object') {
+        lines.push(`${indent}${key}: ${Array.isArray(x) ? '[]' : '{}'}`);
+      } else {
+        lines.push(`${indent}${key}: ${yamlScalar(x)}`);
+      }
+    }
+  };
+  return docs
+    .map(d => {
+      lines.length = 0;
+      walk(d, '');
+      return lines.join('\n');
+    })
+    .join('\n---\n');
+}
+
+/**
+ * A report template parameter typed in the form, as the JSON value its declared type takes.
+ * Returns `{ skip: true }` when left empty (the template's default applies).
+ */
+export function templateParamValue(
+  text: string,
+  param: { name: string; type: string }
+): { value?: unknown; skip?: boolean; error?: string } {
+  const t = text.trim();
+  if (t === '') {
+    return { skip: true };
+  }
+  const type = param.type.replace(/^Optional\[(.*)\]$/, '$1').replace(/\s*\|\s*None$/, '');
+  if (type === 'int') {
+    return /^-?\d+$/.test(t)
+      ? { value: parseInt(t, 10) }
+      : { error: `${param.name} must be a whole number, got '${text}'.` };
+  }
+  if (type === 'float') {
+    const v = Number(t);
+    return t !== '' && Number.isFinite(v) ? { value: v } : { error: `${param.name} must be a number, got '${text}'.` };
+  }
+  if (type === 'bool') {
+    if (/^(true|false)$/i.test(t)) {
+      return { value: t.toLowerCase() === 'true' };
+    }
+    return { error: `${param.name} must be true or false, got '${text}'.` };
+  }
+  if (type === 'dict' || type === 'list') {
+    try {
+      const v = JSON.parse(t);
+      if (type === 'dict' ? v !== null && typeof v === 'object' && !Array.isArray(v) : Array.isArray(v)) {
+        return { value: v };
+      }
+    } catch {
+      // fall through to the sentence
+    }
+    return { error: `${param.name} must be a JSON ${type === 'dict' ? 'object' : 'list'}, got '${text}'.` };
+  }
+  return { value: text.trim() };
+}
+
+/**
+ * SVG paths of a small chart: a line through `values` and, where `low`/`high` are given, the interval band.
+ * Missing values (null) break the line. Both use the same y scale, which spans values, bands and `alsoShow`
+ * (e.g. a threshold drawn across the chart).
+ */
+export function chartPaths(
+  values: (number | null)[],
+  low: (number | null)[] = [],
+  high: (number | null)[] = [],
+  width = 200,
+  height = 40,
+  alsoShow: number[] = []
+): { line: string; band: string; min: number; max: number } {
+  const all = [...values, ...low, ...high, ...alsoShow].filter((v): v is number => v !== null && Number.isFinite(v));
+  if (all.length === 0) {
+    return { line: '', band: '', min: 0, max: 0 };
+  }
+  const min = Math.min(...all);
+  const max = Math.max(...all);
+  const span = max - min || 1;
+  const n = values.length;
+  const x = (i: number) => (n <= 1 ? width / 2 : (i * width) / (n - 1));
+  const y = (v: number) => height - 2 - ((v - min) / span) * (height - 4);
+  const fmt = (v: number) => v.toFixed(1);
+  let line = '';
+  let pen = false;
+  values.forEach((v, i) => {
+    if (v === null || !Number.isFinite(v)) {
+      pen = false;
+      return;
+    }
+    line += `${pen ? 'L' : 'M'}${fmt(x(i))},${fmt(y(v))}`;
+    pen = true;
+  });
+  const idx = values
+    .map((_, i) => i)
+    .filter(i => low[i] !== null && low[i] !== undefined && high[i] !== null && high[i] !== undefined);
+  let band = '';
+  if (idx.length > 0) {
+    const top = idx.map(i => `${fmt(x(i))},${fmt(y(high[i] as number))}`);
+    const bottom = idx
+      .slice()
+      .reverse()
+      .map(i => `${fmt(x(i))},${fmt(y(low[i] as number))}`);
+    band = `M${top.join('L')}L${bottom.join('L')}Z`;
+  }
+  return { line, band, min, max };
+}

@@ -4,6 +4,7 @@ import * as React from 'react';
 import { IInfo, IJob, ModelOpsClient } from './api';
 import {
   ago,
+  chartPaths,
   checkInteger,
   formatNumber,
   keyMetrics,
@@ -13,6 +14,8 @@ import {
   reportVerdict,
   showValue,
   sparkline,
+  templateParamValue,
+  toYaml,
   Verdict,
   VERDICT_COLOURS
 } from './format';
@@ -509,7 +512,8 @@ function DeployForm(props: IFormProps): JSX.Element {
   const [profiles, setProfiles] = React.useState<Dict[]>([]);
   const [cluster, setCluster] = React.useState('local');
   const [profile, setProfile] = React.useState('');
-  const [replicas, setReplicas] = React.useState('1');
+  // empty: the profile's replicas, as in the notebook's deploy form and on the command line
+  const [replicas, setReplicas] = React.useState('');
   const [canary, setCanary] = React.useState('0');
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [formError, setFormError] = React.useState<string | null>(null);
@@ -531,17 +535,25 @@ function DeployForm(props: IFormProps): JSX.Element {
   }, [props.client]);
 
   const params = (dryRun: boolean): Dict | null => {
-    const r = checkInteger(replicas, 'Replicas', 1, 100);
+    const r = replicas.trim() === '' ? {} : checkInteger(replicas, 'Replicas', 1, 100);
     const c = checkInteger(canary, 'Canary %', 0, 100);
     const problem = r.error ?? c.error ?? null;
     setFormError(problem);
     if (problem) {
       return null;
     }
-    if (cluster === 'local') {
+    if (cluster === 'local' && !dryRun) {
       return { ref: props.ref_, target: 'local' };
     }
-    const out: Dict = { ref: props.ref_, cluster, replicas: r.value };
+    // a dry run needs no kubeconfig: with 'local' picked it renders for the current context, as
+    // `%modelops deploy REF --dry-run` does
+    const out: Dict = { ref: props.ref_ };
+    if (cluster !== 'local') {
+      out.cluster = cluster;
+    }
+    if (r.value !== undefined) {
+      out.replicas = r.value;
+    }
     if (profile) {
       out.profile = profile;
     }
@@ -602,6 +614,7 @@ function DeployForm(props: IFormProps): JSX.Element {
           className="jp-mod-styled"
           inputMode="numeric"
           value={replicas}
+          placeholder={`profile's (${String(profiles.find(p => p.name === profile)?.replicas ?? 1)})`}
           onChange={e => setReplicas(e.target.value)}
           data-testid="jmo-deploy-replicas"
         />
@@ -619,12 +632,8 @@ function DeployForm(props: IFormProps): JSX.Element {
         <button
           type="button"
           className="jp-mod-styled"
-          disabled={busy(preview.job) || cluster === 'local'}
-          title={
-            cluster === 'local'
-              ? 'The YAML preview is for Kubernetes clusters'
-              : 'Render the manifests without applying them'
-          }
+          disabled={busy(preview.job)}
+          title="Render the Kubernetes manifests without applying them (no kubeconfig needed)"
           onClick={() => {
             const p = params(true);
             if (p) {
@@ -643,7 +652,7 @@ function DeployForm(props: IFormProps): JSX.Element {
           job={preview.job}
           render={r => (
             <pre className="jp-ModelOps-yaml" data-testid="jmo-deploy-yaml">
-              {String(r?.yaml ?? r?.manifest ?? JSON.stringify(r?.manifests ?? r, null, 2))}
+              {toYaml(asList(r?.manifests ?? asList(r?.deployments).flatMap(d => asList(d.manifests))))}
             </pre>
           )}
         />
@@ -725,11 +734,73 @@ function DeploymentActions(props: IFormProps & { deployments: Dict[] }): JSX.Ele
   );
 }
 
+/** Template parameters the form sets itself (from the version and the data field), not typed by hand. */
+const IMPLIED_PARAMS = new Set(['model_ref', 'data_path', 'capture_store']);
+
+/** A template parameter is a gate when the report fails on it: thresholds and the gates mapping. */
+function isGate(name: string): boolean {
+  return /^(min|max)_/.test(name) || name === 'gates';
+}
+
 function ReportForm(props: IFormProps): JSX.Element {
   const [cron, setCron] = React.useState('0 6 * * *');
   const [template, setTemplate] = React.useState('monitoring');
   const [data, setData] = React.useState('');
-  const extra = (): Dict => ({ template, ...(data.trim() ? { data: data.trim() } : {}) });
+  // the template's declared parameters (GET report-params): label column, gates, then the rest
+  const [declared, setDeclared] = React.useState<Dict[]>([]);
+  const [values, setValues] = React.useState<Record<string, string>>({});
+  const [paramError, setParamError] = React.useState<string | null>(null);
+  const [schedulesTick, setSchedulesTick] = React.useState(0);
+  React.useEffect(() => {
+    let cancelled = false;
+    props.client
+      .get<Dict>('report-params', { template })
+      .then(r => !cancelled && setDeclared(asList(r.params).filter(p => !IMPLIED_PARAMS.has(String(p.name)))))
+      .catch(e => !cancelled && setParamError(message(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [template, props.client]);
+  const typed = (): Dict | null => {
+    const out: Dict = {};
+    for (const p of declared) {
+      const r = templateParamValue(values[p.name] ?? '', { name: String(p.name), type: String(p.type) });
+      if (r.error) {
+        setParamError(r.error);
+        return null;
+      }
+      if (!r.skip) {
+        out[p.name] = r.value;
+      }
+    }
+    setParamError(null);
+    return out;
+  };
+  const extra = (): Dict | null => {
+    const params = typed();
+    if (params === null) {
+      return null;
+    }
+    return {
+      template,
+      ...(data.trim() ? { data: data.trim() } : {}),
+      ...(Object.keys(params).length > 0 ? { params } : {})
+    };
+  };
+  const paramField = (p: Dict) => (
+    <Field key={String(p.name)} label={`${String(p.name)}${p.help ? ` – ${String(p.help)}` : ''}`}>
+      <input
+        className="jp-mod-styled"
+        value={values[p.name] ?? ''}
+        placeholder={String(p.default ?? '').replace(/^"(.*)"$/, '$1') || String(p.type)}
+        onChange={e => setValues({ ...values, [p.name]: e.target.value })}
+        data-testid={`jmo-report-param-${p.name}`}
+      />
+    </Field>
+  );
+  const labelParams = declared.filter(p => p.name === 'label_column');
+  const gateParams = declared.filter(p => isGate(String(p.name)));
+  const otherParams = declared.filter(p => p.name !== 'label_column' && !isGate(String(p.name)));
   const [description, setDescription] = React.useState<string>('');
   const [cronError, setCronError] = React.useState<string | null>(null);
   const run = useJob(props.client, props.onChanged);
@@ -765,7 +836,11 @@ function ReportForm(props: IFormProps): JSX.Element {
         <select
           className="jp-mod-styled"
           value={template}
-          onChange={e => setTemplate(e.target.value)}
+          onChange={e => {
+            setTemplate(e.target.value);
+            setValues({});
+            setParamError(null);
+          }}
           data-testid="jmo-report-template"
         >
           <option value="monitoring">monitoring</option>
@@ -782,10 +857,28 @@ function ReportForm(props: IFormProps): JSX.Element {
           data-testid="jmo-report-data"
         />
       </Field>
+      {labelParams.map(paramField)}
+      {gateParams.length > 0 && (
+        <fieldset className="jp-ModelOps-fieldset" data-testid="jmo-report-gates">
+          <legend>Gates (empty: the template's default)</legend>
+          {gateParams.map(paramField)}
+        </fieldset>
+      )}
+      {otherParams.length > 0 && (
+        <Folded title="More parameters" testid="jmo-report-more">
+          {otherParams.map(paramField)}
+        </Folded>
+      )}
+      <ErrorLine error={paramError} testid="jmo-report-param-error" />
       <button
         className="jp-mod-styled jp-mod-accept"
         disabled={busy(run.job)}
-        onClick={() => void run.start('report', { ref: props.ref_, ...extra() })}
+        onClick={() => {
+          const e = extra();
+          if (e) {
+            void run.start('report', { ref: props.ref_, ...e });
+          }
+        }}
         data-testid="jmo-report-submit"
       >
         Run report now
@@ -818,7 +911,12 @@ function ReportForm(props: IFormProps): JSX.Element {
       <button
         className="jp-mod-styled"
         disabled={busy(schedule.job) || cronError !== null}
-        onClick={() => void schedule.start('schedule', { ref: props.ref_, cron, ...extra() })}
+        onClick={() => {
+          const e = extra();
+          if (e) {
+            void schedule.start('schedule', { ref: props.ref_, cron, ...e });
+          }
+        }}
         data-testid="jmo-schedule-submit"
       >
         Schedule
@@ -827,8 +925,288 @@ function ReportForm(props: IFormProps): JSX.Element {
       {schedule.job && (
         <JobView
           job={schedule.job}
-          render={r => <KeyValues data={pick(r, ['name', 'cron', 'description', 'next_run'])} />}
+          render={r => <KeyValues data={pick(r, ['id', 'cron', 'description', 'target'])} />}
         />
+      )}
+      <ScheduleList
+        client={props.client}
+        tick={schedulesTick + (schedule.job?.status === 'succeeded' ? 1 : 0)}
+        onChanged={() => setSchedulesTick(t => t + 1)}
+      />
+    </div>
+  );
+}
+
+/** The scheduled reports (GET schedules), each with Remove (the unschedule verb: exactly its crontab line). */
+function ScheduleList(props: { client: ModelOpsClient; tick: number; onChanged: () => void }): JSX.Element {
+  const [items, setItems] = React.useState<Dict[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const remove = useJob(props.client, props.onChanged);
+  React.useEffect(() => {
+    let cancelled = false;
+    props.client
+      .get<Dict>('schedules')
+      .then(r => {
+        if (!cancelled) {
+          setItems(asList(r.schedules ?? r));
+          setError(null);
+        }
+      })
+      .catch(e => !cancelled && setError(message(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [props.client, props.tick, remove.job?.status]);
+  return (
+    <div data-testid="jmo-schedules">
+      <h4>Schedules</h4>
+      <ErrorLine error={error ?? remove.error} testid="jmo-schedules-error" />
+      {items !== null && items.length === 0 && <div className="jp-ModelOps-muted">none</div>}
+      <ul>
+        {(items ?? []).map(s => (
+          <li key={String(s.id)} data-testid={`jmo-schedule-${s.id}`}>
+            <b>{String(s.ref ?? '')}</b> {String(s.template ?? '')}{' '}
+            <span className="jp-ModelOps-muted" title={String(s.cron)}>
+              {String(s.description ?? s.cron)} ({String(s.target ?? '')})
+            </span>{' '}
+            <button
+              className="jp-ModelOps-link"
+              disabled={busy(remove.job)}
+              onClick={() => void remove.start('unschedule', { schedule_id: String(s.id) })}
+              data-testid={`jmo-unschedule-${s.id}`}
+              aria-label={`Remove the schedule ${String(s.id)}`}
+            >
+              remove
+            </button>
+          </li>
+        ))}
+      </ul>
+      {remove.job && remove.job.status === 'failed' && <JobView job={remove.job} />}
+    </div>
+  );
+}
+
+// ----------------------------------------------------------------- monitoring
+
+/** One small chart: a line, its interval band, the last value, and an optional threshold line. */
+function MiniChart(props: {
+  title: string;
+  values: (number | null)[];
+  low?: (number | null)[];
+  high?: (number | null)[];
+  threshold?: number;
+  alarms?: boolean[];
+  testid?: string;
+}): JSX.Element {
+  const W = 200;
+  const H = 40;
+  const extra = props.threshold !== undefined && Number.isFinite(props.threshold) ? [props.threshold] : [];
+  const c = chartPaths(props.values, props.low ?? [], props.high ?? [], W, H, extra);
+  const last = [...props.values].reverse().find(v => v !== null && Number.isFinite(v)) ?? null;
+  const n = props.values.length;
+  const y = (v: number) => H - 2 - ((v - c.min) / (c.max - c.min || 1)) * (H - 4);
+  return (
+    <div className="jp-ModelOps-chart" data-testid={props.testid}>
+      <div className="jp-ModelOps-chart-head">
+        <span>{props.title}</span> <b data-testid="jmo-chart-last">{last === null ? '–' : formatNumber(last)}</b>
+      </div>
+      {c.line || c.band ? (
+        <svg
+          viewBox={`0 0 ${W} ${H}`}
+          preserveAspectRatio="none"
+          width="100%"
+          height={H}
+          role="img"
+          aria-label={`${props.title} over ${n} windows`}
+        >
+          {c.band && <path d={c.band} className="jp-ModelOps-chart-band" data-testid="jmo-chart-band" />}
+          {props.alarms &&
+            props.alarms.map((a, i) =>
+              a ? (
+                <rect
+                  key={i}
+                  x={n <= 1 ? 0 : (i * W) / (n - 1) - 2}
+                  y={0}
+                  width={4}
+                  height={H}
+                  className="jp-ModelOps-chart-alarm"
+                  data-testid="jmo-chart-alarm"
+                />
+              ) : null
+            )}
+          {extra.length > 0 && (
+            <line x1={0} x2={W} y1={y(extra[0])} y2={y(extra[0])} className="jp-ModelOps-chart-threshold" />
+          )}
+          <path d={c.line} className="jp-ModelOps-chart-line" fill="none" />
+        </svg>
+      ) : (
+        <div className="jp-ModelOps-muted">no data</div>
+      )}
+    </div>
+  );
+}
+
+function series(windows: Dict[], get: (w: Dict) => unknown): (number | null)[] {
+  return windows.map(w => {
+    const v = get(w);
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  });
+}
+
+/** The drift features with the largest shift over the period first (at most `n`). */
+function topDrift(windows: Dict[], n = 4): string[] {
+  const peak = new Map<string, number>();
+  for (const w of windows) {
+    for (const [f, d] of Object.entries((w.drift ?? {}) as Dict)) {
+      const z = typeof d?.z === 'number' ? Math.abs(d.z) : 0;
+      peak.set(f, Math.max(peak.get(f) ?? 0, z));
+    }
+  }
+  return [...peak.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([f]) => f);
+}
+
+/** Charts of one performance metric: estimated (band = interval) or realized once labels arrived. */
+function PerformanceCharts(props: { windows: Dict[]; kind: 'estimated' | 'realized' }): JSX.Element | null {
+  const metrics = new Set<string>();
+  for (const w of props.windows) {
+    for (const m of Object.keys((w[props.kind] ?? {}) as Dict)) {
+      if (m !== 'n') {
+        metrics.add(m);
+      }
+    }
+  }
+  const point = props.kind === 'estimated' ? 'estimate' : 'value';
+  return (
+    <>
+      {[...metrics].map(m => (
+        <MiniChart
+          key={m}
+          title={`${m} (${props.kind})`}
+          values={series(props.windows, w => w[props.kind]?.[m]?.[point])}
+          low={series(props.windows, w => w[props.kind]?.[m]?.low)}
+          high={series(props.windows, w => w[props.kind]?.[m]?.high)}
+          testid={`jmo-chart-${props.kind}-${m}`}
+        />
+      ))}
+    </>
+  );
+}
+
+/**
+ * The monitoring view of one deployment: `mo.monitor(ref, since=..., every=...)` run as a job (the monitor
+ * verb) and drawn as small charts, with its alarms and the version's reports.
+ */
+function MonitorView(props: { client: ModelOpsClient; ref_: string; name: string; reports: Dict[] }): JSX.Element {
+  const [since, setSince] = React.useState('24h');
+  const [every, setEvery] = React.useState('1h');
+  const [scoreColumn, setScoreColumn] = React.useState('');
+  const job = useJob(props.client);
+  const run = () =>
+    void job.start('monitor', {
+      ref: props.ref_,
+      since: since.trim(),
+      every: every.trim(),
+      ...(scoreColumn.trim() ? { score_column: scoreColumn.trim() } : {})
+    });
+  React.useEffect(run, [props.ref_]);
+  const mine = props.reports.filter(r => String(r.ref ?? '') === props.ref_ && r.html);
+  return (
+    <div className="jp-ModelOps-monitor" data-testid={`jmo-monitor-${props.name}`}>
+      <form
+        className="jp-ModelOps-form jp-ModelOps-inline"
+        onSubmit={e => {
+          e.preventDefault();
+          run();
+        }}
+      >
+        <Field label="Since">
+          <input
+            className="jp-mod-styled"
+            value={since}
+            onChange={e => setSince(e.target.value)}
+            data-testid="jmo-monitor-since"
+          />
+        </Field>
+        <Field label="Every">
+          <input
+            className="jp-mod-styled"
+            value={every}
+            onChange={e => setEvery(e.target.value)}
+            data-testid="jmo-monitor-every"
+          />
+        </Field>
+        <Field label="Score column (for performance)">
+          <input
+            className="jp-mod-styled"
+            value={scoreColumn}
+            placeholder="none"
+            onChange={e => setScoreColumn(e.target.value)}
+            data-testid="jmo-monitor-score"
+          />
+        </Field>
+        <Submit label="Refresh" busy={busy(job.job)} testid="jmo-monitor-submit" />
+      </form>
+      <ErrorLine error={job.error} testid="jmo-form-error" />
+      {job.job && (
+        <JobView
+          job={job.job}
+          render={(r: Dict) => {
+            const ws = asList(r?.windows);
+            const alarmed = ws.filter(w => w.alarm).length;
+            return (
+              <div data-testid="jmo-monitor-result">
+                <div
+                  className={`jp-ModelOps-alarm jp-ModelOps-alarm-${r?.first_alarm ? 'on' : 'off'}`}
+                  data-testid="jmo-monitor-alarm"
+                  data-alarm={r?.first_alarm ? 'on' : 'off'}
+                >
+                  {r?.first_alarm
+                    ? `Drift alarm since ${String(r.first_alarm)} (${alarmed} of ${ws.length} windows)`
+                    : `No drift alarm (${ws.length} windows, false-alarm budget ${formatNumber(Number(r?.alpha))})`}
+                </div>
+                <div className="jp-ModelOps-muted" data-testid="jmo-monitor-rows">
+                  {ws.reduce((a, w) => a + Number(w.rows ?? 0), 0)} captured rows, {String(r?.since ?? '')} –{' '}
+                  {String(r?.until ?? '')}
+                </div>
+                <MiniChart title="requests" values={series(ws, w => w.requests)} testid="jmo-chart-requests" />
+                <MiniChart title="latency p50 (ms)" values={series(ws, w => w.latency_p50_ms)} testid="jmo-chart-p50" />
+                <MiniChart title="latency p99 (ms)" values={series(ws, w => w.latency_p99_ms)} testid="jmo-chart-p99" />
+                <MiniChart title="error rate" values={series(ws, w => w.error_rate)} testid="jmo-chart-errors" />
+                <MiniChart
+                  title="drift alarm statistic"
+                  values={series(ws, w => w.alarm_statistic)}
+                  threshold={typeof r?.threshold === 'number' ? r.threshold : undefined}
+                  alarms={ws.map(w => Boolean(w.alarm))}
+                  testid="jmo-chart-alarm"
+                />
+                {topDrift(ws).map(f => (
+                  <MiniChart
+                    key={f}
+                    title={`drift ${f} (z)`}
+                    values={series(ws, w => w.drift?.[f]?.z)}
+                    testid={`jmo-chart-drift-${f}`}
+                  />
+                ))}
+                <PerformanceCharts windows={ws} kind="estimated" />
+                <PerformanceCharts windows={ws} kind="realized" />
+              </div>
+            );
+          }}
+        />
+      )}
+      {mine.length > 0 && (
+        <ul className="jp-ModelOps-links" data-testid="jmo-monitor-reports">
+          {mine.map((r, i) => (
+            <li key={i}>
+              <a href={props.client.reportUrl(String(r.html))} target="_blank" rel="noopener noreferrer">
+                {String(r.template ?? 'report')} {ago(r.started ?? r.created)}
+              </a>
+            </li>
+          ))}
+        </ul>
       )}
     </div>
   );
@@ -860,6 +1238,7 @@ function VersionView(props: {
   const [deployments, setDeployments] = React.useState<Dict[]>([]);
   const [error, setError] = React.useState<string | null>(null);
   const [tab, setTab] = React.useState<string>('export');
+  const [watching, setWatching] = React.useState<string | null>(null);
   const [tick, setTick] = React.useState(0);
   const refresh = React.useCallback(() => setTick(t => t + 1), []);
 
@@ -1010,6 +1389,17 @@ function VersionView(props: {
                 {d.url && <span className="jp-ModelOps-muted">{String(d.url)}</span>}
                 {d.target === 'local' && d.status === 'running' && (
                   <StopButton client={client} name={String(d.name)} onDone={refresh} />
+                )}{' '}
+                <button
+                  className="jp-ModelOps-link"
+                  aria-expanded={watching === String(d.name)}
+                  onClick={() => setWatching(watching === String(d.name) ? null : String(d.name))}
+                  data-testid={`jmo-watch-${d.name}`}
+                >
+                  {watching === String(d.name) ? 'hide monitoring' : 'monitoring'}
+                </button>
+                {watching === String(d.name) && (
+                  <MonitorView client={client} ref_={String(d.ref ?? ref)} name={String(d.name)} reports={reports} />
                 )}
               </li>
             ))}

@@ -129,3 +129,73 @@ test('"deployed" reflects what runs now, not what was once deployed', async () =
   assert.deepEqual([...liveDeployments(records, [{ ref: 'churn:2', status: 'stopped' }])].sort(), ['churn', 'churn:1']);
   assert.deepEqual([...liveDeployments([], [{ ref: 'churn:2', status: 'running' }])].sort(), ['churn', 'churn:2']);
 });
+
+test('manifests become block YAML that keeps strings strings', async () => {
+  const { toYaml } = await import('../lib/format.js');
+  const y = toYaml([
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'churn', labels: { v: '3' } },
+      spec: { replicas: 2, containers: [{ name: 'server', args: ['--port', '8080'], env: [] }] }
+    },
+    { kind: 'Service', data: { on: 'yes', empty: {} } }
+  ]);
+  assert.equal(
+    y,
+    [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: churn',
+      '  labels:',
+      '    v: "3"',
+      'spec:',
+      '  replicas: 2',
+      '  containers:',
+      '  - name: server',
+      '    args:',
+      '    - "--port"',
+      '    - "8080"',
+      '    env: []',
+      '---',
+      'kind: Service',
+      'data:',
+      '  "on": "yes"',
+      '  empty: {}'
+    ].join('\n')
+  );
+});
+
+test('report template parameters are typed as the template declares them', async () => {
+  const { templateParamValue } = await import('../lib/format.js');
+  assert.deepEqual(templateParamValue('', { name: 'min_score', type: 'float' }), { skip: true });
+  assert.deepEqual(templateParamValue('0.3', { name: 'min_score', type: 'float' }), { value: 0.3 });
+  assert.equal(
+    templateParamValue('high', { name: 'min_score', type: 'float' }).error,
+    "min_score must be a number, got 'high'."
+  );
+  assert.deepEqual(templateParamValue('200', { name: 'n_boot', type: 'int' }), { value: 200 });
+  assert.equal(
+    templateParamValue('2.5', { name: 'n_boot', type: 'int' }).error,
+    "n_boot must be a whole number, got '2.5'."
+  );
+  assert.deepEqual(templateParamValue(' target ', { name: 'label_column', type: 'str' }), { value: 'target' });
+  assert.deepEqual(templateParamValue('{"accuracy": ">= 0.9"}', { name: 'gates', type: 'dict' }), {
+    value: { accuracy: '>= 0.9' }
+  });
+  assert.equal(
+    templateParamValue('[1]', { name: 'gates', type: 'dict' }).error,
+    "gates must be a JSON object, got '[1]'."
+  );
+});
+
+test('chart paths: a line broken at missing values and a band from the intervals', async () => {
+  const { chartPaths } = await import('../lib/format.js');
+  const c = chartPaths([1, null, 3], [0, null, 2], [2, null, 4], 100, 44);
+  assert.equal(c.min, 0);
+  assert.equal(c.max, 4);
+  assert.equal(c.line, 'M0.0,32.0M100.0,12.0');
+  assert.equal(c.band, 'M0.0,22.0L100.0,2.0L100.0,22.0L0.0,42.0Z');
+  assert.deepEqual(chartPaths([null]), { line: '', band: '', min: 0, max: 0 });
+});
