@@ -369,9 +369,13 @@ def _current_ref(name: str, cluster: str, namespace: str) -> str | None:
 
 
 def _previous_ref(name: str, cluster: str, namespace: str, current: str | None) -> str | None:
-    """The version the deployment ran before ``current`` (from the registry's deployment records)."""
+    """The version the deployment ran before ``current`` (from the registry's deployment records), passing over
+    versions a watch has already acted against (a rollback must not return to a version it left)."""
     from .. import registry
 
+    bad = {r["ref"] for r in registry.records(kind="watch")
+           if (r.get("data") or {}).get("event") == "action" and r["data"].get("deployment") == name
+           and r["data"].get("cluster") == cluster}
     seen: list[str] = []
     for rec in registry.records(kind="deployment"):
         d = rec.get("data") or {}
@@ -388,9 +392,8 @@ def _previous_ref(name: str, cluster: str, namespace: str, current: str | None) 
             ref = d["running"]
         if not seen or seen[-1] != ref:
             seen.append(ref)
-    while seen and seen[-1] == current:
-        seen.pop()
-    return seen[-1] if seen else None
+    left = [ref for ref in seen if ref != current and ref not in bad]
+    return left[-1] if left else None
 
 
 def _state_path(watch_id: str) -> Path:

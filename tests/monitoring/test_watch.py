@@ -77,6 +77,11 @@ def test_a_watch_rolls_back_on_an_alarm_once_with_its_evidence(crontab, webhook,
         # the server now runs the earlier version and answers: the next check sees no alarm
         out = run_watch(w.id, deployment="churn", on_alarm="rollback", notify=url_hook, max_error_rate=0.2)
         assert not out.alarm and len(received) == 1
+        # a new alarm on the earlier version: no rollback back to the version the watch left
+        _bad_requests(dep.url, 20)
+        out = run_watch(w.id, deployment="churn", on_alarm="rollback", notify=url_hook, max_error_rate=0.2)
+        assert out.alarm and out.outcome.startswith("failed: The local deployment 'churn' has no earlier version")
+        assert jm.status("churn", cluster="local").ref == two_versions[0] and len(received) == 2
     finally:
         jm.stop("churn")
     gone = unwatch(w.id)
