@@ -263,11 +263,11 @@ def open_model(files: dict[str, bytes] | str | os.PathLike, *, runtime: str | No
                 _MODELS[key] = choose_runtime(read_model_dir(tmp), prefer=runtime,
                                               settings=RuntimeSettings(threads=threads))
         return _MODELS[key]
-    return choose_runtime(read_model_dir(files), prefer=runtime, settings=RuntimeSettings(threads=threads))
+    return choose_runtime(read_model_dir(os.fspath(files)), prefer=runtime, settings=RuntimeSettings(threads=threads))
 
 
 # --------------------------------------------------------------------------- the plan
-def plan(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | str | None = None,
+def plan(ref: Any, source: str | os.PathLike, output: str | os.PathLike, *, id_columns: Sequence[str] | str | None = None,
          batch_size: int = DEFAULT_BATCH_SIZE, partition_rows: int = DEFAULT_PARTITION_ROWS,
          trusted: bool = False, write: bool = True) -> ScoringPlan:
     """Check the inputs and cut the source into partitions; writes the output's ``_batch.json`` unless
@@ -275,9 +275,9 @@ def plan(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | str 
     for name, value in (("batch_size", batch_size), ("partition_rows", partition_rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(f"{name} is {value!r}; expected a positive integer.")
-    for name, value in (("source", source), ("output", output)):
-        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value).strip() or "\x00" in os.fspath(value):
-            raise ValidationError(f"{name} must be a path or URL of Parquet data; got {value!r}.")
+    for name, where in (("source", source), ("output", output)):
+        if not isinstance(where, (str, os.PathLike)) or not os.fspath(where).strip() or "\x00" in os.fspath(where):
+            raise ValidationError(f"{name} must be a path or URL of Parquet data; got {where!r}.")
     source, output = os.fspath(source), os.fspath(output)
     mv = check_trust(ref, trusted=trusted)
     features = _signature_features(mv)

@@ -80,8 +80,9 @@ def render_job(p: core.ScoringPlan, *, image: str, profile: Any = "cpu-small", n
     if secret:
         c["envFrom"] = [{"secretRef": {"name": secret}}]
     labels = {**m.labels(spec, "batch"), "app.kubernetes.io/component": COMPONENT}
-    ann = {k: v for k, v in m.annotations(spec, "batch").items() if not k.endswith("/mode")}
-    ann.update({f"{m.LABEL_PREFIX}/source": p.source, f"{m.LABEL_PREFIX}/output": p.output})
+    ann = {f"{m.LABEL_PREFIX}/{k}": v for k, v in (("ref", p.ref), ("model", model), ("version", version),
+                                                     ("image", image), ("profile", prof.name), ("digest", digest),
+                                                     ("source", p.source), ("output", p.output)) if v}
     sa = m.service_account(spec)
     sa["metadata"]["labels"] = dict(labels)
     job = {
@@ -118,7 +119,7 @@ def _finished(job: dict) -> bool:
     return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conds)
 
 
-def run_job(ref: Any, source: str, output: str, *, id_columns: Sequence[str] | str | None, batch_size: int,
+def run_job(ref: Any, source: str | os.PathLike, output: str | os.PathLike, *, id_columns: Sequence[str] | str | None, batch_size: int,
             partition_rows: int, runtime: str | None, trusted: bool, threads: int, cluster: str | None,
             kubeconfig: str | None, namespace: str, profile: Any, image: str | None, parallelism: int | None,
             claim: str | None, secret: str | None, dry_run: bool) -> Any:
