@@ -9,11 +9,13 @@ distance against the reference, the prediction's PSI, the window's rows, and
 the state of a :class:`~jupyter_modelops.monitoring.SequentialDrift` alarm fed
 with consecutive windows of ``rows`` rows.
 
-The request path only copies the request's input matrix and prediction into
-preallocated staging arrays (one slice assignment per tensor); the bin lookup
-(``np.searchsorted`` per column) runs on whole chunks of staged rows, and the
-sliding window is a ring of per-chunk counts added to and subtracted from the
-window's totals. Everything runs on the event loop thread: no locks.
+The request path only keeps a reference to the answered request's tensors;
+once a chunk of rows is pending they are copied into preallocated staging
+arrays (``np.concatenate(..., out=...)``), the bins are found per column with
+one ``np.searchsorted`` over the chunk, and the sliding window is a ring of
+per-chunk counts added to and subtracted from the window's totals.
+Everything runs on the event loop thread: no locks. A signature whose single
+2-D input has no feature names maps its columns to the profile's in order.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ PROBABILITY_OUTPUTS = ("predict_proba", "probabilities")
 #: chunks of the sliding window (its granularity: the window moves by rows / CHUNKS rows)
 CHUNKS = 16
 PSI_EPS = 1e-4
+#: completed alarm windows kept for the next /metrics scrape before the alarm is advanced without one
+MAX_QUEUED_WINDOWS = 64
 
 
 class _Watched:
@@ -126,13 +130,13 @@ class LiveDrift:
                  alpha: float = 0.05, horizon: int = 720, calibrate: str = "thread") -> None:
         self.name, self.version = name, version
         self.labels = f'model="{_esc(name)}",version="{_esc(version)}"'
-        self.chunk = max(8, math.ceil(int(rows) / CHUNKS))
+        self.chunk = max(1, math.ceil(int(rows) / CHUNKS))
         self.rows = self.chunk * CHUNKS  # the window holds CHUNKS chunks
         self.seconds = float(seconds)
         self.profile = profile
         pcols = profile["columns"]
         # staging: one float (or object) matrix per watched tensor, chunk rows deep
-        self.stage_src: list[tuple[str, str, int | None]] = []  # (role, tensor, width or None for a vector)
+        self.stage_src: list[tuple[str, str, int | None]] = []  # (role, tensor, width; None for a 1-D tensor)
         self.stages: list[np.ndarray] = []
         self.cols: list[_Watched] = []
 
@@ -143,7 +147,8 @@ class LiveDrift:
                     return i
             dtype = object if spec.datatype == "BYTES" else np.float64
             self.stage_src.append((role, spec.name, width))
-            self.stages.append(np.empty((self.chunk, width or 1), dtype=dtype))
+            cap = 2 * self.chunk + 64
+            self.stages.append(np.empty((cap,) if width is None else (cap, width), dtype=dtype))
             return len(self.stages) - 1
 
         def watch(cname: str, summary: Any, role: str, spec: Any, col: int, width: int | None = None) -> None:
@@ -156,6 +161,8 @@ class LiveDrift:
             self.cols.append(_Watched(cname, kind, stage_for(role, spec, width), col, ref, edges=edges, cats=cats))
 
         single = len(inputs) == 1 and len(inputs[0].shape) == 2
+        if single and not feature_names and inputs[0].shape[1] == len(pcols):
+            feature_names = list(pcols)  # unnamed columns: the profile's, in order (as it was computed)
         if single and feature_names and inputs[0].shape[1] in (-1, len(feature_names)):
             for j, f in enumerate(feature_names):
                 if str(f) in pcols:
@@ -163,7 +170,7 @@ class LiveDrift:
         else:
             for spec in inputs:
                 if spec.name in pcols and (len(spec.shape) == 1 or tuple(spec.shape[1:]) == (1,)):
-                    watch(spec.name, pcols[spec.name], "input", spec, 0)
+                    watch(spec.name, pcols[spec.name], "input", spec, 0, _vector_width(spec))
         self.n_features = len(self.cols)
         self.pred: _Watched | None = None
         pred = profile.get("prediction")
@@ -171,6 +178,14 @@ class LiveDrift:
             self._watch_prediction(pred, outputs, watch)
         self.max_bins = max((c.nbins for c in self._all()), default=1)
         n = len(self._all())
+        # numeric columns of one staged tensor are binned together: one bincount for all of them
+        self.groups: list[tuple[int, np.ndarray, np.ndarray, _Merged]] = []
+        for k in range(len(self.stages)):
+            idx = [j for j, c in enumerate(self._all()) if c.stage == k and c.kind == "numeric"]
+            if not idx:
+                continue
+            self.groups.append((k, np.asarray(idx), np.asarray([self._all()[j].col for j in idx]),
+                                _Merged([self._all()[j].edges for j in idx])))
         self.ring = np.zeros((2 * CHUNKS, n, self.max_bins), dtype=np.int64)  # room for chunks cut short by /metrics
         self.ring_rows = np.zeros(2 * CHUNKS, dtype=np.int64)
         self.ring_t = np.zeros(2 * CHUNKS)
@@ -178,11 +193,13 @@ class LiveDrift:
         self.tail = 0  # oldest slot in the window
         self.total = np.zeros((n, self.max_bins), dtype=np.int64)
         self.window_n = 0
-        self.pos = 0  # staged rows
+        self.pos = 0  # rows of the pending requests
+        self.pending: list[tuple[dict, dict]] = []  # answered requests not binned yet (references, no copies)
         self.seen = 0
         # the alarm: consecutive windows of `rows` rows on its merged bins
         self.alarm_counts = np.zeros((len(self.cols), self.max_bins), dtype=np.int64)
         self.alarm_n = 0
+        self.alarm_queue: list[dict[str, np.ndarray]] = []  # completed windows the alarm has not seen yet
         self.detector: Any = None
         self.started = time.time()
         if self.cols and calibrate != "off":
@@ -204,12 +221,12 @@ class LiveDrift:
             else:
                 for o in outputs:  # a regressor: its one numeric output
                     if o.datatype != "BYTES" and (len(o.shape) == 1 or tuple(o.shape[1:]) == (1,)):
-                        watch("prediction", pred, "output", o, 0)
+                        watch("prediction", pred, "output", o, 0, _vector_width(o))
                         break
         else:
             for o in outputs:  # a multiclass classifier: its labels
                 if o.name not in PROBABILITY_OUTPUTS and (len(o.shape) == 1 or tuple(o.shape[1:]) == (1,)):
-                    watch("prediction", pred, "output", o, 0)
+                    watch("prediction", pred, "output", o, 0, _vector_width(o))
                     break
         if len(self.cols) > before:
             self.pred = self.cols.pop()
@@ -240,43 +257,65 @@ class LiveDrift:
 
     # -- request path -------------------------------------------------------------------
     def observe(self, inputs: dict, outputs: dict, nrows: int) -> None:
-        """Stage an answered request's rows (copies into preallocated arrays; bins are found per chunk)."""
-        start = 0
-        while start < nrows:
-            take = min(nrows - start, self.chunk - self.pos)
-            end = self.pos + take
-            for i, (role, tensor, width) in enumerate(self.stage_src):
-                a = (inputs if role == "input" else outputs).get(tensor)
-                if a is None or (width is not None and (a.ndim != 2 or a.shape[1] != width)):
-                    return  # not this signature's shape (an open width): not watched
-                dst = self.stages[i]
-                if width is None:
-                    dst[self.pos:end, 0] = a.reshape(-1)[start:start + take]
-                else:
-                    dst[self.pos:end] = a[start:start + take]
-            self.pos = end
-            start += take
-            if self.pos == self.chunk:
-                self.flush()
+        """Note an answered request (a reference to its tensors: no copy); its rows are binned with a chunk's."""
+        self.pending.append((inputs, outputs))
+        self.pos += nrows
+        if self.pos >= self.chunk:
+            self.flush()
+
+    def _stage(self, checked: bool = False) -> int:
+        """Copy the pending requests' tensors into the preallocated staging arrays; returns the rows staged."""
+        pending, self.pending = self.pending, []
+        self.pos = 0
+        m = 0
+        for k, (role, tensor, _) in enumerate(self.stage_src):
+            arrs = [(ins if role == "input" else outs).get(tensor) for ins, outs in pending]
+            try:
+                m = sum(map(len, arrs))
+                if m > self.stages[k].shape[0]:  # a large request: grow the staging array
+                    self.stages[k] = np.empty((m, *self.stages[k].shape[1:]), dtype=self.stages[k].dtype)
+                np.concatenate(arrs, axis=0, out=self.stages[k][:m], casting="unsafe")
+            except (TypeError, ValueError):  # a missing tensor, or an open width that is not the signature's
+                return 0 if checked else self._stage_checked(pending)
+        return m
+
+    def _stage_checked(self, pending: list) -> int:
+        """:meth:`_stage` for pending requests of which some do not fit the staging arrays: those are skipped."""
+        def fits(a: Any, width: int | None) -> bool:
+            return a is not None and (a.ndim == 1 if width is None else a.ndim == 2 and a.shape[1] == width)
+
+        keep = [(ins, outs) for ins, outs in pending
+                if all(fits((ins if role == "input" else outs).get(t), w) for role, t, w in self.stage_src)]
+        if not keep:
+            return 0
+        self.pending = keep
+        return self._stage(checked=True)
 
     def flush(self, now: float | None = None) -> None:
-        """Bin the staged rows into a new chunk of the window; drop chunks beyond its rows or its age."""
+        """Bin the pending rows into a new chunk of the window; drop chunks beyond its rows or its age."""
         now = time.time() if now is None else now
-        m = self.pos
+        m = self._stage() if self.pending else 0
         if m:
             slot = self.head
             counts = self.ring[slot]
             counts[:] = 0
+            width = self.max_bins + 1  # one more bin per column: missing values, dropped
+            for k, idx, cols, merged in self.groups:
+                st = self.stages[k]
+                v = st[:m, cols] if st.ndim == 2 else st[:m, None]
+                b = merged.bins(v, self.max_bins)
+                b += np.arange(len(idx)) * width
+                counts[idx] = np.bincount(b.ravel(), minlength=len(idx) * width).reshape(len(idx), width)[:, :-1]
             for j, c in enumerate(self._all()):
-                v = self.stages[c.stage][:m, c.col]
-                counts[j, :c.nbins] = _bin(c, v)
+                if c.kind != "numeric":
+                    st = self.stages[c.stage]
+                    counts[j, :c.nbins] = _bin(c, st[:m, c.col] if st.ndim == 2 else st[:m])
             self.ring_rows[slot] = m
             self.ring_t[slot] = now
             self.total += counts
             self.window_n += m
             self.seen += m
             self.head = (slot + 1) % self.ring.shape[0]
-            self.pos = 0
             self._alarm_add(counts, m)
         self._evict(now)
 
@@ -296,8 +335,7 @@ class LiveDrift:
             self.tail = (self.tail + 1) % size
 
     def _alarm_add(self, counts: np.ndarray, m: int) -> None:
-        det = self.detector
-        if det is None:
+        if self.detector is None:
             return
         self.alarm_counts += counts[:len(self.cols)]
         self.alarm_n += m
@@ -311,7 +349,15 @@ class LiveDrift:
         self.alarm_counts[:] = 0
         self.alarm_n = 0
         if window:
-            det.update(counts=window)
+            self.alarm_queue.append(window)
+            if len(self.alarm_queue) >= MAX_QUEUED_WINDOWS:
+                self._run_alarm()
+
+    def _run_alarm(self) -> None:
+        """Advance the alarm over the windows completed since the last scrape (all at once: off the request path)."""
+        queue, self.alarm_queue = self.alarm_queue, []
+        if queue and self.detector is not None:
+            self.detector.run({name: np.stack([w[name] for w in queue]) for name in queue[0]})
 
     # -- /metrics ---------------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -327,6 +373,7 @@ class LiveDrift:
         out: dict[str, Any] = {"features": feats, "prediction_psi": pred, "rows": self.window_n, "seen": self.seen}
         det = self.detector
         if det is not None:
+            self._run_alarm()
             st = det.status()
             out.update(alarm=bool(st.alarm), statistic=float(st.statistic), threshold=float(st.threshold),
                        seconds_since_reset=float(st.seconds_since_reset or 0.0), windows=int(st.windows_since_reset))
@@ -397,6 +444,48 @@ def for_model(spec: Any, runtime: Any, settings: Any) -> LiveDrift | None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+class _Merged:
+    """The bins of several numeric columns found with one ``np.searchsorted``.
+
+    Column ``j``'s values and edges are clipped just outside its edges and mapped, by the same monotone
+    arithmetic, into ``[2j, 2j + 1]``; all edges then form one sorted array. A value equal to an edge
+    maps to exactly that edge's number, so ``side="left"`` gives the profile's bins
+    ``(-inf, e1], (e1, e2], ...`` as a search per column would.
+    """
+
+    def __init__(self, edges: list[np.ndarray]) -> None:
+        lo = np.array([e[0] for e in edges], dtype=float)
+        hi = np.array([e[-1] for e in edges], dtype=float)
+        pad = np.maximum(hi - lo, 1.0)
+        self.lo, self.hi = lo - pad, hi + pad
+        self.scale = 1.0 / (self.hi - self.lo)
+        self.shift = 2.0 * np.arange(len(edges))
+        self.all = np.concatenate([self._map(np.asarray(e, dtype=float), j) for j, e in enumerate(edges)])
+        sizes = [e.size for e in edges]
+        self.start = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
+
+    def _map(self, e: np.ndarray, j: int) -> np.ndarray:
+        return (np.clip(e, self.lo[j], self.hi[j]) - self.lo[j]) * self.scale[j] + self.shift[j]
+
+    def bins(self, v: np.ndarray, missing: int) -> np.ndarray:
+        """Bin of each value of ``v`` (rows x columns); NaN gets ``missing``."""
+        w = np.clip(v, self.lo, self.hi)
+        w -= self.lo
+        w *= self.scale
+        w += self.shift
+        b = np.searchsorted(self.all, w, side="left")
+        b -= self.start
+        nan = np.isnan(v)
+        if nan.any():
+            b[nan] = missing
+        return b
+
+
+def _vector_width(spec: Any) -> int | None:
+    """The staging width of a one-value-per-row tensor: None for shape [-1], 1 for [-1, 1]."""
+    return None if len(spec.shape) == 1 else 1
+
+
 def _bin(c: _Watched, v: np.ndarray) -> np.ndarray:
     if c.kind == "numeric":
         v = v.astype(np.float64, copy=False)

@@ -185,3 +185,18 @@ def test_bad_live_drift_settings_stop_the_server_with_one_sentence(profiled_dir)
                         "--port", "0", "--live-drift-rows", "3"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "--live-drift-rows is 3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_one_search_over_all_columns_bins_as_a_search_per_column():
+    from jupyter_modelops.serving.livedrift import _Merged
+
+    rng = np.random.default_rng(1)
+    scales = [10.0 ** int(k) for k in rng.integers(-3, 4, size=21)]
+    edges = [np.sort(rng.normal(size=9)) * scales[j] for j in range(20)] + [np.array([0.5])]
+    v = np.column_stack([rng.normal(size=500) * scales[j] for j in range(21)])
+    v[:5] = [e[2] if e.size > 2 else e[0] for e in edges]  # values exactly on an edge
+    v[7, 3], v[8, 4], v[9, 5] = np.nan, 1e300, -1e300
+    got = _Merged(edges).bins(v, 99)
+    want = np.column_stack([np.searchsorted(e, v[:, j], side="left") for j, e in enumerate(edges)])
+    want[7, 3] = 99
+    assert np.array_equal(got, want)
