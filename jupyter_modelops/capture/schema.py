@@ -194,13 +194,8 @@ class CaptureSchema:
         """An Arrow table from the packed form: per-request lists and the rows' bytes (every tensor's bytes
         of a row side by side, inputs then outputs)."""
         import numpy as np
-        import pyarrow as pa
 
-        counts = np.array(nrows, dtype=np.int64)
-        n = int(counts.sum())
-        rows = np.zeros(n, dtype=np.int32) if n == len(ids) else (
-            np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
-        arrays = self._meta_arrays([None, None, ids, ts, lat, status], counts, n, context, rows)
+        n = int(sum(nrows))
         assert self.packed is not None
         raw = np.frombuffer(data, dtype=np.uint8).reshape(n, -1)
         stacked, offset = [], 0
@@ -208,6 +203,20 @@ class CaptureSchema:
             width = dt.itemsize * k
             stacked.append(np.ascontiguousarray(raw[:, offset:offset + width]).view(dt).reshape(n, k))
             offset += width
+        return self.table_arrays(ids, ts, lat, status, nrows, stacked, context)
+
+    def table_arrays(self, ids: Sequence[str], ts: Any, lat: Any, status: Any, nrows: Any, stacked: list,
+                     context: Sequence[str]) -> Any:
+        """An Arrow table from whole batches: per-request ids, times, latencies, statuses and row counts, and
+        per tensor of the packed form (inputs then outputs) one ``(rows, values per row)`` array of its dtype."""
+        import numpy as np
+        import pyarrow as pa
+
+        counts = np.asarray(nrows, dtype=np.int64)
+        n = int(counts.sum())
+        rows = np.zeros(n, dtype=np.int32) if n == len(ids) else (
+            np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+        arrays = self._meta_arrays([None, None, ids, ts, lat, status], counts, n, context, rows)
         for c in self.columns:
             s = stacked[self._slot[(c.role, c.index)]]
             arrays.append(self._column(s if c.width > 0 or c.feature is not None else s.reshape(n), c, n))

@@ -1,8 +1,11 @@
 """The model server's side of capture: request ids, sampling, the labels endpoint and metrics.
 
 The server (:mod:`jupyter_modelops.serving.app`) calls :meth:`ServerCapture.begin`
-after decoding a request and :meth:`ServerCapture.done` once it is answered;
-both are cheap and never raise on behalf of the capture store.
+after decoding a request (its id), the model's batcher hands every answered batch
+to :meth:`ServerCapture.tap` (one queue entry per batch, holding the batch's own
+arrays: nothing is copied or built per request), and the server calls
+:meth:`ServerCapture.done` for a request that failed. None of them raises on
+behalf of the capture store.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import random
 import time
 from typing import Any
 
@@ -51,19 +55,46 @@ class ServerCapture:
                                   self.writer.packer(model.name, model.version))
         self.writer.start()
 
+    def tapper(self, model: Any) -> Any:
+        """The batch observer of a registered model, for its batcher's ``taps``."""
+        ins, outs, _ = self.names[model.name]
+        name, version, writer = model.name, model.version, self.writer
+
+        def tap(items: list, inputs: dict, outputs: dict) -> None:
+            rows = 0
+            ids, nrows, starts = [], [], []
+            for it in items:
+                r = it.request
+                ids.append(r.id)
+                nrows.append(r.nrows)
+                starts.append(it.t0)
+                rows += r.nrows
+            writer.seen += len(items)
+            keep = None
+            if writer.rate < 1.0:
+                keep = [random.random() < writer.rate for _ in items]
+                if not any(keep):
+                    return
+            writer.record_batch(name, version, ids, nrows, rows, time.time(), time.monotonic(), starts,
+                                [inputs.get(n) for n in ins] + [outputs.get(n) for n in outs], keep)
+
+        return tap
+
     def begin(self, request: Any) -> bool:
-        """Give the request an id (its own V2 ``id``, else a new one) and draw whether it is recorded."""
+        """Give the request an id (its own V2 ``id``, else a new one); True (the batcher's tap records it)."""
         rid = request.id
         if rid is None:
             request.id = f"{self.prefix}{next(self.counter):016x}"
         elif len(rid) > MAX_ID_CHARS:
             raise InvalidInput(f"The request id has {len(rid)} characters; this server accepts at most "
                                f"{MAX_ID_CHARS}.")
-        return self.writer.sample()
+        return True
 
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
-        """Queue the answered (or failed) request: packed (its arrays copied into the model's buffers) when
-        it fits, else a plain tuple laid out as :class:`~.writer.Item`."""
+        """Queue a request the batcher did not answer (it failed, or had no rows), drawn at the capture rate:
+        packed when it fits, else a plain tuple laid out as :class:`~.writer.Item`."""
+        if not self.writer.sample():
+            return
         ins, outs, packer = self.names[model.name]
         ts, lat = time.time(), (time.perf_counter() - t0) * 1000.0
         if outputs is not None and packer is not None:

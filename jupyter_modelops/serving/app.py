@@ -252,6 +252,7 @@ class ModelServerApp:
             m.batcher.start()
             if self.capture is not None:
                 self.capture.register(m)
+                m.batcher.taps.append(self.capture.tapper(m))  # capture: one queue entry per answered batch
             for seconds in m.warm or ():
                 m.batcher._observe(seconds)
             m.ready = True
@@ -524,7 +525,7 @@ class ModelServerApp:
                        (b"inference-header-content-length", b"%d" % jlen)]
         if self.capture is not None:
             headers.append((b"x-request-id", request.id.encode("utf-8", "replace")))
-            if captured:
+            if captured and not request.nrows:  # answered without the batcher (no rows): not tapped
                 self.capture.done(model, request, outputs, t_infer, 200)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

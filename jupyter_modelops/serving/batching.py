@@ -43,12 +43,13 @@ SLOW_CALL_S = 0.0005
 
 
 class _Item:
-    __slots__ = ("request", "future", "deadline", "key")
+    __slots__ = ("request", "future", "deadline", "key", "t0")
 
-    def __init__(self, request: Request, future: asyncio.Future, deadline: float) -> None:
+    def __init__(self, request: Request, future: asyncio.Future, deadline: float, t0: float = 0.0) -> None:
         self.request = request
         self.future = future
         self.deadline = deadline
+        self.t0 = t0  # time.monotonic() at submission
         # requests merge when every input has the same trailing shape and dtype
         self.key = tuple((n, a.shape[1:], a.dtype.str) for n, a in request.inputs.items())
 
@@ -78,6 +79,10 @@ class Batcher:
         self._samples: list[float] = []
         self.slow = False
         self.running = 0
+        # per-batch observers (capture): tap(items, inputs, outputs) with the answered batch's requests and its
+        # whole arrays, on the event loop, before the answers are handed back; they must not change the arrays
+        self.taps: list = []
+        self._tapped: deque[tuple] = deque()
 
     def depth(self) -> int:
         return len(self.queue) + self.running
@@ -117,7 +122,8 @@ class Batcher:
                 f"Model '{self.name}' failed repeatedly; its circuit breaker is open.", retry_after=wait,
                 hint="Retry after the time in the Retry-After header.")
         fut = asyncio.get_running_loop().create_future()
-        item = _Item(request, fut, time.monotonic() + self.timeout)
+        t0 = time.monotonic()
+        item = _Item(request, fut, t0 + self.timeout, t0)
         if self._leading:  # a leader is collecting this loop turn's requests: it runs this one too
             self.queue.append(item)
             return await fut
@@ -150,6 +156,8 @@ class Batcher:
                     done = self._run_batch(batch)
                 finally:
                     self.running = 0
+                if self._tapped:
+                    self._tap()
                 for it, out, err in done:
                     _set(it.future, out, err)
         finally:
@@ -223,10 +231,23 @@ class Batcher:
                     done = self._run_batch(batch)
             finally:
                 self.running = 0
+            if self._tapped:
+                self._tap()
             for item, out, err in done:
                 _set(item.future, out, err)
             if not use_thread:
                 await asyncio.sleep(0)  # let the loop read new requests and send answers
+
+    def _tap(self) -> None:
+        """Hand the answered batches to the taps (on the loop: a batch may have run in the worker thread)."""
+        while self._tapped:
+            items, inputs, out = self._tapped.popleft()
+            for tap in self.taps:
+                try:
+                    tap(items, inputs, out)
+                except Exception as exc:  # noqa: BLE001 - an observer never fails a request
+                    log.warning("model %s: %s failed on a batch: %s: %s", self.name, getattr(tap, "__qualname__", tap),
+                                type(exc).__name__, exc)
 
     def _pool(self):
         if self._executor is None:
@@ -265,6 +286,8 @@ class Batcher:
         except Exception:  # isolate the culprit: run each request alone
             return [self._run_one(item) for item in batch]
         self.breaker.success()
+        if self.taps:
+            self._tapped.append((batch, merged, out))
         done = []
         start = 0
         for item in batch:
@@ -295,6 +318,8 @@ class Batcher:
             log.warning("model %s raised %s: %s", self.name, type(exc).__name__, exc)
             return item, None, ModelFailed(f"Model '{self.name}' raised {type(exc).__name__}: {exc}")
         self.breaker.success()
+        if self.taps:
+            self._tapped.append(([item], item.request.inputs, out))
         return item, out, None
 
 

@@ -238,3 +238,51 @@ def test_labels_from_a_file(tmp_path):
     assert [df.loc[k, "y_true"] for k in (("a", 0), ("a", 1), ("b", 0))] == [1, 0, 1]
     with pytest.raises(ValidationError, match="has no column 'label'"):
         log_labels_file("m", str(f), id_column="request", label_column="label", store=str(tmp_path / "store"))
+
+
+def test_whole_batches_are_captured_row_for_row_sampled_and_split_when_they_do_not_fit(tmp_path):
+    from jupyter_modelops import captures
+
+    w = CaptureWriter(str(tmp_path))
+    w.register("p", "1", [TensorSpec("input", "FP64", (-1, 2))],
+               [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))])
+    rng = np.random.default_rng(1)
+    now, mono = time.time(), time.monotonic()
+    x = rng.normal(size=(6, 2))
+    label = np.arange(6, dtype=np.int64) * 10
+    score = rng.random((6, 2), dtype=np.float32)
+    # two batches of the packed form: requests of 1, 3 and 2 rows, then one of 2 rows
+    assert w.record_batch("p", "1", ["a", "b", "c"], [1, 3, 2], 6, now, mono + 0.5, [mono, mono + 0.1, mono + 0.2],
+                          [x, label, score])
+    assert w.record_batch("p", "1", ["d"], [2], 2, now, mono + 1.0, [mono], [x[:2], label[:2], score[:2]])
+    # sampled: only "f" is kept; and a batch whose input has another dtype goes through the general path
+    assert w.record_batch("p", "1", ["e", "f"], [1, 1], 2, now, mono, [mono, mono], [x[:2], label[:2], score[:2]],
+                          [False, True])
+    assert w.record_batch("p", "1", ["g"], [1], 1, now, mono, [mono], [x[:1].astype(np.float32), label[:1],
+                                                                         score[:1]])
+    w.close()
+    assert w.queued_rows == w.drained_rows == 11 and w.written == 10 and w.dropped["queue_full"] == 0
+    df = captures("p:1", store=str(tmp_path), since="1h").set_index(["request_id", "row"]).sort_index()
+    assert sorted(set(df.index.get_level_values(0))) == ["a", "b", "c", "d", "f", "g"]
+    rows = {"a": [0], "b": [1, 2, 3], "c": [4, 5], "d": [0, 1], "f": [1], "g": [0]}
+    for rid, src in rows.items():
+        got = df.loc[rid]
+        assert list(got.index) == list(range(len(src)))
+        np.testing.assert_array_equal(np.stack(got["input"].to_numpy()),
+                                      x[src].astype(np.float32) if rid == "g" else x[src])
+        np.testing.assert_array_equal(got["label"].to_numpy(), label[src])
+        np.testing.assert_array_equal(np.stack(got["score"].to_numpy()), score[src])
+    lat = df["latency_ms"].groupby(level=0).first()
+    assert lat["a"] == pytest.approx(500.0) and lat["b"] == pytest.approx(400.0) and lat["d"] == pytest.approx(1000.0)
+    assert (df["status"] == 200).all()
+
+
+def test_a_full_queue_drops_whole_batches_and_counts_their_rows(tmp_path):
+    w = CaptureWriter(str(tmp_path), max_queue_rows=4)
+    w.register("p", "1", [TensorSpec("input", "FP64", (-1, 2))], [TensorSpec("label", "INT64", (-1,))])
+    x, y = np.zeros((3, 2)), np.zeros(3, np.int64)
+    assert w.record_batch("p", "1", ["a"], [3], 3, time.time(), 1.0, [0.5], [x, y]) is True
+    assert w.record_batch("p", "1", ["b", "c"], [1, 2], 3, time.time(), 1.0, [0.5, 0.5], [x, y]) is False
+    assert w.dropped["queue_full"] == 3
+    w.close()
+    assert w.written == 3
