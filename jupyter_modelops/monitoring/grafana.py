@@ -27,8 +27,9 @@ SCHEMA_VERSION = 39
 SERIES = (
     "modelops_requests_total", "modelops_request_duration_seconds_bucket", "modelops_errors_total",
     "modelops_shed_total", "modelops_queue_depth", "modelops_circuit_open", "modelops_inference_duration_seconds_bucket",
-    "modelops_batch_size_bucket", "modelops_feature_drift_psi", "modelops_prediction_drift_psi",
-    "modelops_drift_alarm", "modelops_estimated_performance",
+    "modelops_batch_size_bucket", "modelops_feature_drift_psi", "modelops_feature_drift_js",
+    "modelops_prediction_drift_psi", "modelops_drift_window_rows", "modelops_drift_alarm", "modelops_drift_statistic",
+    "modelops_drift_threshold", "modelops_estimated_performance",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -109,11 +110,19 @@ def dashboard(name: str, model: str, *, title: str | None = None) -> dict:
     add("Prediction drift (PSI)", "timeseries",
         [(f"max by (version) (modelops_prediction_drift_psi{{{sel}}})", "version {{version}}")], 12, 12)
     y += 8
+    add("Feature drift (Jensen-Shannon distance)", "timeseries",
+        [(f"max by (feature) (modelops_feature_drift_js{{{sel}}})", "{{feature}}")], 0, 12)
+    add("Rows in the drift window", "timeseries",
+        [(f"sum by (version) (modelops_drift_window_rows{{{sel}}})", "version {{version}}")], 12, 12)
+    y += 8
     row("Alarms and performance")
     add("Drift alarm", "stat", [(f"max(modelops_drift_alarm{{{sel}}})", "alarm")], 0, 6,
         description="1 while the sequential drift alarm of the model is raised.")
+    add("Sequential alarm statistic and threshold", "timeseries",
+        [(f"max by (version) (modelops_drift_statistic{{{sel}}})", "statistic {{version}}"),
+         (f"max by (version) (modelops_drift_threshold{{{sel}}})", "threshold {{version}}")], 6, 9)
     add("Estimated performance (no labels)", "timeseries",
-        [(f"max by (metric) (modelops_estimated_performance{{{sel}}})", "{{metric}}")], 6, 18, unit="percentunit")
+        [(f"max by (metric) (modelops_estimated_performance{{{sel}}})", "{{metric}}")], 15, 9, unit="percentunit")
     uid = "modelops-" + hashlib.sha256(f"{name}\0{model}".encode()).hexdigest()[:16]
     return {
         "id": None, "uid": uid, "title": title or f"{name} ({model}) - jupyter-modelops",
