@@ -21,10 +21,24 @@ from urllib.parse import urlsplit
 
 from .._html import Result, fmt, page, table
 from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
+from .. import tracing
 
 _V2_NP = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
           "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
           "FP32": "float32", "FP64": "float64", "BYTES": "object"}
+
+
+def _as_bytes(x: Any) -> bytes:
+    """One element of a BYTES tensor; a missing value (None, NaN, pandas NA) travels as ``b""``.
+
+    A string tensor holds no NaN, so an exported pipeline's imputer looks for ``""``; ``str(nan)``
+    would reach it as the category ``"nan"`` instead.
+    """
+    if isinstance(x, bytes):
+        return x
+    if x is None or (isinstance(x, float) and x != x) or type(x).__name__ in ("NAType", "NaTType"):
+        return b""
+    return str(x).encode()
 
 
 class Prediction(Result):
@@ -191,6 +205,12 @@ def _as_tensors(X: Any, inputs: list[dict]) -> list[tuple[dict, Any]]:
     return [(spec, arr)]
 
 
+def _rows(tensors: list) -> int | None:
+    """Rows of the first input tensor (for the client span)."""
+    shape = getattr(tensors[0][1], "shape", None) if tensors else None
+    return int(shape[0]) if shape else None
+
+
 def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs: list[str] | None = None,
             binary: bool = False, timeout: float = 30.0, token: str | None = None,
             token_file: str | None = None, verify: bool | str = True) -> Prediction:
@@ -264,7 +284,7 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         for spec, arr in tensors:
             dt = spec.get("datatype", "FP64")
             if dt == "BYTES":
-                vals = [x if isinstance(x, bytes) else str(x).encode() for x in np.asarray(arr, dtype=object).ravel()]
+                vals = [_as_bytes(x) for x in np.asarray(arr, dtype=object).ravel()]
                 entry = {"name": spec["name"], "datatype": dt, "shape": list(np.shape(arr))}
                 if binary:
                     raw = b"".join(struct.pack("<I", len(v)) + v for v in vals)
@@ -290,7 +310,10 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         if blobs:
             headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(head))}
         t0 = time.perf_counter()
-        status, rh, body = conn.call("POST", f"/v2/models/{model}/infer", head + b"".join(blobs), headers)
+        with tracing.span("modelops.predict", {"modelops.model": model, "modelops.rows": _rows(tensors),
+                                               "server.address": host, "server.port": port}, kind="client"):
+            tracing.inject(headers)  # W3C traceparent: the server's span becomes this one's child
+            status, rh, body = conn.call("POST", f"/v2/models/{model}/infer", head + b"".join(blobs), headers)
         latency = (time.perf_counter() - t0) * 1000
         _raise_for(status, body, "inference request")
     finally:
