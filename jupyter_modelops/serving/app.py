@@ -10,7 +10,6 @@ answers are serialized once at load time.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import sys
 import threading
@@ -210,19 +209,11 @@ class ModelServerApp:
 
     @staticmethod
     def _tracer() -> Any:
-        """A tracer when opentelemetry is installed and a tracer provider is configured (spans into
-        the default no-op provider would cost CPU and record nothing)."""
-        import os
+        """The server's spans (:class:`~jupyter_modelops.tracing.ServerTracing`) when tracing is configured,
+        else None: then the request path does not look at trace headers at all."""
+        from ..tracing import ServerTracing
 
-        if importlib.util.find_spec("opentelemetry") is None:
-            return None
-        from opentelemetry import trace
-
-        provider = trace.get_tracer_provider()
-        if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider") and not any(
-                k.startswith("OTEL_") for k in os.environ):
-            return None
-        return trace.get_tracer("jupyter_modelops.serving", __version__)
+        return ServerTracing.create()
 
     def load(self) -> None:
         """Load every model's runtime (blocking)."""
@@ -250,6 +241,8 @@ class ModelServerApp:
                                 breaker=CircuitBreaker(s.breaker_threshold, s.breaker_cooldown_s),
                                 metrics=self.metrics)
             m.batcher.start()
+            if self.tracer is not None:  # tracing: times the model calls, children of the request spans
+                self.tracer.attach(m)
             if self.capture is not None:
                 self.capture.register(m)
                 m.batcher.taps.append(self.capture.tapper(m))  # capture: one queue entry per answered batch
@@ -507,9 +500,8 @@ class ModelServerApp:
         request = decode_request(body, hlen, model.runtime.inputs, model.output_names)
         captured = self.capture is not None and self.capture.begin(request)  # capture: request id, sampling
         try:
-            if self.tracer is not None:
-                with self.tracer.start_as_current_span("modelops.infer", attributes={
-                        "model.name": model.name, "model.version": model.version, "rows": request.nrows}):
+            if self.tracer is not None:  # tracing: the server span, its parent from the caller's traceparent
+                with self.tracer.infer(scope, model, request, t_infer):
                     outputs = await model.batcher.submit(request)
             else:
                 outputs = await model.batcher.submit(request)

@@ -19,9 +19,9 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import tracing
 from .._html import Result, fmt, page, table
 from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
-from .. import tracing
 
 _V2_NP = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
           "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
