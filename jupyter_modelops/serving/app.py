@@ -246,6 +246,8 @@ class ModelServerApp:
             if self.capture is not None:
                 self.capture.register(m)
                 m.batcher.taps.append(self.capture.tapper(m))  # capture: one queue entry per answered batch
+            if m.live is not None:  # -- live drift: each answered batch's arrays, binned per chunk of rows
+                m.batcher.taps.append(m.live.tap)
             for seconds in m.warm or ():
                 m.batcher._observe(seconds)
             m.ready = True
@@ -521,8 +523,6 @@ class ModelServerApp:
                 self.capture.done(model, request, outputs, t_infer, 200)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        if model.live is not None:  # -- live drift: copies the rows into its staging arrays, once answered
-            model.live.observe(request.inputs, outputs, request.nrows)
         return 200
 
     async def _labels(self, model: _Model, scope: dict, receive: Callable, send: Callable) -> int:

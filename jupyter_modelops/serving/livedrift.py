@@ -9,10 +9,11 @@ distance against the reference, the prediction's PSI, the window's rows, and
 the state of a :class:`~jupyter_modelops.monitoring.SequentialDrift` alarm fed
 with consecutive windows of ``rows`` rows.
 
-The request path only keeps a reference to the answered request's tensors;
+The batcher hands each answered batch to :meth:`LiveDrift.tap`, which only
+keeps a reference to the batch's merged tensors;
 once a chunk of rows is pending they are copied into preallocated staging
 arrays (``np.concatenate(..., out=...)``), the bins are found per column with
-one ``np.searchsorted`` over the chunk, and the sliding window is a ring of
+one ``np.searchsorted`` for all numeric columns, and the sliding window is a ring of
 per-chunk counts added to and subtracted from the window's totals.
 Everything runs on the event loop thread: no locks. A signature whose single
 2-D input has no feature names maps its columns to the profile's in order.
@@ -262,6 +263,10 @@ class LiveDrift:
         self.pos += nrows
         if self.pos >= self.chunk:
             self.flush()
+
+    def tap(self, items: list, inputs: dict, outputs: dict) -> None:
+        """The batcher's tap: an answered batch, its merged input and output arrays (see :meth:`observe`)."""
+        self.observe(inputs, outputs, sum(i.request.nrows for i in items))
 
     def _stage(self, checked: bool = False) -> int:
         """Copy the pending requests' tensors into the preallocated staging arrays; returns the rows staged."""
