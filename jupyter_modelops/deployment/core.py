@@ -15,6 +15,7 @@ import re
 import time
 from typing import Any, Sequence
 
+from .. import tracing
 from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
 from .clusters import LOCAL, Cluster, get_cluster
 from .kube import Kube
@@ -148,6 +149,7 @@ def deploy(
     capture_size: str = "10Gi",
     capture_secret: str | None = None,
     analysis: dict | None = None,
+    otel: dict | bool | None = None,
 ) -> Deployment | DeploymentSet:
     """Deploy a model version to a Kubernetes cluster and hardware profile (or to this machine).
 
@@ -220,6 +222,11 @@ def deploy(
         ``stable_metrics`` / ``canary_metrics``, ``/metrics`` URLs to read instead of every pod's
         (through the API server's pod proxy, the default). The decision and its evidence are in ``.analysis``, in the registry
         records and in :func:`status`.
+    otel : dict or True, optional
+        OpenTelemetry for the served model: ``{"endpoint": "http://otel-collector:4318",
+        "service_name": "churn"}`` (also ``exporter``, ``resource_attributes``) becomes the pods'
+        ``OTEL_*`` environment, so that the server sends its spans there; ``True`` passes this
+        process's own ``OTEL_*`` tracing settings through (see :mod:`jupyter_modelops.tracing`).
 
     Returns
     -------
@@ -232,6 +239,7 @@ def deploy(
     """
     names = _clusters(cluster, target)
     criteria = _check_analysis(analysis, canary=canary, wait=wait, clusters=names)
+    otel_env = tracing.otel_environment(otel)
     if names == [LOCAL]:
         return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file,
                              capture=capture, capture_rate=capture_rate)
@@ -260,13 +268,17 @@ def deploy(
                       digest=digest, profile=prof, replicas=prof.replicas if replicas is None else replicas,
                       mode=mode, canary=canary, canary_replicas=1 if canary else 0,
                       **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))),
-                      **_capture(capture, capture_rate, capture_pvc, capture_size, capture_secret, obj_name))
+                      **_capture(capture, capture_rate, capture_pvc, capture_size, capture_secret, obj_name),
+                      otel=otel_env)
     results = []
     for cname in names:
         try:
-            one = _deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run, force=force,
-                              auto_rollback=auto_rollback, kubeconfig=kubeconfig, progress=progress,
-                              explicit_replicas=replicas is not None)
+            with tracing.span("modelops.deploy", {"modelops.model": model, "modelops.model_version": version,
+                                                  "modelops.cluster": cname, "modelops.namespace": namespace,
+                                                  "modelops.image": image, "modelops.dry_run": dry_run}):
+                one = _deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run, force=force,
+                                  auto_rollback=auto_rollback, kubeconfig=kubeconfig, progress=progress,
+                                  explicit_replicas=replicas is not None)
             if criteria is not None and one.state == "canary":
                 one = _analyze_canary(one, criteria, timeout=float(timeout), progress=progress)
             results.append(one)

@@ -62,6 +62,7 @@ class DeploySpec:
     capture_claim_size: str = ""  # when set, render the claim with this size; else it must exist
     capture_secret: str = ""  # Secret whose keys become the environment (object-storage credentials)
     cluster: str = ""  # recorded with captured rows
+    otel: dict = dataclasses.field(default_factory=dict)  # OTEL_* environment of the pods (checked by tracing)
 
 
 #: where the pods read the bearer token(s) from the auth Secret
@@ -206,6 +207,7 @@ def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> dict:
 def _container(spec: DeploySpec, name: str) -> dict:
     env = {"MODELOPS_MODEL_NAME": spec.model, "MODELOPS_MODEL_VERSION": str(spec.version), "HOME": "/tmp"}
     env.update(spec.profile.runtime_env())
+    env.update(spec.otel)  # OpenTelemetry: the server sends its spans there
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     if spec.auth_secret:  # the server requires the Secret's token; /v2/health/* (the probes) stays open
         env["MODELOPS_SERVING_TOKEN_FILE"] = f"{AUTH_DIR}/token"

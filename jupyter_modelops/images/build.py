@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import tracing
 from .._html import Result, esc, fmt, page, table
 from ..config import subdir
 from ..exceptions import BuildError, ModelNotFoundError, ModelOpsWarning, ValidationError
@@ -520,8 +521,13 @@ def build(ref: Any, *, base: Any = DEFAULT_BASE, tag: str | None = None, push: s
     base, gpu = choose_base(base, profile)
     md = model_directory(ref)
     try:
-        return _build(md, base=base, tag=tag, push=push, platform=platform, gpu=gpu, insecure=insecure,
-                      python_version=python_version, chunk_size=chunk_size, progress=progress)
+        with tracing.span("modelops.build", {"modelops.model": md.name, "modelops.model_version": str(md.version),
+                                             "modelops.platform": platform, "modelops.push": push}) as span:
+            img = _build(md, base=base, tag=tag, push=push, platform=platform, gpu=gpu, insecure=insecure,
+                         python_version=python_version, chunk_size=chunk_size, progress=progress)
+            if span is not None:
+                span.set_attribute("modelops.image_digest", img.digest)
+        return img
     finally:
         if md.cleanup:
             md.cleanup()

@@ -15,6 +15,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .. import tracing
 from .client import PushStats, RegistryClient
 from ..config import subdir
 from .oci import Layout
@@ -55,7 +56,20 @@ def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *
                       chunk_size: int | None = None, progress: bool = True,
                       mount_hint: dict[str, list[str]] | None = None,
                       manifest_media_type: str | None = None) -> tuple[PushStats, str]:
-    """Push the manifest ``manifest_digest`` of ``layout`` and its blobs to ``target``."""
+    """Push the manifest ``manifest_digest`` of ``layout`` and its blobs to ``target`` (a ``modelops.push`` span)."""
+    with tracing.span("modelops.push", {"modelops.target": str(target), "modelops.manifest": manifest_digest}) as span:
+        stats, digest = _push_layout_image(layout, manifest_digest, target, insecure=insecure, chunk_size=chunk_size,
+                                           progress=progress, mount_hint=mount_hint,
+                                           manifest_media_type=manifest_media_type)
+        if span is not None:
+            span.set_attribute("modelops.image_digest", digest)
+        return stats, digest
+
+
+def _push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *, insecure: bool = False,
+                       chunk_size: int | None = None, progress: bool = True,
+                       mount_hint: dict[str, list[str]] | None = None,
+                       manifest_media_type: str | None = None) -> tuple[PushStats, str]:
     man_bytes = layout.read_blob(manifest_digest)
     manifest = json.loads(man_bytes)
     media_type = manifest_media_type or manifest.get("mediaType")

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
+from .. import tracing
 from .._html import RecordResult, esc, fmt, page, table, to_jsonable
 from ..exceptions import ModelNotFoundError, ReportError, ValidationError, suggest
 from . import params as _params
@@ -235,16 +236,20 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     from papermill.exceptions import PapermillExecutionError
 
     error = None
-    try:
-        # the kernel's own log (e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ...") is
-        # not the report's business: keep its errors only, so the calling cell stays clean
-        pm.execute_notebook(str(path), str(nb_path), parameters=checked, kernel_name=kernel_name,
-                            progress_bar=False, cwd=str(out), execution_timeout=timeout, start_timeout=120,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except PapermillExecutionError as exc:
-        error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-    except Exception as exc:  # dead kernel, timeout, kernel that would not start
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
+    with tracing.span("modelops.report", {"modelops.template": path.stem, "modelops.model_ref": record["ref"],
+                                          "modelops.report_id": run_id}) as span:
+        try:
+            # the kernel's own log (e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ...") is
+            # not the report's business: keep its errors only, so the calling cell stays clean
+            pm.execute_notebook(str(path), str(nb_path), parameters=checked, kernel_name=kernel_name,
+                                progress_bar=False, cwd=str(out), execution_timeout=timeout, start_timeout=120,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        except PapermillExecutionError as exc:
+            error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        except Exception as exc:  # dead kernel, timeout, kernel that would not start
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
+        if span is not None and error:
+            span.set_attribute("modelops.error", error)
     duration = time.perf_counter() - t0
 
     summary = None
