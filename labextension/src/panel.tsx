@@ -515,6 +515,7 @@ function DeployForm(props: IFormProps): JSX.Element {
   // empty: the profile's replicas, as in the notebook's deploy form and on the command line
   const [replicas, setReplicas] = React.useState('');
   const [canary, setCanary] = React.useState('0');
+  const [image, setImage] = React.useState('');
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [formError, setFormError] = React.useState<string | null>(null);
   const preview = useJob(props.client);
@@ -553,6 +554,9 @@ function DeployForm(props: IFormProps): JSX.Element {
     }
     if (r.value !== undefined) {
       out.replicas = r.value;
+    }
+    if (image.trim()) {
+      out.image = image.trim();
     }
     if (profile) {
       out.profile = profile;
@@ -617,6 +621,15 @@ function DeployForm(props: IFormProps): JSX.Element {
           placeholder={`profile's (${String(profiles.find(p => p.name === profile)?.replicas ?? 1)})`}
           onChange={e => setReplicas(e.target.value)}
           data-testid="jmo-deploy-replicas"
+        />
+      </Field>
+      <Field label="Image (Kubernetes; empty: the version's recorded image)">
+        <input
+          className="jp-mod-styled"
+          value={image}
+          placeholder="registry/repo@sha256:…"
+          onChange={e => setImage(e.target.value)}
+          data-testid="jmo-deploy-image"
         />
       </Field>
       <Field label="Canary %">
@@ -1030,7 +1043,7 @@ function MiniChart(props: {
                   width={4}
                   height={H}
                   className="jp-ModelOps-chart-alarm"
-                  data-testid="jmo-chart-alarm"
+                  data-testid="jmo-chart-alarm-window"
                 />
               ) : null
             )}
@@ -1212,6 +1225,159 @@ function MonitorView(props: { client: ModelOpsClient; ref_: string; name: string
   );
 }
 
+// ----------------------------------------------------------------- compare
+
+/** Two versions side by side: metrics with intervals (GET diff), signature, lineage and what else changed. */
+function CompareView(props: { client: ModelOpsClient; name: string; version: string }): JSX.Element {
+  const { client, name, version } = props;
+  const [versions, setVersions] = React.useState<string[]>([]);
+  const [other, setOther] = React.useState('');
+  const [diff, setDiff] = React.useState<Dict | null>(null);
+  const [pair, setPair] = React.useState<[Dict, Dict] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    client
+      .get<unknown>(`models/${encodeURIComponent(name)}`)
+      .then(v => {
+        const vs = asList(v)
+          .map(x => String(x.version))
+          .filter(x => x !== version);
+        setVersions(vs);
+        setOther(o => o || (vs.length > 0 ? vs[vs.length - 1] : ''));
+      })
+      .catch(e => setError(message(e)));
+  }, [client, name, version]);
+  React.useEffect(() => {
+    if (!other) {
+      return;
+    }
+    let cancelled = false;
+    setError(null);
+    const a = `${name}:${other}`;
+    const b = `${name}:${version}`;
+    Promise.all([
+      client.get<Dict>('diff', { a, b }),
+      client.get<Dict>(`models/${encodeURIComponent(name)}/${encodeURIComponent(other)}`),
+      client.get<Dict>(`models/${encodeURIComponent(name)}/${encodeURIComponent(version)}`)
+    ])
+      .then(([d, va, vb]) => {
+        if (!cancelled) {
+          setDiff(d);
+          setPair([va, vb]);
+        }
+      })
+      .catch(e => !cancelled && setError(message(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [client, name, version, other]);
+  if (versions.length === 0) {
+    return <div className="jp-ModelOps-muted">{error ?? 'This is the only version.'}</div>;
+  }
+  const inputs = (v: Dict) =>
+    asList(v.signature?.inputs)
+      .map(x => `${String(x.name)} ${String(x.datatype ?? '')} ${JSON.stringify(x.shape ?? '')}`)
+      .join('; ');
+  const sig = (diff?.signature ?? {}) as Dict;
+  const changedParams = Object.keys((diff?.params ?? {}) as Dict);
+  return (
+    <div className="jp-ModelOps-compare" data-testid="jmo-compare">
+      <Field label="Compare with">
+        <select
+          className="jp-mod-styled"
+          value={other}
+          onChange={e => setOther(e.target.value)}
+          data-testid="jmo-compare-with"
+        >
+          {versions.map(v => (
+            <option key={v} value={v}>
+              {name}:{v}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <ErrorLine error={error} testid="jmo-compare-error" />
+      {diff && pair && (
+        <table className="jp-ModelOps-table jp-ModelOps-compare-table" data-testid="jmo-compare-table">
+          <thead>
+            <tr>
+              <th></th>
+              <th>v{other}</th>
+              <th>v{version}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {asList(diff.metrics).map(m => (
+              <tr key={String(m.metric)} data-testid={`jmo-compare-metric-${m.metric}`}>
+                <th>
+                  {breakable(String(m.metric))}
+                  {m.overlap === false && (
+                    <span
+                      className="jp-ModelOps-muted"
+                      title="the intervals do not overlap"
+                      data-testid="jmo-compare-significant"
+                    >
+                      {' '}
+                      ≠
+                    </span>
+                  )}
+                </th>
+                <td>
+                  <MetricValue raw={m.a} />
+                </td>
+                <td>
+                  <MetricValue raw={m.b} />
+                  {typeof m.delta === 'number' && m.delta !== 0 && (
+                    <div
+                      className="jp-ModelOps-muted"
+                      style={{
+                        color:
+                          m.better === true
+                            ? VERDICT_COLOURS.pass
+                            : m.better === false
+                              ? VERDICT_COLOURS.fail
+                              : undefined
+                      }}
+                    >
+                      {m.delta > 0 ? '+' : ''}
+                      {formatNumber(m.delta)}
+                    </div>
+                  )}
+                </td>
+              </tr>
+            ))}
+            <tr data-testid="jmo-compare-signature">
+              <th>inputs</th>
+              <td>{inputs(pair[0])}</td>
+              <td>{inputs(pair[1])}</td>
+            </tr>
+            <tr data-testid="jmo-compare-lineage">
+              <th>lineage</th>
+              <td>{showValue(lineageOf(pair[0]))}</td>
+              <td>{showValue(lineageOf(pair[1]))}</td>
+            </tr>
+          </tbody>
+        </table>
+      )}
+      {diff && (
+        <ul className="jp-ModelOps-diff" data-testid="jmo-compare-diff">
+          <li>{diff.same_data ? 'same training data' : 'different training data (or not recorded)'}</li>
+          <li>{diff.artifacts?.model ? 'different model file' : 'identical model file'}</li>
+          {changedParams.length > 0 && <li>params changed: {changedParams.join(', ')}</li>}
+          {asList(sig.added_features).length > 0 && <li>features added: {sig.added_features.join(', ')}</li>}
+          {asList(sig.removed_features).length > 0 && <li>features removed: {sig.removed_features.join(', ')}</li>}
+          {Object.keys((sig.changed_inputs ?? {}) as Dict).length > 0 && (
+            <li>inputs changed: {Object.keys(sig.changed_inputs).join(', ')}</li>
+          )}
+          {Object.keys((diff.environment ?? {}) as Dict).length > 0 && (
+            <li>environment changed: {Object.keys(diff.environment).join(', ')}</li>
+          )}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 // ----------------------------------------------------------------- version view
 
 const ACTION_TABS = [
@@ -1343,6 +1509,9 @@ function VersionView(props: {
           </Folded>
           <Folded title="Environment" testid="jmo-environment">
             <KeyValues data={data.environment} />
+          </Folded>
+          <Folded title="Compare with another version" testid="jmo-compare-section">
+            <CompareView client={client} name={name} version={version} />
           </Folded>
         </>
       )}
@@ -1684,6 +1853,7 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   const [models, setModels] = React.useState<Dict[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
   const [query, setQuery] = React.useState('');
+  const [sort, setSort] = React.useState<ModelSort>('name');
   const [revision, setRevision] = React.useState('');
   const [selected, setSelected] = React.useState<{ name: string; version: string } | null>(null);
 
@@ -1744,7 +1914,7 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
   }, [client, load]);
 
   const q = query.trim().toLowerCase();
-  const shown = (models ?? []).filter(
+  const filtered = (models ?? []).filter(
     m =>
       !q ||
       String(m.name).toLowerCase().includes(q) ||
@@ -1753,6 +1923,7 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
         .toLowerCase()
         .includes(q)
   );
+  const shown = sortModels(filtered, sort);
 
   return (
     <BadgeContext.Provider value={badges}>
@@ -1789,6 +1960,17 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
               onChange={e => setQuery(e.target.value)}
               data-testid="jmo-search"
             />
+            <select
+              className="jp-mod-styled jp-ModelOps-sort"
+              aria-label="Sort models"
+              value={sort}
+              onChange={e => setSort(e.target.value as ModelSort)}
+              data-testid="jmo-sort"
+            >
+              <option value="name">name</option>
+              <option value="updated">recently updated</option>
+              <option value="versions">most versions</option>
+            </select>
             <ErrorLine error={error} />
             {models === null && !error && <div className="jp-ModelOps-muted">loading…</div>}
             {models !== null && models.length === 0 && (
@@ -1813,6 +1995,22 @@ function ModelOpsApp(props: { client: ModelOpsClient }): JSX.Element {
       </div>
     </BadgeContext.Provider>
   );
+}
+
+type ModelSort = 'name' | 'updated' | 'versions';
+
+/** The model list in the order picked: by name, most recently updated first, or most versions first. */
+function sortModels(models: Dict[], by: ModelSort): Dict[] {
+  const byName = (a: Dict, b: Dict) => String(a.name).localeCompare(String(b.name));
+  const out = [...models];
+  if (by === 'updated') {
+    out.sort((a, b) => String(b.updated ?? '').localeCompare(String(a.updated ?? '')) || byName(a, b));
+  } else if (by === 'versions') {
+    out.sort((a, b) => Number(b.versions ?? 0) - Number(a.versions ?? 0) || byName(a, b));
+  } else {
+    out.sort(byName);
+  }
+  return out;
 }
 
 /** The left-sidebar widget. */
