@@ -13,7 +13,7 @@ The batcher hands each answered batch to :meth:`LiveDrift.tap`, which only
 keeps a reference to the batch's merged tensors;
 once a chunk of rows is pending they are copied into preallocated staging
 arrays (``np.concatenate(..., out=...)``), the bins are found per column with
-one ``np.searchsorted`` for all numeric columns, and the sliding window is a ring of
+one comparison per edge rank over all numeric columns, and the sliding window is a ring of
 per-chunk counts added to and subtracted from the window's totals.
 Everything runs on the event loop thread: no locks. A signature whose single
 2-D input has no feature names maps its columns to the profile's in order.
@@ -38,7 +38,7 @@ MAX_PROFILE_BYTES = 32 * 1024 * 1024
 #: the outputs of a served classifier that hold its class probabilities
 PROBABILITY_OUTPUTS = ("predict_proba", "probabilities")
 #: chunks of the sliding window (its granularity: the window moves by rows / CHUNKS rows)
-CHUNKS = 16
+CHUNKS = 8
 PSI_EPS = 1e-4
 #: completed alarm windows kept for the next /metrics scrape before the alarm is advanced without one
 MAX_QUEUED_WINDOWS = 64
@@ -450,36 +450,25 @@ def for_model(spec: Any, runtime: Any, settings: Any) -> LiveDrift | None:
 
 # -- helpers ---------------------------------------------------------------------------------
 class _Merged:
-    """The bins of several numeric columns found with one ``np.searchsorted``.
+    """The bins of several numeric columns at once: one comparison per edge rank over all columns.
 
-    Column ``j``'s values and edges are clipped just outside its edges and mapped, by the same monotone
-    arithmetic, into ``[2j, 2j + 1]``; all edges then form one sorted array. A value equal to an edge
-    maps to exactly that edge's number, so ``side="left"`` gives the profile's bins
-    ``(-inf, e1], (e1, e2], ...`` as a search per column would.
+    Column ``j``'s ``k``-th edge sits in row ``k`` of a (edges x columns) table, padded with ``+inf``
+    for columns with fewer edges; a value's bin is the number of its column's edges below it, which is
+    ``np.searchsorted(edges, value, side="left")``: the profile's bins ``(-inf, e1], (e1, e2], ...``.
+    For a chunk of rows this is a few whole-array operations instead of one binary search per value.
     """
 
     def __init__(self, edges: list[np.ndarray]) -> None:
-        lo = np.array([e[0] for e in edges], dtype=float)
-        hi = np.array([e[-1] for e in edges], dtype=float)
-        pad = np.maximum(hi - lo, 1.0)
-        self.lo, self.hi = lo - pad, hi + pad
-        self.scale = 1.0 / (self.hi - self.lo)
-        self.shift = 2.0 * np.arange(len(edges))
-        self.all = np.concatenate([self._map(np.asarray(e, dtype=float), j) for j, e in enumerate(edges)])
-        sizes = [e.size for e in edges]
-        self.start = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
-
-    def _map(self, e: np.ndarray, j: int) -> np.ndarray:
-        return (np.clip(e, self.lo[j], self.hi[j]) - self.lo[j]) * self.scale[j] + self.shift[j]
+        k = max(e.size for e in edges)
+        self.table = np.full((k, len(edges)), np.inf)
+        for j, e in enumerate(edges):
+            self.table[:e.size, j] = e
 
     def bins(self, v: np.ndarray, missing: int) -> np.ndarray:
         """Bin of each value of ``v`` (rows x columns); NaN gets ``missing``."""
-        w = np.clip(v, self.lo, self.hi)
-        w -= self.lo
-        w *= self.scale
-        w += self.shift
-        b = np.searchsorted(self.all, w, side="left")
-        b -= self.start
+        b = np.zeros(v.shape, dtype=np.intp)
+        for row in self.table:
+            b += v > row
         nan = np.isnan(v)
         if nan.any():
             b[nan] = missing
