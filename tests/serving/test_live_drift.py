@@ -200,3 +200,40 @@ def test_binning_all_columns_at_once_equals_a_search_per_column():
     want = np.column_stack([np.searchsorted(e, v[:, j], side="left") for j, e in enumerate(edges)])
     want[7, 3] = 99
     assert np.array_equal(got, want)
+
+
+def test_named_scalar_inputs_categories_and_a_regressor_in_process():
+    # a signature of one tensor per column (numbers and strings) and a regressor's output, fed as batches
+    from jupyter_modelops import profile
+    from jupyter_modelops.serving.livedrift import LiveDrift
+    from jupyter_modelops.serving.modeldir import TensorSpec
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"age": rng.normal(40, 10, 3000), "plan": rng.choice(["a", "b", "c"], 3000)})
+    prof = profile(ref).to_dict()
+    prof["prediction"] = profile(pd.DataFrame({"y": rng.normal(size=3000)})).to_dict()["columns"]["y"]
+    inputs = [TensorSpec("age", "FP64", (-1,)), TensorSpec("plan", "BYTES", (-1,))]
+    outputs = [TensorSpec("variable", "FP64", (-1, 1))]
+    live = LiveDrift("m", "1", prof, inputs, outputs, rows=400, calibrate="off")
+    assert [c.name for c in live.cols] == ["age", "plan"] and live.pred is not None
+
+    def batch(n, plans, shift=0.0):
+        ins = {"age": rng.normal(40 + shift, 10, n), "plan": np.array([p.encode() for p in rng.choice(plans, n)],
+                                                                        dtype=object)}
+        return ins, {"variable": rng.normal(size=(n, 1))}
+
+    for _ in range(30):
+        live.observe(*batch(20, ["a", "b", "c"]), 20)
+    s = live.snapshot()
+    assert 400 <= s["rows"] <= 450 and s["features"]["age"][0] < 0.1 and s["features"]["plan"][0] < 0.05
+    assert s["prediction_psi"] < 0.1
+    for _ in range(30):
+        live.observe(*batch(20, ["c", "d"], shift=15.0), 20)  # 'd' was never seen: the unseen-category bin
+    s = live.snapshot()
+    assert s["features"]["age"][0] > 1.0 and s["features"]["plan"][0] > 1.0 and s["prediction_psi"] < 0.1
+    # a request whose tensor has another shape than the signature's is skipped, not binned wrongly
+    before = live.seen
+    live.observe({"age": np.ones((5, 2)), "plan": np.array([b"a"] * 5, dtype=object)},
+                 {"variable": np.zeros((5, 1))}, 5)
+    live.flush()
+    assert live.seen == before
