@@ -15,7 +15,13 @@ machine's load hits both. Recorded: req/s, p99, server CPU ms per request
 on disk per captured row. Loopback only; every process started here is stopped
 here, by pid.
 
-Usage: python bench/capture/run.py [--seconds 2.5] [--rounds 4] [--rate 2000]
+With ``--before DIR`` (a directory holding another ``jupyter_modelops`` package,
+e.g. ``git archive <commit> jupyter_modelops | tar -x -C DIR``) a third side,
+``before``, runs that package's server with capture on, alternating with the
+other two: an earlier capture path and the current one measured side by side
+in one run. Figures per side are medians over the rounds.
+
+Usage: python bench/capture/run.py [--seconds 2.5] [--rounds 4] [--rate 2000] [--before DIR]
 Writes bench/results/capture.json and bench/results/capture.md.
 """
 
@@ -28,6 +34,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,14 +103,17 @@ def paced(url: str, body: Path, rate: float, seconds: float) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def one_round(model_dir: Path, body: Path, seconds: float, capture: Path | None, rate: float) -> dict:
+def one_round(model_dir: Path, body: Path, seconds: float, capture: Path | None, rate: float,
+              source: str | None = None) -> dict:
     port = free_port()
     cmd = ["taskset", "-c", "0", PY, "-m", "jupyter_modelops.serving", "--model-dir", str(model_dir),
            "--port", str(port), "--runtime", "onnx"]
     if capture is not None:
         cmd += ["--capture", str(capture)]
-    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if source:  # another version of the package, found first
+        env["PYTHONPATH"] = source
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 60
@@ -154,12 +164,14 @@ def bytes_per_random_row(work: Path, n: int = 20_000) -> float:
 
 def capture_us_per_request(n: int = 20_000, repeats: int = 3) -> dict:
     """CPU microseconds capture itself spends per single-row request, in this process (best of ``repeats``):
-    the server's hooks (request id, sampling, queueing) and the writer's work (Arrow conversion, Parquet write)."""
+    the server's hooks (request id; the batcher's tap, one call per batch of 64 requests) and the writer's
+    work (Arrow conversion, Parquet write)."""
     import types
 
     import numpy as np
 
     from jupyter_modelops.capture.server import ServerCapture
+    from jupyter_modelops.serving.batching import _Item
     from jupyter_modelops.serving.codec import Request
     from jupyter_modelops.serving.modeldir import TensorSpec
 
@@ -172,6 +184,7 @@ def capture_us_per_request(n: int = 20_000, repeats: int = 3) -> dict:
         model = types.SimpleNamespace(name="hgb", version="1", runtime=runtime,
                                       spec=types.SimpleNamespace(feature_names=None))
         sc.register(model)
+        tap = sc.tapper(model)
         sc.writer._stop = True  # the measurement drives the writer itself
         sc.writer.wake.set()
         sc.writer._thread.join()
@@ -179,11 +192,16 @@ def capture_us_per_request(n: int = 20_000, repeats: int = 3) -> dict:
         best = {"hooks": 1e9, "writer": 1e9}
         for _ in range(repeats):
             reqs = [Request(None, {"input": rng.normal(size=(1, 20))}, 1, None, False, None) for _ in range(n)]
-            outs = [{"label": np.array([1]), "probabilities": rng.random((1, 2), dtype=np.float32)} for _ in range(n)]
+            items = [_Item(r, None, 0.0, time.monotonic()) for r in reqs]  # type: ignore[arg-type]
+            batches = [(items[i:i + 64], {"input": rng.normal(size=(len(items[i:i + 64]), 20))},
+                        {"label": np.ones(len(items[i:i + 64]), np.int64),
+                         "probabilities": rng.random((len(items[i:i + 64]), 2), dtype=np.float32)})
+                       for i in range(0, n, 64)]
             t0 = time.process_time()
-            for r, o in zip(reqs, outs):
-                if sc.begin(r):
-                    sc.done(model, r, o, 0.0, 200)
+            for r in reqs:
+                sc.begin(r)
+            for b in batches:
+                tap(*b)
             t1 = time.process_time()
             sc.writer._drain()
             sc.writer._write_due(force=True)
@@ -245,6 +263,23 @@ def app_us_per_request(model_dir: Path, body: Path, n: int = 32_000, repeats: in
     return {"off_us": med["off"], "on_us": med["on"], "runs": out}
 
 
+def app_us_side_by_side(model_dir: Path, body: Path, before: str, rounds: int = 2) -> dict:
+    """:func:`app_us_per_request` in fresh processes, the current package and the one in ``before`` alternately
+    (each measures its own capture off and on): the capture's CPU per request of both, free of the load
+    generator's noise. Medians over ``rounds`` processes per side."""
+    out: dict[str, list[dict]] = {"before": [], "on": []}
+    for _ in range(rounds):
+        for side in ("before", "on"):
+            env = {**os.environ, "OMP_NUM_THREADS": "1", **({"PYTHONPATH": before} if side == "before" else {})}
+            res = subprocess.run(["taskset", "-c", "0", PY, __file__, "--app-json", str(model_dir), str(body)],
+                                 env=env, capture_output=True, text=True, timeout=600)
+            if res.returncode != 0:
+                raise RuntimeError(res.stderr[-2000:])
+            out[side].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return {k: {"off_us": statistics.median(r["off_us"] for r in v), "on_us": statistics.median(r["on_us"] for r in v),
+                "added_us": statistics.median(r["on_us"] - r["off_us"] for r in v), "runs": v} for k, v in out.items()}
+
+
 def total_cpu_off(sides: dict) -> float:
     v = sides["off"]
     return sum(r["cpu_ms_per_req"] * r["requests"] for r in v) / max(1, sum(r["requests"] for r in v))
@@ -255,19 +290,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.5)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--rate", type=float, default=2000.0)
+    ap.add_argument("--before", default=None, help="a directory holding another jupyter_modelops package")
+    ap.add_argument("--app-json", nargs=2, default=None, help=argparse.SUPPRESS)  # MODEL_DIR BODY: one process
     args = ap.parse_args()
+    if args.app_json:
+        print(json.dumps(app_us_per_request(Path(args.app_json[0]), Path(args.app_json[1]))))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-capture-"))
     try:
         model_dir, body = make_model(work)
         load0 = os.getloadavg()[0]
-        sides: dict[str, list[dict]] = {"off": [], "on": []}
+        names = ("off", "before", "on") if args.before else ("off", "on")
+        sides: dict[str, list[dict]] = {k: [] for k in names}
         stores = []
         for i in range(args.rounds):
-            for side in ("off", "on"):
-                store = work / f"captures-{i}" if side == "on" else None
-                if store is not None:
+            for side in names:
+                store = work / f"captures-{side}-{i}" if side != "off" else None
+                if side == "on":
                     stores.append(store)
-                r = one_round(model_dir, body, args.seconds, store, args.rate)
+                r = one_round(model_dir, body, args.seconds, store, args.rate,
+                              args.before if side == "before" else None)
                 sides[side].append(r)
                 q = r["paced"]
                 print(f"round {i} capture {side}: saturated {r['req_per_s']} req/s, p99 {r['p99_ms']} ms, "
@@ -279,6 +321,11 @@ def main() -> None:
         nbytes = sum(p.stat().st_size for s in stores for p in s.rglob("*.parquet"))
         files = sum(1 for s in stores for p in s.rglob("*.parquet"))
         answered_on = sum(r["requests"] + r["paced"]["requests"] for r in sides["on"])
+        median = {k: {"saturated": statistics.median(r["cpu_ms_per_req"] for r in v),
+                      "paced": statistics.median(r["paced"]["cpu_ms_per_req"] for r in v),
+                      "req_per_s": statistics.median(r["req_per_s"] for r in v)} for k, v in sides.items()}
+        median_overhead = {k: {load: median[k][load] / median["off"][load] - 1 for load in ("saturated", "paced")}
+                           for k in names if k != "off"}
         total = {k: {"requests": sum(r["requests"] for r in v), "errors": sum(r["errors"] for r in v),
                      "cpu_ms_per_req": sum(r["cpu_ms_per_req"] * r["requests"] for r in v)
                      / max(1, sum(r["requests"] for r in v)),
@@ -295,6 +342,7 @@ def main() -> None:
         random_row_bytes = bytes_per_random_row(work)
         inproc = capture_us_per_request()
         app = app_us_per_request(model_dir, body)
+        both = app_us_side_by_side(model_dir, body, args.before) if args.before else None
         app_share = (app["on_us"] - app["off_us"]) / (total_cpu_off(sides) * 1000)
         ratios = [on["cpu_ms_per_req"] / off["cpu_ms_per_req"] - 1 for off, on in zip(sides["off"], sides["on"])]
         paced_ratios = [on["paced"]["cpu_ms_per_req"] / off["paced"]["cpu_ms_per_req"] - 1
@@ -308,15 +356,27 @@ def main() -> None:
                "parquet_files": files, "bytes_on_disk": nbytes, "bytes_per_row": nbytes / max(1, rows),
                "bytes_per_row_random_features": random_row_bytes, "capture_us_per_request_in_process": inproc,
                "app_us_per_request_in_process": app,
-               "round_ratios_saturated": ratios, "round_ratios_paced": paced_ratios}
+               "round_ratios_saturated": ratios, "round_ratios_paced": paced_ratios,
+               "median_cpu_ms_per_req": median, "median_cpu_overhead": median_overhead,
+               "app_us_side_by_side": both}
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "capture.json").write_text(json.dumps(doc, indent=2))
         md = [
             "# Inference capture benchmark (one run, side by side)", "",
             f"{doc['machine']}. Model server (onnxruntime, HistGradientBoostingClassifier, 20 features) pinned to "
             f"core 0 with OMP_NUM_THREADS=1; closed-loop load generator on core 1, 64 connections, single-row V2 "
-            f"JSON `[1,20]` FP64. Capture off and on (100% sampling, local Parquet) alternate, {args.rounds} rounds "
-            f"of {args.seconds:g} s per load and side.", "",
+            f"JSON `[1,20]` FP64. Capture off and on (100% sampling, local Parquet)"
+            + (" and `before` (the earlier capture path, capture on)" if args.before else "")
+            + f" alternate, {args.rounds} rounds of {args.seconds:g} s per load and side.", "",
+            "Medians over the rounds (server CPU ms per request; change against capture off):", "",
+            "| capture | saturated CPU ms/req | change | paced CPU ms/req | change | saturated req/s |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *(f"| {k} | {median[k]['saturated']:.4f} | "
+              f"{median_overhead[k]['saturated']:+.1%} | {median[k]['paced']:.4f} | "
+              f"{median_overhead[k]['paced']:+.1%} | {median[k]['req_per_s']:.0f} |"
+              if k != "off" else f"| off | {median[k]['saturated']:.4f} | | {median[k]['paced']:.4f} | | "
+              f"{median[k]['req_per_s']:.0f} |" for k in names), "",
+            "Totals over the rounds:", "",
             "| load | capture | requests | errors | req/s (mean) | p99 ms (worst) | server CPU ms/req |",
             "| --- | --- | --- | --- | --- | --- | --- |",
             *(f"| paced, {args.rate:g} req/s | {k} | {t['requests']} | {t['errors']} | {t['req_per_s']:.1f} | "
@@ -327,9 +387,13 @@ def main() -> None:
             f"throughput ({args.rate:g} req/s), {overhead:+.1%} saturated (target: at most +10%). Round by round "
             f"(on/off - 1): paced {', '.join(f'{x:+.0%}' for x in paced_ratios)}; saturated "
             f"{', '.join(f'{x:+.0%}' for x in ratios)}: on a shared machine the spread between rounds of the same "
-            "side is as large as the effect.", "",
+            "side is as large as the effect. The closed loop is bounded by the load generator and by what else runs "
+            "on the shared cores, not by the server (its CPU per request times its req/s is well under one core): "
+            "a side that happened to get fewer req/s formed smaller batches, which costs more CPU per request by "
+            "itself; the in-process figures below are free of that.", "",
             f"Capture's own CPU per single-row request, measured in process (best of 3 x 20,000 requests): "
-            f"{inproc['hooks']:.2f} us in the server's hooks (request id, sampling, queue) + {inproc['writer']:.2f} us "
+            f"{inproc['hooks']:.2f} us in the server's hooks (request id; the batcher's tap, one queue entry per "
+            f"batch of 64) + {inproc['writer']:.2f} us "
             f"in the writer thread (Arrow conversion, Parquet write) = {inproc['total']:.2f} us, "
             f"{inproc['total'] / (total['off']['cpu_ms_per_req'] * 1000):.1%} of the server's CPU per request "
             f"without capture at saturation ({total['off']['cpu_ms_per_req'] * 1000:.1f} us).", "",
@@ -338,6 +402,12 @@ def main() -> None:
             f"{app['off_us']:.2f} us per request without capture, {app['on_us']:.2f} us with it "
             f"(+{app['on_us'] - app['off_us']:.2f} us; of the {total['off']['cpu_ms_per_req'] * 1000:.1f} us the "
             f"server spends per request at saturation, {app_share:.1%}).", "",
+            *([f"The same in fresh processes pinned to core 0, the earlier capture path (`before`) and the current "
+               f"one alternating, 2 processes each (medians): capture adds {both['before']['added_us']:.2f} us per "
+               f"request before ({both['before']['off_us']:.2f} -> {both['before']['on_us']:.2f}; "
+               f"{both['before']['added_us'] / both['before']['off_us']:+.1%}) and {both['on']['added_us']:.2f} us "
+               f"now ({both['on']['off_us']:.2f} -> {both['on']['on_us']:.2f}; "
+               f"{both['on']['added_us'] / both['on']['off_us']:+.1%}).", ""] if both else []),
             f"Captured rows: {rows} (every request answered while capture was on, warm-up included: "
             f"{rows >= answered_on}); {files} Parquet files, {nbytes} bytes, "
             f"{doc['bytes_per_row']:.1f} bytes on disk per captured row (zstd; 20 FP64 inputs, label, 2 "
