@@ -29,6 +29,7 @@ _API = {
     "DriftReport": "jupyter_modelops.drift_detection",
     "profile": "jupyter_modelops.drift_detection",
     "Profile": "jupyter_modelops.drift_detection",
+    "merge_profiles": "jupyter_modelops.drift_detection",
     # monitoring statistics (sequential alarms, performance without labels)
     "SequentialDrift": "jupyter_modelops.monitoring",
     "AlarmStatus": "jupyter_modelops.monitoring",

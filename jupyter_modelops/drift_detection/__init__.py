@@ -7,7 +7,7 @@ compared later without the raw data.
 """
 
 from .core import METHODS, drift
-from .profile import Profile, profile
+from .profile import Profile, merge_profiles, profile
 from .report import THRESHOLDS, DriftReport
 
-__all__ = ["drift", "profile", "Profile", "DriftReport", "METHODS", "THRESHOLDS"]
+__all__ = ["drift", "profile", "merge_profiles", "Profile", "DriftReport", "METHODS", "THRESHOLDS"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,15 @@ import numpy as np
 from .._html import Result, esc, fmt, page, table, to_jsonable
 from ..exceptions import ValidationError
 from . import _stats
-from ._columns import CATEGORICAL, NUMERIC, Table, to_table
+from ._columns import CATEGORICAL, NUMERIC, Table, iter_batches, stream_kind, to_table
 
-SCHEMA = 1
+SCHEMA = 2
 #: number of evenly spaced quantile levels stored per numeric column
 QUANTILE_LEVELS = 1001
+#: distinct categories kept per categorical column; the rarest beyond it are summed into :data:`OTHER`
+MAX_CATEGORIES = 10_000
+#: the bucket that collects categories beyond :data:`MAX_CATEGORIES`
+OTHER = "__other__"
 
 
 def numeric_side(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -45,18 +50,24 @@ def category_counts(values: np.ndarray) -> tuple[dict[str, int], int]:
     return {str(k): int(v) for k, v in vc.items()}, n_missing
 
 
-def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int) -> dict:
-    """Summary of one numeric column from its sorted values (what a profile stores)."""
+def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: Any = None) -> dict:
+    """Summary of one numeric column from its sorted values (what a profile stores).
+
+    ``edges`` (inner bin edges) are taken as given when passed, else read off the values' quantiles.
+    """
     n = int(sorted_v.size)
     out: dict[str, Any] = {"kind": NUMERIC, "n": n, "n_missing": n_missing}
     if n == 0:
-        out.update(min=None, max=None, mean=None, std=None, levels=QUANTILE_LEVELS, quantiles=[], edges=[], counts=[])
+        out.update(min=None, max=None, mean=None, std=None, m2=0.0, levels=QUANTILE_LEVELS, quantiles=[],
+                   edges=[] if edges is None else list(edges), counts=[] if edges is None else [0] * (len(edges) + 1))
         return out
-    edges = _stats.quantile_edges(sorted_v, bins)
+    edges = _stats.quantile_edges(sorted_v, bins) if edges is None else np.asarray(edges, dtype=np.float64)
+    mean = float(sorted_v.mean())
+    m2 = float(np.dot(sorted_v - mean, sorted_v - mean))
     k = min(QUANTILE_LEVELS, max(n, 2))  # small columns need no more levels than values
     levels = np.linspace(0.0, 1.0, k)
     out.update(
-        min=float(sorted_v[0]), max=float(sorted_v[-1]), mean=float(sorted_v.mean()), std=float(sorted_v.std()),
+        min=float(sorted_v[0]), max=float(sorted_v[-1]), mean=mean, std=math.sqrt(m2 / n), m2=m2,
         levels=k, quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
         edges=edges.tolist(), counts=_stats.bin_counts(sorted_v, edges).tolist(),
     )
@@ -125,6 +136,51 @@ class Profile(Result):
             raise ValidationError(f"The profile file '{path}' is not valid JSON: {exc}.") from exc
         return cls.from_dict(data)
 
+    # -- merging -------------------------------------------------------------
+    def merge(self, other: "Profile") -> "Profile":
+        """The profile of the union of both profiles' rows (e.g. daily profiles into a weekly reference).
+
+        Counts, missing counts, min, max and moments (count, mean and M2 by Chan's parallel formula)
+        merge exactly; category counts add (beyond :data:`MAX_CATEGORIES` the rarest go to
+        :data:`OTHER`). Histograms add exactly when both profiles share their bin edges (make the parts
+        with ``profile(part, like=first)``, as :func:`profile` does for streamed input); otherwise the
+        other profile's counts are re-binned on this profile's edges through its quantiles (approximate,
+        and noted in ``approx_bins``). Values outside the edges land in the open outer bins
+        ``(-inf, e1]`` and ``(ek, inf)``. Quantiles are those of the mixture of both CDFs, each
+        interpolated between its stored quantiles: within about ``1 / (levels - 1)`` in probability
+        per merge level for continuous columns.
+
+        Parameters
+        ----------
+        other : Profile
+            A profile with the same columns and column kinds.
+
+        Returns
+        -------
+        Profile
+            A new profile; neither input changes.
+        """
+        if not isinstance(other, Profile):
+            raise ValidationError(f"Only profiles merge with a profile; got {type(other).__name__}.")
+        a_cols, b_cols = list(self.columns), list(other.columns)
+        if set(a_cols) != set(b_cols):
+            only_a = [c for c in a_cols if c not in other.columns][:10]
+            only_b = [c for c in b_cols if c not in self.columns][:10]
+            raise ValidationError(f"The profiles have different columns (only in the first: {only_a}, only in the "
+                                  f"second: {only_b}); merge profiles of tables with the same columns.")
+        for c in a_cols:
+            if self.columns[c]["kind"] != other.columns[c]["kind"]:
+                raise ValidationError(f"Column '{c}' is {self.columns[c]['kind']} in one profile and "
+                                      f"{other.columns[c]['kind']} in the other; cast it to one type before profiling.")
+        cols = {c: _merge_column(self.columns[c], other.columns[c]) for c in a_cols}
+        pred = None
+        if self.prediction is not None and other.prediction is not None:
+            if self.prediction["kind"] != other.prediction["kind"]:
+                raise ValidationError("The profiles' predictions are of different kinds (numeric and categorical); "
+                                      "merge profiles made with the same model.")
+            pred = _merge_column(self.prediction, other.prediction)
+        return Profile(cols, self.n_rows + other.n_rows, bins=self.bins, prediction=pred)
+
     # -- as a table for drift() ----------------------------------------------
     def as_table(self) -> Table:
         kinds = {c: d["kind"] for c, d in self.columns.items()}
@@ -147,18 +203,27 @@ class Profile(Result):
         return page(self._summary(), body, subtitle=f"{esc(fmt(len(self.to_json())))} bytes as JSON")
 
 
-def profile(reference: Any, *, model: Any = None, bins: int = 10) -> Profile:
+def profile(reference: Any, *, model: Any = None, bins: int = 10, like: Profile | None = None,
+            batch_rows: int | None = None) -> Profile:
     """Compute a compact reference profile for later drift checks.
 
     Parameters
     ----------
-    reference : numpy.ndarray, pandas.DataFrame or torch.Tensor
-        The reference data (usually the training or validation set).
+    reference : numpy.ndarray, pandas.DataFrame, torch.Tensor, or an Arrow-like input
+        The reference data (usually the training or validation set). A Parquet file or folder
+        path, ``pyarrow.Table``, ``RecordBatchReader``, ``pyarrow.dataset.Dataset``, polars
+        ``DataFrame`` or ``LazyFrame`` is streamed in batches with bounded memory: each batch
+        is profiled on the bin edges of the first one and the batch profiles are merged.
     model : object, optional
         When given, the profile also summarizes the model's predictions on the
         reference, so that :func:`drift` can report prediction drift later.
     bins : int, default=10
         Histogram bins (reference quantiles) used by PSI and Jensen-Shannon.
+    like : Profile, optional
+        Use this profile's bin edges, so that the new profile merges with it exactly
+        (e.g. every day's profile made ``like`` the first day's).
+    batch_rows : int, optional
+        Rows per batch for streamed inputs (default 1,000,000).
 
     Returns
     -------
@@ -175,25 +240,172 @@ def profile(reference: Any, *, model: Any = None, bins: int = 10) -> Profile:
     False
     """
     _check_bins(bins)
+    if like is not None and not isinstance(like, Profile):
+        raise ValidationError(f"like must be a Profile; got {type(like).__name__}.")
+    if stream_kind(reference) is not None:
+        if model is not None:
+            raise ValidationError("A model cannot be profiled over a streamed input; pass an in-memory table "
+                                  "(or a sample of it) with model=.")
+        from ._columns import BATCH_ROWS
+
+        rows = BATCH_ROWS if batch_rows is None else int(batch_rows)
+        if rows < 1:
+            raise ValidationError(f"batch_rows must be a positive integer; got {batch_rows!r}.")
+        out: Profile | None = None
+        for tab in iter_batches(reference, what="reference", batch_rows=rows):
+            part = _table_profile(tab, bins=bins, like=like if out is None else out)  # edges of the first batch
+            out = part if out is None else out.merge(part)
+        assert out is not None  # iter_batches refuses an input without rows
+        return out
     tab = to_table(reference, what="reference")
-    cols: dict[str, dict] = {}
-    for c in tab.names:
-        cols[c] = _column_summary(tab.columns[c], tab.kinds[c], bins=bins)
+    prof = _table_profile(tab, bins=bins, like=like)
     pred = None
     if model is not None:
         from ._predcol import prediction_column
 
         values, kind = prediction_column(model, reference, what="reference")
         pred = _column_summary(values, kind, bins=bins)
-    return Profile(cols, tab.n_rows, bins=bins, prediction=pred)
+    prof.prediction = pred
+    return prof
 
 
-def _column_summary(values: np.ndarray, kind: str, *, bins: int) -> dict:
+def merge_profiles(profiles: Any) -> Profile:
+    """Merge profiles of parts (batches, partitions, days) into the profile of the whole.
+
+    Parameters
+    ----------
+    profiles : iterable of Profile
+        At least one profile, all with the same columns and kinds; see :meth:`Profile.merge`.
+
+    Returns
+    -------
+    Profile
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jupyter_modelops import profile, merge_profiles
+    >>> days = [np.random.default_rng(d).normal(size=(100, 2)) for d in range(7)]
+    >>> first = profile(days[0])
+    >>> merge_profiles([first] + [profile(d, like=first) for d in days[1:]]).n_rows
+    700
+    """
+    items = list(profiles) if not isinstance(profiles, Profile) else [profiles]
+    if not items:
+        raise ValidationError("merge_profiles got no profiles; pass a list of at least one Profile.")
+    out = items[0]
+    if not isinstance(out, Profile):
+        raise ValidationError(f"Only profiles merge; got {type(out).__name__} at position 0.")
+    for p in items[1:]:
+        out = out.merge(p)
+    return out
+
+
+def _table_profile(tab: Table, *, bins: int, like: Profile | None) -> Profile:
+    cols: dict[str, dict] = {}
+    for c in tab.names:
+        edges = None
+        if like is not None and c in like.columns and like.columns[c]["kind"] == NUMERIC and like.columns[c]["edges"]:
+            edges = like.columns[c]["edges"]
+        cols[c] = _column_summary(tab.columns[c], tab.kinds[c], bins=bins, edges=edges)
+    return Profile(cols, tab.n_rows, bins=like.bins if like is not None else bins)
+
+
+def _column_summary(values: np.ndarray, kind: str, *, bins: int, edges: Any = None) -> dict:
     if kind == NUMERIC:
         v, miss = numeric_side(values)
-        return numeric_summary(v, miss, bins=bins)
+        return numeric_summary(v, miss, bins=bins, edges=edges)
     counts, miss = category_counts(values)
+    counts = _cap_categories(counts)
     return {"kind": CATEGORICAL, "n": int(sum(counts.values())), "n_missing": miss, "counts": counts}
+
+
+def _cap_categories(counts: dict[str, int]) -> dict[str, int]:
+    if len(counts) <= MAX_CATEGORIES:
+        return counts
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    keep = dict(items[:MAX_CATEGORIES - 1])
+    rest = sum(v for _, v in items[MAX_CATEGORIES - 1:])
+    keep[OTHER] = keep.get(OTHER, 0) + rest
+    return keep
+
+
+def _merge_column(a: dict, b: dict) -> dict:
+    if a["kind"] == CATEGORICAL:
+        counts = dict(a["counts"])
+        for k, v in b["counts"].items():
+            counts[k] = counts.get(k, 0) + int(v)
+        counts = _cap_categories(counts)
+        return {"kind": CATEGORICAL, "n": int(a["n"]) + int(b["n"]), "n_missing": int(a["n_missing"]) + int(b["n_missing"]),
+                "counts": counts}
+    na, nb = int(a["n"]), int(b["n"])
+    miss = int(a["n_missing"]) + int(b["n_missing"])
+    edges_a = list(a.get("edges") or [])
+    if nb == 0 or na == 0:
+        src, other = (a, b) if nb == 0 else (b, a)
+        out = dict(src)
+        out["n_missing"] = miss
+        if edges_a and src is b and list(b.get("edges") or []) != edges_a:
+            out["edges"], out["counts"] = edges_a, [0] * (len(edges_a) + 1)
+            if nb:
+                out["counts"] = _rebin(b, np.asarray(edges_a)).tolist()
+                out["approx_bins"] = True
+        return out
+    n = na + nb
+    ma, mb = float(a["mean"]), float(b["mean"])
+    delta = mb - ma
+    mean = ma + delta * nb / n
+    m2 = _m2(a) + _m2(b) + delta * delta * na * nb / n
+    edges = np.asarray(edges_a, dtype=np.float64)
+    approx = bool(a.get("approx_bins") or b.get("approx_bins"))
+    if list(b["edges"]) == edges_a:
+        counts = np.asarray(a["counts"], dtype=np.int64) + np.asarray(b["counts"], dtype=np.int64)
+    else:
+        counts = np.asarray(a["counts"], dtype=np.int64) + _rebin(b, edges)
+        approx = True
+    k = min(QUANTILE_LEVELS, max(n, 2))
+    out = {"kind": NUMERIC, "n": n, "n_missing": miss, "min": min(float(a["min"]), float(b["min"])),
+           "max": max(float(a["max"]), float(b["max"])), "mean": mean, "std": math.sqrt(max(m2, 0.0) / n), "m2": m2,
+           "levels": k, "quantiles": _mix_quantiles(a, b, k).tolist(), "edges": edges_a, "counts": counts.tolist()}
+    if approx:
+        out["approx_bins"] = True
+    return out
+
+
+def _m2(d: dict) -> float:
+    if d.get("m2") is not None:
+        return float(d["m2"])
+    return float(d["std"]) ** 2 * int(d["n"])  # schema-1 profiles stored the population std only
+
+
+def _cdf(d: dict, x: np.ndarray) -> np.ndarray:
+    q = np.asarray(d["quantiles"], dtype=np.float64)
+    lv = np.linspace(0.0, 1.0, int(d["levels"]))
+    return np.interp(x, q, lv, left=0.0, right=1.0)
+
+
+def _mix_quantiles(a: dict, b: dict, k: int) -> np.ndarray:
+    """Quantiles at ``k`` even levels of the mixture of both columns' interpolated CDFs."""
+    na, nb = int(a["n"]), int(b["n"])
+    x = np.union1d(np.asarray(a["quantiles"], dtype=np.float64), np.asarray(b["quantiles"], dtype=np.float64))
+    f = (na * _cdf(a, x) + nb * _cdf(b, x)) / (na + nb)
+    f = np.maximum.accumulate(f)
+    levels = np.linspace(0.0, 1.0, k)
+    out = np.interp(levels, f, x)
+    out[0], out[-1] = x[0], x[-1]
+    return out
+
+
+def _rebin(d: dict, edges: np.ndarray) -> np.ndarray:
+    """Counts of a summarized column on other edges, from its interpolated CDF (total kept)."""
+    n = int(d["n"])
+    cum = np.concatenate(([0.0], _cdf(d, edges) * n, [float(n)]))
+    exact = np.diff(cum)
+    base = np.floor(exact).astype(np.int64)
+    short = n - int(base.sum())
+    if short > 0:
+        base[np.argsort(-(exact - base))[:short]] += 1
+    return base
 
 
 def _check_bins(bins: Any) -> None:
