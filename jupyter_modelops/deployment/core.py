@@ -240,6 +240,9 @@ def deploy(
     names = _clusters(cluster, target)
     criteria = _check_analysis(analysis, canary=canary, wait=wait, clusters=names)
     otel_env = tracing.otel_environment(otel)
+    if names == [LOCAL] and otel_env and otel is not True:  # a local server inherits this process's environment
+        raise ValidationError("otel={...} sets the pods' environment on Kubernetes; a local server takes the OTEL_* "
+                              "settings of this process's environment instead, so set those (or pass otel=True).")
     if names == [LOCAL]:
         return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file,
                              capture=capture, capture_rate=capture_rate)

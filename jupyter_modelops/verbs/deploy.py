@@ -17,7 +17,7 @@ MAGIC_DOC = __doc__ + """          {prog} deploy [--cluster prod --profile gpu-t
 
 def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas, canary, mode, name, timeout,
         wait, force, dry_run, kubeconfig, auth_secret=None, auth_token_file=None, capture=None, capture_rate=1.0,
-        capture_pvc=None, capture_size="10Gi", capture_secret=None, analysis=None):
+        capture_pvc=None, capture_size="10Gi", capture_secret=None, analysis=None, otel=None, otel_env=False):
     if ref is None:
         if face.name == "magic":
             from ..magics._deploy_form import deploy_form
@@ -33,11 +33,16 @@ def run(face, *, ref, cluster, target, profile, namespace, image, push, replicas
         from ..registry import params_from_text
 
         analysis = params_from_text(analysis.items())  # numbers from text; durations stay text
+    if otel and otel_env:
+        from ..exceptions import ValidationError
+
+        raise ValidationError("Give --otel NAME VALUE pairs or --otel-env, not both.")
     return deploy(ref, cluster=cluster, target=target, profile=profile, namespace=namespace, image=image, push=push,
                   replicas=replicas, canary=canary, mode=mode, name=name, timeout=timeout, wait=wait, force=force,
                   dry_run=dry_run, kubeconfig=kubeconfig, auth_secret=auth_secret, auth_token_file=auth_token_file,
                   capture=capture_value(capture), capture_rate=capture_rate, capture_pvc=capture_pvc,
-                  capture_size=capture_size, capture_secret=capture_secret, analysis=analysis or None)
+                  capture_size=capture_size, capture_secret=capture_secret, analysis=analysis or None,
+                  otel=True if otel_env else (otel or None))
 
 
 def capture_value(text):
@@ -88,5 +93,8 @@ VERB = Verb(
         Param("capture_pvc", Text(), help="capture into this PersistentVolumeClaim (default: one made for it)"),
         Param("capture_size", Text(), default="10Gi", help="size of the capture volume made"),
         Param("capture_secret", Text(), help="Secret with the object store's credentials as environment variables"),
+        Param("otel", Pairs(), help="OpenTelemetry for the pods (repeatable): endpoint URL, service_name NAME, "
+                                    "exporter otlp|console|none, resource_attributes k=v,..."),
+        Param("otel_env", Flag(), help="pass this process's OTEL_* tracing settings to the pods"),
     ],
 )

@@ -73,3 +73,27 @@ def test_without_otel_the_pods_get_no_otel_environment(ref, monkeypatch):
 def test_a_bad_otel_endpoint_is_refused_before_anything_is_rendered(ref):
     with pytest.raises(ValidationError, match="http:// or https://"):
         deploy(ref, cluster="fake", image=IMAGE, dry_run=True, otel={"endpoint": "javascript:alert(1)"})
+
+
+def test_the_deploy_verb_takes_otel_pairs_and_refuses_bad_ones(ref, capsys):
+    import json
+
+    from jupyter_modelops.cli import main
+
+    k = ["--cluster", "fake", "--image", IMAGE, "--dry-run", "--json"]
+    assert main(["deploy", ref, *k, "--otel", "endpoint", "http://collector:4318", "--otel", "service_name",
+                 "churn-cli"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    dep = next(m for m in out["manifests"] if m["kind"] == "Deployment")
+    env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318" and env["OTEL_SERVICE_NAME"] == "churn-cli"
+    assert main(["deploy", ref, *k, "--otel", "endpoint", "gopher://x"]) == 2
+    err = capsys.readouterr().err
+    assert "http:// or https://" in err and "Traceback" not in err
+    assert main(["deploy", ref, *k, "--otel", "endpoint", "http://c:4318", "--otel-env"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_an_otel_dict_for_a_local_server_is_refused_with_what_to_do_instead(ref):
+    with pytest.raises(ValidationError, match="local server takes the OTEL_"):
+        deploy(ref, cluster="local", otel={"endpoint": "http://127.0.0.1:4318"})
