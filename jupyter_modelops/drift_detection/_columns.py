@@ -66,13 +66,18 @@ def to_table(data: Any, *, what: str) -> Table:
 
     Parameters
     ----------
-    data : numpy.ndarray, pandas.DataFrame, pandas.Series, torch.Tensor or list
-        A 2-D table (rows x columns) or a 1-D column.
+    data : numpy.ndarray, pandas.DataFrame, pandas.Series, torch.Tensor, list, or an Arrow-like input
+        A 2-D table (rows x columns) or a 1-D column; or a Parquet file or folder path, a
+        ``pyarrow.Table``, ``pyarrow.RecordBatchReader``, ``pyarrow.dataset.Dataset``, polars
+        ``DataFrame`` or ``LazyFrame`` (read in batches, at most :data:`MAX_IN_MEMORY_CELLS` values).
     what : str
         The argument name used in error messages (``"reference"``, ``"X"`` ...).
     """
     if data is None:
         raise ValidationError(f"The {what} is None; expected a table (NumPy array, pandas DataFrame or torch tensor).")
+    kind = stream_kind(data)
+    if kind is not None:
+        return _materialize(data, kind, what=what)
     if _is_dataframe(data):
         return _from_pandas(data, what=what)
     if _is_series(data):
@@ -234,3 +239,156 @@ def align(ref: Table, cur: Table, *, ref_what: str = "reference", cur_what: str 
             ref.columns[c] = numeric_or_raise(ref.columns[c], column=c, what=ref_what, other=cur_what)
             ref.kinds[c] = NUMERIC
     return names
+
+
+# -- Arrow-like inputs: Parquet paths, pyarrow, polars --------------------------------------------------------------
+
+#: largest input (rows x columns) that drift() gathers in memory from a streamed input
+MAX_IN_MEMORY_CELLS = 200_000_000
+#: rows per batch when streaming an input through a profile
+BATCH_ROWS = 1_000_000
+
+_STREAM_HINT = ("Pass a Parquet file or folder path, a pyarrow Table, RecordBatchReader or Dataset, "
+                "or a polars DataFrame or LazyFrame.")
+
+
+def stream_kind(data: Any) -> str | None:
+    """Which Arrow-like input ``data`` is (``"path"``, ``"arrow_table"``, ``"reader"``, ``"dataset"``,
+    ``"polars"``, ``"polars_lazy"``), or None for the in-memory kinds (NumPy, pandas, torch, lists)."""
+    import os
+
+    if isinstance(data, (str, os.PathLike)):
+        return "path"
+    mod = type(data).__module__ or ""
+    name = type(data).__name__
+    if mod.startswith("pyarrow"):
+        if name == "Table":
+            return "arrow_table"
+        if name == "RecordBatch":
+            return "arrow_table"
+        if name == "RecordBatchReader":
+            return "reader"
+        if name in ("FileSystemDataset", "Dataset", "UnionDataset", "InMemoryDataset"):
+            return "dataset"
+    if mod.startswith("polars"):
+        if name == "DataFrame":
+            return "polars"
+        if name == "LazyFrame":
+            return "polars_lazy"
+    return None
+
+
+def _open_path(path: Any, *, what: str) -> Any:
+    """A ``pyarrow.dataset.Dataset`` over a Parquet file or folder, or one clear error."""
+    import os
+    from pathlib import Path
+
+    p = Path(os.fspath(path))
+    if not p.exists():
+        raise ValidationError(f"The {what} path '{p}' does not exist; expected a Parquet file or a folder of them.")
+    if p.is_file() and p.suffix.lower() not in (".parquet", ".parq", ".pq"):
+        raise ValidationError(f"The {what} path '{p}' is not a Parquet file (expected a .parquet name or a folder "
+                              f"of Parquet files); read other formats into a DataFrame first.")
+    try:
+        import pyarrow.dataset as ds
+    except ImportError:
+        from ..exceptions import MissingDependencyError
+
+        raise MissingDependencyError("Reading Parquet needs pyarrow; install it with "
+                                     "pip install 'jupyter-modelops[parquet]'.") from None
+    try:
+        dset = ds.dataset(str(p), format="parquet")
+    except Exception as exc:  # corrupt or foreign files
+        raise ValidationError(f"The {what} path '{p}' could not be read as Parquet: {exc}.") from exc
+    if p.is_dir() and not dset.files:
+        raise ValidationError(f"The {what} folder '{p}' holds no Parquet files.")
+    return dset
+
+
+def iter_batches(data: Any, *, what: str, batch_rows: int = BATCH_ROWS) -> Any:
+    """Yield :class:`Table` objects of at most ``batch_rows`` rows from any accepted input.
+
+    In-memory inputs (NumPy, pandas, torch, lists) give one table. Column names are kept for every kind.
+    """
+    kind = stream_kind(data)
+    if kind is None:
+        yield to_table(data, what=what)
+        return
+    seen = False
+    for rb in _arrow_batches(data, kind, what=what, batch_rows=batch_rows):
+        if rb.num_rows == 0:
+            continue
+        seen = True
+        yield _from_arrow(rb, what=what)
+    if not seen:
+        raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
+
+
+def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
+    if kind == "path":
+        data, kind = _open_path(data, what=what), "dataset"
+    if kind == "polars":
+        data, kind = data.to_arrow(), "arrow_table"
+    if kind == "arrow_table":
+        yield from data.to_batches(max_chunksize=batch_rows)
+    elif kind == "reader":
+        yield from data
+    elif kind == "dataset":
+        yield from data.to_batches(batch_size=batch_rows)
+    elif kind == "polars_lazy":
+        for df in data.collect_batches(chunk_size=batch_rows):
+            yield from df.to_arrow().to_batches()
+
+
+def _materialize(data: Any, kind: str, *, what: str) -> Table:
+    """Gather an Arrow-like input into one in-memory :class:`Table`, refusing inputs too large to hold."""
+    import pyarrow as pa
+
+    rows = 0
+    batches = []
+    for rb in _arrow_batches(data, kind, what=what, batch_rows=BATCH_ROWS):
+        rows += rb.num_rows
+        if rows * max(rb.num_columns, 1) > MAX_IN_MEMORY_CELLS:
+            raise ValidationError(
+                f"The {what} holds more than {MAX_IN_MEMORY_CELLS:,} values, too many to compare in memory; "
+                f"pass profile(data) as the reference (it streams a Parquet path, dataset or reader in batches) "
+                f"and a smaller slice (e.g. one day) as the current data.")
+        batches.append(rb)
+    if rows == 0:
+        raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
+    return _from_arrow(pa.Table.from_batches(batches), what=what)
+
+
+def _from_arrow(tab: Any, *, what: str) -> Table:
+    """Named, typed columns of a pyarrow Table or RecordBatch (names and nulls kept)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [str(n) for n in tab.schema.names]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(f"The {what} has duplicate column names {dup}; expected unique names.")
+    if tab.num_rows == 0 or tab.num_columns == 0:
+        raise ValidationError(f"The {what} is empty (shape {(tab.num_rows, tab.num_columns)}); "
+                              f"expected at least one row and one column.")
+    cols: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name, col in zip(names, tab.columns):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            col = col.cast(t.value_type) if hasattr(col, "cast") else pc.cast(col, t.value_type)
+            t = col.type
+        if pa.types.is_boolean(t):
+            cols[name], kinds[name] = _object_to_categorical(np.asarray(col.to_pylist(), dtype=object)), CATEGORICAL
+        elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            v = pc.cast(col, pa.float64())
+            cols[name], kinds[name] = np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False),
+                                                 dtype=np.float64), NUMERIC
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            v = pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64())
+            v = pc.cast(v, pa.float64())
+            cols[name], kinds[name] = np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False),
+                                                 dtype=np.float64), NUMERIC
+        else:
+            cols[name], kinds[name] = _object_to_categorical(np.asarray(col.to_pylist(), dtype=object)), CATEGORICAL
+    return Table(names, cols, kinds, int(tab.num_rows), source="arrow")
