@@ -375,7 +375,8 @@ export function chartPaths(
   const span = max - min || 1;
   const n = values.length;
   const x = (i: number) => (n <= 1 ? width / 2 : (i * width) / (n - 1));
-  const y = (v: number) => height - 2 - ((v - min) / span) * (height - 4);
+  // one level only (a single window, or a flat series): drawn across the middle
+  const y = (v: number) => (max === min ? height / 2 : height - 2 - ((v - min) / span) * (height - 4));
   const fmt = (v: number) => v.toFixed(1);
   let line = '';
   let pen = false;

@@ -1017,7 +1017,7 @@ function MiniChart(props: {
   const c = chartPaths(props.values, props.low ?? [], props.high ?? [], W, H, extra);
   const last = [...props.values].reverse().find(v => v !== null && Number.isFinite(v)) ?? null;
   const n = props.values.length;
-  const y = (v: number) => H - 2 - ((v - c.min) / (c.max - c.min || 1)) * (H - 4);
+  const y = (v: number) => (c.max === c.min ? H / 2 : H - 2 - ((v - c.min) / (c.max - c.min)) * (H - 4));
   return (
     <div className="jp-ModelOps-chart" data-testid={props.testid}>
       <div className="jp-ModelOps-chart-head">
@@ -1051,12 +1051,32 @@ function MiniChart(props: {
             <line x1={0} x2={W} y1={y(extra[0])} y2={y(extra[0])} className="jp-ModelOps-chart-threshold" />
           )}
           <path d={c.line} className="jp-ModelOps-chart-line" fill="none" />
+          {/* a dot per window, so that a window alone between empty ones shows too */}
+          {n <= 96 &&
+            props.values.map((v, i) =>
+              v !== null && Number.isFinite(v) ? (
+                <circle
+                  key={i}
+                  cx={n <= 1 ? W / 2 : (i * W) / (n - 1)}
+                  cy={y(v)}
+                  r={1.5}
+                  className="jp-ModelOps-chart-dot"
+                />
+              ) : null
+            )}
         </svg>
       ) : (
         <div className="jp-ModelOps-muted">no data</div>
       )}
     </div>
   );
+}
+
+/** An ISO time as `2026-12-02 18:43 UTC` (the windows' resolution is minutes). */
+function shortTime(iso: unknown): string {
+  const t = String(iso ?? '');
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(t);
+  return m ? `${m[1]} ${m[2]} UTC` : t;
 }
 
 function series(windows: Dict[], get: (w: Dict) => unknown): (number | null)[] {
@@ -1177,12 +1197,12 @@ function MonitorView(props: { client: ModelOpsClient; ref_: string; name: string
                   data-alarm={r?.first_alarm ? 'on' : 'off'}
                 >
                   {r?.first_alarm
-                    ? `Drift alarm since ${String(r.first_alarm)} (${alarmed} of ${ws.length} windows)`
+                    ? `Drift alarm since ${shortTime(r.first_alarm)} (${alarmed} of ${ws.length} windows)`
                     : `No drift alarm (${ws.length} windows, false-alarm budget ${formatNumber(Number(r?.alpha))})`}
                 </div>
                 <div className="jp-ModelOps-muted" data-testid="jmo-monitor-rows">
-                  {ws.reduce((a, w) => a + Number(w.rows ?? 0), 0)} captured rows, {String(r?.since ?? '')} –{' '}
-                  {String(r?.until ?? '')}
+                  {ws.reduce((a, w) => a + Number(w.rows ?? 0), 0)} captured rows, {shortTime(r?.since)} –{' '}
+                  {shortTime(r?.until)}
                 </div>
                 <MiniChart title="requests" values={series(ws, w => w.requests)} testid="jmo-chart-requests" />
                 <MiniChart title="latency p50 (ms)" values={series(ws, w => w.latency_p50_ms)} testid="jmo-chart-p50" />
@@ -1301,27 +1321,25 @@ function CompareView(props: { client: ModelOpsClient; name: string; version: str
         <table className="jp-ModelOps-table jp-ModelOps-compare-table" data-testid="jmo-compare-table">
           <thead>
             <tr>
-              <th></th>
               <th>v{other}</th>
               <th>v{version}</th>
             </tr>
           </thead>
-          <tbody>
-            {asList(diff.metrics).map(m => (
-              <tr key={String(m.metric)} data-testid={`jmo-compare-metric-${m.metric}`}>
-                <th>
+          {/* each row's name on a line of its own, so two values fit the default sidebar width */}
+          {asList(diff.metrics).map(m => (
+            <tbody key={String(m.metric)} data-testid={`jmo-compare-metric-${m.metric}`}>
+              <tr>
+                <th colSpan={2} className="jp-ModelOps-compare-name">
                   {breakable(String(m.metric))}
                   {m.overlap === false && (
-                    <span
-                      className="jp-ModelOps-muted"
-                      title="the intervals do not overlap"
-                      data-testid="jmo-compare-significant"
-                    >
+                    <span title="the intervals do not overlap" data-testid="jmo-compare-significant">
                       {' '}
                       ≠
                     </span>
                   )}
                 </th>
+              </tr>
+              <tr>
                 <td>
                   <MetricValue raw={m.a} />
                 </td>
@@ -1345,14 +1363,26 @@ function CompareView(props: { client: ModelOpsClient; name: string; version: str
                   )}
                 </td>
               </tr>
-            ))}
-            <tr data-testid="jmo-compare-signature">
-              <th>inputs</th>
+            </tbody>
+          ))}
+          <tbody data-testid="jmo-compare-signature">
+            <tr>
+              <th colSpan={2} className="jp-ModelOps-compare-name">
+                inputs
+              </th>
+            </tr>
+            <tr>
               <td>{inputs(pair[0])}</td>
               <td>{inputs(pair[1])}</td>
             </tr>
-            <tr data-testid="jmo-compare-lineage">
-              <th>lineage</th>
+          </tbody>
+          <tbody data-testid="jmo-compare-lineage">
+            <tr>
+              <th colSpan={2} className="jp-ModelOps-compare-name">
+                lineage
+              </th>
+            </tr>
+            <tr>
               <td>{showValue(lineageOf(pair[0]))}</td>
               <td>{showValue(lineageOf(pair[1]))}</td>
             </tr>

@@ -193,6 +193,7 @@ test('report template parameters are typed as the template declares them', async
 test('chart paths: a line broken at missing values and a band from the intervals', async () => {
   const { chartPaths } = await import('../lib/format.js');
   const c = chartPaths([1, null, 3], [0, null, 2], [2, null, 4], 100, 44);
+  assert.equal(chartPaths([5], [], [], 100, 44).line, 'M50.0,22.0'); // one level: across the middle
   assert.equal(c.min, 0);
   assert.equal(c.max, 4);
   assert.equal(c.line, 'M0.0,32.0M100.0,12.0');
