@@ -233,9 +233,10 @@ def monitor_step(state: dict) -> str:
     rep = mo.monitor(state["version"].ref, since=w["since"], until=w["until"], every=w["every"],
                      performance=_estimator(state), window_rows=WATCH_ROWS, horizon=720)
     path = rep.save_html(str(state["out"] / "monitor-before-labels.html"))
-    alarm = rep.data["first_alarm"]
-    return (f"{len([x for x in rep.windows if x['rows']])} windows of captured traffic, drift alarm "
-            f"{'from the window starting ' + alarm[11:19] + ' UTC' if alarm else 'never'}; estimated accuracy before labels: "
+    seen = [x for x in rep.windows if x["rows"]]
+    alarm = next((name for name, x in zip(("stable", "drifted"), seen) if x["alarm"]), None)
+    return (f"{len(seen)} windows of captured traffic, drift alarm "
+            f"{'from the ' + alarm + ' window on' if alarm else 'never'}; estimated accuracy before labels: "
             f"{'; '.join(_phases(rep, 'estimated'))} -> {path}")
 
 
