@@ -172,11 +172,17 @@ class OnnxRuntime(Runtime):
         self.providers = self.session.get_providers()
 
     def predict(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
         feed = {}
         for public, internal, dtype, rank in self._pairs:
             arr = inputs[public]
             if rank == 2 and arr.ndim == 1:
                 arr = arr.reshape(-1, 1)
+            if dtype.kind == "O" and arr.dtype.kind == "O":
+                # BYTES arrive as bytes; a string tensor fed bytes sees "b'x'", a category it never saw
+                arr = np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.ravel()],
+                               dtype=object).reshape(arr.shape)
             feed[internal] = arr if arr.dtype == dtype else arr.astype(dtype)
         results = dict(zip(self._out_public, self.session.run(None, feed)))
         for name, dtype in self._casts:
