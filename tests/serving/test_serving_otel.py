@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.asyncio
 async def test_infer_emits_a_span(model_dir):
-    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("httpx")
     trace = pytest.importorskip("opentelemetry.trace")
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -25,6 +25,20 @@ async def test_infer_emits_a_span(model_dir):
     # installed but not configured: no spans (they would record nothing)
     assert ModelServerApp([spec], ServerSettings(), load_in_background=False).tracer is None
     trace.set_tracer_provider(provider)
+    try:
+        await _infer_once(spec, exporter)
+    finally:  # the process-wide provider can be set once only: unset it for the other tests of this process
+        from opentelemetry.util._once import Once
+
+        trace._TRACER_PROVIDER = None
+        trace._TRACER_PROVIDER_SET_ONCE = Once()
+        provider.shutdown()
+
+
+async def _infer_once(spec, exporter) -> None:
+    httpx = pytest.importorskip("httpx")
+    from jupyter_modelops.serving.app import ModelServerApp, ServerSettings
+
     app = ModelServerApp([spec], ServerSettings(), load_in_background=False)
     assert app.tracer is not None  # configured: every inference is a span
     await app.startup()

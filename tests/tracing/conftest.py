@@ -25,8 +25,10 @@ class Receiver:
     """An OTLP/HTTP trace receiver; ``spans`` holds dicts of every span received, in arrival order."""
 
     def __init__(self) -> None:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
-                                                                              ExportTraceServiceResponse)
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
 
         self.spans: list[dict] = []
         self.refused: list[str] = []

@@ -20,7 +20,6 @@ def registry(tmp_path):
 
 def test_build_and_push_are_spans_with_the_digest(receiver, registry, tmp_path, monkeypatch):
     from images.conftest import test_cache, write_model_dir
-
     from jupyter_modelops.images import build
 
     monkeypatch.setenv("MODELOPS_IMAGE_CACHE", str(test_cache() / "images"))
@@ -38,9 +37,8 @@ def test_build_and_push_are_spans_with_the_digest(receiver, registry, tmp_path, 
 
 
 def test_a_report_run_is_a_span_that_carries_its_error(receiver, tmp_path):
-    from reports.conftest import make_template
-
     from jupyter_modelops.reports import report
+    from reports.conftest import make_template
 
     tpl = make_template(tmp_path / "toy.ipynb", "value: float = 0.9  # the measured value\n", "1 / 0")
     assert tracing.configure({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "nb"})

@@ -4,7 +4,6 @@ all received by a real OTLP/HTTP receiver and decoded with the official protobuf
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import urllib.request
 
