@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import threading
 import time
 from typing import Any, Iterator, Mapping
@@ -141,7 +142,7 @@ def tracer(name: str = "jupyter_modelops") -> Any:
         from ._version import __version__
 
         return p.get_tracer(name, __version__)
-    if "opentelemetry.trace" not in __import__("sys").modules:  # nobody installed a provider
+    if "opentelemetry.trace" not in sys.modules:  # nobody installed a provider
         return None
     from opentelemetry import trace
 

@@ -116,3 +116,16 @@ def test_tracing_switched_off_sends_nothing_though_an_endpoint_is_set(receiver, 
     assert np.asarray(mo.predict(server.url, np.zeros((1, 20)), model="hgb")["label"]).shape == (1,)
     assert server.stop() == 0  # a clean exit flushes whatever a tracer would have buffered
     assert receiver.spans == [] and receiver.refused == []
+
+
+def test_spans_still_buffered_are_sent_when_the_server_stops(receiver, start_server, model_dir):
+    env = {**otel_env(receiver, "churn-server"), "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # no timed export
+    server = start_server(model_dir, env=env)
+    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
+                                   "data": [0.5] * 20}]}).encode()
+    req = urllib.request.Request(server.url + "/v2/models/hgb/infer", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+    assert server.stop() == 0  # SIGTERM: drain, then flush the span buffer on the way out
+    names = sorted(s["name"] for s in receiver.wait_for(lambda s: len(s) >= 4, timeout=10))
+    assert names == ["modelops.batch", "modelops.infer", "modelops.model", "modelops.queue"]
