@@ -155,11 +155,10 @@ class Deployment(Result):
         cls = _STATE_CLASS.get(self.state, "")
         rows = [[k, f'<span class="{cls}">{esc(v)}</span>' if k == "state" else esc(v)] for k, v in self._rows()]
         body = table(rows, ["", ""], raw_cols=[1])
-        if self.manifests:
-            kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in self.manifests)
-            opened = " open" if self.state == "dry-run" else ""
-            body += (f"<details{opened}><summary>{len(self.manifests)} manifests: {esc(kinds)}</summary>"
-                     f"<pre>{esc(self.yaml)}</pre></details>")
+        if self.manifests:  # one folded block per manifest: the kinds at a glance, any YAML a click away
+            body += f"<h4>{len(self.manifests)} manifests</h4>" + "".join(
+                f"<details><summary>{esc(o['kind'])}/{esc(o['metadata']['name'])}</summary>"
+                f"<pre>{esc(to_yaml([o]))}</pre></details>" for o in self.manifests)
         return page(f"Deployment {self.name}", body, subtitle=f"{self.ref} on {self.cluster}")
 
     def to_text(self) -> str:
