@@ -60,14 +60,33 @@ export function formatMetric(raw: unknown): string {
 }
 
 /** The first `n` metrics of a version, by the order the registry gives them. */
+/** The headline metrics of each task first (classification: ROC AUC, accuracy, F1; regression: R², MAE). */
+export const HEADLINE_METRICS = [
+  'roc_auc',
+  'accuracy',
+  'f1',
+  'f1_macro',
+  'balanced_accuracy',
+  'r2',
+  'mean_absolute_error',
+  'root_mean_squared_error'
+];
+
+/** The `n` metrics that say most about a version: its task's headline metrics first, then the rest. */
 export function keyMetrics(metrics: Record<string, unknown> | undefined, n = 2): [string, string][] {
   if (!metrics) {
     return [];
   }
+  const rank = (k: string): number => {
+    const i = HEADLINE_METRICS.indexOf(k);
+    return i < 0 ? HEADLINE_METRICS.length : i;
+  };
   return Object.entries(metrics)
     .filter(([, v]) => readMetric(v).value !== null)
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e[0]) - rank(b.e[0]) || a.i - b.i)
     .slice(0, n)
-    .map(([k, v]) => [k, formatMetric(v)]);
+    .map(({ e: [k, v] }) => [k, formatMetric(v)]);
 }
 
 /** Parse a whole number in [min, max]; returns an error sentence or the number. */
