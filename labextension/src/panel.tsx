@@ -1052,18 +1052,19 @@ function MiniChart(props: {
           )}
           <path d={c.line} className="jp-ModelOps-chart-line" fill="none" />
           {/* a dot per window, so that a window alone between empty ones shows too */}
-          {n <= 96 &&
-            props.values.map((v, i) =>
-              v !== null && Number.isFinite(v) ? (
-                <circle
-                  key={i}
-                  cx={n <= 1 ? W / 2 : (i * W) / (n - 1)}
-                  cy={y(v)}
-                  r={1.5}
-                  className="jp-ModelOps-chart-dot"
-                />
-              ) : null
-            )}
+          {props.values.map((v, i) =>
+            v !== null &&
+            Number.isFinite(v) &&
+            (n <= 96 || ((props.values[i - 1] ?? null) === null && (props.values[i + 1] ?? null) === null)) ? (
+              <circle
+                key={i}
+                cx={n <= 1 ? W / 2 : (i * W) / (n - 1)}
+                cy={y(v)}
+                r={1.5}
+                className="jp-ModelOps-chart-dot"
+              />
+            ) : null
+          )}
         </svg>
       ) : (
         <div className="jp-ModelOps-muted">no data</div>
@@ -1128,24 +1129,81 @@ function PerformanceCharts(props: { windows: Dict[]; kind: 'estimated' | 'realiz
   );
 }
 
+/** The JSON type a verb parameter declares, as a template parameter type (for templateParamValue). */
+const VERB_TYPES: Record<string, string> = { integer: 'int', number: 'float', boolean: 'bool', object: 'dict' };
+
+/**
+ * A verb's parameters (GET verbs/{verb}: the declaration the magic and the command line are built from) as
+ * fields: label = help, placeholder = default; empty fields are not sent, so the core's default applies.
+ */
+function useVerbFields(client: ModelOpsClient, verb: string, skip: string[]) {
+  const [params, setParams] = React.useState<Dict[]>([]);
+  const [values, setValues] = React.useState<Record<string, string>>({});
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    client
+      .get<Dict>(`verbs/${encodeURIComponent(verb)}`)
+      .then(v =>
+        setParams(
+          asList(v.params).filter(
+            p =>
+              Array.isArray(p.faces) &&
+              p.faces.includes('rest') &&
+              !skip.includes(String(p.name)) &&
+              p.type !== 'boolean'
+          )
+        )
+      )
+      .catch(e => setError(message(e)));
+  }, [client, verb]);
+  const collect = (): Dict | null => {
+    const out: Dict = {};
+    for (const p of params) {
+      const r = templateParamValue(values[p.name] ?? '', {
+        name: String(p.name),
+        type: VERB_TYPES[String(p.type)] ?? 'str'
+      });
+      if (r.error) {
+        setError(r.error);
+        return null;
+      }
+      if (!r.skip) {
+        out[p.name] = r.value;
+      }
+    }
+    setError(null);
+    return out;
+  };
+  const field = (p: Dict) => (
+    <Field key={String(p.name)} label={`${String(p.name).replace(/_/g, ' ')}: ${String(p.help ?? '')}`}>
+      <input
+        className="jp-mod-styled"
+        value={values[p.name] ?? ''}
+        placeholder={p.default === null || p.default === undefined ? '' : String(p.default)}
+        onChange={e => setValues(vs => ({ ...vs, [p.name]: e.target.value }))}
+        data-testid={`jmo-${verb}-${p.name}`}
+      />
+    </Field>
+  );
+  return { params, field, collect, error };
+}
+
 /**
  * The monitoring view of one deployment: `mo.monitor(ref, since=..., every=...)` run as a job (the monitor
- * verb) and drawn as small charts, with its alarms and the version's reports.
+ * verb, its fields from the verb's declaration) and drawn as small charts, with its alarms and the version's reports.
  */
 function MonitorView(props: { client: ModelOpsClient; ref_: string; name: string; reports: Dict[] }): JSX.Element {
-  const [since, setSince] = React.useState('24h');
-  const [every, setEvery] = React.useState('1h');
-  const [scoreColumn, setScoreColumn] = React.useState('');
+  const fields = useVerbFields(props.client, 'monitor', ['ref']);
   const job = useJob(props.client);
-  const run = () =>
-    void job.start('monitor', {
-      ref: props.ref_,
-      since: since.trim(),
-      every: every.trim(),
-      ...(scoreColumn.trim() ? { score_column: scoreColumn.trim() } : {})
-    });
+  const run = () => {
+    const given = fields.collect();
+    if (given !== null) {
+      void job.start('monitor', { ...given, ref: props.ref_ });
+    }
+  };
   React.useEffect(run, [props.ref_]);
   const mine = props.reports.filter(r => String(r.ref ?? '') === props.ref_ && r.html);
+  const main = ['since', 'every', 'score_column'];
   return (
     <div className="jp-ModelOps-monitor" data-testid={`jmo-monitor-${props.name}`}>
       <form
@@ -1155,31 +1213,11 @@ function MonitorView(props: { client: ModelOpsClient; ref_: string; name: string
           run();
         }}
       >
-        <Field label="Since">
-          <input
-            className="jp-mod-styled"
-            value={since}
-            onChange={e => setSince(e.target.value)}
-            data-testid="jmo-monitor-since"
-          />
-        </Field>
-        <Field label="Every">
-          <input
-            className="jp-mod-styled"
-            value={every}
-            onChange={e => setEvery(e.target.value)}
-            data-testid="jmo-monitor-every"
-          />
-        </Field>
-        <Field label="Score column (for performance)">
-          <input
-            className="jp-mod-styled"
-            value={scoreColumn}
-            placeholder="none"
-            onChange={e => setScoreColumn(e.target.value)}
-            data-testid="jmo-monitor-score"
-          />
-        </Field>
+        {fields.params.filter(p => main.includes(String(p.name))).map(fields.field)}
+        <Folded title="More settings" testid="jmo-monitor-more">
+          {fields.params.filter(p => !main.includes(String(p.name))).map(fields.field)}
+        </Folded>
+        <ErrorLine error={fields.error} testid="jmo-monitor-field-error" />
         <Submit label="Refresh" busy={busy(job.job)} testid="jmo-monitor-submit" />
       </form>
       <ErrorLine error={job.error} testid="jmo-form-error" />

@@ -242,6 +242,16 @@ def test_monitoring_view_shows_what_a_live_server_captured(page, lab, shot):
     open_version(page, "churn", "2")
     page.get_by_test_id(f"jmo-watch-{dep['name']}").click()
     view = page.get_by_test_id(f"jmo-monitor-{dep['name']}")
+    # the fields are the monitor verb's declaration: its defaults as placeholders, its types checked
+    declared = {p["name"]: p for p in api(lab, "verbs/monitor")["params"]}
+    expect(page.get_by_test_id("jmo-monitor-since")).to_have_attribute("placeholder", declared["since"]["default"])
+    expect(page.get_by_test_id("jmo-monitor-every")).to_have_attribute("placeholder", declared["every"]["default"])
+    view.get_by_test_id("jmo-monitor-more").locator("summary").click()
+    page.get_by_test_id("jmo-monitor-alpha").fill("lots")
+    page.get_by_test_id("jmo-monitor-submit").click()
+    expect(view.get_by_test_id("jmo-monitor-field-error")).to_have_text("alpha must be a number, got 'lots'.")
+    page.get_by_test_id("jmo-monitor-alpha").fill("")
+    view.get_by_test_id("jmo-monitor-more").locator("summary").click()
     page.get_by_test_id("jmo-monitor-since").fill("2h")
     page.get_by_test_id("jmo-monitor-every").fill("30m")
     page.get_by_test_id("jmo-monitor-submit").click()
