@@ -114,7 +114,12 @@ class Profile(Result):
         if int(data.get("schema", 0)) > SCHEMA:
             raise ValidationError(f"The profile has schema {data.get('schema')}; this version reads schema {SCHEMA}.",
                                   hint="Upgrade jupyter-modelops.")
-        return cls(dict(data["columns"]), int(data["n_rows"]), bins=int(data.get("bins", 10)),
+        columns = data["columns"]
+        if not isinstance(columns, dict):
+            raise ValidationError("The profile's columns are not a mapping of name to summary; the file is damaged.")
+        for name, col in list(columns.items()) + [("prediction", data.get("prediction") or {"kind": "none"})]:
+            _check_summary(name, col)
+        return cls(dict(columns), int(data["n_rows"]), bins=int(data.get("bins", 10)),
                    prediction=data.get("prediction"))
 
     def save(self, path: str | Path) -> Path:
@@ -318,6 +323,28 @@ def _column_summary(values: np.ndarray, kind: str, *, bins: int, edges: Any = No
     counts, miss = category_counts(values)
     counts = _cap_categories(counts)
     return {"kind": CATEGORICAL, "n": int(sum(counts.values())), "n_missing": miss, "counts": counts}
+
+
+_REQUIRED = {NUMERIC: ("n", "n_missing", "min", "max", "mean", "std", "levels", "quantiles", "edges", "counts"),
+             CATEGORICAL: ("n", "n_missing", "counts")}
+
+
+def _check_summary(name: str, col: Any) -> None:
+    """Refuse a stored column summary that lacks a field or holds the wrong types (files come from outside)."""
+    if name == "prediction" and isinstance(col, dict) and col.get("kind") == "none":
+        return
+    kind = col.get("kind") if isinstance(col, dict) else None
+    ok = kind in _REQUIRED and all(k in col for k in _REQUIRED[kind])
+    if ok:
+        ok = isinstance(col["n"], int) and isinstance(col["n_missing"], int)
+        if kind == CATEGORICAL:
+            ok = ok and isinstance(col["counts"], dict) and all(isinstance(v, int) for v in col["counts"].values())
+        else:
+            ok = ok and all(isinstance(col[k], list) for k in ("quantiles", "edges", "counts"))
+            ok = ok and (col["n"] == 0 or len(col["counts"]) == len(col["edges"]) + 1)
+    if not ok:
+        raise ValidationError(f"The profile's summary of column '{name}' is damaged (missing or mistyped fields); "
+                              f"make the profile again with profile().")
 
 
 def _cap_categories(counts: dict[str, int]) -> dict[str, int]:

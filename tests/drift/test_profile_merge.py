@@ -141,3 +141,14 @@ def test_merge_is_associative_and_commutative(parts, cats, rnd):
     whole = mo.profile(pd.concat(frames, ignore_index=True), like=first)
     for m in (left, right, swapped):
         _exact_equal(m, whole)
+
+
+def test_a_damaged_profile_file_is_refused_before_merging(tmp_path):
+    d = mo.profile(pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})).to_dict()
+    d["columns"]["x"]["counts"] = "many"
+    with pytest.raises(ValidationError, match="summary of column 'x' is damaged"):
+        mo.Profile.from_dict(d)
+    d = mo.profile(pd.DataFrame({"c": ["a", "b"]})).to_dict()
+    d["columns"]["c"]["counts"] = {"a": "1"}
+    with pytest.raises(ValidationError, match="summary of column 'c' is damaged"):
+        mo.Profile.from_dict(d)
