@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
 
@@ -216,6 +217,27 @@ def test_schedules_are_listed_and_removed(page, lab, shot):
         _drop_crontab_lines(exe, home)
 
 
+def _label_the_captures(home, ids):
+    """Log a label for each captured row (5 rows per request), as a labelling job would; returns the score column."""
+    import jupyter_modelops as mo
+    from jupyter_modelops.monitoring.timeline import PROBABILITY_OUTPUTS
+
+    old = os.environ.get("MODELOPS_HOME")
+    os.environ["MODELOPS_HOME"] = str(home)
+    try:
+        mo.log_labels("churn:2", [i for i in ids for _ in range(5)], [k % 2 for k in range(5 * len(ids))],
+                      rows=[k for _ in ids for k in range(5)])
+        columns = set(mo.captures("churn:2", since="2h").columns)
+    finally:
+        if old is None:
+            os.environ.pop("MODELOPS_HOME", None)
+        else:
+            os.environ["MODELOPS_HOME"] = old
+    found = [c for c in PROBABILITY_OUTPUTS if c in columns]
+    assert found, columns
+    return found[0]
+
+
 def test_monitoring_view_shows_what_a_live_server_captured(page, lab, shot):
     import tritonclient.http as httpclient
 
@@ -226,10 +248,11 @@ def test_monitoring_view_shows_what_a_live_server_captured(page, lab, shot):
     try:
         client = httpclient.InferenceServerClient(dep["url"].split("://", 1)[1])
         rng = np.random.default_rng(0)
+        ids = []
         for i in range(6):
             inp = httpclient.InferInput("input", [5, 6], "FP64")
             inp.set_data_from_numpy(rng.normal(10.0, 2.0, size=(5, 6)))
-            client.infer("churn", [inp], request_id=f"ui-{i}")
+            ids.append(client.infer("churn", [inp], request_id=f"ui-{i}").get_response()["id"])
         client.close()
     finally:
         run_job(lab, "stop", {"deployment": dep["name"]})  # a clean stop writes the last captured rows
@@ -238,6 +261,7 @@ def test_monitoring_view_shows_what_a_live_server_captured(page, lab, shot):
                 os.kill(pid, 15)
             except ProcessLookupError:
                 pass
+    score_column = _label_the_captures(lab[2], ids)
     page.get_by_test_id("jmo-back").click()
     open_version(page, "churn", "2")
     page.get_by_test_id(f"jmo-watch-{dep['name']}").click()
@@ -254,8 +278,13 @@ def test_monitoring_view_shows_what_a_live_server_captured(page, lab, shot):
     view.get_by_test_id("jmo-monitor-more").locator("summary").click()
     page.get_by_test_id("jmo-monitor-since").fill("2h")
     page.get_by_test_id("jmo-monitor-every").fill("30m")
+    page.get_by_test_id("jmo-monitor-score_column").fill(score_column)
     page.get_by_test_id("jmo-monitor-submit").click()
     expect(view.get_by_test_id("jmo-job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+    # labels arrived for every row: realized accuracy with its interval as a band
+    realized = view.get_by_test_id("jmo-chart-realized-accuracy")
+    expect(realized.get_by_test_id("jmo-chart-band")).to_have_count(1)
+    expect(realized.get_by_test_id("jmo-chart-last")).to_have_text(re.compile(r"^[01](\.\d+)?$"))
     expect(view.get_by_test_id("jmo-monitor-rows")).to_contain_text("30 captured rows")
     # the requests were far from the training data (random values around 10 for features such as mean
     # area): the drift alarm fires, and its window is shaded on the statistic's chart
