@@ -319,7 +319,9 @@ def iter_batches(data: Any, *, what: str, batch_rows: int = BATCH_ROWS) -> Any:
         if rb.num_rows == 0:
             continue
         seen = True
-        yield _from_arrow(rb, what=what)
+        tab = _from_arrow(rb, what=what)
+        del rb  # the Arrow batch is copied into NumPy columns; let it go before the next one is read
+        yield tab
     if not seen:
         raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
 
@@ -334,7 +336,15 @@ def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
     elif kind == "reader":
         yield from data
     elif kind == "dataset":
-        yield from data.to_batches(batch_size=batch_rows)
+        # no read-ahead nor pre-buffering: the defaults keep up to 16 batches of 4 files in flight and whole
+        # row groups buffered, which made peak memory grow with the file instead of the batch
+        import pyarrow.dataset as ds
+
+        opts: dict[str, Any] = {}
+        if isinstance(getattr(data, "format", None), ds.ParquetFileFormat):
+            opts["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+        yield from data.to_batches(batch_size=batch_rows, batch_readahead=0, fragment_readahead=0, use_threads=False,
+                                   **opts)
     elif kind == "polars_lazy":
         for df in data.collect_batches(chunk_size=batch_rows):
             yield from df.to_arrow().to_batches()

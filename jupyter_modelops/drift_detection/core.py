@@ -29,9 +29,12 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
 
     Parameters
     ----------
-    reference : numpy.ndarray, pandas.DataFrame, torch.Tensor or Profile
-        The reference data (training or validation set), or its :func:`profile`.
-    current : numpy.ndarray, pandas.DataFrame or torch.Tensor
+    reference : numpy.ndarray, pandas.DataFrame, torch.Tensor, Arrow-like input or Profile
+        The reference data (training or validation set), or its :func:`profile` (a merged one too).
+        Arrow-like inputs: a Parquet file or folder path, ``pyarrow.Table``, ``RecordBatchReader``,
+        ``pyarrow.dataset.Dataset``, polars ``DataFrame`` or ``LazyFrame``; they are read in batches
+        into memory (up to 2e8 values; for more, pass ``profile(data)``, which streams).
+    current : numpy.ndarray, pandas.DataFrame, torch.Tensor or Arrow-like input
         The data to compare (e.g. last week's production inputs), same columns.
     columns : sequence of str, optional
         Only compare these columns (default: all).
