@@ -522,14 +522,21 @@ function DeployForm(props: IFormProps): JSX.Element {
   const deploy = useJob(props.client, props.onChanged);
 
   React.useEffect(() => {
-    Promise.all([props.client.get<unknown>('clusters'), props.client.get<unknown>('profiles')])
-      .then(([c, p]) => {
+    Promise.all([
+      props.client.get<unknown>('clusters'),
+      props.client.get<unknown>('profiles'),
+      props.client.get<Dict>('verbs/deploy').catch(() => ({}) as Dict)
+    ])
+      .then(([c, p, verb]) => {
         const cl = asList(c);
         const pr = asList(p);
         setClusters(cl);
         setProfiles(pr);
-        if (pr.length > 0 && !profile) {
-          setProfile(String(pr[0].name));
+        // the deploy verb's declared default profile, as the notebook's form and the command line use
+        const declared = asList(verb.params).find(x => x.name === 'profile')?.default;
+        const initial = pr.find(x => x.name === declared) ?? pr[0];
+        if (initial && !profile) {
+          setProfile(String(initial.name));
         }
       })
       .catch(e => setLoadError(message(e)));

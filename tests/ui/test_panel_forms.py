@@ -133,7 +133,10 @@ def test_deploy_preview_renders_yaml_without_a_kubeconfig(page, lab, shot):
     # replicas default to the profile's, as in the notebook's deploy form: the field starts empty
     expect(page.get_by_test_id("jmo-deploy-replicas")).to_have_value("")
     profiles = api(lab, "profiles")
-    first = (profiles.get("profiles") if isinstance(profiles, dict) else profiles)[0]
+    profiles = profiles.get("profiles") if isinstance(profiles, dict) else profiles
+    # the profile the deploy verb declares as its default (as the notebook's form and the command line)
+    default = next(p["default"] for p in api(lab, "verbs/deploy")["params"] if p["name"] == "profile")
+    first = next(p for p in profiles if p["name"] == default)
     expect(page.get_by_test_id("jmo-deploy-profile")).to_have_value(first["name"])
     expect(page.get_by_test_id("jmo-deploy-replicas")).to_have_attribute("placeholder", f"profile's ({first['replicas']})")
     # no image recorded and none given: the core's sentence says what to do
