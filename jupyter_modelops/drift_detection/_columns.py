@@ -328,7 +328,14 @@ def iter_batches(data: Any, *, what: str, batch_rows: int = BATCH_ROWS) -> Any:
 
 def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
     if kind == "path":
-        data, kind = _open_path(data, what=what), "dataset"
+        # file by file, row group by row group: the dataset scanner decodes several batches ahead
+        import pyarrow.parquet as pq
+
+        dset = _open_path(data, what=what)
+        for f in dset.files:
+            with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20) as pf:
+                yield from pf.iter_batches(batch_size=batch_rows, use_threads=False)
+        return
     if kind == "polars":
         data, kind = data.to_arrow(), "arrow_table"
     if kind == "arrow_table":
