@@ -58,9 +58,13 @@ async def test_info_lists_the_actions_and_their_parameters(api, jp_fetch):
     assert info["version"] == jupyter_modelops.__version__
     names = [a["name"] for a in info["actions"]]
     assert {"export", "build", "push", "deploy", "promote", "rollback", "report", "schedule"} <= set(names)
+    from jupyter_modelops.verbs import get as get_verb
+
     for action in info["actions"]:
-        if action["available"]:
-            assert action["params"], action
+        if action["available"]:  # each action offers exactly the parameters its verb declares for REST
+            declared = [p.name for p in get_verb(action["name"]).params_on("rest")]
+            assert [p["name"] for p in action["params"]] == declared, action
+    assert next(a for a in info["actions"] if a["name"] == "export")["params"]
 
 
 async def test_cron_preview_uses_the_core_and_bad_cron_is_one_sentence(api, jp_fetch):
