@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "evaluation": "evaluation/bench_evaluation.py",
     "drift": "drift/bench_drift.py",
+    "profile": "profile/bench_profile.py",
     "robustness": "robustness/bench_robustness.py",
     "registry": "registry/run.py",
     "export": "export/bench_export.py",
