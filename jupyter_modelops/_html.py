@@ -40,7 +40,9 @@ TAG_STYLES = {
 CELL = "padding:2px 8px"
 ROW = f' style="border-bottom:1px solid {RULE}"'
 
-_CLASS_RE = re.compile(r'<(span|div|p|li|td) class=["\'](pass|fail|warn|ci|note|figs|ok|failed|error|running|skip|skipped)["\']')
+_CLASS_RE = re.compile(
+    r'<(span|div|p|li|td) class=["\'](pass|fail|warn|ci|note|figs|ok|failed|error|running|skip|skipped)["\']'
+)
 _TAG_RE = re.compile(r"<(h3|h4|table)>")
 _SVG_RE = re.compile(r"<svg\b[^>]*>.*?</svg>", re.S)
 _ATTR_RE = re.compile(r'\b(width|height|aria-label)="([^"]*)"')
@@ -63,6 +65,7 @@ def svg_image(svg: str) -> str:
 
 def _inline(markup: str) -> str:
     """Class markers and bare tags to inline styles; inline SVG to data-URL images."""
+
     def cls(m: re.Match) -> str:
         name = _ALIASES.get(m.group(2), m.group(2))
         return f'<{m.group(1)} class="{m.group(2)}" style="{CLASS_STYLES[name]}"'
@@ -101,8 +104,9 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None, *,
     out = ["<table>"]
     left, right = f' style="{CELL};text-align:left"', f' style="{CELL};text-align:right"'
     if header:
-        out.append(f"<tr{ROW}>" + "".join(f"<th{right if i else left}>{esc(h)}</th>" for i, h in enumerate(header))
-                   + "</tr>")
+        out.append(
+            f"<tr{ROW}>" + "".join(f"<th{right if i else left}>{esc(h)}</th>" for i, h in enumerate(header)) + "</tr>"
+        )
     for row in rows:
         cells = []
         for i, cell in enumerate(row):

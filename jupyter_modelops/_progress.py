@@ -25,8 +25,14 @@ def enabled(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def bar(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "",
-        progress: bool | None = None, unit: str = "it") -> Any:
+def bar(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    progress: bool | None = None,
+    unit: str = "it",
+) -> Any:
     """A ``tqdm.auto`` bar, or a silent stand-in with the same ``update``/``close`` methods."""
     if enabled(progress):
         from tqdm.auto import tqdm

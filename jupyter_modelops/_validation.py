@@ -94,8 +94,9 @@ def as_2d_or_1d(value: Any, name: str):
 
 def check_not_empty(value: Any, name: str) -> None:
     if n_rows(value) == 0:
-        raise ValidationError(f"{name} is empty (0 rows); expected at least one row.",
-                              hint="Check the filter or split that produced it.")
+        raise ValidationError(
+            f"{name} is empty (0 rows); expected at least one row.", hint="Check the filter or split that produced it."
+        )
 
 
 def check_same_length(first: tuple[str, Any], *others: tuple[str, Any]) -> None:

@@ -91,4 +91,3 @@ def mlflow_enabled() -> bool:
     """Whether results are logged into the active MLflow run (``configure(mlflow=...)``, else ``MODELOPS_MLFLOW``)."""
     value = _SETTINGS.get("mlflow")
     return _env_flag(ENV_MLFLOW) if value is None else bool(value)
-

@@ -16,8 +16,22 @@ from typing import Callable
 STEPS: list[tuple[str, Callable[[dict], str]]] = []
 
 # The story, in order; steps are defined below in any order and run in this one.
-ORDER = ["train", "evaluate", "robustness", "drift", "snapshot", "export", "serve", "watch", "monitor", "labels",
-         "live-report", "build", "deploy", "report"]
+ORDER = [
+    "train",
+    "evaluate",
+    "robustness",
+    "drift",
+    "snapshot",
+    "export",
+    "serve",
+    "watch",
+    "monitor",
+    "labels",
+    "live-report",
+    "build",
+    "deploy",
+    "report",
+]
 
 
 def step(title: str) -> Callable[[Callable[[dict], str]], Callable[[dict], str]]:
@@ -54,8 +68,10 @@ def evaluate_step(state: dict) -> str:
     path = report.save_html(str(state["out"] / "evaluation.html"))
     state["report"] = report
     auc = report.metrics["roc_auc"]
-    return (f"ROC AUC {auc.value:.3f} (95% CI {auc.low:.3f}-{auc.high:.3f}), "
-            f"gates {'passed' if gates.passed else 'FAILED'}; HTML report: {path}")
+    return (
+        f"ROC AUC {auc.value:.3f} (95% CI {auc.low:.3f}-{auc.high:.3f}), "
+        f"gates {'passed' if gates.passed else 'FAILED'}; HTML report: {path}"
+    )
 
 
 @step("snapshot")
@@ -64,17 +80,22 @@ def snapshot_step(state: dict) -> str:
 
     import jupyter_modelops as mo
 
-    mv = mo.snapshot(state["model"], "demo-churn", report=state.get("report"), data=state["X_train"],
-                     params={"model": "LogisticRegression", "max_iter": 1000}, alias="staging",
-                     notes="make demo")
+    mv = mo.snapshot(
+        state["model"],
+        "demo-churn",
+        report=state.get("report"),
+        data=state["X_train"],
+        params={"model": "LogisticRegression", "max_iter": 1000},
+        alias="staging",
+        notes="make demo",
+    )
     loaded = mo.load(mv.ref)
     X_test = state["X_test"]
     if not np.array_equal(loaded.predict_proba(X_test), state["model"].predict_proba(X_test)):
         raise SystemExit(f"{mv.ref} did not load back to identical predictions")
     state["version"] = mv
     metrics = f", {len(mv.metrics)} metrics with intervals" if mv.metrics else ""
-    return (f"{mv.ref} @staging ({mv.flavor}, {mv.size:,} bytes{metrics}); "
-            "loaded back with identical predictions")
+    return f"{mv.ref} @staging ({mv.flavor}, {mv.size:,} bytes{metrics}); loaded back with identical predictions"
 
 
 @step("report")
@@ -84,13 +105,16 @@ def monitoring_report(state: dict) -> str:
     current = state["out"] / "current.csv"
     state["X_test"].assign(target=state["y_test"]).to_csv(current, index=False)
     ref = state["version"].ref if "version" in state else None
-    run = mo.report(ref, data=current, params={"label_column": "target", "min_score": 0.9},
-                    output_dir=state["out"] / "monitoring-report")
+    run = mo.report(
+        ref,
+        data=current,
+        params={"label_column": "target", "min_score": 0.9},
+        output_dir=state["out"] / "monitoring-report",
+    )
     state["report_run"] = run
     gates = run.gates or []
     passed = sum(1 for g in gates if g.get("status") == "pass")
     return f"monitoring report {run.status}, {passed}/{len(gates)} gates passed: {run.html}"
-
 
 
 @step("serve")
@@ -110,11 +134,14 @@ def serve_step(state: dict) -> str:
         gap = float(np.max(np.abs(got["predict_proba"] - model.predict_proba(rows))))
         if gap > 1e-5:
             raise SystemExit(f"the served probabilities differ from the model's by {gap:.2g}")
-        line = (f"served {runtime['ref']} at {dep.url} (V2 REST); {len(rows)} rows via the V2 client: labels "
-                f"identical, max |dp| {gap:.1g}, {got.latency_ms:.1f} ms")
+        line = (
+            f"served {runtime['ref']} at {dep.url} (V2 REST); {len(rows)} rows via the V2 client: labels "
+            f"identical, max |dp| {gap:.1g}, {got.latency_ms:.1f} ms"
+        )
     finally:
         dep.stop()
     return line + "; stopped"
+
 
 # -- the watching loop: live drift on the wire, monitor() before and after labels, a report over the captures
 WATCH_ROWS = 64  # the sliding drift window and the alarm's window, in rows: small beside the 341 reference rows
@@ -130,8 +157,9 @@ def _post_rows(url: str, rows: object) -> str:
 
     X = np.asarray(rows, dtype=np.float64)
     body = {"inputs": [{"name": "input", "datatype": "FP64", "shape": list(X.shape), "data": X.ravel().tolist()}]}
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"content-type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())["id"]
 
@@ -145,8 +173,10 @@ def _gauges(url: str) -> dict[str, float]:
     for line in text.splitlines():
         if line.startswith("modelops_") and "drift" in line:
             key, value = line.rsplit(" ", 1)
-            out[key.split("{", 1)[0] + ("[" + key.split('feature="', 1)[1].split('"', 1)[0] + "]"
-                                         if 'feature="' in key else "")] = float(value)
+            out[
+                key.split("{", 1)[0]
+                + ("[" + key.split('feature="', 1)[1].split('"', 1)[0] + "]" if 'feature="' in key else "")
+            ] = float(value)
     return out
 
 
@@ -182,29 +212,38 @@ def watch_step(state: dict) -> str:
                 raise SystemExit("the served version shows no drift alarm: is its reference profile missing?")
             time.sleep(0.2)
         t0 = time.time()
-        ids = [_post_rows(url, stable[i:i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
+        ids = [_post_rows(url, stable[i : i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
         calm = _gauges(metrics)
         # the drifted phase starts on a whole second, so that monitor() can cut the period at the change
         phase = float(np.ceil(time.time() - t0 + 0.2))
         time.sleep(max(0.0, t0 + phase - time.time()))
-        ids += [_post_rows(url, drifted[i:i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
+        ids += [_post_rows(url, drifted[i : i + ROWS_PER_REQUEST]) for i in range(0, n, ROWS_PER_REQUEST)]
         moved = _gauges(metrics)
     finally:
         dep.stop()  # the captured rows are flushed to the store
     col = str(X_test.columns[0])
-    state.update(watch={"ids": ids, "labels": np.concatenate([pool_y[pick[0]], pool_y[pick[1]]]),
-                        "since": dt.datetime.fromtimestamp(t0, dt.timezone.utc),
-                        "until": dt.datetime.fromtimestamp(max(time.time(), t0 + 2 * phase), dt.timezone.utc),
-                        "every": dt.timedelta(seconds=phase), "cut": cut, "deployment": dep})
+    state.update(
+        watch={
+            "ids": ids,
+            "labels": np.concatenate([pool_y[pick[0]], pool_y[pick[1]]]),
+            "since": dt.datetime.fromtimestamp(t0, dt.timezone.utc),
+            "until": dt.datetime.fromtimestamp(max(time.time(), t0 + 2 * phase), dt.timezone.utc),
+            "every": dt.timedelta(seconds=phase),
+            "cut": cut,
+            "deployment": dep,
+        }
+    )
     if not moved["modelops_drift_alarm"] or calm["modelops_drift_alarm"]:
         raise SystemExit(f"the live drift alarm did not follow the traffic: {calm} then {moved}")
     psi = f"modelops_feature_drift_psi[{col}]"
-    return (f"served {ref} with capture; {len(ids)} requests of {ROWS_PER_REQUEST} rows; /metrics over the last "
-            f"{int(moved['modelops_drift_window_rows'])} rows: '{col}' PSI {calm[psi]:.2f} stable -> {moved[psi]:.2f} "
-            f"drifted, prediction PSI {calm['modelops_prediction_drift_psi']:.2f} -> "
-            f"{moved['modelops_prediction_drift_psi']:.2f}, alarm {int(calm['modelops_drift_alarm'])} -> "
-            f"{int(moved['modelops_drift_alarm'])} (statistic {moved['modelops_drift_statistic']:.1f} / threshold "
-            f"{moved['modelops_drift_threshold']:.1f})")
+    return (
+        f"served {ref} with capture; {len(ids)} requests of {ROWS_PER_REQUEST} rows; /metrics over the last "
+        f"{int(moved['modelops_drift_window_rows'])} rows: '{col}' PSI {calm[psi]:.2f} stable -> {moved[psi]:.2f} "
+        f"drifted, prediction PSI {calm['modelops_prediction_drift_psi']:.2f} -> "
+        f"{moved['modelops_prediction_drift_psi']:.2f}, alarm {int(calm['modelops_drift_alarm'])} -> "
+        f"{int(moved['modelops_drift_alarm'])} (statistic {moved['modelops_drift_statistic']:.1f} / threshold "
+        f"{moved['modelops_drift_threshold']:.1f})"
+    )
 
 
 def _estimator(state: dict) -> object:
@@ -230,14 +269,23 @@ def monitor_step(state: dict) -> str:
     import jupyter_modelops as mo
 
     w = state["watch"]
-    rep = mo.monitor(state["version"].ref, since=w["since"], until=w["until"], every=w["every"],
-                     performance=_estimator(state), window_rows=WATCH_ROWS, horizon=720)
+    rep = mo.monitor(
+        state["version"].ref,
+        since=w["since"],
+        until=w["until"],
+        every=w["every"],
+        performance=_estimator(state),
+        window_rows=WATCH_ROWS,
+        horizon=720,
+    )
     path = rep.save_html(str(state["out"] / "monitor-before-labels.html"))
     seen = [x for x in rep.windows if x["rows"]]
     alarm = next((name for name, x in zip(("stable", "drifted"), seen) if x["alarm"]), None)
-    return (f"{len(seen)} windows of captured traffic, drift alarm "
-            f"{'from the ' + alarm + ' window on' if alarm else 'never'}; estimated accuracy before labels: "
-            f"{'; '.join(_phases(rep, 'estimated'))} -> {path}")
+    return (
+        f"{len(seen)} windows of captured traffic, drift alarm "
+        f"{'from the ' + alarm + ' window on' if alarm else 'never'}; estimated accuracy before labels: "
+        f"{'; '.join(_phases(rep, 'estimated'))} -> {path}"
+    )
 
 
 @step("labels")
@@ -248,16 +296,28 @@ def labels_step(state: dict) -> str:
     ids, labels = w["ids"], w["labels"]
     # the labels "arrive later", for every other request: the rows of each labelled request, by row index
     chosen = [k for k in range(len(ids)) if k % 2 == 0]
-    got = mo.log_labels(w["deployment"], [ids[k] for k in chosen for _ in range(ROWS_PER_REQUEST)],
-                        [int(labels[k * ROWS_PER_REQUEST + r]) for k in chosen for r in range(ROWS_PER_REQUEST)],
-                        rows=[r for _ in chosen for r in range(ROWS_PER_REQUEST)])
-    rep = mo.monitor(state["version"].ref, since=w["since"], until=w["until"], every=w["every"],
-                     performance=_estimator(state), window_rows=WATCH_ROWS, horizon=720)
+    got = mo.log_labels(
+        w["deployment"],
+        [ids[k] for k in chosen for _ in range(ROWS_PER_REQUEST)],
+        [int(labels[k * ROWS_PER_REQUEST + r]) for k in chosen for r in range(ROWS_PER_REQUEST)],
+        rows=[r for _ in chosen for r in range(ROWS_PER_REQUEST)],
+    )
+    rep = mo.monitor(
+        state["version"].ref,
+        since=w["since"],
+        until=w["until"],
+        every=w["every"],
+        performance=_estimator(state),
+        window_rows=WATCH_ROWS,
+        horizon=720,
+    )
     path = rep.save_html(str(state["out"] / "monitor-after-labels.html"))
     if got.unknown:
         raise SystemExit(f"{got.unknown} labels matched no captured request: {got.unknown_ids[:3]}")
-    return (f"{got.written} labels for half of the requests, all joined to captured rows; realized accuracy: "
-            f"{'; '.join(_phases(rep, 'realized'))} -> {path}")
+    return (
+        f"{got.written} labels for half of the requests, all joined to captured rows; realized accuracy: "
+        f"{'; '.join(_phases(rep, 'realized'))} -> {path}"
+    )
 
 
 @step("live-report")
@@ -301,9 +361,11 @@ def robustness_step(state: dict) -> str:
     path = rep.save_html(str(state["out"] / "robustness.html"))
     state["robustness"] = rep
     w = rep.summary()["worst"]
-    return (f"{len(rep.ok_rows)} perturbation runs; worst {w['perturbation']} {w['severity']:g}; most sensitive "
-            f"feature '{rep.features[0]['feature']}'; gate flip_rate<=0.05 at noise 0.05 "
-            f"{'passed' if gates.passed else 'FAILED'} -> {path}")
+    return (
+        f"{len(rep.ok_rows)} perturbation runs; worst {w['perturbation']} {w['severity']:g}; most sensitive "
+        f"feature '{rep.features[0]['feature']}'; gate flip_rate<=0.05 at noise 0.05 "
+        f"{'passed' if gates.passed else 'FAILED'} -> {path}"
+    )
 
 
 @step("drift")
@@ -320,9 +382,11 @@ def drift_step(state: dict) -> str:
     path = rep.save_html(str(state["out"] / "drift.html"))
     state["drift"] = rep
     top = rep.ranked()[0]["column"] if rep.columns else "-"
-    return (f"{len(rep.drifted)}/{len(rep.comparable)} columns drift (most: '{top}'), "
-            f"prediction drift {'yes' if rep.prediction and rep.prediction['drift'] else 'no'}; profile "
-            f"{ref_path.stat().st_size // 1024} KB -> {path}")
+    return (
+        f"{len(rep.drifted)}/{len(rep.comparable)} columns drift (most: '{top}'), "
+        f"prediction drift {'yes' if rep.prediction and rep.prediction['drift'] else 'no'}; profile "
+        f"{ref_path.stat().st_size // 1024} KB -> {path}"
+    )
 
 
 @step("export")
@@ -337,10 +401,12 @@ def export_step(state: dict) -> str:
     sp = (result.speed or {}).get("onnx", {})
     path = result.save_html(str(state["out"] / "export.html"))
     rows = ", ".join(f"{ds} {rep['rows']} rows" for ds, rep in result.parity["onnx"].items())
-    return (f"ONNX (opset {result.artifacts['onnx']['opset']}, {result.artifacts['onnx']['size_bytes']:,} B) "
-            f"{'attached to ' + result.ref if result.ref else 'written'}; parity max |dp| "
-            f"{result.max_abs_diff():.1e} on {rows}; single row {sp.get('single_row_us', 0):.0f} us vs "
-            f"{result.speed['original']['single_row_us']:.0f} us in scikit-learn -> {path}")
+    return (
+        f"ONNX (opset {result.artifacts['onnx']['opset']}, {result.artifacts['onnx']['size_bytes']:,} B) "
+        f"{'attached to ' + result.ref if result.ref else 'written'}; parity max |dp| "
+        f"{result.max_abs_diff():.1e} on {rows}; single row {sp.get('single_row_us', 0):.0f} us vs "
+        f"{result.speed['original']['single_row_us']:.0f} us in scikit-learn -> {path}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,15 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-
 @step("build")
 def build_step(state: dict) -> str:
-    import jupyter_modelops as mo
-
     # base="scratch": the demo stays offline (no base image to download); the layers run on any
     # Python 3.11 base, e.g. mo.build(ref, base="python:3.11-slim-bookworm") or an OCI layout directory.
     # A scratch image cannot start on its own (no Python): build() warns, which the demo knows already.
     import warnings
+
+    import jupyter_modelops as mo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mo.exceptions.ModelOpsWarning)
@@ -380,8 +445,10 @@ def build_step(state: dict) -> str:
         raise SystemExit(f"building {state['version'].ref} twice gave two digests: {img.digest} and {again.digest}")
     state["image"] = img
     layers = ", ".join(f"{la['role']} {la['size'] / 1e6:.1f} MB" for la in img.layers)
-    return (f"image {img.layout_name} {img.digest[:19]}... {img.size / 1e6:.1f} MB ({layers}) in {img.location}; "
-            f"rebuilt: same digest, {again.reused}/{len(again.layers)} layers reused")
+    return (
+        f"image {img.layout_name} {img.digest[:19]}... {img.size / 1e6:.1f} MB ({layers}) in {img.location}; "
+        f"rebuilt: same digest, {again.reused}/{len(again.layers)} layers reused"
+    )
 
 
 @step("panel")
@@ -400,10 +467,22 @@ def panel_step(state: dict) -> str:
     root = state["out"] / "jupyter-root"
     root.mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--ServerApp.jpserver_extensions={'jupyter_modelops': True}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.jpserver_extensions={'jupyter_modelops': True}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base, headers = f"http://127.0.0.1:{port}/jupyter-modelops/api", {"Authorization": f"token {token}"}
 
     def call(path: str, body: dict | None = None) -> dict:
@@ -436,10 +515,12 @@ def panel_step(state: dict) -> str:
     from . import _jupyter_labextension_paths
 
     assets = (Path(__file__).parent / _jupyter_labextension_paths()[0]["src"] / "package.json").exists()
-    return (f"REST API of the panel (jupyter-modelops {info['version']}) on 127.0.0.1:{port}: "
-            f"{len(models)} model(s), export job {job['status']} in {job['elapsed']:.1f} s "
-            f"({'reused' if job['result'].get('reused') else 'new'}); panel assets built: {'yes' if assets else 'NO'}; "
-            "open it with `jupyter lab` -> ModelOps in the left sidebar")
+    return (
+        f"REST API of the panel (jupyter-modelops {info['version']}) on 127.0.0.1:{port}: "
+        f"{len(models)} model(s), export job {job['status']} in {job['elapsed']:.1f} s "
+        f"({'reused' if job['result'].get('reused') else 'new'}); panel assets built: {'yes' if assets else 'NO'}; "
+        "open it with `jupyter lab` -> ModelOps in the left sidebar"
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
 }
-_GATE_RE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)?\s*(>=|<=|==|>|<|=>|=<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_GATE_RE = re.compile(
+    r"^\s*([A-Za-z_][\w.\-]*)?\s*(>=|<=|==|>|<|=>|=<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 GateSpec = Union[str, Mapping[str, Any], Sequence[str], "Gate", None]
 
@@ -128,7 +130,9 @@ def parse_gates(spec: GateSpec) -> list[Gate]:
         for item in spec:
             out.extend(parse_gates(item))
         return out
-    raise ValidationError(f"checks must be a dict, a list of strings or a string such as 'f1>=0.8'; got {type(spec).__name__}.")
+    raise ValidationError(
+        f"checks must be a dict, a list of strings or a string such as 'f1>=0.8'; got {type(spec).__name__}."
+    )
 
 
 def _triple(entry: Any) -> tuple[float | None, float | None, float | None]:
@@ -149,8 +153,9 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def check(metrics: Mapping[str, Any], gates: GateSpec, *, on: str = "bound",
-          aliases: Mapping[str, str] | None = None) -> "GateReport":
+def check(
+    metrics: Mapping[str, Any], gates: GateSpec, *, on: str = "bound", aliases: Mapping[str, str] | None = None
+) -> "GateReport":
     """Judge gates against metrics.
 
     Parameters
@@ -218,8 +223,11 @@ class GateReport(Result):
     def raise_for_failure(self) -> "GateReport":
         """Raise :class:`GateFailure` naming the failed gates; return self when all pass."""
         if not self.passed:
-            raise GateFailure("Gates failed: " + "; ".join(
-                f"{r.gate} (observed {r.judged_on} {fmt(r.observed)})" for r in self.failed) + ".")
+            raise GateFailure(
+                "Gates failed: "
+                + "; ".join(f"{r.gate} (observed {r.judged_on} {fmt(r.observed)})" for r in self.failed)
+                + "."
+            )
         return self
 
     def to_dict(self) -> dict:
@@ -239,8 +247,15 @@ class GateReport(Result):
         rows = []
         for r in self.results:
             badge = '<span class="pass">PASS</span>' if r.passed else '<span class="fail">FAIL</span>'
-            rows.append((badge, esc(r.gate), esc(r.judged_on), esc(fmt(r.observed)),
-                         esc(f"[{fmt(r.low)}, {fmt(r.high)}]" if r.low is not None else "–")))
+            rows.append(
+                (
+                    badge,
+                    esc(r.gate),
+                    esc(r.judged_on),
+                    esc(fmt(r.observed)),
+                    esc(f"[{fmt(r.low)}, {fmt(r.high)}]" if r.low is not None else "–"),
+                )
+            )
         return table(rows, ["gate", "rule", "judged on", "observed", "interval"], raw_cols=(0, 1, 2, 3, 4))
 
     def to_html(self) -> str:

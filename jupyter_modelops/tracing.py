@@ -68,13 +68,19 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
     names = [n.strip().lower() for n in (env.get("OTEL_TRACES_EXPORTER") or "otlp").split(",") if n.strip()]
     bad = [n for n in names if n not in _EXPORTERS]
     if bad:
-        raise ValidationError(f"OTEL_TRACES_EXPORTER names the exporter '{bad[0]}', which is not supported; "
-                                 "use otlp, console or none.")
-    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                or "http/protobuf").strip().lower()
+        raise ValidationError(
+            f"OTEL_TRACES_EXPORTER names the exporter '{bad[0]}', which is not supported; use otlp, console or none."
+        )
+    protocol = (
+        (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf")
+        .strip()
+        .lower()
+    )
     if "otlp" in names and protocol != "http/protobuf":
-        raise ValidationError(f"OTEL_EXPORTER_OTLP_PROTOCOL is '{protocol}'; spans are sent as OTLP over HTTP, "
-                                 "so set it to http/protobuf (or unset it) and point the endpoint at port 4318.")
+        raise ValidationError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL is '{protocol}'; spans are sent as OTLP over HTTP, "
+            "so set it to http/protobuf (or unset it) and point the endpoint at port 4318."
+        )
     try:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -189,8 +195,9 @@ def inject(headers: dict) -> dict:
     return headers
 
 
-def otel_environment(otel: Mapping[str, Any] | bool | None, *,
-                     environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def otel_environment(
+    otel: Mapping[str, Any] | bool | None, *, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The OpenTelemetry environment a deployed server should get.
 
     Parameters
@@ -217,14 +224,25 @@ def otel_environment(otel: Mapping[str, Any] | bool | None, *,
         return {}
     if otel is True:
         env = os.environ if environ is None else environ
-        keep = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SERVICE_NAME",
-                "OTEL_TRACES_EXPORTER", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
-                "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_PROPAGATORS", "OTEL_SDK_DISABLED")
+        keep = (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "OTEL_TRACES_SAMPLER",
+            "OTEL_TRACES_SAMPLER_ARG",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_PROPAGATORS",
+            "OTEL_SDK_DISABLED",
+        )
         out = {k: env[k] for k in keep if env.get(k)}
         if not _env_configured(out):
-            raise ValidationError("otel=True passes this process's OpenTelemetry settings through, but none is set; "
-                                  "set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME) or pass "
-                                  "otel={'endpoint': ..., 'service_name': ...}.")
+            raise ValidationError(
+                "otel=True passes this process's OpenTelemetry settings through, but none is set; "
+                "set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_SERVICE_NAME) or pass "
+                "otel={'endpoint': ..., 'service_name': ...}."
+            )
         for k, v in out.items():
             _check_line(k, v)
         for k in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
@@ -234,16 +252,23 @@ def otel_environment(otel: Mapping[str, Any] | bool | None, *,
             _check_service(out["OTEL_SERVICE_NAME"])
         return out
     if not isinstance(otel, Mapping):
-        raise ValidationError(f"otel must be a dict such as {{'endpoint': 'http://collector:4318', "
-                              f"'service_name': 'churn'}}, True or None; got {type(otel).__name__}.")
-    known = {"endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT", "service_name": "OTEL_SERVICE_NAME",
-             "exporter": "OTEL_TRACES_EXPORTER", "resource_attributes": "OTEL_RESOURCE_ATTRIBUTES"}
+        raise ValidationError(
+            f"otel must be a dict such as {{'endpoint': 'http://collector:4318', "
+            f"'service_name': 'churn'}}, True or None; got {type(otel).__name__}."
+        )
+    known = {
+        "endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "service_name": "OTEL_SERVICE_NAME",
+        "exporter": "OTEL_TRACES_EXPORTER",
+        "resource_attributes": "OTEL_RESOURCE_ATTRIBUTES",
+    }
     unknown = sorted(set(otel) - set(known))
     if unknown:
         raise ValidationError(f"otel has the unknown key '{unknown[0]}'; the keys are {', '.join(known)}.")
     if not otel.get("endpoint"):
-        raise ValidationError("otel needs an 'endpoint': the OTLP/HTTP collector URL, such as "
-                              "http://otel-collector.monitoring:4318.")
+        raise ValidationError(
+            "otel needs an 'endpoint': the OTLP/HTTP collector URL, such as http://otel-collector.monitoring:4318."
+        )
     out = {}
     for key, var in known.items():
         value = otel.get(key)
@@ -276,14 +301,17 @@ def _check_endpoint(url: str, what: str) -> None:
     except ValueError:
         ok = False
     if not ok:
-        raise ValidationError(f"{what} must be an http:// or https:// URL of an OTLP/HTTP collector, such as "
-                              f"http://otel-collector:4318; got {url[:80]!r}.")
+        raise ValidationError(
+            f"{what} must be an http:// or https:// URL of an OTLP/HTTP collector, such as "
+            f"http://otel-collector:4318; got {url[:80]!r}."
+        )
 
 
 def _check_service(name: str) -> None:
     if not _SERVICE_RE.match(name):
-        raise ValidationError(f"The OpenTelemetry service name must be letters, digits, '.', '_' or '-' "
-                              f"(at most 128); got {name[:40]!r}.")
+        raise ValidationError(
+            f"The OpenTelemetry service name must be letters, digits, '.', '_' or '-' (at most 128); got {name[:40]!r}."
+        )
 
 
 class _TimedRuntime:
@@ -344,14 +372,22 @@ class ServerTracing:
             if k in (b"traceparent", b"tracestate"):
                 carrier[k.decode()] = v.decode("latin-1")
         parent = self._extract(carrier) if carrier else None
-        attrs = {"model.name": model.name, "model.version": str(model.version), "rows": request.nrows,
-                 "modelops.model": model.name, "modelops.model_version": str(model.version),
-                 "modelops.rows": request.nrows, "http.request.method": "POST", "url.path": scope["path"]}
+        attrs = {
+            "model.name": model.name,
+            "model.version": str(model.version),
+            "rows": request.nrows,
+            "modelops.model": model.name,
+            "modelops.model_version": str(model.version),
+            "modelops.rows": request.nrows,
+            "http.request.method": "POST",
+            "url.path": scope["path"],
+        }
         if request.id is not None:
             attrs["modelops.request_id"] = str(request.id)
         start = time.time_ns() - int((time.perf_counter() - t_start) * 1e9)
-        span = self.tracer.start_span("modelops.infer", context=parent, kind=self._server, attributes=attrs,
-                                      start_time=start)
+        span = self.tracer.start_span(
+            "modelops.infer", context=parent, kind=self._server, attributes=attrs, start_time=start
+        )
         key = id(request)
         self._open[key] = span
         try:
@@ -379,8 +415,16 @@ class ServerTracing:
                 self.tracer.start_span("modelops.queue", context=ctx, start_time=q0).end(end_time=max(q0, c0))
             span.set_attribute("modelops.batch_size", rows)
             span.set_attribute("modelops.batch_requests", len(items))
-            batch = self.tracer.start_span("modelops.batch", context=ctx, start_time=c0, attributes={
-                "modelops.batch_size": rows, "modelops.batch_requests": len(items)})
-            self.tracer.start_span("modelops.model", context=self._trace.set_span_in_context(batch), start_time=c0,
-                                   attributes={"modelops.runtime": str(getattr(runtime, "name", ""))}).end(end_time=c1)
+            batch = self.tracer.start_span(
+                "modelops.batch",
+                context=ctx,
+                start_time=c0,
+                attributes={"modelops.batch_size": rows, "modelops.batch_requests": len(items)},
+            )
+            self.tracer.start_span(
+                "modelops.model",
+                context=self._trace.set_span_in_context(batch),
+                start_time=c0,
+                attributes={"modelops.runtime": str(getattr(runtime, "name", ""))},
+            ).end(end_time=c1)
             batch.end(end_time=max(c1, now))

@@ -48,8 +48,9 @@ def reports(frames, tmp_path_factory):
             "evaluation-binary": mo.evaluate(clf, X, y, n_boot=30),
             "evaluation-multiclass": mo.evaluate(multi, X.iloc[:, 1:], multi_y, n_boot=30),
             "evaluation-regression": mo.evaluate(reg, X.iloc[:, 1:], X.iloc[:, 0], n_boot=30),
-            "robustness": mo.robustness(clf, X, y, perturbations=["noise", "missing"], severities=[0.1, 0.3],
-                                        n_boot=20),
+            "robustness": mo.robustness(
+                clf, X, y, perturbations=["noise", "missing"], severities=[0.1, 0.3], n_boot=20
+            ),
             "slices": mo.slices(clf, X, y, by=["mean radius"], n_boot=30),
         }
         shifted = X.copy()
@@ -66,11 +67,20 @@ def reports(frames, tmp_path_factory):
         out["deployment"] = mo.deploy(v1.ref, image="localhost:5000/cancer:1", profile="cpu-small", dry_run=True)
         out["profiles"] = mo.profiles()
         out["deployments"] = mo.deployments()
-        run = {"id": "r1", "ref": v1.ref, "template": "monitoring", "status": "succeeded", "gates_passed": False,
-               "duration_s": 3.2, "started": "2026-01-01T06:00:00Z",
-               "gates": [{"status": "fail", "name": "roc_auc >= 0.99", "detail": "observed 0.95 [0.93, 0.97]"},
-                         {"status": "pass", "name": "accuracy >= 0.5", "detail": "observed 0.91 [0.89, 0.93]"}],
-               "metrics": {"roc_auc": {"value": 0.95, "low": 0.93, "high": 0.97}, "drift_share": 0.0555}}
+        run = {
+            "id": "r1",
+            "ref": v1.ref,
+            "template": "monitoring",
+            "status": "succeeded",
+            "gates_passed": False,
+            "duration_s": 3.2,
+            "started": "2026-01-01T06:00:00Z",
+            "gates": [
+                {"status": "fail", "name": "roc_auc >= 0.99", "detail": "observed 0.95 [0.93, 0.97]"},
+                {"status": "pass", "name": "accuracy >= 0.5", "detail": "observed 0.91 [0.89, 0.93]"},
+            ],
+            "metrics": {"roc_auc": {"value": 0.95, "low": 0.93, "high": 0.97}, "drift_share": 0.0555},
+        }
         out["report-run"] = mo.ReportRun(run)
         from jupyter_modelops.reports.history import ReportHistory
 
@@ -89,11 +99,34 @@ def LogisticRegression_c(X, y):  # noqa: N802 - a second, different model for th
     return LogisticRegression(max_iter=2000, C=0.1).fit(X, y)
 
 
-CHARTED = {"evaluation-binary": 4, "evaluation-multiclass": 2, "evaluation-regression": 2, "robustness": 1,
-           "slices": 1, "drift": 1, "report-history": 1}
-NAMES = ["evaluation-binary", "evaluation-multiclass", "evaluation-regression", "robustness", "slices", "drift",
-         "model-version", "versions", "models", "diff", "export", "gates", "report-run", "report-history",
-         "deployment", "profiles", "deployments"]
+CHARTED = {
+    "evaluation-binary": 4,
+    "evaluation-multiclass": 2,
+    "evaluation-regression": 2,
+    "robustness": 1,
+    "slices": 1,
+    "drift": 1,
+    "report-history": 1,
+}
+NAMES = [
+    "evaluation-binary",
+    "evaluation-multiclass",
+    "evaluation-regression",
+    "robustness",
+    "slices",
+    "drift",
+    "model-version",
+    "versions",
+    "models",
+    "diff",
+    "export",
+    "gates",
+    "report-run",
+    "report-history",
+    "deployment",
+    "profiles",
+    "deployments",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -101,7 +134,7 @@ def test_report_html_has_no_style_block_and_no_inline_svg(reports, name):
     html = reports[name]._repr_html_()
     low = html.lower()
     assert "<style" not in low and "<svg" not in low and "<script" not in low and "javascript:" not in low
-    assert "class=\"jmo\"" in html and len(html.encode()) <= 200_000
+    assert 'class="jmo"' in html and len(html.encode()) <= 200_000
     # styling is inline and uses no CSS variables (sanitizers drop a declaration they cannot parse)
     assert "var(--" not in html
 

@@ -13,8 +13,12 @@ HEAVY = ("torch", "onnx", "onnxruntime", "kubernetes", "matplotlib", "papermill"
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -75,15 +79,22 @@ def test_map_exceptions_keeps_the_cause():
 def test_public_functions_are_functions_and_no_module_swaps_its_class():
     import subprocess
 
-    names = {"drift": "drift_detection", "robustness": "robustness_testing", "export": "exporters",
-             "deploy": "deployment"}
+    names = {
+        "drift": "drift_detection",
+        "robustness": "robustness_testing",
+        "export": "exporters",
+        "deploy": "deployment",
+    }
     for name, package in names.items():
         # in a fresh process, the function first and then its package, and the reverse order
         for first in ("function", "package"):
             code = (
                 "import inspect, types, jupyter_modelops as mo\n"
-                + (f"f = mo.{name}\nimport jupyter_modelops.{package} as pkg\n" if first == "function" else
-                   f"import jupyter_modelops.{package} as pkg\nf = mo.{name}\n")
+                + (
+                    f"f = mo.{name}\nimport jupyter_modelops.{package} as pkg\n"
+                    if first == "function"
+                    else f"import jupyter_modelops.{package} as pkg\nf = mo.{name}\n"
+                )
                 + f"assert inspect.isfunction(f) and f.__name__ == '{name}' and mo.{name} is f, f\n"
                 + f"assert type(pkg) is types.ModuleType and pkg.{name} is f\n"
             )

@@ -101,18 +101,21 @@ def test_rest_parameters_are_the_declared_ones_with_core_names():
     assert export.from_json({"model_or_ref": "m:1"})["benchmark"] is True
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"model_or_ref": "m:1", "opset": "seventeen"}, "'opset' must be an integer"),
-    ({"model_or_ref": "m:1", "opset": True}, "'opset' must be an integer"),
-    ({"model_or_ref": "m:1", "format": "onxx"}, "must be one of onnx, torchscript; got 'onxx'. Did you mean: onnx"),
-    ({"model_or_ref": ["m:1"]}, "'model_or_ref' must be a string"),
-    ({"model_or_ref": "m:1\x00; rm -rf /"}, "NUL character"),
-    ({"model_or_ref": "m:1", "rtol": "tiny"}, "'rtol' must be a number"),
-    ({"model_or_ref": "m:1", "allow_mismatch": "yes"}, "'allow_mismatch' must be true or false"),
-    ({"model_or_ref": "m:1", "sample": [[1, 2]]}, "has no parameter 'sample'"),  # objects are not taken from JSON
-    ({"format": "onnx"}, "needs 'model_or_ref'; 'model_or_ref' is missing"),
-    ([1, 2], "'params' must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"model_or_ref": "m:1", "opset": "seventeen"}, "'opset' must be an integer"),
+        ({"model_or_ref": "m:1", "opset": True}, "'opset' must be an integer"),
+        ({"model_or_ref": "m:1", "format": "onxx"}, "must be one of onnx, torchscript; got 'onxx'. Did you mean: onnx"),
+        ({"model_or_ref": ["m:1"]}, "'model_or_ref' must be a string"),
+        ({"model_or_ref": "m:1\x00; rm -rf /"}, "NUL character"),
+        ({"model_or_ref": "m:1", "rtol": "tiny"}, "'rtol' must be a number"),
+        ({"model_or_ref": "m:1", "allow_mismatch": "yes"}, "'allow_mismatch' must be true or false"),
+        ({"model_or_ref": "m:1", "sample": [[1, 2]]}, "has no parameter 'sample'"),  # objects are not taken from JSON
+        ({"format": "onnx"}, "needs 'model_or_ref'; 'model_or_ref' is missing"),
+        ([1, 2], "'params' must be a JSON object"),
+    ],
+)
 def test_rest_values_are_checked_by_kind(params, message):
     with pytest.raises(ValidationError) as info:
         verbs.get("export").from_json(params)
@@ -149,9 +152,13 @@ def test_magic_bad_value_of_a_kind_is_a_usage_error(ip):
 
 def test_report_verbs_keep_their_command_line_group():
     spelled = {v.name: v.cli_path for v in ALL if v.cli_path}
-    assert spelled == {"report": ("report", "run"), "history": ("report", "history"),
-                       "schedule": ("report", "schedule"), "schedules": ("report", "schedules"),
-                       "unschedule": ("report", "unschedule")}
+    assert spelled == {
+        "report": ("report", "run"),
+        "history": ("report", "history"),
+        "schedule": ("report", "schedule"),
+        "schedules": ("report", "schedules"),
+        "unschedule": ("report", "unschedule"),
+    }
 
 
 @pytest.fixture
@@ -162,12 +169,19 @@ def echo(monkeypatch):
         out = " ".join([text.upper() if upper else text] * times)
         return {"face": face.name, "out": out, "tags": tags}
 
-    verb = Verb("echo", "repeat a text", doc="Repeat a text.\n\nExample: {prog} echo hi --times 2", run=run,
-                faces=("magic", "cli", "rest"),
-                params=[Param("text", Text(), positional=True, help="what to repeat"),
-                        Param("times", Int(), default=1, help="how often"),
-                        Param("upper", Flag(), help="in capitals"),
-                        Param("tags", Text(), flag="--tag", repeat=True, help="a tag (repeatable)")])
+    verb = Verb(
+        "echo",
+        "repeat a text",
+        doc="Repeat a text.\n\nExample: {prog} echo hi --times 2",
+        run=run,
+        faces=("magic", "cli", "rest"),
+        params=[
+            Param("text", Text(), positional=True, help="what to repeat"),
+            Param("times", Int(), default=1, help="how often"),
+            Param("upper", Flag(), help="in capitals"),
+            Param("tags", Text(), flag="--tag", repeat=True, help="a tag (repeatable)"),
+        ],
+    )
     verbs.all_verbs()
     monkeypatch.setitem(verbs._CACHE, "echo", verb)
     return verb

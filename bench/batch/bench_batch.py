@@ -113,8 +113,7 @@ print(json.dumps({"rows": rows, "seconds": dt}))
 
 
 def run_child(mode: str, ref: str) -> dict:
-    env = {**os.environ, "MODELOPS_HOME": str(WORK / "home"), "OMP_NUM_THREADS": "1",
-           "MODELOPS_SERVING_THREADS": "1"}
+    env = {**os.environ, "MODELOPS_HOME": str(WORK / "home"), "OMP_NUM_THREADS": "1", "MODELOPS_SERVING_THREADS": "1"}
     cmd = [sys.executable, "-c", CHILD, mode, ref, str(WORK), str(BATCH)]
     if mode != "dask" and shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
@@ -132,35 +131,64 @@ def main() -> int:
     os.environ["MODELOPS_HOME"] = str(WORK / "home")
     load0 = os.getloadavg()[0]
     ref = setup(args.rows)
-    modes = [("loop", "model.predict_proba + predict, plain loop (nothing written)", 1),
-             ("loop_proba", "model.predict_proba only, on a float matrix, plain loop (nothing written)", 1),
-             ("onnx", "predict_batch, ONNX export (onnxruntime), Parquet written", 1),
-             ("native", "predict_batch, runtime='native' (scikit-learn), Parquet written", 1),
-             ("dask", "predict_batch engine='dask', LocalCluster 2 workers x 1 thread", 2)]
+    modes = [
+        ("loop", "model.predict_proba + predict, plain loop (nothing written)", 1),
+        ("loop_proba", "model.predict_proba only, on a float matrix, plain loop (nothing written)", 1),
+        ("onnx", "predict_batch, ONNX export (onnxruntime), Parquet written", 1),
+        ("native", "predict_batch, runtime='native' (scikit-learn), Parquet written", 1),
+        ("dask", "predict_batch engine='dask', LocalCluster 2 workers x 1 thread", 2),
+    ]
     rows_out = []
     for mode, label, cores in modes:
         runs = [run_child(mode, ref) for _ in range(args.repeats)]
         secs = statistics.median(r["seconds"] for r in runs)
         n = runs[0]["rows"]
-        rows_out.append({"mode": mode, "contestant": label, "rows": n, "seconds": round(secs, 2), "cores": cores,
-                         "rows_per_s_per_core": round(n / secs / cores)})
+        rows_out.append(
+            {
+                "mode": mode,
+                "contestant": label,
+                "rows": n,
+                "seconds": round(secs, 2),
+                "cores": cores,
+                "rows_per_s_per_core": round(n / secs / cores),
+            }
+        )
     base = rows_out[0]["rows_per_s_per_core"]
-    doc = {"rows": args.rows, "batch_size": BATCH, "model": "HistGradientBoostingClassifier(max_iter=100), 20 features",
-           "results": rows_out, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                             "load_start": round(load0, 2), "load_end": round(os.getloadavg()[0], 2)}}
+    doc = {
+        "rows": args.rows,
+        "batch_size": BATCH,
+        "model": "HistGradientBoostingClassifier(max_iter=100), 20 features",
+        "results": rows_out,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_start": round(load0, 2),
+            "load_end": round(os.getloadavg()[0], 2),
+        },
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "batch.json").write_text(json.dumps(doc, indent=1) + "\n")
-    lines = [f"# Batch scoring, {args.rows:,} rows x 20 features (HistGradientBoostingClassifier, 100 iterations)", "",
-             f"Same Parquet batches ({BATCH:,} rows) for every contestant; each in a fresh process, one core "
-             "(taskset, OMP_NUM_THREADS=1) unless noted; warm-up excluded; median of "
-             f"{args.repeats} run(s).", "",
-             "| contestant | rows | s | cores | rows/s per core | vs plain loop |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Batch scoring, {args.rows:,} rows x 20 features (HistGradientBoostingClassifier, 100 iterations)",
+        "",
+        f"Same Parquet batches ({BATCH:,} rows) for every contestant; each in a fresh process, one core "
+        "(taskset, OMP_NUM_THREADS=1) unless noted; warm-up excluded; median of "
+        f"{args.repeats} run(s).",
+        "",
+        "| contestant | rows | s | cores | rows/s per core | vs plain loop |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows_out:
-        lines.append(f"| {r['contestant']} | {r['rows']:,} | {r['seconds']} | {r['cores']} | "
-                     f"{r['rows_per_s_per_core']:,} | {r['rows_per_s_per_core'] / base:.2f}x |")
+        lines.append(
+            f"| {r['contestant']} | {r['rows']:,} | {r['seconds']} | {r['cores']} | "
+            f"{r['rows_per_s_per_core']:,} | {r['rows_per_s_per_core'] / base:.2f}x |"
+        )
     m = doc["machine"]
-    lines += ["", f"Machine: {m['cpus']} CPUs, shared; load average at start {m['load_start']}, at end "
-                  f"{m['load_end']}. Quote the ratios, not the absolute times."]
+    lines += [
+        "",
+        f"Machine: {m['cpus']} CPUs, shared; load average at start {m['load_start']}, at end "
+        f"{m['load_end']}. Quote the ratios, not the absolute times.",
+    ]
     (RESULTS / "batch.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

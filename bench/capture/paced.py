@@ -14,8 +14,9 @@ import time
 from urllib.parse import urlsplit
 
 
-async def _conn(host: str, port: int, payload: bytes, start: float, interval: float, deadline: float,
-                lat: list, statuses: dict) -> None:
+async def _conn(
+    host: str, port: int, payload: bytes, start: float, interval: float, deadline: float, lat: list, statuses: dict
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     slot = start
     try:
@@ -48,15 +49,21 @@ async def run(url: str, body: bytes, concurrency: int, rate: float, duration: fl
     host, port = u.hostname, u.port or 80
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("loopback targets only")
-    payload = (f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    payload = (
+        f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     lat: list[float] = []
     statuses: dict[int, int] = {}
     interval = concurrency / rate
     t0 = time.perf_counter()
     deadline = t0 + duration
-    await asyncio.gather(*[_conn(host, port, payload, t0 + i * interval / concurrency, interval, deadline, lat,
-                                 statuses) for i in range(concurrency)])
+    await asyncio.gather(
+        *[
+            _conn(host, port, payload, t0 + i * interval / concurrency, interval, deadline, lat, statuses)
+            for i in range(concurrency)
+        ]
+    )
     elapsed = time.perf_counter() - t0
     lat.sort()
     n = len(lat)
@@ -65,8 +72,16 @@ async def run(url: str, body: bytes, concurrency: int, rate: float, duration: fl
     def pct(p: float) -> float:
         return round(lat[min(n - 1, int(p * n))] * 1000, 3) if n else float("nan")
 
-    return {"concurrency": concurrency, "target_rate": rate, "seconds": round(elapsed, 3), "requests": n,
-            "errors": n - ok, "req_per_s": round(ok / elapsed, 1), "p50_ms": pct(0.5), "p99_ms": pct(0.99)}
+    return {
+        "concurrency": concurrency,
+        "target_rate": rate,
+        "seconds": round(elapsed, 3),
+        "requests": n,
+        "errors": n - ok,
+        "req_per_s": round(ok / elapsed, 1),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+    }
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def main() -> int:
     dep = mo.serve("bench", capture=True)
     try:
         for i in range(5):
-            mo.predict(dep, X.iloc[i * 10:(i + 1) * 10])
+            mo.predict(dep, X.iloc[i * 10 : (i + 1) * 10])
     finally:
         mo.stop(dep)
     first = glob.glob(os.environ["MODELOPS_HOME"] + "/captures/**/*.parquet", recursive=True)[0]
@@ -72,9 +72,16 @@ def main() -> int:
     latency = np.repeat(rng.gamma(2.0, 1.5, size=n_req), per_req)
     status = np.full(n, 200, dtype=np.int16)
     status[rng.random(n) < 0.001] = 500
-    data = {"request_id": np.repeat(ids, per_req), "row": np.tile(np.arange(per_req, dtype=np.int32), n_req),
-            "ts": (ts * 1e6).astype(np.int64), "latency_ms": latency, "status": status,
-            "deployment": ["bench"] * n, "cluster": ["local"] * n, "pod": ["bench-0"] * n}
+    data = {
+        "request_id": np.repeat(ids, per_req),
+        "row": np.tile(np.arange(per_req, dtype=np.int32), n_req),
+        "ts": (ts * 1e6).astype(np.int64),
+        "latency_ms": latency,
+        "status": status,
+        "deployment": ["bench"] * n,
+        "cluster": ["local"] * n,
+        "pod": ["bench-0"] * n,
+    }
     for j, c in enumerate(cols):
         data[c] = Xc[:, j]
     data["predict"] = pred
@@ -87,12 +94,16 @@ def main() -> int:
         cols_out = []
         for f in schema:
             if f.name == "predict_proba":
-                cols_out.append(pa.FixedSizeListArray.from_arrays(flat.take(pa.array(
-                    (sel[:, None] * 2 + np.arange(2)).ravel())), 2))
+                cols_out.append(
+                    pa.FixedSizeListArray.from_arrays(flat.take(pa.array((sel[:, None] * 2 + np.arange(2)).ravel())), 2)
+                )
             else:
                 v = data[f.name]
-                v = v[sel] if isinstance(v, np.ndarray) else (v.take(sel) if hasattr(v, "take") else
-                                                              [v[k] for k in sel])
+                v = (
+                    v[sel]
+                    if isinstance(v, np.ndarray)
+                    else (v.take(sel) if hasattr(v, "take") else [v[k] for k in sel])
+                )
                 cols_out.append(pa.array(v, type=f.type))
         table = pa.Table.from_arrays(cols_out, schema=schema)
         out = part_root / f"hour={hour}" / f"part-bench-{hour}.parquet"
@@ -114,10 +125,17 @@ def main() -> int:
     seconds = time.perf_counter() - t0
     html = Path(run.html).stat().st_size if run.html else 0
     result = {
-        "rows": n, "requests": n_req, "feature_columns": 20, "labelled_rows": len(lab),
-        "report_seconds": round(seconds, 2), "status": run.status, "error": run.error,
-        "gates_passed": run.gates_passed, "html_bytes": html,
-        "bytes_on_disk_per_row": round(written / n, 1), "write_seconds": round(t_write, 2),
+        "rows": n,
+        "requests": n_req,
+        "feature_columns": 20,
+        "labelled_rows": len(lab),
+        "report_seconds": round(seconds, 2),
+        "status": run.status,
+        "error": run.error,
+        "gates_passed": run.gates_passed,
+        "html_bytes": html,
+        "bytes_on_disk_per_row": round(written / n, 1),
+        "write_seconds": round(t_write, 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
         "python": platform.python_version(),
     }
@@ -129,10 +147,11 @@ def main() -> int:
         f"{per_req} rows, 20 FP64 features, label and 2 probabilities), laid out as the model server "
         f"writes them; {len(lab):,} rows labelled through `mo.log_labels`.\n\n"
         "| measure | value | goal |\n| --- | --- | --- |\n"
-        f"| `mo.report(ref, window=\"1h\")`, kernel start included | {seconds:.1f} s ({run.status}) | 30 s |\n"
+        f'| `mo.report(ref, window="1h")`, kernel start included | {seconds:.1f} s ({run.status}) | 30 s |\n'
         f"| bytes on disk per captured row (zstd Parquet) | {written / n:.1f} | stated |\n"
         f"| report HTML | {html / 1e3:.0f} KB | |\n\n"
-        "One run; absolute times depend on the machine and what else runs on it.\n")
+        "One run; absolute times depend on the machine and what else runs on it.\n"
+    )
     print(json.dumps(result, indent=2))
     return 0 if run.status == "succeeded" else 1
 

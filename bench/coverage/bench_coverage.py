@@ -51,11 +51,24 @@ REPS = {100: 200, 1_000: 150, 10_000: 60, 100_000: 24}
 NAIVE_REPS = {100: 10, 1_000: 8, 10_000: 4, 100_000: 2}
 
 METRICS = {
-    "binary": ["accuracy", "f1", "roc_auc", "pr_auc", "ks_statistic", "log_loss", "brier_score_loss",
-               "calibration_error"],
+    "binary": [
+        "accuracy",
+        "f1",
+        "roc_auc",
+        "pr_auc",
+        "ks_statistic",
+        "log_loss",
+        "brier_score_loss",
+        "calibration_error",
+    ],
     "multiclass": ["accuracy", "f1_macro", "roc_auc", "log_loss", "brier_score_loss", "calibration_error"],
-    "regression": ["mean_absolute_error", "mean_squared_error", "r2", "mean_absolute_percentage_error",
-                   "mean_residual"],
+    "regression": [
+        "mean_absolute_error",
+        "mean_squared_error",
+        "r2",
+        "mean_absolute_percentage_error",
+        "mean_residual",
+    ],
 }
 
 
@@ -116,9 +129,9 @@ def run_cell(gen: str, n: int, weighted: bool, path: str, truth: dict, reps: int
     from jupyter_modelops.evaluation import _regression, bootstrap
 
     saved = bootstrap.ROWS_BUDGET, _regression.MAX_ROW_CELLS
-    bootstrap.ROWS_BUDGET = 10 ** 15 if path == "rows" else 0
-    _regression.MAX_ROW_CELLS = 10 ** 9 if path == "rows" else saved[1]
-    rng = np.random.default_rng([abs(hash((gen, n, weighted, path))) % 2 ** 31, 7])
+    bootstrap.ROWS_BUDGET = 10**15 if path == "rows" else 0
+    _regression.MAX_ROW_CELLS = 10**9 if path == "rows" else saved[1]
+    rng = np.random.default_rng([abs(hash((gen, n, weighted, path))) % 2**31, 7])
     task = None
     hits: dict[str, list] = {}
     widths: dict[str, list] = {}
@@ -149,19 +162,38 @@ def run_cell(gen: str, n: int, weighted: bool, path: str, truth: dict, reps: int
     metrics = {}
     for k in METRICS[task]:
         pairs = nwidths.get(k, [])
-        ratio = (float(np.nanmean([o for _, o in pairs]) / np.nanmean([v for v, _ in pairs]))
-                 if pairs and np.nanmean([v for v, _ in pairs]) > 0 else None)
-        metrics[k] = {"coverage": float(np.mean(hits[k])) if hits.get(k) else None,
-                      "replications": len(hits.get(k, [])), "mean_width": float(np.mean(widths[k])) if widths.get(k)
-                      else None, "width_ratio_vs_naive": ratio, "truth": truth[k]}
-    return {"generator": gen, "task": task, "n": n, "weighted": weighted, "path": path,
-            "method_used": sorted(methods), "seconds": round(time.perf_counter() - t0, 1), "metrics": metrics}
+        ratio = (
+            float(np.nanmean([o for _, o in pairs]) / np.nanmean([v for v, _ in pairs]))
+            if pairs and np.nanmean([v for v, _ in pairs]) > 0
+            else None
+        )
+        metrics[k] = {
+            "coverage": float(np.mean(hits[k])) if hits.get(k) else None,
+            "replications": len(hits.get(k, [])),
+            "mean_width": float(np.mean(widths[k])) if widths.get(k) else None,
+            "width_ratio_vs_naive": ratio,
+            "truth": truth[k],
+        }
+    return {
+        "generator": gen,
+        "task": task,
+        "n": n,
+        "weighted": weighted,
+        "path": path,
+        "method_used": sorted(methods),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "metrics": metrics,
+    }
 
 
 def plan(quick: bool):
-    gens = {"binary-grid": ["rows", "multinomial"], "binary-continuous": ["multinomial"],
-            "multiclass": ["rows", "multinomial"], "regression-gauss": ["rows", "moments"],
-            "regression-t3": ["rows", "moments"]}
+    gens = {
+        "binary-grid": ["rows", "multinomial"],
+        "binary-continuous": ["multinomial"],
+        "multiclass": ["rows", "multinomial"],
+        "regression-gauss": ["rows", "moments"],
+        "regression-t3": ["rows", "moments"],
+    }
     sizes = [100, 1_000] if quick else [100, 1_000, 10_000, 100_000]
     for gen, paths in gens.items():
         for n in sizes:
@@ -173,16 +205,27 @@ def plan(quick: bool):
 
 
 def to_markdown(res: dict) -> str:
-    lines = ["# Coverage of the evaluation intervals", "",
-             f"{res['conditions']}", "",
-             "Empirical coverage of nominal 95% intervals (share of replications whose interval holds the true "
-             "value) and width ratio (mean width of our interval / mean width of a naive row bootstrap on the "
-             "same samples; 1.0 = as wide). `-` = not defined for that cell.", ""]
+    lines = [
+        "# Coverage of the evaluation intervals",
+        "",
+        f"{res['conditions']}",
+        "",
+        "Empirical coverage of nominal 95% intervals (share of replications whose interval holds the true "
+        "value) and width ratio (mean width of our interval / mean width of a naive row bootstrap on the "
+        "same samples; 1.0 = as wide). `-` = not defined for that cell.",
+        "",
+    ]
     for cell in res["cells"]:
-        head = (f"## {cell['generator']}, n={cell['n']:,}, {'lognormal weights' if cell['weighted'] else 'no weights'}"
-                f", path {cell['path']} ({', '.join(cell['method_used'])}; {cell['seconds']} s)")
-        lines += [head, "", "| metric | truth | coverage | replications | width ratio vs naive |",
-                  "|---|---|---|---|---|"]
+        head = (
+            f"## {cell['generator']}, n={cell['n']:,}, {'lognormal weights' if cell['weighted'] else 'no weights'}"
+            f", path {cell['path']} ({', '.join(cell['method_used'])}; {cell['seconds']} s)"
+        )
+        lines += [
+            head,
+            "",
+            "| metric | truth | coverage | replications | width ratio vs naive |",
+            "|---|---|---|---|---|",
+        ]
         for k, m in cell["metrics"].items():
             cov = "-" if m["coverage"] is None else f"{m['coverage']:.2f}"
             wr = "-" if m["width_ratio_vs_naive"] is None else f"{m['width_ratio_vs_naive']:.2f}"
@@ -216,14 +259,21 @@ def main() -> None:
         cell = run_cell(gen, n, weighted, path, truth_cache[gen], reps, naive)
         cells.append(cell)
         worst = min((m["coverage"] for m in cell["metrics"].values() if m["coverage"] is not None), default=None)
-        print(f"{gen:18} n={n:>7,} w={int(weighted)} {path:11} {cell['seconds']:6.1f}s  min coverage {worst}",
-              flush=True)
-    res = {"conditions": (f"{N_BOOT} bootstrap replicates per interval; replications per cell "
-                          f"{ {n: max(10, int(r * scale)) for n, r in REPS.items()} } by n; naive bootstrap "
-                          f"({NAIVE_BOOT} row resamples) on the first few replications of each cell; truths from "
-                          f"2,000,000 rows of each generator; {platform.machine()}, {os.cpu_count()} CPUs shared; "
-                          f"total {time.perf_counter() - t0:.0f} s."),
-           "n_boot": N_BOOT, "scale": scale, "cells": cells}
+        print(
+            f"{gen:18} n={n:>7,} w={int(weighted)} {path:11} {cell['seconds']:6.1f}s  min coverage {worst}", flush=True
+        )
+    res = {
+        "conditions": (
+            f"{N_BOOT} bootstrap replicates per interval; replications per cell "
+            f"{ {n: max(10, int(r * scale)) for n, r in REPS.items()} } by n; naive bootstrap "
+            f"({NAIVE_BOOT} row resamples) on the first few replications of each cell; truths from "
+            f"2,000,000 rows of each generator; {platform.machine()}, {os.cpu_count()} CPUs shared; "
+            f"total {time.perf_counter() - t0:.0f} s."
+        ),
+        "n_boot": N_BOOT,
+        "scale": scale,
+        "cells": cells,
+    }
     if kept:
         order = list(dict.fromkeys(g for g, *_ in plan(args.quick)))
         res["cells"] = sorted(kept + cells, key=lambda c: (order.index(c["generator"]), c["n"], c["weighted"]))

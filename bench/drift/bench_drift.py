@@ -50,12 +50,17 @@ def make_data(rows: int) -> None:
 
 # ---------------------------------------------------------------- contestants (run in a child process)
 
+
 def run_ours(ref, cur):
     from jupyter_modelops.drift_detection import drift
 
     rep = drift(ref, cur, progress=False)
-    return {"drifted": len(rep.drifted), "ks_x0": rep.columns[0]["ks"], "p_x0": rep.columns[0]["ks_p"],
-            "w_x0": rep.columns[0]["wasserstein"]}
+    return {
+        "drifted": len(rep.drifted),
+        "ks_x0": rep.columns[0]["ks"],
+        "p_x0": rep.columns[0]["ks_p"],
+        "w_x0": rep.columns[0]["wasserstein"],
+    }
 
 
 def run_scipy(ref, cur):
@@ -119,8 +124,13 @@ def spawn(python: str, which: str, cur_name: str) -> dict:
     env = dict(os.environ)
     if which == "evidently":
         env["PYTHONPATH"] = ""
-    out = subprocess.run([python, str(Path(__file__).resolve()), "--child", which, "--cur", cur_name],
-                         capture_output=True, text=True, env=env, timeout=1800)
+    out = subprocess.run(
+        [python, str(Path(__file__).resolve()), "--child", which, "--cur", cur_name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -141,8 +151,12 @@ def main() -> None:
     contestants = [("ours", sys.executable), ("scipy", sys.executable)]
     if EVIDENTLY_PY.exists():
         contestants.append(("evidently", str(EVIDENTLY_PY)))
-    results: dict = {"rows": args.rows, "columns": 20, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                     "load_avg_start": os.getloadavg()}, "scenarios": {}}
+    results: dict = {
+        "rows": args.rows,
+        "columns": 20,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_start": os.getloadavg()},
+        "scenarios": {},
+    }
     for scen in ("cur", "cur_shifted"):
         runs: dict = {}
         for rep in range(max(args.repeats, args.evidently_repeats)):
@@ -162,9 +176,12 @@ def main() -> None:
             if not ok:
                 summ[name] = {"error": rs[0].get("error")}
                 continue
-            summ[name] = {"wall_s_median": statistics.median(r["wall_s"] for r in ok),
-                          "wall_s_all": [round(r["wall_s"], 3) for r in ok],
-                          "peak_rss_mib_max": max(r["peak_rss_mib"] for r in ok), "check": ok[0]["check"]}
+            summ[name] = {
+                "wall_s_median": statistics.median(r["wall_s"] for r in ok),
+                "wall_s_all": [round(r["wall_s"], 3) for r in ok],
+                "peak_rss_mib_max": max(r["peak_rss_mib"] for r in ok),
+                "check": ok[0]["check"],
+            }
         if "ours" in summ and "wall_s_median" in summ["ours"]:
             for name in summ:
                 if name != "ours" and "wall_s_median" in summ[name]:
@@ -173,20 +190,30 @@ def main() -> None:
     results["machine"]["load_avg_end"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "drift.json").write_text(json.dumps(results, indent=2))
-    lines = [f"# Drift, {args.rows:,} rows x 20 numeric columns (reference = first half, current = second half)", "",
-             "All methods (PSI, KS with p-value, Wasserstein, Jensen-Shannon; ours also chi2/BH/verdict). "
-             "Wall time of the drift call (median of runs), peak RSS of the process (data included).", "",
-             "| scenario | contestant | wall s (median) | runs | peak RSS MiB | ours faster |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"# Drift, {args.rows:,} rows x 20 numeric columns (reference = first half, current = second half)",
+        "",
+        "All methods (PSI, KS with p-value, Wasserstein, Jensen-Shannon; ours also chi2/BH/verdict). "
+        "Wall time of the drift call (median of runs), peak RSS of the process (data included).",
+        "",
+        "| scenario | contestant | wall s (median) | runs | peak RSS MiB | ours faster |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for scen, summ in results["scenarios"].items():
         for name, s in summ.items():
             if "error" in s:
                 lines.append(f"| {scen} | {name} | error: {s['error']} | | | |")
                 continue
             ratio = f"{s['ours_faster_x']:.1f}x" if "ours_faster_x" in s else "-"
-            lines.append(f"| {scen} | {name} | {s['wall_s_median']:.2f} | {len(s['wall_s_all'])} | "
-                         f"{s['peak_rss_mib_max']:.0f} | {ratio} |")
-    lines += ["", f"Machine: {os.cpu_count()} CPUs, shared; load average at start {results['machine']['load_avg_start'][0]:.1f}, "
-              f"at end {results['machine']['load_avg_end'][0]:.1f}. Quote the ratios, not the absolute times."]
+            lines.append(
+                f"| {scen} | {name} | {s['wall_s_median']:.2f} | {len(s['wall_s_all'])} | "
+                f"{s['peak_rss_mib_max']:.0f} | {ratio} |"
+            )
+    lines += [
+        "",
+        f"Machine: {os.cpu_count()} CPUs, shared; load average at start {results['machine']['load_avg_start'][0]:.1f}, "
+        f"at end {results['machine']['load_avg_end'][0]:.1f}. Quote the ratios, not the absolute times.",
+    ]
     (RESULTS / "drift.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -89,9 +89,17 @@ def child_ours(repeats: int) -> dict:
         rep = mo.evaluate(model, X, y, n_boot=N_BOOT, progress=False)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return {"wall_s": times, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(), "rss_before_mib": base,
-            "metrics": {k: list(v) for k, v in rep.metrics.items()}, "timing": rep.timing,
-            "method": rep.method, "binned": rep.binned, "n_metrics_with_ci": sum(m.low is not None for m in rep.metrics.values())}
+    return {
+        "wall_s": times,
+        "cpu_s": cpu,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_before_mib": base,
+        "metrics": {k: list(v) for k, v in rep.metrics.items()},
+        "timing": rep.timing,
+        "method": rep.method,
+        "binned": rep.binned,
+        "n_metrics_with_ci": sum(m.low is not None for m in rep.metrics.values()),
+    }
 
 
 def child_ours_scores(repeats: int) -> dict:
@@ -144,8 +152,14 @@ def child_naive_100k(n_boot: int) -> dict:
         auc.append(M.roc_auc_score(y[idx], p[idx]))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     q = [2.5, 97.5]
-    return {"wall_s": [wall], "cpu_s": [cpu], "n_boot": n_boot, "peak_rss_mib": peak_rss_mib(),
-            "f1": [float(v) for v in np.percentile(f1, q)], "roc_auc": [float(v) for v in np.percentile(auc, q)]}
+    return {
+        "wall_s": [wall],
+        "cpu_s": [cpu],
+        "n_boot": n_boot,
+        "peak_rss_mib": peak_rss_mib(),
+        "f1": [float(v) for v in np.percentile(f1, q)],
+        "roc_auc": [float(v) for v in np.percentile(auc, q)],
+    }
 
 
 def child_ours_100k(repeats: int) -> dict:
@@ -162,8 +176,15 @@ def child_ours_100k(repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     m = rep.metrics
-    return {"wall_s": times, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(), "method": rep.method, "binned": rep.binned,
-            "f1": [m["f1"].low, m["f1"].high], "roc_auc": [m["roc_auc"].low, m["roc_auc"].high]}
+    return {
+        "wall_s": times,
+        "cpu_s": cpu,
+        "peak_rss_mib": peak_rss_mib(),
+        "method": rep.method,
+        "binned": rep.binned,
+        "f1": [m["f1"].low, m["f1"].high],
+        "roc_auc": [m["roc_auc"].low, m["roc_auc"].high],
+    }
 
 
 def child_evidently(repeats: int) -> dict:
@@ -178,7 +199,9 @@ def child_evidently(repeats: int) -> dict:
     times, cpu = [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        definition = DataDefinition(classification=[BinaryClassification(target="target", prediction_probas="prediction")])
+        definition = DataDefinition(
+            classification=[BinaryClassification(target="target", prediction_probas="prediction")]
+        )
         ds = Dataset.from_pandas(df, data_definition=definition)
         snap = Report([ClassificationPreset()]).run(current_data=ds, reference_data=None)
         snap.dict()
@@ -189,18 +212,32 @@ def child_evidently(repeats: int) -> dict:
     return {"wall_s": times, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(), "version": evidently.__version__}
 
 
-CHILDREN = {"ours": child_ours, "ours_scores": child_ours_scores, "sklearn_once": child_sklearn_once,
-            "naive_100k": child_naive_100k, "ours_100k": child_ours_100k, "evidently": child_evidently}
+CHILDREN = {
+    "ours": child_ours,
+    "ours_scores": child_ours_scores,
+    "sklearn_once": child_sklearn_once,
+    "naive_100k": child_naive_100k,
+    "ours_100k": child_ours_100k,
+    "evidently": child_evidently,
+}
 
 
 def run_child(name: str, arg: int, python: str = sys.executable, timeout: float = 900) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
     t0 = time.perf_counter()
-    out = subprocess.run([python, __file__, "--child", name, "--arg", str(arg)], capture_output=True, text=True,
-                         timeout=timeout, env=env, cwd=str(ROOT))
+    out = subprocess.run(
+        [python, __file__, "--child", name, "--arg", str(arg)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(ROOT),
+    )
     if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}",
-                "process_s": time.perf_counter() - t0}
+        return {
+            "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}",
+            "process_s": time.perf_counter() - t0,
+        }
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process_s"] = time.perf_counter() - t0
     return res
@@ -210,20 +247,26 @@ def run_child(name: str, arg: int, python: str = sys.executable, timeout: float 
 def import_times(repeats: int = 5) -> dict:
     imp, ext, ipy = [], [], []
     code_imp = "import time; t=time.perf_counter(); import jupyter_modelops; print(time.perf_counter()-t)"
-    code_ext = ("import time; t0=time.perf_counter()\n"
-                "from IPython.core.interactiveshell import InteractiveShell\n"
-                "from traitlets.config import Config\n"
-                "c=Config(); c.HistoryAccessor.enabled=False\n"
-                "ip=InteractiveShell.instance(config=c)\n"
-                "t1=time.perf_counter(); ip.run_line_magic('load_ext','jupyter_modelops')\n"
-                "print(time.perf_counter()-t1, t1-t0)")
+    code_ext = (
+        "import time; t0=time.perf_counter()\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "from traitlets.config import Config\n"
+        "c=Config(); c.HistoryAccessor.enabled=False\n"
+        "ip=InteractiveShell.instance(config=c)\n"
+        "t1=time.perf_counter(); ip.run_line_magic('load_ext','jupyter_modelops')\n"
+        "print(time.perf_counter()-t1, t1-t0)"
+    )
     for _ in range(repeats):
         imp.append(float(subprocess.run([sys.executable, "-c", code_imp], capture_output=True, text=True).stdout))
         a, b = subprocess.run([sys.executable, "-c", code_ext], capture_output=True, text=True).stdout.split()
         ext.append(float(a))
         ipy.append(float(b))
-    return {"import_s": statistics.median(imp), "load_ext_s": statistics.median(ext),
-            "ipython_startup_s": statistics.median(ipy), "samples": {"import": imp, "load_ext": ext}}
+    return {
+        "import_s": statistics.median(imp),
+        "load_ext_s": statistics.median(ext),
+        "ipython_startup_s": statistics.median(ipy),
+        "samples": {"import": imp, "load_ext": ext},
+    }
 
 
 def med(res: dict) -> float | None:
@@ -289,8 +332,9 @@ def main() -> None:
     ours = med(res["ours"])
     if "evidently" in res and "wall_s" in res["evidently"]:
         ratios["evidently_over_ours"] = med(res["evidently"]) / ours
-        ratios["evidently_over_ours_cpu"] = (statistics.median(res["evidently"]["cpu_s"])
-                                             / statistics.median(res["ours"]["cpu_s"]))
+        ratios["evidently_over_ours_cpu"] = statistics.median(res["evidently"]["cpu_s"]) / statistics.median(
+            res["ours"]["cpu_s"]
+        )
         # like for like: Evidently is given the precomputed probabilities, as evaluate_predictions is
         ratios["evidently_over_ours_scores"] = med(res["evidently"]) / med(res["ours_scores"])
     nv = res["naive_100k"]
@@ -300,8 +344,12 @@ def main() -> None:
     agree = {k: max(abs(a - b) for a, b in zip(nv[k], res["ours_100k"][k])) for k in ("f1", "roc_auc")}
     res["ratios"] = ratios
     res["interval_agreement_100k_max_abs"] = agree
-    res["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "load_avg_at_end": os.getloadavg(), "platform": platform.platform()}
+    res["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_at_end": os.getloadavg(),
+        "platform": platform.platform(),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "evaluation-quick" if args.quick else "evaluation"
     (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2))
@@ -322,45 +370,68 @@ def markdown(r: dict) -> str:
         return f"| {label} | {f(med(c))} | {f(best)} | {f(cpu)} | {f(c.get('peak_rss_mib'), 0)} | {extra} |\n"
 
     rows = r["rows"]
-    out = [f"# Evaluation benchmark ({rows:,} rows, 20 features, binary, {r['n_boot']} bootstrap replicates)\n\n",
-           "Each contestant runs in its own process; wall and CPU time (user + system of that process) are medians "
-           "over interleaved rounds; peak RSS (VmHWM) is the whole "
-           "process (the 1M x 20 float64 feature matrix alone is 153 MiB). Machine: "
-           f"{r['machine']['cpus']} cores, shared (load average at the end {r['machine']['load_avg_at_end'][0]:.1f}); "
-           "compare ratios, not absolute times.\n\n",
-           "| contestant | wall s (median) | wall s (best) | CPU s | peak RSS MiB | notes |\n"
-           "| --- | --- | --- | --- | --- | --- |\n"]
+    out = [
+        f"# Evaluation benchmark ({rows:,} rows, 20 features, binary, {r['n_boot']} bootstrap replicates)\n\n",
+        "Each contestant runs in its own process; wall and CPU time (user + system of that process) are medians "
+        "over interleaved rounds; peak RSS (VmHWM) is the whole "
+        "process (the 1M x 20 float64 feature matrix alone is 153 MiB). Machine: "
+        f"{r['machine']['cpus']} cores, shared (load average at the end {r['machine']['load_avg_at_end'][0]:.1f}); "
+        "compare ratios, not absolute times.\n\n",
+        "| contestant | wall s (median) | wall s (best) | CPU s | peak RSS MiB | notes |\n"
+        "| --- | --- | --- | --- | --- | --- |\n",
+    ]
     o = r["ours"]
-    out.append(row("jupyter-modelops `evaluate(model, X, y)`: predict + 11 metrics + 95% CIs", "ours",
-                   f"{o.get('n_metrics_with_ci', '?')} metrics with CIs, bootstrap `{o.get('method')}`"
-                   f"{' (binned)' if o.get('binned') else ''}"))
+    out.append(
+        row(
+            "jupyter-modelops `evaluate(model, X, y)`: predict + 11 metrics + 95% CIs",
+            "ours",
+            f"{o.get('n_metrics_with_ci', '?')} metrics with CIs, bootstrap `{o.get('method')}`"
+            f"{' (binned)' if o.get('binned') else ''}",
+        )
+    )
     out.append(row("jupyter-modelops `evaluate_predictions(y, y_score)`", "ours_scores", "same, scores given"))
     out.append(row("scikit-learn 8 metrics once, no intervals", "sklearn_once", "reference"))
     if "evidently" in r:
         ev = r["evidently"]
         out.append(row(f"Evidently {ev.get('version', '')} `ClassificationPreset`", "evidently", "no intervals"))
     nv = r["naive_100k"]
-    out.append(row(f"naive bootstrap, 100k rows, {nv.get('n_boot')} x (F1 + ROC AUC) with scikit-learn",
-                   "naive_100k", "extrapolated to 1000" if nv.get("n_boot") != r["n_boot"] else ""))
-    out.append(row("jupyter-modelops, 100k rows, all metrics + CIs", "ours_100k",
-                   f"bootstrap `{r['ours_100k'].get('method')}`"))
+    out.append(
+        row(
+            f"naive bootstrap, 100k rows, {nv.get('n_boot')} x (F1 + ROC AUC) with scikit-learn",
+            "naive_100k",
+            "extrapolated to 1000" if nv.get("n_boot") != r["n_boot"] else "",
+        )
+    )
+    out.append(
+        row(
+            "jupyter-modelops, 100k rows, all metrics + CIs", "ours_100k", f"bootstrap `{r['ours_100k'].get('method')}`"
+        )
+    )
     ratios = r["ratios"]
     out.append("\n| ratio | value | target |\n| --- | --- | --- |\n")
     if "evidently_over_ours" in ratios:
         out.append(f"| Evidently / ours (1M rows), wall | {ratios['evidently_over_ours']:.1f}x | >= 30x |\n")
         out.append(f"| Evidently / ours (1M rows), CPU time | {ratios['evidently_over_ours_cpu']:.1f}x | |\n")
         if "evidently_over_ours_scores" in ratios:
-            out.append("| Evidently / ours, both from the same precomputed probabilities (like for like), wall "
-                       f"| {ratios['evidently_over_ours_scores']:.1f}x | >= 30x |\n")
-    out.append(f"| naive bootstrap / ours (100k rows, 1000 replicates) | {ratios['naive_100k_over_ours_100k']:.0f}x | >= 50x |\n")
+            out.append(
+                "| Evidently / ours, both from the same precomputed probabilities (like for like), wall "
+                f"| {ratios['evidently_over_ours_scores']:.1f}x | >= 30x |\n"
+            )
+    out.append(
+        f"| naive bootstrap / ours (100k rows, 1000 replicates) | {ratios['naive_100k_over_ours_100k']:.0f}x | >= 50x |\n"
+    )
     a = r["interval_agreement_100k_max_abs"]
-    out.append(f"\nInterval agreement with the naive scikit-learn bootstrap on 100k rows (max |bound difference|): "
-               f"F1 {a['f1']:.1e}, ROC AUC {a['roc_auc']:.1e} (independent random draws, so this includes Monte Carlo "
-               "noise of two 1000-replicate bootstraps).\n")
+    out.append(
+        f"\nInterval agreement with the naive scikit-learn bootstrap on 100k rows (max |bound difference|): "
+        f"F1 {a['f1']:.1e}, ROC AUC {a['roc_auc']:.1e} (independent random draws, so this includes Monte Carlo "
+        "noise of two 1000-replicate bootstraps).\n"
+    )
     im = r["imports"]
-    out.append(f"\nImport time (median of 5 fresh processes): `import jupyter_modelops` {im['import_s'] * 1000:.0f} ms, "
-               f"`%load_ext jupyter_modelops` {im['load_ext_s'] * 1000:.0f} ms (after IPython itself, "
-               f"{im['ipython_startup_s'] * 1000:.0f} ms). Target <= 300 ms.\n")
+    out.append(
+        f"\nImport time (median of 5 fresh processes): `import jupyter_modelops` {im['import_s'] * 1000:.0f} ms, "
+        f"`%load_ext jupyter_modelops` {im['load_ext_s'] * 1000:.0f} ms (after IPython itself, "
+        f"{im['ipython_startup_s'] * 1000:.0f} ms). Target <= 300 ms.\n"
+    )
     return "".join(out)
 
 

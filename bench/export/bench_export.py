@@ -81,8 +81,11 @@ def bench_hgb(args: argparse.Namespace) -> dict:
     # parity on 10,000 held-out rows
     p_skl = model.predict_proba(X_test)
     label, p_ort = sess.run(None, {"input": X_test.astype(np.float32)})
-    parity = {"rows": len(X_test), "max_abs_dp": float(np.abs(p_ort - p_skl).max()),
-              "label_agreement": float((label == model.predict(X_test)).mean())}
+    parity = {
+        "rows": len(X_test),
+        "max_abs_dp": float(np.abs(p_ort - p_skl).max()),
+        "label_agreement": float((label == model.predict(X_test)).mean()),
+    }
     one, batch = X_test[:1], X_test[:1000]
     one32, batch32 = one.astype(np.float32), batch.astype(np.float32)
     kw = {"repeats": args.repeats, "calls": args.calls, "seconds": args.seconds}
@@ -92,15 +95,21 @@ def bench_hgb(args: argparse.Namespace) -> dict:
         "onnx_bytes": result.artifacts["onnx"]["size_bytes"],
         "opset": result.artifacts["onnx"]["opset"],
         "parity": parity,
-        "single_row": {"sklearn_predict_proba": rounds(lambda: model.predict_proba(one), **kw),
-                       "onnxruntime": rounds(lambda: sess.run(None, {"input": one32}), **kw)},
-        "batch_1000": {"sklearn_predict_proba": rounds(lambda: model.predict_proba(batch), **kw),
-                       "onnxruntime": rounds(lambda: sess.run(None, {"input": batch32}), **kw)},
+        "single_row": {
+            "sklearn_predict_proba": rounds(lambda: model.predict_proba(one), **kw),
+            "onnxruntime": rounds(lambda: sess.run(None, {"input": one32}), **kw),
+        },
+        "batch_1000": {
+            "sklearn_predict_proba": rounds(lambda: model.predict_proba(batch), **kw),
+            "onnxruntime": rounds(lambda: sess.run(None, {"input": batch32}), **kw),
+        },
     }
     for k in ("single_row", "batch_1000"):
         out[k]["speedup"] = out[k]["sklearn_predict_proba"]["median_us"] / out[k]["onnxruntime"]["median_us"]
-    out["targets"] = {"single_row_speedup_ge_20": out["single_row"]["speedup"] >= 20,
-                      "max_abs_dp_le_1e-5": parity["max_abs_dp"] <= 1e-5}
+    out["targets"] = {
+        "single_row_speedup_ge_20": out["single_row"]["speedup"] >= 20,
+        "max_abs_dp_le_1e-5": parity["max_abs_dp"] <= 1e-5,
+    }
     return out
 
 
@@ -110,8 +119,9 @@ def bench_mlp(args: argparse.Namespace) -> dict:
     import jupyter_modelops as mo
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(20, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                              torch.nn.ReLU(), torch.nn.Linear(256, 2)).eval()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(20, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 2)
+    ).eval()
     x = torch.randn(1000, 20, generator=torch.Generator().manual_seed(1))
     one, batch = x[:1], x
     kw = {"repeats": args.repeats, "calls": args.calls, "seconds": args.seconds}
@@ -123,8 +133,9 @@ def bench_mlp(args: argparse.Namespace) -> dict:
     exports["onnx_dynamo"] = mo.export(net, "onnx", sample=x[:256], onnx_exporter="dynamo", benchmark=False)
     dyn_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    exports["onnx_torchscript_exporter"] = mo.export(net, "onnx", sample=x[:256], onnx_exporter="torchscript",
-                                                     quantize="int8", atol=0.25, rtol=0.0, benchmark=False)
+    exports["onnx_torchscript_exporter"] = mo.export(
+        net, "onnx", sample=x[:256], onnx_exporter="torchscript", quantize="int8", atol=0.25, rtol=0.0, benchmark=False
+    )
     legacy_s = time.perf_counter() - t0
     scripted = exports["torchscript"].load()
     s_dyn = session(exports["onnx_dynamo"].path)
@@ -145,8 +156,7 @@ def bench_mlp(args: argparse.Namespace) -> dict:
         "eager": (lambda: eager(one), lambda: eager(batch)),
         "torchscript": (lambda: script(one), lambda: script(batch)),
         "onnx (dynamo exporter)": (lambda: s_dyn.run(None, {"input": n1}), lambda: s_dyn.run(None, {"input": nb})),
-        "onnx (torchscript exporter)": (lambda: s_leg.run(None, {"input": n1}),
-                                        lambda: s_leg.run(None, {"input": nb})),
+        "onnx (torchscript exporter)": (lambda: s_leg.run(None, {"input": n1}), lambda: s_leg.run(None, {"input": nb})),
         "onnx int8": (lambda: s_int8.run(None, {"input": n1}), lambda: s_int8.run(None, {"input": nb})),
     }
     torch.set_num_threads(1)
@@ -163,13 +173,19 @@ def bench_mlp(args: argparse.Namespace) -> dict:
         "onnx (torchscript exporter)": leg.max_abs_diff(),
         "onnx int8": leg.max_abs_diff("onnx-int8"),
     }
-    sizes = {"onnx (dynamo exporter)": exports["onnx_dynamo"].artifacts["onnx"]["size_bytes"],
-             "onnx (torchscript exporter)": leg.artifacts["onnx"]["size_bytes"],
-             "onnx int8": leg.artifacts["onnx-int8"]["size_bytes"],
-             "torchscript": exports["torchscript"].artifacts["torchscript"]["size_bytes"]}
-    return {"model": "MLP 20-256-256-2 (float32)", "latency": table, "parity_max_abs_diff": parity,
-            "bytes": sizes, "export_seconds": {"torchscript": ts_s, "onnx_dynamo": dyn_s,
-                                               "onnx_torchscript_exporter+int8": legacy_s}}
+    sizes = {
+        "onnx (dynamo exporter)": exports["onnx_dynamo"].artifacts["onnx"]["size_bytes"],
+        "onnx (torchscript exporter)": leg.artifacts["onnx"]["size_bytes"],
+        "onnx int8": leg.artifacts["onnx-int8"]["size_bytes"],
+        "torchscript": exports["torchscript"].artifacts["torchscript"]["size_bytes"],
+    }
+    return {
+        "model": "MLP 20-256-256-2 (float32)",
+        "latency": table,
+        "parity_max_abs_diff": parity,
+        "bytes": sizes,
+        "export_seconds": {"torchscript": ts_s, "onnx_dynamo": dyn_s, "onnx_torchscript_exporter+int8": legacy_s},
+    }
 
 
 def markdown(res: dict) -> str:
@@ -186,27 +202,42 @@ def markdown(res: dict) -> str:
         "| --- | --- | --- | --- |",
     ]
     for k, label in (("single_row", "1 row"), ("batch_1000", "1,000 rows")):
-        lines.append(f"| {label} | {h[k]['sklearn_predict_proba']['median_us']:,.1f} µs | "
-                     f"{h[k]['onnxruntime']['median_us']:,.1f} µs | {h[k]['speedup']:.1f}× |")
+        lines.append(
+            f"| {label} | {h[k]['sklearn_predict_proba']['median_us']:,.1f} µs | "
+            f"{h[k]['onnxruntime']['median_us']:,.1f} µs | {h[k]['speedup']:.1f}× |"
+        )
     p = h["parity"]
-    lines += ["", f"Parity on {p['rows']:,} held-out rows: max |Δp| {p['max_abs_dp']:.2e}, labels agree "
-              f"{p['label_agreement']:.2%}. Targets: single row ≥20× "
-              f"{'met' if h['targets']['single_row_speedup_ge_20'] else 'NOT met'}, max |Δp| ≤1e-5 "
-              f"{'met' if h['targets']['max_abs_dp_le_1e-5'] else 'NOT met'}. "
-              f"Export (with its parity check) took {h['export_seconds']:.1f} s; {h['onnx_bytes']:,} bytes.", ""]
+    lines += [
+        "",
+        f"Parity on {p['rows']:,} held-out rows: max |Δp| {p['max_abs_dp']:.2e}, labels agree "
+        f"{p['label_agreement']:.2%}. Targets: single row ≥20× "
+        f"{'met' if h['targets']['single_row_speedup_ge_20'] else 'NOT met'}, max |Δp| ≤1e-5 "
+        f"{'met' if h['targets']['max_abs_dp_le_1e-5'] else 'NOT met'}. "
+        f"Export (with its parity check) took {h['export_seconds']:.1f} s; {h['onnx_bytes']:,} bytes.",
+        "",
+    ]
     m = res["mlp"]
-    lines += [f"## {m['model']}", "", "| runtime | 1 row | speed-up | 1,000 rows | speed-up | max abs diff | bytes |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        f"## {m['model']}",
+        "",
+        "| runtime | 1 row | speed-up | 1,000 rows | speed-up | max abs diff | bytes |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name, row in m["latency"].items():
         diff = m["parity_max_abs_diff"].get(name)
-        lines.append(f"| {name} | {row['single_row']['median_us']:,.1f} µs | {row['speedup_single']:.2f}× | "
-                     f"{row['batch_1000']['median_us']:,.1f} µs | {row['speedup_batch']:.2f}× | "
-                     f"{'–' if diff is None else f'{diff:.1e}'} | {m['bytes'].get(name, '–')} |")
+        lines.append(
+            f"| {name} | {row['single_row']['median_us']:,.1f} µs | {row['speedup_single']:.2f}× | "
+            f"{row['batch_1000']['median_us']:,.1f} µs | {row['speedup_batch']:.2f}× | "
+            f"{'–' if diff is None else f'{diff:.1e}'} | {m['bytes'].get(name, '–')} |"
+        )
     lines += ["", "Export time: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["export_seconds"].items()) + ".", ""]
-    lines += ["Caveat: ratios are measured side by side in one process, but a loaded machine (see the load "
-              "average) slows Python-heavy code such as scikit-learn's input validation more than one native "
-              "onnxruntime call, so single-row ratios grow with the load; on a quiet machine of this kind the "
-              "HistGradientBoosting single-row ratio was 79x (621 us vs 7.9 us).", ""]
+    lines += [
+        "Caveat: ratios are measured side by side in one process, but a loaded machine (see the load "
+        "average) slows Python-heavy code such as scikit-learn's input validation more than one native "
+        "onnxruntime call, so single-row ratios grow with the load; on a quiet machine of this kind the "
+        "HistGradientBoosting single-row ratio was 79x (621 us vs 7.9 us).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -235,14 +266,19 @@ def main() -> int:
     torch.set_num_threads(1)
 
     res: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": [round(v, 2) for v in os.getloadavg()],
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_start": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "settings": {"repeats": args.repeats, "calls": args.calls, "seconds": args.seconds, "threads": 1},
     }
     from importlib.metadata import version
 
-    res["versions"] = {d: version(d) for d in ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "torch",
-                                               "onnxscript", "numpy")}
+    res["versions"] = {
+        d: version(d) for d in ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "torch", "onnxscript", "numpy")
+    }
     with threadpool_limits(limits=1):
         res["hgb"] = bench_hgb(args)
         res["mlp"] = bench_mlp(args)

@@ -50,10 +50,12 @@ class Registry:
         cfg = root / "config.yml"
         cfg.write_text(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {root / 'storage'}\nhttp:\n  addr: 127.0.0.1:{self.port}\n")
+            f"    rootdirectory: {root / 'storage'}\nhttp:\n  addr: 127.0.0.1:{self.port}\n"
+        )
         self.log = open(root / "registry.log", "wb")
-        self.proc = subprocess.Popen([shutil.which("docker-registry"), "serve", str(cfg)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [shutil.which("docker-registry"), "serve", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -72,8 +74,8 @@ class Registry:
 
 def model_dir(path: Path, *, mb: int, seed: int) -> Path:
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
@@ -83,12 +85,21 @@ def model_dir(path: Path, *, mb: int, seed: int) -> Path:
     weights = np.random.default_rng(seed).bytes(mb << 20)
     (path / "model.onnx").write_bytes(onx)
     (path / "weights.bin").write_bytes(weights)
-    spec = {"schema": 1, "name": "bench", "version": seed, "flavor": "sklearn",
-            "signature": {"inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}], "outputs": [],
-                          "feature_names": []},
-            "artifacts": {"onnx": {"path": "model.onnx", "sha256": hashlib.sha256(onx).hexdigest(), "format": "onnx"},
-                          "weights": {"path": "weights.bin", "sha256": hashlib.sha256(weights).hexdigest(),
-                                      "format": "raw"}}}
+    spec = {
+        "schema": 1,
+        "name": "bench",
+        "version": seed,
+        "flavor": "sklearn",
+        "signature": {
+            "inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}],
+            "outputs": [],
+            "feature_names": [],
+        },
+        "artifacts": {
+            "onnx": {"path": "model.onnx", "sha256": hashlib.sha256(onx).hexdigest(), "format": "onnx"},
+            "weights": {"path": "weights.bin", "sha256": hashlib.sha256(weights).hexdigest(), "format": "raw"},
+        },
+    }
     (path / "modelops-model.json").write_text(json.dumps(spec))
     return path
 
@@ -125,12 +136,22 @@ def main() -> int:
         img2 = build(v2, base="scratch", tag="2", progress=False)
         model_layer = next(la for la in img2.layers if la["role"] == "model")
         layout = Layout(Path(img1.layout))
-        rows: dict[str, list[float]] = {k: [] for k in (
-            "ours_full_push", "ours_model_layer_push", "ours_repush", "ours_chunked_full_push",
-            "skopeo_full_push", "skopeo_model_layer_push", "skopeo_repush")}
+        rows: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "ours_full_push",
+                "ours_model_layer_push",
+                "ours_repush",
+                "ours_chunked_full_push",
+                "skopeo_full_push",
+                "skopeo_model_layer_push",
+                "skopeo_repush",
+            )
+        }
         for i in range(args.repeat):
             reg = Registry(work / f"reg-ours-{i}")
             try:
+
                 def ours(img, repo="bench/model", chunk=None, reg=reg):
                     target = parse_reference(f"{reg.host}/{repo}:{img.tag}")
                     push_layout_image(layout, img.digest, target, progress=False, chunk_size=chunk)
@@ -145,19 +166,36 @@ def main() -> int:
             reg = Registry(work / f"reg-chunked-{i}")
             try:
                 (Path(os.environ["MODELOPS_HOME"]) / "cache" / "images" / "blob-locations.json").unlink(missing_ok=True)
-                t = timed(lambda reg=reg: push_layout_image(layout, img1.digest,
-                                                            parse_reference(f"{reg.host}/bench/model:1"),
-                                                            progress=False, chunk_size=10 << 20))
+                t = timed(
+                    lambda reg=reg: push_layout_image(
+                        layout,
+                        img1.digest,
+                        parse_reference(f"{reg.host}/bench/model:1"),
+                        progress=False,
+                        chunk_size=10 << 20,
+                    )
+                )
                 rows["ours_chunked_full_push"].append(t)
             finally:
                 reg.stop()
             reg = Registry(work / f"reg-skopeo-{i}")
             try:
+
                 def sk(img, reg=reg):
                     tag = img.tag
-                    subprocess.run([skopeo, "copy", "-q", "--dest-tls-verify=false", "--preserve-digests",
-                                    img.location, f"docker://{reg.host}/bench/model:{tag}"],
-                                   check=True, capture_output=True)
+                    subprocess.run(
+                        [
+                            skopeo,
+                            "copy",
+                            "-q",
+                            "--dest-tls-verify=false",
+                            "--preserve-digests",
+                            img.location,
+                            f"docker://{reg.host}/bench/model:{tag}",
+                        ],
+                        check=True,
+                        capture_output=True,
+                    )
 
                 rows["skopeo_full_push"].append(timed(lambda: sk(img1)))
                 rows["skopeo_model_layer_push"].append(timed(lambda: sk(img2)))
@@ -166,10 +204,14 @@ def main() -> int:
                 reg.stop()
         med = {k: statistics.median(v) for k, v in rows.items()}
         result = {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                        "skopeo": subprocess.run([skopeo, "--version"], capture_output=True, text=True).stdout.strip(),
-                        "registry": "Debian docker-registry (CNCF distribution 2.8)",
-                        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "skopeo": subprocess.run([skopeo, "--version"], capture_output=True, text=True).stdout.strip(),
+                "registry": "Debian docker-registry (CNCF distribution 2.8)",
+                "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            },
             "repeat": args.repeat,
             "model_layer_bytes": model_layer["size"],
             "image_bytes": img1.size,
@@ -181,9 +223,12 @@ def main() -> int:
                 "model_layer_push": round(med["skopeo_model_layer_push"] / med["ours_model_layer_push"], 2),
                 "repush": round(med["skopeo_repush"] / med["ours_repush"], 2),
             },
-            "targets": {"model_layer_push_s": 1.5, "repush_s": 0.2,
-                        "model_layer_push_met": med["ours_model_layer_push"] <= 1.5,
-                        "repush_met": med["ours_repush"] <= 0.2},
+            "targets": {
+                "model_layer_push_s": 1.5,
+                "repush_s": 0.2,
+                "model_layer_push_met": med["ours_model_layer_push"] <= 1.5,
+                "repush_met": med["ours_repush"] <= 0.2,
+            },
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "images.json").write_text(json.dumps(result, indent=2) + "\n")

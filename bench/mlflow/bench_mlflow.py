@@ -46,10 +46,25 @@ def free_port() -> int:
 def start_server(work: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = open(work / "server.log", "wb")
-    proc = subprocess.Popen([str(SERVER), "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-                             "--artifacts-destination", str(work / "artifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(SERVER),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(work / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
@@ -114,27 +129,35 @@ def main() -> None:
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-    res = {"model_bytes": size, "to_mlflow_s": round(ours, 2), "to_mlflow_again_s": round(ours_again, 2),
-           "mlflow_log_and_register_s": round(theirs, 2), "ratio": round(ours / theirs, 2),
-           "mlflow_client": mlflow.__version__, "mlflow_server": server_version, "python": platform.python_version(),
-           "cpus": os.cpu_count(),
-           "load": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    res = {
+        "model_bytes": size,
+        "to_mlflow_s": round(ours, 2),
+        "to_mlflow_again_s": round(ours_again, 2),
+        "mlflow_log_and_register_s": round(theirs, 2),
+        "ratio": round(ours / theirs, 2),
+        "mlflow_client": mlflow.__version__,
+        "mlflow_server": server_version,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg()[0],
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mlflow.json").write_text(json.dumps(res, indent=2) + "\n")
     md = f"""# Logging a {size / 1e6:.0f} MB version to MLflow
 
-One run each, side by side, against the same MLflow {res['mlflow_server']} tracking server (client
-{res['mlflow_client']}; SQLite backend, artifacts proxied to a local folder) on 127.0.0.1; {res['cpus']} CPUs
-shared, load average {res['load']:.1f} at the start ({res['when']}). Model: a KNeighborsClassifier holding
+One run each, side by side, against the same MLflow {res["mlflow_server"]} tracking server (client
+{res["mlflow_client"]}; SQLite backend, artifacts proxied to a local folder) on 127.0.0.1; {res["cpus"]} CPUs
+shared, load average {res["load"]:.1f} at the start ({res["when"]}). Model: a KNeighborsClassifier holding
 {size / 1e6:.0f} MB of training rows.
 
 | | seconds |
 |---|---|
-| `to_mlflow(ref)`: run, params, tags, metrics, reports, model, register, aliases | {res['to_mlflow_s']} |
-| `to_mlflow(ref)` again (finds the run, nothing re-uploaded) | {res['to_mlflow_again_s']} |
-| MLflow: `mlflow.sklearn.log_model` + `mlflow.register_model` | {res['mlflow_log_and_register_s']} |
+| `to_mlflow(ref)`: run, params, tags, metrics, reports, model, register, aliases | {res["to_mlflow_s"]} |
+| `to_mlflow(ref)` again (finds the run, nothing re-uploaded) | {res["to_mlflow_again_s"]} |
+| MLflow: `mlflow.sklearn.log_model` + `mlflow.register_model` | {res["mlflow_log_and_register_s"]} |
 
-Ratio ours / MLflow's own: {res['ratio']}. `to_mlflow` also reads the version back from the registry (checksums)
+Ratio ours / MLflow's own: {res["ratio"]}. `to_mlflow` also reads the version back from the registry (checksums)
 and writes its HTML report; it passes the version's recorded package versions as the model's requirements,
 where `log_model` infers them by default.
 """

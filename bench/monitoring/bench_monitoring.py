@@ -40,13 +40,13 @@ NANNYML_PY = ROOT / "bench" / ".venvs" / "nannyml" / "bin" / "python"
 
 PEERS_MEASURED_EARLIER = {
     "ks_bh_per_window": "500 of 500 stable streams false-alarm within 30 days; first after 21.8 h on average; "
-                        "34.5 false alarms per stream per month",
+    "34.5 false alarms per stream per month",
     "evidently_data_drift_preset": "flags at least one column in 69% of stable windows (2.2 s per window)",
     "alibi_detect_cvm_online": "cannot be configured for one false alarm per 360,000 observations (needs ~7.2M "
-                               "bootstrap streams); calibrated re-implementation: median delay 338 observations, "
-                               "90th percentile 1,108, for the 0.25-sd shift in 3 of 20 columns",
+    "bootstrap streams); calibrated re-implementation: median delay 338 observations, "
+    "90th percentile 1,108, for the 0.25-sd shift in 3 of 20 columns",
     "nannyml_cbpe": "MAE 0.0106 (ROC AUC), 0.0102 (accuracy); band contains the realized ROC AUC in 96.1% of chunks "
-                    "(nominal 99.7%); 6.3 ms per chunk",
+    "(nominal 99.7%); 6.3 ms per chunk",
 }
 
 
@@ -57,8 +57,10 @@ def _probs(edges, shift=0.0):
 
 
 def _counts(det, rng, windows, *, shifted=(), shift=0.25):
-    return {c.name: rng.multinomial(500, _probs(c.edges, shift if c.name in shifted else 0.0), size=windows)
-            for c in det.cols}
+    return {
+        c.name: rng.multinomial(500, _probs(c.edges, shift if c.name in shifted else 0.0), size=windows)
+        for c in det.cols
+    }
 
 
 def false_alarms_ours(streams: int, seed: int) -> dict:
@@ -87,11 +89,16 @@ def false_alarms_ours(streams: int, seed: int) -> dict:
             det.reset()
         fired += n_alarms > 0
         per_stream.append(n_alarms)
-    return {"streams": streams, "streams_with_false_alarm": fired, "share": fired / streams,
-            "first_alarm_hours_mean": float(np.mean(firsts)) if firsts else None,
-            "false_alarms_per_stream_month": float(np.mean(per_stream)),
-            "setup_seconds_first_calibration": round(setup, 2), "threshold": det.threshold,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "streams": streams,
+        "streams_with_false_alarm": fired,
+        "share": fired / streams,
+        "first_alarm_hours_mean": float(np.mean(firsts)) if firsts else None,
+        "false_alarms_per_stream_month": float(np.mean(per_stream)),
+        "setup_seconds_first_calibration": round(setup, 2),
+        "threshold": det.threshold,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def false_alarms_ks_bh(streams: int, seed: int) -> dict:
@@ -112,9 +119,12 @@ def false_alarms_ks_bh(streams: int, seed: int) -> dict:
                 f_win_at_win = np.arange(1, 501) / 500
                 f_win_at_ref = np.searchsorted(win[:, j], ref[:, j], side="right") / 500
                 f_ref_at_ref = np.arange(1, 5001) / 5000
-                d[j] = max(np.max(np.abs(f_ref_at_win - f_win_at_win)), np.max(np.abs(f_win_at_ref - f_ref_at_ref)),
-                           np.max(np.abs(f_ref_at_win - (f_win_at_win - 1 / 500))),
-                           np.max(np.abs(f_win_at_ref - (f_ref_at_ref - 1 / 5000))))
+                d[j] = max(
+                    np.max(np.abs(f_ref_at_win - f_win_at_win)),
+                    np.max(np.abs(f_win_at_ref - f_ref_at_ref)),
+                    np.max(np.abs(f_ref_at_win - (f_win_at_win - 1 / 500))),
+                    np.max(np.abs(f_win_at_ref - (f_ref_at_ref - 1 / 5000))),
+                )
             p = kstwo.sf(d, en)
             if (false_discovery_control(p, method="bh") < 0.05).any():
                 n_alarms += 1
@@ -123,10 +133,14 @@ def false_alarms_ks_bh(streams: int, seed: int) -> dict:
         per_stream.append(n_alarms)
         if first is not None:
             firsts.append(first)
-    return {"streams": streams, "streams_with_false_alarm": fired, "share": fired / streams,
-            "first_alarm_hours_mean": float(np.mean(firsts)) if firsts else None,
-            "false_alarms_per_stream_month": float(np.mean(per_stream)),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "streams": streams,
+        "streams_with_false_alarm": fired,
+        "share": fired / streams,
+        "first_alarm_hours_mean": float(np.mean(firsts)) if firsts else None,
+        "false_alarms_per_stream_month": float(np.mean(per_stream)),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def detection_delay(streams: int, seed: int) -> dict:
@@ -142,9 +156,14 @@ def detection_delay(streams: int, seed: int) -> dict:
         res = det.run(_counts(det, rng, 48, shifted={"x0", "x7", "x13"}))
         delays.append(np.inf if res["first_alarm"] is None else 500 * (res["first_alarm"] + 1))
     d = np.asarray(delays)
-    return {"streams": streams, "median_observations": float(np.median(d)),
-            "p90_observations": float(np.quantile(d, 0.9)), "missed_within_48_windows": int(np.isinf(d).sum()),
-            "detected_in_first_window": float(np.mean(d == 500)), "false_alarms_in_stable_stretch": early}
+    return {
+        "streams": streams,
+        "median_observations": float(np.median(d)),
+        "p90_observations": float(np.quantile(d, 0.9)),
+        "missed_within_48_windows": int(np.isinf(d).sum()),
+        "detected_in_first_window": float(np.mean(d == 500)),
+        "false_alarms_in_stable_stretch": early,
+    }
 
 
 def cbpe(worlds: int, chunks: int, seed: int) -> dict:
@@ -187,10 +206,14 @@ def cbpe(worlds: int, chunks: int, seed: int) -> dict:
                 err[k].append(abs(m["estimate"] - real[k]))
                 cover[k].append(m["low"] <= real[k] <= m["high"])
         saved[f"scores_{len(methods) - 1}"] = np.concatenate(world_scores)
-    out = {"worlds": worlds, "chunks": worlds * chunks, "calibration": sorted(set(methods)),
-           "mae": {k: float(np.mean(v)) for k, v in err.items()},
-           "coverage_95": {k: float(np.mean(v)) for k, v in cover.items()},
-           "ms_per_chunk_median": round(1000 * float(np.median(times)), 1)}
+    out = {
+        "worlds": worlds,
+        "chunks": worlds * chunks,
+        "calibration": sorted(set(methods)),
+        "mae": {k: float(np.mean(v)) for k, v in err.items()},
+        "coverage_95": {k: float(np.mean(v)) for k, v in cover.items()},
+        "ms_per_chunk_median": round(1000 * float(np.median(times)), 1),
+    }
     out["nannyml"] = nannyml_cbpe(saved, realized, worlds)
     return out
 
@@ -204,8 +227,9 @@ def nannyml_cbpe(saved: dict, realized: list[dict], worlds: int) -> dict | None:
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "cbpe.npz"
     np.savez(path, worlds=worlds, **saved)
-    proc = subprocess.run([str(NANNYML_PY), str(HERE / "nannyml_cbpe.py"), str(path)], capture_output=True,
-                          text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(NANNYML_PY), str(HERE / "nannyml_cbpe.py"), str(path)], capture_output=True, text=True, timeout=1800
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -233,8 +257,10 @@ def main() -> None:
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_start": load0}}
-    results["false_alarms"] = {"ours": false_alarms_ours(args.streams, args.seed),
-                               "ks_bh_per_window": false_alarms_ks_bh(args.ks_streams, args.seed + 1)}
+    results["false_alarms"] = {
+        "ours": false_alarms_ours(args.streams, args.seed),
+        "ks_bh_per_window": false_alarms_ks_bh(args.ks_streams, args.seed + 1),
+    }
     results["detection"] = detection_delay(args.shift_streams, args.seed + 2)
     results["cbpe"] = cbpe(args.worlds, args.chunks, args.seed + 3)
     results["peers_measured_earlier_not_rerun"] = PEERS_MEASURED_EARLIER
@@ -242,8 +268,12 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "monitoring.json").write_text(json.dumps(results, indent=2))
 
-    fa, ks, det, cb = results["false_alarms"]["ours"], results["false_alarms"]["ks_bh_per_window"], \
-        results["detection"], results["cbpe"]
+    fa, ks, det, cb = (
+        results["false_alarms"]["ours"],
+        results["false_alarms"]["ks_bh_per_window"],
+        results["detection"],
+        results["cbpe"],
+    )
     lines = [
         "# Monitoring: sequential alarms and performance without labels",
         "",
@@ -292,12 +322,18 @@ def nannyml_lines(nm: dict | None) -> list[str]:
         return ["NannyML: its venv (bench/.venvs/nannyml) is absent; see the figures measured earlier below.", ""]
     if "error" in nm:
         return [f"NannyML failed in this run: {nm['error']}", ""]
-    return [f"NannyML {nm['version']} CBPE on the same chunks, re-run side by side (its own venv, "
-            f"{nm['ms_per_chunk']} ms per chunk):", "",
-            "| metric | mean absolute error | estimate +- 3 sampling errors covers | +- 1.96 sampling errors covers |",
-            "| --- | --- | --- | --- |",
-            *[f"| {m} | {nm['mae'][m]:.4f} | {nm['coverage_3se'][m]:.1%} | {nm['coverage_95'][m]:.1%} |"
-              for m in nm["mae"]], ""]
+    return [
+        f"NannyML {nm['version']} CBPE on the same chunks, re-run side by side (its own venv, "
+        f"{nm['ms_per_chunk']} ms per chunk):",
+        "",
+        "| metric | mean absolute error | estimate +- 3 sampling errors covers | +- 1.96 sampling errors covers |",
+        "| --- | --- | --- | --- |",
+        *[
+            f"| {m} | {nm['mae'][m]:.4f} | {nm['coverage_3se'][m]:.1%} | {nm['coverage_95'][m]:.1%} |"
+            for m in nm["mae"]
+        ],
+        "",
+    ]
 
 
 def fmt(v):

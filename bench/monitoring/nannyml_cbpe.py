@@ -25,8 +25,14 @@ def main(path: str) -> None:
         rs, ry, a_s = data[f"ref_scores_{w}"], data[f"ref_labels_{w}"], data[f"scores_{w}"]
         ref = pd.DataFrame({"p": rs, "y_pred": (rs >= 0.5).astype(int), "y_true": ry.astype(int)})
         ana = pd.DataFrame({"p": a_s, "y_pred": (a_s >= 0.5).astype(int)})
-        est = nml.CBPE(y_pred_proba="p", y_pred="y_pred", y_true="y_true", metrics=["roc_auc", "accuracy"],
-                       chunk_size=1000, problem_type="classification_binary")
+        est = nml.CBPE(
+            y_pred_proba="p",
+            y_pred="y_pred",
+            y_true="y_true",
+            metrics=["roc_auc", "accuracy"],
+            chunk_size=1000,
+            problem_type="classification_binary",
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(ref)
@@ -34,9 +40,17 @@ def main(path: str) -> None:
             df = est.estimate(ana).to_df()
             seconds = time.perf_counter() - t0
         df = df[df[("chunk", "period")] == "analysis"]
-        out.append({"seconds": seconds, "chunks": len(df),
-                    **{f"{m}_{k}": df[(m, k)].astype(float).tolist() for m in ("roc_auc", "accuracy")
-                       for k in ("value", "sampling_error")}})
+        out.append(
+            {
+                "seconds": seconds,
+                "chunks": len(df),
+                **{
+                    f"{m}_{k}": df[(m, k)].astype(float).tolist()
+                    for m in ("roc_auc", "accuracy")
+                    for k in ("value", "sampling_error")
+                },
+            }
+        )
     print(json.dumps({"nannyml": nml.__version__, "worlds": out}))
 
 

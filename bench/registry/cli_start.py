@@ -51,27 +51,40 @@ def _env(home: str, src: str | None) -> dict:
 
 def _run(home: str, src: str | None) -> dict:
     wall = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD], env=_env(home, src), check=True, cwd=home,
-                         capture_output=True, text=True).stdout.split()
-    return {"import_s": float(out[0]), "load_s": float(out[1]), "total_s": float(out[2]),
-            "process_s": time.perf_counter() - wall, "torch": int(out[3]), "modules": int(out[4])}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=_env(home, src), check=True, cwd=home, capture_output=True, text=True
+    ).stdout.split()
+    return {
+        "import_s": float(out[0]),
+        "load_s": float(out[1]),
+        "total_s": float(out[2]),
+        "process_s": time.perf_counter() - wall,
+        "torch": int(out[3]),
+        "modules": int(out[4]),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--label", default="current")
-    ap.add_argument("--compare", default=None, metavar="DIR",
-                    help="another checkout to measure in the same loop, runs alternating (label: --compare-label)")
+    ap.add_argument(
+        "--compare",
+        default=None,
+        metavar="DIR",
+        help="another checkout to measure in the same loop, runs alternating (label: --compare-label)",
+    )
     ap.add_argument("--compare-label", default="baseline")
     args = ap.parse_args()
-    setup = ("from sklearn.datasets import make_classification\n"
-             "from sklearn.linear_model import LogisticRegression\n"
-             "from sklearn.pipeline import make_pipeline\n"
-             "from sklearn.preprocessing import StandardScaler\n"
-             "import jupyter_modelops as mo\n"
-             "X, y = make_classification(n_samples=500, n_features=20, random_state=0)\n"
-             "mo.snapshot(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), 'churn')\n")
+    setup = (
+        "from sklearn.datasets import make_classification\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import StandardScaler\n"
+        "import jupyter_modelops as mo\n"
+        "X, y = make_classification(n_samples=500, n_features=20, random_state=0)\n"
+        "mo.snapshot(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), 'churn')\n"
+    )
     subjects = [(args.label, None)] + ([(args.compare_label, args.compare)] if args.compare else [])
     rows: dict[str, list[dict]] = {label: [] for label, _ in subjects}
     loads = []
@@ -92,23 +105,37 @@ def main() -> None:
     at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for label, _ in subjects:
         first, rest = rows[label][0], rows[label][1:]
-        history.append({"label": label, "runs": args.runs, "first": first,
-                        **{k: statistics.median(r[k] for r in rest) for k in first},
-                        "loadavg": statistics.median(loads), "python": platform.python_version(), "at": at})
+        history.append(
+            {
+                "label": label,
+                "runs": args.runs,
+                "first": first,
+                **{k: statistics.median(r[k] for r in rest) for k in first},
+                "loadavg": statistics.median(loads),
+                "python": platform.python_version(),
+                "at": at,
+            }
+        )
     store.write_text(json.dumps(history, indent=1))
-    lines = ["# Fresh-process load of a scikit-learn version (`import jupyter_modelops; mo.load(ref)`)", "",
-             "Medians of the runs after the first (the first run, with cold caches, is shown apart); rows measured "
-             "together ran alternating. A LogisticRegression pipeline, 20 features; one predict. 2 shared cores; "
-             "the median 1-minute load average is shown.", "",
-             "| revision | runs | import s | load s | import+load+predict s | whole process s | first run total s "
-             "| modules imported | torch imported | load avg | measured |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Fresh-process load of a scikit-learn version (`import jupyter_modelops; mo.load(ref)`)",
+        "",
+        "Medians of the runs after the first (the first run, with cold caches, is shown apart); rows measured "
+        "together ran alternating. A LogisticRegression pipeline, 20 features; one predict. 2 shared cores; "
+        "the median 1-minute load average is shown.",
+        "",
+        "| revision | runs | import s | load s | import+load+predict s | whole process s | first run total s "
+        "| modules imported | torch imported | load avg | measured |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in history:
-        lines.append(f"| {r['label']} | {r['runs']} | {r['import_s']:.2f} | {r['load_s']:.2f} | {r['total_s']:.2f} "
-                     f"| {r['process_s']:.2f} | {r['first']['total_s']:.2f} | {r['modules']:.0f} "
-                     f"| {'yes' if r['torch'] else 'no'} | {r['loadavg']:.1f} | {r['at']} |")
+        lines.append(
+            f"| {r['label']} | {r['runs']} | {r['import_s']:.2f} | {r['load_s']:.2f} | {r['total_s']:.2f} "
+            f"| {r['process_s']:.2f} | {r['first']['total_s']:.2f} | {r['modules']:.0f} "
+            f"| {'yes' if r['torch'] else 'no'} | {r['loadavg']:.1f} | {r['at']} |"
+        )
     (RESULTS / "cli_start.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[-len(subjects):]))
+    print("\n".join(lines[-len(subjects) :]))
 
 
 if __name__ == "__main__":

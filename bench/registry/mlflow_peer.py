@@ -97,8 +97,12 @@ def main() -> None:
 
         t0 = time.perf_counter()
         with mlflow.start_run():
-            mlflow.sklearn.log_model(model, name="model", registered_model_name="knn",
-                                     pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name="knn",
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            )
         pinned.append(time.perf_counter() - t0)
         shutil.rmtree(root)
 
@@ -115,8 +119,7 @@ def main() -> None:
     reg = []
     for _ in range(args.versions):
         t0 = time.perf_counter()
-        client.create_model_version("many", info.model_uri, run_id=run.info.run_id,
-                                    tags={"f1_score": "0.9"})
+        client.create_model_version("many", info.model_uri, run_id=run.info.run_id, tags={"f1_score": "0.9"})
         reg.append(time.perf_counter() - t0)
     client.set_registered_model_alias("many", "production", str(args.versions // 2))
     n = args.versions

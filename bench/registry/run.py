@@ -115,10 +115,16 @@ def bench_sklearn(repeat: int) -> dict:
         if r == 0:
             assert np.array_equal(mo.load("knn:1").predict(X[:200]), model.predict(X[:200]))
         shutil.rmtree(home)
-    return {"model": "KNeighborsClassifier(brute), 1.3M x 10 float64", "file_mb": round(sizes[0] / 2**20, 1),
-            "serialize_s": med(base), "snapshot_s": med(snap), "overhead_s": med(snap) - med(base),
-            "resnapshot_s": med(resnap), "resnapshot_new_bytes": max(new_bytes),
-            "runs": {"serialize": base, "snapshot": snap, "resnapshot": resnap}}
+    return {
+        "model": "KNeighborsClassifier(brute), 1.3M x 10 float64",
+        "file_mb": round(sizes[0] / 2**20, 1),
+        "serialize_s": med(base),
+        "snapshot_s": med(snap),
+        "overhead_s": med(snap) - med(base),
+        "resnapshot_s": med(resnap),
+        "resnapshot_new_bytes": max(new_bytes),
+        "runs": {"serialize": base, "snapshot": snap, "resnapshot": resnap},
+    }
 
 
 def bench_torch(repeat: int) -> dict:
@@ -151,17 +157,27 @@ def bench_torch(repeat: int) -> dict:
         mo.snapshot(model, "mlp")
         new_bytes.append(dir_bytes(blobs) - before)
         shutil.rmtree(home)
-    return {"model": "4 x Linear(2560, 2560), state_dict + TorchScript", "files_mb": round(size / 2**20, 1),
-            "serialize_s": med(base), "snapshot_s": med(snap), "overhead_s": med(snap) - med(base),
-            "resnapshot_new_bytes": max(new_bytes), "runs": {"serialize": base, "snapshot": snap}}
+    return {
+        "model": "4 x Linear(2560, 2560), state_dict + TorchScript",
+        "files_mb": round(size / 2**20, 1),
+        "serialize_s": med(base),
+        "snapshot_s": med(snap),
+        "overhead_s": med(snap) - med(base),
+        "resnapshot_new_bytes": max(new_bytes),
+        "runs": {"serialize": base, "snapshot": snap},
+    }
 
 
 def populate(n: int, real: int = 200) -> None:
     import jupyter_modelops as mo
     from jupyter_modelops.registry.store import default_store
 
-    rep = {"metrics": {"f1_score": {"value": 0.9, "low": 0.88, "high": 0.92},
-                       "roc_auc_score": {"value": 0.95, "low": 0.93, "high": 0.97}}}
+    rep = {
+        "metrics": {
+            "f1_score": {"value": 0.9, "low": 0.88, "high": 0.92},
+            "roc_auc_score": {"value": 0.95, "low": 0.93, "high": 0.97},
+        }
+    }
     for i in range(min(real, n)):
         mo.snapshot({"w": i}, "many", trusted=True, report=rep, params={"i": i}, tags=["bench"])
     s = default_store()
@@ -171,14 +187,21 @@ def populate(n: int, real: int = 200) -> None:
         while v < n:
             src_id = rows[v % len(rows)][0]
             v += 1
-            cur = con.execute("INSERT INTO versions (name, version, created, user, flavor, parent, summary) "
-                              "SELECT name, ?, created, user, flavor, ?, summary FROM versions WHERE id = ?",
-                              (v, f"many:{v - 1}", src_id))
-            con.execute("INSERT INTO version_meta (version_id, meta) SELECT ?, meta FROM version_meta "
-                        "WHERE version_id = ?", (cur.lastrowid, src_id))
-            con.execute("INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
-                        "SELECT ?, role, sha256, size, format, filename, meta, created FROM artifacts "
-                        "WHERE version_id = ?", (cur.lastrowid, src_id))
+            cur = con.execute(
+                "INSERT INTO versions (name, version, created, user, flavor, parent, summary) "
+                "SELECT name, ?, created, user, flavor, ?, summary FROM versions WHERE id = ?",
+                (v, f"many:{v - 1}", src_id),
+            )
+            con.execute(
+                "INSERT INTO version_meta (version_id, meta) SELECT ?, meta FROM version_meta WHERE version_id = ?",
+                (cur.lastrowid, src_id),
+            )
+            con.execute(
+                "INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
+                "SELECT ?, role, sha256, size, format, filename, meta, created FROM artifacts "
+                "WHERE version_id = ?",
+                (cur.lastrowid, src_id),
+            )
         con.execute("UPDATE models SET last_version = ? WHERE name = 'many'", (n,))
     mo.alias(f"many:{n // 2}", "production")
 
@@ -212,10 +235,17 @@ def bench_listing(n: int) -> dict:
         "get_alias_s": timeit(lambda: mo.get("many@production"), 300),
         "models_s": timeit(lambda: mo.models(), 20),
     }
-    code = ("import time, os; t=time.perf_counter(); import jupyter_modelops as mo; mo.get('many:5'); "
-            "print(time.perf_counter()-t)")
-    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "MODELOPS_HOME": str(home)})
+    code = (
+        "import time, os; t=time.perf_counter(); import jupyter_modelops as mo; mo.get('many:5'); "
+        "print(time.perf_counter()-t)"
+    )
+    first = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MODELOPS_HOME": str(home)},
+    )
     out["first_get_in_new_process_s"] = float(first.stdout.strip())
     shutil.rmtree(home)
     return out
@@ -224,8 +254,20 @@ def bench_listing(n: int) -> dict:
 def run_mlflow(repeat: int, n_versions: int) -> dict | None:
     if not MLFLOW_PY.exists():
         return None
-    out = subprocess.run([str(MLFLOW_PY), str(HERE / "mlflow_peer.py"), "--repeat", str(repeat),
-                          "--versions", str(n_versions), "--work", str(WORK)], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(MLFLOW_PY),
+            str(HERE / "mlflow_peer.py"),
+            "--repeat",
+            str(repeat),
+            "--versions",
+            str(n_versions),
+            "--work",
+            str(WORK),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         print(out.stderr[-3000:], file=sys.stderr)
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
@@ -250,7 +292,13 @@ def ratio(peer: float | None, ours: float | None) -> str:
 
 
 def write_md(res: dict) -> str:
-    sk, th, big, small, ml = res["sklearn"], res["torch"], res["listing_10000"], res["listing_1000"], res.get("mlflow") or {}
+    sk, th, big, small, ml = (
+        res["sklearn"],
+        res["torch"],
+        res["listing_10000"],
+        res["listing_1000"],
+        res.get("mlflow") or {},
+    )
     mlok = ml and "error" not in ml
     # overheads: median of each run's (snapshot - serialization), robust to a noisy machine
     sk["overhead_s"] = paired(sk["runs"], "snapshot")
@@ -302,12 +350,15 @@ def write_md(res: dict) -> str:
         f"{verdict(big['versions_s'] <= 0.05)}; get() <= 5 ms "
         f"{verdict(max(big['get_number_s'], big['get_latest_s'], big['get_alias_s']) <= 0.005)}. The overhead is "
         "mostly one sha256 pass over the 100 MB (content addressing) and the fsync of the file; both are "
-        "CPU- and disk-bound and grow with the machine's load.")
+        "CPU- and disk-bound and grow with the machine's load."
+    )
     if res.get("profile_note"):
         lines.append(res["profile_note"])
     if mlok:
-        lines.append(f"MLflow registering one version (1,000 times): {fmt_s(ml.get('register_s'))} each; "
-                     f"ours, a full snapshot of a small model: {fmt_s(res.get('small_snapshot_s'))}.")
+        lines.append(
+            f"MLflow registering one version (1,000 times): {fmt_s(ml.get('register_s'))} each; "
+            f"ours, a full snapshot of a small model: {fmt_s(res.get('small_snapshot_s'))}."
+        )
     elif ml:
         lines.append(f"MLflow did not run: {ml.get('error')}")
     return "\n".join(lines) + "\n"
@@ -327,8 +378,14 @@ def main() -> int:
         print(md)
         return 0
     WORK.mkdir(parents=True, exist_ok=True)
-    res: dict = {"repeat": args.repeat, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                                    "load_average_at_start": os.getloadavg()}}
+    res: dict = {
+        "repeat": args.repeat,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": os.getloadavg(),
+        },
+    }
     print("sklearn 100 MB ...", flush=True)
     res["sklearn"] = bench_sklearn(args.repeat)
     print("torch 100 MB ...", flush=True)

@@ -59,27 +59,40 @@ def main() -> None:
     bare_sens = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res = {
-        "rows": args.rows, "features": X.shape[1], "n_boot": 1000, "runs": n_runs,
-        "sensitivity_predictions": n_sens, "total_s": total, "model_s_inside": s["model_seconds"],
-        "overhead_s": total - s["model_seconds"], "bare_predict_s": bare_full + bare_sens,
-        "overhead_vs_bare_s": total - (bare_full + bare_sens), "peak_rss_mib": peak,
+        "rows": args.rows,
+        "features": X.shape[1],
+        "n_boot": 1000,
+        "runs": n_runs,
+        "sensitivity_predictions": n_sens,
+        "total_s": total,
+        "model_s_inside": s["model_seconds"],
+        "overhead_s": total - s["model_seconds"],
+        "bare_predict_s": bare_full + bare_sens,
+        "overhead_vs_bare_s": total - (bare_full + bare_sens),
+        "peak_rss_mib": peak,
         "perturbations": sorted({r["perturbation"] for r in rep.ok_rows}),
-        "skipped": s["skipped"], "worst": s["worst"],
+        "skipped": s["skipped"],
+        "worst": s["worst"],
         "machine": {"cpus": os.cpu_count(), "load_avg_start": load0, "load_avg_end": os.getloadavg()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "robustness.json").write_text(json.dumps(res, indent=2))
-    md = [f"# Robustness default suite, {args.rows:,} rows x 20 features (LogisticRegression, labels, n_boot=1000)", "",
-          "| measure | seconds |", "| --- | --- |",
-          f"| total wall | {total:.2f} |",
-          f"| model's own prediction time inside the run ({n_runs + 1} full + {n_sens} sensitivity predictions) | {s['model_seconds']:.2f} |",
-          f"| **overhead beyond the model** (target <= 10 s) | **{total - s['model_seconds']:.2f}** |",
-          f"| same predictions as bare predict_proba calls | {bare_full + bare_sens:.2f} |",
-          f"| total minus bare predictions | {total - (bare_full + bare_sens):.2f} |", "",
-          f"Peak RSS {peak:.0f} MiB. Perturbations run: {', '.join(res['perturbations'])} "
-          f"({n_runs} perturbation x severity runs, each with paired bootstrap intervals). "
-          f"Skipped: {'; '.join(s['skipped'])}.",
-          f"Machine: {os.cpu_count()} CPUs, shared; load average {load0[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end."]
+    md = [
+        f"# Robustness default suite, {args.rows:,} rows x 20 features (LogisticRegression, labels, n_boot=1000)",
+        "",
+        "| measure | seconds |",
+        "| --- | --- |",
+        f"| total wall | {total:.2f} |",
+        f"| model's own prediction time inside the run ({n_runs + 1} full + {n_sens} sensitivity predictions) | {s['model_seconds']:.2f} |",
+        f"| **overhead beyond the model** (target <= 10 s) | **{total - s['model_seconds']:.2f}** |",
+        f"| same predictions as bare predict_proba calls | {bare_full + bare_sens:.2f} |",
+        f"| total minus bare predictions | {total - (bare_full + bare_sens):.2f} |",
+        "",
+        f"Peak RSS {peak:.0f} MiB. Perturbations run: {', '.join(res['perturbations'])} "
+        f"({n_runs} perturbation x severity runs, each with paired bootstrap intervals). "
+        f"Skipped: {'; '.join(s['skipped'])}.",
+        f"Machine: {os.cpu_count()} CPUs, shared; load average {load0[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end.",
+    ]
     (RESULTS / "robustness.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -52,8 +52,11 @@ def profiled_dir(model_dir: str) -> Path:
     f = out / "drift-profile.json"
     f.write_text(json.dumps(profile(X, model=model).to_dict()))
     spec = json.loads((out / "modelops-model.json").read_text())
-    spec["artifacts"]["drift-profile"] = {"path": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
-                                          "format": "json"}
+    spec["artifacts"]["drift-profile"] = {
+        "path": f.name,
+        "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+        "format": "json",
+    }
     (out / "modelops-model.json").write_text(json.dumps(spec))
     return out
 
@@ -84,7 +87,7 @@ def in_process(directory: Path, n: int = 50_000) -> dict:
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(256, 20))
     outs = rt.predict({"input": rows})
-    reqs = [({"input": rows[i:i + 1]}, {k: v[i:i + 1] for k, v in outs.items()}) for i in range(256)]
+    reqs = [({"input": rows[i : i + 1]}, {k: v[i : i + 1] for k, v in outs.items()}) for i in range(256)]
     t0 = time.perf_counter()
     for i in range(n):
         ins, out = reqs[i & 255]
@@ -94,8 +97,13 @@ def in_process(directory: Path, n: int = 50_000) -> dict:
     for _ in range(200):
         live.metrics_lines()
     render_ms = (time.perf_counter() - t0) / 200 * 1e3
-    return {"observe_us_per_request": round(per_req, 3), "metrics_render_ms": round(render_ms, 3),
-            "features": len(live.cols), "window_rows": live.rows, "chunk_rows": live.chunk}
+    return {
+        "observe_us_per_request": round(per_req, 3),
+        "metrics_render_ms": round(render_ms, 3),
+        "features": len(live.cols),
+        "window_rows": live.rows,
+        "chunk_rows": live.chunk,
+    }
 
 
 def main() -> None:
@@ -121,45 +129,73 @@ def main() -> None:
                     measure(proc, url, body, 0.5, c)  # warm-up
                     r = measure(proc, url, body, a.seconds, c)
                     runs[f"{name}, c={c}"].append(r)
-                    print(f"round {rnd + 1} {name} c={c}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
-                          f"p99 {r['p99_ms']} ms, errors {r['errors']}", flush=True)
+                    print(
+                        f"round {rnd + 1} {name} c={c}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
+                        f"p99 {r['p99_ms']} ms, errors {r['errors']}",
+                        flush=True,
+                    )
         text = get_text(procs["live drift on"][1] + "/metrics")
-        gauges = [line for line in text.splitlines() if line.startswith(("modelops_drift_window_rows",
-                                                                           "modelops_drift_alarm"))]
+        gauges = [
+            line
+            for line in text.splitlines()
+            if line.startswith(("modelops_drift_window_rows", "modelops_drift_alarm"))
+        ]
     finally:
         for proc, _ in procs.values():
             proc.terminate()
             proc.wait(30)
-    summary = {n: {"cpu_ms_per_req": statistics.median(x["cpu_ms_per_req"] for x in rs),
-                   "req_per_s": statistics.median(x["req_per_s"] for x in rs),
-                   "p99_ms": statistics.median(x["p99_ms"] for x in rs),
-                   "errors": sum(x["errors"] for x in rs)} for n, rs in runs.items()}
+    summary = {
+        n: {
+            "cpu_ms_per_req": statistics.median(x["cpu_ms_per_req"] for x in rs),
+            "req_per_s": statistics.median(x["req_per_s"] for x in rs),
+            "p99_ms": statistics.median(x["p99_ms"] for x in rs),
+            "errors": sum(x["errors"] for x in rs),
+        }
+        for n, rs in runs.items()
+    }
     for c in LEVELS:
         base = summary[f"live drift off, c={c}"]["cpu_ms_per_req"]
         for n in configs:
             s = summary[f"{n}, c={c}"]
             s["cpu_vs_off"] = round(s["cpu_ms_per_req"] / base, 3)
     hot = in_process(Path(d))
-    doc = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start "
-                      f"{os.getloadavg()[0]:.2f}",
-           "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency 64, {a.seconds:g} s x "
-                         f"{a.rounds} alternating rounds, server on core 0, load generator on core 1",
-           "summary": summary, "in_process": hot, "window_gauge": gauges, "runs": runs}
+    doc = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}",
+        "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency 64, {a.seconds:g} s x "
+        f"{a.rounds} alternating rounds, server on core 0, load generator on core 1",
+        "summary": summary,
+        "in_process": hot,
+        "window_gauge": gauges,
+        "runs": runs,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "live_drift.json").write_text(json.dumps(doc, indent=2))
-    lines = ["# Model server: cost of live drift", "", f"{doc['when']}; {doc['machine']}.", "",
-             doc["conditions"] + "; medians of the rounds.", "",
-             "| server | CPU ms/req | vs off | req/s | p99 ms | errors |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Model server: cost of live drift",
+        "",
+        f"{doc['when']}; {doc['machine']}.",
+        "",
+        doc["conditions"] + "; medians of the rounds.",
+        "",
+        "| server | CPU ms/req | vs off | req/s | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for n, s in summary.items():
-        lines.append(f"| {n} | {s['cpu_ms_per_req']:.4f} | {s['cpu_vs_off']:.3f} | {s['req_per_s']:.0f} | "
-                     f"{s['p99_ms']:.1f} | {s['errors']} |")
-    lines += ["", f"In process, {hot['features']} features + the prediction, window {hot['window_rows']} rows in chunks "
-              f"of {hot['chunk_rows']}: {hot['observe_us_per_request']} us per single-row request on the request "
-              f"path (its reference kept, its rows copied into the staging arrays and binned with their chunk); "
-              f"rendering the gauges {hot['metrics_render_ms']} ms per /metrics scrape.", "",
-              "CPU ms/req is the server's CPU time over the requests it answered. On a shared machine the server",
-              "gets only part of its core; compare the rows of one table, not tables."]
+        lines.append(
+            f"| {n} | {s['cpu_ms_per_req']:.4f} | {s['cpu_vs_off']:.3f} | {s['req_per_s']:.0f} | "
+            f"{s['p99_ms']:.1f} | {s['errors']} |"
+        )
+    lines += [
+        "",
+        f"In process, {hot['features']} features + the prediction, window {hot['window_rows']} rows in chunks "
+        f"of {hot['chunk_rows']}: {hot['observe_us_per_request']} us per single-row request on the request "
+        f"path (its reference kept, its rows copied into the staging arrays and binned with their chunk); "
+        f"rendering the gauges {hot['metrics_render_ms']} ms per /metrics scrape.",
+        "",
+        "CPU ms/req is the server's CPU time over the requests it answered. On a shared machine the server",
+        "gets only part of its core; compare the rows of one table, not tables.",
+    ]
     (RESULTS / "live_drift.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

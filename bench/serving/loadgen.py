@@ -40,23 +40,27 @@ async def _conn(host, port, payload, deadline, max_requests, lat, status_counts,
         writer.close()
 
 
-async def run(url: str, body: bytes, concurrency: int, duration: float, max_requests: int,
-              headers: dict | None = None) -> dict:
+async def run(
+    url: str, body: bytes, concurrency: int, duration: float, max_requests: int, headers: dict | None = None
+) -> dict:
     u = urlsplit(url)
     host, port = u.hostname, u.port or 80
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("loopback targets only")
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    payload = (f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+    payload = (
+        f"POST {u.path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
     lat: list[float] = []
     statuses: dict[int, int] = {}
     counter = [0]
     t0 = time.perf_counter()
     deadline = t0 + duration
-    results = await asyncio.gather(*[
-        _conn(host, port, payload, deadline, max_requests, lat, statuses, counter) for _ in range(concurrency)
-    ], return_exceptions=True)
+    results = await asyncio.gather(
+        *[_conn(host, port, payload, deadline, max_requests, lat, statuses, counter) for _ in range(concurrency)],
+        return_exceptions=True,
+    )
     elapsed = time.perf_counter() - t0
     conn_errors = [repr(r) for r in results if isinstance(r, BaseException)]
     lat.sort()
@@ -66,10 +70,19 @@ async def run(url: str, body: bytes, concurrency: int, duration: float, max_requ
         return round(lat[min(n - 1, int(p * n))] * 1000, 3) if n else float("nan")
 
     ok = statuses.get(200, 0)
-    return {"concurrency": concurrency, "seconds": round(elapsed, 3), "requests": n, "ok": ok,
-            "errors": n - ok + len(conn_errors), "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            "connection_errors": conn_errors[:3], "req_per_s": round(ok / elapsed, 1),
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99)}
+    return {
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 3),
+        "requests": n,
+        "ok": ok,
+        "errors": n - ok + len(conn_errors),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "connection_errors": conn_errors[:3],
+        "req_per_s": round(ok / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+    }
 
 
 def main() -> None:

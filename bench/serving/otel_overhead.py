@@ -69,8 +69,12 @@ def main() -> None:
     try:
         procs["before"] = (start(d, [], before), None)
         procs["tracing off"] = (start(d, [], None), None)
-        os.environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
-                           "OTEL_SERVICE_NAME": "bench"})
+        os.environ.update(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
+                "OTEL_SERVICE_NAME": "bench",
+            }
+        )
         procs["tracing on"] = (start(d, [], None), TRACEPARENT)
         for k in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"):
             os.environ.pop(k)
@@ -81,41 +85,64 @@ def main() -> None:
                     measure(proc, url, body, 0.5, headers, c)  # warm-up
                     r = measure(proc, url, body, a.seconds, headers, c)
                     runs[f"{name}, c={c}"].append(r)
-                    print(f"round {rnd + 1} {name} c={c}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
-                          f"p99 {r['p99_ms']} ms, errors {r['errors']}", flush=True)
+                    print(
+                        f"round {rnd + 1} {name} c={c}: {r['req_per_s']} req/s, {r['cpu_ms_per_req']} CPU ms/req, "
+                        f"p99 {r['p99_ms']} ms, errors {r['errors']}",
+                        flush=True,
+                    )
     finally:
         for (proc, _), _h in procs.values():
             proc.terminate()
             proc.wait(30)
         receiver.shutdown()
         os.environ.update(saved)
-    summary = {n: {"cpu_ms_per_req": statistics.median(x["cpu_ms_per_req"] for x in rs),
-                   "req_per_s": statistics.median(x["req_per_s"] for x in rs),
-                   "p99_ms": statistics.median(x["p99_ms"] for x in rs),
-                   "errors": sum(x["errors"] for x in rs)} for n, rs in runs.items()}
+    summary = {
+        n: {
+            "cpu_ms_per_req": statistics.median(x["cpu_ms_per_req"] for x in rs),
+            "req_per_s": statistics.median(x["req_per_s"] for x in rs),
+            "p99_ms": statistics.median(x["p99_ms"] for x in rs),
+            "errors": sum(x["errors"] for x in rs),
+        }
+        for n, rs in runs.items()
+    }
     for c in LEVELS:
         base = summary[f"before, c={c}"]["cpu_ms_per_req"]
         for n in procs:
             s = summary[f"{n}, c={c}"]
             s["cpu_vs_before"] = round(s["cpu_ms_per_req"] / base, 3)
-    doc = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start "
-                      f"{os.getloadavg()[0]:.2f}",
-           "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency {' and '.join(map(str, LEVELS))}, "
-                         f"{a.seconds:g} s x {a.rounds} alternating rounds, servers on core 0, load generator on "
-                         f"core 1; before = {a.before}",
-           "otlp_posts_received": _Drop.spans_posts, "summary": summary, "runs": runs}
+    doc = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}",
+        "conditions": f"onnxruntime, single-row JSON [1,20] FP64, concurrency {' and '.join(map(str, LEVELS))}, "
+        f"{a.seconds:g} s x {a.rounds} alternating rounds, servers on core 0, load generator on "
+        f"core 1; before = {a.before}",
+        "otlp_posts_received": _Drop.spans_posts,
+        "summary": summary,
+        "runs": runs,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "otel.json").write_text(json.dumps(doc, indent=2))
-    lines = ["# Model server: cost of OpenTelemetry tracing", "", f"{doc['when']}; {doc['machine']}.", "",
-             doc["conditions"] + "; medians of the rounds.", "",
-             "| server | CPU ms/req | vs before | req/s | p99 ms | errors |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "# Model server: cost of OpenTelemetry tracing",
+        "",
+        f"{doc['when']}; {doc['machine']}.",
+        "",
+        doc["conditions"] + "; medians of the rounds.",
+        "",
+        "| server | CPU ms/req | vs before | req/s | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for n, s in summary.items():
-        lines.append(f"| {n} | {s['cpu_ms_per_req']:.4f} | {s['cpu_vs_before']:.3f} | {s['req_per_s']:.0f} | "
-                     f"{s['p99_ms']:.1f} | {s['errors']} |")
-    lines += ["", f"'tracing on' exported its spans in {_Drop.spans_posts} OTLP/HTTP posts during the run.",
-              "CPU ms/req is the server's CPU time over the requests it answered. On a shared machine the server",
-              "gets only part of its core; compare the rows of one table, not tables."]
+        lines.append(
+            f"| {n} | {s['cpu_ms_per_req']:.4f} | {s['cpu_vs_before']:.3f} | {s['req_per_s']:.0f} | "
+            f"{s['p99_ms']:.1f} | {s['errors']} |"
+        )
+    lines += [
+        "",
+        f"'tracing on' exported its spans in {_Drop.spans_posts} OTLP/HTTP posts during the run.",
+        "CPU ms/req is the server's CPU time over the requests it answered. On a shared machine the server",
+        "gets only part of its core; compare the rows of one table, not tables.",
+    ]
     (RESULTS / "otel.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

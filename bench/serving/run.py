@@ -64,8 +64,9 @@ def make_model() -> dict:
     mdir = write_model_dir(model, WORK / "model-dir", name="hgb", version=1, native_format="joblib")
     joblib.dump(model, WORK / "model.joblib")
     row = X[:1]
-    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
-                                   "data": [float(v) for v in row[0]]}]}).encode()
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20], "data": [float(v) for v in row[0]]}]}
+    ).encode()
     (WORK / "body.json").write_bytes(body)
     # in-process cost of one single-row prediction, one thread
     spec = read_model_dir(mdir)
@@ -79,19 +80,39 @@ def make_model() -> dict:
         for _ in range(n):
             r.predict({"input": row})
         inproc[rt] = (time.process_time() - t0) / n * 1000
-    return {"model_dir": str(mdir), "joblib": str(WORK / "model.joblib"), "body": str(WORK / "body.json"),
-            "inprocess_ms_per_row": {k: round(v, 4) for k, v in inproc.items()}}
+    return {
+        "model_dir": str(mdir),
+        "joblib": str(WORK / "model.joblib"),
+        "body": str(WORK / "body.json"),
+        "inprocess_ms_per_row": {k: round(v, 4) for k, v in inproc.items()},
+    }
 
 
 def mlserver_dir(joblib_path: str, port: int) -> Path:
     d = WORK / "mlserver"
     (d / "hgb").mkdir(parents=True, exist_ok=True)
-    (d / "settings.json").write_text(json.dumps({
-        "debug": False, "parallel_workers": 0, "http_port": port, "grpc_port": free_port(),
-        "metrics_port": free_port(), "metrics_endpoint": None, "host": "127.0.0.1"}))
-    (d / "hgb" / "model-settings.json").write_text(json.dumps({
-        "name": "hgb", "implementation": "mlserver_sklearn.SKLearnModel",
-        "parameters": {"uri": joblib_path, "version": "1"}}))
+    (d / "settings.json").write_text(
+        json.dumps(
+            {
+                "debug": False,
+                "parallel_workers": 0,
+                "http_port": port,
+                "grpc_port": free_port(),
+                "metrics_port": free_port(),
+                "metrics_endpoint": None,
+                "host": "127.0.0.1",
+            }
+        )
+    )
+    (d / "hgb" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "hgb",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": joblib_path, "version": "1"},
+            }
+        )
+    )
     return d
 
 
@@ -104,12 +125,25 @@ def servers(info: dict) -> dict:
         "jupyter-modelops (sklearn)": lambda port: (pin + ours + ["--port", str(port), "--runtime", "native"], env1),
         "MLServer 1.7.1 tuned": lambda port: (
             pin + [str(VENVS / "mlserver" / "bin" / "mlserver"), "start", str(mlserver_dir(info["joblib"], port))],
-            {**env1, "MLSERVER_DEBUG": "false", "MLSERVER_PARALLEL_WORKERS": "0", "MLSERVER_METRICS_ENDPOINT": ""}),
+            {**env1, "MLSERVER_DEBUG": "false", "MLSERVER_PARALLEL_WORKERS": "0", "MLSERVER_METRICS_ENDPOINT": ""},
+        ),
         "KServe 0.21 ModelServer (latency/access logs off)": lambda port: (
-            pin + [str(VENVS / "kserve" / "bin" / "python"), str(HERE / "peers" / "kserve_server.py"), info["joblib"],
-                   "--http_port", str(port), "--grpc_port", str(free_port()), "--enable_grpc", "false",
-                   "--enable_latency_logging", "false"],
-            {**env1, "KSERVE_LOGLEVEL": "WARNING"}),
+            pin
+            + [
+                str(VENVS / "kserve" / "bin" / "python"),
+                str(HERE / "peers" / "kserve_server.py"),
+                info["joblib"],
+                "--http_port",
+                str(port),
+                "--grpc_port",
+                str(free_port()),
+                "--enable_grpc",
+                "false",
+                "--enable_latency_logging",
+                "false",
+            ],
+            {**env1, "KSERVE_LOGLEVEL": "WARNING"},
+        ),
     }
 
 
@@ -155,8 +189,26 @@ def get(url: str) -> int:
 
 
 def loadgen(url: str, body: str, c: int, seconds: float) -> dict:
-    out = subprocess.run(["taskset", "-c", "1", PY, str(HERE / "loadgen.py"), "--url", url, "--body", body,
-                          "-c", str(c), "-d", str(seconds)], capture_output=True, text=True, timeout=seconds + 60)
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "1",
+            PY,
+            str(HERE / "loadgen.py"),
+            "--url",
+            url,
+            "--body",
+            body,
+            "-c",
+            str(c),
+            "-d",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -194,8 +246,11 @@ def bench_server(name: str, make, info: dict, seconds: float, soak: float) -> di
             r["cpu_ms_per_req"] = round(used * 1000 / max(1, r["requests"]), 4)
             r["server_cpu_util"] = round(used / r["seconds"], 3)
             res["levels"][str(c)] = r
-            print(f"  {name} c={c}: {r['req_per_s']} req/s p50 {r['p50_ms']} p99 {r['p99_ms']} ms, "
-                  f"{r['cpu_ms_per_req']} CPU ms/req, errors {r['errors']}", flush=True)
+            print(
+                f"  {name} c={c}: {r['req_per_s']} req/s p50 {r['p50_ms']} p99 {r['p99_ms']} ms, "
+                f"{r['cpu_ms_per_req']} CPU ms/req, errors {r['errors']}",
+                flush=True,
+            )
         if soak:
             res["soak"] = run_soak(proc.pid, url, info["body"], soak)
     finally:
@@ -227,11 +282,13 @@ def run_soak(pid: int, url: str, body: str, seconds: float) -> dict:
     done.set()
     th.join()
     rss = [m for _, m in samples]
-    later = rss[len(rss) // 3:] or rss
+    later = rss[len(rss) // 3 :] or rss
     r["rss_mb_samples"] = samples
     r["rss_growth_mb_after_first_third"] = round(max(later) - min(later), 1) if later else None
-    print(f"  soak {seconds:g}s c=64: {r['requests']} requests, {r['errors']} errors, RSS {rss[0]}..{rss[-1]} MB",
-          flush=True)
+    print(
+        f"  soak {seconds:g}s c=64: {r['requests']} requests, {r['errors']} errors, RSS {rss[0]}..{rss[-1]} MB",
+        flush=True,
+    )
     return r
 
 
@@ -243,9 +300,11 @@ def write_md(doc: dict) -> str:
         def lv(c, key, L=L):
             return L.get(str(c), {}).get(key, "-")
 
-        rows.append(f"| {s['server']} | {lv(1, 'req_per_s')}, {lv(1, 'p50_ms')}, {lv(1, 'p99_ms')} | "
-                    f"{lv(8, 'req_per_s')}, {lv(8, 'p99_ms')} | {lv(64, 'req_per_s')}, {lv(64, 'p99_ms')} | "
-                    f"{lv(64, 'cpu_ms_per_req')} | {s.get('ready_s', '-')} | {s.get('idle_rss_mb', '-')} |")
+        rows.append(
+            f"| {s['server']} | {lv(1, 'req_per_s')}, {lv(1, 'p50_ms')}, {lv(1, 'p99_ms')} | "
+            f"{lv(8, 'req_per_s')}, {lv(8, 'p99_ms')} | {lv(64, 'req_per_s')}, {lv(64, 'p99_ms')} | "
+            f"{lv(64, 'cpu_ms_per_req')} | {s.get('ready_s', '-')} | {s.get('idle_rss_mb', '-')} |"
+        )
     r = doc["ratios"]
     lines = [
         "# Model server benchmark (one run, side by side)",
@@ -266,8 +325,11 @@ def write_md(doc: dict) -> str:
     ]
     soak = next((s.get("soak") for s in doc["servers"] if s.get("soak")), None)
     if soak:
-        lines += ["", f"Soak ({soak['seconds']} s, c=64, onnxruntime): {soak['requests']} requests, "
-                      f"{soak['errors']} errors, p99 {soak['p99_ms']} ms; RSS samples (s, MB): {soak['rss_mb_samples']}."]
+        lines += [
+            "",
+            f"Soak ({soak['seconds']} s, c=64, onnxruntime): {soak['requests']} requests, "
+            f"{soak['errors']} errors, p99 {soak['p99_ms']} ms; RSS samples (s, MB): {soak['rss_mb_samples']}.",
+        ]
     lines += ["", "Absolute figures depend on the machine and what else runs on it; quote the ratios."]
     return "\n".join(lines) + "\n"
 
@@ -310,11 +372,17 @@ def main() -> None:
     overhead = None
     if onnx:
         overhead = round(onnx["levels"]["64"]["cpu_ms_per_req"] - info["inprocess_ms_per_row"]["onnx"], 4)
-    doc = {"benchmark": "serving", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start "
-                      f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}",
-           "seconds": a.seconds, "model": info, "servers": results, "ratios": ratios,
-           "framework_overhead_ms": overhead}
+    doc = {
+        "benchmark": "serving",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average at start "
+        f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}",
+        "seconds": a.seconds,
+        "model": info,
+        "servers": results,
+        "ratios": ratios,
+        "framework_overhead_ms": overhead,
+    }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(doc, indent=2))

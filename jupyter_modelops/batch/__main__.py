@@ -22,20 +22,26 @@ def _plan(args: argparse.Namespace, spec) -> core.ScoringPlan:
     ofs, oroot = core.filesystem(args.output)
     path = f"{oroot}/{core.MANIFEST}"
     if core._kind(ofs, path) != "file":
-        raise ValidationError(f"The output {args.output!r} has no {core.MANIFEST}: the run was not planned.",
-                              hint="Start it with predict_batch(..., engine='kubernetes').")
+        raise ValidationError(
+            f"The output {args.output!r} has no {core.MANIFEST}: the run was not planned.",
+            hint="Start it with predict_batch(..., engine='kubernetes').",
+        )
     with ofs.open_input_stream(path) as fh:
         doc = json.loads(fh.read().decode("utf-8"))
     ref = f"{spec.name}:{spec.version}"
     if doc.get("ref") != ref:
-        raise ValidationError(f"The output {args.output!r} was planned for {doc.get('ref')}, but this image holds "
-                              f"{ref}; nothing was scored.")
+        raise ValidationError(
+            f"The output {args.output!r} was planned for {doc.get('ref')}, but this image holds "
+            f"{ref}; nothing was scored."
+        )
     fs, root = core.filesystem(args.source)
     files = core._source_files(fs, root, args.source)
     parts, fingerprint = core._partitions(fs, root, files, args.partition_rows)
     if fingerprint != doc.get("source_files"):
-        raise ValidationError(f"The source {args.source!r} changed since the run was planned; nothing was scored.",
-                              hint="Plan the run again into a new output folder.")
+        raise ValidationError(
+            f"The source {args.source!r} changed since the run was planned; nothing was scored.",
+            hint="Plan the run again into a new output folder.",
+        )
     features = spec.feature_names or [i.name for i in spec.inputs]
     ids = [c for c in args.id_columns.split(",") if c]
     return core.ScoringPlan(ref, args.source, args.output, parts, ids, list(features), args.batch_size)

@@ -19,14 +19,23 @@ def _score(p: core.ScoringPlan, index: int, files: dict, runtime: str | None, th
     return index, core.score_partition(p, p.partitions[index], model), model.name
 
 
-def run_dask(p: core.ScoringPlan, files: dict[str, bytes], todo: list[int], *, client: Any = None,
-             runtime: str | None = None, threads: int = 1, bar: Any = None) -> tuple[int, str | None]:
+def run_dask(
+    p: core.ScoringPlan,
+    files: dict[str, bytes],
+    todo: list[int],
+    *,
+    client: Any = None,
+    runtime: str | None = None,
+    threads: int = 1,
+    bar: Any = None,
+) -> tuple[int, str | None]:
     """Score partitions ``todo`` on a Dask cluster; ``(rows, runtime name)``."""
     distributed = require("distributed", purpose='score with engine="dask"', extra="dask")
     own = None
     if client is None:
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         own = (cluster, distributed.Client(cluster))
         client = own[1]
     elif isinstance(client, str):
@@ -34,8 +43,10 @@ def run_dask(p: core.ScoringPlan, files: dict[str, bytes], todo: list[int], *, c
         client = own[1]
     try:
         model = client.scatter(files, broadcast=True)
-        futures = [client.submit(_score, p, i, model, runtime, threads, key=f"modelops-batch-{p.ref}-{i}-{id(p)}",
-                                 pure=False) for i in todo]
+        futures = [
+            client.submit(_score, p, i, model, runtime, threads, key=f"modelops-batch-{p.ref}-{i}-{id(p)}", pure=False)
+            for i in todo
+        ]
         rows, name = 0, None
         for fut in distributed.as_completed(futures):
             _i, n, name = fut.result()

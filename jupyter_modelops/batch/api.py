@@ -34,11 +34,15 @@ class BatchResult(Result):
         d = self.data
         if d["engine"] == "kubernetes":
             verb = "rendered" if d.get("dry_run") else "applied"
-            return (f"BatchResult {d['ref']}: Job {d['namespace']}/{d['job']} {verb}, {d['partitions']} partitions "
-                    f"(parallelism {d['parallelism']}) -> {d['output']}")
+            return (
+                f"BatchResult {d['ref']}: Job {d['namespace']}/{d['job']} {verb}, {d['partitions']} partitions "
+                f"(parallelism {d['parallelism']}) -> {d['output']}"
+            )
         rate = f", {d['rows_per_second']:,.0f} rows/s" if d.get("rows_per_second") else ""
-        return (f"BatchResult {d['ref']}: {d['rows_scored']:,} rows in {d['scored']} partitions scored, "
-                f"{d['skipped']} already done ({d['engine']}{rate}) -> {d['output']}")
+        return (
+            f"BatchResult {d['ref']}: {d['rows_scored']:,} rows in {d['scored']} partitions scored, "
+            f"{d['skipped']} already done ({d['engine']}{rate}) -> {d['output']}"
+        )
 
     def to_text(self) -> str:
         return self._summary()
@@ -48,13 +52,30 @@ class BatchResult(Result):
         return f"<div><b>{esc(self._summary())}</b>{table(rows, ['', 'value'])}</div>"
 
 
-def predict_batch(ref: Any, source: str | os.PathLike, output: str | os.PathLike, *, engine: str = "local",
-                  id_columns: Sequence[str] | str | None = None, batch_size: int = core.DEFAULT_BATCH_SIZE,
-                  partition_rows: int = core.DEFAULT_PARTITION_ROWS, runtime: str | None = None,
-                  trusted: bool = False, threads: int = 1, progress: bool | None = None, client: Any = None,
-                  cluster: str | None = None, kubeconfig: str | None = None, namespace: str = "default",
-                  profile: str = "cpu-small", image: str | None = None, parallelism: int | None = None,
-                  claim: str | None = None, secret: str | None = None, dry_run: bool = False) -> BatchResult:
+def predict_batch(
+    ref: Any,
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    engine: str = "local",
+    id_columns: Sequence[str] | str | None = None,
+    batch_size: int = core.DEFAULT_BATCH_SIZE,
+    partition_rows: int = core.DEFAULT_PARTITION_ROWS,
+    runtime: str | None = None,
+    trusted: bool = False,
+    threads: int = 1,
+    progress: bool | None = None,
+    client: Any = None,
+    cluster: str | None = None,
+    kubeconfig: str | None = None,
+    namespace: str = "default",
+    profile: str = "cpu-small",
+    image: str | None = None,
+    parallelism: int | None = None,
+    claim: str | None = None,
+    secret: str | None = None,
+    dry_run: bool = False,
+) -> BatchResult:
     """Score a Parquet file, folder or dataset with a version, and write its predictions as Parquet.
 
     The output folder gets one ``part-NNNNN.parquet`` per partition with the
@@ -127,10 +148,18 @@ def predict_batch(ref: Any, source: str | os.PathLike, output: str | os.PathLike
     if engine not in ENGINES:
         from ..exceptions import suggest
 
-        raise ValidationError(f"engine={engine!r} is not known; expected one of {', '.join(ENGINES)}."
-                              f"{suggest(str(engine), ENGINES)}")
-    k8s_only = {"cluster": cluster, "kubeconfig": kubeconfig, "image": image, "parallelism": parallelism,
-                "claim": claim, "secret": secret, "dry_run": dry_run or None}
+        raise ValidationError(
+            f"engine={engine!r} is not known; expected one of {', '.join(ENGINES)}.{suggest(str(engine), ENGINES)}"
+        )
+    k8s_only = {
+        "cluster": cluster,
+        "kubeconfig": kubeconfig,
+        "image": image,
+        "parallelism": parallelism,
+        "claim": claim,
+        "secret": secret,
+        "dry_run": dry_run or None,
+    }
     given = [k for k, v in k8s_only.items() if v is not None]
     if engine != "kubernetes" and given:
         raise ValidationError(f"{', '.join(given)} apply only to engine='kubernetes'; engine is {engine!r}.")
@@ -141,19 +170,43 @@ def predict_batch(ref: Any, source: str | os.PathLike, output: str | os.PathLike
     if engine == "kubernetes":
         from .kube import run_job
 
-        return run_job(ref, source, output, id_columns=id_columns, batch_size=batch_size,
-                       partition_rows=partition_rows, runtime=runtime, trusted=trusted, threads=threads,
-                       cluster=cluster, kubeconfig=kubeconfig, namespace=namespace, profile=profile, image=image,
-                       parallelism=parallelism, claim=claim, secret=secret, dry_run=dry_run)
-    p = core.plan(ref, source, output, id_columns=id_columns, batch_size=batch_size, partition_rows=partition_rows,
-                  trusted=trusted)
+        return run_job(
+            ref,
+            source,
+            output,
+            id_columns=id_columns,
+            batch_size=batch_size,
+            partition_rows=partition_rows,
+            runtime=runtime,
+            trusted=trusted,
+            threads=threads,
+            cluster=cluster,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            profile=profile,
+            image=image,
+            parallelism=parallelism,
+            claim=claim,
+            secret=secret,
+            dry_run=dry_run,
+        )
+    p = core.plan(
+        ref,
+        source,
+        output,
+        id_columns=id_columns,
+        batch_size=batch_size,
+        partition_rows=partition_rows,
+        trusted=trusted,
+    )
     done = core.finished(p)
     todo = [part.index for part in p.partitions if part.index not in done]
     files = core.model_files(p.ref, trusted=trusted) if todo else {}
     from .. import _progress
 
-    bar = _progress.bar(total=sum(p.partitions[i].rows for i in todo), desc=f"scoring {p.ref}", progress=progress,
-                        unit="rows")
+    bar = _progress.bar(
+        total=sum(p.partitions[i].rows for i in todo), desc=f"scoring {p.ref}", progress=progress, unit="rows"
+    )
     t0 = time.perf_counter()
     try:
         if not todo:
@@ -169,9 +222,20 @@ def predict_batch(ref: Any, source: str | os.PathLike, output: str | os.PathLike
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    return BatchResult({
-        "engine": engine, "ref": p.ref, "source": p.source, "output": p.output, "runtime": name,
-        "partitions": len(p.partitions), "scored": len(todo), "skipped": len(p.partitions) - len(todo),
-        "rows_scored": rows, "rows_total": p.rows, "id_columns": p.id_columns, "seconds": round(seconds, 3),
-        "rows_per_second": round(rows / seconds, 1) if rows and seconds > 0 else None,
-    })
+    return BatchResult(
+        {
+            "engine": engine,
+            "ref": p.ref,
+            "source": p.source,
+            "output": p.output,
+            "runtime": name,
+            "partitions": len(p.partitions),
+            "scored": len(todo),
+            "skipped": len(p.partitions) - len(todo),
+            "rows_scored": rows,
+            "rows_total": p.rows,
+            "id_columns": p.id_columns,
+            "seconds": round(seconds, 3),
+            "rows_per_second": round(rows / seconds, 1) if rows and seconds > 0 else None,
+        }
+    )

@@ -28,8 +28,17 @@ from typing import Any, Iterable, Sequence
 from .._optional import require
 from ..exceptions import ValidationError
 
-__all__ = ["Partition", "ScoringPlan", "plan", "score_partition", "open_model", "model_files", "check_trust",
-           "MANIFEST", "VERSION_COLUMN"]
+__all__ = [
+    "Partition",
+    "ScoringPlan",
+    "plan",
+    "score_partition",
+    "open_model",
+    "model_files",
+    "check_trust",
+    "MANIFEST",
+    "VERSION_COLUMN",
+]
 
 MANIFEST = "_batch.json"
 VERSION_COLUMN = "model_version"
@@ -78,8 +87,10 @@ def filesystem(path: str) -> tuple[Any, str]:
         try:
             return pafs.FileSystem.from_uri(text)
         except Exception as exc:  # pyarrow raises ArrowInvalid / ArrowNotImplementedError
-            raise ValidationError(f"The location {text!r} cannot be opened ({exc}).",
-                                  hint="Pass a local path, or an s3:// or gs:// URL pyarrow can open.") from None
+            raise ValidationError(
+                f"The location {text!r} cannot be opened ({exc}).",
+                hint="Pass a local path, or an s3:// or gs:// URL pyarrow can open.",
+            ) from None
     return pafs.LocalFileSystem(), str(Path(text.removeprefix("file://")).absolute())
 
 
@@ -96,21 +107,29 @@ def _source_files(fs: Any, root: str, source: str) -> list[str]:
 
     kind = _kind(fs, root)
     if kind == "missing":
-        raise ValidationError(f"The source {source!r} does not exist; expected a Parquet file, a folder of Parquet "
-                              "files or a partitioned dataset.", hint="Check the path, or write the data first.")
+        raise ValidationError(
+            f"The source {source!r} does not exist; expected a Parquet file, a folder of Parquet "
+            "files or a partitioned dataset.",
+            hint="Check the path, or write the data first.",
+        )
     if kind == "file":
         return [root]
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
-    files = sorted(i.path for i in infos if i.type == pafs.FileType.File and not _hidden(i.path, root)
-                   and i.path.endswith((".parquet", ".pq", ".parq")))
+    files = sorted(
+        i.path
+        for i in infos
+        if i.type == pafs.FileType.File and not _hidden(i.path, root) and i.path.endswith((".parquet", ".pq", ".parq"))
+    )
     if not files:
-        raise ValidationError(f"The source folder {source!r} holds no Parquet files (*.parquet); expected a Parquet "
-                              "file, a folder of them or a partitioned dataset.")
+        raise ValidationError(
+            f"The source folder {source!r} holds no Parquet files (*.parquet); expected a Parquet "
+            "file, a folder of them or a partitioned dataset."
+        )
     return files
 
 
 def _hidden(path: str, root: str) -> bool:
-    rel = path[len(root):].lstrip("/")
+    rel = path[len(root) :].lstrip("/")
     return any(part.startswith((".", "_")) for part in rel.split("/"))
 
 
@@ -124,9 +143,11 @@ def _partitions(fs: Any, root: str, files: list[str], partition_rows: int) -> tu
             with fs.open_input_file(path) as fh:
                 meta = pq.ParquetFile(fh).metadata
         except Exception as exc:
-            raise ValidationError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {exc}).",
-                                  hint="Remove it from the source folder or rewrite it.") from None
-        rel = path[len(root):].lstrip("/") if path != root else Path(path).name
+            raise ValidationError(
+                f"{path} is not a readable Parquet file ({type(exc).__name__}: {exc}).",
+                hint="Remove it from the source folder or rewrite it.",
+            ) from None
+        rel = path[len(root) :].lstrip("/") if path != root else Path(path).name
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         fingerprint.append([rel, fs.get_file_info(path).size, sizes])
         run: list[int] = []
@@ -148,9 +169,11 @@ def _signature_features(mv: Any) -> list[str]:
     if not names:
         names = [c["name"] for c in sig.get("columns") or [] if isinstance(c, dict) and "name" in c]
     if not names:
-        raise ValidationError(f"{mv.ref} has no input signature naming its feature columns, so the source's columns "
-                              "cannot be matched to the model.",
-                              hint="Snapshot the model again with data=... (a DataFrame of its inputs).")
+        raise ValidationError(
+            f"{mv.ref} has no input signature naming its feature columns, so the source's columns "
+            "cannot be matched to the model.",
+            hint="Snapshot the model again with data=... (a DataFrame of its inputs).",
+        )
     return [str(n) for n in names]
 
 
@@ -163,16 +186,20 @@ def _check_schema(schema: Any, mv: Any, features: list[str], source: str) -> Non
             f"The source {source!r} lacks {len(missing)} of the feature columns that {mv.ref} was trained on "
             f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}); it has: "
             f"{', '.join(schema.names[:10])}{', ...' if len(schema.names) > 10 else ''}.",
-            hint="Score data with the model's columns, or pick the version trained on these columns.")
-    declared = {c.get("name"): c.get("datatype", "") for c in (mv.signature or {}).get("columns") or []
-                if isinstance(c, dict)}
+            hint="Score data with the model's columns, or pick the version trained on these columns.",
+        )
+    declared = {
+        c.get("name"): c.get("datatype", "") for c in (mv.signature or {}).get("columns") or [] if isinstance(c, dict)
+    }
     for f in features:
         t = schema.field(f).type
         numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
         want = declared.get(f, "FP64")
         if want != "BYTES" and not numeric:
-            raise ValidationError(f"Column '{f}' of the source {source!r} is {t}, but {mv.ref} expects numbers "
-                                  f"({want}) there.", hint="Convert the column to numbers, as in the training data.")
+            raise ValidationError(
+                f"Column '{f}' of the source {source!r} is {t}, but {mv.ref} expects numbers ({want}) there.",
+                hint="Convert the column to numbers, as in the training data.",
+            )
 
 
 def _id_columns(schema: Any, id_columns: Sequence[str] | str | None, features: list[str], source: str) -> list[str]:
@@ -182,15 +209,18 @@ def _id_columns(schema: Any, id_columns: Sequence[str] | str | None, features: l
         cols = [str(c) for c in id_columns]
         missing = [c for c in cols if c not in schema.names]
         if not cols or missing:
-            raise ValidationError(f"id_columns={list(cols)!r} names columns the source {source!r} lacks "
-                                  f"({', '.join(missing) or 'none given'}); it has: {', '.join(schema.names[:10])}.")
+            raise ValidationError(
+                f"id_columns={list(cols)!r} names columns the source {source!r} lacks "
+                f"({', '.join(missing) or 'none given'}); it has: {', '.join(schema.names[:10])}."
+            )
         return cols
     found = [n for n in schema.names if n not in features and _ID_RE.search(n)]
     if not found:
         raise ValidationError(
             f"The source {source!r} has no id column (a column named id, *_id, key or uuid besides the features), "
             "so predictions could not be joined back to their rows.",
-            hint="Pass id_columns=['customer_id'] naming the column(s) that identify a row.")
+            hint="Pass id_columns=['customer_id'] naming the column(s) that identify a row.",
+        )
     return found
 
 
@@ -222,7 +252,8 @@ def check_trust(ref: Any, *, trusted: bool = False) -> Any:
                     f"{mv.ref} {how} ({mv.origin}) and its skops file asks for types skops does not trust by "
                     f"default ({', '.join(unknown)}), so it was not loaded.",
                     hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load "
-                         "it again.")
+                    "it again.",
+                )
     return mv
 
 
@@ -260,16 +291,25 @@ def open_model(files: dict[str, bytes] | str | os.PathLike, *, runtime: str | No
             with tempfile.TemporaryDirectory(prefix="modelops-batch-model-") as tmp:
                 for name, data in files.items():
                     (Path(tmp) / name).write_bytes(data)
-                _MODELS[key] = choose_runtime(read_model_dir(tmp), prefer=runtime,
-                                              settings=RuntimeSettings(threads=threads))
+                _MODELS[key] = choose_runtime(
+                    read_model_dir(tmp), prefer=runtime, settings=RuntimeSettings(threads=threads)
+                )
         return _MODELS[key]
     return choose_runtime(read_model_dir(os.fspath(files)), prefer=runtime, settings=RuntimeSettings(threads=threads))
 
 
 # --------------------------------------------------------------------------- the plan
-def plan(ref: Any, source: str | os.PathLike, output: str | os.PathLike, *, id_columns: Sequence[str] | str | None = None,
-         batch_size: int = DEFAULT_BATCH_SIZE, partition_rows: int = DEFAULT_PARTITION_ROWS,
-         trusted: bool = False, write: bool = True) -> ScoringPlan:
+def plan(
+    ref: Any,
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    id_columns: Sequence[str] | str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    trusted: bool = False,
+    write: bool = True,
+) -> ScoringPlan:
     """Check the inputs and cut the source into partitions; writes the output's ``_batch.json`` unless
     ``write=False`` (a dry run), which still refuses an output folder of another run."""
     for name, value in (("batch_size", batch_size), ("partition_rows", partition_rows)):
@@ -300,8 +340,14 @@ def _write_manifest(p: ScoringPlan, fingerprint: list, partition_rows: int, *, w
     kind = _kind(ofs, oroot)
     if kind == "file":
         raise ValidationError(f"The output {p.output!r} is a file; expected a folder for the predictions.")
-    doc = {"schema": 1, "ref": p.ref, "source_files": fingerprint, "partition_rows": partition_rows,
-           "partitions": len(p.partitions), "id_columns": p.id_columns}
+    doc = {
+        "schema": 1,
+        "ref": p.ref,
+        "source_files": fingerprint,
+        "partition_rows": partition_rows,
+        "partitions": len(p.partitions),
+        "id_columns": p.id_columns,
+    }
     path = f"{oroot}/{MANIFEST}"
     if kind == "dir" and _kind(ofs, path) == "file":
         with ofs.open_input_stream(path) as fh:
@@ -312,15 +358,20 @@ def _write_manifest(p: ScoringPlan, fingerprint: list, partition_rows: int, *, w
         if old.get("ref") != p.ref:
             raise ValidationError(
                 f"The output {p.output!r} holds predictions of {old.get('ref', 'another run')}, not {p.ref}; "
-                "partitions of two versions were not mixed.", hint="Write to a new folder, or delete that one first.")
+                "partitions of two versions were not mixed.",
+                hint="Write to a new folder, or delete that one first.",
+            )
         if old.get("source_files") != fingerprint or old.get("partition_rows") != partition_rows:
             raise ValidationError(
                 f"The output {p.output!r} holds predictions for another source or partitioning than {p.source!r} "
                 "(its files, sizes or row groups changed), so its finished partitions cannot be reused.",
-                hint="Write to a new folder, or delete that one first.")
+                hint="Write to a new folder, or delete that one first.",
+            )
         if old.get("id_columns") != p.id_columns:
-            raise ValidationError(f"The output {p.output!r} was written with id columns {old.get('id_columns')}, "
-                                  f"not {p.id_columns}.", hint="Write to a new folder, or pass the same id_columns.")
+            raise ValidationError(
+                f"The output {p.output!r} was written with id columns {old.get('id_columns')}, not {p.id_columns}.",
+                hint="Write to a new folder, or pass the same id_columns.",
+            )
         return
     if not write:
         return
@@ -414,7 +465,8 @@ def score_partition(p: ScoringPlan, part: Partition, model: Any, *, on_batch: An
                     cols = {c: batch.column(c) for c in p.id_columns}
                     cols.update(_columns(model.predict(_feed(batch, model, p.features))))
                     cols[VERSION_COLUMN] = pa.DictionaryArray.from_arrays(
-                        pa.array([0] * batch.num_rows, pa.int32()), pa.array([p.ref]))
+                        pa.array([0] * batch.num_rows, pa.int32()), pa.array([p.ref])
+                    )
                     table = pa.table(cols)
                     if writer is None:
                         writer = pq.ParquetWriter(out, table.schema, compression="zstd")

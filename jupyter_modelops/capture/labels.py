@@ -39,17 +39,21 @@ def _check(ids: Any, labels: Any, rows: Any) -> tuple[list[str], list, list[int]
         raise ValidationError(f"ids has {len(ids)} entries but labels has {len(labels)}; give one label per id.")
     for i in ids:
         if not isinstance(i, str) or not i or len(i) > MAX_ID_CHARS:
-            raise ValidationError(f"Each id must be a request id string of 1 to {MAX_ID_CHARS} characters; got "
-                                  f"{str(i)[:60]!r}.", hint="Use the 'id' of the inference response (or its "
-                                  "X-Request-Id header).")
+            raise ValidationError(
+                f"Each id must be a request id string of 1 to {MAX_ID_CHARS} characters; got {str(i)[:60]!r}.",
+                hint="Use the 'id' of the inference response (or its X-Request-Id header).",
+            )
     if rows is None:
         rows = [0] * len(ids)
     else:
         rows = as_list(rows, "rows")
-        if len(rows) != len(ids) or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r < 2**31
-                                            for r in rows):
-            raise ValidationError(f"rows must hold one non-negative integer (the row within its request) per id; "
-                                  f"got {len(rows)} entries for {len(ids)} ids.")
+        if len(rows) != len(ids) or not all(
+            isinstance(r, int) and not isinstance(r, bool) and 0 <= r < 2**31 for r in rows
+        ):
+            raise ValidationError(
+                f"rows must hold one non-negative integer (the row within its request) per id; "
+                f"got {len(rows)} entries for {len(ids)} ids."
+            )
     kinds = set()
     for v in labels:
         if isinstance(v, str):
@@ -71,12 +75,16 @@ def _check(ids: Any, labels: Any, rows: Any) -> tuple[list[str], list, list[int]
 
 
 def label_files(store: CaptureStore, model: str) -> list[str]:
-    return sorted(e["path"] for e in store.listdir(store.labels_dir(model))
-                  if e["name"].endswith(".parquet") and not e["name"].startswith((".", "_")))
+    return sorted(
+        e["path"]
+        for e in store.listdir(store.labels_dir(model))
+        if e["name"].endswith(".parquet") and not e["name"].startswith((".", "_"))
+    )
 
 
-def write_labels(store: CaptureStore, model: str, ids: Sequence, labels: Sequence, *,
-                 rows: Sequence[int] | None = None) -> dict:
+def write_labels(
+    store: CaptureStore, model: str, ids: Sequence, labels: Sequence, *, rows: Sequence[int] | None = None
+) -> dict:
     """Append labels for ``model``'s captured requests; returns ``{"written", "unknown", "unknown_ids", ...}``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -88,19 +96,31 @@ def write_labels(store: CaptureStore, model: str, ids: Sequence, labels: Sequenc
             existing = pq.read_schema(fh).field("label").type
         numeric = pa.types.is_integer(existing) or pa.types.is_floating(existing)
         if numeric != (kind != "string"):
-            raise ValidationError(f"The labels of model '{model}' are {'numbers' if numeric else 'strings'}; "
-                                  f"got {'strings' if numeric else 'numbers'}.",
-                                  hint="Give the same kind of label as before.")
+            raise ValidationError(
+                f"The labels of model '{model}' are {'numbers' if numeric else 'strings'}; "
+                f"got {'strings' if numeric else 'numbers'}.",
+                hint="Give the same kind of label as before.",
+            )
     known = _known(store, model, ids)
     pairs = list(zip(ids, rows))
     unknown = [f"{i}" if r == 0 else f"{i}#{r}" for i, r in pairs if (i, r) not in known]
     now = time.time_ns()
-    t = pa.table({"request_id": pa.array(ids, pa.string()), "row": pa.array(rows, pa.int32()),
-                  "label": pa.array(labels, getattr(pa, kind)()),
-                  "labelled_at": pa.array([now // 1000] * len(ids), pa.timestamp("us", tz="UTC"))})
+    t = pa.table(
+        {
+            "request_id": pa.array(ids, pa.string()),
+            "row": pa.array(rows, pa.int32()),
+            "label": pa.array(labels, getattr(pa, kind)()),
+            "labelled_at": pa.array([now // 1000] * len(ids), pa.timestamp("us", tz="UTC")),
+        }
+    )
     store.write_table(t, store.labels_dir(model), f"labels-{now}-{uuid.uuid4().hex[:8]}.parquet")
-    return {"model": model, "written": len(ids), "unknown": len(unknown), "unknown_ids": unknown[:20],
-            "duplicates_in_call": len(pairs) - len(set(pairs))}
+    return {
+        "model": model,
+        "written": len(ids),
+        "unknown": len(unknown),
+        "unknown_ids": unknown[:20],
+        "duplicates_in_call": len(pairs) - len(set(pairs)),
+    }
 
 
 def _known(store: CaptureStore, model: str, ids: list[str]) -> set[tuple[str, int]]:
@@ -132,8 +152,14 @@ def read_labels(store: CaptureStore, model: str) -> Any:
         with store.fs.open(path, "rb") as fh:
             tables.append(pq.read_table(fh))
     if not tables:
-        return pd.DataFrame({"request_id": pd.Series(dtype=str), "row": pd.Series(dtype="int32"),
-                             "y_true": pd.Series(dtype=object), "labelled_at": pd.Series(dtype="datetime64[us, UTC]")})
+        return pd.DataFrame(
+            {
+                "request_id": pd.Series(dtype=str),
+                "row": pd.Series(dtype="int32"),
+                "y_true": pd.Series(dtype=object),
+                "labelled_at": pd.Series(dtype="datetime64[us, UTC]"),
+            }
+        )
     t = pa.concat_tables(tables, promote_options="permissive")
     df = t.to_pandas().rename(columns={"label": "y_true"})
     df = df.sort_values("labelled_at", kind="stable").drop_duplicates(["request_id", "row"], keep="last")
@@ -152,14 +178,22 @@ class LabelsResult(Result):
         self.store = store
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "written": self.written, "unknown": self.unknown,
-                "unknown_ids": self.unknown_ids, "duplicates_in_call": self.duplicates_in_call, "store": self.store}
+        return {
+            "model": self.model,
+            "written": self.written,
+            "unknown": self.unknown,
+            "unknown_ids": self.unknown_ids,
+            "duplicates_in_call": self.duplicates_in_call,
+            "store": self.store,
+        }
 
     def _summary(self) -> str:
         s = f"Labels for {self.model}: {self.written} written"
         if self.unknown:
-            s += (f", {self.unknown} match no captured request yet (kept; they join when their rows arrive): "
-                  f"{', '.join(self.unknown_ids[:5])}{'...' if self.unknown > 5 else ''}")
+            s += (
+                f", {self.unknown} match no captured request yet (kept; they join when their rows arrive): "
+                f"{', '.join(self.unknown_ids[:5])}{'...' if self.unknown > 5 else ''}"
+            )
         return s
 
     def to_text(self) -> str:

@@ -41,8 +41,10 @@ def parse_time(value: Any, *, arg: str, now: float | None = None) -> float | Non
             pass
         else:
             return (d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)).timestamp()
-    raise ValidationError(f"{arg} is {value!r}; expected a duration before now ('24h', '7d'), a datetime or an "
-                          "ISO 8601 time such as '2026-12-01T08:00:00Z'.")
+    raise ValidationError(
+        f"{arg} is {value!r}; expected a duration before now ('24h', '7d'), a datetime or an "
+        "ISO 8601 time such as '2026-12-01T08:00:00Z'."
+    )
 
 
 def resolve_target(ref: Any, store: Any = None) -> tuple[str, str | None, CaptureStore]:
@@ -57,8 +59,11 @@ def resolve_target(ref: Any, store: Any = None) -> tuple[str, str | None, Captur
     if dep is not None:
         state = dep.state
         location = store if store is not None else state.get("capture")
-        return (check_part(state.get("model_name", dep.name), "model name"),
-                str(state.get("active_version") or state.get("version") or "") or None, CaptureStore(location))
+        return (
+            check_part(state.get("model_name", dep.name), "model name"),
+            str(state.get("active_version") or state.get("version") or "") or None,
+            CaptureStore(location),
+        )
     from ..registry._refs import parse_ref
 
     r = parse_ref(ref)
@@ -70,8 +75,9 @@ def resolve_target(ref: Any, store: Any = None) -> tuple[str, str | None, Captur
     return check_part(r.name, "model name"), version, CaptureStore(store)
 
 
-def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t1: float,
-          columns: Sequence[str] | None) -> tuple[Any, list[dict]]:
+def _scan(
+    cs: CaptureStore, model: str, version: str | None, t0: float | None, t1: float, columns: Sequence[str] | None
+) -> tuple[Any, list[dict]]:
     """Arrow table of the window (only its hour partitions, only the needed columns) and file metadata."""
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -87,7 +93,7 @@ def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t
         name = entry["name"]
         if entry["type"] != "directory" or not name.startswith("version="):
             continue
-        v = name[len("version="):]
+        v = name[len("version=") :]
         if version is not None and v != version:
             continue
         dset = ds.dataset(entry["path"], format="parquet", filesystem=cs.fs, partitioning=part)
@@ -98,8 +104,10 @@ def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t
             have = set(dset.schema.names)
             missing = [c for c in columns if c not in have and c not in ("version", "y_true", "labelled_at")]
             if missing:
-                raise ValidationError(f"columns names {', '.join(map(repr, missing))}, which the captures of "
-                                      f"{model}:{v} do not have; they have {', '.join(dset.schema.names)}.")
+                raise ValidationError(
+                    f"columns names {', '.join(map(repr, missing))}, which the captures of "
+                    f"{model}:{v} do not have; they have {', '.join(dset.schema.names)}."
+                )
             cols = list(dict.fromkeys(["request_id", "row", "ts", *[c for c in columns if c in have]]))
         try:
             frags = list(dset.get_fragments(filter=flt))
@@ -108,11 +116,14 @@ def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t
                 metas.append({k.decode(): v2.decode() for k, v2 in md.items() if k.startswith(b"modelops.")})
             if not frags:
                 continue
-            t = ds.FileSystemDataset(frags, dset.schema, dset.format, dset.filesystem).to_table(columns=cols,
-                                                                                                  filter=flt)
+            t = ds.FileSystemDataset(frags, dset.schema, dset.format, dset.filesystem).to_table(
+                columns=cols, filter=flt
+            )
         except (pa.ArrowInvalid, OSError) as exc:
-            raise ModelOpsError(f"The captures of {model}:{v} in {cs.url} could not be read: {exc}.",
-                                hint="A file in the window is not valid Parquet; move it away.") from exc
+            raise ModelOpsError(
+                f"The captures of {model}:{v} in {cs.url} could not be read: {exc}.",
+                hint="A file in the window is not valid Parquet; move it away.",
+            ) from exc
         t = t.append_column("version", pa.array([v] * t.num_rows, pa.string()))
         tables.append(t)
     if not tables:
@@ -120,8 +131,16 @@ def _scan(cs: CaptureStore, model: str, version: str | None, t0: float | None, t
     return pa.concat_tables(tables, promote_options="permissive"), metas
 
 
-def captures(ref: Any, since: Any = "24h", until: Any = None, columns: Sequence[str] | None = None, *,
-             store: Any = None, labels: bool = True, summary: bool = False) -> Any:
+def captures(
+    ref: Any,
+    since: Any = "24h",
+    until: Any = None,
+    columns: Sequence[str] | None = None,
+    *,
+    store: Any = None,
+    labels: bool = True,
+    summary: bool = False,
+) -> Any:
     """The inferences a deployed model saw, as a DataFrame (or a :class:`CaptureSummary`).
 
     Only the hour partitions of the window and the asked columns are read
@@ -170,8 +189,14 @@ def captures(ref: Any, since: Any = "24h", until: Any = None, columns: Sequence[
         raise ValidationError(f"columns must be a list of column names; got {columns!r}.")
     t, metas = _scan(cs, model, version, t0, t1, columns)
     if t is None:
-        df = pd.DataFrame({"request_id": pd.Series(dtype=str), "row": pd.Series(dtype="int32"),
-                           "ts": pd.Series(dtype="datetime64[us, UTC]"), "version": pd.Series(dtype=str)})
+        df = pd.DataFrame(
+            {
+                "request_id": pd.Series(dtype=str),
+                "row": pd.Series(dtype="int32"),
+                "ts": pd.Series(dtype="datetime64[us, UTC]"),
+                "version": pd.Series(dtype=str),
+            }
+        )
     else:
         df = t.to_pandas()
         df = df.sort_values(["ts", "request_id", "row"], kind="stable").reset_index(drop=True)
@@ -179,8 +204,11 @@ def captures(ref: Any, since: Any = "24h", until: Any = None, columns: Sequence[
         from .labels import read_labels
 
         lab = read_labels(cs, model)
-        df = df.merge(lab, on=["request_id", "row"], how="left") if len(lab) else df.assign(y_true=None,
-                                                                                           labelled_at=pd.NaT)
+        df = (
+            df.merge(lab, on=["request_id", "row"], how="left")
+            if len(lab)
+            else df.assign(y_true=None, labelled_at=pd.NaT)
+        )
     if not summary:
         return df
     return CaptureSummary(model, version, df, metas, since=t0, until=t1, store=cs.url)
@@ -205,8 +233,17 @@ class CaptureSummary(Result):
         Rows with a label; ``labelled_share`` is ``labelled / rows``.
     """
 
-    def __init__(self, model: str, version: str | None, frame: Any, metas: list[dict], *, since: float | None,
-                 until: float, store: str) -> None:
+    def __init__(
+        self,
+        model: str,
+        version: str | None,
+        frame: Any,
+        metas: list[dict],
+        *,
+        since: float | None,
+        until: float,
+        store: str,
+    ) -> None:
         self.model, self.version, self.frame, self.store = model, version, frame, store
         self.since, self.until = since, until
         self.rows = int(len(frame))
@@ -243,43 +280,79 @@ class CaptureSummary(Result):
         rows = f.assign(hour=f["ts"].dt.floor("h")).groupby("hour").size()
         g = per_req.groupby("hour")
         errors = g["status"].apply(lambda s: int((s != 200).sum()))
-        out = pd.DataFrame({"requests": g.size(), "rows": rows, "errors": errors,
-                            "p50_ms": g["latency_ms"].quantile(0.5), "p95_ms": g["latency_ms"].quantile(0.95),
-                            "p99_ms": g["latency_ms"].quantile(0.99)})
+        out = pd.DataFrame(
+            {
+                "requests": g.size(),
+                "rows": rows,
+                "errors": errors,
+                "p50_ms": g["latency_ms"].quantile(0.5),
+                "p95_ms": g["latency_ms"].quantile(0.95),
+                "p99_ms": g["latency_ms"].quantile(0.99),
+            }
+        )
         out["error_rate"] = out["errors"] / out["requests"]
         return out.reset_index()[cols]
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "version": self.version, "store": self.store, "rows": self.rows,
-                "requests": self.requests, "first": self.first, "last": self.last, "sampling": self.sampling,
-                "dropped": self.dropped, "labelled": self.labelled, "labelled_share": self.labelled_share,
-                "latency_ms": self.latency_ms, "error_rate": self.error_rate, "statuses": self.statuses}
+        return {
+            "model": self.model,
+            "version": self.version,
+            "store": self.store,
+            "rows": self.rows,
+            "requests": self.requests,
+            "first": self.first,
+            "last": self.last,
+            "sampling": self.sampling,
+            "dropped": self.dropped,
+            "labelled": self.labelled,
+            "labelled_share": self.labelled_share,
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "statuses": self.statuses,
+        }
 
     def _summary(self) -> str:
         ref = f"{self.model}:{self.version}" if self.version else self.model
         if not self.rows:
             return f"CaptureSummary {ref}: no captured rows in the window"
         rate = "/".join(f"{r:g}" for r in self.sampling) or "?"
-        return (f"CaptureSummary {ref}: {self.rows:,} rows ({self.requests:,} requests) from {self.first} to "
-                f"{self.last}; sampling {rate}; {self.dropped:,} dropped; {self.labelled_share:.1%} labelled")
+        return (
+            f"CaptureSummary {ref}: {self.rows:,} rows ({self.requests:,} requests) from {self.first} to "
+            f"{self.last}; sampling {rate}; {self.dropped:,} dropped; {self.labelled_share:.1%} labelled"
+        )
 
     def to_text(self) -> str:
         lines = [self._summary()]
         if self.latency_ms:
-            lines.append("  latency ms: " + ", ".join(f"{k} {v:.2f}" for k, v in self.latency_ms.items())
-                         + f"; error rate {self.error_rate:.2%}")
+            lines.append(
+                "  latency ms: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in self.latency_ms.items())
+                + f"; error rate {self.error_rate:.2%}"
+            )
         lines.append(f"  store: {self.store}")
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        rows = [(k, fmt(v) if not isinstance(v, (dict, list)) else ", ".join(
-            f"{a}: {fmt(b)}" for a, b in (v.items() if isinstance(v, dict) else enumerate(v))))
-            for k, v in self.to_dict().items()]
+        rows = [
+            (
+                k,
+                fmt(v)
+                if not isinstance(v, (dict, list))
+                else ", ".join(f"{a}: {fmt(b)}" for a, b in (v.items() if isinstance(v, dict) else enumerate(v))),
+            )
+            for k, v in self.to_dict().items()
+        ]
         return page(f"Captures of {self.model}", table(rows))
 
 
-def log_labels(ref_or_deployment: Any, ids: Sequence[str], labels: Sequence[Any], *, rows: Sequence[int] | None = None,
-               store: Any = None) -> Any:
+def log_labels(
+    ref_or_deployment: Any,
+    ids: Sequence[str],
+    labels: Sequence[Any],
+    *,
+    rows: Sequence[int] | None = None,
+    store: Any = None,
+) -> Any:
     """Record ground truth for captured inferences; joined to them by request id when read.
 
     Parameters
@@ -310,8 +383,15 @@ def log_labels(ref_or_deployment: Any, ids: Sequence[str], labels: Sequence[Any]
     return LabelsResult(write_labels(cs, model, ids, labels, rows=rows), cs.url)
 
 
-def log_labels_file(ref_or_deployment: Any, path: str, *, id_column: str, label_column: str,
-                    row_column: str | None = None, store: Any = None) -> Any:
+def log_labels_file(
+    ref_or_deployment: Any,
+    path: str,
+    *,
+    id_column: str,
+    label_column: str,
+    row_column: str | None = None,
+    store: Any = None,
+) -> Any:
     """:func:`log_labels` from a CSV or Parquet file with a request-id column and a label column.
 
     Parameters
@@ -337,8 +417,10 @@ def log_labels_file(ref_or_deployment: Any, path: str, *, id_column: str, label_
     wanted = [c for c in (id_column, label_column, row_column) if c]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise ValidationError(f"The labels file '{path}' has no column {', '.join(map(repr, missing))}.",
-                              hint=f"Its columns are: {', '.join(map(str, list(frame.columns)[:20]))}.")
+        raise ValidationError(
+            f"The labels file '{path}' has no column {', '.join(map(repr, missing))}.",
+            hint=f"Its columns are: {', '.join(map(str, list(frame.columns)[:20]))}.",
+        )
     if frame[label_column].isna().any():
         raise ValidationError(f"The label column '{label_column}' of '{path}' has empty cells; give a label per row.")
     ids = [str(v) for v in frame[id_column].tolist()]

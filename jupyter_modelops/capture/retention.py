@@ -49,7 +49,7 @@ def gc_captures(older_than: Any, *, store: Any = None, grace_s: float = GRACE_S,
             if v["type"] != "directory" or not v["name"].startswith("version="):
                 continue
             for h in cs.listdir(v["path"]):
-                hour = h["name"][len("hour="):]
+                hour = h["name"][len("hour=") :]
                 if h["type"] != "directory" or not h["name"].startswith("hour=") or not HOUR_RE.match(hour):
                     continue
                 end = calendar.timegm(time.strptime(hour, "%Y-%m-%dT%H")) + 3600

@@ -27,13 +27,35 @@ import numpy as np
 META_COLUMNS = ("request_id", "row", "ts", "latency_ms", "status", "deployment", "cluster", "pod")
 
 _ARROW = {
-    "BOOL": "bool_", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-    "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
-    "FP16": "float32", "FP32": "float32", "FP64": "float64", "BYTES": "binary",
+    "BOOL": "bool_",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float32",
+    "FP32": "float32",
+    "FP64": "float64",
+    "BYTES": "binary",
 }
-_NUMPY = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-          "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64",
-          "FP16": "float32", "FP32": "float32", "FP64": "float64", "BYTES": "object"}
+_NUMPY = {
+    "BOOL": "bool",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float32",
+    "FP32": "float32",
+    "FP64": "float64",
+    "BYTES": "object",
+}
 
 
 def tensor_of(source: Any, c: "Column") -> Any:
@@ -81,8 +103,9 @@ class CaptureSchema:
         Names of the columns of a single 2-D input.
     """
 
-    def __init__(self, inputs: Sequence[Any], outputs: Sequence[Any],
-                 feature_names: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, inputs: Sequence[Any], outputs: Sequence[Any], feature_names: Sequence[str] | None = None
+    ) -> None:
         import pyarrow as pa
 
         taken = set(META_COLUMNS)
@@ -98,43 +121,61 @@ class CaptureSchema:
             return out
 
         single = len(inputs) == 1 and len(inputs[0].shape) == 2
-        if single and feature_names and inputs[0].shape[1] in (-1, len(feature_names)) \
-                and len(set(map(str, feature_names))) == len(feature_names):
+        if (
+            single
+            and feature_names
+            and inputs[0].shape[1] in (-1, len(feature_names))
+            and len(set(map(str, feature_names))) == len(feature_names)
+        ):
             spec = inputs[0]
             for j, f in enumerate(feature_names):
                 cols.append(Column(name_for(str(f), "input"), spec.name, "input", spec.datatype, 0, j))
         else:
             for k, spec in enumerate(inputs):
-                cols.append(Column(name_for(spec.name, "input"), spec.name, "input", spec.datatype,
-                                   _width(spec.shape), index=k))
+                cols.append(
+                    Column(name_for(spec.name, "input"), spec.name, "input", spec.datatype, _width(spec.shape), index=k)
+                )
         for k, spec in enumerate(outputs):
-            cols.append(Column(name_for(spec.name, "output"), spec.name, "output", spec.datatype, _width(spec.shape),
-                               index=k))
+            cols.append(
+                Column(name_for(spec.name, "output"), spec.name, "output", spec.datatype, _width(spec.shape), index=k)
+            )
         self.input_names = [s.name for s in inputs]
         self.output_names = [s.name for s in outputs]
         # the packed form (see writer.record_packed): per tensor, inputs then outputs, its dtype and values per row;
         # None when a tensor has no fixed width or holds bytes
         tensors = [(s, _width(s.shape)) for s in [*inputs, *outputs]]
-        self.packed = None if any(s.datatype == "BYTES" or w < 0 for s, w in tensors) else [
-            (np.dtype(_NUMPY[s.datatype]), max(w, 1)) for s, w in tensors]
+        self.packed = (
+            None
+            if any(s.datatype == "BYTES" or w < 0 for s, w in tensors)
+            else [(np.dtype(_NUMPY[s.datatype]), max(w, 1)) for s, w in tensors]
+        )
         self._slot = {(c.role, c.index): (c.index if c.role == "input" else len(inputs) + c.index) for c in cols}
         self.columns = cols
         self.n_features = len(feature_names) if cols and cols[0].feature is not None else 0
-        fields = [pa.field("request_id", pa.string()), pa.field("row", pa.int32()),
-                  pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("latency_ms", pa.float64()),
-                  pa.field("status", pa.int16()), pa.field("deployment", pa.string()),
-                  pa.field("cluster", pa.string()), pa.field("pod", pa.string())]
+        fields = [
+            pa.field("request_id", pa.string()),
+            pa.field("row", pa.int32()),
+            pa.field("ts", pa.timestamp("us", tz="UTC")),
+            pa.field("latency_ms", pa.float64()),
+            pa.field("status", pa.int16()),
+            pa.field("deployment", pa.string()),
+            pa.field("cluster", pa.string()),
+            pa.field("pod", pa.string()),
+        ]
         for c in cols:
             fields.append(pa.field(c.name, self.arrow_type(c)))
-        meta = {"modelops.schema": "1",
-                "modelops.inputs": json.dumps([c.name for c in cols if c.role == "input"]),
-                "modelops.outputs": json.dumps([c.name for c in cols if c.role == "output"])}
+        meta = {
+            "modelops.schema": "1",
+            "modelops.inputs": json.dumps([c.name for c in cols if c.role == "input"]),
+            "modelops.outputs": json.dumps([c.name for c in cols if c.role == "output"]),
+        }
         self.arrow = pa.schema(fields, metadata=meta)
         # dictionary encoding only where values repeat (unique ids and floats would pay for nothing)
         self.dictionary = ["deployment", "cluster", "pod"] + [c.name for c in cols if c.datatype == "BYTES"]
-        self.row_bytes = 96 + sum(max(c.width, 1) * (8 if c.datatype == "BYTES" else
-                                                     __import__("numpy").dtype(_NUMPY[c.datatype]).itemsize)
-                                  for c in cols)
+        self.row_bytes = 96 + sum(
+            max(c.width, 1) * (8 if c.datatype == "BYTES" else __import__("numpy").dtype(_NUMPY[c.datatype]).itemsize)
+            for c in cols
+        )
 
     @staticmethod
     def arrow_type(c: Column) -> Any:
@@ -154,15 +195,21 @@ class CaptureSchema:
         import pyarrow as pa
 
         ok = [it for it in items if it[8] is not None and it[7] is not None and it[6] > 0]
-        bad = [it for it in items if not (it[8] is not None and it[7] is not None and it[6] > 0)] \
-            if len(ok) != len(items) else []
+        bad = (
+            [it for it in items if not (it[8] is not None and it[7] is not None and it[6] > 0)]
+            if len(ok) != len(items)
+            else []
+        )
         parts = []
         if ok:
             fields = list(zip(*ok))  # one pass: a tuple per field of Item
             counts = np.array(fields[6], dtype=np.int64)
             n = int(counts.sum())
-            rows = np.zeros(n, dtype=np.int32) if n == len(ok) else (
-                np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+            rows = (
+                np.zeros(n, dtype=np.int32)
+                if n == len(ok)
+                else (np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+            )
             arrays = self._meta_arrays(fields, counts, n, context, rows)
             cache: dict[tuple[str, str], Any] = {}
             for c in self.columns:
@@ -185,12 +232,14 @@ class CaptureSchema:
             parts.append(pa.Table.from_arrays(arrays, schema=self.arrow))
         table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         if metadata:
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   **{k.encode(): v.encode() for k, v in metadata.items()}})
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
+            )
         return table
 
-    def table_packed(self, ids: list, ts: list, lat: list, status: list, nrows: list, data: bytes,
-                     context: Sequence[str]) -> Any:
+    def table_packed(
+        self, ids: list, ts: list, lat: list, status: list, nrows: list, data: bytes, context: Sequence[str]
+    ) -> Any:
         """An Arrow table from the packed form: per-request lists and the rows' bytes (every tensor's bytes
         of a row side by side, inputs then outputs)."""
         import numpy as np
@@ -201,12 +250,13 @@ class CaptureSchema:
         stacked, offset = [], 0
         for dt, k in self.packed:
             width = dt.itemsize * k
-            stacked.append(np.ascontiguousarray(raw[:, offset:offset + width]).view(dt).reshape(n, k))
+            stacked.append(np.ascontiguousarray(raw[:, offset : offset + width]).view(dt).reshape(n, k))
             offset += width
         return self.table_arrays(ids, ts, lat, status, nrows, stacked, context)
 
-    def table_arrays(self, ids: Sequence[str], ts: Any, lat: Any, status: Any, nrows: Any, stacked: list,
-                     context: Sequence[str]) -> Any:
+    def table_arrays(
+        self, ids: Sequence[str], ts: Any, lat: Any, status: Any, nrows: Any, stacked: list, context: Sequence[str]
+    ) -> Any:
         """An Arrow table from whole batches: per-request ids, times, latencies, statuses and row counts, and
         per tensor of the packed form (inputs then outputs) one ``(rows, values per row)`` array of its dtype."""
         import numpy as np
@@ -214,8 +264,11 @@ class CaptureSchema:
 
         counts = np.asarray(nrows, dtype=np.int64)
         n = int(counts.sum())
-        rows = np.zeros(n, dtype=np.int32) if n == len(ids) else (
-            np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+        rows = (
+            np.zeros(n, dtype=np.int32)
+            if n == len(ids)
+            else (np.arange(n, dtype=np.int32) - np.repeat(np.cumsum(counts) - counts, counts).astype(np.int32))
+        )
         arrays = self._meta_arrays([None, None, ids, ts, lat, status], counts, n, context, rows)
         for c in self.columns:
             s = stacked[self._slot[(c.role, c.index)]]
@@ -236,8 +289,16 @@ class CaptureSchema:
             ids = ids.take(idx)
             ts, lat, status = np.repeat(ts, counts), np.repeat(lat, counts), np.repeat(status, counts)
         dep, cluster, pod = context
-        return [ids, pa.array(rows, pa.int32()), pa.array(ts, pa.timestamp("us", tz="UTC")), pa.array(lat),
-                pa.array(status), _const(dep, n), _const(cluster, n), _const(pod, n)]
+        return [
+            ids,
+            pa.array(rows, pa.int32()),
+            pa.array(ts, pa.timestamp("us", tz="UTC")),
+            pa.array(lat),
+            pa.array(status),
+            _const(dep, n),
+            _const(cluster, n),
+            _const(pod, n),
+        ]
 
     def _column(self, stacked: Any, c: Column, n: int) -> Any:
         import numpy as np
@@ -256,8 +317,9 @@ class CaptureSchema:
             return pa.array(list(values), typ)
         inner = typ.value_type
         flat = values.reshape(-1)
-        return pa.FixedSizeListArray.from_arrays(pa.array(flat.tolist() if c.datatype == "BYTES" else flat, inner),
-                                                 c.width)
+        return pa.FixedSizeListArray.from_arrays(
+            pa.array(flat.tolist() if c.datatype == "BYTES" else flat, inner), c.width
+        )
 
 
 def _stack(arrays: list, c: Column, counts: Any) -> Any:
@@ -285,8 +347,9 @@ def _stack(arrays: list, c: Column, counts: Any) -> Any:
         out.append(a)
     stacked = out[0] if len(out) == 1 else np.concatenate(out, axis=0)
     if c.datatype == "BYTES":
-        return np.array([x if isinstance(x, bytes) else str(x).encode() for x in stacked.reshape(-1)],
-                        dtype=object).reshape(stacked.shape)
+        return np.array(
+            [x if isinstance(x, bytes) else str(x).encode() for x in stacked.reshape(-1)], dtype=object
+        ).reshape(stacked.shape)
     return stacked.astype(want, copy=False)
 
 

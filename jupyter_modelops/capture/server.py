@@ -40,8 +40,12 @@ class ServerCapture:
     """
 
     def __init__(self, location: str, *, rate: float = 1.0, deployment: str | None = None, **options: Any) -> None:
-        self.writer = CaptureWriter(None if location in ("default", "true", "1") else location, rate=rate,
-                                    deployment=deployment or None, **options)
+        self.writer = CaptureWriter(
+            None if location in ("default", "true", "1") else location,
+            rate=rate,
+            deployment=deployment or None,
+            **options,
+        )
         # generated ids: 64 random bits for this process, then a counter (32 hex digits, unique, cheap)
         self.prefix = os.urandom(8).hex()
         self.counter = itertools.count(1)
@@ -49,10 +53,14 @@ class ServerCapture:
 
     def register(self, model: Any) -> None:
         """A model's runtime is loaded: derive its capture schema from the served signature."""
-        self.writer.register(model.name, model.version, model.runtime.inputs, model.runtime.outputs,
-                             model.spec.feature_names)
-        self.names[model.name] = ([i.name for i in model.runtime.inputs], [o.name for o in model.runtime.outputs],
-                                  self.writer.packer(model.name, model.version))
+        self.writer.register(
+            model.name, model.version, model.runtime.inputs, model.runtime.outputs, model.spec.feature_names
+        )
+        self.names[model.name] = (
+            [i.name for i in model.runtime.inputs],
+            [o.name for o in model.runtime.outputs],
+            self.writer.packer(model.name, model.version),
+        )
         self.writer.start()
 
     def tapper(self, model: Any) -> Any:
@@ -75,8 +83,18 @@ class ServerCapture:
                 keep = [random.random() < writer.rate for _ in items]
                 if not any(keep):
                     return
-            writer.record_batch(name, version, ids, nrows, rows, time.time(), time.monotonic(), starts,
-                                [inputs.get(n) for n in ins] + [outputs.get(n) for n in outs], keep)
+            writer.record_batch(
+                name,
+                version,
+                ids,
+                nrows,
+                rows,
+                time.time(),
+                time.monotonic(),
+                starts,
+                [inputs.get(n) for n in ins] + [outputs.get(n) for n in outs],
+                keep,
+            )
 
         return tap
 
@@ -86,8 +104,7 @@ class ServerCapture:
         if rid is None:
             request.id = f"{self.prefix}{next(self.counter):016x}"
         elif len(rid) > MAX_ID_CHARS:
-            raise InvalidInput(f"The request id has {len(rid)} characters; this server accepts at most "
-                               f"{MAX_ID_CHARS}.")
+            raise InvalidInput(f"The request id has {len(rid)} characters; this server accepts at most {MAX_ID_CHARS}.")
         return True
 
     def done(self, model: Any, request: Any, outputs: dict | None, t0: float, status: int) -> None:
@@ -102,9 +119,19 @@ class ServerCapture:
             arrays += [outputs.get(n) for n in outs]
             if self.writer.record_packed(packer, request.id, ts, lat, status, request.nrows, arrays) is not None:
                 return
-        self.writer.record((model.name, model.version, request.id, ts, lat, status,  # type: ignore[arg-type]
-                            request.nrows, tuple(map(request.inputs.get, ins)),
-                            None if outputs is None else tuple(map(outputs.get, outs))))
+        self.writer.record(
+            (
+                model.name,
+                model.version,
+                request.id,
+                ts,
+                lat,
+                status,  # type: ignore[arg-type]
+                request.nrows,
+                tuple(map(request.inputs.get, ins)),
+                None if outputs is None else tuple(map(outputs.get, outs)),
+            )
+        )
 
     async def labels(self, model: Any, body: bytes) -> bytes:
         """``POST /v2/models/{name}/labels``: ``{"ids": [...], "labels": [...], "rows": [...]?}``."""
@@ -112,14 +139,23 @@ class ServerCapture:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"The labels body is not valid JSON: {exc}.") from None
-        if isinstance(doc, dict) and isinstance(doc.get("labels"), list) and "ids" not in doc \
-                and all(isinstance(x, dict) for x in doc["labels"]):
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("labels"), list)
+            and "ids" not in doc
+            and all(isinstance(x, dict) for x in doc["labels"])
+        ):
             entries = doc["labels"]
-            doc = {"ids": [e.get("id") for e in entries], "labels": [e.get("label") for e in entries],
-                   **({"rows": [e.get("row", 0) for e in entries]} if any("row" in e for e in entries) else {})}
+            doc = {
+                "ids": [e.get("id") for e in entries],
+                "labels": [e.get("label") for e in entries],
+                **({"rows": [e.get("row", 0) for e in entries]} if any("row" in e for e in entries) else {}),
+            }
         if not isinstance(doc, dict) or not isinstance(doc.get("ids"), list) or not isinstance(doc.get("labels"), list):
-            raise InvalidInput('The labels body must be {"ids": [...], "labels": [...]} (optionally "rows": [...]) '
-                               'or {"labels": [{"id": ..., "label": ...}, ...]}.')
+            raise InvalidInput(
+                'The labels body must be {"ids": [...], "labels": [...]} (optionally "rows": [...]) '
+                'or {"labels": [{"id": ..., "label": ...}, ...]}.'
+            )
         from .labels import write_labels
 
         def work() -> dict:

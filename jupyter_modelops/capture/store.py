@@ -37,8 +37,10 @@ def check_part(value: Any, what: str) -> str:
     """A model name or version usable as one path component (no separators, no ``..``)."""
     text = str(value)
     if not PART_RE.match(text) or ".." in text:
-        raise ValidationError(f"The {what} {text!r} cannot name a capture partition: expected 1 to 128 letters, "
-                              "digits, '.', '_' or '-', starting with a letter or a digit.")
+        raise ValidationError(
+            f"The {what} {text!r} cannot name a capture partition: expected 1 to 128 letters, "
+            "digits, '.', '_' or '-', starting with a letter or a digit."
+        )
     return text
 
 
@@ -64,7 +66,7 @@ class CaptureStore:
         scheme = self.url.split("://", 1)[0] if "://" in self.url else "file"
         self.local = scheme == "file"
         if self.local:
-            self.root = self.url[len("file://"):] if self.url.startswith("file://") else self.url
+            self.root = self.url[len("file://") :] if self.url.startswith("file://") else self.url
             self.fs = fsspec.filesystem("file")
         else:
             from .._optional import require
@@ -114,8 +116,15 @@ class CaptureStore:
             mtime = e.get("mtime") or e.get("LastModified") or e.get("last_modified") or e.get("created")
             if hasattr(mtime, "timestamp"):
                 mtime = mtime.timestamp()
-            out.append({"name": name, "path": str(e["name"]).rstrip("/"), "type": e.get("type", "file"),
-                        "size": int(e.get("size") or 0), "mtime": float(mtime) if mtime else None})
+            out.append(
+                {
+                    "name": name,
+                    "path": str(e["name"]).rstrip("/"),
+                    "type": e.get("type", "file"),
+                    "size": int(e.get("size") or 0),
+                    "mtime": float(mtime) if mtime else None,
+                }
+            )
         return out
 
     # -- writing -------------------------------------------------------------------------------
@@ -167,17 +176,20 @@ def resolve_location(location: Any) -> str:
     if isinstance(location, os.PathLike):
         location = os.fspath(location)
     if not isinstance(location, str) or not location.strip():
-        raise ValidationError(f"The capture location must be a path or a URL such as 's3://bucket/captures'; "
-                              f"got {location!r}.")
+        raise ValidationError(
+            f"The capture location must be a path or a URL such as 's3://bucket/captures'; got {location!r}."
+        )
     location = location.strip()
     if any(c in location for c in "\n\r\0"):
         raise ValidationError("The capture location contains a control character; give a plain path or URL.")
     if "://" in location:
         scheme = location.split("://", 1)[0].lower()
         if scheme not in SCHEMES:
-            raise ValidationError(f"The capture location {location!r} uses the scheme '{scheme}://'; expected a path "
-                                  f"or one of {', '.join(s + '://' for s in SCHEMES)}.")
+            raise ValidationError(
+                f"The capture location {location!r} uses the scheme '{scheme}://'; expected a path "
+                f"or one of {', '.join(s + '://' for s in SCHEMES)}."
+            )
         if scheme == "file":
-            return "file://" + str(Path(location[len("file://"):]).expanduser().resolve())
+            return "file://" + str(Path(location[len("file://") :]).expanduser().resolve())
         return location.rstrip("/")
     return str(Path(location).expanduser().resolve())

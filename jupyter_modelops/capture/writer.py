@@ -93,8 +93,11 @@ def _warm_up(schema: CaptureSchema, context: tuple) -> None:
         return np.full(shape, b"", dtype=object) if c.datatype == "BYTES" else np.zeros(shape, "float64")
 
     try:
-        ins = {c.tensor: (np.zeros((1, schema.n_features)) if c.feature is not None else zeros(c))
-               for c in schema.columns if c.role == "input"}
+        ins = {
+            c.tensor: (np.zeros((1, schema.n_features)) if c.feature is not None else zeros(c))
+            for c in schema.columns
+            if c.role == "input"
+        }
         outs = {c.tensor: zeros(c) for c in schema.columns if c.role == "output"}
         table = schema.table([Item("m", "1", "warm-up", time.time(), 0.0, 200, 1, ins, outs)], context)
         pq.write_table(table, io.BytesIO(), compression="zstd", use_dictionary=schema.dictionary)
@@ -124,9 +127,19 @@ class CaptureWriter:
         ``POD_NAME`` from the Kubernetes downward API, else this host and process).
     """
 
-    def __init__(self, store: CaptureStore | str | None = None, *, rate: float = 1.0, max_queue_rows: int = 100_000,
-                 roll_rows: int = 100_000, roll_bytes: int = 64 << 20, roll_seconds: float = 60.0,
-                 deployment: str | None = None, cluster: str | None = None, pod: str | None = None) -> None:
+    def __init__(
+        self,
+        store: CaptureStore | str | None = None,
+        *,
+        rate: float = 1.0,
+        max_queue_rows: int = 100_000,
+        roll_rows: int = 100_000,
+        roll_bytes: int = 64 << 20,
+        roll_seconds: float = 60.0,
+        deployment: str | None = None,
+        cluster: str | None = None,
+        pod: str | None = None,
+    ) -> None:
         from ..exceptions import ValidationError
 
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
@@ -142,11 +155,14 @@ class CaptureWriter:
         self.roll_rows, self.roll_bytes, self.roll_seconds = roll_rows, roll_bytes, float(roll_seconds)
         env = os.environ
         host = socket.gethostname()
-        self.context = (deployment if deployment is not None else env.get("MODELOPS_DEPLOYMENT", ""),
-                        cluster if cluster is not None else env.get("MODELOPS_CLUSTER", "local"),
-                        pod if pod is not None else env.get("POD_NAME") or f"{host}-{os.getpid()}")
-        self.writer_id = "".join(c if c.isalnum() or c in "-_." else "-" for c in
-                                 f"{self.context[2]}-{uuid.uuid4().hex[:6]}")[:100]
+        self.context = (
+            deployment if deployment is not None else env.get("MODELOPS_DEPLOYMENT", ""),
+            cluster if cluster is not None else env.get("MODELOPS_CLUSTER", "local"),
+            pod if pod is not None else env.get("POD_NAME") or f"{host}-{os.getpid()}",
+        )
+        self.writer_id = "".join(
+            c if c.isalnum() or c in "-_." else "-" for c in f"{self.context[2]}-{uuid.uuid4().hex[:6]}"
+        )[:100]
         self.schemas: dict[tuple[str, str], CaptureSchema] = {}
         self.queue: deque[Item] = deque()
         self.packed: dict[tuple[str, str], _Packed] = {}
@@ -195,8 +211,9 @@ class CaptureWriter:
             p = self.packed[(model, version)] = _Packed(model, version, schema.packed)
         return p
 
-    def record_packed(self, p: _Packed, request_id: str, ts: float, latency_ms: float, status: int, nrows: int,
-                      arrays: list) -> bool | None:
+    def record_packed(
+        self, p: _Packed, request_id: str, ts: float, latency_ms: float, status: int, nrows: int, arrays: list
+    ) -> bool | None:
         """Queue one answered request by copying its arrays (inputs, then outputs, in signature order) into
         ``p`` (see :meth:`packer`): the cheap path. None when they do not fit it (then use :meth:`record`);
         False when the queue is full (dropped and counted). Call it from one thread.
@@ -219,8 +236,19 @@ class CaptureWriter:
         self.queued_rows += nrows
         return True
 
-    def record_batch(self, model: str, version: str, ids: list, nrows: list, rows: int, ts: float, end: float,
-                     starts: list, arrays: list, keep: list | None = None) -> bool:
+    def record_batch(
+        self,
+        model: str,
+        version: str,
+        ids: list,
+        nrows: list,
+        rows: int,
+        ts: float,
+        end: float,
+        starts: list,
+        arrays: list,
+        keep: list | None = None,
+    ) -> bool:
         """Queue one answered batch as it is: the cheapest path, one queue entry per batch and no copy.
 
         ``ids``, ``nrows`` and ``starts`` hold one entry per request of the batch (``rows`` rows in all);
@@ -258,8 +286,12 @@ class CaptureWriter:
         now = time.monotonic()
         if now - self._last_warn[reason] >= WARN_EVERY_S:
             self._last_warn[reason] = now
-            log.warning("capture: dropped %d row(s): %s; %d dropped so far (modelops_capture_dropped_total).",
-                        n, why, sum(self.dropped.values()))
+            log.warning(
+                "capture: dropped %d row(s): %s; %d dropped so far (modelops_capture_dropped_total).",
+                n,
+                why,
+                sum(self.dropped.values()),
+            )
 
     # -- thread --------------------------------------------------------------------------------
     def start(self) -> "CaptureWriter":
@@ -337,8 +369,8 @@ class CaptureWriter:
                 continue
             meta = p.meta[:m]
             rows = sum(r[4] for r in meta)
-            data = bytes(p.data[:rows * p.row_bytes])
-            del p.data[:rows * p.row_bytes]
+            data = bytes(p.data[: rows * p.row_bytes])
+            del p.data[: rows * p.row_bytes]
             del p.meta[:m]
             self.drained_rows += rows
             self._add_packed(p, meta, data, rows)
@@ -348,8 +380,11 @@ class CaptureWriter:
                 table = schema.table(items, self.context)
             except Exception as exc:  # noqa: BLE001 - a row the signature does not describe
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                self._drop("write_error", sum(max(it[6], 1) for it in items),
-                           f"rows of {key[0]}:{key[1]} do not fit its signature ({self.last_error})")
+                self._drop(
+                    "write_error",
+                    sum(max(it[6], 1) for it in items),
+                    f"rows of {key[0]}:{key[1]} do not fit its signature ({self.last_error})",
+                )
                 continue
             buf = self.buffers.get(key)
             if buf is None:
@@ -379,19 +414,23 @@ class CaptureWriter:
             fit, split = [], []
             for b in batches:
                 arrays, rows = b[8], b[4]
-                ok = spec is not None and len(arrays) == len(spec) and all(
-                    a is not None and a.dtype == dt and a.size == rows * k for a, (dt, k) in zip(arrays, spec))
+                ok = (
+                    spec is not None
+                    and len(arrays) == len(spec)
+                    and all(a is not None and a.dtype == dt and a.size == rows * k for a, (dt, k) in zip(arrays, spec))
+                )
                 (fit if ok else split).append(b)
             for b in split:  # rare: per request, through the general conversion
                 _, _, ids, nrows, rows, ts, end, starts, arrays, keep = b
                 n_in = len(schema.input_names)
                 offset = 0
                 for i, (rid, n, start) in enumerate(zip(ids, nrows, starts)):
-                    part = tuple(None if a is None else a[offset:offset + n] for a in arrays)
+                    part = tuple(None if a is None else a[offset : offset + n] for a in arrays)
                     offset += n
                     if keep is None or keep[i]:  # its rows are counted as drained when _drain takes it
-                        self.queue.append(Item(model, version, rid, ts, (end - start) * 1000.0, 200, n,
-                                               part[:n_in], part[n_in:]))  # type: ignore[arg-type]
+                        self.queue.append(
+                            Item(model, version, rid, ts, (end - start) * 1000.0, 200, n, part[:n_in], part[n_in:])
+                        )  # type: ignore[arg-type]
                     else:
                         self.drained_rows += n
             if not fit:
@@ -401,11 +440,16 @@ class CaptureWriter:
             nrows = np.array([n for b in fit for n in b[3]], dtype=np.int64)
             lat = np.concatenate([(b[6] - np.asarray(b[7], dtype=np.float64)) * 1000.0 for b in fit])
             ts = np.concatenate([np.full(len(b[2]), b[5]) for b in fit])
-            stacked = [np.concatenate([b[8][j].reshape(b[4], k) for b in fit]) if len(fit) > 1
-                       else fit[0][8][j].reshape(fit[0][4], k) for j, (_, k) in enumerate(spec)]
+            stacked = [
+                np.concatenate([b[8][j].reshape(b[4], k) for b in fit])
+                if len(fit) > 1
+                else fit[0][8][j].reshape(fit[0][4], k)
+                for j, (_, k) in enumerate(spec)
+            ]
             if any(b[9] is not None for b in fit):  # sampling: keep the drawn requests and their rows
-                keep = np.concatenate([np.ones(len(b[2]), bool) if b[9] is None else np.asarray(b[9], bool)
-                                       for b in fit])
+                keep = np.concatenate(
+                    [np.ones(len(b[2]), bool) if b[9] is None else np.asarray(b[9], bool) for b in fit]
+                )
                 rows_kept = np.repeat(keep, nrows)
                 stacked = [a[rows_kept] for a in stacked]
                 ids = [i for i, k in zip(ids, keep) if k]
@@ -415,12 +459,12 @@ class CaptureWriter:
                 continue
             rows = int(nrows.sum())
             try:
-                table = schema.table_arrays(ids, ts, lat, np.full(len(ids), 200, np.int16), nrows, stacked,
-                                            self.context)
+                table = schema.table_arrays(
+                    ids, ts, lat, np.full(len(ids), 200, np.int16), nrows, stacked, self.context
+                )
             except Exception as exc:  # noqa: BLE001 - never take the server down
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                self._drop("write_error", rows, f"rows of {model}:{version} could not be converted "
-                           f"({self.last_error})")
+                self._drop("write_error", rows, f"rows of {model}:{version} could not be converted ({self.last_error})")
                 continue
             self._add_table(model, version, table, ts, nrows)
 
@@ -478,19 +522,29 @@ class CaptureWriter:
             part = table.slice(offset, self.roll_rows)
             try:
                 self.seq += 1
-                name = (f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(buf.start))}-{self.writer_id}-"
-                        f"{self.seq:06d}.parquet")
-                meta = {"modelops.capture_rate": repr(self.rate), "modelops.writer": self.writer_id,
-                        "modelops.seen_requests": str(self.seen),
-                        "modelops.dropped_rows": str(sum(self.dropped.values()))}
-                part = part.replace_schema_metadata({**(part.schema.metadata or {}),
-                                                     **{k.encode(): v.encode() for k, v in meta.items()}})
-                size = self.store.write_table(part, self.store.partition_dir(model, version, hour), name,
-                                              dictionary=schema.dictionary)
+                name = (
+                    f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(buf.start))}-{self.writer_id}-"
+                    f"{self.seq:06d}.parquet"
+                )
+                meta = {
+                    "modelops.capture_rate": repr(self.rate),
+                    "modelops.writer": self.writer_id,
+                    "modelops.seen_requests": str(self.seen),
+                    "modelops.dropped_rows": str(sum(self.dropped.values())),
+                }
+                part = part.replace_schema_metadata(
+                    {**(part.schema.metadata or {}), **{k.encode(): v.encode() for k, v in meta.items()}}
+                )
+                size = self.store.write_table(
+                    part, self.store.partition_dir(model, version, hour), name, dictionary=schema.dictionary
+                )
             except Exception as exc:  # noqa: BLE001 - capture must never take the server down
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                self._drop("write_error", part.num_rows, f"could not write captures of {model}:{version} to "
-                           f"{self.store.url} ({self.last_error})")
+                self._drop(
+                    "write_error",
+                    part.num_rows,
+                    f"could not write captures of {model}:{version} to {self.store.url} ({self.last_error})",
+                )
                 continue
             self.written += part.num_rows
             self.files += 1

@@ -50,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                 g = sub.add_parser(path[0], help=GROUPS.get(path[0], ""), description=GROUPS.get(path[0]))
                 groups[path[0]] = g.add_subparsers(dest="action", metavar="ACTION", required=True)
             where = groups[path[0]]
-        p = where.add_parser(path[-1], help=verb.summary, description=verb.description(FACE), parents=[common],
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = where.add_parser(
+            path[-1],
+            help=verb.summary,
+            description=verb.description(FACE),
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_face_options(p, verb)
         p.set_defaults(_verb=verb)
     return parser
@@ -72,13 +77,17 @@ def _unknown_verb(argv: Sequence[str]) -> str | None:
         return None
     known = sorted({path[0] for path in _spellings()})
     if words[0] not in known:
-        return (f"unknown verb '{words[0]}'.{suggest(words[0], known)} Known verbs: {', '.join(known)}. "
-                "Run 'modelops --help' for what each does.")
+        return (
+            f"unknown verb '{words[0]}'.{suggest(words[0], known)} Known verbs: {', '.join(known)}. "
+            "Run 'modelops --help' for what each does."
+        )
     if words[0] in GROUPS and len(words) > 1:
         actions = sorted(path[1] for path in _spellings() if len(path) > 1 and path[0] == words[0])
         if words[1] not in actions and argv.index(words[1]) == argv.index(words[0]) + 1:
-            return (f"unknown action '{words[1]}' of '{words[0]}'.{suggest(words[1], actions)} "
-                    f"Actions: {', '.join(actions)}.")
+            return (
+                f"unknown action '{words[1]}' of '{words[0]}'.{suggest(words[1], actions)} "
+                f"Actions: {', '.join(actions)}."
+            )
     return None
 
 
@@ -133,8 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"modelops {name}: unexpected error: {type(exc).__name__}: {exc}. "
-              "Run again with --debug to see the traceback.", file=sys.stderr)
+        print(
+            f"modelops {name}: unexpected error: {type(exc).__name__}: {exc}. "
+            "Run again with --debug to see the traceback.",
+            file=sys.stderr,
+        )
         return 4
 
 

@@ -38,8 +38,19 @@ from typing import Any, Callable, Mapping
 from .._html import Result, esc, page, table
 from ..exceptions import DeployError, ValidationError
 
-__all__ = ["CanaryAnalysis", "Window", "analyze", "check_analysis", "newcombe", "parse_metrics", "quantile",
-           "run_analysis", "scrape", "track_reader", "wilson"]
+__all__ = [
+    "CanaryAnalysis",
+    "Window",
+    "analyze",
+    "check_analysis",
+    "newcombe",
+    "parse_metrics",
+    "quantile",
+    "run_analysis",
+    "scrape",
+    "track_reader",
+    "wilson",
+]
 
 MAX_METRICS_BYTES = 8 << 20
 CRITERIA = ("max_error_rate", "max_latency_p99_ms", "max_prediction_drift")
@@ -47,7 +58,7 @@ KEYS = ("duration", "interval", "min_requests", "confidence", "stable_metrics", 
 # refused before the model ran: not the version's fault
 _NOT_COUNTED = {"401", "403", "429"}
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$')
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
 
 
@@ -85,15 +96,18 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 def scrape(url: str, *, token: str | None = None, timeout: float = 10.0) -> list[tuple[str, dict[str, str], float]]:
     """GET ``url`` (a server's ``/metrics``) and parse it; one sentence when it cannot be read."""
     if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
-        raise ValidationError(f"The metrics URL {url!r} is not an http(s) URL; expected e.g. "
-                              "'http://127.0.0.1:8080/metrics'.")
+        raise ValidationError(
+            f"The metrics URL {url!r} is not an http(s) URL; expected e.g. 'http://127.0.0.1:8080/metrics'."
+        )
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - a URL the user gave
             body = resp.read(MAX_METRICS_BYTES + 1)
     except (urllib.error.URLError, OSError) as exc:
-        raise DeployError(f"Could not read the metrics at {url}: {getattr(exc, 'reason', exc)}.",
-                          hint="Check that the model server runs and that its /metrics is reachable.") from None
+        raise DeployError(
+            f"Could not read the metrics at {url}: {getattr(exc, 'reason', exc)}.",
+            hint="Check that the model server runs and that its /metrics is reachable.",
+        ) from None
     if len(body) > MAX_METRICS_BYTES:
         raise DeployError(f"The metrics at {url} are larger than {MAX_METRICS_BYTES >> 20} MiB; refused.")
     return parse_metrics(body.decode("utf-8", "replace"))
@@ -139,8 +153,7 @@ class Window:
         restarted = t1 < t0 or e1 < e0
         req, err = (t1, e1) if restarted else (t1 - t0, e1 - e0)
         bk = sorted((le, n if restarted else n - b0.get(le, 0.0)) for le, n in b1.items())
-        return cls(requests=int(req), errors=int(err), buckets=bk, drift=max(drift) if drift else None,
-                   seconds=seconds)
+        return cls(requests=int(req), errors=int(err), buckets=bk, drift=max(drift) if drift else None, seconds=seconds)
 
     @property
     def error_rate(self) -> float | None:
@@ -148,9 +161,14 @@ class Window:
 
     def to_dict(self) -> dict:
         p99 = quantile(0.99, self.buckets)
-        return {"requests": self.requests, "errors": self.errors, "error_rate": self.error_rate,
-                "p99_ms": None if p99 is None else p99[0] * 1000, "prediction_drift": self.drift,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": self.error_rate,
+            "p99_ms": None if p99 is None else p99[0] * 1000,
+            "prediction_drift": self.drift,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 # -- statistics --------------------------------------------------------------------------------------
@@ -215,12 +233,15 @@ def check_analysis(analysis: Mapping[str, Any] | None) -> dict | None:
     if analysis is None:
         return None
     if not isinstance(analysis, Mapping):
-        raise ValidationError(f"analysis is a {type(analysis).__name__}; expected a dict such as "
-                              "{'duration': '30m', 'max_error_rate': 0.01}.")
+        raise ValidationError(
+            f"analysis is a {type(analysis).__name__}; expected a dict such as "
+            "{'duration': '30m', 'max_error_rate': 0.01}."
+        )
     unknown = sorted(set(analysis) - set(KEYS))
     if unknown:
-        raise ValidationError(f"analysis has unknown key(s) {', '.join(map(repr, unknown))}; expected some of "
-                              f"{', '.join(KEYS)}.")
+        raise ValidationError(
+            f"analysis has unknown key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(KEYS)}."
+        )
     if not any(analysis.get(c) is not None for c in CRITERIA):
         raise ValidationError(f"analysis names no criterion; give at least one of {', '.join(CRITERIA)}.")
     out: dict[str, Any] = {"duration": _seconds(analysis.get("duration", "30m"), "duration")}
@@ -265,51 +286,101 @@ def analyze(stable: Window, canary: Window, criteria: Mapping[str, Any]) -> list
     if limit is not None:
         d, lo, hi = newcombe(canary.errors, canary.requests, stable.errors, stable.requests, z=z)
         verdict = "fail" if lo > limit else ("pass" if hi <= limit and enough else "inconclusive")
-        checks.append({
-            "name": "error_rate", "verdict": verdict, "limit": limit, "value": d, "interval": [lo, hi],
-            "canary": {"errors": canary.errors, "requests": canary.requests, "rate": canary.error_rate},
-            "stable": {"errors": stable.errors, "requests": stable.requests, "rate": stable.error_rate},
-            "detail": (f"error rate {canary.errors}/{canary.requests} on the canary vs {stable.errors}/"
-                       f"{stable.requests} on the stable version: difference {d:+.4f}, "
-                       f"{criteria.get('confidence', 0.95):.0%} Newcombe interval [{lo:+.4f}, {hi:+.4f}], "
-                       f"tolerated {limit:+.4f}"),
-        })
+        checks.append(
+            {
+                "name": "error_rate",
+                "verdict": verdict,
+                "limit": limit,
+                "value": d,
+                "interval": [lo, hi],
+                "canary": {"errors": canary.errors, "requests": canary.requests, "rate": canary.error_rate},
+                "stable": {"errors": stable.errors, "requests": stable.requests, "rate": stable.error_rate},
+                "detail": (
+                    f"error rate {canary.errors}/{canary.requests} on the canary vs {stable.errors}/"
+                    f"{stable.requests} on the stable version: difference {d:+.4f}, "
+                    f"{criteria.get('confidence', 0.95):.0%} Newcombe interval [{lo:+.4f}, {hi:+.4f}], "
+                    f"tolerated {limit:+.4f}"
+                ),
+            }
+        )
     limit = criteria.get("max_latency_p99_ms")
     if limit is not None:
         q = quantile(0.99, canary.buckets)
         qs = quantile(0.99, stable.buckets)
         if q is None or not enough:
-            checks.append({"name": "latency_p99", "verdict": "inconclusive", "limit": limit, "value": None,
-                           "interval": None, "detail": "the canary answered no requests in the window"})
+            checks.append(
+                {
+                    "name": "latency_p99",
+                    "verdict": "inconclusive",
+                    "limit": limit,
+                    "value": None,
+                    "interval": None,
+                    "detail": "the canary answered no requests in the window",
+                }
+            )
         else:
             est, lo, hi = (x * 1000 for x in q)
             verdict = "fail" if lo >= limit else ("pass" if hi <= limit else ("pass" if est <= limit else "fail"))
             how = "" if (lo >= limit or hi <= limit) else " (the bucket straddles the limit: decided on the estimate)"
             stable_ms = None if qs is None else qs[0] * 1000
-            checks.append({
-                "name": "latency_p99", "verdict": verdict, "limit": limit, "value": est, "interval": [lo, hi],
-                "stable": stable_ms,
-                "detail": (f"canary p99 {est:.1f} ms (bucket [{lo:g}, {hi:g}] ms) vs stable "
-                           f"{'-' if stable_ms is None else f'{stable_ms:.1f}'} ms, limit {limit:g} ms{how}"),
-            })
+            checks.append(
+                {
+                    "name": "latency_p99",
+                    "verdict": verdict,
+                    "limit": limit,
+                    "value": est,
+                    "interval": [lo, hi],
+                    "stable": stable_ms,
+                    "detail": (
+                        f"canary p99 {est:.1f} ms (bucket [{lo:g}, {hi:g}] ms) vs stable "
+                        f"{'-' if stable_ms is None else f'{stable_ms:.1f}'} ms, limit {limit:g} ms{how}"
+                    ),
+                }
+            )
     limit = criteria.get("max_prediction_drift")
     if limit is not None:
         if canary.drift is None:
-            checks.append({"name": "prediction_drift", "verdict": "inconclusive", "limit": limit, "value": None,
-                           "interval": None,
-                           "detail": "the canary's server exposes no modelops_prediction_drift_psi"})
+            checks.append(
+                {
+                    "name": "prediction_drift",
+                    "verdict": "inconclusive",
+                    "limit": limit,
+                    "value": None,
+                    "interval": None,
+                    "detail": "the canary's server exposes no modelops_prediction_drift_psi",
+                }
+            )
         else:
-            checks.append({"name": "prediction_drift", "verdict": "pass" if canary.drift <= limit else "fail",
-                           "limit": limit, "value": canary.drift, "interval": None, "stable": stable.drift,
-                           "detail": f"canary prediction PSI {canary.drift:.4f}, limit {limit:g}"})
+            checks.append(
+                {
+                    "name": "prediction_drift",
+                    "verdict": "pass" if canary.drift <= limit else "fail",
+                    "limit": limit,
+                    "value": canary.drift,
+                    "interval": None,
+                    "stable": stable.drift,
+                    "detail": f"canary prediction PSI {canary.drift:.4f}, limit {limit:g}",
+                }
+            )
     return checks
 
 
 class CanaryAnalysis(Result):
     """The outcome of a canary analysis: ``decision`` (``promote`` or ``rollback``) and its evidence."""
 
-    def __init__(self, *, decision: str, reason: str, checks: list[dict], stable: Window, canary: Window,
-                 criteria: Mapping[str, Any], started: float, finished: float, early: bool) -> None:
+    def __init__(
+        self,
+        *,
+        decision: str,
+        reason: str,
+        checks: list[dict],
+        stable: Window,
+        canary: Window,
+        criteria: Mapping[str, Any],
+        started: float,
+        finished: float,
+        early: bool,
+    ) -> None:
         self.decision = decision
         self.reason = reason
         self.checks = checks
@@ -321,10 +392,17 @@ class CanaryAnalysis(Result):
         self.early = early
 
     def to_dict(self) -> dict:
-        return {"decision": self.decision, "reason": self.reason, "checks": self.checks,
-                "stable": self.stable.to_dict(), "canary": self.canary.to_dict(),
-                "criteria": {k: v for k, v in self.criteria.items() if not k.endswith("_metrics")},
-                "started": self.started, "finished": self.finished, "early": self.early}
+        return {
+            "decision": self.decision,
+            "reason": self.reason,
+            "checks": self.checks,
+            "stable": self.stable.to_dict(),
+            "canary": self.canary.to_dict(),
+            "criteria": {k: v for k, v in self.criteria.items() if not k.endswith("_metrics")},
+            "started": self.started,
+            "finished": self.finished,
+            "early": self.early,
+        }
 
     def to_text(self) -> str:
         lines = [f"canary analysis: {self.decision} - {self.reason}"]
@@ -333,8 +411,11 @@ class CanaryAnalysis(Result):
 
     def to_html(self) -> str:
         rows = [[c["name"], c["verdict"], c["detail"]] for c in self.checks]
-        return page(f"Canary analysis: {self.decision}", table(rows, ["criterion", "verdict", "evidence"]),
-                    subtitle=esc(self.reason))
+        return page(
+            f"Canary analysis: {self.decision}",
+            table(rows, ["criterion", "verdict", "evidence"]),
+            subtitle=esc(self.reason),
+        )
 
     def _summary(self) -> str:
         return f"CanaryAnalysis {self.decision}: {self.reason}"
@@ -362,22 +443,31 @@ def track_reader(kube: Any, name: str, namespace: str, track: str) -> Callable[[
         pods = kube.list("Pod", namespace, labels={"app.kubernetes.io/name": name, f"{LABEL_PREFIX}/track": track})
         running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         if not running:
-            raise DeployError(f"No running {track} pod of deployment '{name}' in namespace '{namespace}' to read "
-                              "metrics from.")
+            raise DeployError(
+                f"No running {track} pod of deployment '{name}' in namespace '{namespace}' to read metrics from."
+            )
         samples: list = []
         for pod in running:
             text = kube.proxy_get(namespace, pod["metadata"]["name"], PORT, "/metrics")
             if len(text) > MAX_METRICS_BYTES:
-                raise DeployError(f"The metrics of pod {pod['metadata']['name']} are larger than "
-                                  f"{MAX_METRICS_BYTES >> 20} MiB; refused.")
+                raise DeployError(
+                    f"The metrics of pod {pod['metadata']['name']} are larger than "
+                    f"{MAX_METRICS_BYTES >> 20} MiB; refused."
+                )
             samples += parse_metrics(text)
         return samples
 
     return read
 
 
-def run_analysis(stable: str | Callable[[], list], canary: str | Callable[[], list], criteria: Mapping[str, Any], *,
-                 token: str | None = None, sleep: Callable[[float], None] = time.sleep) -> CanaryAnalysis:
+def run_analysis(
+    stable: str | Callable[[], list],
+    canary: str | Callable[[], list],
+    criteria: Mapping[str, Any],
+    *,
+    token: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CanaryAnalysis:
     """Scrape both servers over ``criteria["duration"]`` seconds and decide (see the module's docstring).
 
     Parameters
@@ -411,5 +501,14 @@ def run_analysis(stable: str | Callable[[], list], canary: str | Callable[[], li
         checks = analyze(sw, cw, crit)
         decision, reason = decide(checks, final=final)
         if decision is not None:
-            return CanaryAnalysis(decision=decision, reason=reason, checks=checks, stable=sw, canary=cw,
-                                  criteria=crit, started=started, finished=time.time(), early=not final)
+            return CanaryAnalysis(
+                decision=decision,
+                reason=reason,
+                checks=checks,
+                stable=sw,
+                canary=cw,
+                criteria=crit,
+                started=started,
+                finished=time.time(),
+                early=not final,
+            )

@@ -98,10 +98,16 @@ def _load(kubeconfig: str | os.PathLike | None) -> list[Cluster]:
     sa = service_account_dir()
     if host and port and (sa / "token").is_file() and IN_CLUSTER not in found:
         ns_file = sa / "namespace"
-        items.append(Cluster(
-            name=IN_CLUSTER, server=f"https://{host}:{port}",
-            namespace=(ns_file.read_text().strip() if ns_file.is_file() else "") or "default",
-            user="serviceaccount", current=not any(c.current for c in items), kubeconfig=""))
+        items.append(
+            Cluster(
+                name=IN_CLUSTER,
+                server=f"https://{host}:{port}",
+                namespace=(ns_file.read_text().strip() if ns_file.is_file() else "") or "default",
+                user="serviceaccount",
+                current=not any(c.current for c in items),
+                kubeconfig="",
+            )
+        )
     return items
 
 
@@ -132,8 +138,9 @@ class ClusterList(Result):
 
     def to_html(self) -> str:
         note = f"from {', '.join(self.sources)}; also '{LOCAL}' (a model server process on this machine)"
-        return page("Clusters", table(self._rows(), self.HEADER) if self.items else "<p>No contexts.</p>",
-                    subtitle=note)
+        return page(
+            "Clusters", table(self._rows(), self.HEADER) if self.items else "<p>No contexts.</p>", subtitle=note
+        )
 
     def to_text(self) -> str:
         rows = [self.HEADER] + self._rows()

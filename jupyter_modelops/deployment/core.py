@@ -27,8 +27,14 @@ from .rollout import owned_replicasets, revision, wait_inference_service, wait_r
 __all__ = ["deploy", "promote", "rollback", "status", "undeploy", "deployments"]
 
 PREVIOUS = f"{LABEL_PREFIX}/previous"
-PLAIN_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy",
-               "ServiceAccount")
+PLAIN_KINDS = (
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "ServiceAccount",
+)
 
 
 # -- registry (records) -----------------------------------------------------------------------------
@@ -241,11 +247,20 @@ def deploy(
     criteria = _check_analysis(analysis, canary=canary, wait=wait, clusters=names)
     otel_env = tracing.otel_environment(otel)
     if names == [LOCAL] and otel_env and otel is not True:  # a local server inherits this process's environment
-        raise ValidationError("otel={...} sets the pods' environment on Kubernetes; a local server takes the OTEL_* "
-                              "settings of this process's environment instead, so set those (or pass otel=True).")
+        raise ValidationError(
+            "otel={...} sets the pods' environment on Kubernetes; a local server takes the OTEL_* "
+            "settings of this process's environment instead, so set those (or pass otel=True)."
+        )
     if names == [LOCAL]:
-        return _deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=auth_token_file,
-                             capture=capture, capture_rate=capture_rate)
+        return _deploy_local(
+            ref,
+            timeout=timeout,
+            wait=wait,
+            name=name,
+            token_file=auth_token_file,
+            capture=capture,
+            capture_rate=capture_rate,
+        )
     if LOCAL in names:
         raise ValidationError("cluster 'local' cannot be mixed with Kubernetes clusters in one call.")
     prof = get_profile(profile)
@@ -267,21 +282,49 @@ def deploy(
     obj_name = object_name(name or model)
     if name is not None and obj_name != name:
         raise ValidationError(f"name is {name!r}, which is not a DNS-1123 label; expected e.g. {obj_name!r}.")
-    base = DeploySpec(name=obj_name, namespace=namespace, model=model, version=version, ref=ref_s, image=image,
-                      digest=digest, profile=prof, replicas=prof.replicas if replicas is None else replicas,
-                      mode=mode, canary=canary, canary_replicas=1 if canary else 0,
-                      **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))),
-                      **_capture(capture, capture_rate, capture_pvc, capture_size, capture_secret, obj_name),
-                      otel=otel_env)
+    base = DeploySpec(
+        name=obj_name,
+        namespace=namespace,
+        model=model,
+        version=version,
+        ref=ref_s,
+        image=image,
+        digest=digest,
+        profile=prof,
+        replicas=prof.replicas if replicas is None else replicas,
+        mode=mode,
+        canary=canary,
+        canary_replicas=1 if canary else 0,
+        **dict(zip(("auth_secret", "auth_token"), _auth(auth_secret, auth_token_file, obj_name))),
+        **_capture(capture, capture_rate, capture_pvc, capture_size, capture_secret, obj_name),
+        otel=otel_env,
+    )
     results = []
     for cname in names:
         try:
-            with tracing.span("modelops.deploy", {"modelops.model": model, "modelops.model_version": version,
-                                                  "modelops.cluster": cname, "modelops.namespace": namespace,
-                                                  "modelops.image": image, "modelops.dry_run": dry_run}):
-                one = _deploy_one(base, cname, wait=wait, timeout=float(timeout), dry_run=dry_run, force=force,
-                                  auto_rollback=auto_rollback, kubeconfig=kubeconfig, progress=progress,
-                                  explicit_replicas=replicas is not None)
+            with tracing.span(
+                "modelops.deploy",
+                {
+                    "modelops.model": model,
+                    "modelops.model_version": version,
+                    "modelops.cluster": cname,
+                    "modelops.namespace": namespace,
+                    "modelops.image": image,
+                    "modelops.dry_run": dry_run,
+                },
+            ):
+                one = _deploy_one(
+                    base,
+                    cname,
+                    wait=wait,
+                    timeout=float(timeout),
+                    dry_run=dry_run,
+                    force=force,
+                    auto_rollback=auto_rollback,
+                    kubeconfig=kubeconfig,
+                    progress=progress,
+                    explicit_replicas=replicas is not None,
+                )
             if criteria is not None and one.state == "canary":
                 one = _analyze_canary(one, criteria, timeout=float(timeout), progress=progress)
             results.append(one)
@@ -304,11 +347,15 @@ def _check_analysis(analysis: Any, *, canary: Any, wait: bool, clusters: list) -
     if not wait:
         raise ValidationError("analysis= needs wait=True: the analysis starts once the canary is ready.")
     if clusters == [LOCAL] or len(clusters) != 1:
-        raise ValidationError("analysis= needs exactly one Kubernetes cluster: the metrics of a canary are "
-                              "read on the cluster it runs in.")
+        raise ValidationError(
+            "analysis= needs exactly one Kubernetes cluster: the metrics of a canary are "
+            "read on the cluster it runs in."
+        )
     if ("stable_metrics" in criteria) != ("canary_metrics" in criteria):
-        raise ValidationError("analysis has only one of stable_metrics and canary_metrics; give both URLs, or "
-                              "neither to read every pod's /metrics through the API server.")
+        raise ValidationError(
+            "analysis has only one of stable_metrics and canary_metrics; give both URLs, or "
+            "neither to read every pod's /metrics through the API server."
+        )
     return criteria
 
 
@@ -319,30 +366,58 @@ def _analyze_canary(dep: Deployment, criteria: dict, *, timeout: float, progress
     if "stable_metrics" in criteria:
         result = run_analysis(criteria["stable_metrics"], criteria["canary_metrics"], criteria)
     elif dep.mode != "deployment":
-        raise ValidationError("In KServe mode the canary analysis reads the URLs analysis['stable_metrics'] and "
-                              "analysis['canary_metrics']; give both.")
+        raise ValidationError(
+            "In KServe mode the canary analysis reads the URLs analysis['stable_metrics'] and "
+            "analysis['canary_metrics']; give both."
+        )
     else:
         with Kube(_cluster(dep.cluster, dep.kubeconfig)) as kube:
-            result = run_analysis(track_reader(kube, dep.name, dep.namespace, "stable"),
-                                  track_reader(kube, dep.name, dep.namespace, "canary"), criteria)
+            result = run_analysis(
+                track_reader(kube, dep.name, dep.namespace, "stable"),
+                track_reader(kube, dep.name, dep.namespace, "canary"),
+                criteria,
+            )
     evidence = result.to_dict()
     evidence["ref"] = dep.ref
     if result.decision == "promote":
-        out = promote(dep.name, cluster=dep.cluster, namespace=dep.namespace, timeout=timeout,
-                      kubeconfig=dep.kubeconfig, progress=progress, _analysis=evidence)
+        out = promote(
+            dep.name,
+            cluster=dep.cluster,
+            namespace=dep.namespace,
+            timeout=timeout,
+            kubeconfig=dep.kubeconfig,
+            progress=progress,
+            _analysis=evidence,
+        )
     else:
-        out = rollback(dep.name, cluster=dep.cluster, namespace=dep.namespace, timeout=timeout,
-                       kubeconfig=dep.kubeconfig, progress=progress, _analysis=evidence)
+        out = rollback(
+            dep.name,
+            cluster=dep.cluster,
+            namespace=dep.namespace,
+            timeout=timeout,
+            kubeconfig=dep.kubeconfig,
+            progress=progress,
+            _analysis=evidence,
+        )
     return out
 
 
-def _deploy_local(ref: Any, *, timeout: float, wait: bool, name: str | None, token_file: str | None = None,
-                  capture: bool | str | None = None, capture_rate: float = 1.0) -> Any:
+def _deploy_local(
+    ref: Any,
+    *,
+    timeout: float,
+    wait: bool,
+    name: str | None,
+    token_file: str | None = None,
+    capture: bool | str | None = None,
+    capture_rate: float = 1.0,
+) -> Any:
     """``cluster="local"``: a model server process on this machine (see :mod:`jupyter_modelops.serving.local`)."""
     from ..serving.local import deploy_local
 
-    return deploy_local(ref, timeout=timeout, wait=wait, name=name, token_file=token_file, capture=capture,
-                        capture_rate=capture_rate)
+    return deploy_local(
+        ref, timeout=timeout, wait=wait, name=name, token_file=token_file, capture=capture, capture_rate=capture_rate
+    )
 
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
@@ -358,21 +433,27 @@ def _capture(capture: Any, rate: Any, pvc: str | None, size: Any, secret: str | 
         raise ValidationError(f"capture_rate is {rate!r}; expected a share of requests in (0, 1], e.g. 0.1.")
     for arg, value in (("capture_pvc", pvc), ("capture_secret", secret)):
         if value is not None and (not isinstance(value, str) or not _SECRET_NAME.match(value) or len(value) > 253):
-            raise ValidationError(f"{arg} is {value!r}; expected a Kubernetes object name (lower-case letters, "
-                                  "digits, '-' and '.').")
+            raise ValidationError(
+                f"{arg} is {value!r}; expected a Kubernetes object name (lower-case letters, digits, '-' and '.')."
+            )
     out: dict = {"capture_rate": float(rate), "capture_secret": secret or ""}
     if capture is True:
         if not isinstance(size, str) or not _QUANTITY.match(size):
             raise ValidationError(f"capture_size is {size!r}; expected a storage quantity such as '10Gi'.")
-        out.update(capture="pvc", capture_claim=pvc or object_name(obj_name, suffix="-captures"),
-                   capture_claim_size="" if pvc else size)
+        out.update(
+            capture="pvc",
+            capture_claim=pvc or object_name(obj_name, suffix="-captures"),
+            capture_claim_size="" if pvc else size,
+        )
         return out
     from ..capture.store import resolve_location
 
     url = resolve_location(capture)
     if "://" not in url or url.startswith(("file://", "memory://")):
-        raise ValidationError(f"capture is {capture!r}; in Kubernetes, captures go to a PersistentVolumeClaim "
-                              "(capture=True) or to object storage (capture='s3://bucket/prefix').")
+        raise ValidationError(
+            f"capture is {capture!r}; in Kubernetes, captures go to a PersistentVolumeClaim "
+            "(capture=True) or to object storage (capture='s3://bucket/prefix')."
+        )
     out["capture"] = url
     return out
 
@@ -385,8 +466,10 @@ def _auth(secret: str | None, token_file: str | None, obj_name: str) -> tuple[st
     if secret is None and token_file is None:
         return "", ""
     if secret is not None and (not isinstance(secret, str) or not _SECRET_NAME.match(secret)):
-        raise ValidationError(f"auth_secret is {secret!r}; expected a Secret name (lower-case letters, digits, "
-                              "'-' and '.') such as 'churn-auth'.")
+        raise ValidationError(
+            f"auth_secret is {secret!r}; expected a Secret name (lower-case letters, digits, "
+            "'-' and '.') such as 'churn-auth'."
+        )
     text = ""
     if token_file is not None:
         from ..serving.governance import TokenAuth
@@ -401,9 +484,19 @@ def _cluster(name: str | None, kubeconfig: str | None) -> Cluster:
     return get_cluster(name, kubeconfig=kubeconfig)
 
 
-def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: float, dry_run: bool, force: bool,
-                auto_rollback: bool, kubeconfig: str | None, progress: bool | None,
-                explicit_replicas: bool) -> Deployment:
+def _deploy_one(
+    base: DeploySpec,
+    cname: str | None,
+    *,
+    wait: bool,
+    timeout: float,
+    dry_run: bool,
+    force: bool,
+    auto_rollback: bool,
+    kubeconfig: str | None,
+    progress: bool | None,
+    explicit_replicas: bool,
+) -> Deployment:
     t0 = time.monotonic()
     if dry_run:
         label = cname or "(current context)"
@@ -413,8 +506,9 @@ def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: flo
             pass
         base = dataclasses.replace(base, cluster=label if base.capture else "")  # recorded with captured rows
         objs = render(base)
-        return Deployment(base, cluster=label, state="dry-run", manifests=objs,
-                          reason="rendered only; nothing was sent to a cluster")
+        return Deployment(
+            base, cluster=label, state="dry-run", manifests=objs, reason="rendered only; nothing was sent to a cluster"
+        )
     cluster = _cluster(cname, kubeconfig)
     if base.capture:  # recorded with captured rows
         base = dataclasses.replace(base, cluster=cluster.name)
@@ -423,23 +517,42 @@ def _deploy_one(base: DeploySpec, cname: str | None, *, wait: bool, timeout: flo
         if base.mode == "kserve":
             dep = _deploy_kserve(kube, base, wait=wait, timeout=timeout, force=force, auto_rollback=auto_rollback)
         else:
-            dep = _deploy_plain(kube, base, wait=wait, timeout=timeout, force=force, auto_rollback=auto_rollback,
-                                progress=progress, explicit_replicas=explicit_replicas)
+            dep = _deploy_plain(
+                kube,
+                base,
+                wait=wait,
+                timeout=timeout,
+                force=force,
+                auto_rollback=auto_rollback,
+                progress=progress,
+                explicit_replicas=explicit_replicas,
+            )
     dep.elapsed = time.monotonic() - t0
     dep.kubeconfig = kubeconfig
     _record(base.ref, dep.record())
     return dep
 
 
-def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool, auto_rollback: bool,
-                  progress: bool | None, explicit_replicas: bool) -> Deployment:
+def _deploy_plain(
+    kube: Kube,
+    spec: DeploySpec,
+    *,
+    wait: bool,
+    timeout: float,
+    force: bool,
+    auto_rollback: bool,
+    progress: bool | None,
+    explicit_replicas: bool,
+) -> Deployment:
     cname = kube.cluster.name
     current = kube.get("Deployment", spec.name, spec.namespace)
     if spec.canary is not None:
         if current is None:
             raise ValidationError(
                 f"There is no stable deployment '{spec.name}' in namespace '{spec.namespace}' on cluster "
-                f"'{cname}' to put a canary beside.", hint="Deploy without canary first.")
+                f"'{cname}' to put a canary beside.",
+                hint="Deploy without canary first.",
+            )
         stable_n = int((current.get("spec") or {}).get("replicas", 1))
         pct = spec.canary
         n_canary = spec.replicas if explicit_replicas else max(1, round(stable_n * pct / (100 - pct)))
@@ -448,19 +561,33 @@ def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, f
         for obj in objs:
             kube.apply(obj, force=force)
         share = n_canary / max(stable_n + n_canary, 1)
-        note = (f"canary {spec.version}: {n_canary} pod(s) beside {stable_n} stable pod(s) behind one Service, "
-                f"about {share:.0%} of requests (asked {pct}%)")
+        note = (
+            f"canary {spec.version}: {n_canary} pod(s) beside {stable_n} stable pod(s) behind one Service, "
+            f"about {share:.0%} of requests (asked {pct}%)"
+        )
         if not wait:
             return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note + "; not waited for")
         verdict = wait_rollout(kube, canary_name(spec.name), spec.namespace, timeout=timeout, progress=progress)
         if verdict.state == "done":
-            return Deployment(spec, cluster=cname, state="canary", manifests=objs, reason=note,
-                              revision=verdict.revision, traffic_share=share)
+            return Deployment(
+                spec,
+                cluster=cname,
+                state="canary",
+                manifests=objs,
+                reason=note,
+                revision=verdict.revision,
+                traffic_share=share,
+            )
         if auto_rollback:
             kube.delete("Deployment", canary_name(spec.name), spec.namespace)
-            return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs,
-                              reason=f"the canary failed ({verdict.message}); it was removed and all traffic "
-                                     f"stays on the stable version")
+            return Deployment(
+                spec,
+                cluster=cname,
+                state="rolled-back",
+                manifests=objs,
+                reason=f"the canary failed ({verdict.message}); it was removed and all traffic "
+                f"stays on the stable version",
+            )
         return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
 
     previous_rev = revision(current) if current else 0
@@ -479,53 +606,80 @@ def _deploy_plain(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, f
         return Deployment(spec, cluster=cname, state="applied", manifests=objs, reason="applied; not waited for")
     verdict = wait_rollout(kube, spec.name, spec.namespace, timeout=timeout, progress=progress)
     if verdict.state == "done":
-        return Deployment(spec, cluster=cname, state="deployed", manifests=objs, reason=verdict.message,
-                          revision=verdict.revision)
+        return Deployment(
+            spec, cluster=cname, state="deployed", manifests=objs, reason=verdict.message, revision=verdict.revision
+        )
     if auto_rollback and previous_rev:
         back = _rollback_plain(kube, spec.name, spec.namespace, to=None, timeout=timeout, progress=progress)
-        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs, revision=back.revision,
-                          running=back.running,
-                          reason=f"the rollout of {spec.ref} failed: {verdict.message}; rolled back to revision "
-                                 f"{back.revision} ({back.ref}): {back.reason}")
+        return Deployment(
+            spec,
+            cluster=cname,
+            state="rolled-back",
+            manifests=objs,
+            revision=back.revision,
+            running=back.running,
+            reason=f"the rollout of {spec.ref} failed: {verdict.message}; rolled back to revision "
+            f"{back.revision} ({back.ref}): {back.reason}",
+        )
     extra = "" if previous_rev else " (no earlier revision to roll back to; undeploy() removes it)"
-    return Deployment(spec, cluster=cname, state="failed", manifests=objs, revision=verdict.revision,
-                      reason=f"the rollout of {spec.ref} failed: {verdict.message}{extra}")
+    return Deployment(
+        spec,
+        cluster=cname,
+        state="failed",
+        manifests=objs,
+        revision=verdict.revision,
+        reason=f"the rollout of {spec.ref} failed: {verdict.message}{extra}",
+    )
 
 
-def _spec_from_annotations(ann: dict, *, name: str, namespace: str, replicas: int, mode: str,
-                           canary: int | None = None) -> DeploySpec:
+def _spec_from_annotations(
+    ann: dict, *, name: str, namespace: str, replicas: int, mode: str, canary: int | None = None
+) -> DeploySpec:
     try:
         prof = get_profile(ann.get(f"{LABEL_PREFIX}/profile", "cpu-small"))
     except ValidationError:
         prof = get_profile("cpu-small")
-    return DeploySpec(name=name, namespace=namespace, model=ann.get(f"{LABEL_PREFIX}/model", name),
-                      version=ann.get(f"{LABEL_PREFIX}/version", "?"), ref=ann.get(f"{LABEL_PREFIX}/ref", name),
-                      image=ann.get(f"{LABEL_PREFIX}/image", ""), digest=ann.get(f"{LABEL_PREFIX}/digest", ""),
-                      profile=prof, replicas=replicas, mode=mode, canary=canary,
-                      auth_secret=ann.get(f"{LABEL_PREFIX}/auth-secret", ""),
-                      capture=ann.get(f"{LABEL_PREFIX}/capture", ""),
-                      capture_rate=float(ann.get(f"{LABEL_PREFIX}/capture-rate", "1.0")),
-                      capture_claim=ann.get(f"{LABEL_PREFIX}/capture-claim", ""),
-                      capture_secret=ann.get(f"{LABEL_PREFIX}/capture-secret", ""))
+    return DeploySpec(
+        name=name,
+        namespace=namespace,
+        model=ann.get(f"{LABEL_PREFIX}/model", name),
+        version=ann.get(f"{LABEL_PREFIX}/version", "?"),
+        ref=ann.get(f"{LABEL_PREFIX}/ref", name),
+        image=ann.get(f"{LABEL_PREFIX}/image", ""),
+        digest=ann.get(f"{LABEL_PREFIX}/digest", ""),
+        profile=prof,
+        replicas=replicas,
+        mode=mode,
+        canary=canary,
+        auth_secret=ann.get(f"{LABEL_PREFIX}/auth-secret", ""),
+        capture=ann.get(f"{LABEL_PREFIX}/capture", ""),
+        capture_rate=float(ann.get(f"{LABEL_PREFIX}/capture-rate", "1.0")),
+        capture_claim=ann.get(f"{LABEL_PREFIX}/capture-claim", ""),
+        capture_secret=ann.get(f"{LABEL_PREFIX}/capture-secret", ""),
+    )
 
 
-def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool,
-                   auto_rollback: bool) -> Deployment:
+def _deploy_kserve(
+    kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, force: bool, auto_rollback: bool
+) -> Deployment:
     cname = kube.cluster.name
     if not kube.has_api("serving.kserve.io", "v1beta1"):
-        raise DeployError(f"KServe is not installed on cluster '{cname}' (no serving.kserve.io/v1beta1 API).",
-                          hint="Install KServe there, or deploy with mode='deployment'.")
+        raise DeployError(
+            f"KServe is not installed on cluster '{cname}' (no serving.kserve.io/v1beta1 API).",
+            hint="Install KServe there, or deploy with mode='deployment'.",
+        )
     current = kube.get("InferenceService", spec.name, spec.namespace)
     if spec.canary is not None and current is None:
         raise ValidationError(
             f"There is no InferenceService '{spec.name}' in namespace '{spec.namespace}' on cluster '{cname}' to "
-            f"put a canary beside.", hint="Deploy without canary first.")
+            f"put a canary beside.",
+            hint="Deploy without canary first.",
+        )
     objs = render(spec)
     if current is not None:
         ann = current["metadata"].get("annotations") or {}
         if ann.get(f"{LABEL_PREFIX}/ref") != spec.ref or ann.get(f"{LABEL_PREFIX}/image") != spec.image:
-            prev = {k.split("/", 1)[1]: v for k, v in ann.items() if k.startswith(LABEL_PREFIX + "/")
-                    and k != PREVIOUS}
+            prev = {k.split("/", 1)[1]: v for k, v in ann.items() if k.startswith(LABEL_PREFIX + "/") and k != PREVIOUS}
             objs[-1]["metadata"]["annotations"][PREVIOUS] = json.dumps(prev, sort_keys=True)
         elif ann.get(PREVIOUS):
             objs[-1]["metadata"]["annotations"][PREVIOUS] = ann[PREVIOUS]
@@ -537,18 +691,32 @@ def _deploy_kserve(kube: Kube, spec: DeploySpec, *, wait: bool, timeout: float, 
     verdict = wait_inference_service(kube, spec.name, spec.namespace, timeout=timeout)
     if verdict.state == "done":
         note = verdict.message + (f"; {spec.canary}% of traffic on {spec.ref}" if spec.canary is not None else "")
-        return Deployment(spec, cluster=cname, state=state, manifests=objs, reason=note,
-                          traffic_share=(spec.canary / 100 if spec.canary is not None else None))
+        return Deployment(
+            spec,
+            cluster=cname,
+            state=state,
+            manifests=objs,
+            reason=note,
+            traffic_share=(spec.canary / 100 if spec.canary is not None else None),
+        )
     if auto_rollback and current is not None and PREVIOUS in objs[-1]["metadata"]["annotations"]:
         back = _rollback_kserve(kube, spec.name, spec.namespace, timeout=timeout)
-        return Deployment(spec, cluster=cname, state="rolled-back", manifests=objs, running=back.running,
-                          closes_canary=True, reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}")
+        return Deployment(
+            spec,
+            cluster=cname,
+            state="rolled-back",
+            manifests=objs,
+            running=back.running,
+            closes_canary=True,
+            reason=f"{spec.ref} did not become ready: {verdict.message}; {back.reason}",
+        )
     return Deployment(spec, cluster=cname, state="failed", manifests=objs, reason=verdict.message)
 
 
 # -- rollback / promote ------------------------------------------------------------------------------
-def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, timeout: float,
-                    progress: bool | None) -> Deployment:
+def _rollback_plain(
+    kube: Kube, name: str, namespace: str, *, to: int | None, timeout: float, progress: bool | None
+) -> Deployment:
     cname = kube.cluster.name
     dep = kube.get("Deployment", name, namespace)
     if dep is None:
@@ -559,12 +727,15 @@ def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, ti
     if to is None:
         older = [r for r in revs if r < current]
         if not older:
-            raise ValidationError(f"Deployment '{name}' on cluster '{cname}' has no earlier revision to roll back to "
-                                  f"(current revision {current}).")
+            raise ValidationError(
+                f"Deployment '{name}' on cluster '{cname}' has no earlier revision to roll back to "
+                f"(current revision {current})."
+            )
         to = max(older)
     if to not in revs:
-        raise ValidationError(f"Deployment '{name}' has no revision {to}; known revisions: "
-                              f"{', '.join(map(str, sorted(revs)))}.")
+        raise ValidationError(
+            f"Deployment '{name}' has no revision {to}; known revisions: {', '.join(map(str, sorted(revs)))}."
+        )
     template = copy.deepcopy(revs[to]["spec"]["template"])
     template["metadata"].get("labels", {}).pop("pod-template-hash", None)
     tmeta = template["metadata"]
@@ -573,8 +744,12 @@ def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, ti
     body = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(tmeta.get("labels") or {}),
-                     "annotations": ann},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(tmeta.get("labels") or {}),
+            "annotations": ann,
+        },
         "spec": {
             "replicas": spec.get("replicas", 1),
             "revisionHistoryLimit": spec.get("revisionHistoryLimit", 10),
@@ -586,14 +761,25 @@ def _rollback_plain(kube: Kube, name: str, namespace: str, *, to: int | None, ti
     }
     # a rollback must win over whoever touched the template during the failed rollout
     kube.apply(body, force=True)
-    back = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=int(spec.get("replicas", 1)),
-                                  mode="deployment")
+    back = _spec_from_annotations(
+        ann, name=name, namespace=namespace, replicas=int(spec.get("replicas", 1)), mode="deployment"
+    )
     verdict = wait_rollout(kube, name, namespace, timeout=timeout, progress=progress)
     state = "rolled-back" if verdict.state == "done" else "failed"
-    reason = (f"revision {verdict.revision} runs {back.ref} again ({verdict.message})" if verdict.state == "done"
-              else f"the rollback to revision {to} failed too: {verdict.message}")
-    return Deployment(back, cluster=cname, state=state, manifests=[body], reason=reason, revision=verdict.revision,
-                      running=back.ref if verdict.state == "done" else None)
+    reason = (
+        f"revision {verdict.revision} runs {back.ref} again ({verdict.message})"
+        if verdict.state == "done"
+        else f"the rollback to revision {to} failed too: {verdict.message}"
+    )
+    return Deployment(
+        back,
+        cluster=cname,
+        state=state,
+        manifests=[body],
+        reason=reason,
+        revision=verdict.revision,
+        running=back.ref if verdict.state == "done" else None,
+    )
 
 
 def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -> Deployment:
@@ -607,21 +793,36 @@ def _rollback_kserve(kube: Kube, name: str, namespace: str, *, timeout: float) -
         raise ValidationError(f"InferenceService '{name}' on cluster '{cname}' has no earlier version to roll back to.")
     prev_ann = {f"{LABEL_PREFIX}/{k}": v for k, v in json.loads(prev).items()}
     pred = (obj.get("spec") or {}).get("predictor") or {}
-    spec = _spec_from_annotations(prev_ann, name=name, namespace=namespace,
-                                  replicas=int(pred.get("minReplicas", 1)), mode="kserve")
+    spec = _spec_from_annotations(
+        prev_ann, name=name, namespace=namespace, replicas=int(pred.get("minReplicas", 1)), mode="kserve"
+    )
     objs = render(spec)
     for o in objs:
         kube.apply(o, force=True)
     verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
     state = "rolled-back" if verdict.state == "done" else "failed"
-    return Deployment(spec, cluster=cname, state=state, manifests=objs, closes_canary=True,
-                      running=spec.ref if verdict.state == "done" else None,
-                      reason=f"rolled back to {spec.ref} ({verdict.message})")
+    return Deployment(
+        spec,
+        cluster=cname,
+        state=state,
+        manifests=objs,
+        closes_canary=True,
+        running=spec.ref if verdict.state == "done" else None,
+        reason=f"rolled back to {spec.ref} ({verdict.message})",
+    )
 
 
-def rollback(name: str, *, cluster: str | None = None, namespace: str = "default", to: int | None = None,
-             timeout: float = 600, kubeconfig: str | None = None, progress: bool | None = None,
-             _analysis: dict | None = None) -> Deployment:
+def rollback(
+    name: str,
+    *,
+    cluster: str | None = None,
+    namespace: str = "default",
+    to: int | None = None,
+    timeout: float = 600,
+    kubeconfig: str | None = None,
+    progress: bool | None = None,
+    _analysis: dict | None = None,
+) -> Deployment:
     """Roll a deployment back: drop a running canary, else return to revision ``to`` (default: the previous one).
 
     Parameters
@@ -643,17 +844,31 @@ def rollback(name: str, *, cluster: str | None = None, namespace: str = "default
     _check_int(to, "to", lo=1)
     with Kube(_cluster(cluster, kubeconfig)) as kube:
         kube.require_namespace(namespace)
-        if kube.get("Deployment", name, namespace) is None and kube.has_api("serving.kserve.io", "v1beta1") \
-                and kube.get("InferenceService", name, namespace) is not None:
+        if (
+            kube.get("Deployment", name, namespace) is None
+            and kube.has_api("serving.kserve.io", "v1beta1")
+            and kube.get("InferenceService", name, namespace) is not None
+        ):
             result = _rollback_kserve(kube, name, namespace, timeout=timeout)
         elif to is None and kube.get("Deployment", canary_name(name), namespace) is not None:
             canary = kube.get("Deployment", canary_name(name), namespace)
             kube.delete("Deployment", canary_name(name), namespace)
             ann = canary["metadata"].get("annotations") or {}
-            spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0, mode="deployment",
-                                          canary=int(ann.get(f"{LABEL_PREFIX}/canary-percent", "1")))
-            result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=[],
-                                reason=f"the canary {spec.ref} was removed; all traffic is on the stable version")
+            spec = _spec_from_annotations(
+                ann,
+                name=name,
+                namespace=namespace,
+                replicas=0,
+                mode="deployment",
+                canary=int(ann.get(f"{LABEL_PREFIX}/canary-percent", "1")),
+            )
+            result = Deployment(
+                spec,
+                cluster=kube.cluster.name,
+                state="rolled-back",
+                manifests=[],
+                reason=f"the canary {spec.ref} was removed; all traffic is on the stable version",
+            )
         else:
             result = _rollback_plain(kube, name, namespace, to=to, timeout=timeout, progress=progress)
     if _analysis is not None:
@@ -662,8 +877,16 @@ def rollback(name: str, *, cluster: str | None = None, namespace: str = "default
     return result
 
 
-def promote(name: str, *, cluster: str | None = None, namespace: str = "default", timeout: float = 600,
-            kubeconfig: str | None = None, progress: bool | None = None, _analysis: dict | None = None) -> Deployment:
+def promote(
+    name: str,
+    *,
+    cluster: str | None = None,
+    namespace: str = "default",
+    timeout: float = 600,
+    kubeconfig: str | None = None,
+    progress: bool | None = None,
+    _analysis: dict | None = None,
+) -> Deployment:
     """Make a canary the stable version: roll the stable deployment to it, then remove the canary.
 
     In KServe mode, the InferenceService is applied again without ``canaryTrafficPercent``.
@@ -694,21 +917,29 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
                 isvc = kube.get("InferenceService", name, namespace)
             pred = ((isvc or {}).get("spec") or {}).get("predictor") or {}
             if isvc is None or pred.get("canaryTrafficPercent") is None:
-                raise ValidationError(f"There is no canary of '{name}' in namespace '{namespace}' on cluster "
-                                      f"'{kube.cluster.name}' to promote.",
-                                      hint="Start one with deploy(..., canary=10).")
+                raise ValidationError(
+                    f"There is no canary of '{name}' in namespace '{namespace}' on cluster "
+                    f"'{kube.cluster.name}' to promote.",
+                    hint="Start one with deploy(..., canary=10).",
+                )
             ann = isvc["metadata"].get("annotations") or {}
-            spec = _spec_from_annotations(ann, name=name, namespace=namespace,
-                                          replicas=int(pred.get("minReplicas", 1)), mode="kserve")
+            spec = _spec_from_annotations(
+                ann, name=name, namespace=namespace, replicas=int(pred.get("minReplicas", 1)), mode="kserve"
+            )
             objs = render(spec)
             if ann.get(PREVIOUS):
                 objs[-1]["metadata"]["annotations"][PREVIOUS] = ann[PREVIOUS]
             for o in objs:
                 kube.apply(o)
             verdict = wait_inference_service(kube, name, namespace, timeout=timeout)
-            result = Deployment(spec, cluster=kube.cluster.name, closes_canary=verdict.state == "done",
-                                state="deployed" if verdict.state == "done" else "failed", manifests=objs,
-                                reason=f"promoted {spec.ref} to 100% of traffic ({verdict.message})")
+            result = Deployment(
+                spec,
+                cluster=kube.cluster.name,
+                closes_canary=verdict.state == "done",
+                state="deployed" if verdict.state == "done" else "failed",
+                manifests=objs,
+                reason=f"promoted {spec.ref} to 100% of traffic ({verdict.message})",
+            )
         else:
             stable = kube.get("Deployment", name, namespace)
             replicas = int(((stable or {}).get("spec") or {}).get("replicas", 1))
@@ -720,15 +951,27 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
             verdict = wait_rollout(kube, name, namespace, timeout=timeout, progress=progress)
             if verdict.state == "done":
                 kube.delete("Deployment", canary_name(name), namespace)
-                result = Deployment(spec, cluster=kube.cluster.name, state="deployed", manifests=objs,
-                                    revision=verdict.revision, closes_canary=True,
-                                    reason=f"promoted {spec.ref}: the stable deployment runs it "
-                                           f"({verdict.message}); the canary was removed")
+                result = Deployment(
+                    spec,
+                    cluster=kube.cluster.name,
+                    state="deployed",
+                    manifests=objs,
+                    revision=verdict.revision,
+                    closes_canary=True,
+                    reason=f"promoted {spec.ref}: the stable deployment runs it "
+                    f"({verdict.message}); the canary was removed",
+                )
             else:
                 back = _rollback_plain(kube, name, namespace, to=None, timeout=timeout, progress=progress)
-                result = Deployment(spec, cluster=kube.cluster.name, state="rolled-back", manifests=objs,
-                                    running=back.running, reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
-                                           f"the canary is still running")
+                result = Deployment(
+                    spec,
+                    cluster=kube.cluster.name,
+                    state="rolled-back",
+                    manifests=objs,
+                    running=back.running,
+                    reason=f"promoting {spec.ref} failed ({verdict.message}); {back.reason}; "
+                    f"the canary is still running",
+                )
     if _analysis is not None:
         result.with_analysis(_analysis)
     _record(result.ref, result.record())
@@ -736,8 +979,9 @@ def promote(name: str, *, cluster: str | None = None, namespace: str = "default"
 
 
 # -- status / undeploy / deployments -----------------------------------------------------------------
-def status(name: str, *, cluster: str | None = None, namespace: str = "default",
-           kubeconfig: str | None = None) -> DeploymentStatus:
+def status(
+    name: str, *, cluster: str | None = None, namespace: str = "default", kubeconfig: str | None = None
+) -> DeploymentStatus:
     """What runs for deployment ``name``: version, replicas, revisions, canary, conditions, pod problems.
 
     Parameters
@@ -767,11 +1011,16 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
             rsets = owned_replicasets(kube, dep)
             revisions = []
             for rs in rsets:
-                ann = (rs["spec"]["template"]["metadata"].get("annotations") or {})
-                revisions.append({"revision": revision(rs), "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
-                                  "image": rs["spec"]["template"]["spec"]["containers"][0].get("image", ""),
-                                  "replicas": int((rs.get("status") or {}).get("replicas", 0)),
-                                  "available": int((rs.get("status") or {}).get("availableReplicas", 0))})
+                ann = rs["spec"]["template"]["metadata"].get("annotations") or {}
+                revisions.append(
+                    {
+                        "revision": revision(rs),
+                        "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
+                        "image": rs["spec"]["template"]["spec"]["containers"][0].get("image", ""),
+                        "replicas": int((rs.get("status") or {}).get("replicas", 0)),
+                        "available": int((rs.get("status") or {}).get("availableReplicas", 0)),
+                    }
+                )
             canary = kube.get("Deployment", canary_name(name), namespace)
             st = DeploymentStatus.from_deployment(kube.cluster.name, dep, verdict, revisions, canary)
             st.analysis = _last_analysis(kube.cluster.name, namespace, name)
@@ -782,22 +1031,26 @@ def status(name: str, *, cluster: str | None = None, namespace: str = "default",
                 st = DeploymentStatus.from_inference_service(kube.cluster.name, isvc)
                 st.analysis = _last_analysis(kube.cluster.name, namespace, name)
                 return st
-    raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
-                             f"'{cluster or 'current'}'.", hint="List them with deployments(cluster=...).")
+    raise ModelNotFoundError(
+        f"There is no deployment '{name}' in namespace '{namespace}' on cluster '{cluster or 'current'}'.",
+        hint="List them with deployments(cluster=...).",
+    )
 
 
 def _last_analysis(cluster: str, namespace: str, name: str) -> dict | None:
     """The latest canary analysis recorded for this deployment (None when there is none)."""
     for rec in reversed(_registry().records(kind="deployment")):
         data = rec.get("data") or {}
-        if (data.get("cluster"), data.get("namespace"), data.get("name")) == (cluster, namespace, name) \
-                and data.get("analysis"):
+        if (data.get("cluster"), data.get("namespace"), data.get("name")) == (cluster, namespace, name) and data.get(
+            "analysis"
+        ):
             return data["analysis"]
     return None
 
 
-def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default",
-             kubeconfig: str | None = None) -> Deployment:
+def undeploy(
+    name: str, *, cluster: str | None = None, namespace: str = "default", kubeconfig: str | None = None
+) -> Deployment:
     """Remove every object of deployment ``name`` (stable, canary, Service, HPA, PDB, NetworkPolicy, ...).
 
     Parameters
@@ -824,8 +1077,10 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
         if found is None and kserve:
             found = kube.get("InferenceService", name, namespace)
         if found is None:
-            raise ModelNotFoundError(f"There is no deployment '{name}' in namespace '{namespace}' on cluster "
-                                     f"'{kube.cluster.name}'.", hint="List them with deployments(cluster=...).")
+            raise ModelNotFoundError(
+                f"There is no deployment '{name}' in namespace '{namespace}' on cluster '{kube.cluster.name}'.",
+                hint="List them with deployments(cluster=...).",
+            )
         ann = found["metadata"].get("annotations") or {}
         removed = []
         targets = [("Deployment", canary_name(name))] + [(k, name) for k in PLAIN_KINDS]
@@ -834,10 +1089,17 @@ def undeploy(name: str, *, cluster: str | None = None, namespace: str = "default
         for kind, obj_name in targets:
             if kube.delete(kind, obj_name, namespace):
                 removed.append(f"{kind}/{obj_name}")
-        spec = _spec_from_annotations(ann, name=name, namespace=namespace, replicas=0,
-                                      mode=ann.get(f"{LABEL_PREFIX}/mode", "deployment"))
-        result = Deployment(spec, cluster=kube.cluster.name, state="removed", manifests=[], closes_canary=True,
-                            reason=f"deleted {', '.join(removed)}")
+        spec = _spec_from_annotations(
+            ann, name=name, namespace=namespace, replicas=0, mode=ann.get(f"{LABEL_PREFIX}/mode", "deployment")
+        )
+        result = Deployment(
+            spec,
+            cluster=kube.cluster.name,
+            state="removed",
+            manifests=[],
+            closes_canary=True,
+            reason=f"deleted {', '.join(removed)}",
+        )
     _record(result.ref, result.record())
     return result
 
@@ -846,9 +1108,16 @@ def _local_spec(local: Any) -> DeploySpec:
     st = local.state
     ref = str(local.ref or "")
     model, _, version = ref.rpartition(":") if ":" in ref else (local.model, "", "")
-    return DeploySpec(name=local.name, namespace="-", model=model or local.name, version=version or "?", ref=ref,
-                      image="", profile=HardwareProfile(name="local", description="a process on this machine"),
-                      replicas=int(st.get("workers", 1) or 1))
+    return DeploySpec(
+        name=local.name,
+        namespace="-",
+        model=model or local.name,
+        version=version or "?",
+        ref=ref,
+        image="",
+        profile=HardwareProfile(name="local", description="a process on this machine"),
+        replicas=int(st.get("workers", 1) or 1),
+    )
 
 
 def _status_local(name: str) -> DeploymentStatus:
@@ -857,13 +1126,33 @@ def _status_local(name: str) -> DeploymentStatus:
     local = get_deployment(name)  # one sentence naming the known ones when there is none
     st = local.status()
     rollout = "done" if st["ready"] else ("progressing" if st["running"] else "stopped")
-    message = {"done": f"ready at {st['url']}", "progressing": f"starting ({st['status']})",
-               "stopped": f"not running{': ' + st['error'] if st.get('error') else ''}"}[rollout]
-    return DeploymentStatus(cluster=LOCAL, name=local.name, namespace="-", kind="LocalDeployment",
-                            ref=st["ref"] or "", image="", profile="local", rollout=rollout, message=message,
-                            revision=None, desired=1, ready=1 if st["ready"] else 0, available=None, updated=None,
-                            revisions=[], canary=None, url=st["url"], pid=st["pid"], logs=st["logs"],
-                            conditions=[])
+    message = {
+        "done": f"ready at {st['url']}",
+        "progressing": f"starting ({st['status']})",
+        "stopped": f"not running{': ' + st['error'] if st.get('error') else ''}",
+    }[rollout]
+    return DeploymentStatus(
+        cluster=LOCAL,
+        name=local.name,
+        namespace="-",
+        kind="LocalDeployment",
+        ref=st["ref"] or "",
+        image="",
+        profile="local",
+        rollout=rollout,
+        message=message,
+        revision=None,
+        desired=1,
+        ready=1 if st["ready"] else 0,
+        available=None,
+        updated=None,
+        revisions=[],
+        canary=None,
+        url=st["url"],
+        pid=st["pid"],
+        logs=st["logs"],
+        conditions=[],
+    )
 
 
 def _undeploy_local(name: str) -> Deployment:
@@ -875,17 +1164,26 @@ def _undeploy_local(name: str) -> Deployment:
     spec = _local_spec(local)
     final = local.stop()
     if final["running"]:
-        raise DeployError(f"The local deployment '{name}' (process {final['pid']}) did not stop; it was left in place.",
-                          hint="Stop it with modelops stop NAME, then undeploy again.")
+        raise DeployError(
+            f"The local deployment '{name}' (process {final['pid']}) did not stop; it was left in place.",
+            hint="Stop it with modelops stop NAME, then undeploy again.",
+        )
     shutil.rmtree(local.directory, ignore_errors=True)
-    result = Deployment(spec, cluster=LOCAL, state="removed", manifests=[], closes_canary=True,
-                        reason=f"stopped the model server process {final['pid']} and removed {local.directory}")
+    result = Deployment(
+        spec,
+        cluster=LOCAL,
+        state="removed",
+        manifests=[],
+        closes_canary=True,
+        reason=f"stopped the model server process {final['pid']} and removed {local.directory}",
+    )
     _record(spec.ref, result.record())
     return result
 
 
-def deployments(*, cluster: str | None = None, namespace: str | None = None,
-                kubeconfig: str | None = None) -> DeploymentList:
+def deployments(
+    *, cluster: str | None = None, namespace: str | None = None, kubeconfig: str | None = None
+) -> DeploymentList:
     """List deployments: live from ``cluster`` when given, else from the registry's records.
 
     Parameters
@@ -913,15 +1211,32 @@ def deployments(*, cluster: str | None = None, namespace: str | None = None,
                     meta = obj["metadata"]
                     ann = meta.get("annotations") or {}
                     st = obj.get("status") or {}
-                    ready = st.get("availableReplicas", 0) if kind == "Deployment" else (
-                        "Ready" if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                       for c in st.get("conditions") or []) else "not ready")
-                    rows.append({"cluster": kube.cluster.name, "namespace": meta.get("namespace"),
-                                 "name": meta["name"], "kind": kind, "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
-                                 "profile": ann.get(f"{LABEL_PREFIX}/profile", ""),
-                                 "track": (meta.get("labels") or {}).get(f"{LABEL_PREFIX}/track", ""),
-                                 "replicas": (obj.get("spec") or {}).get("replicas"), "ready": ready,
-                                 "revision": revision(obj) or None})
+                    ready = (
+                        st.get("availableReplicas", 0)
+                        if kind == "Deployment"
+                        else (
+                            "Ready"
+                            if any(
+                                c.get("type") == "Ready" and c.get("status") == "True"
+                                for c in st.get("conditions") or []
+                            )
+                            else "not ready"
+                        )
+                    )
+                    rows.append(
+                        {
+                            "cluster": kube.cluster.name,
+                            "namespace": meta.get("namespace"),
+                            "name": meta["name"],
+                            "kind": kind,
+                            "ref": ann.get(f"{LABEL_PREFIX}/ref", ""),
+                            "profile": ann.get(f"{LABEL_PREFIX}/profile", ""),
+                            "track": (meta.get("labels") or {}).get(f"{LABEL_PREFIX}/track", ""),
+                            "replicas": (obj.get("spec") or {}).get("replicas"),
+                            "ready": ready,
+                            "revision": revision(obj) or None,
+                        }
+                    )
         return DeploymentList(rows, source=f"cluster {cluster}")
     # replay the history: what runs on each track of each deployment after the last event
     tracks: dict[tuple, dict] = {}
@@ -942,9 +1257,18 @@ def deployments(*, cluster: str | None = None, namespace: str | None = None,
         elif data.get("state") == "failed":
             tracks[key + (track,)] = data
     for (cl, ns, nm, track), data in sorted(tracks.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        rows.append({"cluster": cl, "namespace": ns, "name": nm, "track": track,
-                     "running": data.get("running") or "-", "state": data.get("state"),
-                     "profile": data.get("profile"), "mode": data.get("mode"), "revision": data.get("revision"),
-                     "at": data.get("at")})
+        rows.append(
+            {
+                "cluster": cl,
+                "namespace": ns,
+                "name": nm,
+                "track": track,
+                "running": data.get("running") or "-",
+                "state": data.get("state"),
+                "profile": data.get("profile"),
+                "mode": data.get("mode"),
+                "revision": data.get("revision"),
+                "at": data.get("at"),
+            }
+        )
     return DeploymentList(rows, source="registry records")
-

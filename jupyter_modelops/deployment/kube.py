@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from .._optional import require
-from ..exceptions import ConflictError, DeployError, ModelOpsError, ModelNotFoundError, ValidationError, map_exceptions
+from ..exceptions import ConflictError, DeployError, ModelNotFoundError, ModelOpsError, ValidationError, map_exceptions
 from .clusters import Cluster
 from .manifests import FIELD_MANAGER
 
@@ -60,8 +60,9 @@ def _status_body(exc: Any) -> dict:
         return {}
 
 
-def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | None, namespace: str | None,
-              apply: bool = False) -> ModelOpsError:
+def translate(
+    exc: Any, *, cluster: str, method: str, kind: str, name: str | None, namespace: str | None, apply: bool = False
+) -> ModelOpsError:
     """One sentence for an ``ApiException`` of the Kubernetes client."""
     status = _status_body(exc)
     code = int(getattr(exc, "status", 0) or status.get("code") or 0)
@@ -75,11 +76,15 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
     where = f" in namespace '{namespace}'" if namespace else ""
     verb = VERBS.get(method, method.lower())
     if code == 0:
-        return DeployError(f"The connection to cluster '{cluster}' failed: {message or exc}.",
-                           hint="Check the server address and its TLS certificate in the kubeconfig.")
+        return DeployError(
+            f"The connection to cluster '{cluster}' failed: {message or exc}.",
+            hint="Check the server address and its TLS certificate in the kubeconfig.",
+        )
     if code == 401:
-        return DeployError(f"Cluster '{cluster}' refused the credentials (401 Unauthorized).",
-                           hint="Log in again, or renew the token of this context or service account.")
+        return DeployError(
+            f"Cluster '{cluster}' refused the credentials (401 Unauthorized).",
+            hint="Log in again, or renew the token of this context or service account.",
+        )
     if code == 403:
         return DeployError(
             f"Cluster '{cluster}' forbids this: the user may not {verb} {resource}{where} (RBAC). "
@@ -87,9 +92,14 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
             hint=f"Ask an administrator for a Role granting '{verb}' on '{resource}'.",
         )
     if code == 404:
-        if namespace and kind != "Namespace" and (
+        if (
+            namespace
+            and kind != "Namespace"
+            and (
                 (details.get("kind") == "namespaces" and details.get("name") == namespace)
-                or f'namespaces "{namespace}" not found' in message):
+                or f'namespaces "{namespace}" not found' in message
+            )
+        ):
             return ValidationError(
                 f"The namespace '{namespace}' does not exist on cluster '{cluster}'.",
                 hint=f"Create it (kubectl create namespace {namespace}) or pass another namespace.",
@@ -105,8 +115,9 @@ def translate(exc: Any, *, cluster: str, method: str, kind: str, name: str | Non
             hint="Deploy again with force=True (--force) to take those fields over, or leave them to their owner.",
         )
     if code == 409:
-        return ConflictError(f"{target}{where} on cluster '{cluster}' changed or exists already: {message}",
-                             hint="Try again.")
+        return ConflictError(
+            f"{target}{where} on cluster '{cluster}' changed or exists already: {message}", hint="Try again."
+        )
     if code == 422 or reason == "Invalid":
         return ValidationError(f"Cluster '{cluster}' rejected {target}{where}: {message}")
     if code == 400:
@@ -124,18 +135,20 @@ class Kube:
         self.cluster = cluster
         self.timeout = timeout if timeout is not None else request_timeout()
         cfg = k8s.client.Configuration()
-        with map_exceptions({Exception: ValidationError},
-                            f"The kubeconfig context '{cluster.name}' cannot be used: {{exc}}."):
+        with map_exceptions(
+            {Exception: ValidationError}, f"The kubeconfig context '{cluster.name}' cannot be used: {{exc}}."
+        ):
             if cluster.kubeconfig:
-                kconfig.load_kube_config(config_file=cluster.kubeconfig, context=cluster.name,
-                                         client_configuration=cfg, persist_config=False)
+                kconfig.load_kube_config(
+                    config_file=cluster.kubeconfig, context=cluster.name, client_configuration=cfg, persist_config=False
+                )
             else:  # in-cluster: the pod's service account
                 from .clusters import service_account_dir
 
                 sa = service_account_dir()
                 kconfig.incluster_config.InClusterConfigLoader(
-                    token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"),
-                    environ=os.environ).load_and_set(cfg)
+                    token_filename=str(sa / "token"), cert_filename=str(sa / "ca.crt"), environ=os.environ
+                ).load_and_set(cfg)
         cfg.retries = 0  # bounded: one attempt, then a clear error
         self.api = k8s.client.ApiClient(cfg)
         self._ApiException = k8s.client.exceptions.ApiException
@@ -164,9 +177,18 @@ class Kube:
         return base
 
     # -- the one door ----------------------------------------------------------------------------
-    def _send(self, method: str, path: str, *, query: list | None = None, body: Any = None,
-              content_type: str | None = None, timeout: float | None = None, stream: bool = False,
-              raw_text: bool = False):
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+        stream: bool = False,
+        raw_text: bool = False,
+    ):
         import urllib3
 
         headers = {"Accept": "*/*" if raw_text else "application/json"}
@@ -175,8 +197,12 @@ class Kube:
         # JSON bodies are serialized by the client; an apply patch (YAML) is sent as JSON text, which is YAML
         yaml_body = content_type is not None and "yaml" in content_type
         m, url, hdrs, data, post = self.api.param_serialize(
-            method=method, resource_path=path, query_params=query or [], header_params=headers,
-            body=json.dumps(body) if body is not None and yaml_body else body, auth_settings=["BearerToken"],
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=json.dumps(body) if body is not None and yaml_body else body,
+            auth_settings=["BearerToken"],
         )
         t = timeout if timeout is not None else self.timeout
         server = self.cluster.server or self.api.configuration.host
@@ -186,8 +212,9 @@ class Kube:
             f"within {t:g} s ({{exc}}). Check that the cluster is running and reachable.",
         ):
             try:
-                resp = self.api.call_api(m, url, header_params=hdrs, body=data, post_params=post,
-                                         _request_timeout=(min(t, 10.0), t))
+                resp = self.api.call_api(
+                    m, url, header_params=hdrs, body=data, post_params=post, _request_timeout=(min(t, 10.0), t)
+                )
             except urllib3.exceptions.MaxRetryError as exc:
                 if isinstance(exc.reason, urllib3.exceptions.SSLError):
                     raise DeployError(
@@ -213,18 +240,37 @@ class Kube:
         try:
             return self._send("GET", api, timeout=timeout, raw_text=True)
         except self._ApiException as exc:
-            raise translate(exc, cluster=self.cluster.name, method="GET", kind="Pod", name=pod,
-                            namespace=namespace) from exc
+            raise translate(
+                exc, cluster=self.cluster.name, method="GET", kind="Pod", name=pod, namespace=namespace
+            ) from exc
 
-    def request(self, method: str, kind: str, *, namespace: str | None = None, name: str | None = None,
-                sub: str | None = None, query: list | None = None, body: Any = None,
-                content_type: str | None = None, timeout: float | None = None, apply: bool = False) -> dict:
+    def request(
+        self,
+        method: str,
+        kind: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        sub: str | None = None,
+        query: list | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+        apply: bool = False,
+    ) -> dict:
         try:
-            return self._send(method, self.path(kind, namespace, name, sub), query=query, body=body,
-                              content_type=content_type, timeout=timeout)
+            return self._send(
+                method,
+                self.path(kind, namespace, name, sub),
+                query=query,
+                body=body,
+                content_type=content_type,
+                timeout=timeout,
+            )
         except self._ApiException as exc:
-            raise translate(exc, cluster=self.cluster.name, method=method, kind=kind, name=name,
-                            namespace=namespace, apply=apply) from exc
+            raise translate(
+                exc, cluster=self.cluster.name, method=method, kind=kind, name=name, namespace=namespace, apply=apply
+            ) from exc
 
     # -- verbs ------------------------------------------------------------------------------------
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
@@ -248,13 +294,26 @@ class Kube:
             query.append(("force", "true"))
         if dry_run:
             query.append(("dryRun", "All"))
-        return self.request("PATCH", obj["kind"], namespace=meta.get("namespace"), name=meta["name"],
-                            query=query, body=obj, content_type="application/apply-patch+yaml", apply=True)
+        return self.request(
+            "PATCH",
+            obj["kind"],
+            namespace=meta.get("namespace"),
+            name=meta["name"],
+            query=query,
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            apply=True,
+        )
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         try:
-            self.request("DELETE", kind, namespace=namespace, name=name,
-                         body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+            self.request(
+                "DELETE",
+                kind,
+                namespace=namespace,
+                name=name,
+                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+            )
             return True
         except ModelNotFoundError:
             return False
@@ -266,8 +325,9 @@ class Kube:
         except self._ApiException as exc:
             if getattr(exc, "status", 0) == 404:
                 return False
-            raise translate(exc, cluster=self.cluster.name, method="GET", kind=group, name=None,
-                            namespace=None) from exc
+            raise translate(
+                exc, cluster=self.cluster.name, method="GET", kind=group, name=None, namespace=None
+            ) from exc
 
     def require_namespace(self, namespace: str) -> None:
         """Raise a clear error when ``namespace`` does not exist (users who may not read namespaces
@@ -282,11 +342,19 @@ class Kube:
                 ) from exc
             if getattr(exc, "status", 0) == 403:
                 return
-            raise translate(exc, cluster=self.cluster.name, method="GET", kind="Namespace", name=namespace,
-                            namespace=None) from exc
+            raise translate(
+                exc, cluster=self.cluster.name, method="GET", kind="Namespace", name=namespace, namespace=None
+            ) from exc
 
-    def watch(self, kind: str, namespace: str, *, name: str | None = None, resource_version: str | None = None,
-              timeout: float = 30.0) -> Iterator[tuple[str, dict]]:
+    def watch(
+        self,
+        kind: str,
+        namespace: str,
+        *,
+        name: str | None = None,
+        resource_version: str | None = None,
+        timeout: float = 30.0,
+    ) -> Iterator[tuple[str, dict]]:
         """Yield ``(type, object)`` watch events until the server ends the stream (``timeoutSeconds``)."""
         query = [("watch", "true"), ("timeoutSeconds", str(max(int(timeout), 1)))]
         if name:
@@ -297,14 +365,17 @@ class Kube:
         try:
             resp = self._send("GET", path, query=query, timeout=timeout + 5, stream=True)
         except self._ApiException as exc:
-            raise translate(exc, cluster=self.cluster.name, method="GET", kind=kind, name=name,
-                            namespace=namespace) from exc
+            raise translate(
+                exc, cluster=self.cluster.name, method="GET", kind=kind, name=name, namespace=namespace
+            ) from exc
         import urllib3
 
         buf = b""
         try:
-            with map_exceptions({urllib3.exceptions.HTTPError: DeployError, OSError: DeployError},
-                                f"The watch on cluster '{self.cluster.name}' broke off ({{exc}})."):
+            with map_exceptions(
+                {urllib3.exceptions.HTTPError: DeployError, OSError: DeployError},
+                f"The watch on cluster '{self.cluster.name}' broke off ({{exc}}).",
+            ):
                 for chunk in resp.response.stream(4096, decode_content=True):
                     buf += chunk
                     while b"\n" in buf:

@@ -26,8 +26,18 @@ import re
 from ..exceptions import ValidationError
 from .profiles import HardwareProfile
 
-__all__ = ["DeploySpec", "render", "object_name", "canary_name", "check_object_name", "NAME_LIMITS", "to_yaml",
-           "LABEL_PREFIX", "FIELD_MANAGER", "PORT"]
+__all__ = [
+    "DeploySpec",
+    "render",
+    "object_name",
+    "canary_name",
+    "check_object_name",
+    "NAME_LIMITS",
+    "to_yaml",
+    "LABEL_PREFIX",
+    "FIELD_MANAGER",
+    "PORT",
+]
 
 LABEL_PREFIX = "modelops.jupyter.org"
 FIELD_MANAGER = "jupyter-modelops"
@@ -264,9 +274,21 @@ def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(spec, container_name)],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}] + ([{
-            "name": "auth", "secret": {"secretName": spec.auth_secret, "defaultMode": 0o440,
-                                       "items": [{"key": "token", "path": "token"}]}}] if spec.auth_secret else []),
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+        + (
+            [
+                {
+                    "name": "auth",
+                    "secret": {
+                        "secretName": spec.auth_secret,
+                        "defaultMode": 0o440,
+                        "items": [{"key": "token", "path": "token"}],
+                    },
+                }
+            ]
+            if spec.auth_secret
+            else []
+        ),
         "terminationGracePeriodSeconds": 30,
     }
     if spec.capture == "pvc":
@@ -281,8 +303,12 @@ def _pod_spec(spec: DeploySpec, container_name: str) -> dict:
 
 
 def _meta(spec: DeploySpec, name: str, track: str) -> dict:
-    return {"name": name, "namespace": spec.namespace, "labels": labels(spec, track),
-            "annotations": annotations(spec, track)}
+    return {
+        "name": name,
+        "namespace": spec.namespace,
+        "labels": labels(spec, track),
+        "annotations": annotations(spec, track),
+    }
 
 
 def deployment(spec: DeploySpec, *, track: str = "stable") -> dict:
@@ -334,8 +360,13 @@ def auth_secret(spec: DeploySpec) -> dict | None:
         return None
     meta = _meta(spec, spec.auth_secret, "stable")
     meta.pop("annotations", None)
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque",
-            "stringData": {"token": spec.auth_token}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": {"token": spec.auth_token},
+    }
 
 
 def capture_claim(spec: DeploySpec) -> dict | None:
@@ -344,8 +375,12 @@ def capture_claim(spec: DeploySpec) -> dict | None:
         return None
     meta = _meta(spec, spec.capture_claim, "stable")
     meta.pop("annotations", None)
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": spec.capture_claim_size}}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": spec.capture_claim_size}}},
+    }
 
 
 def service_account(spec: DeploySpec) -> dict:
@@ -364,17 +399,25 @@ def hpa(spec: DeploySpec) -> dict | None:
     lo = max(int(auto.get("min_replicas", 1)), 1)
     lo = max(lo, spec.replicas) if spec.replicas else lo
     hi = max(int(auto["max_replicas"]), lo)
-    metrics = [{
-        "type": "Resource",
-        "resource": {"name": "cpu", "target": {"type": "Utilization",
-                                                "averageUtilization": int(auto.get("target_cpu_utilization", 70))}},
-    }]
+    metrics = [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": int(auto.get("target_cpu_utilization", 70))},
+            },
+        }
+    ]
     if auto.get("metric"):
-        metrics.append({
-            "type": "Pods",
-            "pods": {"metric": {"name": str(auto["metric"])},
-                     "target": {"type": "AverageValue", "averageValue": str(auto["target_average_value"])}},
-        })
+        metrics.append(
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": str(auto["metric"])},
+                    "target": {"type": "AverageValue", "averageValue": str(auto["target_average_value"])},
+                },
+            }
+        )
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -409,8 +452,12 @@ def network_policy(spec: DeploySpec) -> dict:
             "policyTypes": ["Ingress", "Egress"],
             # inference and metrics on the server port only; the server needs no egress but DNS
             "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
-            "egress": [{"ports": dns}] + ([{"ports": [{"protocol": "TCP", "port": 443}]}]  # object storage
-                                          if spec.capture and spec.capture != "pvc" else []),
+            "egress": [{"ports": dns}]
+            + (
+                [{"ports": [{"protocol": "TCP", "port": 443}]}]  # object storage
+                if spec.capture and spec.capture != "pvc"
+                else []
+            ),
         },
     }
 
@@ -446,13 +493,24 @@ def render(spec: DeploySpec) -> list[dict]:
     if spec.mode not in MODES:
         raise ValidationError(f"mode is {spec.mode!r}; expected one of {', '.join(MODES)}.")
     if spec.mode == "kserve":
-        return [o for o in (service_account(spec), auth_secret(spec), capture_claim(spec), inference_service(spec))
-                if o is not None]
+        return [
+            o
+            for o in (service_account(spec), auth_secret(spec), capture_claim(spec), inference_service(spec))
+            if o is not None
+        ]
     if spec.canary is not None:
         objs = [auth_secret(spec), deployment(spec, track="canary")]
     else:
-        objs = [service_account(spec), auth_secret(spec), capture_claim(spec), deployment(spec), service(spec),
-                hpa(spec), pdb(spec), network_policy(spec)]
+        objs = [
+            service_account(spec),
+            auth_secret(spec),
+            capture_claim(spec),
+            deployment(spec),
+            service(spec),
+            hpa(spec),
+            pdb(spec),
+            network_policy(spec),
+        ]
     objs = [o for o in objs if o is not None]
     for o in objs:
         check_object_name(o["kind"], o["metadata"]["name"])

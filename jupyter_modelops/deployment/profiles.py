@@ -37,8 +37,16 @@ RESOURCE_KEYS = ("cpu", "memory", "nvidia.com/gpu", "google.com/tpu", "ephemeral
 RUNTIME_KEYS = {"provider", "threads", "batch_size", "fp16"}
 AUTOSCALING_KEYS = {"min_replicas", "max_replicas", "target_cpu_utilization", "metric", "target_average_value"}
 PROFILE_KEYS = {
-    "base", "description", "requests", "limits", "node_selector", "affinity", "tolerations",
-    "runtime", "replicas", "autoscaling",
+    "base",
+    "description",
+    "requests",
+    "limits",
+    "node_selector",
+    "affinity",
+    "tolerations",
+    "runtime",
+    "replicas",
+    "autoscaling",
 }
 
 
@@ -109,8 +117,20 @@ class HardwareProfile:
         return dataclasses.asdict(self)
 
 
-def _gpu(name: str, products: list[str], *, cpu: str, memory: str, gpus: int, provider: str,
-         threads: int, batch: int, fp16: bool, maxr: int, desc: str) -> HardwareProfile:
+def _gpu(
+    name: str,
+    products: list[str],
+    *,
+    cpu: str,
+    memory: str,
+    gpus: int,
+    provider: str,
+    threads: int,
+    batch: int,
+    fp16: bool,
+    maxr: int,
+    desc: str,
+) -> HardwareProfile:
     return HardwareProfile(
         name=name,
         description=desc,
@@ -153,15 +173,58 @@ BUILTIN: dict[str, HardwareProfile] = {
             replicas=2,
             autoscaling={"min_replicas": 2, "max_replicas": 10, "target_cpu_utilization": 70},
         ),
-        _gpu("gpu-t4", ["Tesla-T4", "NVIDIA-T4"], cpu="4", memory="16Gi", gpus=1, provider="CUDA",
-             threads=4, batch=32, fp16=True, maxr=4, desc="One NVIDIA T4 (16 GB) per pod"),
-        _gpu("gpu-a10g", ["NVIDIA-A10G"], cpu="8", memory="32Gi", gpus=1, provider="TensorRT",
-             threads=8, batch=64, fp16=True, maxr=4, desc="One NVIDIA A10G (24 GB) per pod"),
-        _gpu("gpu-a100", ["NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-PCIE-40GB"],
-             cpu="12", memory="85Gi", gpus=1, provider="TensorRT", threads=12, batch=128, fp16=True,
-             maxr=4, desc="One NVIDIA A100 per pod"),
-        _gpu("gpu-h100", ["NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"], cpu="16", memory="120Gi", gpus=1,
-             provider="TensorRT", threads=16, batch=256, fp16=True, maxr=4, desc="One NVIDIA H100 (80 GB) per pod"),
+        _gpu(
+            "gpu-t4",
+            ["Tesla-T4", "NVIDIA-T4"],
+            cpu="4",
+            memory="16Gi",
+            gpus=1,
+            provider="CUDA",
+            threads=4,
+            batch=32,
+            fp16=True,
+            maxr=4,
+            desc="One NVIDIA T4 (16 GB) per pod",
+        ),
+        _gpu(
+            "gpu-a10g",
+            ["NVIDIA-A10G"],
+            cpu="8",
+            memory="32Gi",
+            gpus=1,
+            provider="TensorRT",
+            threads=8,
+            batch=64,
+            fp16=True,
+            maxr=4,
+            desc="One NVIDIA A10G (24 GB) per pod",
+        ),
+        _gpu(
+            "gpu-a100",
+            ["NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-PCIE-40GB"],
+            cpu="12",
+            memory="85Gi",
+            gpus=1,
+            provider="TensorRT",
+            threads=12,
+            batch=128,
+            fp16=True,
+            maxr=4,
+            desc="One NVIDIA A100 per pod",
+        ),
+        _gpu(
+            "gpu-h100",
+            ["NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"],
+            cpu="16",
+            memory="120Gi",
+            gpus=1,
+            provider="TensorRT",
+            threads=16,
+            batch=256,
+            fp16=True,
+            maxr=4,
+            desc="One NVIDIA H100 (80 GB) per pod",
+        ),
         HardwareProfile(
             name="tpu-v5e",
             description="One Cloud TPU v5e chip per pod (GKE); onnxruntime runs on the host CPU",
@@ -183,8 +246,10 @@ BUILTIN: dict[str, HardwareProfile] = {
 def _check_quantity(value: Any, where: str) -> None:
     import re
 
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
-        isinstance(value, str) and not re.fullmatch(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T|e[0-9]+)?", value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, str))
+        or (isinstance(value, str) and not re.fullmatch(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T|e[0-9]+)?", value))
     ):
         raise ValidationError(
             f"{where} is {value!r}, which is not a Kubernetes quantity.",
@@ -231,8 +296,9 @@ def _validate(name: str, raw: Any, source: str) -> dict:
         for key in ("threads", "batch_size"):
             if key in rt and (not isinstance(rt[key], int) or isinstance(rt[key], bool) or rt[key] < 1):
                 raise ValidationError(f"{where}: runtime.{key} is {rt[key]!r}; expected a positive integer.")
-    if "replicas" in raw and (not isinstance(raw["replicas"], int) or isinstance(raw["replicas"], bool)
-                              or raw["replicas"] < 0):
+    if "replicas" in raw and (
+        not isinstance(raw["replicas"], int) or isinstance(raw["replicas"], bool) or raw["replicas"] < 0
+    ):
         raise ValidationError(f"{where}: replicas is {raw['replicas']!r}; expected an integer >= 0.")
     auto = raw.get("autoscaling")
     if auto is not None and auto is not False:
@@ -269,9 +335,7 @@ def _load_user(path: Path) -> dict[str, dict]:
     except yaml.YAMLError as exc:
         raise ValidationError(f"The profile file {path} is not valid YAML: {str(exc).splitlines()[0]}.") from exc
     if not isinstance(data, dict) or set(data) - {"profiles"}:
-        raise ValidationError(
-            f"The profile file {path} must hold one key, 'profiles', mapping names to settings."
-        )
+        raise ValidationError(f"The profile file {path} must hold one key, 'profiles', mapping names to settings.")
     profs = data.get("profiles") or {}
     if not isinstance(profs, dict):
         raise ValidationError(f"The profile file {path}: 'profiles' must be a mapping of name to settings.")
@@ -305,9 +369,7 @@ def get_profile(name: str | HardwareProfile) -> HardwareProfile:
         raise ValidationError(f"profile must be a profile name such as 'cpu-small'; got {name!r}.")
     found = _all()
     if name not in found:
-        raise ValidationError(
-            f"Unknown profile '{name}'.{suggest(name, found)} Known profiles: {', '.join(found)}."
-        )
+        raise ValidationError(f"Unknown profile '{name}'.{suggest(name, found)} Known profiles: {', '.join(found)}.")
     return found[name]
 
 
@@ -338,10 +400,18 @@ class ProfileList(Result):
         for p in self.items:
             auto = p.autoscaling
             scale = f"{auto['min_replicas']}-{auto['max_replicas']}" if auto else "off"
-            rows.append([
-                p.name, p.requests.get("cpu", ""), p.requests.get("memory", ""), p.accelerator,
-                p.runtime.get("provider", "CPU"), p.replicas, scale, p.source,
-            ])
+            rows.append(
+                [
+                    p.name,
+                    p.requests.get("cpu", ""),
+                    p.requests.get("memory", ""),
+                    p.accelerator,
+                    p.runtime.get("provider", "CPU"),
+                    p.replicas,
+                    scale,
+                    p.source,
+                ]
+            )
         return rows
 
     HEADER = ["profile", "cpu", "memory", "accelerator", "runtime", "replicas", "autoscale", "source"]
@@ -350,8 +420,11 @@ class ProfileList(Result):
         return {"profiles": [p.to_dict() for p in self.items]}
 
     def to_html(self) -> str:
-        return page("Hardware profiles", table(self._rows(), self.HEADER),
-                    subtitle=f"{len(self.items)} profiles; add your own in {PROFILE_FILES[0]} under MODELOPS_HOME")
+        return page(
+            "Hardware profiles",
+            table(self._rows(), self.HEADER),
+            subtitle=f"{len(self.items)} profiles; add your own in {PROFILE_FILES[0]} under MODELOPS_HOME",
+        )
 
     def to_text(self) -> str:
         rows = [self.HEADER] + [[str(c) for c in r] for r in self._rows()]
@@ -377,4 +450,3 @@ def profiles() -> ProfileList:
     True
     """
     return ProfileList(list(_all().values()))
-

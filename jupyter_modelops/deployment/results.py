@@ -10,8 +10,16 @@ from .manifests import LABEL_PREFIX, DeploySpec, to_yaml
 
 __all__ = ["Deployment", "DeploymentSet", "DeploymentStatus", "DeploymentList"]
 
-_STATE_CLASS = {"deployed": "pass", "canary": "warn", "rolled-back": "warn", "failed": "fail", "error": "fail",
-                "dry-run": "", "applied": "", "removed": ""}
+_STATE_CLASS = {
+    "deployed": "pass",
+    "canary": "warn",
+    "rolled-back": "warn",
+    "failed": "fail",
+    "error": "fail",
+    "dry-run": "",
+    "applied": "",
+    "removed": "",
+}
 
 
 _DEFAULT: Any = object()
@@ -44,9 +52,19 @@ class Deployment(Result):
         After an automated canary analysis: its decision, criteria and evidence (numbers and intervals).
     """
 
-    def __init__(self, spec: DeploySpec, *, cluster: str, state: str, manifests: list[dict], reason: str = "",
-                 revision: int | None = None, traffic_share: float | None = None, running: Any = _DEFAULT,
-                 closes_canary: bool = False) -> None:
+    def __init__(
+        self,
+        spec: DeploySpec,
+        *,
+        cluster: str,
+        state: str,
+        manifests: list[dict],
+        reason: str = "",
+        revision: int | None = None,
+        traffic_share: float | None = None,
+        running: Any = _DEFAULT,
+        closes_canary: bool = False,
+    ) -> None:
         self.spec = spec
         self.name = spec.name
         self.namespace = spec.namespace
@@ -70,8 +88,9 @@ class Deployment(Result):
         self.kubeconfig: str | None = None  # the kubeconfig used, for the verbs below
         self.track = "canary" if spec.canary is not None else "stable"
         # the version that runs on this track after this event (None: nothing runs there)
-        self.running = (spec.ref if state in ("deployed", "applied", "canary") else None) \
-            if running is _DEFAULT else running
+        self.running = (
+            (spec.ref if state in ("deployed", "applied", "canary") else None) if running is _DEFAULT else running
+        )
         self.closes_canary = closes_canary
         self.analysis: dict | None = None
 
@@ -129,19 +148,42 @@ class Deployment(Result):
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "namespace": self.namespace, "cluster": self.cluster, "ref": self.ref,
-            "model": self.model, "version": self.version, "image": self.image, "digest": self.digest,
-            "profile": self.profile, "mode": self.mode, "replicas": self.replicas, "canary": self.canary,
-            "traffic_share": self.traffic_share, "state": self.state, "reason": self.reason,
-            "revision": self.revision, "elapsed_s": self.elapsed, "at": self.at, "track": self.track,
-            "running": self.running, "closes_canary": self.closes_canary, "manifests": self.manifests,
+            "name": self.name,
+            "namespace": self.namespace,
+            "cluster": self.cluster,
+            "ref": self.ref,
+            "model": self.model,
+            "version": self.version,
+            "image": self.image,
+            "digest": self.digest,
+            "profile": self.profile,
+            "mode": self.mode,
+            "replicas": self.replicas,
+            "canary": self.canary,
+            "traffic_share": self.traffic_share,
+            "state": self.state,
+            "reason": self.reason,
+            "revision": self.revision,
+            "elapsed_s": self.elapsed,
+            "at": self.at,
+            "track": self.track,
+            "running": self.running,
+            "closes_canary": self.closes_canary,
+            "manifests": self.manifests,
             "analysis": self.analysis,
         }
 
     def _rows(self) -> list[list]:
-        rows = [["state", self.state], ["cluster", self.cluster], ["namespace", self.namespace],
-                ["model", self.ref], ["image", self.image], ["profile", self.profile], ["mode", self.mode],
-                ["replicas", self.replicas]]
+        rows = [
+            ["state", self.state],
+            ["cluster", self.cluster],
+            ["namespace", self.namespace],
+            ["model", self.ref],
+            ["image", self.image],
+            ["profile", self.profile],
+            ["mode", self.mode],
+            ["replicas", self.replicas],
+        ]
         if self.canary is not None:
             rows.append(["canary", f"{self.canary}%"])
         if self.revision:
@@ -158,7 +200,9 @@ class Deployment(Result):
         if self.manifests:  # one folded block per manifest: the kinds at a glance, any YAML a click away
             body += f"<h4>{len(self.manifests)} manifests</h4>" + "".join(
                 f"<details><summary>{esc(o['kind'])}/{esc(o['metadata']['name'])}</summary>"
-                f"<pre>{esc(to_yaml([o]))}</pre></details>" for o in self.manifests)
+                f"<pre>{esc(to_yaml([o]))}</pre></details>"
+                for o in self.manifests
+            )
         return page(f"Deployment {self.name}", body, subtitle=f"{self.ref} on {self.cluster}")
 
     def to_text(self) -> str:
@@ -204,12 +248,16 @@ class DeploymentSet(Result):
         return [[d.cluster, d.name, d.ref, d.profile, d.state, d.reason] for d in self.items]
 
     def to_html(self) -> str:
-        return page("Deployments", table(self._rows(), ["cluster", "name", "model", "profile", "state", "why"]),
-                    subtitle=f"{sum(d.ok for d in self.items)} of {len(self.items)} clusters ok")
+        return page(
+            "Deployments",
+            table(self._rows(), ["cluster", "name", "model", "profile", "state", "why"]),
+            subtitle=f"{sum(d.ok for d in self.items)} of {len(self.items)} clusters ok",
+        )
 
     def to_text(self) -> str:
         return "\n".join(f"{d.cluster}: {d.state} - {d.reason}" for d in self.items) + (
-            "\n" + self.yaml if any(d.state == "dry-run" for d in self.items) else "")
+            "\n" + self.yaml if any(d.state == "dry-run" for d in self.items) else ""
+        )
 
     def _summary(self) -> str:
         return f"DeploymentSet {len(self.items)} clusters, {sum(d.ok for d in self.items)} ok"
@@ -222,27 +270,41 @@ class DeploymentStatus(Result):
         self.__dict__.update(fields)
 
     @classmethod
-    def from_deployment(cls, cluster: str, dep: dict, verdict: Any, revisions: list[dict],
-                        canary: dict | None) -> "DeploymentStatus":
+    def from_deployment(
+        cls, cluster: str, dep: dict, verdict: Any, revisions: list[dict], canary: dict | None
+    ) -> "DeploymentStatus":
         meta, spec, st = dep["metadata"], dep.get("spec") or {}, dep.get("status") or {}
         ann = meta.get("annotations") or {}
         can = None
         if canary is not None:
             cst = canary.get("status") or {}
-            can = {"ref": (canary["metadata"].get("annotations") or {}).get(f"{LABEL_PREFIX}/ref", ""),
-                   "replicas": (canary.get("spec") or {}).get("replicas", 0),
-                   "available": cst.get("availableReplicas", 0)}
+            can = {
+                "ref": (canary["metadata"].get("annotations") or {}).get(f"{LABEL_PREFIX}/ref", ""),
+                "replicas": (canary.get("spec") or {}).get("replicas", 0),
+                "available": cst.get("availableReplicas", 0),
+            }
             total = int(st.get("availableReplicas", 0)) + int(can["available"])
             can["traffic_share"] = (int(can["available"]) / total) if total else 0.0
         return cls(
-            cluster=cluster, name=meta["name"], namespace=meta["namespace"], kind="Deployment",
-            ref=ann.get(f"{LABEL_PREFIX}/ref", ""), image=ann.get(f"{LABEL_PREFIX}/image", ""),
-            profile=ann.get(f"{LABEL_PREFIX}/profile", ""), rollout=verdict.state, message=verdict.message,
-            revision=verdict.revision, desired=int(spec.get("replicas", 0)),
-            ready=int(st.get("readyReplicas", 0)), available=int(st.get("availableReplicas", 0)),
-            updated=int(st.get("updatedReplicas", 0)), revisions=revisions, canary=can,
-            conditions=[{k: c.get(k) for k in ("type", "status", "reason", "message")}
-                        for c in st.get("conditions") or []],
+            cluster=cluster,
+            name=meta["name"],
+            namespace=meta["namespace"],
+            kind="Deployment",
+            ref=ann.get(f"{LABEL_PREFIX}/ref", ""),
+            image=ann.get(f"{LABEL_PREFIX}/image", ""),
+            profile=ann.get(f"{LABEL_PREFIX}/profile", ""),
+            rollout=verdict.state,
+            message=verdict.message,
+            revision=verdict.revision,
+            desired=int(spec.get("replicas", 0)),
+            ready=int(st.get("readyReplicas", 0)),
+            available=int(st.get("availableReplicas", 0)),
+            updated=int(st.get("updatedReplicas", 0)),
+            revisions=revisions,
+            canary=can,
+            conditions=[
+                {k: c.get(k) for k in ("type", "status", "reason", "message")} for c in st.get("conditions") or []
+            ],
         )
 
     @classmethod
@@ -254,12 +316,23 @@ class DeploymentStatus(Result):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
         pct = pred.get("canaryTrafficPercent")
         return cls(
-            cluster=cluster, name=meta["name"], namespace=meta["namespace"], kind="InferenceService",
-            ref=ann.get(f"{LABEL_PREFIX}/ref", ""), image=ann.get(f"{LABEL_PREFIX}/image", ""),
-            profile=ann.get(f"{LABEL_PREFIX}/profile", ""), rollout="done" if ready else "progressing",
-            message="Ready" if ready else "not ready", revision=None,
-            desired=pred.get("minReplicas"), ready=None, available=None, updated=None, revisions=[],
-            canary={"traffic_percent": pct} if pct is not None else None, url=st.get("url"),
+            cluster=cluster,
+            name=meta["name"],
+            namespace=meta["namespace"],
+            kind="InferenceService",
+            ref=ann.get(f"{LABEL_PREFIX}/ref", ""),
+            image=ann.get(f"{LABEL_PREFIX}/image", ""),
+            profile=ann.get(f"{LABEL_PREFIX}/profile", ""),
+            rollout="done" if ready else "progressing",
+            message="Ready" if ready else "not ready",
+            revision=None,
+            desired=pred.get("minReplicas"),
+            ready=None,
+            available=None,
+            updated=None,
+            revisions=[],
+            canary={"traffic_percent": pct} if pct is not None else None,
+            url=st.get("url"),
             traffic=((st.get("components") or {}).get("predictor") or {}).get("traffic"),
             conditions=[{k: c.get(k) for k in ("type", "status", "reason", "message")} for c in conds],
         )
@@ -268,20 +341,25 @@ class DeploymentStatus(Result):
         return dict(self.__dict__)
 
     def to_html(self) -> str:
-        rows = [[k, self.__dict__.get(k)] for k in ("ref", "image", "profile", "rollout", "message", "revision",
-                                                    "desired", "ready", "available")]
+        rows = [
+            [k, self.__dict__.get(k)]
+            for k in ("ref", "image", "profile", "rollout", "message", "revision", "desired", "ready", "available")
+        ]
         body = table(rows, ["", ""])
         if self.revisions:
             body += "<h4>Revisions</h4>" + table(
                 [[r["revision"], r["ref"], r["image"], r["replicas"], r["available"]] for r in self.revisions],
-                ["revision", "model", "image", "pods", "available"])
+                ["revision", "model", "image", "pods", "available"],
+            )
         if self.canary:
             body += "<h4>Canary</h4>" + table([[k, v] for k, v in self.canary.items()], ["", ""])
         return page(f"Status of {self.name}", body, subtitle=f"{self.kind} on {self.cluster}/{self.namespace}")
 
     def to_text(self) -> str:
-        lines = [f"{self.kind} {self.name} on {self.cluster}/{self.namespace}: {self.rollout} - {self.message}",
-                 f"  model {self.ref}  image {self.image}  profile {self.profile}"]
+        lines = [
+            f"{self.kind} {self.name} on {self.cluster}/{self.namespace}: {self.rollout} - {self.message}",
+            f"  model {self.ref}  image {self.image}  profile {self.profile}",
+        ]
         if self.available is not None:
             lines.append(f"  replicas: {self.available} available of {self.desired} (revision {self.revision})")
         for r in self.revisions:
@@ -322,8 +400,11 @@ class DeploymentList(Result):
 
     def to_html(self) -> str:
         head = self._header()
-        return page("Deployments", table([[r.get(k) for k in head] for r in self.rows], head) if self.rows
-                    else "<p>None.</p>", subtitle=self.source)
+        return page(
+            "Deployments",
+            table([[r.get(k) for k in head] for r in self.rows], head) if self.rows else "<p>None.</p>",
+            subtitle=self.source,
+        )
 
     def to_text(self) -> str:
         if not self.rows:

@@ -63,17 +63,24 @@ def owned_replicasets(kube: Kube, dep: dict) -> list[dict]:
 def _selectors(spec: dict) -> str:
     """A pod's node selector and required node affinity, in words (``k in (a, b)``)."""
     parts = [f"{k}={v}" for k, v in (spec.get("nodeSelector") or {}).items()]
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution")) or {}
+    required = (
+        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    ) or {}
     terms = []
     for term in required.get("nodeSelectorTerms") or []:
         exprs = []
         for e in (term.get("matchExpressions") or []) + (term.get("matchFields") or []):
             key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-            exprs.append({"In": f"{key} in ({', '.join(values)})", "NotIn": f"{key} not in ({', '.join(values)})",
-                          "Exists": f"a label {key}", "DoesNotExist": f"no label {key}",
-                          "Gt": f"{key} > {values[0] if values else '?'}",
-                          "Lt": f"{key} < {values[0] if values else '?'}"}.get(op, f"{key} {op} {values}"))
+            exprs.append(
+                {
+                    "In": f"{key} in ({', '.join(values)})",
+                    "NotIn": f"{key} not in ({', '.join(values)})",
+                    "Exists": f"a label {key}",
+                    "DoesNotExist": f"no label {key}",
+                    "Gt": f"{key} > {values[0] if values else '?'}",
+                    "Lt": f"{key} < {values[0] if values else '?'}",
+                }.get(op, f"{key} {op} {values}")
+            )
         if exprs:
             terms.append(" and ".join(exprs))
     if terms:
@@ -97,8 +104,15 @@ def _scale_up_triggered(kube: Kube, pod: dict) -> bool:
     """True when a cluster autoscaler's latest word on ``pod`` is that it is adding a node for it."""
     meta = pod["metadata"]
     try:
-        events = kube.request("GET", "Event", namespace=meta["namespace"],
-                              query=[("fieldSelector", f"involvedObject.name={meta['name']}")]).get("items") or []
+        events = (
+            kube.request(
+                "GET",
+                "Event",
+                namespace=meta["namespace"],
+                query=[("fieldSelector", f"involvedObject.name={meta['name']}")],
+            ).get("items")
+            or []
+        )
     except ModelOpsError:  # events may be forbidden: judge by the pod alone
         return False
     verdicts = [e for e in events if e.get("reason") in ("TriggeredScaleUp", "NotTriggerScaleUp")]
@@ -109,13 +123,17 @@ def _scale_up_triggered(kube: Kube, pod: dict) -> bool:
 def _unschedulable(kube: Kube, pod: dict, rs: dict | None) -> str | None:
     """Why the scheduler finds no node for ``pod``, naming the profile and its selectors; None when it was placed
     (or a cluster autoscaler is adding a node for it)."""
-    cond: dict = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"),
-                      {})
+    cond: dict = next(
+        (c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"), {}
+    )
     if cond.get("status") != "False" or cond.get("reason") != "Unschedulable" or _scale_up_triggered(kube, pod):
         return None
     spec = pod.get("spec") or {}
-    ann = (pod["metadata"].get("annotations") or
-           ((((rs or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {})
+    ann = (
+        pod["metadata"].get("annotations")
+        or ((((rs or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations")
+        or {}
+    )
     profile = ann.get(f"{LABEL_PREFIX}/profile")
     fit = (cond.get("message") or "").split(" preemption:")[0].strip().rstrip(".")
     reasons = fit.split(": ", 1)[1] if ": " in fit else fit
@@ -150,13 +168,17 @@ def _pod_problem(kube: Kube, namespace: str, rs: dict | None = None, *, labels: 
             reason = waiting.get("reason", "")
             if reason in FATAL_WAITING:
                 detail = waiting.get("message") or ""
-                last = ((cs.get("lastState") or {}).get("terminated") or {})
+                last = (cs.get("lastState") or {}).get("terminated") or {}
                 if reason == "CrashLoopBackOff" and last:
-                    detail = f"last exit code {last.get('exitCode')}" + (f", {last['reason']}" if last.get("reason") else "")
+                    detail = f"last exit code {last.get('exitCode')}" + (
+                        f", {last['reason']}" if last.get("reason") else ""
+                    )
                 image = cs.get("image") or ""
                 tail = f" ({reason}{': ' + detail if detail else ''})"
-                return (f"container '{cs.get('name')}' of pod {pod['metadata']['name']} "
-                        f"{FATAL_WAITING[reason]}{' ' + image if 'image' in FATAL_WAITING[reason] else ''}{tail}")
+                return (
+                    f"container '{cs.get('name')}' of pod {pod['metadata']['name']} "
+                    f"{FATAL_WAITING[reason]}{' ' + image if 'image' in FATAL_WAITING[reason] else ''}{tail}"
+                )
     return None
 
 
@@ -169,16 +191,25 @@ def judge(kube: Kube, dep: dict) -> Verdict:
     if observed < gen:
         return Verdict("progressing", "waiting for the controller to see the new spec", desired, 0, rev)
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("status") == "False" and \
-                cond.get("reason") == "ProgressDeadlineExceeded":
+        if (
+            cond.get("type") == "Progressing"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "ProgressDeadlineExceeded"
+        ):
             rsets = owned_replicasets(kube, dep)
             new = [rs for rs in rsets if revision(rs) == rev] or rsets[-1:]
             problem = _pod_problem(kube, meta["namespace"], new[0]) if new else None
             why = f"; {problem}" if problem else ""
-            return Verdict("failed", f"the rollout exceeded its progress deadline "
-                                     f"({spec.get('progressDeadlineSeconds', 600)} s): "
-                                     f"{cond.get('message', '')}".rstrip(": ") + why,
-                           desired, int(status.get("availableReplicas", 0)), rev)
+            return Verdict(
+                "failed",
+                f"the rollout exceeded its progress deadline "
+                f"({spec.get('progressDeadlineSeconds', 600)} s): "
+                f"{cond.get('message', '')}".rstrip(": ")
+                + why,
+                desired,
+                int(status.get("availableReplicas", 0)),
+                rev,
+            )
     rsets = owned_replicasets(kube, dep)
     new = [rs for rs in rsets if revision(rs) == rev] or rsets[-1:]
     if not new:
@@ -198,13 +229,15 @@ def judge(kube: Kube, dep: dict) -> Verdict:
     elif total > updated:
         msg = f"{total - updated} old replicas are pending termination"
     else:
-        return Verdict("done", f"{new_avail} of {desired} replicas of revision {rev} available",
-                       desired, new_avail, rev)
+        return Verdict(
+            "done", f"{new_avail} of {desired} replicas of revision {rev} available", desired, new_avail, rev
+        )
     return Verdict("progressing", msg, desired, new_avail, rev)
 
 
-def wait_rollout(kube: Kube, name: str, namespace: str, *, timeout: float, progress: bool | None = None,
-                 poll: float = 2.0) -> Verdict:
+def wait_rollout(
+    kube: Kube, name: str, namespace: str, *, timeout: float, progress: bool | None = None, poll: float = 2.0
+) -> Verdict:
     """Wait until the rollout of Deployment ``name`` is done or failed, at most ``timeout`` seconds.
 
     Wakes on watch events of the Deployment, and at least every ``poll``
@@ -234,8 +267,9 @@ def wait_rollout(kube: Kube, name: str, namespace: str, *, timeout: float, progr
                 verdict.message = f"the rollout did not finish within {timeout:g} s ({verdict.message})"
                 return verdict
             rv = dep["metadata"].get("resourceVersion")
-            for _ in kube.watch("Deployment", namespace, name=name, resource_version=rv,
-                                timeout=max(min(left, poll), 1.0)):
+            for _ in kube.watch(
+                "Deployment", namespace, name=name, resource_version=rv, timeout=max(min(left, poll), 1.0)
+            ):
                 break
     finally:
         if pbar is not None:
@@ -249,8 +283,7 @@ def _ready_condition(obj: dict) -> dict:
     return {}
 
 
-def wait_inference_service(kube: Kube, name: str, namespace: str, *, timeout: float,
-                           poll: float = 2.0) -> Verdict:
+def wait_inference_service(kube: Kube, name: str, namespace: str, *, timeout: float, poll: float = 2.0) -> Verdict:
     """Wait until an InferenceService reports Ready=True for its latest generation."""
     deadline = time.monotonic() + timeout
     while True:
@@ -271,15 +304,24 @@ def wait_inference_service(kube: Kube, name: str, namespace: str, *, timeout: fl
             problem = _pod_problem(kube, namespace, labels={"serving.kserve.io/inferenceservice": name})
             if problem:
                 return Verdict("failed", f"the InferenceService is not ready: {problem}")
-        if observed >= gen and cond.get("status") == "False" and cond.get("reason") in (
-                "RevisionFailed", "ProgressDeadlineExceeded", "ContainerMissing"):
-            return Verdict("failed", f"the InferenceService is not ready: {cond.get('reason')}: "
-                                     f"{cond.get('message', '')}".rstrip(": "))
+        if (
+            observed >= gen
+            and cond.get("status") == "False"
+            and cond.get("reason") in ("RevisionFailed", "ProgressDeadlineExceeded", "ContainerMissing")
+        ):
+            return Verdict(
+                "failed",
+                f"the InferenceService is not ready: {cond.get('reason')}: {cond.get('message', '')}".rstrip(": "),
+            )
         left = deadline - time.monotonic()
         if left <= 0:
-            return Verdict("failed", f"the InferenceService was not Ready within {timeout:g} s "
-                                     f"({cond.get('reason') or 'no Ready condition yet'})")
+            return Verdict(
+                "failed",
+                f"the InferenceService was not Ready within {timeout:g} s "
+                f"({cond.get('reason') or 'no Ready condition yet'})",
+            )
         rv = obj["metadata"].get("resourceVersion")
-        for _ in kube.watch("InferenceService", namespace, name=name, resource_version=rv,
-                            timeout=max(min(left, poll), 1.0)):
+        for _ in kube.watch(
+            "InferenceService", namespace, name=name, resource_version=rv, timeout=max(min(left, poll), 1.0)
+        ):
             break

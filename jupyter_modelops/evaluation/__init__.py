@@ -6,8 +6,8 @@ intervals fast lives in :mod:`jupyter_modelops.evaluation.bootstrap` and is
 reusable by other capabilities (paired intervals for robustness and drift).
 """
 
+from ._models import load_model
 from .core import evaluate, evaluate_predictions
 from .report import EvaluationReport, Metric
-from ._models import load_model
 
 __all__ = ["evaluate", "evaluate_predictions", "EvaluationReport", "Metric", "load_model"]

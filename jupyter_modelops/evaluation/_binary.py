@@ -108,7 +108,7 @@ def _per_level_terms(score: np.ndarray, proba: bool):
     lpos = -np.log(np.clip(score, eps, 1 - eps))
     lneg = -np.log(np.clip(1 - score, eps, 1 - eps))
     bpos = (1.0 - score) ** 2
-    bneg = score ** 2
+    bneg = score**2
     return lpos, lneg, bpos, bneg
 
 
@@ -118,8 +118,9 @@ def cal_bin(score: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges[1:-1], score)
 
 
-def make_stat(gt: int, G: int, proba: bool, lpos=None, lneg=None, bpos=None, bneg=None,
-              dpos=None, dneg=None, cbin=None):
+def make_stat(
+    gt: int, G: int, proba: bool, lpos=None, lneg=None, bpos=None, bneg=None, dpos=None, dneg=None, cbin=None
+):
     """Build ``stat(W)``: W is ``(b, 2G)`` = negatives of groups 0..G-1 then positives."""
     if proba:
         M = np.zeros((G, N_CAL_BINS))
@@ -266,9 +267,18 @@ def cells(lv: Levels, thr: float, proba: bool, *, rows_mode: bool):
                 den = np.add.reduceat(wts, starts)
                 return np.divide(num, den, out=np.zeros(G), where=den > 0)
 
-            stat = make_stat(gt, G, True,
-                             gmean(lpos, lv.pos), gmean(lneg, lv.neg), gmean(bpos, lv.pos), gmean(bneg, lv.neg),
-                             gmean(lv.score - 1.0, lv.pos), gmean(lv.score, lv.neg), cb[starts])
+            stat = make_stat(
+                gt,
+                G,
+                True,
+                gmean(lpos, lv.pos),
+                gmean(lneg, lv.neg),
+                gmean(bpos, lv.pos),
+                gmean(bneg, lv.neg),
+                gmean(lv.score - 1.0, lv.pos),
+                gmean(lv.score, lv.neg),
+                cb[starts],
+            )
         else:
             stat = make_stat(gt, G, False)
     return group_of_level, G, stat, binned
@@ -301,8 +311,12 @@ def calibration(lv: Levels) -> dict:
     ps = np.bincount(cb, weights=w * lv.score, minlength=N_CAL_BINS)
     ts = np.bincount(cb, weights=lv.pos, minlength=N_CAL_BINS)
     nz = tot > 0
-    return {"prob_pred": (ps[nz] / tot[nz]).tolist(), "prob_true": (ts[nz] / tot[nz]).tolist(),
-            "weight": tot[nz].tolist(), "n_bins": N_CAL_BINS}
+    return {
+        "prob_pred": (ps[nz] / tot[nz]).tolist(),
+        "prob_true": (ts[nz] / tot[nz]).tolist(),
+        "weight": tot[nz].tolist(),
+        "n_bins": N_CAL_BINS,
+    }
 
 
 def calibration_null(lv: Levels, n_draws: int, rng: np.random.Generator) -> np.ndarray:

@@ -47,10 +47,12 @@ def as_probabilities(vals: np.ndarray) -> tuple[np.ndarray | None, int]:
 
 def describe_scores(vals: np.ndarray, name: str) -> str:
     """The loud sentence of a report whose scores were read as decision values."""
-    return (f"{name} has values outside [0, 1] (from {float(np.min(vals)):.6g} to {float(np.max(vals)):.6g}), so it "
-            "was read as DECISION SCORES, not probabilities: the threshold applies to logit(threshold) on that "
-            "scale, and log loss, Brier score and calibration are not computed. If these are probabilities, "
-            "fix the values outside [0, 1] (clip or renormalise) and evaluate again.")
+    return (
+        f"{name} has values outside [0, 1] (from {float(np.min(vals)):.6g} to {float(np.max(vals)):.6g}), so it "
+        "was read as DECISION SCORES, not probabilities: the threshold applies to logit(threshold) on that "
+        "scale, and log loss, Brier score and calibration are not computed. If these are probabilities, "
+        "fix the values outside [0, 1] (clip or renormalise) and evaluate again."
+    )
 
 
 def _is_classifier_output_2d(a: np.ndarray) -> bool:
@@ -120,7 +122,7 @@ def _torch_predict(model, X) -> np.ndarray:
     outs = []
     with _eval_mode(model), torch.no_grad():
         for start in range(0, t.shape[0], TORCH_BATCH):
-            o = model(t[start:start + TORCH_BATCH])
+            o = model(t[start : start + TORCH_BATCH])
             if isinstance(o, (tuple, list)):
                 o = o[0]
             outs.append(o.detach().float().cpu().numpy())
@@ -153,7 +155,11 @@ def predict(model: Any, X: Any, *, task: str) -> Outputs:
         if has["predict"]:
             out = np.asarray(model.predict(X))
             o = interpret(out, task=task, name="predict output")
-            if o.kind in ("proba", "decision") and task != "regression" and getattr(model, "_estimator_type", "") == "classifier":
+            if (
+                o.kind in ("proba", "decision")
+                and task != "regression"
+                and getattr(model, "_estimator_type", "") == "classifier"
+            ):
                 o = Outputs("label", out)
             o.classes, o.source = classes, "predict"
             return o
@@ -229,15 +235,20 @@ class OnnxModel:
         if len(self.inputs) == 1:
             arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
             t = self.inputs[0].type
-            dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-                     "tensor(int64)": np.int64, "tensor(string)": object}.get(t, np.float32)
+            dtype = {
+                "tensor(float)": np.float32,
+                "tensor(double)": np.float64,
+                "tensor(int64)": np.int64,
+                "tensor(string)": object,
+            }.get(t, np.float32)
             if dtype is not object:
                 arr = check_numeric(arr, "X")
             return {self.inputs[0].name: arr.astype(dtype)}
         if not hasattr(X, "columns"):
             raise ValidationError(
                 f"The ONNX model has {len(self.inputs)} inputs ({', '.join(i.name for i in self.inputs)}); "
-                "expected X as a table with a column for each.")
+                "expected X as a table with a column for each."
+            )
         feed = {}
         for i in self.inputs:
             if i.name not in X.columns:
@@ -295,7 +306,8 @@ def load_model(path: str | Path, *, trusted: bool = False) -> Any:
             if risky and not trusted:
                 raise ValidationError(
                     f"The skops file '{path}' contains types that are not known to be safe: {', '.join(risky[:5])}.",
-                    hint="Pass --trust (trusted=True) if you trust where the file comes from.")
+                    hint="Pass --trust (trusted=True) if you trust where the file comes from.",
+                )
             return sio.load(p, trusted=untrusted)
         except ValidationError:
             raise
@@ -305,7 +317,8 @@ def load_model(path: str | Path, *, trusted: bool = False) -> Any:
         if not trusted:
             raise ValidationError(
                 f"The model file '{path}' is a {suffix[1:]} pickle, which can run arbitrary code when loaded.",
-                hint="Pass --trust (trusted=True) only if you trust where the file comes from, or save it with skops.")
+                hint="Pass --trust (trusted=True) only if you trust where the file comes from, or save it with skops.",
+            )
         joblib = require("joblib", purpose="load a joblib model")
         try:
             return joblib.load(p)
@@ -313,4 +326,5 @@ def load_model(path: str | Path, *, trusted: bool = False) -> Any:
             raise ValidationError(f"Could not load the model file '{path}': {exc}.") from exc
     raise ValidationError(
         f"The model file '{path}' has the suffix '{suffix}', which is not a known model format.",
-        hint="Use a .skops, .joblib/.pkl or .onnx file.")
+        hint="Use a .skops, .joblib/.pkl or .onnx file.",
+    )

@@ -45,7 +45,7 @@ def point_values(yt: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, K: 
                 continue
             lv = B.make_levels(pos, proba[:, k], w)
             both = np.concatenate([lv.neg, lv.pos])[None, :]
-            a, p = _auc_ap(both[:, : len(lv.score)], both[:, len(lv.score):])
+            a, p = _auc_ap(both[:, : len(lv.score)], both[:, len(lv.score) :])
             aucs.append(a[0])
             aps.append(p[0])
         out["roc_auc"] = float(np.mean(aucs))
@@ -218,5 +218,10 @@ def calibration(proba, yt, pred, w) -> dict:
     ps = np.bincount(cb, weights=W * conf, minlength=N_CAL_BINS)
     ts = np.bincount(cb, weights=W * (pred == yt), minlength=N_CAL_BINS)
     nz = tot > 0
-    return {"prob_pred": (ps[nz] / tot[nz]).tolist(), "prob_true": (ts[nz] / tot[nz]).tolist(),
-            "weight": tot[nz].tolist(), "n_bins": N_CAL_BINS, "kind": "top-label"}
+    return {
+        "prob_pred": (ps[nz] / tot[nz]).tolist(),
+        "prob_true": (ts[nz] / tot[nz]).tolist(),
+        "weight": tot[nz].tolist(),
+        "n_bins": N_CAL_BINS,
+        "kind": "top-label",
+    }

@@ -26,12 +26,12 @@ def point_values(y: np.ndarray, yhat: np.ndarray, w: np.ndarray | None) -> dict:
     eps = np.finfo(np.float64).eps
     out = {
         "mean_absolute_error": float(np.average(np.abs(r), weights=w)),
-        "mean_squared_error": float(np.average(r ** 2, weights=w)),
+        "mean_squared_error": float(np.average(r**2, weights=w)),
     }
     out["root_mean_squared_error"] = float(np.sqrt(out["mean_squared_error"]))
     ybar = np.average(y, weights=w)
     W = np.ones(len(y)) if w is None else w
-    num = float((W * r ** 2).sum())
+    num = float((W * r**2).sum())
     den = float((W * (y - ybar) ** 2).sum())
     live = y if w is None else y[w > 0]
     if live.size == 0 or np.ptp(live) == 0 or den <= 0:  # constant target: scikit-learn's r2_score
@@ -121,7 +121,7 @@ def cells(y: np.ndarray, yhat: np.ndarray, w: np.ndarray | None = None, *, rows_
     for j in range(G.shape[1]):
         col = np.abs(G[:, j])
         if col.max() > col.min():
-            tail[np.argpartition(col, n - k)[n - k:]] = True
+            tail[np.argpartition(col, n - k)[n - k :]] = True
     bulk = np.flatnonzero(~tail)
     t_idx = np.flatnonzero(tail)
     r = y - yhat

@@ -109,9 +109,20 @@ def cell_totals(cell_ids, n_cells: int, weights=None):
 PROGRESS_WORK = 5_000_000
 
 
-def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0, weights=None,
-                   method: str = "auto", chunk_size: int | None = None,
-                   progress: bool | None = None, counts=None, totals=None, sq_totals=None) -> Iterator[Any]:
+def resample_cells(
+    cell_ids,
+    n_cells: int,
+    *,
+    n_boot: int,
+    random_state: Any = 0,
+    weights=None,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    counts=None,
+    totals=None,
+    sq_totals=None,
+) -> Iterator[Any]:
     """Yield ``(b, n_cells)`` float arrays of resampled cell weights, chunk by chunk.
 
     Parameters
@@ -174,11 +185,11 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
             mean_w = np.divide(totals, counts, out=np.zeros(n_cells), where=counts > 0)
             gshape = gscale = None
             if sq_totals is not None:
-                var_w = np.divide(sq_totals, counts, out=np.zeros(n_cells), where=counts > 0) - mean_w ** 2
-                var_w[var_w <= 1e-12 * mean_w ** 2] = 0.0
+                var_w = np.divide(sq_totals, counts, out=np.zeros(n_cells), where=counts > 0) - mean_w**2
+                var_w[var_w <= 1e-12 * mean_w**2] = 0.0
                 noisy = (var_w > 0) & (mean_w > 0)
                 if noisy.any():
-                    gshape = np.where(noisy, mean_w ** 2 / np.where(noisy, var_w, 1.0), 0.0)
+                    gshape = np.where(noisy, mean_w**2 / np.where(noisy, var_w, 1.0), 0.0)
                     gscale = np.where(noisy, var_w / np.where(mean_w > 0, mean_w, 1.0), 0.0)
     p = counts / n if n else counts
     work = float(n_boot) * (n if method == "rows" else n_cells * 40)
@@ -195,8 +206,9 @@ def resample_cells(cell_ids, n_cells: int, *, n_boot: int, random_state: Any = 0
                 out = np.empty((b, n_cells), dtype=np.float64)
                 for i in range(b):
                     idx = rng.integers(0, n, n)
-                    out[i] = np.bincount(cell_ids[idx], weights=None if weights is None else weights[idx],
-                                         minlength=n_cells)
+                    out[i] = np.bincount(
+                        cell_ids[idx], weights=None if weights is None else weights[idx], minlength=n_cells
+                    )
             else:
                 out = rng.multinomial(n, p, size=b).astype(np.float64)
                 if mean_w is not None:
@@ -250,11 +262,23 @@ class BootstrapResult:
     ci: float = 0.95
 
 
-def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, ci: float = 0.95,
-                    random_state: Any = 0, weights=None, point: Mapping[str, float] | None = None,
-                    method: str = "auto", progress: bool | None = None,
-                    chunk_size: int | None = None, counts=None, totals=None,
-                    sq_totals=None) -> BootstrapResult:
+def bootstrap_cells(
+    stat: Stat,
+    cell_ids,
+    n_cells: int,
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state: Any = 0,
+    weights=None,
+    point: Mapping[str, float] | None = None,
+    method: str = "auto",
+    progress: bool | None = None,
+    chunk_size: int | None = None,
+    counts=None,
+    totals=None,
+    sq_totals=None,
+) -> BootstrapResult:
     """Bootstrap the statistics ``stat`` computes from cell weights.
 
     Parameters
@@ -287,9 +311,19 @@ def bootstrap_cells(stat: Stat, cell_ids, n_cells: int, *, n_boot: int = 1000, c
         used = choose_method(len(cell_ids), n_boot, method)
     binned_point = {k: float(np.asarray(v)[0]) for k, v in stat(full).items()}
     parts: dict[str, list] = {k: [] for k in binned_point}
-    for W in resample_cells(cell_ids, n_cells, n_boot=n_boot, random_state=random_state, weights=weights,
-                            method=used, chunk_size=chunk_size, progress=progress, counts=counts, totals=totals,
-                            sq_totals=sq_totals):
+    for W in resample_cells(
+        cell_ids,
+        n_cells,
+        n_boot=n_boot,
+        random_state=random_state,
+        weights=weights,
+        method=used,
+        chunk_size=chunk_size,
+        progress=progress,
+        counts=counts,
+        totals=totals,
+        sq_totals=sq_totals,
+    ):
         for k, v in stat(W).items():
             parts.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     return _finish(parts, binned_point, point, n_boot=n_boot, method=used, ci=ci)
@@ -323,9 +357,18 @@ def moment_roots(cov):
     return vecs * np.sqrt(np.clip(vals, 0.0, None))[:, None, :]
 
 
-def bootstrap_moments(stat: Stat, counts, means, roots=None, *, n_boot: int = 1000, ci: float = 0.95,
-                      random_state: Any = 0, point: Mapping[str, float] | None = None,
-                      progress: bool | None = None) -> BootstrapResult:
+def bootstrap_moments(
+    stat: Stat,
+    counts,
+    means,
+    roots=None,
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state: Any = 0,
+    point: Mapping[str, float] | None = None,
+    progress: bool | None = None,
+) -> BootstrapResult:
     """Bootstrap statistics of row *sums* from per-cell moments (the ``moments`` method).
 
     Parameters
@@ -372,8 +415,12 @@ def bootstrap_moments(stat: Stat, counts, means, roots=None, *, n_boot: int = 10
     from .._progress import bar as progress_bar
 
     work = float(n_boot) * C * 40
-    bar = progress_bar(total=n_boot, desc="bootstrap", progress=False if progress is None and work < PROGRESS_WORK
-                       else progress, unit="replicate")
+    bar = progress_bar(
+        total=n_boot,
+        desc="bootstrap",
+        progress=False if progress is None and work < PROGRESS_WORK else progress,
+        unit="replicate",
+    )
     parts: dict[str, list] = {k: [] for k in binned_point}
     try:
         done = 0

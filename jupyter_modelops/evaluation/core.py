@@ -25,7 +25,9 @@ def _check_options(task, ci, n_boot, threshold, random_state):
         raise ValidationError(f"n_boot must be 0 (no intervals) or at least 10; got {n_boot}.")
     threshold = V.check_fraction(threshold, "threshold")
     if random_state is not None and not isinstance(random_state, (int, np.integer, np.random.Generator)):
-        raise ValidationError(f"random_state must be an integer, a numpy Generator or None; got {V.describe(random_state)}.")
+        raise ValidationError(
+            f"random_state must be an integer, a numpy Generator or None; got {V.describe(random_state)}."
+        )
     return ci, n_boot, threshold
 
 
@@ -38,7 +40,8 @@ def _check_labels(y: np.ndarray, name: str = "y") -> np.ndarray:
         if missing:
             raise ValidationError(
                 f"{name} contains {len(missing):,} missing values (first at row {missing[0]}); expected every label to be present.",
-                hint="Drop or impute those rows first.")
+                hint="Drop or impute those rows first.",
+            )
     return y
 
 
@@ -48,9 +51,20 @@ def _is_continuous(y: np.ndarray) -> bool:
     return bool(np.any(y != np.round(y)))
 
 
-def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95, n_boot: int = 1000,
-             threshold: float = 0.5, sample_weight: Any = None, random_state: Any = 0,
-             pos_label: Any = None, progress: bool | None = None) -> EvaluationReport:
+def evaluate(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    task: str = "auto",
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    threshold: float = 0.5,
+    sample_weight: Any = None,
+    random_state: Any = 0,
+    pos_label: Any = None,
+    progress: bool | None = None,
+) -> EvaluationReport:
     """Evaluate a model on ``(X, y)``: metrics, each with a bootstrap confidence interval.
 
     Parameters
@@ -126,7 +140,8 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     if shape is not None and len(shape) == 1 and not _is_plain_callable(model):
         raise ValidationError(
             f"X has shape {tuple(shape)}; expected 2-D (n_samples, n_features). "
-            "For a single feature use X.reshape(-1, 1) or df[['col']].")
+            "For a single feature use X.reshape(-1, 1) or df[['col']]."
+        )
     V.check_same_length(("X", X), ("y", ya))
     if task == "regression":
         predict_task = "regression"
@@ -137,16 +152,33 @@ def evaluate(model: Any, X: Any, y: Any, *, task: str = "auto", ci: float = 0.95
     out: Outputs = predict(model, X, task=predict_task)
     V.check_same_length(("y", ya), ("the model's predictions", out.values))
     t_pred = time.perf_counter() - t0
-    kw = dict(task=task, ci=ci, n_boot=n_boot, threshold=threshold, sample_weight=sample_weight,
-              random_state=random_state, pos_label=pos_label, progress=progress)
+    kw = dict(
+        task=task,
+        ci=ci,
+        n_boot=n_boot,
+        threshold=threshold,
+        sample_weight=sample_weight,
+        random_state=random_state,
+        pos_label=pos_label,
+        progress=progress,
+    )
     if out.kind in ("proba", "decision"):
-        rep = _evaluate(ya, None, out.values, classes=out.classes, score_kind=out.kind, y_score_name="the model's output",
-                        score_for_pos=False, **kw)
+        rep = _evaluate(
+            ya,
+            None,
+            out.values,
+            classes=out.classes,
+            score_kind=out.kind,
+            y_score_name="the model's output",
+            score_for_pos=False,
+            **kw,
+        )
     else:
         rep = _evaluate(ya, out.values, None, classes=out.classes, score_kind=None, **kw)
     if out.source != "decision_function":  # the scale was read from the values: say so
-        _say_score_scale(rep, out.kind, out.values if out.kind in ("proba", "decision") else None, out.clipped,
-                         "the model's output")
+        _say_score_scale(
+            rep, out.kind, out.values if out.kind in ("proba", "decision") else None, out.clipped, "the model's output"
+        )
     rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
     rep.timing["predict_s"] = round(t_pred, 4)
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
@@ -160,8 +192,11 @@ def _say_score_scale(rep: EvaluationReport, score_kind, scores, clipped: int, na
     if scores is None:
         return
     if clipped:
-        rep.notes.insert(0, f"{clipped:,} value(s) of {name} were outside [0, 1] by at most {ROUNDING_TOL:g} "
-                            "(rounding) and were clipped to [0, 1].")
+        rep.notes.insert(
+            0,
+            f"{clipped:,} value(s) of {name} were outside [0, 1] by at most {ROUNDING_TOL:g} "
+            "(rounding) and were clipped to [0, 1].",
+        )
     if score_kind == "decision" and rep.task == "binary":
         rep.alerts.append(describe_scores(scores, name))
 
@@ -181,10 +216,21 @@ def _guess_predict_task(model, y) -> str:
     return "classification"
 
 
-def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *, task: str = "auto",
-                         ci: float = 0.95, n_boot: int = 1000, threshold: float = 0.5, sample_weight: Any = None,
-                         random_state: Any = 0, labels: Any = None, pos_label: Any = None,
-                         progress: bool | None = None) -> EvaluationReport:
+def evaluate_predictions(
+    y_true: Any,
+    y_pred: Any = None,
+    y_score: Any = None,
+    *,
+    task: str = "auto",
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    threshold: float = 0.5,
+    sample_weight: Any = None,
+    random_state: Any = 0,
+    labels: Any = None,
+    pos_label: Any = None,
+    progress: bool | None = None,
+) -> EvaluationReport:
     """Evaluate precomputed predictions: the same report as :func:`evaluate`.
 
     Parameters
@@ -217,7 +263,9 @@ def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *
     ci, n_boot, threshold = _check_options(task, ci, n_boot, threshold, random_state)
     t0 = time.perf_counter()
     if y_pred is None and y_score is None:
-        raise ValidationError("Neither y_pred nor y_score was given; expected predicted labels/values, scores, or both.")
+        raise ValidationError(
+            "Neither y_pred nor y_score was given; expected predicted labels/values, scores, or both."
+        )
     ya = V.as_1d(y_true, "y_true")
     score_kind = None
     if y_score is not None:
@@ -231,20 +279,49 @@ def evaluate_predictions(y_true: Any, y_pred: Any = None, y_score: Any = None, *
     if y_pred is not None:
         y_pred = V.as_1d(y_pred, "y_pred")
         V.check_same_length(("y_true", ya), ("y_pred", y_pred))
-    rep = _evaluate(ya, y_pred, y_score, classes=None if labels is None else np.asarray(labels),
-                    score_kind=score_kind, task=task, ci=ci, n_boot=n_boot, threshold=threshold,
-                    sample_weight=sample_weight, random_state=random_state, pos_label=pos_label, progress=progress,
-                    y_name="y_true")
-    _say_score_scale(rep, score_kind, ys if y_score is not None else None, clipped if y_score is not None else 0,
-                     "y_score")
+    rep = _evaluate(
+        ya,
+        y_pred,
+        y_score,
+        classes=None if labels is None else np.asarray(labels),
+        score_kind=score_kind,
+        task=task,
+        ci=ci,
+        n_boot=n_boot,
+        threshold=threshold,
+        sample_weight=sample_weight,
+        random_state=random_state,
+        pos_label=pos_label,
+        progress=progress,
+        y_name="y_true",
+    )
+    _say_score_scale(
+        rep, score_kind, ys if y_score is not None else None, clipped if y_score is not None else 0, "y_score"
+    )
     rep.model = {"type": "predictions", "output": score_kind or "label"}
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
     return rep
 
 
-def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, threshold, sample_weight,
-              random_state, pos_label, progress, y_name="y", y_score_name="y_score",
-              score_for_pos=True) -> EvaluationReport:
+def _evaluate(
+    y,
+    y_pred,
+    y_score,
+    *,
+    classes,
+    score_kind,
+    task,
+    ci,
+    n_boot,
+    threshold,
+    sample_weight,
+    random_state,
+    pos_label,
+    progress,
+    y_name="y",
+    y_score_name="y_score",
+    score_for_pos=True,
+) -> EvaluationReport:
     """``score_for_pos``: a 1-D score is that of the positive class (user scores) rather than
     that of the second class (model outputs, scikit-learn's convention)."""
     _check_labels(y, y_name)
@@ -254,15 +331,25 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
     if task == "auto":
         if score_kind is not None:
             task = "classification"
-        elif y_pred is not None and (_is_continuous(np.asarray(y_pred)) if np.asarray(y_pred).dtype.kind == "f" else False):
+        elif y_pred is not None and (
+            _is_continuous(np.asarray(y_pred)) if np.asarray(y_pred).dtype.kind == "f" else False
+        ):
             task = "regression"
         elif _is_continuous(y):
             task = "regression"
         else:
             task = "classification"
     if task == "regression":
-        return _regression_report(y, y_pred if y_pred is not None else y_score, w, ci=ci, n_boot=n_boot,
-                                  random_state=random_state, progress=progress, y_name=y_name)
+        return _regression_report(
+            y,
+            y_pred if y_pred is not None else y_score,
+            w,
+            ci=ci,
+            n_boot=n_boot,
+            random_state=random_state,
+            progress=progress,
+            y_name=y_name,
+        )
     # ---- classification: labels and classes
     if y_pred is not None:
         _check_labels(y_pred, "y_pred")
@@ -272,29 +359,55 @@ def _evaluate(y, y_pred, y_score, *, classes, score_kind, task, ci, n_boot, thre
         if y_score is not None and y_score.ndim == 2 and y_score.shape[1] != len(classes):
             raise ValidationError(
                 f"{y_score_name} has {y_score.shape[1]} columns but {y_name} has {len(classes)} classes "
-                f"({', '.join(map(str, classes[:10]))}); expected one column per class (pass labels= to name them).")
+                f"({', '.join(map(str, classes[:10]))}); expected one column per class (pass labels= to name them)."
+            )
     known = set(classes.tolist())
     unseen = [v for v in observed.tolist() if v not in known]
     if unseen:
         raise ValidationError(
             f"{y_name} contains labels the model never saw: {', '.join(map(repr, unseen[:5]))}; "
             f"the model knows {', '.join(map(repr, classes.tolist()[:10]))}.",
-            hint="Check the target column, or its encoding.")
+            hint="Check the target column, or its encoding.",
+        )
     if len(observed) < 2:
         raise ValidationError(
             f"{y_name} contains only one class ({observed.tolist()[0]!r}); expected at least two classes to evaluate a classifier.",
-            hint="Use a larger or stratified sample.")
+            hint="Use a larger or stratified sample.",
+        )
     K = len(classes)
     if task == "binary" and K != 2:
         raise ValidationError(f"task='binary' but there are {K} classes; expected exactly 2.")
     if task == "multiclass" and K < 3:
         raise ValidationError(f"task='multiclass' but there are only {K} classes; use task='binary'.")
     if K == 2:
-        return _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, ci=ci, n_boot=n_boot,
-                              threshold=threshold,
-                              random_state=random_state, pos_label=pos_label, progress=progress, y_name=y_name)
-    return _multiclass_report(y, y_pred, y_score, classes, w, ci=ci, n_boot=n_boot, random_state=random_state,
-                              progress=progress, y_name=y_name)
+        return _binary_report(
+            y,
+            y_pred,
+            y_score,
+            classes,
+            score_kind,
+            w,
+            score_for_pos,
+            ci=ci,
+            n_boot=n_boot,
+            threshold=threshold,
+            random_state=random_state,
+            pos_label=pos_label,
+            progress=progress,
+            y_name=y_name,
+        )
+    return _multiclass_report(
+        y,
+        y_pred,
+        y_score,
+        classes,
+        w,
+        ci=ci,
+        n_boot=n_boot,
+        random_state=random_state,
+        progress=progress,
+        y_name=y_name,
+    )
 
 
 def default_pos_label(classes: np.ndarray) -> Any:
@@ -325,29 +438,60 @@ def _interval_metrics(res, point: dict, order: list[str]) -> dict:
     return out
 
 
-BINARY_ORDER = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "ks_statistic",
-                "log_loss", "brier_score_loss", "calibration_error"]
+BINARY_ORDER = [
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "ks_statistic",
+    "log_loss",
+    "brier_score_loss",
+    "calibration_error",
+]
 
 
 #: Estimators biased upward at small n (a maximum / sum of absolute deviations): bias-corrected intervals.
 BIASED = ("ks_statistic", "calibration_error")
-BIAS_NOTE = ("The KS statistic and the expected calibration error are biased upward (most at small n and near 0): "
-             "their intervals are bootstrap percentile intervals moved down by twice the bootstrap estimate of that "
-             "bias (clipped to [0, 1]), so the point value can lie above its interval; near 0 even these intervals "
-             "are approximate (see the coverage table in the README).")
+BIAS_NOTE = (
+    "The KS statistic and the expected calibration error are biased upward (most at small n and near 0): "
+    "their intervals are bootstrap percentile intervals moved down by twice the bootstrap estimate of that "
+    "bias (clipped to [0, 1]), so the point value can lie above its interval; near 0 even these intervals "
+    "are approximate (see the coverage table in the README)."
+)
 
 
-CALIBRATED_NOTE = ("The calibration error is within what sampling noise alone gives a perfectly calibrated model "
-                   "with these scores (below its {ci:.0%} quantile): its interval starts at 0.")
+CALIBRATED_NOTE = (
+    "The calibration error is within what sampling noise alone gives a perfectly calibrated model "
+    "with these scores (below its {ci:.0%} quantile): its interval starts at 0."
+)
 
 
-def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *, ci, n_boot, threshold,
-                   random_state, pos_label,
-                   progress, y_name) -> EvaluationReport:
+def _binary_report(
+    y,
+    y_pred,
+    y_score,
+    classes,
+    score_kind,
+    w,
+    score_for_pos,
+    *,
+    ci,
+    n_boot,
+    threshold,
+    random_state,
+    pos_label,
+    progress,
+    y_name,
+) -> EvaluationReport:
     if pos_label is None:
         pos_label = default_pos_label(classes)
     elif pos_label not in set(classes.tolist()):
-        raise ValidationError(f"pos_label {pos_label!r} is not one of the classes {', '.join(map(repr, classes.tolist()))}.")
+        raise ValidationError(
+            f"pos_label {pos_label!r} is not one of the classes {', '.join(map(repr, classes.tolist()))}."
+        )
     pos_idx = int(np.flatnonzero(classes == pos_label)[0])
     y01 = y == pos_label
     notes = []
@@ -362,13 +506,17 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
                 score = -y_score if score_kind == "decision" else 1.0 - y_score
         proba = score_kind == "proba"
         if not proba:
-            notes.append("Scores are decision values, not probabilities: log loss, Brier score and calibration are "
-                         "not computed; the threshold applies to logit(threshold).")
+            notes.append(
+                "Scores are decision values, not probabilities: log loss, Brier score and calibration are "
+                "not computed; the threshold applies to logit(threshold)."
+            )
     else:
         score = (np.asarray(y_pred) == pos_label).astype(np.float64)
         proba = False
-        notes.append("Only predicted labels were available: ROC AUC, average precision, KS, log loss, Brier score "
-                     "and calibration need scores.")
+        notes.append(
+            "Only predicted labels were available: ROC AUC, average precision, KS, log loss, Brier score "
+            "and calibration need scores."
+        )
     thr = _binary.threshold_on_scale(threshold, proba) if y_score is not None else 0.5
     lv = _binary.make_levels(y01, np.ascontiguousarray(score, dtype=np.float64), w)
     point = _binary.point_values(lv, thr, proba)
@@ -383,41 +531,81 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
         group_of_level, G, stat, binned = _binary.cells(lv, thr, proba, rows_mode=method == "rows")
         if method == "rows":  # draw row indices, as a naive loop would
             cell = y01.astype(np.intp) * G + group_of_level[lv.level_of_row]
-            res = bootstrap_cells(stat, cell, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
-                                  point=point, method=method, progress=progress)
+            res = bootstrap_cells(
+                stat,
+                cell,
+                2 * G,
+                n_boot=n_boot,
+                ci=ci,
+                random_state=random_state,
+                weights=w,
+                point=point,
+                method=method,
+                progress=progress,
+            )
         else:  # multinomial draws need only the row count (and weight) of each cell
+
             def per_cell(neg, pos):
-                return np.concatenate([np.bincount(group_of_level, weights=neg, minlength=G),
-                                       np.bincount(group_of_level, weights=pos, minlength=G)])
+                return np.concatenate(
+                    [
+                        np.bincount(group_of_level, weights=neg, minlength=G),
+                        np.bincount(group_of_level, weights=pos, minlength=G),
+                    ]
+                )
 
             counts = per_cell(lv.count - lv.pos_count, lv.pos_count)
             totals = None if w is None else per_cell(lv.neg, lv.pos)
             sq_totals = None if w is None else per_cell(*lv.sq)
-            res = bootstrap_cells(stat, None, 2 * G, n_boot=n_boot, ci=ci, random_state=random_state,
-                                  point=point, progress=progress, counts=counts, totals=totals, sq_totals=sq_totals)
+            res = bootstrap_cells(
+                stat,
+                None,
+                2 * G,
+                n_boot=n_boot,
+                ci=ci,
+                random_state=random_state,
+                point=point,
+                progress=progress,
+                counts=counts,
+                totals=totals,
+                sq_totals=sq_totals,
+            )
         if binned:
-            notes.append(f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
-                         "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
-                         "KS are shifted to the exact point value to remove the binning bias.")
+            notes.append(
+                f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
+                "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
+                "KS are shifted to the exact point value to remove the binning bias."
+            )
         corrected = bias_correct(res, BIASED)
         if corrected:
             notes.append(BIAS_NOTE)
         if "calibration_error" in corrected:
             # the ECE of a calibrated model is not 0 in a sample: reach 0 when the data cannot tell it apart
-            null = _binary.calibration_null(lv, max(n_boot, 200), np.random.default_rng(
-                [2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]))
+            null = _binary.calibration_null(
+                lv,
+                max(n_boot, 200),
+                np.random.default_rng([2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]),
+            )
             if point["calibration_error"] <= float(np.quantile(null, ci)):
                 res.low["calibration_error"] = 0.0
                 notes.append(CALIBRATED_NOTE.format(ci=ci))
-    rep = EvaluationReport(task="binary", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=threshold,
-                           metrics=_interval_metrics(res, point, BINARY_ORDER), classes=classes.tolist(),
-                           pos_label=pos_label, method=method, binned=binned, notes=notes)
+    rep = EvaluationReport(
+        task="binary",
+        n_rows=len(y),
+        ci=ci,
+        n_boot=n_boot,
+        threshold=threshold,
+        metrics=_interval_metrics(res, point, BINARY_ORDER),
+        classes=classes.tolist(),
+        pos_label=pos_label,
+        method=method,
+        binned=binned,
+        notes=notes,
+    )
     cm = _binary.confusion(lv, thr)
     neg_label = classes[1 - pos_idx]
     if res is not None:
         rep.interval_notes.update({k: "bias-corrected" for k in corrected})
-    rep.confusion = {"labels": [neg_label, pos_label],
-                     "matrix": _counts([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])}
+    rep.confusion = {"labels": [neg_label, pos_label], "matrix": _counts([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])}
     if y_score is not None:
         rep.curves = _binary.curves(lv)
         if proba:
@@ -427,8 +615,21 @@ def _binary_report(y, y_pred, y_score, classes, score_kind, w, score_for_pos, *,
     return rep
 
 
-MULTI_ORDER = ["accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "precision_weighted",
-               "recall_weighted", "f1_weighted", "roc_auc", "pr_auc", "log_loss", "brier_score_loss", "calibration_error"]
+MULTI_ORDER = [
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier_score_loss",
+    "calibration_error",
+]
 
 
 def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_state, progress, y_name):
@@ -439,12 +640,15 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
     proba = None
     if y_score is not None:
         if y_score.ndim != 2 or y_score.shape[1] != K:
-            raise ValidationError(f"y_score has shape {y_score.shape}; expected ({len(y)}, {K}), one probability column per class.")
+            raise ValidationError(
+                f"y_score has shape {y_score.shape}; expected ({len(y)}, {K}), one probability column per class."
+            )
         sums = y_score.sum(axis=1)
         if not np.allclose(sums, 1.0, atol=1e-6) or (y_score < 0).any():
             raise ValidationError(
                 f"y_score rows must be probabilities summing to 1; got row sums from {sums.min():.4g} to {sums.max():.4g}.",
-                hint="Apply a softmax to logits first.")
+                hint="Apply a softmax to logits first.",
+            )
         proba = y_score
         pred = proba.argmax(axis=1)
     else:
@@ -452,8 +656,10 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
         if unknown:
             raise ValidationError(f"y_pred contains labels that are not classes: {', '.join(map(repr, unknown[:5]))}.")
         pred = np.fromiter((index[v] for v in np.asarray(y_pred).tolist()), dtype=np.intp, count=len(y))
-        notes.append("Only predicted labels were available: ROC AUC, average precision, log loss, Brier score and "
-                     "calibration need class probabilities.")
+        notes.append(
+            "Only predicted labels were available: ROC AUC, average precision, log loss, Brier score and "
+            "calibration need class probabilities."
+        )
     point = _multiclass.point_values(yt, pred, proba, K, w)
     res = None
     method = None
@@ -461,24 +667,49 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
     if n_boot:
         method = choose_method(len(y), n_boot)
         cell, C, stat, binned = _multiclass.cells(yt, pred, proba, K, rows_mode=method == "rows")
-        res = bootstrap_cells(stat, cell, C, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
-                              point=point, method=method, progress=progress)
+        res = bootstrap_cells(
+            stat,
+            cell,
+            C,
+            n_boot=n_boot,
+            ci=ci,
+            random_state=random_state,
+            weights=w,
+            point=point,
+            method=method,
+            progress=progress,
+        )
         if binned:
-            notes.append(f"Large data: the bootstrap groups rows into {C} cells (true class, predicted class, bin of the "
-                         "true class's probability); one-vs-rest ROC AUC, average precision and calibration error use "
-                         "cell means, shifted to the exact point value.")
+            notes.append(
+                f"Large data: the bootstrap groups rows into {C} cells (true class, predicted class, bin of the "
+                "true class's probability); one-vs-rest ROC AUC, average precision and calibration error use "
+                "cell means, shifted to the exact point value."
+            )
         corrected = bias_correct(res, BIASED)
         if corrected:
             notes.append(BIAS_NOTE)
         if "calibration_error" in corrected:
-            null = _multiclass.calibration_null(proba, w, max(n_boot, 200), np.random.default_rng(
-                [2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]))
+            null = _multiclass.calibration_null(
+                proba,
+                w,
+                max(n_boot, 200),
+                np.random.default_rng([2, int(random_state) if isinstance(random_state, (int, np.integer)) else 0]),
+            )
             if point["calibration_error"] <= float(np.quantile(null, ci)):
                 res.low["calibration_error"] = 0.0
                 notes.append(CALIBRATED_NOTE.format(ci=ci))
-    rep = EvaluationReport(task="multiclass", n_rows=len(y), ci=ci, n_boot=n_boot, threshold=None,
-                           metrics=_interval_metrics(res, point, MULTI_ORDER), classes=classes.tolist(),
-                           method=method, binned=binned, notes=notes)
+    rep = EvaluationReport(
+        task="multiclass",
+        n_rows=len(y),
+        ci=ci,
+        n_boot=n_boot,
+        threshold=None,
+        metrics=_interval_metrics(res, point, MULTI_ORDER),
+        classes=classes.tolist(),
+        method=method,
+        binned=binned,
+        notes=notes,
+    )
     if res is not None:
         rep.interval_notes.update({k: "bias-corrected" for k in corrected})
     W = np.ones(len(y)) if w is None else w
@@ -490,8 +721,15 @@ def _multiclass_report(y, y_pred, y_score, classes, w, *, ci, n_boot, random_sta
     return rep
 
 
-REG_ORDER = ["mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "r2",
-             "mean_absolute_percentage_error", "max_error", "mean_residual"]
+REG_ORDER = [
+    "mean_absolute_error",
+    "mean_squared_error",
+    "root_mean_squared_error",
+    "r2",
+    "mean_absolute_percentage_error",
+    "max_error",
+    "mean_residual",
+]
 
 
 def _regression_report(y, yhat, w, *, ci, n_boot, random_state, progress, y_name):
@@ -511,27 +749,61 @@ def _regression_report(y, yhat, w, *, ci, n_boot, random_state, progress, y_name
         plan = _regression.cells(yv, yh, w, rows_mode=method == "rows")
         if plan[0] == "rows":
             _, cell, C, stat = plan
-            res = bootstrap_cells(stat, cell, C, n_boot=n_boot, ci=ci, random_state=random_state, weights=w,
-                                  point=point, method=method, progress=progress)
+            res = bootstrap_cells(
+                stat,
+                cell,
+                C,
+                n_boot=n_boot,
+                ci=ci,
+                random_state=random_state,
+                weights=w,
+                point=point,
+                method=method,
+                progress=progress,
+            )
         else:
             _, counts, means, roots, stat = plan
             binned = True
             C = len(counts)
-            res = bootstrap_moments(stat, counts, means, roots, n_boot=n_boot, ci=ci, random_state=random_state,
-                                    point=point, progress=progress)
+            res = bootstrap_moments(
+                stat,
+                counts,
+                means,
+                roots,
+                n_boot=n_boot,
+                ci=ci,
+                random_state=random_state,
+                point=point,
+                progress=progress,
+            )
             method = res.method
         if plan[0] != "rows":
-            seed = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(
-                None if random_state is None else [int(random_state), 1])
+            seed = (
+                random_state
+                if isinstance(random_state, np.random.Generator)
+                else np.random.default_rng(None if random_state is None else [int(random_state), 1])
+            )
             res.low["max_error"], res.high["max_error"] = percentile_interval(
-                _regression.max_error_replicates(np.abs(yv - yh), n_boot, seed), ci)
+                _regression.max_error_replicates(np.abs(yv - yh), n_boot, seed), ci
+            )
             n_tail = int((counts == 1).sum())
-            notes.append(f"Large data: the bootstrap draws {C} cells: the {n_tail} rows in the tails of any loss term "
-                         "one by one (exact), the others grouped into quantile bins of target x residual that keep the "
-                         "mean and covariance of their terms (within-cell variance kept); the max error interval is "
-                         "drawn exactly from the order statistics of |residual|.")
-    rep = EvaluationReport(task="regression", n_rows=len(yv), ci=ci, n_boot=n_boot, threshold=None,
-                           metrics=_interval_metrics(res, point, REG_ORDER), method=method, binned=binned, notes=notes)
+            notes.append(
+                f"Large data: the bootstrap draws {C} cells: the {n_tail} rows in the tails of any loss term "
+                "one by one (exact), the others grouped into quantile bins of target x residual that keep the "
+                "mean and covariance of their terms (within-cell variance kept); the max error interval is "
+                "drawn exactly from the order statistics of |residual|."
+            )
+    rep = EvaluationReport(
+        task="regression",
+        n_rows=len(yv),
+        ci=ci,
+        n_boot=n_boot,
+        threshold=None,
+        metrics=_interval_metrics(res, point, REG_ORDER),
+        method=method,
+        binned=binned,
+        notes=notes,
+    )
     rep.residuals = _regression.residual_summary(yv, yh)
     rep._dists = None if res is None else res.distributions
     return rep

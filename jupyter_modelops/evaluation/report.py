@@ -41,11 +41,21 @@ LABELS = {
 
 #: Other names accepted by :meth:`EvaluationReport.check`.
 ALIASES = {
-    "auc": "roc_auc", "roc": "roc_auc", "ap": "pr_auc", "average_precision": "pr_auc",
-    "ks": "ks_statistic", "brier": "brier_score_loss", "brier_score": "brier_score_loss",
-    "ece": "calibration_error", "acc": "accuracy", "f1_score": "f1",
-    "mae": "mean_absolute_error", "mse": "mean_squared_error", "rmse": "root_mean_squared_error",
-    "mape": "mean_absolute_percentage_error", "r2_score": "r2",
+    "auc": "roc_auc",
+    "roc": "roc_auc",
+    "ap": "pr_auc",
+    "average_precision": "pr_auc",
+    "ks": "ks_statistic",
+    "brier": "brier_score_loss",
+    "brier_score": "brier_score_loss",
+    "ece": "calibration_error",
+    "acc": "accuracy",
+    "f1_score": "f1",
+    "mae": "mean_absolute_error",
+    "mse": "mean_squared_error",
+    "rmse": "root_mean_squared_error",
+    "mape": "mean_absolute_percentage_error",
+    "r2_score": "r2",
 }
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
 
@@ -86,9 +96,21 @@ class EvaluationReport(Result):
         The last :meth:`check`.
     """
 
-    def __init__(self, *, task: str, n_rows: int, ci: float, n_boot: int, threshold: float | None,
-                 metrics: Mapping[str, tuple], classes: list | None = None, pos_label: Any = None,
-                 method: str | None = None, binned: bool = False, notes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        task: str,
+        n_rows: int,
+        ci: float,
+        n_boot: int,
+        threshold: float | None,
+        metrics: Mapping[str, tuple],
+        classes: list | None = None,
+        pos_label: Any = None,
+        method: str | None = None,
+        binned: bool = False,
+        notes: list[str] | None = None,
+    ) -> None:
         self.task = task
         self.n_rows = int(n_rows)
         self.ci = ci
@@ -157,8 +179,10 @@ class EvaluationReport(Result):
             "threshold": self.threshold,
             "classes": self.classes if self.classes is None or len(self.classes) <= 100 else None,
             "pos_label": self.pos_label,
-            "metrics": {k: {"value": m.value, "low": m.low, "high": m.high,
-                            "lower_is_better": lower_is_better(k)} for k, m in self.metrics.items()},
+            "metrics": {
+                k: {"value": m.value, "low": m.low, "high": m.high, "lower_is_better": lower_is_better(k)}
+                for k, m in self.metrics.items()
+            },
             "confusion_matrix": self.confusion if self.confusion and len(self.confusion["labels"]) <= 40 else None,
             "curves": _round(self.curves),
             "calibration": _round(self.calibration),
@@ -198,7 +222,7 @@ class EvaluationReport(Result):
         rows = []
         pct = f"{self.ci:.0%}"
         for k, m in self.metrics.items():
-            iv = (f'<span class="ci">[{esc(fmt(m.low))}, {esc(fmt(m.high))}]</span>' if m.low is not None else "–")
+            iv = f'<span class="ci">[{esc(fmt(m.low))}, {esc(fmt(m.high))}]</span>' if m.low is not None else "–"
             if m.low is not None and k in self.interval_notes:
                 iv += f' <span class="note">{esc(self.interval_notes[k])}</span>'
 
@@ -211,25 +235,50 @@ class EvaluationReport(Result):
         if self.curves:
             roc = self.curves["roc"]
             auc = self.metrics.get("roc_auc")
-            figs.append(_svg.line_chart([(f"AUC {fmt(auc.value, 3)}" if auc else "", roc["fpr"], roc["tpr"])],
-                                        title="ROC curve", xlabel="false positive rate", ylabel="true positive rate",
-                                        xlim=(0, 1), ylim=(0, 1), diagonal=True))
+            figs.append(
+                _svg.line_chart(
+                    [(f"AUC {fmt(auc.value, 3)}" if auc else "", roc["fpr"], roc["tpr"])],
+                    title="ROC curve",
+                    xlabel="false positive rate",
+                    ylabel="true positive rate",
+                    xlim=(0, 1),
+                    ylim=(0, 1),
+                    diagonal=True,
+                )
+            )
             pr = self.curves["pr"]
             ap = self.metrics.get("pr_auc")
-            figs.append(_svg.line_chart([(f"AP {fmt(ap.value, 3)}" if ap else "", pr["recall"], pr["precision"]),
-                                         ("prevalence", [0, 1], [self.curves["prevalence"]] * 2)],
-                                        title="Precision-recall curve", xlabel="recall", ylabel="precision",
-                                        xlim=(0, 1), ylim=(0, 1.02)))
+            figs.append(
+                _svg.line_chart(
+                    [
+                        (f"AP {fmt(ap.value, 3)}" if ap else "", pr["recall"], pr["precision"]),
+                        ("prevalence", [0, 1], [self.curves["prevalence"]] * 2),
+                    ],
+                    title="Precision-recall curve",
+                    xlabel="recall",
+                    ylabel="precision",
+                    xlim=(0, 1),
+                    ylim=(0, 1.02),
+                )
+            )
         if self.confusion:
             labels = [str(x) for x in self.confusion["labels"]]
             if len(labels) <= 40:
                 figs.append(_svg.heatmap(self.confusion["matrix"], labels, title="Confusion matrix"))
         if self.calibration:
             c = self.calibration
-            figs.append(_svg.line_chart([("model", c["prob_pred"], c["prob_true"])], title="Calibration (reliability)",
-                                        xlabel="mean predicted probability" if self.task == "binary" else "mean confidence",
-                                        ylabel="fraction positive" if self.task == "binary" else "accuracy",
-                                        xlim=(0, 1), ylim=(0, 1), diagonal=True, markers=True))
+            figs.append(
+                _svg.line_chart(
+                    [("model", c["prob_pred"], c["prob_true"])],
+                    title="Calibration (reliability)",
+                    xlabel="mean predicted probability" if self.task == "binary" else "mean confidence",
+                    ylabel="fraction positive" if self.task == "binary" else "accuracy",
+                    xlim=(0, 1),
+                    ylim=(0, 1),
+                    diagonal=True,
+                    markers=True,
+                )
+            )
         if self.residuals:
             r = self.residuals
             e, cnt = r["histogram"]["edges"], r["histogram"]["counts"]
@@ -237,15 +286,34 @@ class EvaluationReport(Result):
             for i, c in enumerate(cnt):
                 xs += [e[i], e[i + 1]]
                 ys += [c, c]
-            figs.append(_svg.line_chart([("", xs, ys)], title="Residuals (y - prediction)", xlabel="residual",
-                                        ylabel="rows", ylim=(0, max(cnt) * 1.05 if cnt else 1)))
-            figs.append(_scatter(r["sample"]["predicted"], r["sample"]["residual"], title="Residual vs prediction",
-                                 xlabel="prediction", ylabel="residual"))
+            figs.append(
+                _svg.line_chart(
+                    [("", xs, ys)],
+                    title="Residuals (y - prediction)",
+                    xlabel="residual",
+                    ylabel="rows",
+                    ylim=(0, max(cnt) * 1.05 if cnt else 1),
+                )
+            )
+            figs.append(
+                _scatter(
+                    r["sample"]["predicted"],
+                    r["sample"]["residual"],
+                    title="Residual vs prediction",
+                    xlabel="prediction",
+                    ylabel="residual",
+                )
+            )
         return figs
 
     def to_html(self) -> str:
-        parts = [(f'<div class="alert" role="alert" style="border:2px solid #b00020;padding:6px 10px;margin:0 0 10px">'
-                 f'<b>Warning:</b> {esc(a)}</div>') for a in self.alerts]
+        parts = [
+            (
+                f'<div class="alert" role="alert" style="border:2px solid #b00020;padding:6px 10px;margin:0 0 10px">'
+                f"<b>Warning:</b> {esc(a)}</div>"
+            )
+            for a in self.alerts
+        ]
         parts.append(self.metrics_table())
         if self.gates is not None:
             parts.append("<h4>Gates</h4>" + self.gates.html_table())
@@ -254,12 +322,18 @@ class EvaluationReport(Result):
             parts.append('<div class="figs">' + "".join(figs) + "</div>")
         for n in self.notes:
             parts.append(f'<div class="note">{esc(n)}</div>')
-        sub = (f"{self.n_rows:,} rows · {self.ci:.0%} percentile bootstrap intervals from {self.n_boot:,} replicates"
-               if self.n_boot else f"{self.n_rows:,} rows · point values only (n_boot=0)")
+        sub = (
+            f"{self.n_rows:,} rows · {self.ci:.0%} percentile bootstrap intervals from {self.n_boot:,} replicates"
+            if self.n_boot
+            else f"{self.n_rows:,} rows · point values only (n_boot=0)"
+        )
         if self.task == "binary" and self.threshold is not None:
             sub += f" · threshold {self.threshold:g} (positive: {self.pos_label})"
-        title = {"binary": "Binary classification", "multiclass": "Multiclass classification",
-                 "regression": "Regression"}[self.task]
+        title = {
+            "binary": "Binary classification",
+            "multiclass": "Multiclass classification",
+            "regression": "Regression",
+        }[self.task]
         return page(f"Evaluation: {title}", "".join(parts), subtitle=sub)
 
     def figures(self) -> dict:
@@ -318,8 +392,12 @@ def _scatter(xs, ys, *, title: str, xlabel: str, ylabel: str) -> str:
     y0, y1 = _svg._limits(list(ys) + [0.0], 0.05)
     f = _svg._Frame(title, xlabel, ylabel, (x0, x1), (y0, y1))
     f.axes()
-    f.parts.append(f'<line x1="{f.X(x0):.1f}" y1="{f.Y(0):.1f}" x2="{f.X(x1):.1f}" y2="{f.Y(0):.1f}" '
-                   'stroke="#8c959f" stroke-dasharray="3,3"/>')
+    f.parts.append(
+        f'<line x1="{f.X(x0):.1f}" y1="{f.Y(0):.1f}" x2="{f.X(x1):.1f}" y2="{f.Y(0):.1f}" '
+        'stroke="#8c959f" stroke-dasharray="3,3"/>'
+    )
     for x, y in zip(xs, ys):
-        f.parts.append(f'<circle cx="{f.X(x):.1f}" cy="{f.Y(y):.1f}" r="1.6" fill="{_svg.PALETTE[0]}" fill-opacity="0.6"/>')
+        f.parts.append(
+            f'<circle cx="{f.X(x):.1f}" cy="{f.Y(y):.1f}" r="1.6" fill="{_svg.PALETTE[0]}" fill-opacity="0.6"/>'
+        )
     return f.svg()

@@ -23,12 +23,21 @@ from .report import LABELS, EvaluationReport
 
 def _threshold_html(report: EvaluationReport, t: float) -> str:
     m = report.at_threshold(t)
-    rows = [(esc(LABELS.get(k, k)), esc(fmt(m[k]))) for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")]
-    cm = table([(f"true {report.classes[0]}", fmt(int(m["tn"])), fmt(int(m["fp"]))),
-                (f"true {report.classes[1]}", fmt(int(m["fn"])), fmt(int(m["tp"])))],
-               ["", f"pred {report.classes[0]}", f"pred {report.classes[1]}"])
-    return page(f"At threshold {t:.3f}", table(rows, ["metric", "value"], raw_cols=(0, 1)) + cm,
-                subtitle="point values; intervals below are for the report's threshold")
+    rows = [
+        (esc(LABELS.get(k, k)), esc(fmt(m[k]))) for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
+    ]
+    cm = table(
+        [
+            (f"true {report.classes[0]}", fmt(int(m["tn"])), fmt(int(m["fp"]))),
+            (f"true {report.classes[1]}", fmt(int(m["fn"])), fmt(int(m["tp"]))),
+        ],
+        ["", f"pred {report.classes[0]}", f"pred {report.classes[1]}"],
+    )
+    return page(
+        f"At threshold {t:.3f}",
+        table(rows, ["metric", "value"], raw_cols=(0, 1)) + cm,
+        subtitle="point values; intervals below are for the report's threshold",
+    )
 
 
 class ThresholdExplorer:
@@ -38,11 +47,20 @@ class ThresholdExplorer:
         if report.task != "binary" or report._levels is None:
             raise ValidationError(
                 f"--interactive needs a binary classifier with scores; this report is {report.task}"
-                + ("" if report.task != "binary" else " computed from labels only") + ".")
+                + ("" if report.task != "binary" else " computed from labels only")
+                + "."
+            )
         widgets = require("ipywidgets", purpose="show the interactive threshold view")
         self.report = report
-        self.slider = widgets.FloatSlider(value=report.threshold, min=0.01, max=0.99, step=0.01,
-                                          description="threshold", continuous_update=True, readout_format=".2f")
+        self.slider = widgets.FloatSlider(
+            value=report.threshold,
+            min=0.01,
+            max=0.99,
+            step=0.01,
+            description="threshold",
+            continuous_update=True,
+            readout_format=".2f",
+        )
         self.live = widgets.HTML(_threshold_html(report, report.threshold))
         self.full = widgets.HTML(report.to_html())
         self.slider.observe(self._changed, names="value")
@@ -57,8 +75,9 @@ class ThresholdExplorer:
         data = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         data["text/html"] = _threshold_html(self.report, t) + self.report.to_html()
         m = self.report.at_threshold(t)
-        data["text/plain"] = (f"{self.report._summary()} at threshold {t:.3f}: "
-                              + ", ".join(f"{k} {fmt(m[k])}" for k in ("accuracy", "precision", "recall", "f1")))
+        data["text/plain"] = f"{self.report._summary()} at threshold {t:.3f}: " + ", ".join(
+            f"{k} {fmt(m[k])}" for k in ("accuracy", "precision", "recall", "f1")
+        )
         return data
 
     def _ipython_display_(self) -> None:

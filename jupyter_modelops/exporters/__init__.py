@@ -22,12 +22,15 @@ from ..exceptions import ValidationError, suggest
 from ._base import FORMATS, QUANTIZE, Artifact, Exporter, Exporters, Sample, exporters, register
 from .result import ExportResult
 
-__all__ = ["export", "ExportResult", "Exporter", "Exporters", "Sample", "Artifact", "exporters", "register",
-           "ROLES"]
+__all__ = ["export", "ExportResult", "Exporter", "Exporters", "Sample", "Artifact", "exporters", "register", "ROLES"]
 
 ROLES = {"onnx": "onnx", "torchscript": "torchscript", "int8": "onnx-int8", "fp16": "onnx-fp16"}
-_FILENAMES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx", "onnx-fp16": "model.fp16.onnx",
-              "torchscript": "model.torchscript.pt"}
+_FILENAMES = {
+    "onnx": "model.onnx",
+    "onnx-int8": "model.int8.onnx",
+    "onnx-fp16": "model.fp16.onnx",
+    "torchscript": "model.torchscript.pt",
+}
 _ENGINES = ("auto", "dynamo", "torchscript")
 PRECISIONS = ("float32", "float64")
 
@@ -41,10 +44,21 @@ def _register_builtins() -> None:
             exporters.register(cls.name, cls)
 
 
-def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset: int | None = None,
-           dynamic_batch: bool = True, quantize: str | None = None, rtol: float = 1e-4, atol: float = 1e-5,
-           allow_mismatch: bool = False, benchmark: bool = True, onnx_exporter: str = "auto",
-           precision: str = "float32") -> ExportResult:
+def export(
+    model_or_ref: Any,
+    format: str = "onnx",
+    *,
+    sample: Any = None,
+    opset: int | None = None,
+    dynamic_batch: bool = True,
+    quantize: str | None = None,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    allow_mismatch: bool = False,
+    benchmark: bool = True,
+    onnx_exporter: str = "auto",
+    precision: str = "float32",
+) -> ExportResult:
     """Export a model to ONNX or TorchScript and prove the export gives the same outputs.
 
     Parameters
@@ -108,14 +122,18 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
     if precision not in PRECISIONS:
         raise ValidationError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
     if precision != "float32" and quantize is not None:
-        raise ValidationError(f"quantize={quantize!r} applies to float32 exports, but precision is {precision!r}.",
-                              hint="Drop quantize, or export with precision='float32'.")
+        raise ValidationError(
+            f"quantize={quantize!r} applies to float32 exports, but precision is {precision!r}.",
+            hint="Drop quantize, or export with precision='float32'.",
+        )
     _register_builtins()
     version, model = _resolve(model_or_ref)
     exporter = exporters.find(model, format)
     if precision != "float32" and exporter.name != "sklearn-onnx":
-        raise ValidationError(f"precision={precision!r} applies to scikit-learn ONNX exports; this is a "
-                              f"{exporter.name} export.", hint="Drop precision.")
+        raise ValidationError(
+            f"precision={precision!r} applies to scikit-learn ONNX exports; this is a {exporter.name} export.",
+            hint="Drop precision.",
+        )
     if hasattr(exporter, "options"):
         exporter.options = {"onnx_exporter": onnx_exporter, "precision": precision}
     stored = _stored_sample(version, exporter.flavor) if version is not None else None
@@ -131,11 +149,21 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
             f"{what} sample input is needed to export a {exporter.flavor} model: it fixes the input types "
             f"and the parity check runs on it.",
             hint="Pass sample= with a few rows the model accepts (e.g. sample=X_test[:100]), "
-                 "or snapshot the model with data=X so the registry keeps one.")
+            "or snapshot the model with data=X so the registry keeps one.",
+        )
     source = version.ref if version is not None else type(model).__name__
-    options = {"format": format, "opset": opset, "dynamic_batch": dynamic_batch, "quantize": quantize,
-               "rtol": rtol, "atol": atol, "allow_mismatch": allow_mismatch, "onnx_exporter": onnx_exporter,
-               "exporter": exporter.name, **({"precision": precision} if precision != "float32" else {})}
+    options = {
+        "format": format,
+        "opset": opset,
+        "dynamic_batch": dynamic_batch,
+        "quantize": quantize,
+        "rtol": rtol,
+        "atol": atol,
+        "allow_mismatch": allow_mismatch,
+        "onnx_exporter": onnx_exporter,
+        "exporter": exporter.name,
+        **({"precision": precision} if precision != "float32" else {}),
+    }
     key = None
     if version is not None:
         with exporter.frozen(model) as ready:
@@ -144,10 +172,21 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
         previous = _reuse(version, key)
         if previous is not None:
             return previous
-    result = exporter.export(model, sample, opset=opset, dynamic_batch=dynamic_batch, quantize=quantize,
-                             rtol=rtol, atol=atol, allow_mismatch=allow_mismatch, extra_samples=extra,
-                             benchmark=benchmark, source=source, sample_name=sample_name,
-                             signature=version.signature if version is not None else None)
+    result = exporter.export(
+        model,
+        sample,
+        opset=opset,
+        dynamic_batch=dynamic_batch,
+        quantize=quantize,
+        rtol=rtol,
+        atol=atol,
+        allow_mismatch=allow_mismatch,
+        extra_samples=extra,
+        benchmark=benchmark,
+        source=source,
+        sample_name=sample_name,
+        signature=version.signature if version is not None else None,
+    )
     result.key = key
     result.options.update(onnx_exporter=onnx_exporter, exporter=exporter.name, precision=precision)
     if version is not None:
@@ -157,15 +196,27 @@ def export(model_or_ref: Any, format: str = "onnx", *, sample: Any = None, opset
     return result
 
 
-def _check_args(format: Any, opset: Any, dynamic_batch: Any, quantize: Any, rtol: Any, atol: Any,
-                allow_mismatch: Any, onnx_exporter: Any) -> None:
+def _check_args(
+    format: Any,
+    opset: Any,
+    dynamic_batch: Any,
+    quantize: Any,
+    rtol: Any,
+    atol: Any,
+    allow_mismatch: Any,
+    onnx_exporter: Any,
+) -> None:
     if format not in FORMATS:
-        raise ValidationError(f"format must be one of {', '.join(FORMATS)}; got {format!r}.{suggest(str(format), FORMATS)}")
+        raise ValidationError(
+            f"format must be one of {', '.join(FORMATS)}; got {format!r}.{suggest(str(format), FORMATS)}"
+        )
     if quantize not in QUANTIZE:
         raise ValidationError(f"quantize must be None, 'int8' or 'fp16'; got {quantize!r}.")
     if quantize is not None and format != "onnx":
-        raise ValidationError(f"quantize={quantize!r} applies to ONNX exports, but format is {format!r}.",
-                              hint="Use format='onnx' with quantize, or drop quantize.")
+        raise ValidationError(
+            f"quantize={quantize!r} applies to ONNX exports, but format is {format!r}.",
+            hint="Use format='onnx' with quantize, or drop quantize.",
+        )
     if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or not 7 <= opset <= 30):
         raise ValidationError(f"opset must be an integer between 7 and 30; got {opset!r}.")
     for name, value in (("rtol", rtol), ("atol", atol)):
@@ -237,8 +288,10 @@ def _reuse(version: Any, key: str) -> ExportResult | None:
         if data.get("key") != key:
             continue
         arts = data.get("artifacts") or {}
-        if all(role in current.artifacts and current.artifacts[role]["sha256"] == a.get("sha256")
-               for role, a in arts.items()):
+        if all(
+            role in current.artifacts and current.artifacts[role]["sha256"] == a.get("sha256")
+            for role, a in arts.items()
+        ):
             for role, a in arts.items():
                 a["path"] = str(registry.artifact_path(current, role))
             return ExportResult.from_dict(data, artifacts=arts, reused=True)
@@ -250,11 +303,19 @@ def _attach(version: Any, result: ExportResult) -> None:
 
     for role, meta in result.artifacts.items():
         info = {
-            "format": meta["format"], "filename": _FILENAMES.get(role, f"{role}.bin"), "opset": meta["opset"],
-            "method": meta["method"], "size_bytes": meta["size_bytes"], "parity_passed": meta["parity_passed"],
-            "max_abs_diff": meta["max_abs_diff"], "inputs": result.inputs, "outputs": result.outputs,
-            "parity": {ds: {k: rep[k] for k in ("rows", "passed", "max_abs_diff", "label_agreement")}
-                       for ds, rep in result.parity[role].items()},
+            "format": meta["format"],
+            "filename": _FILENAMES.get(role, f"{role}.bin"),
+            "opset": meta["opset"],
+            "method": meta["method"],
+            "size_bytes": meta["size_bytes"],
+            "parity_passed": meta["parity_passed"],
+            "max_abs_diff": meta["max_abs_diff"],
+            "inputs": result.inputs,
+            "outputs": result.outputs,
+            "parity": {
+                ds: {k: rep[k] for k in ("rows", "passed", "max_abs_diff", "label_agreement")}
+                for ds, rep in result.parity[role].items()
+            },
         }
         mv = registry.attach_artifact(version.ref, role, result.payloads[role], metadata=info)
         meta["path"] = str(registry.artifact_path(mv, role))

@@ -118,8 +118,9 @@ class Exporter(abc.ABC):
         """True if this exporter can handle ``model`` (checked without heavy imports when possible)."""
 
     @abc.abstractmethod
-    def prepare_sample(self, model: Any, sample: Any, *, signature: Mapping | None = None,
-                       source: str = "sample") -> Sample:
+    def prepare_sample(
+        self, model: Any, sample: Any, *, signature: Mapping | None = None, source: str = "sample"
+    ) -> Sample:
         """Check ``sample`` against the model and convert it; raise :class:`ValidationError`."""
 
     @abc.abstractmethod
@@ -154,11 +155,23 @@ class Exporter(abc.ABC):
         yield model
 
     # -- the template method ------------------------------------------------------------
-    def export(self, model: Any, sample: Any, *, opset: int | None = None, dynamic_batch: bool = True,
-               quantize: str | None = None, rtol: float = 1e-4, atol: float = 1e-5,
-               allow_mismatch: bool = False, signature: Mapping | None = None,
-               extra_samples: Sequence[tuple[str, Any, Any]] = (), benchmark: bool = True,
-               source: str | None = None, sample_name: str = "sample") -> "ExportResult":
+    def export(
+        self,
+        model: Any,
+        sample: Any,
+        *,
+        opset: int | None = None,
+        dynamic_batch: bool = True,
+        quantize: str | None = None,
+        rtol: float = 1e-4,
+        atol: float = 1e-5,
+        allow_mismatch: bool = False,
+        signature: Mapping | None = None,
+        extra_samples: Sequence[tuple[str, Any, Any]] = (),
+        benchmark: bool = True,
+        source: str | None = None,
+        sample_name: str = "sample",
+    ) -> "ExportResult":
         """Export ``model``, load the export back, check parity, quantize and time it.
 
         ``extra_samples`` are ``(name, data, target)`` triples (the registry's
@@ -178,8 +191,10 @@ class Exporter(abc.ABC):
                 extra = self.prepare_sample(ready, data, signature=signature, source=name)
                 extra.target = target
                 if not dynamic_batch and extra.n_rows != prepared.n_rows:
-                    skipped.append(f"parity not checked on the {name} ({extra.n_rows} rows): the batch size is "
-                                   f"fixed to {prepared.n_rows} (dynamic_batch=False)")
+                    skipped.append(
+                        f"parity not checked on the {name} ({extra.n_rows} rows): the batch size is "
+                        f"fixed to {prepared.n_rows} (dynamic_batch=False)"
+                    )
                     continue
                 checks.append(extra)
             references = [self._run_original(ready, s) for s in checks]
@@ -196,31 +211,46 @@ class Exporter(abc.ABC):
                 parity[art.role] = {}
                 for s, ref in zip(checks, references):
                     got = self._run_export(run, s, art)
-                    parity[art.role][s.source] = compare(ref, got, rtol=rtol, atol=atol, target=s.target,
-                                                         n_rows=s.n_rows)
+                    parity[art.role][s.source] = compare(
+                        ref, got, rtol=rtol, atol=atol, target=s.target, n_rows=s.n_rows
+                    )
             speed = None
             if benchmark:
                 from ._speed import measure
 
                 speed = measure(self.original_runner(ready), runners, prepared, single_row=dynamic_batch)
         result = ExportResult(
-            format=self.format, flavor=self.flavor, exporter=self.name, source=source,
+            format=self.format,
+            flavor=self.flavor,
+            exporter=self.name,
+            source=source,
             artifacts={a.role: _artifact_meta(a, parity[a.role]) for a in artifacts},
             payloads={a.role: a.data for a in artifacts},
-            parity=parity, outputs=list(references[0]),
-            inputs=prepared.inputs if dynamic_batch else
-            [{**i, "shape": [prepared.n_rows, *i["shape"][1:]]} for i in prepared.inputs],
-            options={"format": self.format, "opset": opset, "dynamic_batch": dynamic_batch, "quantize": quantize,
-                     "rtol": rtol, "atol": atol},
-            speed=speed, seconds=time.perf_counter() - t0, allow_mismatch=allow_mismatch,
+            parity=parity,
+            outputs=list(references[0]),
+            inputs=prepared.inputs
+            if dynamic_batch
+            else [{**i, "shape": [prepared.n_rows, *i["shape"][1:]]} for i in prepared.inputs],
+            options={
+                "format": self.format,
+                "opset": opset,
+                "dynamic_batch": dynamic_batch,
+                "quantize": quantize,
+                "rtol": rtol,
+                "atol": atol,
+            },
+            speed=speed,
+            seconds=time.perf_counter() - t0,
+            allow_mismatch=allow_mismatch,
         )
         failed = [(role, ds) for role, per in parity.items() for ds, rep in per.items() if not rep["passed"]]
         if failed and not allow_mismatch:
             from ._parity import describe_failure
 
             role, ds = failed[0]
-            error = ParityError(describe_failure(role, ds, parity[role][ds], rtol=rtol, atol=atol),
-                                hint=self.parity_hint())
+            error = ParityError(
+                describe_failure(role, ds, parity[role][ds], rtol=rtol, atol=atol), hint=self.parity_hint()
+            )
             error.result = result  # the full reports, for a look at the worst rows
             error.parity = parity
             raise error
@@ -239,7 +269,7 @@ class Exporter(abc.ABC):
             raise ValidationError(
                 f"The model could not run on {what}: {type(exc).__name__}: {_first_line(exc)}.",
                 hint=f"Pass a sample with the columns, shape and dtype the model was trained on "
-                     f"(inputs: {_inputs_text(sample.inputs)}).",
+                f"(inputs: {_inputs_text(sample.inputs)}).",
             ) from exc
 
     def _run_export(self, run: Callable[[Sample], dict], sample: Sample, art: Artifact) -> dict[str, Any]:
@@ -255,8 +285,13 @@ class Exporter(abc.ABC):
 
 def _artifact_meta(art: Artifact, parity: dict[str, dict]) -> dict:
     return {
-        "format": art.format, "role": art.role, "opset": art.opset, "method": art.method,
-        "sha256": art.sha256, "size_bytes": art.size_bytes, "notes": list(art.notes),
+        "format": art.format,
+        "role": art.role,
+        "opset": art.opset,
+        "method": art.method,
+        "sha256": art.sha256,
+        "size_bytes": art.size_bytes,
+        "notes": list(art.notes),
         "parity_passed": all(p["passed"] for p in parity.values()),
         "max_abs_diff": max((p["max_abs_diff"] for p in parity.values()), default=None),
     }
@@ -306,8 +341,10 @@ class Exporters:
 
     def get(self, name: str) -> type[Exporter]:
         if name not in self._by_name:
-            raise ValidationError(f"No exporter is registered as '{name}'.{suggest(name, self._by_name)}",
-                                  hint=f"Registered: {', '.join(self._by_name)}.")
+            raise ValidationError(
+                f"No exporter is registered as '{name}'.{suggest(name, self._by_name)}",
+                hint=f"Registered: {', '.join(self._by_name)}.",
+            )
         return self._by_name[name]
 
     def find(self, model: Any, format: str) -> Exporter:
@@ -320,9 +357,13 @@ class Exporters:
                 return cls()
         kinds = sorted({c.flavor for c in candidates})
         other = [c.format for c in self._by_name.values() if c.format != format and c.accepts(model)]
-        hint = f"Try format='{other[0]}'." if other else (
-            f"Pass a {' or '.join(kinds)} model, or register an exporter for this type with "
-            f"jupyter_modelops.exporters.register()."
+        hint = (
+            f"Try format='{other[0]}'."
+            if other
+            else (
+                f"Pass a {' or '.join(kinds)} model, or register an exporter for this type with "
+                f"jupyter_modelops.exporters.register()."
+            )
         )
         raise ExportError(
             f"No {format} exporter handles a model of type {type(model).__module__}.{type(model).__qualname__}.",

@@ -10,8 +10,17 @@ from .._optional import require
 from ..exceptions import ExportError
 from ._base import Artifact, Sample, _first_line, quiet
 
-
-_QUANTIZABLE = {"MatMul", "Gemm", "Conv", "ConvTranspose", "LSTM", "GRU", "Attention", "Gather", "EmbedLayerNormalization"}
+_QUANTIZABLE = {
+    "MatMul",
+    "Gemm",
+    "Conv",
+    "ConvTranspose",
+    "LSTM",
+    "GRU",
+    "Attention",
+    "Gather",
+    "EmbedLayerNormalization",
+}
 
 
 def check(data: bytes, *, what: str) -> Any:
@@ -21,8 +30,10 @@ def check(data: bytes, *, what: str) -> Any:
         proto = onnx.load_from_string(data)
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
-        raise ExportError(f"The {what} did not pass onnx.checker: {_first_line(exc)}.",
-                          hint="This is a converter bug; try another opset.") from exc
+        raise ExportError(
+            f"The {what} did not pass onnx.checker: {_first_line(exc)}.",
+            hint="This is a converter bug; try another opset.",
+        ) from exc
     return proto
 
 
@@ -52,8 +63,10 @@ class OnnxMixin:
         try:
             sess = session(artifact.data)
         except Exception as exc:
-            raise ExportError(f"onnxruntime could not load the {artifact.role} export: {_first_line(exc)}.",
-                              hint="Try another opset, or export without quantize.") from exc
+            raise ExportError(
+                f"onnxruntime could not load the {artifact.role} export: {_first_line(exc)}.",
+                hint="Try another opset, or export without quantize.",
+            ) from exc
         names = [o.name for o in sess.get_outputs()]
         wanted = {i.name for i in sess.get_inputs()}
 
@@ -85,7 +98,8 @@ def _int8(artifact: Artifact) -> Artifact:
         raise ExportError(
             "quantize='int8' quantizes the weights of MatMul, Gemm, Conv and recurrent layers, and this export "
             "has none (tree ensembles and linear models from skl2onnx use ai.onnx.ml operators).",
-            hint="Export without quantize; the float export is already small and fast.")
+            hint="Export without quantize; the float export is already small and fast.",
+        )
 
     with tempfile.TemporaryDirectory(prefix="modelops-q-") as tmp:
         src, dst = os.path.join(tmp, "model.onnx"), os.path.join(tmp, "model.int8.onnx")
@@ -98,25 +112,35 @@ def _int8(artifact: Artifact) -> Artifact:
             with quiet():
                 quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
         except Exception as exc:
-            raise ExportError(f"Dynamic int8 quantization failed: {_first_line(exc)}.",
-                              hint="Export without quantize, or try quantize='fp16'.") from exc
+            raise ExportError(
+                f"Dynamic int8 quantization failed: {_first_line(exc)}.",
+                hint="Export without quantize, or try quantize='fp16'.",
+            ) from exc
         finally:
             root.setLevel(level)
         with open(dst, "rb") as f:
             data = f.read()
     proto = check(data, what="int8-quantized export")
-    n_quant = sum(1 for n in proto.graph.node if n.op_type in ("DynamicQuantizeLinear", "MatMulInteger",
-                                                                 "ConvInteger", "DynamicQuantizeMatMul"))
+    n_quant = sum(
+        1
+        for n in proto.graph.node
+        if n.op_type in ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul")
+    )
     notes = [f"int8: {n_quant} quantized nodes"]
-    return Artifact(role="onnx-int8", format="onnx", data=data, opset=artifact.opset,
-                    method="onnxruntime.quantize_dynamic(QInt8)", notes=notes)
+    return Artifact(
+        role="onnx-int8",
+        format="onnx",
+        data=data,
+        opset=artifact.opset,
+        method="onnxruntime.quantize_dynamic(QInt8)",
+        notes=notes,
+    )
 
 
 def _fp16(artifact: Artifact) -> Artifact:
     """Float16 weights and arithmetic, float32 inputs and outputs (for GPU profiles)."""
     onnx = require("onnx", purpose="convert ONNX exports to fp16")
-    float16 = require("onnxconverter_common.float16", purpose="convert ONNX exports to fp16",
-                      extra="onnx")
+    float16 = require("onnxconverter_common.float16", purpose="convert ONNX exports to fp16", extra="onnx")
     try:
         with quiet():
             proto = float16.convert_float_to_float16(onnx.load_from_string(artifact.data), keep_io_types=True)
@@ -127,5 +151,10 @@ def _fp16(artifact: Artifact) -> Artifact:
             f"fp16 conversion produced a model onnxruntime cannot run: {_first_line(exc)}.",
             hint="fp16 targets neural networks on GPU profiles; export this model without quantize.",
         ) from exc
-    return Artifact(role="onnx-fp16", format="onnx", data=data, opset=artifact.opset,
-                    method="onnxconverter_common.float16(keep_io_types=True)")
+    return Artifact(
+        role="onnx-fp16",
+        format="onnx",
+        data=data,
+        opset=artifact.opset,
+        method="onnxconverter_common.float16(keep_io_types=True)",
+    )

@@ -23,8 +23,9 @@ def _short(values: Any) -> Any:
     return vals[0] if len(vals) == 1 else vals[:8]
 
 
-def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float, atol: float,
-            n_rows: int, target: Any = None) -> dict:
+def compare(
+    reference: dict[str, Any], exported: dict[str, Any], *, rtol: float, atol: float, n_rows: int, target: Any = None
+) -> dict:
     """Compare outputs by position (the export's outputs are named like the reference's).
 
     A numeric output passes when ``|export - original| <= atol + rtol * |original|``
@@ -41,8 +42,13 @@ def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float,
     names = list(reference)
     if len(got_list) != len(names):
         return {
-            "rows": n_rows, "passed": False, "max_abs_diff": None, "label_agreement": None,
-            "outputs": {}, "worst_rows": [], "accuracy": None,
+            "rows": n_rows,
+            "passed": False,
+            "max_abs_diff": None,
+            "label_agreement": None,
+            "outputs": {},
+            "worst_rows": [],
+            "accuracy": None,
             "problem": f"the export has {len(got_list)} outputs, the original {len(names)}",
         }
     probs = None
@@ -50,15 +56,24 @@ def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float,
         a = np.asarray(reference[name])
         b = np.asarray(got)
         if a.size != b.size:
-            outputs[name] = {"kind": "shape", "passed": False,
-                             "problem": f"shape {list(b.shape)} instead of {list(a.shape)}"}
+            outputs[name] = {
+                "kind": "shape",
+                "passed": False,
+                "problem": f"shape {list(b.shape)} instead of {list(a.shape)}",
+            }
             continue
         b = b.reshape(a.shape)
         if _is_label(a):
             ar, br = _rows(a, n_rows), _rows(b.astype(a.dtype) if a.dtype.kind != "O" else b, n_rows)
             same = (ar == br).all(axis=1)
-            outputs[name] = {"kind": "label", "agreement": float(same.mean()) if same.size else 1.0,
-                             "mismatched_rows": int((~same).sum()), "_same": same, "_a": ar, "_b": br}
+            outputs[name] = {
+                "kind": "label",
+                "agreement": float(same.mean()) if same.size else 1.0,
+                "mismatched_rows": int((~same).sum()),
+                "_same": same,
+                "_a": ar,
+                "_b": br,
+            }
         else:
             af, bf = a.astype(np.float64), b.astype(np.float64)
             diff = np.abs(af - bf)
@@ -69,9 +84,13 @@ def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float,
             rdiff, rbad = _rows(diff, n_rows), _rows(bad, n_rows)
             row_max = rdiff.max(axis=1) if rdiff.size else np.zeros(0)
             bad_rows = rbad.any(axis=1)
-            entry = {"kind": "numeric", "max_abs_diff": float(diff.max()) if diff.size else 0.0,
-                     "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
-                     "mismatched_rows": int(bad_rows.sum()), "passed": not bool(bad_rows.any())}
+            entry = {
+                "kind": "numeric",
+                "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+                "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+                "mismatched_rows": int(bad_rows.sum()),
+                "passed": not bool(bad_rows.any()),
+            }
             ar2 = _rows(af, n_rows)
             if ar2.ndim == 2 and ar2.shape[1] > 1:
                 entry["argmax_agreement"] = float((ar2.argmax(1) == _rows(bf, n_rows).argmax(1)).mean())
@@ -80,9 +99,16 @@ def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float,
             outputs[name] = entry
             for i in np.argsort(-row_max)[:WORST]:
                 if row_max[i] > 0:
-                    worst.append({"row": int(i), "output": name, "original": _short(ar2[i]),
-                                  "export": _short(_rows(bf, n_rows)[i]), "abs_diff": float(row_max[i]),
-                                  "within_tolerance": not bool(bad_rows[i])})
+                    worst.append(
+                        {
+                            "row": int(i),
+                            "output": name,
+                            "original": _short(ar2[i]),
+                            "export": _short(_rows(bf, n_rows)[i]),
+                            "abs_diff": float(row_max[i]),
+                            "within_tolerance": not bool(bad_rows[i]),
+                        }
+                    )
     label_agreement = None
     accuracy = None
     for name, entry in outputs.items():
@@ -98,8 +124,16 @@ def compare(reference: dict[str, Any], exported: dict[str, Any], *, rtol: float,
         entry["passed"] = not bool(unexplained.any())
         label_agreement = entry["agreement"] if label_agreement is None else min(label_agreement, entry["agreement"])
         for i in np.flatnonzero(~same)[:WORST]:
-            worst.append({"row": int(i), "output": name, "original": _short(ar[i]), "export": _short(br[i]),
-                          "abs_diff": None, "within_tolerance": bool(ties[i])})
+            worst.append(
+                {
+                    "row": int(i),
+                    "output": name,
+                    "original": _short(ar[i]),
+                    "export": _short(br[i]),
+                    "abs_diff": None,
+                    "within_tolerance": bool(ties[i]),
+                }
+            )
         if target is not None:
             y = np.asarray(target).reshape(-1)
             if len(y) == len(same):
@@ -131,16 +165,23 @@ def describe_failure(role: str, dataset: str, report: dict, *, rtol: float, atol
         if e.get("passed"):
             continue
         if e["kind"] == "numeric":
-            parts.append(f"output '{name}' differs by up to {e['max_abs_diff']:.3g} on "
-                         f"{e['mismatched_rows']} of {report['rows']} rows")
+            parts.append(
+                f"output '{name}' differs by up to {e['max_abs_diff']:.3g} on "
+                f"{e['mismatched_rows']} of {report['rows']} rows"
+            )
         elif e["kind"] == "label":
-            parts.append(f"output '{name}' disagrees on {e['mismatched_rows']} of {report['rows']} rows "
-                         f"({e['agreement']:.1%} agree)")
+            parts.append(
+                f"output '{name}' disagrees on {e['mismatched_rows']} of {report['rows']} rows "
+                f"({e['agreement']:.1%} agree)"
+            )
         else:
             parts.append(f"output '{name}' has {e['problem']}")
     rows = "; ".join(
         f"row {w['row']} {w['output']}: original {w['original']} vs export {w['export']}"
-        for w in report["worst_rows"][:3] if not w["within_tolerance"]
+        for w in report["worst_rows"][:3]
+        if not w["within_tolerance"]
     )
-    return (f"The {role} export differs from the original on the {dataset} beyond tolerance "
-            f"(rtol={rtol:g}, atol={atol:g}): {', '.join(parts)}; worst rows: {rows}.")
+    return (
+        f"The {role} export differs from the original on the {dataset} beyond tolerance "
+        f"(rtol={rtol:g}, atol={atol:g}): {', '.join(parts)}; worst rows: {rows}."
+    )

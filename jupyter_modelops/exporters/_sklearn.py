@@ -71,12 +71,16 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
 
     def parity_hint(self) -> str:
         if self._double:
-            return ("ONNX tree ensembles compare features in float32 even in a double graph: bring large features "
-                    "to a small range before the trees (e.g. subtract an offset), loosen rtol/atol, or pass "
-                    "allow_mismatch=True to keep it anyway.")
-        return ("A float32 ONNX graph rounds features, which can send rows down other branches of a tree or "
-                "change large values: export with precision='float64' (a double-precision graph), loosen "
-                "rtol/atol, or pass allow_mismatch=True to keep it anyway.")
+            return (
+                "ONNX tree ensembles compare features in float32 even in a double graph: bring large features "
+                "to a small range before the trees (e.g. subtract an offset), loosen rtol/atol, or pass "
+                "allow_mismatch=True to keep it anyway."
+            )
+        return (
+            "A float32 ONNX graph rounds features, which can send rows down other branches of a tree or "
+            "change large values: export with precision='float64' (a double-precision graph), loosen "
+            "rtol/atol, or pass allow_mismatch=True to keep it anyway."
+        )
 
     @classmethod
     def accepts(cls, model: Any) -> bool:
@@ -89,8 +93,9 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
         return bool(is_classifier(model)) and hasattr(model, "predict_proba")
 
     # -- sample -------------------------------------------------------------------------
-    def prepare_sample(self, model: Any, sample: Any, *, signature: Mapping | None = None,
-                       source: str = "sample") -> Sample:
+    def prepare_sample(
+        self, model: Any, sample: Any, *, signature: Mapping | None = None, source: str = "sample"
+    ) -> Sample:
         import numpy as np
         import pandas as pd
 
@@ -103,23 +108,28 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
             try:
                 arr = np.asarray(sample)
             except Exception as exc:
-                raise ValidationError(f"The {where} could not be read as an array ({type(sample).__name__}).",
-                                      hint="Pass a pandas DataFrame or a 2-D numeric array.") from exc
+                raise ValidationError(
+                    f"The {where} could not be read as an array ({type(sample).__name__}).",
+                    hint="Pass a pandas DataFrame or a 2-D numeric array.",
+                ) from exc
             if arr.ndim != 2:
                 raise ValidationError(
                     f"The {where} must be 2-D (rows x features), got shape {arr.shape}.",
-                    hint="For one row use X.reshape(1, -1); for one feature use X.reshape(-1, 1).")
+                    hint="For one row use X.reshape(1, -1); for one feature use X.reshape(-1, 1).",
+                )
             if names_in is not None and signature and _has_column_transformer(model):
                 sample = pd.DataFrame(arr, columns=list(names_in))
             else:
                 if arr.dtype.kind not in "biuf":
                     raise ValidationError(
                         f"The {where} has dtype {arr.dtype}, but an array sample must be numeric.",
-                        hint="Pass a pandas DataFrame for string or categorical columns.")
+                        hint="Pass a pandas DataFrame for string or categorical columns.",
+                    )
                 if n_in is not None and arr.shape[1] != n_in:
                     raise ValidationError(
                         f"The {where} has {arr.shape[1]} features, but the model expects {n_in}.",
-                        hint="Pass rows with the same columns the model was trained on.")
+                        hint="Pass rows with the same columns the model was trained on.",
+                    )
                 return self._tensor_sample(arr, arr, source, double=self._double)
         df = sample
         if len(df) == 0:
@@ -129,11 +139,14 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
             if missing:
                 raise ValidationError(
                     f"The {where} lacks the column(s) {', '.join(map(str, missing[:8]))} the model was trained on.",
-                    hint=f"Pass a DataFrame with the columns {', '.join(map(str, list(names_in)[:12]))}.")
+                    hint=f"Pass a DataFrame with the columns {', '.join(map(str, list(names_in)[:12]))}.",
+                )
             df = df[list(names_in)]
         elif n_in is not None and df.shape[1] != n_in:
-            raise ValidationError(f"The {where} has {df.shape[1]} columns, but the model expects {n_in}.",
-                                  hint="Pass rows with the same columns the model was trained on.")
+            raise ValidationError(
+                f"The {where} has {df.shape[1]} columns, but the model expects {n_in}.",
+                hint="Pass rows with the same columns the model was trained on.",
+            )
         numeric = all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in df.dtypes)
         if numeric and not _has_column_transformer(model):
             return self._tensor_sample(df, df.to_numpy(dtype=np.float64), source, double=self._double)
@@ -188,8 +201,10 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
         import numpy as np
 
         if self._is_classifier(model):
-            return {"label": np.asarray(model.predict(sample.native)),
-                    "probabilities": np.asarray(model.predict_proba(sample.native))}
+            return {
+                "label": np.asarray(model.predict(sample.native)),
+                "probabilities": np.asarray(model.predict_proba(sample.native)),
+            }
         pred = np.asarray(model.predict(sample.native))
         return {"variable": pred.reshape(sample.n_rows, -1)}
 
@@ -202,8 +217,7 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
     def _export(self, model: Any, sample: Sample, *, opset: int | None, dynamic_batch: bool) -> Artifact:
         require("skl2onnx", purpose="export scikit-learn models to ONNX")
         from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import (DoubleTensorType, FloatTensorType, Int64TensorType,
-                                                StringTensorType)
+        from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType
 
         bad = _unsupported(model)
         if bad:
@@ -211,9 +225,9 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
             raise ExportError(
                 f"The step '{path}' ({cls}) has no ONNX converter in skl2onnx, so the model cannot be exported.",
                 hint="Replace the step with a supported one, or register a converter with "
-                     "skl2onnx.update_registered_converter().")
-        types = {"FP32": FloatTensorType, "FP64": DoubleTensorType, "INT64": Int64TensorType,
-                 "BYTES": StringTensorType}
+                "skl2onnx.update_registered_converter().",
+            )
+        types = {"FP32": FloatTensorType, "FP64": DoubleTensorType, "INT64": Int64TensorType, "BYTES": StringTensorType}
         batch = None if dynamic_batch else sample.n_rows
         initial = [(i["name"], types[i["datatype"]]([batch, i["shape"][1]])) for i in sample.inputs]
         convertible = _with_string_missing_values(model)
@@ -224,14 +238,16 @@ class SklearnOnnxExporter(OnnxMixin, Exporter):
         except Exception as exc:
             step = _failing_step(exc, convertible)
             where = f"the step '{step[0]}' ({step[1]})" if step else f"the {type(model).__name__}"
-            raise ExportError(f"skl2onnx could not convert {where}: {_first_line(exc)}.",
-                              hint=_conversion_hint(exc, step)) from exc
+            raise ExportError(
+                f"skl2onnx could not convert {where}: {_first_line(exc)}.", hint=_conversion_hint(exc, step)
+            ) from exc
         if self._double:
             _float_trees_to_double(proto)
         data = proto.SerializeToString()
         checked = check(data, what="ONNX export")
-        return Artifact(role="onnx", format="onnx", data=data, opset=opset_of(checked),
-                        method=f"skl2onnx {_version('skl2onnx')}")
+        return Artifact(
+            role="onnx", format="onnx", data=data, opset=opset_of(checked), method=f"skl2onnx {_version('skl2onnx')}"
+        )
 
 
 def _with_string_missing_values(model: Any) -> Any:
@@ -284,8 +300,15 @@ def _float_trees_to_double(proto: Any) -> None:
                 continue
             name = node.output[i]
             node.output[i] = f"{name}_float"
-            out_nodes.append(helper.make_node("Cast", [f"{name}_float"], [name], to=TensorProto.DOUBLE,
-                                              name=f"{node.name or node.op_type}_{i}_to_double"))
+            out_nodes.append(
+                helper.make_node(
+                    "Cast",
+                    [f"{name}_float"],
+                    [name],
+                    to=TensorProto.DOUBLE,
+                    name=f"{node.name or node.op_type}_{i}_to_double",
+                )
+            )
     del proto.graph.node[:]
     proto.graph.node.extend(out_nodes)
 
@@ -307,11 +330,15 @@ def _failing_step(exc: BaseException, model: Any) -> tuple[str, str] | None:
 def _conversion_hint(exc: BaseException, step: tuple[str, str] | None) -> str:
     text = str(exc)
     if "missing values" in text and "string" in text:
-        return ("An imputer on a string column must look for a string: use SimpleImputer(missing_values=None "
-                "or '') on string columns, or impute them before the pipeline.")
+        return (
+            "An imputer on a string column must look for a string: use SimpleImputer(missing_values=None "
+            "or '') on string columns, or impute them before the pipeline."
+        )
     if step:
-        return (f"Check that skl2onnx supports the {step[1]} with these options (and the opset, if given), or "
-                f"replace that step.")
+        return (
+            f"Check that skl2onnx supports the {step[1]} with these options (and the opset, if given), or "
+            f"replace that step."
+        )
     return "Check that every step is supported by skl2onnx (and the opset, if given)."
 
 

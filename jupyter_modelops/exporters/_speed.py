@@ -40,12 +40,22 @@ def _time(fn: Callable[[], Any], *, iterations: int, seconds: float) -> dict:
         t = time.perf_counter_ns()
         fn()
         samples.append((time.perf_counter_ns() - t) / 1000.0)
-    return {"median_us": statistics.median(samples), "p90_us": sorted(samples)[int(0.9 * (len(samples) - 1))],
-            "calls": len(samples)}
+    return {
+        "median_us": statistics.median(samples),
+        "p90_us": sorted(samples)[int(0.9 * (len(samples) - 1))],
+        "calls": len(samples),
+    }
 
 
-def measure(original: Callable[[Any], Any], runners: dict[str, Callable[[Any], Any]], sample: Any, *,
-            iterations: int = ITERATIONS, seconds: float = SECONDS, single_row: bool = True) -> dict:
+def measure(
+    original: Callable[[Any], Any],
+    runners: dict[str, Callable[[Any], Any]],
+    sample: Any,
+    *,
+    iterations: int = ITERATIONS,
+    seconds: float = SECONDS,
+    single_row: bool = True,
+) -> dict:
     """Median latency of a single row and of a batch, for the original and every export.
 
     Returns ``{"threads": 1, "batch_rows": n, "original": {...}, role: {..., "speedup_single",
@@ -67,7 +77,10 @@ def measure(original: Callable[[Any], Any], runners: dict[str, Callable[[Any], A
         out["original"] = base
         for role, run in runners.items():
             s, b = median(run, single), median(run, batch)
-            out[role] = {"single_row_us": s, "batch_us": b,
-                         "speedup_single": base["single_row_us"] / s if s else None,
-                         "speedup_batch": base["batch_us"] / b if b else None}
+            out[role] = {
+                "single_row_us": s,
+                "batch_us": b,
+                "speedup_single": base["single_row_us"] / s if s else None,
+                "speedup_batch": base["batch_us"] / b if b else None,
+            }
     return out

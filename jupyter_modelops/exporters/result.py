@@ -47,10 +47,26 @@ class ExportResult(Result):
         True when an earlier identical export of the same version was returned.
     """
 
-    def __init__(self, *, format: str, flavor: str, exporter: str, artifacts: dict, parity: dict,
-                 inputs: list, outputs: list, options: dict, speed: dict | None = None, seconds: float = 0.0,
-                 allow_mismatch: bool = False, source: str | None = None, payloads: dict | None = None,
-                 ref: str | None = None, reused: bool = False, key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        format: str,
+        flavor: str,
+        exporter: str,
+        artifacts: dict,
+        parity: dict,
+        inputs: list,
+        outputs: list,
+        options: dict,
+        speed: dict | None = None,
+        seconds: float = 0.0,
+        allow_mismatch: bool = False,
+        source: str | None = None,
+        payloads: dict | None = None,
+        ref: str | None = None,
+        reused: bool = False,
+        key: str | None = None,
+    ) -> None:
         self.format = format
         self.flavor = flavor
         self.exporter = exporter
@@ -114,9 +130,9 @@ class ExportResult(Result):
             return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
         import io
 
-        from ._torch import _torch_quiet
-
         import torch
+
+        from ._torch import _torch_quiet
 
         with _torch_quiet():
             return torch.jit.load(io.BytesIO(data), map_location="cpu")
@@ -124,17 +140,43 @@ class ExportResult(Result):
     # -- rendering ------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "format": self.format, "flavor": self.flavor, "exporter": self.exporter, "source": self.source,
-            "ref": self.ref, "reused": self.reused, "passed": self.passed, "allow_mismatch": self.allow_mismatch,
-            "options": dict(self.options), "inputs": list(self.inputs), "outputs": list(self.outputs),
-            "artifacts": {r: dict(a) for r, a in self.artifacts.items()}, "parity": self.parity,
-            "speed": self.speed, "seconds": self.seconds, "key": self.key,
+            "format": self.format,
+            "flavor": self.flavor,
+            "exporter": self.exporter,
+            "source": self.source,
+            "ref": self.ref,
+            "reused": self.reused,
+            "passed": self.passed,
+            "allow_mismatch": self.allow_mismatch,
+            "options": dict(self.options),
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "artifacts": {r: dict(a) for r, a in self.artifacts.items()},
+            "parity": self.parity,
+            "speed": self.speed,
+            "seconds": self.seconds,
+            "key": self.key,
         }
 
     @classmethod
     def from_dict(cls, data: dict, **overrides: Any) -> "ExportResult":
-        kwargs = {k: data.get(k) for k in ("format", "flavor", "exporter", "artifacts", "parity", "inputs",
-                                           "outputs", "options", "speed", "source", "ref", "key")}
+        kwargs = {
+            k: data.get(k)
+            for k in (
+                "format",
+                "flavor",
+                "exporter",
+                "artifacts",
+                "parity",
+                "inputs",
+                "outputs",
+                "options",
+                "speed",
+                "source",
+                "ref",
+                "key",
+            )
+        }
         kwargs.update(seconds=data.get("seconds") or 0.0, allow_mismatch=bool(data.get("allow_mismatch")))
         kwargs.update(overrides)
         return cls(**kwargs)
@@ -143,8 +185,9 @@ class ExportResult(Result):
         rows = []
         base = (self.speed or {}).get("original", {})
         if self.speed:
-            rows.append(["original", "–", "–", "–", "–", _us(base.get("single_row_us")),
-                         _us(base.get("batch_us")), "1.0×"])
+            rows.append(
+                ["original", "–", "–", "–", "–", _us(base.get("single_row_us")), _us(base.get("batch_us")), "1.0×"]
+            )
         for role, art in self.artifacts.items():
             reps = self.parity.get(role, {})
             mad = max((r["max_abs_diff"] for r in reps.values() if r.get("max_abs_diff") is not None), default=None)
@@ -152,10 +195,18 @@ class ExportResult(Result):
             ok = all(r["passed"] for r in reps.values())
             sp = (self.speed or {}).get(role, {})
             speedup = sp.get("speedup_single")
-            rows.append([role, _size(art.get("size_bytes")), fmt(mad, 3),
-                         f"{min(agree):.2%}" if agree else "–", "pass" if ok else "FAIL",
-                         _us(sp.get("single_row_us")), _us(sp.get("batch_us")),
-                         f"{speedup:,.1f}×" if speedup else "–"])
+            rows.append(
+                [
+                    role,
+                    _size(art.get("size_bytes")),
+                    fmt(mad, 3),
+                    f"{min(agree):.2%}" if agree else "–",
+                    "pass" if ok else "FAIL",
+                    _us(sp.get("single_row_us")),
+                    _us(sp.get("batch_us")),
+                    f"{speedup:,.1f}×" if speedup else "–",
+                ]
+            )
         return rows
 
     HEADER = ["artifact", "size", "max |Δ|", "labels agree", "parity", "1 row", "batch", "speed-up (1 row)"]
@@ -170,8 +221,11 @@ class ExportResult(Result):
         body = table(html_rows, self.HEADER, raw_cols=[4])
         notes = []
         rows_checked = {ds: rep["rows"] for per in self.parity.values() for ds, rep in per.items()}
-        notes.append("parity on " + ", ".join(f"{ds} ({n} rows)" for ds, n in rows_checked.items())
-                     + f"; rtol={self.options.get('rtol'):g}, atol={self.options.get('atol'):g}")
+        notes.append(
+            "parity on "
+            + ", ".join(f"{ds} ({n} rows)" for ds, n in rows_checked.items())
+            + f"; rtol={self.options.get('rtol'):g}, atol={self.options.get('atol'):g}"
+        )
         if self.speed:
             notes.append(f"latency: median in process, one thread, batch of {self.speed.get('batch_rows')} rows")
         for art in self.artifacts.values():
@@ -196,12 +250,17 @@ class ExportResult(Result):
         mad = self.max_abs_diff()
         where = f" -> {self.ref}" if self.ref else ""
         status = "parity ok" if self.passed else "PARITY MISMATCH (allowed)"
-        judged = [f"{rep['rows']:,} rows of the {name}" for name, rep in (self.parity.get(self.role) or {}).items()
-                  if isinstance(rep, dict) and rep.get("rows") is not None]
+        judged = [
+            f"{rep['rows']:,} rows of the {name}"
+            for name, rep in (self.parity.get(self.role) or {}).items()
+            if isinstance(rep, dict) and rep.get("rows") is not None
+        ]
         if judged:
             status += f" on {' and '.join(judged)}"
         sp = (self.speed or {}).get(self.role, {}).get("speedup_single")
         speed = f", {sp:.1f}x faster per row" if sp else ""
         reused = ", reused" if self.reused else ""
-        return (f"ExportResult {self.source or ''} {self.format}{where}: {status}, max |Δ| {fmt(mad, 3)}, "
-                f"{', '.join(self.artifacts)}{speed}{reused}").replace("  ", " ")
+        return (
+            f"ExportResult {self.source or ''} {self.format}{where}: {status}, max |Δ| {fmt(mad, 3)}, "
+            f"{', '.join(self.artifacts)}{speed}{reused}"
+        ).replace("  ", " ")

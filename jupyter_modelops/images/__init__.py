@@ -14,5 +14,15 @@ from .artifacts import ArtifactTransfer, pull, push
 from .build import DEFAULT_BASE, DEFAULT_GPU_BASE, Image, build, layout_dir
 from .context import BuildContext, dockerfile
 
-__all__ = ["DEFAULT_BASE", "DEFAULT_GPU_BASE", "Image", "build", "layout_dir", "dockerfile", "BuildContext",
-           "push", "pull", "ArtifactTransfer"]
+__all__ = [
+    "DEFAULT_BASE",
+    "DEFAULT_GPU_BASE",
+    "Image",
+    "build",
+    "layout_dir",
+    "dockerfile",
+    "BuildContext",
+    "push",
+    "pull",
+    "ArtifactTransfer",
+]

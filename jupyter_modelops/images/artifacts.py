@@ -43,8 +43,15 @@ class ArtifactTransfer(Result):
     warnings: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"direction": self.direction, "ref": self.ref, "remote": self.remote, "digest": self.digest,
-                "size": self.size, "stats": self.stats, "warnings": self.warnings}
+        return {
+            "direction": self.direction,
+            "ref": self.ref,
+            "remote": self.remote,
+            "digest": self.digest,
+            "size": self.size,
+            "stats": self.stats,
+            "warnings": self.warnings,
+        }
 
     def _summary(self) -> str:
         arrow = "->" if self.direction == "push" else "<-"
@@ -58,8 +65,12 @@ class ArtifactTransfer(Result):
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        rows = [["local version", esc(self.ref)], ["remote", esc(self.remote)], ["digest", f"<code>{esc(self.digest)}</code>"],
-                ["size", f"{self.size / 1e6:.1f} MB"]] + [[k, esc(v)] for k, v in self.stats.items()]
+        rows = [
+            ["local version", esc(self.ref)],
+            ["remote", esc(self.remote)],
+            ["digest", f"<code>{esc(self.digest)}</code>"],
+            ["size", f"{self.size / 1e6:.1f} MB"],
+        ] + [[k, esc(v)] for k, v in self.stats.items()]
         body = table(rows, raw_cols=[1])
         if self.warnings:
             body += "<ul>" + "".join(f'<li class="warn">{esc(w)}</li>' for w in self.warnings) + "</ul>"
@@ -108,7 +119,9 @@ def _export(mv: Any, layout: Layout, tmp: Path) -> tuple[bytes, list[dict]]:
                         h.update(chunk)
                         out.write(chunk)
                     if h.hexdigest() != sha:
-                        raise BuildError(f"The exported file of {mv.ref} does not match its sha256; refusing to push it.")
+                        raise BuildError(
+                            f"The exported file of {mv.ref} does not match its sha256; refusing to push it."
+                        )
                     holder.append(digest)
             layers.append((sha, member.size))
     if not isinstance(meta, dict):
@@ -118,13 +131,16 @@ def _export(mv: Any, layout: Layout, tmp: Path) -> tuple[bytes, list[dict]]:
             roles.setdefault(art["sha256"], role)
         entry["records"] = [r for r in entry.get("records") or [] if r.get("kind") not in TRANSFER_KINDS]
     meta.pop("created", None)
-    descs = [Descriptor(ARTIFACT_LAYER_TYPE, "sha256:" + sha, size,
-                        {ANNOTATION_TITLE: roles.get(sha, sha[:12])}).to_dict() for sha, size in sorted(layers)]
+    descs = [
+        Descriptor(ARTIFACT_LAYER_TYPE, "sha256:" + sha, size, {ANNOTATION_TITLE: roles.get(sha, sha[:12])}).to_dict()
+        for sha, size in sorted(layers)
+    ]
     return canonical_json(meta), descs
 
 
-def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | None = None,
-         progress: bool = True) -> ArtifactTransfer:
+def push(
+    ref: str, target: str, *, insecure: bool = False, chunk_size: int | None = None, progress: bool = True
+) -> ArtifactTransfer:
     """Push a registry version to an OCI registry as an artifact.
 
     Parameters
@@ -176,8 +192,9 @@ def push(ref: str, target: str, *, insecure: bool = False, chunk_size: int | Non
     }
     man = canonical_json(manifest)
     man_digest = layout.put_bytes(man)
-    stats, pushed = push_layout_image(layout, man_digest, dest, insecure=insecure, chunk_size=chunk_size,
-                                      progress=progress)
+    stats, pushed = push_layout_image(
+        layout, man_digest, dest, insecure=insecure, chunk_size=chunk_size, progress=progress
+    )
     remote = f"{dest}@{pushed}"
     size = len(man) + len(cfg) + sum(int(la["size"]) for la in layers)
     registry.add_record(mv.ref, "oci-push", {"remote": remote, "digest": pushed, "size": size})
@@ -225,8 +242,9 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, desc=f"pull {src.repository}", unit="B", unit_scale=True,
-                       unit_divisor=1024, leave=False)
+            bar = tqdm(
+                total=total, desc=f"pull {src.repository}", unit="B", unit_scale=True, unit_divisor=1024, leave=False
+            )
         with tempfile.TemporaryDirectory(prefix="modelops-pull-") as tmp:
             meta = client.read_blob(src.repository, manifest["config"]["digest"], size=manifest["config"].get("size"))
             path = Path(tmp) / "version.bundle"
@@ -242,8 +260,9 @@ def pull(source: str, *, insecure: bool = False, progress: bool = True) -> Artif
     for v in versions:  # pulling the same artifact again finds the same version: record it once
         if not any(r["data"].get("digest") == digest for r in registry.records(v.ref, kind="oci-pull")):
             registry.add_record(v.ref, "oci-pull", {"remote": f"{src}@{digest}", "digest": digest})
-    return ArtifactTransfer("pull", ref, f"{src}@{digest}", digest, total, stats,
-                            list(getattr(info, "warnings", []) or []))
+    return ArtifactTransfer(
+        "pull", ref, f"{src}@{digest}", digest, total, stats, list(getattr(info, "warnings", []) or [])
+    )
 
 
 def _checked_layers(manifest: dict, src: Any) -> list[dict]:
@@ -260,18 +279,28 @@ def _checked_layers(manifest: dict, src: Any) -> list[dict]:
     max_files = _limit(None, "MODELOPS_BUNDLE_MAX_FILES", MAX_FILES, "max_files")
     max_bytes = _limit(None, "MODELOPS_BUNDLE_MAX_BYTES", MAX_BYTES, "max_bytes")
     if len(layers) > max_files:
-        raise ValidationError(f"{src} has {len(layers)} files, more than the limit of {max_files}.",
-                              hint="Raise MODELOPS_BUNDLE_MAX_FILES if you expect that many.")
+        raise ValidationError(
+            f"{src} has {len(layers)} files, more than the limit of {max_files}.",
+            hint="Raise MODELOPS_BUNDLE_MAX_FILES if you expect that many.",
+        )
     for la in layers:
         size = la.get("size")
-        if not (isinstance(la.get("digest"), str) and re.fullmatch(r"sha256:[0-9a-f]{64}", la["digest"])) or \
-                not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValidationError(f"{src} lists a layer with the digest {la.get('digest')!r} and size {size!r}; "
-                                  "expected sha256: with 64 hex digits and a size in bytes.")
+        if (
+            not (isinstance(la.get("digest"), str) and re.fullmatch(r"sha256:[0-9a-f]{64}", la["digest"]))
+            or not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 0
+        ):
+            raise ValidationError(
+                f"{src} lists a layer with the digest {la.get('digest')!r} and size {size!r}; "
+                "expected sha256: with 64 hex digits and a size in bytes."
+            )
     total = sum(la["size"] for la in layers)
     if total > max_bytes:
-        raise ValidationError(f"{src} holds {total} bytes of files, more than the limit of {max_bytes}.",
-                              hint="Raise MODELOPS_BUNDLE_MAX_BYTES if you expect that much.")
+        raise ValidationError(
+            f"{src} holds {total} bytes of files, more than the limit of {max_bytes}.",
+            hint="Raise MODELOPS_BUNDLE_MAX_BYTES if you expect that much.",
+        )
     return layers
 
 
@@ -285,8 +314,10 @@ def _write_bundle(client: Any, repo: str, meta: bytes, layers: list[dict], path:
         ti.size, ti.mtime, ti.mode = size, 0, 0o644
         return ti
 
-    with tempfile.TemporaryDirectory(dir=path.parent) as blobs, \
-            tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        tempfile.TemporaryDirectory(dir=path.parent) as blobs,
+        tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         tar.addfile(info("manifest.json", len(meta)), io.BytesIO(meta))
         for layer in layers:
             digest = layer["digest"]

@@ -76,7 +76,9 @@ def _helper(name: str, server: str, source: str) -> Credentials | None:
     try:
         data = json.loads(out.stdout)
     except ValueError as exc:
-        raise RegistryAuthError(f"The credential helper 'docker-credential-{name}' printed no JSON for {server}.") from exc
+        raise RegistryAuthError(
+            f"The credential helper 'docker-credential-{name}' printed no JSON for {server}."
+        ) from exc
     user, secret = data.get("Username"), data.get("Secret")
     if user == "<token>":
         return Credentials(None, None, source, identity_token=secret)
@@ -92,8 +94,9 @@ def lookup(registry: str) -> tuple[Credentials | None, list[str]]:
     try:
         cfg = json.loads(path.read_text() or "{}")
     except ValueError as exc:
-        raise RegistryAuthError(f"The docker config '{path}' is not valid JSON: {exc}.",
-                                hint="Fix or remove it, then log in again.") from exc
+        raise RegistryAuthError(
+            f"The docker config '{path}' is not valid JSON: {exc}.", hint="Fix or remove it, then log in again."
+        ) from exc
     keys = _keys_for(registry)
     wanted = {_normalise(k) for k in keys}
     helpers = cfg.get("credHelpers") or {}
@@ -124,8 +127,10 @@ def lookup(registry: str) -> tuple[Credentials | None, list[str]]:
             try:
                 user, _, pw = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError) as exc:
-                raise RegistryAuthError(f"The 'auth' entry for {key} in {path} is not base64 of user:password.",
-                                        hint=f"Log in again with: docker login {registry}") from exc
+                raise RegistryAuthError(
+                    f"The 'auth' entry for {key} in {path} is not base64 of user:password.",
+                    hint=f"Log in again with: docker login {registry}",
+                ) from exc
             return Credentials(user, pw, src), looked
         if entry.get("username"):
             return Credentials(entry["username"], entry.get("password"), src), looked
@@ -150,5 +155,7 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 def login_hint(registry: str) -> str:
-    return (f"Log in with: docker login {registry} (or podman/skopeo login, which write the same "
-            f"config.json; set DOCKER_CONFIG to use another folder).")
+    return (
+        f"Log in with: docker login {registry} (or podman/skopeo login, which write the same "
+        f"config.json; set DOCKER_CONFIG to use another folder)."
+    )

@@ -33,8 +33,22 @@ from .._html import Result, esc, fmt, page, table
 from ..config import subdir
 from ..exceptions import BuildError, ModelNotFoundError, ModelOpsWarning, ValidationError
 from . import deps as _deps
-from .oci import (CONFIG, INDEX, LAYER_GZIP, LAYER_TAR, MANIFEST, TO_OCI, Descriptor, Entry, Layer, Layout,
-                  canonical_json, select_platform, tree_entries, write_layer)
+from .oci import (
+    CONFIG,
+    INDEX,
+    LAYER_GZIP,
+    LAYER_TAR,
+    MANIFEST,
+    TO_OCI,
+    Descriptor,
+    Entry,
+    Layer,
+    Layout,
+    canonical_json,
+    select_platform,
+    tree_entries,
+    write_layer,
+)
 from .reference import LayoutReference, Reference, parse_base, parse_reference
 
 DEFAULT_BASE = "docker.io/library/python:3.11-slim-bookworm"
@@ -48,11 +62,14 @@ APP_DIR = "/opt/modelops/app"
 SPEC_FILE = "modelops-model.json"
 EXPORTED_FORMATS = ("onnx", "torchscript")
 LABEL_PREFIX = "io.jupyter-modelops"
-SCRATCH_WARNING = ("this image has no base (scratch), so it has no Python for its entrypoint 'python3' and cannot "
-                   "start on its own; build on the default base, or any image with Python 3.11, to run or deploy it")
+SCRATCH_WARNING = (
+    "this image has no base (scratch), so it has no Python for its entrypoint 'python3' and cannot "
+    "start on its own; build on the default base, or any image with Python 3.11, to run or deploy it"
+)
 
 
 # --------------------------------------------------------------------------- result
+
 
 @dataclass(repr=False)  # keep Result.__repr__: one line
 class Image(Result):
@@ -119,46 +136,85 @@ class Image(Result):
         return f"oci:{self.layout}:{self.layout_name}"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "digest": self.digest, "size": self.size,
-                "layers": self.layers, "layers_reused": self.reused, "layout": self.layout, "tag": self.tag,
-                "location": self.location, "platform": self.platform, "base": self.base,
-                "runnable": self.runnable, "config_digest": self.config_digest, "entrypoint": self.entrypoint, "cmd": self.cmd,
-                "labels": self.labels, "requirements": self.requirements, "pushed": self.pushed,
-                "push": self.push_stats}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "size": self.size,
+            "layers": self.layers,
+            "layers_reused": self.reused,
+            "layout": self.layout,
+            "tag": self.tag,
+            "location": self.location,
+            "platform": self.platform,
+            "base": self.base,
+            "runnable": self.runnable,
+            "config_digest": self.config_digest,
+            "entrypoint": self.entrypoint,
+            "cmd": self.cmd,
+            "labels": self.labels,
+            "requirements": self.requirements,
+            "pushed": self.pushed,
+            "push": self.push_stats,
+        }
 
     def _summary(self) -> str:
         where = self.pushed or self.location
-        return (f"Image {self.name}:{self.version} {self.digest[:19]} {_mb(self.size)}, {len(self.layers)} layers "
-                f"({self.reused} reused) at {where}")
+        return (
+            f"Image {self.name}:{self.version} {self.digest[:19]} {_mb(self.size)}, {len(self.layers)} layers "
+            f"({self.reused} reused) at {where}"
+        )
 
     def to_text(self) -> str:
         lines = [self._summary()]
         if not self.runnable:
             lines.append(f"  warning: {SCRATCH_WARNING}")
         for layer in self.layers:
-            lines.append(f"  {layer['role']:<12} {layer['digest'][:19]} {_mb(layer['size']):>10}"
-                         f"{'  reused' if layer.get('reused') else ''}")
+            lines.append(
+                f"  {layer['role']:<12} {layer['digest'][:19]} {_mb(layer['size']):>10}"
+                f"{'  reused' if layer.get('reused') else ''}"
+            )
         if self.push_stats:
             s = self.push_stats
-            lines.append(f"  push: {s['uploaded']} blobs sent, {s['mounted']} mounted, {s['present']} already there, "
-                         f"{s['requests']} requests")
+            lines.append(
+                f"  push: {s['uploaded']} blobs sent, {s['mounted']} mounted, {s['present']} already there, "
+                f"{s['requests']} requests"
+            )
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        rows = [[layer["role"], f"<code>{esc(layer['digest'][:19])}</code>", _mb(layer["size"]),
-                 "reused" if layer.get("reused") else "built"] for layer in self.layers]
-        body = table([["digest", f"<code>{esc(self.digest)}</code>"], ["size", _mb(self.size)],
-                      ["where", esc(self.pushed or self.location)], ["platform", esc(self.platform)],
-                      ["base", esc(self.base)], ["entrypoint", esc(" ".join(self.entrypoint + self.cmd))]],
-                     raw_cols=[1])
+        rows = [
+            [
+                layer["role"],
+                f"<code>{esc(layer['digest'][:19])}</code>",
+                _mb(layer["size"]),
+                "reused" if layer.get("reused") else "built",
+            ]
+            for layer in self.layers
+        ]
+        body = table(
+            [
+                ["digest", f"<code>{esc(self.digest)}</code>"],
+                ["size", _mb(self.size)],
+                ["where", esc(self.pushed or self.location)],
+                ["platform", esc(self.platform)],
+                ["base", esc(self.base)],
+                ["entrypoint", esc(" ".join(self.entrypoint + self.cmd))],
+            ],
+            raw_cols=[1],
+        )
         if not self.runnable:
             body = f'<div class="note">warning: {esc(SCRATCH_WARNING)}</div>' + body
         body += "<h4>Layers</h4>" + table(rows, ["layer", "digest", "size", ""], raw_cols=[1])
         if self.push_stats:
             s = self.push_stats
-            body += (f'<div class="note">push: {fmt(s["uploaded"])} blobs sent, {fmt(s["mounted"])} mounted, '
-                     f'{fmt(s["present"])} already in the registry</div>')
-        return page(f"Image {self.name}:{self.version}", body, subtitle=f"{len(self.layers)} layers, {self.reused} reused")
+            body += (
+                f'<div class="note">push: {fmt(s["uploaded"])} blobs sent, {fmt(s["mounted"])} mounted, '
+                f"{fmt(s['present'])} already in the registry</div>"
+            )
+        return page(
+            f"Image {self.name}:{self.version}", body, subtitle=f"{len(self.layers)} layers, {self.reused} reused"
+        )
 
 
 def _mb(n: int) -> str:
@@ -166,6 +222,7 @@ def _mb(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- inputs
+
 
 @dataclass
 class ModelDir:
@@ -194,8 +251,10 @@ def model_directory(ref: Any, *, what: str = "build an image") -> ModelDir:
     if _is_model_dir(ref):
         path = Path(ref)
         if not (path / SPEC_FILE).is_file():
-            raise ValidationError(f"The directory '{path}' is not a model directory (it has no {SPEC_FILE}).",
-                                  hint="Pass a registry ref such as 'churn:3', or a directory written by registry.materialize().")
+            raise ValidationError(
+                f"The directory '{path}' is not a model directory (it has no {SPEC_FILE}).",
+                hint="Pass a registry ref such as 'churn:3', or a directory written by registry.materialize().",
+            )
         return ModelDir(path, _read_spec(path), None)
     if not isinstance(ref, str) or not ref.strip():
         raise ValidationError(f"ref must be a registry reference such as 'churn:3', got {ref!r}.")
@@ -256,6 +315,7 @@ def _is_gpu(profile: Any) -> bool:
 
 # --------------------------------------------------------------------------- base image
 
+
 @dataclass
 class Base:
     descriptor: str
@@ -279,13 +339,18 @@ def resolve_base(base: Any, *, platform: str, insecure: bool) -> Base | None:
 
 def _layout_base(ref: LayoutReference, platform: str) -> Base:
     if not ref.path.is_dir():
-        raise ModelNotFoundError(f"The base image directory '{ref.path}' does not exist.",
-                                 hint="Pass an OCI layout directory or a registry reference as base=.")
+        raise ModelNotFoundError(
+            f"The base image directory '{ref.path}' does not exist.",
+            hint="Pass an OCI layout directory or a registry reference as base=.",
+        )
     layout = Layout(ref.path)
     desc = layout.resolve(ref.tag)
     manifest = json.loads(layout.read_blob(desc.digest))
     digest = desc.digest
-    if manifest.get("mediaType") in (INDEX, "application/vnd.docker.distribution.manifest.list.v2+json") or "manifests" in manifest:
+    if (
+        manifest.get("mediaType") in (INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
+        or "manifests" in manifest
+    ):
         chosen = select_platform(manifest, platform)
         digest = chosen["digest"]
         manifest = json.loads(layout.read_blob(digest))
@@ -297,8 +362,10 @@ def _layout_base(ref: LayoutReference, platform: str) -> Base:
         if progress is not None:
             progress.update(d.size)
 
-    layers = [Descriptor(TO_OCI.get(layer["mediaType"], layer["mediaType"]), layer["digest"], int(layer["size"]))
-              for layer in manifest.get("layers", [])]
+    layers = [
+        Descriptor(TO_OCI.get(layer["mediaType"], layer["mediaType"]), layer["digest"], int(layer["size"]))
+        for layer in manifest.get("layers", [])
+    ]
     return Base(str(ref), manifest, config, layers, fetch, digest=digest)
 
 
@@ -309,15 +376,18 @@ def _registry_base(ref: Reference, platform: str, insecure: bool) -> Base:
     try:
         body, media, digest = client.get_manifest(ref.repository, ref.reference)
     except ModelNotFoundError as exc:
-        raise ModelNotFoundError(f"The base image {ref} was not found in its registry ({exc.message})",
-                                 hint="Check the name and tag, or pass an OCI layout directory as base=.") from exc
+        raise ModelNotFoundError(
+            f"The base image {ref} was not found in its registry ({exc.message})",
+            hint="Check the name and tag, or pass an OCI layout directory as base=.",
+        ) from exc
     manifest = json.loads(body)
     if "manifests" in manifest:
         chosen = select_platform(manifest, platform)
         body, media, digest = client.get_manifest(ref.repository, chosen["digest"])
         manifest = json.loads(body)
-    config = json.loads(client.read_blob(ref.repository, manifest["config"]["digest"],
-                                         size=manifest["config"].get("size")))
+    config = json.loads(
+        client.read_blob(ref.repository, manifest["config"]["digest"], size=manifest["config"].get("size"))
+    )
 
     def fetch(d: Descriptor, dest: Layout, progress) -> None:
         if dest.has_blob(d.digest):
@@ -325,12 +395,15 @@ def _registry_base(ref: Reference, platform: str, insecure: bool) -> Base:
                 progress.update(d.size)
             return
         with dest.new_blob() as (f, holder):
-            client.fetch_blob(ref.repository, d.digest, f, size=d.size,
-                              progress=progress.update if progress is not None else None)
+            client.fetch_blob(
+                ref.repository, d.digest, f, size=d.size, progress=progress.update if progress is not None else None
+            )
             holder.append(d.digest)
 
-    layers = [Descriptor(TO_OCI.get(layer["mediaType"], layer["mediaType"]), layer["digest"], int(layer["size"]))
-              for layer in manifest.get("layers", [])]
+    layers = [
+        Descriptor(TO_OCI.get(layer["mediaType"], layer["mediaType"]), layer["digest"], int(layer["size"]))
+        for layer in manifest.get("layers", [])
+    ]
     return Base(str(ref), manifest, config, layers, fetch, ref.registry, ref.repository, digest)
 
 
@@ -343,6 +416,7 @@ def python_version_of(config: dict | None, default: str = DEFAULT_PYTHON) -> str
 
 
 # --------------------------------------------------------------------------- layers
+
 
 def app_entries() -> list[Entry]:
     """The jupyter_modelops package itself (sources only; no built web assets)."""
@@ -360,14 +434,18 @@ def model_entries(md: ModelDir) -> list[Entry]:
     for role, art in md.spec["artifacts"].items():
         p = md.path / art["path"]
         if not p.is_file():
-            raise ValidationError(f"The artifact '{role}' ({art['path']}) is missing from the model directory {md.path}.")
+            raise ValidationError(
+                f"The artifact '{role}' ({art['path']}) is missing from the model directory {md.path}."
+            )
         if art.get("sha256"):
             h = hashlib.sha256()
             with open(p, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
             if h.hexdigest() != art["sha256"].removeprefix("sha256:"):
-                raise BuildError(f"The artifact '{role}' ({p}) does not match its sha256; refusing to bake a corrupted model.")
+                raise BuildError(
+                    f"The artifact '{role}' ({p}) does not match its sha256; refusing to bake a corrupted model."
+                )
     return tree_entries(md.path, MODEL_DIR.strip("/"))
 
 
@@ -400,8 +478,17 @@ def _entries_size(entries: list[Entry]) -> int:
 
 # --------------------------------------------------------------------------- config
 
-def image_config(base: Base | None, md: ModelDir, layers: list[Layer], *, platform: str, python_version: str,
-                 runtime: str, requirements: list[str]) -> tuple[dict, dict]:
+
+def image_config(
+    base: Base | None,
+    md: ModelDir,
+    layers: list[Layer],
+    *,
+    platform: str,
+    python_version: str,
+    runtime: str,
+    requirements: list[str],
+) -> tuple[dict, dict]:
     """The OCI config and the manifest annotations of the image."""
     os_, _, arch = platform.partition("/")
     arch, _, variant = arch.partition("/")
@@ -416,8 +503,14 @@ def image_config(base: Base | None, md: ModelDir, layers: list[Layer], *, platfo
     env = [e for e in inner.get("Env") or [] if not e.startswith(("PYTHONPATH=", "MODELOPS_"))]
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    env += [f"PYTHONPATH=/{_deps.DEPS_DIR}:{APP_DIR}", "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
-            "HOME=/tmp", "MODELOPS_HOME=/tmp/modelops", f"MODELOPS_MODEL_DIR={MODEL_DIR}"]
+    env += [
+        f"PYTHONPATH=/{_deps.DEPS_DIR}:{APP_DIR}",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "PYTHONUNBUFFERED=1",
+        "HOME=/tmp",
+        "MODELOPS_HOME=/tmp/modelops",
+        f"MODELOPS_MODEL_DIR={MODEL_DIR}",
+    ]
     labels = dict(inner.get("Labels") or {})
     annotations = {
         "org.opencontainers.image.title": f"{md.name}",
@@ -439,15 +532,17 @@ def image_config(base: Base | None, md: ModelDir, layers: list[Layer], *, platfo
         if base.digest:
             annotations["org.opencontainers.image.base.digest"] = base.digest
     labels.update(annotations)
-    inner.update({
-        "User": USER,
-        "WorkingDir": MODEL_DIR,
-        "Env": env,
-        "Entrypoint": ["python3", "-m", "jupyter_modelops.serving"],
-        "Cmd": ["--model-dir", MODEL_DIR, "--host", "0.0.0.0", "--port", str(PORT)],
-        "ExposedPorts": {f"{PORT}/tcp": {}},
-        "Labels": dict(sorted(labels.items())),
-    })
+    inner.update(
+        {
+            "User": USER,
+            "WorkingDir": MODEL_DIR,
+            "Env": env,
+            "Entrypoint": ["python3", "-m", "jupyter_modelops.serving"],
+            "Cmd": ["--model-dir", MODEL_DIR, "--host", "0.0.0.0", "--port", str(PORT)],
+            "ExposedPorts": {f"{PORT}/tcp": {}},
+            "Labels": dict(sorted(labels.items())),
+        }
+    )
     inner.pop("Healthcheck", None)
     cfg["config"] = inner
     rootfs = cfg.get("rootfs") or {"type": "layers", "diff_ids": []}
@@ -462,20 +557,33 @@ def image_config(base: Base | None, md: ModelDir, layers: list[Layer], *, platfo
 
 # --------------------------------------------------------------------------- build
 
+
 def _check_options(platform: str, tag: str | None, push: str | None) -> None:
     _deps.pip_platforms(platform)  # validates
     if tag is not None:
         import re
 
         if not isinstance(tag, str) or not re.fullmatch(r"[\w][\w.-]{0,127}", tag):
-            raise ValidationError(f"tag must be up to 128 letters, digits, '_', '.' or '-' (not starting with '.' or '-'), got {tag!r}.")
+            raise ValidationError(
+                f"tag must be up to 128 letters, digits, '_', '.' or '-' (not starting with '.' or '-'), got {tag!r}."
+            )
     if push is not None:
         parse_reference(push, what="push target")
 
 
-def build(ref: Any, *, base: Any = DEFAULT_BASE, tag: str | None = None, push: str | None = None,
-          platform: str = "linux/amd64", profile: Any = None, insecure: bool = False,
-          python_version: str | None = None, chunk_size: int | None = None, progress: bool = True) -> Image:
+def build(
+    ref: Any,
+    *,
+    base: Any = DEFAULT_BASE,
+    tag: str | None = None,
+    push: str | None = None,
+    platform: str = "linux/amd64",
+    profile: Any = None,
+    insecure: bool = False,
+    python_version: str | None = None,
+    chunk_size: int | None = None,
+    progress: bool = True,
+) -> Image:
     """Build an OCI image that serves a model version, without a Docker daemon.
 
     Parameters
@@ -521,10 +629,27 @@ def build(ref: Any, *, base: Any = DEFAULT_BASE, tag: str | None = None, push: s
     base, gpu = choose_base(base, profile)
     md = model_directory(ref)
     try:
-        with tracing.span("modelops.build", {"modelops.model": md.name, "modelops.model_version": str(md.version),
-                                             "modelops.platform": platform, "modelops.push": push}) as span:
-            img = _build(md, base=base, tag=tag, push=push, platform=platform, gpu=gpu, insecure=insecure,
-                         python_version=python_version, chunk_size=chunk_size, progress=progress)
+        with tracing.span(
+            "modelops.build",
+            {
+                "modelops.model": md.name,
+                "modelops.model_version": str(md.version),
+                "modelops.platform": platform,
+                "modelops.push": push,
+            },
+        ) as span:
+            img = _build(
+                md,
+                base=base,
+                tag=tag,
+                push=push,
+                platform=platform,
+                gpu=gpu,
+                insecure=insecure,
+                python_version=python_version,
+                chunk_size=chunk_size,
+                progress=progress,
+            )
             if span is not None:
                 span.set_attribute("modelops.image_digest", img.digest)
         return img
@@ -554,8 +679,9 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
             resolved.fetch(d, layout, bar)
             if bar is not None:
                 bar.close()
-            layer_info.append({"role": "base", "digest": d.digest, "size": d.size, "media_type": d.media_type,
-                               "reused": reused})
+            layer_info.append(
+                {"role": "base", "digest": d.digest, "size": d.size, "media_type": d.media_type, "reused": reused}
+            )
 
     bar = _bar(progress, "dependencies", None)
     dep_layer, dep_blob = _deps.dependency_layer(requirements, platform=platform, python_version=pyver, progress=bar)
@@ -576,8 +702,9 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
     ours = [dep_layer, app_layer, model_layer]
     layer_info += [la.to_dict() for la in ours]
 
-    cfg, annotations = image_config(resolved, md, ours, platform=platform, python_version=pyver,
-                                    runtime=runtime, requirements=requirements)
+    cfg, annotations = image_config(
+        resolved, md, ours, platform=platform, python_version=pyver, runtime=runtime, requirements=requirements
+    )
     cfg_bytes = canonical_json(cfg)
     cfg_digest = layout.put_bytes(cfg_bytes)
     base_layers = resolved.layers if resolved else []
@@ -591,14 +718,29 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
     man_bytes = canonical_json(manifest)
     man_digest = layout.put_bytes(man_bytes)
     image_tag = tag or (str(md.version) if md.version is not None else "latest")
-    layout.tag(f"{md.name}:{image_tag}", Descriptor(MANIFEST, man_digest, len(man_bytes),
-                                                    platform={"architecture": cfg["architecture"], "os": cfg["os"]}))
+    layout.tag(
+        f"{md.name}:{image_tag}",
+        Descriptor(
+            MANIFEST, man_digest, len(man_bytes), platform={"architecture": cfg["architecture"], "os": cfg["os"]}
+        ),
+    )
     size = len(man_bytes) + len(cfg_bytes) + sum(int(x["size"]) for x in layer_info)
-    img = Image(name=md.name, version=md.version, digest=man_digest, size=size, layers=layer_info,
-                layout=str(layout.path), tag=image_tag, platform=platform,
-                base=resolved.descriptor if resolved else "scratch", config_digest=cfg_digest,
-                entrypoint=cfg["config"]["Entrypoint"], cmd=cfg["config"]["Cmd"],
-                labels=cfg["config"]["Labels"], requirements=requirements)
+    img = Image(
+        name=md.name,
+        version=md.version,
+        digest=man_digest,
+        size=size,
+        layers=layer_info,
+        layout=str(layout.path),
+        tag=image_tag,
+        platform=platform,
+        base=resolved.descriptor if resolved else "scratch",
+        config_digest=cfg_digest,
+        entrypoint=cfg["config"]["Entrypoint"],
+        cmd=cfg["config"]["Cmd"],
+        labels=cfg["config"]["Labels"],
+        requirements=requirements,
+    )
     if push is not None:
         from .upload import push_layout_image
 
@@ -608,8 +750,15 @@ def _build(md: ModelDir, *, base, tag, push, platform, gpu, insecure, python_ver
         mount_hint = {}
         if resolved is not None and resolved.registry == target.registry and resolved.repository:
             mount_hint = {d.digest: [resolved.repository] for d in base_layers}
-        stats, pushed_digest = push_layout_image(layout, man_digest, target, insecure=insecure, chunk_size=chunk_size,
-                                                 progress=progress, mount_hint=mount_hint)
+        stats, pushed_digest = push_layout_image(
+            layout,
+            man_digest,
+            target,
+            insecure=insecure,
+            chunk_size=chunk_size,
+            progress=progress,
+            mount_hint=mount_hint,
+        )
         img.pushed = f"{target}@{pushed_digest}"
         img.push_stats = stats.to_dict()
     if md.ref is not None:
@@ -624,7 +773,19 @@ def _record(ref: str, img: Image) -> None:
 
     add = getattr(registry, "add_record", None)
     if add is not None:
-        add(ref, "image", {"reference": img.pushed or f"{img.layout_name}@{img.digest}",
-                           "pushed": img.pushed is not None, "location": img.location,
-                           "digest": img.digest, "size": img.size, "layout": img.layout, "tag": img.tag,
-                           "platform": img.platform, "base": img.base, "layers_reused": img.reused})
+        add(
+            ref,
+            "image",
+            {
+                "reference": img.pushed or f"{img.layout_name}@{img.digest}",
+                "pushed": img.pushed is not None,
+                "location": img.location,
+                "digest": img.digest,
+                "size": img.size,
+                "layout": img.layout,
+                "tag": img.tag,
+                "platform": img.platform,
+                "base": img.base,
+                "layers_reused": img.reused,
+            },
+        )

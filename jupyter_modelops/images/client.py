@@ -37,8 +37,13 @@ class PushStats:
     bytes_sent: int = 0
 
     def to_dict(self) -> dict:
-        return {"requests": self.requests, "uploaded": len(self.uploaded), "mounted": len(self.mounted),
-                "present": len(self.present), "bytes_sent": self.bytes_sent}
+        return {
+            "requests": self.requests,
+            "uploaded": len(self.uploaded),
+            "mounted": len(self.mounted),
+            "present": len(self.present),
+            "bytes_sent": self.bytes_sent,
+        }
 
 
 class RegistryClient:
@@ -64,8 +69,12 @@ class RegistryClient:
         self.base = f"{self.scheme}://{self.api_host}"
         self.timeout = timeout
         # plain HTTP never uses TLS: skip loading the CA bundle (a fifth of a second)
-        self.http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True,
-                                 verify=self.scheme == "https", headers={"User-Agent": "jupyter-modelops"})
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            verify=self.scheme == "https",
+            headers={"User-Agent": "jupyter-modelops"},
+        )
         self.stats = PushStats()
         self._auth_header: dict[frozenset, str] = {}
         self._creds: _auth.Credentials | None = None
@@ -99,15 +108,27 @@ class RegistryClient:
             hint = "Check the address and that the registry is running."
             if "CERTIFICATE" in cause.upper() or "SSL" in cause.upper():
                 hint = "The TLS certificate was not trusted: install the registry's CA, or pass insecure=True only on a network you trust."
-            raise BuildError(f"Could not reach the registry at {self.base}/v2/ ({method} {url}): {cause}.", hint=hint) from exc
+            raise BuildError(
+                f"Could not reach the registry at {self.base}/v2/ ({method} {url}): {cause}.", hint=hint
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise BuildError(f"The registry at {self.base} did not answer in time ({method} {url}): {type(exc).__name__}.",
-                             hint="Check the network or raise the timeout.") from exc
+            raise BuildError(
+                f"The registry at {self.base} did not answer in time ({method} {url}): {type(exc).__name__}.",
+                hint="Check the network or raise the timeout.",
+            ) from exc
         except httpx.TransportError as exc:
             raise BuildError(f"The connection to the registry at {self.base} failed ({method} {url}): {exc}.") from exc
 
-    def request(self, method: str, path: str, *, scopes: Iterable[str] = (), headers: dict | None = None,
-                content: Callable[[], object] | bytes | None = None, ok: tuple[int, ...] = (200,)) -> "object":
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: Iterable[str] = (),
+        headers: dict | None = None,
+        content: Callable[[], object] | bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> "object":
         """Send a request, authenticating on 401, and raise one-sentence errors for anything not in ``ok``."""
         url = self.url(path)
         key = frozenset(scopes)
@@ -138,8 +159,9 @@ class RegistryClient:
         elif scheme == "bearer":
             self._auth_header[scopes] = "Bearer " + self._token(params, scopes, creds, url)
         else:
-            raise RegistryAuthError(f"The registry {self.registry} asked for an unsupported authentication "
-                                    f"scheme '{challenge}' ({url}).")
+            raise RegistryAuthError(
+                f"The registry {self.registry} asked for an unsupported authentication scheme '{challenge}' ({url})."
+            )
 
     def _token(self, params: dict, scopes: frozenset, creds, url: str) -> str:
         realm = params.get("realm")
@@ -149,11 +171,16 @@ class RegistryClient:
         query += [("scope", s) for s in sorted(scopes)] or ([("scope", params["scope"])] if params.get("scope") else [])
         headers = {}
         if creds is not None and creds.identity_token:
-            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
-                    "service": params.get("service", ""), "scope": " ".join(sorted(scopes)),
-                    "client_id": "jupyter-modelops"}
-            resp = self._send("POST", realm, {"Content-Type": "application/x-www-form-urlencoded"},
-                              urlencode(form).encode())
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "service": params.get("service", ""),
+                "scope": " ".join(sorted(scopes)),
+                "client_id": "jupyter-modelops",
+            }
+            resp = self._send(
+                "POST", realm, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(form).encode()
+            )
         else:
             if creds is not None and creds.username:
                 headers["Authorization"] = _auth.basic_header(creds)
@@ -180,10 +207,13 @@ class RegistryClient:
             tried = f"tried {creds.describe()}"
         hint = _auth.login_hint(self.registry)
         if status == 403 and creds is not None:
-            hint = ("Those credentials lack permission for this repository: ask the registry's administrator for "
-                    f"access, push to a repository you own, or {hint[0].lower()}{hint[1:]}")
-        return RegistryAuthError(f"The registry {self.registry} {verb} the request ({status} for {url}): {tried}.",
-                                 hint=hint)
+            hint = (
+                "Those credentials lack permission for this repository: ask the registry's administrator for "
+                f"access, push to a repository you own, or {hint[0].lower()}{hint[1:]}"
+            )
+        return RegistryAuthError(
+            f"The registry {self.registry} {verb} the request ({status} for {url}): {tried}.", hint=hint
+        )
 
     def _status_error(self, resp, method: str, url: str) -> BuildError:
         detail = ""
@@ -192,7 +222,11 @@ class RegistryClient:
             detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errs)
         except Exception:
             detail = (resp.text or "")[:200]
-        msg = f"The registry {self.registry} answered {resp.status_code} to {method} {url}" + (f" ({detail})" if detail else "") + "."
+        msg = (
+            f"The registry {self.registry} answered {resp.status_code} to {method} {url}"
+            + (f" ({detail})" if detail else "")
+            + "."
+        )
         if resp.status_code == 404:
             return ModelNotFoundError(msg)
         return BuildError(msg)
@@ -203,21 +237,31 @@ class RegistryClient:
 
     def ping_auth(self, repo: str) -> None:
         """Authenticate for pushing to ``repo`` now (a HEAD that needs the push scope's token)."""
-        self.request("HEAD", f"/v2/{repo}/blobs/sha256:{'0' * 64}", scopes=[f"repository:{repo}:pull,push"],
-                     ok=(200, 404))
+        self.request(
+            "HEAD", f"/v2/{repo}/blobs/sha256:{'0' * 64}", scopes=[f"repository:{repo}:pull,push"], ok=(200, 404)
+        )
 
     def blob_exists(self, repo: str, digest: str, *, scopes: Iterable[str] | None = None) -> bool:
-        resp = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scopes=scopes or [f"repository:{repo}:pull"],
-                            ok=(200, 404))
+        resp = self.request(
+            "HEAD", f"/v2/{repo}/blobs/{digest}", scopes=scopes or [f"repository:{repo}:pull"], ok=(200, 404)
+        )
         return resp.status_code == 200
 
     def _start_upload(self, repo: str, scopes: list[str], *, mount: str | None = None, frm: str | None = None):
         query = f"?{urlencode({'mount': mount, 'from': frm})}" if mount else ""
         return self.request("POST", f"/v2/{repo}/blobs/uploads/{query}", scopes=scopes, ok=(201, 202))
 
-    def push_blob(self, repo: str, digest: str, size: int, path: Path, *,
-                  mount_from: Iterable[str] = (), chunk_size: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> str:
+    def push_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        path: Path,
+        *,
+        mount_from: Iterable[str] = (),
+        chunk_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> str:
         """Make ``digest`` (the file ``path``) present in ``repo``.
 
         Returns ``"present"``, ``"mounted"`` or ``"uploaded"``.
@@ -244,12 +288,19 @@ class RegistryClient:
         location = self._location(resp)
         if chunk_size:
             location = self._upload_chunks(location, scopes, lambda: open(path, "rb"), size, chunk_size, progress)
-            resp = self.request("PUT", self._with_digest(location, digest), scopes=scopes,
-                                headers={"Content-Length": "0"}, content=b"", ok=(201,))
+            resp = self.request(
+                "PUT",
+                self._with_digest(location, digest),
+                scopes=scopes,
+                headers={"Content-Length": "0"},
+                content=b"",
+                ok=(201,),
+            )
             got = resp.headers.get("Docker-Content-Digest")
         elif self.scheme == "http":
             got = self._put_sendfile(self._with_digest(location, digest), frozenset(scopes), path, size, progress)
         else:
+
             def body() -> Iterator[bytes]:
                 with open(path, "rb") as f:
                     for chunk in iter(lambda: f.read(CHUNK), b""):
@@ -257,9 +308,14 @@ class RegistryClient:
                             progress(len(chunk))
                         yield chunk
 
-            resp = self.request("PUT", self._with_digest(location, digest), scopes=scopes,
-                                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                                content=body, ok=(201,))
+            resp = self.request(
+                "PUT",
+                self._with_digest(location, digest),
+                scopes=scopes,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                content=body,
+                ok=(201,),
+            )
             got = resp.headers.get("Docker-Content-Digest")
         if got and got != digest:
             raise BuildError(f"The registry {self.registry} stored the blob as {got}, not {digest}.")
@@ -297,8 +353,10 @@ class RegistryClient:
             resp = conn.getresponse()
             body = resp.read()
         except OSError as exc:
-            raise BuildError(f"Could not upload to the registry at {self.base} (PUT {url}): {exc}.",
-                             hint="Check that the registry is running and has space.") from exc
+            raise BuildError(
+                f"Could not upload to the registry at {self.base} (PUT {url}): {exc}.",
+                hint="Check that the registry is running and has space.",
+            ) from exc
         finally:
             conn.close()
         if resp.status != 201:
@@ -316,9 +374,18 @@ class RegistryClient:
                 if not chunk:
                     break
                 end = offset + len(chunk) - 1
-                resp = self.request("PATCH", location, scopes=scopes, content=chunk, ok=(202,),
-                                    headers={"Content-Type": "application/octet-stream",
-                                             "Content-Range": f"{offset}-{end}", "Content-Length": str(len(chunk))})
+                resp = self.request(
+                    "PATCH",
+                    location,
+                    scopes=scopes,
+                    content=chunk,
+                    ok=(202,),
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{offset}-{end}",
+                        "Content-Length": str(len(chunk)),
+                    },
+                )
                 location = self._location(resp)
                 offset = end + 1
                 if progress:
@@ -336,8 +403,14 @@ class RegistryClient:
         return location + ("&" if "?" in location else "?") + urlencode({"digest": digest})
 
     def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
-        resp = self.request("PUT", f"/v2/{repo}/manifests/{reference}", scopes=[f"repository:{repo}:pull,push"],
-                            headers={"Content-Type": media_type}, content=body, ok=(201,))
+        resp = self.request(
+            "PUT",
+            f"/v2/{repo}/manifests/{reference}",
+            scopes=[f"repository:{repo}:pull,push"],
+            headers={"Content-Type": media_type},
+            content=body,
+            ok=(201,),
+        )
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         got = resp.headers.get("Docker-Content-Digest")
         if got and got != digest:
@@ -346,8 +419,13 @@ class RegistryClient:
 
     def get_manifest(self, repo: str, reference: str, *, accept: str = ACCEPT_MANIFESTS) -> tuple[bytes, str, str]:
         """Return ``(body, media_type, digest)``."""
-        resp = self.request("GET", f"/v2/{repo}/manifests/{reference}", scopes=[f"repository:{repo}:pull"],
-                            headers={"Accept": accept}, ok=(200,))
+        resp = self.request(
+            "GET",
+            f"/v2/{repo}/manifests/{reference}",
+            scopes=[f"repository:{repo}:pull"],
+            headers={"Accept": accept},
+            ok=(200,),
+        )
         body = resp.content
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
@@ -356,12 +434,18 @@ class RegistryClient:
         return body, media, digest
 
     def manifest_exists(self, repo: str, reference: str) -> str | None:
-        resp = self.request("HEAD", f"/v2/{repo}/manifests/{reference}", scopes=[f"repository:{repo}:pull"],
-                            headers={"Accept": ACCEPT_MANIFESTS}, ok=(200, 404))
+        resp = self.request(
+            "HEAD",
+            f"/v2/{repo}/manifests/{reference}",
+            scopes=[f"repository:{repo}:pull"],
+            headers={"Accept": ACCEPT_MANIFESTS},
+            ok=(200, 404),
+        )
         return resp.headers.get("Docker-Content-Digest") if resp.status_code == 200 else None
 
-    def fetch_blob(self, repo: str, digest: str, out: IO[bytes], *, size: int,
-                   progress: Callable[[int], None] | None = None) -> int:
+    def fetch_blob(
+        self, repo: str, digest: str, out: IO[bytes], *, size: int, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Stream a blob into ``out``, verifying its size and digest. Returns its size.
 
         Parameters
@@ -400,8 +484,10 @@ class RegistryClient:
                     for chunk in resp.iter_bytes(CHUNK):
                         got_size += len(chunk)
                         if got_size > size:
-                            raise BuildError(f"The registry {self.registry} sent more than the {size} bytes its "
-                                             f"descriptor declares for {digest} in {repo}; refusing the blob.")
+                            raise BuildError(
+                                f"The registry {self.registry} sent more than the {size} bytes its "
+                                f"descriptor declares for {digest} in {repo}; refusing the blob."
+                            )
                         h256.update(chunk)
                         out.write(chunk)
                         if progress:
@@ -410,11 +496,15 @@ class RegistryClient:
             except self._httpx.TransportError as exc:
                 raise BuildError(f"Could not download {digest} from {self.base}: {exc}.") from exc
         if got_size != size:
-            raise BuildError(f"The registry {self.registry} sent {got_size} bytes for {digest} in {repo}, whose "
-                             f"descriptor declares {size}; refusing the blob.")
+            raise BuildError(
+                f"The registry {self.registry} sent {got_size} bytes for {digest} in {repo}, whose "
+                f"descriptor declares {size}; refusing the blob."
+            )
         got = "sha256:" + h256.hexdigest()
         if got != digest:
-            raise BuildError(f"The blob downloaded from {self.registry}/{repo} has digest {got}, not {digest}; refusing it.")
+            raise BuildError(
+                f"The blob downloaded from {self.registry}/{repo} has digest {got}, not {digest}; refusing it."
+            )
         return got_size
 
     def read_blob(self, repo: str, digest: str, *, size: int) -> bytes:
@@ -424,4 +514,3 @@ class RegistryClient:
         buf = io.BytesIO()
         self.fetch_blob(repo, digest, buf, size=size)
         return buf.getvalue()
-

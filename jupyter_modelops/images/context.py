@@ -21,9 +21,17 @@ from typing import Any
 from .._html import Result, esc, page, table
 from ..exceptions import ValidationError
 from . import deps as _deps
-from .build import (APP_DIR, DEFAULT_BASE, MODEL_DIR, choose_base, image_config, model_directory,
-                    python_version_of, serving_runtime)
-from .oci import Layer, LAYER_TAR, Descriptor
+from .build import (
+    APP_DIR,
+    DEFAULT_BASE,
+    MODEL_DIR,
+    choose_base,
+    image_config,
+    model_directory,
+    python_version_of,
+    serving_runtime,
+)
+from .oci import LAYER_TAR, Descriptor, Layer
 from .reference import LayoutReference, parse_base
 
 
@@ -51,8 +59,16 @@ class BuildContext(Result):
         return page("Dockerfile build context", body)
 
 
-def dockerfile(ref: Any, directory: str | Path, *, base: Any = DEFAULT_BASE, platform: str = "linux/amd64",
-               profile: Any = None, python_version: str | None = None, insecure: bool = False) -> BuildContext:
+def dockerfile(
+    ref: Any,
+    directory: str | Path,
+    *,
+    base: Any = DEFAULT_BASE,
+    platform: str = "linux/amd64",
+    profile: Any = None,
+    python_version: str | None = None,
+    insecure: bool = False,
+) -> BuildContext:
     """Write a Dockerfile build context equivalent to ``build(ref, ...)``.
 
     Parameters
@@ -75,13 +91,17 @@ def dockerfile(ref: Any, directory: str | Path, *, base: Any = DEFAULT_BASE, pla
     """
     out = Path(directory)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValidationError(f"directory must be absent or an empty folder, got '{out}', which is not empty.",
-                              hint="Pass a new folder name.")
+        raise ValidationError(
+            f"directory must be absent or an empty folder, got '{out}', which is not empty.",
+            hint="Pass a new folder name.",
+        )
     base, gpu = choose_base(base, profile)
     parsed = parse_base(base)
     if isinstance(parsed, LayoutReference):
-        raise ValidationError(f"base must be a registry reference or 'scratch' for a Dockerfile, got the OCI layout '{base}'.",
-                              hint="Push the base to a registry first (skopeo copy oci:DIR docker://REGISTRY/REPO).")
+        raise ValidationError(
+            f"base must be a registry reference or 'scratch' for a Dockerfile, got the OCI layout '{base}'.",
+            hint="Push the base to a registry first (skopeo copy oci:DIR docker://REGISTRY/REPO).",
+        )
     md = model_directory(ref)
     try:
         runtime = serving_runtime(md)
@@ -92,13 +112,17 @@ def dockerfile(ref: Any, directory: str | Path, *, base: Any = DEFAULT_BASE, pla
         _extract(dep_blob, out / "deps", _deps.DEPS_DIR)
         import jupyter_modelops
 
-        shutil.copytree(Path(jupyter_modelops.__file__).parent, out / "app" / "jupyter_modelops",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "labextension"))
+        shutil.copytree(
+            Path(jupyter_modelops.__file__).parent,
+            out / "app" / "jupyter_modelops",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "labextension"),
+        )
         shutil.copytree(md.path, out / "model")
         (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
         fake = Layer("x", Descriptor(LAYER_TAR, "sha256:" + "0" * 64, 0), "sha256:" + "0" * 64)
-        cfg, _ = image_config(None, md, [fake], platform=platform, python_version=pyver, runtime=runtime,
-                              requirements=requirements)
+        cfg, _ = image_config(
+            None, md, [fake], platform=platform, python_version=pyver, runtime=runtime, requirements=requirements
+        )
         text = _render(str(parsed) if parsed is not None else "scratch", cfg["config"], md)
         (out / "Dockerfile").write_text(text)
         (out / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
@@ -124,7 +148,7 @@ def _extract(blob: Path, dest: Path, prefix: str) -> None:
         for m in tar.getmembers():
             if not (m.name == prefix or m.name.startswith(prefix + "/")):
                 continue
-            m.name = m.name[len(prefix):].lstrip("/") or "."
+            m.name = m.name[len(prefix) :].lstrip("/") or "."
             if hasattr(tarfile, "data_filter"):
                 tar.extract(m, dest, filter="data")
             else:  # pragma: no cover - Python without extraction filters

@@ -56,9 +56,7 @@ def pip_platforms(platform: str) -> list[str]:
     os_, _, arch = platform.partition("/")
     arch = arch.split("/")[0]
     if os_ != "linux" or arch not in ARCHES:
-        raise ValidationError(
-            f"platform must be one of {', '.join('linux/' + a for a in ARCHES)}, got '{platform}'."
-        )
+        raise ValidationError(f"platform must be one of {', '.join('linux/' + a for a in ARCHES)}, got '{platform}'.")
     machine = ARCHES[arch]
     return ["manylinux2014_" + machine] + [f"manylinux_2_{m}_{machine}" for m in GLIBC_MINORS]
 
@@ -88,7 +86,9 @@ def cache_key(requirements: list[str], platform: str, python_version: str) -> st
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def dependency_layer(requirements: list[str], *, platform: str, python_version: str, progress=None) -> tuple[Layer, Path]:
+def dependency_layer(
+    requirements: list[str], *, platform: str, python_version: str, progress=None
+) -> tuple[Layer, Path]:
     """Return the cached (or newly built) dependency layer and the path of its blob."""
     import fcntl
 
@@ -108,8 +108,14 @@ def dependency_layer(requirements: list[str], *, platform: str, python_version: 
                 return cached
             if folder.exists():  # an incomplete or damaged cache entry: build it again
                 shutil.rmtree(folder, ignore_errors=True)
-            return _build_dependency_layer(requirements, platform=platform, python_version=python_version,
-                                           key=key, folder=folder, progress=progress)
+            return _build_dependency_layer(
+                requirements,
+                platform=platform,
+                python_version=python_version,
+                key=key,
+                folder=folder,
+                progress=progress,
+            )
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -124,22 +130,47 @@ def _cached_layer(folder: Path) -> tuple[Layer, Path] | None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    layer = Layer("dependencies", Descriptor(LAYER_GZIP, info["digest"], info["size"]), info["diff_id"],
-                  reused=True, files=info.get("files", 0))
+    layer = Layer(
+        "dependencies",
+        Descriptor(LAYER_GZIP, info["digest"], info["size"]),
+        info["diff_id"],
+        reused=True,
+        files=info.get("files", 0),
+    )
     return layer, blob
 
 
-def _build_dependency_layer(requirements: list[str], *, platform: str, python_version: str, key: str, folder: Path,
-                            progress=None) -> tuple[Layer, Path]:
+def _build_dependency_layer(
+    requirements: list[str], *, platform: str, python_version: str, key: str, folder: Path, progress=None
+) -> tuple[Layer, Path]:
     """pip-resolve ``requirements`` into a layer, written to a temporary folder and renamed to ``folder``."""
     work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
     try:
         target = work / "site-packages"
         nodot = python_version.replace(".", "")
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-               "--no-warn-script-location", "--target", str(target), "--python-version", python_version,
-               "--implementation", "cp", "--abi", f"cp{nodot}", "--abi", "abi3", "--abi", "none",
-               "--only-binary=:all:"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--no-warn-script-location",
+            "--target",
+            str(target),
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{nodot}",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+            "--only-binary=:all:",
+        ]
         for p in pip_platforms(platform):
             cmd += ["--platform", p]
         cmd += requirements
@@ -155,9 +186,20 @@ def _build_dependency_layer(requirements: list[str], *, platform: str, python_ve
         entries = tree_entries(target, DEPS_DIR)
         with open(work / "layer.tar.gz", "wb") as f:
             diff_id, digest, size = write_layer(entries, f, compress=True, progress=progress)
-        (work / "layer.json").write_text(json.dumps(
-            {"digest": digest, "diff_id": diff_id, "size": size, "files": len(entries),
-             "requirements": requirements, "platform": platform, "python": python_version}, indent=2))
+        (work / "layer.json").write_text(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "diff_id": diff_id,
+                    "size": size,
+                    "files": len(entries),
+                    "requirements": requirements,
+                    "platform": platform,
+                    "python": python_version,
+                },
+                indent=2,
+            )
+        )
         shutil.rmtree(target)
         try:
             os.rename(work, folder)

@@ -82,11 +82,13 @@ class Descriptor:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Descriptor":
-        return cls(d["mediaType"], d["digest"], int(d["size"]), d.get("annotations"), d.get("artifactType"),
-                   d.get("platform"))
+        return cls(
+            d["mediaType"], d["digest"], int(d["size"]), d.get("annotations"), d.get("artifactType"), d.get("platform")
+        )
 
 
 # --------------------------------------------------------------------------- layers
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -99,8 +101,9 @@ class Entry:
     is_dir: bool = False
 
 
-def tree_entries(src: Path, dest: str, *, exclude: Iterable[str] = ("__pycache__",),
-                 preserve_modes: bool = False) -> list[Entry]:
+def tree_entries(
+    src: Path, dest: str, *, exclude: Iterable[str] = ("__pycache__",), preserve_modes: bool = False
+) -> list[Entry]:
     """Entries for ``src`` (a directory) placed at ``dest`` in the image (with parent directories).
 
     Modes are normalised (0644/0755) unless ``preserve_modes`` (for a whole root filesystem,
@@ -188,9 +191,15 @@ class Layer:
     files: int = 0
 
     def to_dict(self) -> dict:
-        return {"role": self.role, "digest": self.descriptor.digest, "diff_id": self.diff_id,
-                "size": self.descriptor.size, "media_type": self.descriptor.media_type,
-                "reused": self.reused, "files": self.files}
+        return {
+            "role": self.role,
+            "digest": self.descriptor.digest,
+            "diff_id": self.diff_id,
+            "size": self.descriptor.size,
+            "media_type": self.descriptor.media_type,
+            "reused": self.reused,
+            "files": self.files,
+        }
 
 
 def _tarinfo(e: Entry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
@@ -259,6 +268,7 @@ def write_layer(entries: list[Entry], out: IO[bytes], *, compress: bool, progres
 
 # --------------------------------------------------------------------------- layout
 
+
 class Layout:
     """An OCI image layout directory: ``oci-layout``, ``index.json`` and ``blobs/sha256/``."""
 
@@ -288,7 +298,9 @@ class Layout:
         try:
             return self.blob_path(digest).read_bytes()
         except FileNotFoundError:
-            raise BuildError(f"The OCI layout '{self.path}' is missing the blob {digest}; the layout is incomplete.") from None
+            raise BuildError(
+                f"The OCI layout '{self.path}' is missing the blob {digest}; the layout is incomplete."
+            ) from None
 
     def put_bytes(self, data: bytes) -> str:
         digest = sha256_digest(data)
@@ -363,8 +375,14 @@ class Layout:
     def _tag(self, name: str, desc: Descriptor) -> None:
         index = self.index()
         keep = [m for m in index.get("manifests", []) if (m.get("annotations") or {}).get(ANNOTATION_REF) != name]
-        d = Descriptor(desc.media_type, desc.digest, desc.size,
-                       {**(desc.annotations or {}), ANNOTATION_REF: name}, desc.artifact_type, desc.platform)
+        d = Descriptor(
+            desc.media_type,
+            desc.digest,
+            desc.size,
+            {**(desc.annotations or {}), ANNOTATION_REF: name},
+            desc.artifact_type,
+            desc.platform,
+        )
         keep.append(d.to_dict())
         index["manifests"] = sorted(keep, key=lambda m: m["annotations"][ANNOTATION_REF])
         self._write_index(index)
@@ -417,8 +435,9 @@ class ImageParts:
     name: str = ""
 
 
-def layout_from_rootfs(rootfs: Path, path: Path, tag: str, *, env: list[str] | None = None,
-                       platform: str = "linux/amd64") -> str:
+def layout_from_rootfs(
+    rootfs: Path, path: Path, tag: str, *, env: list[str] | None = None, platform: str = "linux/amd64"
+) -> str:
     """Write a one-layer base image of a root filesystem into the OCI layout ``path`` as ``tag``.
 
     Used to make a base from a directory (e.g. one made by debootstrap). Returns the manifest digest.
@@ -429,15 +448,21 @@ def layout_from_rootfs(rootfs: Path, path: Path, tag: str, *, env: list[str] | N
         diff_id, digest, size = write_layer(entries, f, compress=True)
         holder.append(digest)
     os_, _, arch = platform.partition("/")
-    cfg = {"architecture": arch, "os": os_,
-           "config": {"Env": env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-           "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-           "history": [{"created_by": f"root filesystem of {Path(rootfs).name}"}]}
+    cfg = {
+        "architecture": arch,
+        "os": os_,
+        "config": {"Env": env or ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created_by": f"root filesystem of {Path(rootfs).name}"}],
+    }
     cfg_bytes = canonical_json(cfg)
     cfg_digest = layout.put_bytes(cfg_bytes)
-    manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
-                "config": Descriptor(CONFIG, cfg_digest, len(cfg_bytes)).to_dict(),
-                "layers": [Descriptor(LAYER_GZIP, digest, size).to_dict()]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": Descriptor(CONFIG, cfg_digest, len(cfg_bytes)).to_dict(),
+        "layers": [Descriptor(LAYER_GZIP, digest, size).to_dict()],
+    }
     man = canonical_json(manifest)
     man_digest = layout.put_bytes(man)
     layout.tag(tag, Descriptor(MANIFEST, man_digest, len(man)))

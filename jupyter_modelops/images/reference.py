@@ -22,7 +22,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_HOST_RE = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
+_HOST_RE = re.compile(
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$"
+)
 
 DOCKER_HUB = "docker.io"
 EXPECTED = "REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. 127.0.0.1:5000/churn:3"
@@ -81,7 +83,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
     raw = text.strip()
     for prefix in ("docker://", "oci://"):
         if raw.startswith(prefix):
-            raw = raw[len(prefix):]
+            raw = raw[len(prefix) :]
     bad = ValidationError(f"The {what} '{text}' is malformed; expected {EXPECTED}.")
     name, digest = raw, None
     if "@" in raw:
@@ -137,7 +139,9 @@ def parse_base(base: "str | os.PathLike[str] | Reference | LayoutReference") -> 
     if isinstance(base, os.PathLike):
         return LayoutReference(Path(base))
     if not isinstance(base, str):
-        raise ValidationError(f"base must be a registry reference or an OCI layout directory, got {type(base).__name__}.")
+        raise ValidationError(
+            f"base must be a registry reference or an OCI layout directory, got {type(base).__name__}."
+        )
     text = base.strip()
     if text.startswith("oci:") and not text.startswith("oci://"):
         rest = text[4:]

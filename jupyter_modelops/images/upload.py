@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import tracing
-from .client import PushStats, RegistryClient
 from ..config import subdir
+from .client import PushStats, RegistryClient
 from .oci import Layout
 from .reference import Reference
-
 
 #: Blobs sent at the same time.
 PARALLEL = 3
@@ -52,24 +51,45 @@ class BlobLocations:
         os.replace(tmp, self.path)
 
 
-def push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *, insecure: bool = False,
-                      chunk_size: int | None = None, progress: bool = True,
-                      mount_hint: dict[str, list[str]] | None = None,
-                      manifest_media_type: str | None = None) -> tuple[PushStats, str]:
+def push_layout_image(
+    layout: Layout,
+    manifest_digest: str,
+    target: Reference,
+    *,
+    insecure: bool = False,
+    chunk_size: int | None = None,
+    progress: bool = True,
+    mount_hint: dict[str, list[str]] | None = None,
+    manifest_media_type: str | None = None,
+) -> tuple[PushStats, str]:
     """Push the manifest ``manifest_digest`` of ``layout`` and its blobs to ``target`` (a ``modelops.push`` span)."""
     with tracing.span("modelops.push", {"modelops.target": str(target), "modelops.manifest": manifest_digest}) as span:
-        stats, digest = _push_layout_image(layout, manifest_digest, target, insecure=insecure, chunk_size=chunk_size,
-                                           progress=progress, mount_hint=mount_hint,
-                                           manifest_media_type=manifest_media_type)
+        stats, digest = _push_layout_image(
+            layout,
+            manifest_digest,
+            target,
+            insecure=insecure,
+            chunk_size=chunk_size,
+            progress=progress,
+            mount_hint=mount_hint,
+            manifest_media_type=manifest_media_type,
+        )
         if span is not None:
             span.set_attribute("modelops.image_digest", digest)
         return stats, digest
 
 
-def _push_layout_image(layout: Layout, manifest_digest: str, target: Reference, *, insecure: bool = False,
-                       chunk_size: int | None = None, progress: bool = True,
-                       mount_hint: dict[str, list[str]] | None = None,
-                       manifest_media_type: str | None = None) -> tuple[PushStats, str]:
+def _push_layout_image(
+    layout: Layout,
+    manifest_digest: str,
+    target: Reference,
+    *,
+    insecure: bool = False,
+    chunk_size: int | None = None,
+    progress: bool = True,
+    mount_hint: dict[str, list[str]] | None = None,
+    manifest_media_type: str | None = None,
+) -> tuple[PushStats, str]:
     man_bytes = layout.read_blob(manifest_digest)
     manifest = json.loads(man_bytes)
     media_type = manifest_media_type or manifest.get("mediaType")
@@ -79,8 +99,14 @@ def _push_layout_image(layout: Layout, manifest_digest: str, target: Reference, 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(int(b["size"]) for b in blobs), desc=f"push {target.repository}", unit="B",
-                   unit_scale=True, unit_divisor=1024, leave=False)
+        bar = tqdm(
+            total=sum(int(b["size"]) for b in blobs),
+            desc=f"push {target.repository}",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            leave=False,
+        )
     try:
         with RegistryClient(target.registry, insecure=insecure) as client:
             client.ping_auth(target.repository)  # settle auth once, before blobs go out in parallel
@@ -88,9 +114,15 @@ def _push_layout_image(layout: Layout, manifest_digest: str, target: Reference, 
             def one(b: dict) -> None:
                 digest, size = b["digest"], int(b["size"])
                 mount_from = (mount_hint or {}).get(digest, []) + locations.repos(target.registry, digest)
-                client.push_blob(target.repository, digest, size, layout.blob_path(digest),
-                                 mount_from=mount_from, chunk_size=chunk_size,
-                                 progress=bar.update if bar is not None else None)
+                client.push_blob(
+                    target.repository,
+                    digest,
+                    size,
+                    layout.blob_path(digest),
+                    mount_from=mount_from,
+                    chunk_size=chunk_size,
+                    progress=bar.update if bar is not None else None,
+                )
 
             # the largest blobs first, a few at a time: the registry hashes and stores them concurrently
             order = sorted(blobs, key=lambda b: -int(b["size"]))

@@ -12,5 +12,13 @@ from __future__ import annotations
 from .mlflow import MlflowPull, MlflowPush, from_mlflow, log_to_active_run, mlflow_command, to_mlflow
 from .tensorboard import TensorBoardLog, tensorboard
 
-__all__ = ["to_mlflow", "from_mlflow", "log_to_active_run", "mlflow_command", "MlflowPush", "MlflowPull",
-           "tensorboard", "TensorBoardLog"]
+__all__ = [
+    "to_mlflow",
+    "from_mlflow",
+    "log_to_active_run",
+    "mlflow_command",
+    "MlflowPush",
+    "MlflowPull",
+    "tensorboard",
+    "TensorBoardLog",
+]

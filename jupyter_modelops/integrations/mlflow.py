@@ -130,8 +130,11 @@ class MlflowPull(MlflowPush):
     def _summary(self) -> str:
         d = self.data
         how = "imported as" if d["created"] else "was already"
-        return f"{d['uri']} {how} {d['ref']} (untrusted until trust('{d['ref']}'))" if not d["trusted"] else \
-            f"{d['uri']} {how} {d['ref']}"
+        return (
+            f"{d['uri']} {how} {d['ref']} (untrusted until trust('{d['ref']}'))"
+            if not d["trusted"]
+            else f"{d['uri']} {how} {d['ref']}"
+        )
 
     def to_text(self) -> str:
         return self._summary() + f"\n  flavor: {self.data['flavor']}\n  metrics: {', '.join(self.data['metrics'])}"
@@ -149,8 +152,10 @@ def _choose_mlflow_flavor(mv: Any, flavor: str | None) -> str:
         if flavor not in ("sklearn", "pytorch", "onnx"):
             raise ValidationError(f"The argument 'flavor' must be 'sklearn', 'pytorch' or 'onnx'; got {flavor!r}.")
         if flavor == "onnx" and ours != "onnx" and "onnx" not in mv.artifacts:
-            raise ValidationError(f"{mv.ref} has no ONNX file, so it cannot be logged in MLflow's onnx flavor.",
-                                  hint=f"Export it first with export('{mv.ref}', format='onnx').")
+            raise ValidationError(
+                f"{mv.ref} has no ONNX file, so it cannot be logged in MLflow's onnx flavor.",
+                hint=f"Export it first with export('{mv.ref}', format='onnx').",
+            )
         return flavor
     if ours in ("sklearn", "joblib", "pickle"):
         return "sklearn"
@@ -158,8 +163,10 @@ def _choose_mlflow_flavor(mv: Any, flavor: str | None) -> str:
         return "pytorch"
     if ours == "onnx" or "onnx" in mv.artifacts:
         return "onnx"
-    raise ValidationError(f"{mv.ref} is stored as {ours}, which has no MLflow flavor here.",
-                          hint="Export it to ONNX first (export(ref, format='onnx')), then log it again.")
+    raise ValidationError(
+        f"{mv.ref} is stored as {ours}, which has no MLflow flavor here.",
+        hint="Export it to ONNX first (export(ref, format='onnx')), then log it again.",
+    )
 
 
 def _requirements(mv: Any, mlflow_flavor: str) -> list[str]:
@@ -229,13 +236,20 @@ def _report_files(mv: Any) -> list[Path]:
 
 
 def _find_run(client: Any, experiment_id: str, mv: Any, sha: str) -> Any:
-    runs = client.search_runs([experiment_id], filter_string=f"tags.`{TAG_REF}` = '{mv.ref}' and "
-                                                            f"tags.`{TAG_SHA}` = '{sha}'", max_results=1)
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{TAG_REF}` = '{mv.ref}' and tags.`{TAG_SHA}` = '{sha}'", max_results=1
+    )
     return runs[0] if runs else None
 
 
-def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | None = None,
-              registered_model: str | None = None, flavor: str | None = None) -> MlflowPush:
+def to_mlflow(
+    ref: Any,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    registered_model: str | None = None,
+    flavor: str | None = None,
+) -> MlflowPush:
     """Log a registry version to MLflow: params, tags, metrics with intervals, reports, the model.
 
     One MLflow run per version, found again by its tags (``modelops.ref``,
@@ -275,10 +289,13 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
     mv = registry.get(ref)
     if experiment is not None and (not isinstance(experiment, str) or not experiment.strip() or len(experiment) > 500):
         raise ValidationError(f"The argument 'experiment' must be a name of 1 to 500 characters; got {experiment!r}.")
-    if registered_model is not None and not (isinstance(registered_model, str)
-                                             and re.fullmatch(_MODEL_NAME, registered_model)):
-        raise ValidationError(f"The argument 'registered_model' must be a name of letters, digits, '.', '_', '-' "
-                              f"and spaces; got {registered_model!r}.")
+    if registered_model is not None and not (
+        isinstance(registered_model, str) and re.fullmatch(_MODEL_NAME, registered_model)
+    ):
+        raise ValidationError(
+            f"The argument 'registered_model' must be a name of letters, digits, '.', '_', '-' "
+            f"and spaces; got {registered_model!r}."
+        )
     mlflow_flavor = _choose_mlflow_flavor(mv, flavor)
     mlflow = _mlflow()
     from mlflow.entities import Metric, Param, RunTag
@@ -291,21 +308,33 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
         exp = client.get_experiment_by_name(exp_name)
         experiment_id = exp.experiment_id if exp is not None else client.create_experiment(exp_name)
     except Exception as exc:
-        raise ModelOpsError(f"The MLflow tracking server at {uri} could not be used ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
-                            hint="Check the tracking URI and that the server runs.") from exc
+        raise ModelOpsError(
+            f"The MLflow tracking server at {uri} could not be used ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+            hint="Check the tracking URI and that the server runs.",
+        ) from exc
     sha = _model_sha(mv)
     run = _find_run(client, experiment_id, mv, sha)
     created = run is None
     if run is None:
-        run = client.create_run(experiment_id, start_time=int(mv.created * 1000), run_name=mv.ref.replace(":", "-v"),
-                                tags={TAG_REF: mv.ref, TAG_SHA: sha})
+        run = client.create_run(
+            experiment_id,
+            start_time=int(mv.created * 1000),
+            run_name=mv.ref.replace(":", "-v"),
+            tags={TAG_REF: mv.ref, TAG_SHA: sha},
+        )
     run_id = run.info.run_id
 
     ts = int(mv.created * 1000)
     params = [Param(_key(k), _text(v, PARAM_MAX)) for k, v in sorted((mv.params or {}).items())]
-    tags = {TAG_REF: mv.ref, TAG_SHA: sha, "modelops.flavor": mv.flavor, "modelops.origin": mv.origin,
-            "modelops.signature": _text(mv.signature, TAG_MAX), "modelops.trusted": str(bool(mv.trusted))}
+    tags = {
+        TAG_REF: mv.ref,
+        TAG_SHA: sha,
+        "modelops.flavor": mv.flavor,
+        "modelops.origin": mv.origin,
+        "modelops.signature": _text(mv.signature, TAG_MAX),
+        "modelops.trusted": str(bool(mv.trusted)),
+    }
     if mv.parent:
         tags["modelops.parent"] = mv.parent
     data = mv.data or {}
@@ -325,7 +354,9 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
         # params and tags in batches of at most 100 (MLflow's limit per call); the same values again are accepted
         tag_list = [RunTag(k, v) for k, v in tags.items()]
         for i in range(0, max(len(params), len(tag_list), len(metrics), 1), 100):
-            client.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100], tags=tag_list[i:i + 100])
+            client.log_batch(
+                run_id, metrics=metrics[i : i + 100], params=params[i : i + 100], tags=tag_list[i : i + 100]
+            )
         run = client.get_run(run_id)
         with tempfile.TemporaryDirectory(prefix="modelops-mlflow-") as tmp:
             t = Path(tmp)
@@ -354,8 +385,7 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
             model_version = str(found[0].version)
         else:
             source = f"{run.info.artifact_uri.rstrip('/')}/{MODEL_PATH}"
-            model_version = str(client.create_model_version(rm, source, run_id=run_id,
-                                                            tags={TAG_REF: mv.ref}).version)
+            model_version = str(client.create_model_version(rm, source, run_id=run_id, tags={TAG_REF: mv.ref}).version)
         for a in mv.aliases:
             if re.fullmatch(r"[A-Za-z0-9_\-]{1,255}", a) and a != "latest" and not re.fullmatch(r"[vV]\d+", a):
                 client.set_registered_model_alias(rm, a, model_version)
@@ -363,14 +393,24 @@ def to_mlflow(ref: Any, *, tracking_uri: str | None = None, experiment: str | No
     except ModelOpsError:
         raise
     except Exception as exc:
-        raise ModelOpsError(f"{mv.ref} could not be logged to MLflow at {uri} ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
-                            hint="Check that the tracking server runs and accepts writes; logging again "
-                                 "continues the same run.") from exc
-    out = {"ref": mv.ref, "tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id,
-           "model_uri": f"runs:/{run_id}/{MODEL_PATH}", "mlflow_flavor": mlflow_flavor, "registered_model": rm,
-           "model_version": model_version, "aliases": aliases, "created": created,
-           "metrics": sorted(m.key for m in metrics)}
+        raise ModelOpsError(
+            f"{mv.ref} could not be logged to MLflow at {uri} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+            hint="Check that the tracking server runs and accepts writes; logging again continues the same run.",
+        ) from exc
+    out = {
+        "ref": mv.ref,
+        "tracking_uri": uri,
+        "experiment_id": experiment_id,
+        "run_id": run_id,
+        "model_uri": f"runs:/{run_id}/{MODEL_PATH}",
+        "mlflow_flavor": mlflow_flavor,
+        "registered_model": rm,
+        "model_version": model_version,
+        "aliases": aliases,
+        "created": created,
+        "metrics": sorted(m.key for m in metrics),
+    }
     registry.add_record(mv, "mlflow", {k: v for k, v in out.items() if k != "metrics"})
     return MlflowPush(out)
 
@@ -405,14 +445,22 @@ def _max_bytes() -> int:
 
 def _inside(root: Path, rel: Any, what: str) -> Path:
     """``root / rel`` for a relative path an MLmodel file names, refused when it leaves ``root``."""
-    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel or \
-            any(seg in ("", ".", "..") for seg in rel.split("/")):
-        raise ValidationError(f"The MLflow model names its {what} {rel!r}, which is not a plain relative path, "
-                              "so nothing was imported.")
+    if (
+        not isinstance(rel, str)
+        or not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or any(seg in ("", ".", "..") for seg in rel.split("/"))
+    ):
+        raise ValidationError(
+            f"The MLflow model names its {what} {rel!r}, which is not a plain relative path, so nothing was imported."
+        )
     p = root / rel
     if p.is_symlink() or not p.is_file() or root.resolve() not in p.resolve().parents:
-        raise ValidationError(f"The MLflow model's {what} {rel!r} is missing or not a plain file inside the "
-                              "model, so nothing was imported.")
+        raise ValidationError(
+            f"The MLflow model's {what} {rel!r} is missing or not a plain file inside the "
+            "model, so nothing was imported."
+        )
     return p
 
 
@@ -420,14 +468,17 @@ def _check_tree(root: Path, limit: int) -> None:
     total = 0
     for p in root.rglob("*"):
         if p.is_symlink():
-            raise ValidationError(f"The MLflow model holds a symbolic link ({p.relative_to(root)}), so nothing "
-                                  "was imported.")
+            raise ValidationError(
+                f"The MLflow model holds a symbolic link ({p.relative_to(root)}), so nothing was imported."
+            )
         if p.is_file():
             total += p.stat().st_size
             if total > limit:
-                raise ValidationError(f"The MLflow model holds more than {limit} bytes (MODELOPS_MLFLOW_MAX_BYTES), "
-                                      "so nothing was imported.", hint="Raise MODELOPS_MLFLOW_MAX_BYTES if you "
-                                                                       "expect a model this large.")
+                raise ValidationError(
+                    f"The MLflow model holds more than {limit} bytes (MODELOPS_MLFLOW_MAX_BYTES), "
+                    "so nothing was imported.",
+                    hint="Raise MODELOPS_MLFLOW_MAX_BYTES if you expect a model this large.",
+                )
 
 
 def _read_mlmodel(root: Path) -> dict:
@@ -435,15 +486,18 @@ def _read_mlmodel(root: Path) -> dict:
 
     path = root / "MLmodel"
     if path.is_symlink() or not path.is_file():
-        raise ValidationError("The MLflow URI does not point at an MLflow model (no MLmodel file), so nothing "
-                              "was imported.", hint="Point at the model's folder, e.g. runs:/RUN_ID/model.")
+        raise ValidationError(
+            "The MLflow URI does not point at an MLflow model (no MLmodel file), so nothing was imported.",
+            hint="Point at the model's folder, e.g. runs:/RUN_ID/model.",
+        )
     if path.stat().st_size > 1 << 20:
         raise ValidationError("The MLflow model's MLmodel file is larger than 1 MiB, so nothing was imported.")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"The MLflow model's MLmodel file is not valid YAML ({exc}), so nothing was "
-                              "imported.") from exc
+        raise ValidationError(
+            f"The MLflow model's MLmodel file is not valid YAML ({exc}), so nothing was imported."
+        ) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("flavors"), dict):
         raise ValidationError("The MLflow model's MLmodel file has no 'flavors' mapping, so nothing was imported.")
     return doc
@@ -464,12 +518,16 @@ def _our_flavor(root: Path, mlmodel: dict) -> tuple[str, str, Path, dict]:
             return "sklearn", "skops", path, frameworks
         if fmt in ("pickle", "cloudpickle"):
             return "pickle", "pickle", path, frameworks
-        raise ValidationError(f"The MLflow sklearn model is serialized as {fmt!r}, which this registry does not "
-                              "read; nothing was imported.", hint="Log it with serialization_format 'skops', "
-                                                                  "'cloudpickle' or 'pickle'.")
-    raise ValidationError(f"The MLflow model has the flavors {', '.join(sorted(fl))}; this registry imports the "
-                          "sklearn and onnx flavors, so nothing was imported.",
-                          hint="Log the model in MLflow's onnx flavor (mlflow.onnx.log_model) to import it.")
+        raise ValidationError(
+            f"The MLflow sklearn model is serialized as {fmt!r}, which this registry does not "
+            "read; nothing was imported.",
+            hint="Log it with serialization_format 'skops', 'cloudpickle' or 'pickle'.",
+        )
+    raise ValidationError(
+        f"The MLflow model has the flavors {', '.join(sorted(fl))}; this registry imports the "
+        "sklearn and onnx flavors, so nothing was imported.",
+        hint="Log the model in MLflow's onnx flavor (mlflow.onnx.log_model) to import it.",
+    )
 
 
 def _metrics_from_run(run_metrics: dict) -> dict[str, dict]:
@@ -562,10 +620,11 @@ def from_mlflow(uri: str, *, name: str | None = None, tracking_uri: str | None =
         except ModelOpsError:
             raise
         except Exception as exc:
-            raise ModelOpsError(f"{uri} could not be read from MLflow at {t_uri} ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''}).",
-                                hint="Check the URI (mlflow models and runs list what there is) and the tracking "
-                                     "server.") from exc
+            raise ModelOpsError(
+                f"{uri} could not be read from MLflow at {t_uri} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+                hint="Check the URI (mlflow models and runs list what there is) and the tracking server.",
+            ) from exc
         root = local if local.is_dir() else local.parent
         _check_tree(root, limit)
         mlmodel = _read_mlmodel(root)
@@ -574,21 +633,32 @@ def from_mlflow(uri: str, *, name: str | None = None, tracking_uri: str | None =
         if name is None:
             candidate = default_name or (run_tags.get(TAG_REF) or "").split(":")[0]
             if not candidate or not _refs.NAME_RE.fullmatch(candidate) or ".." in candidate:
-                raise ValidationError(f"{uri} gives no model name this registry accepts ({candidate!r}).",
-                                      hint="Pass name='...' (letters, digits, '.', '_' and '-').")
+                raise ValidationError(
+                    f"{uri} gives no model name this registry accepts ({candidate!r}).",
+                    hint="Pass name='...' (letters, digits, '.', '_' and '-').",
+                )
             name = candidate
         run_metrics = dict(run.data.metrics) if run is not None else {}
-        origin.update(run_id=run_id, experiment_id=run.info.experiment_id if run is not None else None,
-                      lineage={k: v for k, v in run_tags.items()
-                               if k.startswith("modelops.") or k.startswith("mlflow.source")},
-                      mlflow_version=str(mlmodel.get("mlflow_version")), flavors=sorted(mlmodel["flavors"]))
+        origin.update(
+            run_id=run_id,
+            experiment_id=run.info.experiment_id if run is not None else None,
+            lineage={k: v for k, v in run_tags.items() if k.startswith("modelops.") or k.startswith("mlflow.source")},
+            mlflow_version=str(mlmodel.get("mlflow_version")),
+            flavors=sorted(mlmodel["flavors"]),
+        )
         meta: dict[str, Any] = {
             "params": dict(run.data.params) if run is not None else {},
             "tags": {k: v for k, v in run_tags.items() if not k.startswith(("mlflow.", "modelops."))},
             "notes": run_tags.get("mlflow.note.content"),
-            "class": None, "metrics": _metrics_from_run(run_metrics), "signature": _signature_from(mlmodel),
-            "frameworks": frameworks, "environment": {}, "flavor_roles": ["model"], "origin": origin,
-            "git": {"commit": run_tags["mlflow.source.git.commit"]} if run_tags.get("mlflow.source.git.commit")
+            "class": None,
+            "metrics": _metrics_from_run(run_metrics),
+            "signature": _signature_from(mlmodel),
+            "frameworks": frameworks,
+            "environment": {},
+            "flavor_roles": ["model"],
+            "origin": origin,
+            "git": {"commit": run_tags["mlflow.source.git.commit"]}
+            if run_tags.get("mlflow.source.git.commit")
             else None,
         }
         store = default_store()
@@ -601,16 +671,40 @@ def from_mlflow(uri: str, *, name: str | None = None, tracking_uri: str | None =
                 mv = _version(store, same)
                 created = False
             else:
-                mv = _commit(store, name, flavor, meta, {"model": (staged, {
-                    "file": model_file.name, "format": fmt, "metadata": {"mlflow_path": str(
-                        model_file.relative_to(root))}})}, parent=origin["lineage"].get("modelops.parent"))
+                mv = _commit(
+                    store,
+                    name,
+                    flavor,
+                    meta,
+                    {
+                        "model": (
+                            staged,
+                            {
+                                "file": model_file.name,
+                                "format": fmt,
+                                "metadata": {"mlflow_path": str(model_file.relative_to(root))},
+                            },
+                        )
+                    },
+                    parent=origin["lineage"].get("modelops.parent"),
+                )
                 created = True
     from ..registry import add_record
 
     if created:
         add_record(mv, "mlflow", {k: v for k, v in origin.items() if k != "lineage"})
-    return MlflowPull({"uri": uri, "ref": mv.ref, "created": created, "flavor": flavor, "trusted": bool(mv.trusted),
-                       "run_id": run_id, "metrics": sorted(mv.metrics), "tracking_uri": t_uri})
+    return MlflowPull(
+        {
+            "uri": uri,
+            "ref": mv.ref,
+            "created": created,
+            "flavor": flavor,
+            "trusted": bool(mv.trusted),
+            "run_id": run_id,
+            "metrics": sorted(mv.metrics),
+            "tracking_uri": t_uri,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- the hook into an active run
@@ -673,8 +767,11 @@ def log_to_active_run(result: Any, kind: str) -> Any:
     try:
         import mlflow
     except ImportError:
-        _warn_once("import", "MLflow logging is on (configure(mlflow=True) or MODELOPS_MLFLOW=1) but mlflow is not "
-                             "installed; install jupyter-modelops[mlflow] or turn the setting off.")
+        _warn_once(
+            "import",
+            "MLflow logging is on (configure(mlflow=True) or MODELOPS_MLFLOW=1) but mlflow is not "
+            "installed; install jupyter-modelops[mlflow] or turn the setting off.",
+        )
         return result
     run = mlflow.active_run()
     if run is None:
@@ -687,21 +784,31 @@ def log_to_active_run(result: Any, kind: str) -> Any:
         ts = int(time.time() * 1000)
         metrics = [Metric(k, v, ts, 0) for k, v in sorted(result_metrics(result, kind).items())]
         for i in range(0, len(metrics), 1000):
-            client.log_batch(run.info.run_id, metrics=metrics[i:i + 1000])
+            client.log_batch(run.info.run_id, metrics=metrics[i : i + 1000])
         html = getattr(result, "to_html", None)
         if callable(html):
             stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.3f}"[1:]
-            client.log_text(run.info.run_id, document(html(), title=f"{kind} report"),
-                            f"modelops/{kind}-{stamp}.html")
+            client.log_text(run.info.run_id, document(html(), title=f"{kind} report"), f"modelops/{kind}-{stamp}.html")
     except Exception as exc:
-        warnings.warn(f"The {kind} result could not be logged to MLflow run {run.info.run_id} "
-                      f"({type(exc).__name__}: {exc}); the result itself is returned.", ModelOpsWarning, stacklevel=2)
+        warnings.warn(
+            f"The {kind} result could not be logged to MLflow run {run.info.run_id} "
+            f"({type(exc).__name__}: {exc}); the result itself is returned.",
+            ModelOpsWarning,
+            stacklevel=2,
+        )
     return result
 
 
 # --------------------------------------------------------------------------- faces
-def mlflow_command(action: str, target: str, *, tracking_uri: str | None = None, experiment: str | None = None,
-                   registered_model: str | None = None, name: str | None = None) -> MlflowPush:
+def mlflow_command(
+    action: str,
+    target: str,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    registered_model: str | None = None,
+    name: str | None = None,
+) -> MlflowPush:
     """``mlflow push REF`` / ``mlflow pull URI`` of the faces, on :func:`to_mlflow` and :func:`from_mlflow`."""
     if action == "push":
         if name is not None:

@@ -76,9 +76,10 @@ class TensorBoardLog(Result):
 
     def _summary(self) -> str:
         d = self.data
-        return (f"TensorBoard logs of {d['ref']} in {d['logdir']}: {len(d['tags'])} tags, "
-                f"{d['reports']} report runs, {d['windows']} monitoring windows"
-                + (", graph" if d["graph"] else ""))
+        return (
+            f"TensorBoard logs of {d['ref']} in {d['logdir']}: {len(d['tags'])} tags, "
+            f"{d['reports']} report runs, {d['windows']} monitoring windows" + (", graph" if d["graph"] else "")
+        )
 
     def to_text(self) -> str:
         lines = [self._summary()] + [f"  skipped {k}: {v}" for k, v in self.data["skipped"].items()]
@@ -86,8 +87,10 @@ class TensorBoardLog(Result):
 
     def to_html(self) -> str:
         skipped = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in self.data["skipped"].items())
-        return (f"<div class='modelops-result'><p>{esc(self._summary())}</p>"
-                f"{'<ul>' + skipped + '</ul>' if skipped else ''}</div>")
+        return (
+            f"<div class='modelops-result'><p>{esc(self._summary())}</p>"
+            f"{'<ul>' + skipped + '</ul>' if skipped else ''}</div>"
+        )
 
 
 class _Writer:
@@ -129,17 +132,27 @@ class _Writer:
 
         categories = []
         for group, tags in sorted(margins.items()):
-            charts = [layout_pb2.Chart(title=t, margin=layout_pb2.MarginChartContent(series=[
-                layout_pb2.MarginChartContent.Series(value=t, lower=f"{t}/low", upper=f"{t}/high")]))
-                for t in sorted(set(tags))]
+            charts = [
+                layout_pb2.Chart(
+                    title=t,
+                    margin=layout_pb2.MarginChartContent(
+                        series=[layout_pb2.MarginChartContent.Series(value=t, lower=f"{t}/low", upper=f"{t}/high")]
+                    ),
+                )
+                for t in sorted(set(tags))
+            ]
             if charts:
                 categories.append(layout_pb2.Category(title=f"{group} (with intervals)", chart=charts))
         if categories:
             # the custom-scalars plugin's layout summary, built without tensorflow (its own helper imports it)
-            tensor = tensor_pb2.TensorProto(dtype="DT_STRING", tensor_shape=tensor_shape_pb2.TensorShapeProto(),
-                                            string_val=[layout_pb2.Layout(category=categories).SerializeToString()])
-            meta = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(
-                plugin_name="custom_scalars"))
+            tensor = tensor_pb2.TensorProto(
+                dtype="DT_STRING",
+                tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+                string_val=[layout_pb2.Layout(category=categories).SerializeToString()],
+            )
+            meta = summary_pb2.SummaryMetadata(
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="custom_scalars")
+            )
             value = summary_pb2.Summary.Value(tag="custom_scalars__config__", tensor=tensor, metadata=meta)
             self._w.add_event(self._event(wall_time=0.0, step=0, summary=summary_pb2.Summary(value=[value])))
 
@@ -153,8 +166,10 @@ def _check_logdir(logdir: Any) -> Path:
         raise ValidationError(f"The argument 'logdir' must be a folder path; got {logdir!r}.")
     p = Path(logdir).expanduser()
     if p.exists() and not p.is_dir():
-        raise ValidationError(f"The logdir '{p}' exists and is not a folder, so nothing was written.",
-                              hint="Pass a new or existing folder.")
+        raise ValidationError(
+            f"The logdir '{p}' exists and is not a folder, so nothing was written.",
+            hint="Pass a new or existing folder.",
+        )
     p.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -179,8 +194,16 @@ def _graph(mv: Any, logdir: Path) -> str | None:
     return None
 
 
-def tensorboard(ref_or_deployment: Any, logdir: str | Path | None = None, *, since: Any = "30d", every: Any = "1h",
-                store: str | None = None, reference: Any = None, graph: bool = True) -> TensorBoardLog:
+def tensorboard(
+    ref_or_deployment: Any,
+    logdir: str | Path | None = None,
+    *,
+    since: Any = "30d",
+    every: Any = "1h",
+    store: str | None = None,
+    reference: Any = None,
+    graph: bool = True,
+) -> TensorBoardLog:
     """Write a version's metrics, report history and monitoring series as TensorBoard event files.
 
     Parameters
@@ -250,8 +273,16 @@ def tensorboard(ref_or_deployment: Any, logdir: str | Path | None = None, *, sin
         else:
             for step, w in enumerate(rep.windows):
                 t = _when(w.get("start"), mv.created)
-                for key in ("rows", "requests", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate",
-                            "alarm_statistic", "alarm"):
+                for key in (
+                    "rows",
+                    "requests",
+                    "latency_p50_ms",
+                    "latency_p95_ms",
+                    "latency_p99_ms",
+                    "error_rate",
+                    "alarm_statistic",
+                    "alarm",
+                ):
                     writer.scalar(_tag("monitoring", key), w.get(key), step, t)
                 for feature, d in sorted((w.get("drift") or {}).items()):
                     for stat in ("z", "shape"):
@@ -275,6 +306,13 @@ def tensorboard(ref_or_deployment: Any, logdir: str | Path | None = None, *, sin
             skipped["graph"] = reason
         else:
             wrote_graph = True
-    result = {"ref": mv.ref, "logdir": str(out), "tags": sorted(writer.tags), "reports": len(runs),
-              "windows": n_windows, "graph": wrote_graph, "skipped": skipped}
+    result = {
+        "ref": mv.ref,
+        "logdir": str(out),
+        "tags": sorted(writer.tags),
+        "reports": len(runs),
+        "windows": n_windows,
+        "graph": wrote_graph,
+        "skipped": skipped,
+    }
     return TensorBoardLog(result)

@@ -72,9 +72,7 @@ def dispatch(line: str, shell: Any) -> Any:
     if verb not in known:
         from ..exceptions import suggest
 
-        raise UsageError(
-            f"Unknown verb '{verb}'.{suggest(verb, known)} Known verbs: {', '.join(sorted(known))}."
-        )
+        raise UsageError(f"Unknown verb '{verb}'.{suggest(verb, known)} Known verbs: {', '.join(sorted(known))}.")
     parser, decl = build_parser(verb)
     try:
         args = parser.parse_args(rest)
@@ -92,9 +90,7 @@ def dispatch(line: str, shell: Any) -> Any:
     except Exception as exc:  # an unexpected failure: one sentence unless --debug
         if args.debug:
             raise
-        raise UsageError(
-            f"{verb} failed with {type(exc).__name__}: {exc}. Add --debug to see the traceback."
-        ) from None
+        raise UsageError(f"{verb} failed with {type(exc).__name__}: {exc}. Add --debug to see the traceback.") from None
     if args.out:
         shell.user_ns[args.out] = result
     return result

@@ -12,5 +12,13 @@ from .alarms import AlarmStatus, SequentialDrift, alarm
 from .performance import PerformanceEstimate, PerformanceEstimator, estimate_performance
 from .timeline import MonitorReport, monitor
 
-__all__ = ["SequentialDrift", "AlarmStatus", "alarm", "estimate_performance", "PerformanceEstimator", "PerformanceEstimate",
-           "monitor", "MonitorReport"]
+__all__ = [
+    "SequentialDrift",
+    "AlarmStatus",
+    "alarm",
+    "estimate_performance",
+    "PerformanceEstimator",
+    "PerformanceEstimate",
+    "monitor",
+    "MonitorReport",
+]

@@ -85,8 +85,16 @@ def _categorical_bins(counts: dict[str, int], n: int, m0: int) -> tuple[list[str
 class _Column:
     """One monitored column: its merged bins, reference proportions and CUSUM state."""
 
-    def __init__(self, name: str, kind: str, n: int, p: np.ndarray, *, edges: list[float] | None = None,
-                 categories: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        n: int,
+        p: np.ndarray,
+        *,
+        edges: list[float] | None = None,
+        categories: list[str] | None = None,
+    ) -> None:
         self.name, self.kind, self.n = name, kind, int(n)
         self.p = p / p.sum()
         self.edges = edges
@@ -140,14 +148,27 @@ class _Column:
         return max(self.s_pos, self.s_neg, self.s_shape)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "n": self.n, "p": self.p.tolist(), "edges": self.edges,
-                "categories": self.categories, "state": [self.s_pos, self.s_neg, self.s_shape], "last": self.last}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n": self.n,
+            "p": self.p.tolist(),
+            "edges": self.edges,
+            "categories": self.categories,
+            "state": [self.s_pos, self.s_neg, self.s_shape],
+            "last": self.last,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "_Column":
-        col = cls(str(d["name"]), str(d["kind"]), int(d["n"]), np.asarray(d["p"], dtype=float),
-                  edges=None if d.get("edges") is None else [float(e) for e in d["edges"]],
-                  categories=None if d.get("categories") is None else [str(c) for c in d["categories"]])
+        col = cls(
+            str(d["name"]),
+            str(d["kind"]),
+            int(d["n"]),
+            np.asarray(d["p"], dtype=float),
+            edges=None if d.get("edges") is None else [float(e) for e in d["edges"]],
+            categories=None if d.get("categories") is None else [str(c) for c in d["categories"]],
+        )
         col.s_pos, col.s_neg, col.s_shape = (float(s) for s in d["state"])
         col.last = dict(d.get("last") or {})
         return col
@@ -160,8 +181,9 @@ def shape_score(x: Any, df: int) -> Any:
 
 
 # -- calibration ----------------------------------------------------------------
-def simulate_maxima(df: int, ratio: float, *, location: bool, k: float, horizon: int, n_sim: int = N_SIM,
-                    seed: int = 0) -> np.ndarray:
+def simulate_maxima(
+    df: int, ratio: float, *, location: bool, k: float, horizon: int, n_sim: int = N_SIM, seed: int = 0
+) -> np.ndarray:
     """Largest CUSUM statistic over ``horizon`` windows of ``n_sim`` simulated stable streams of one column.
 
     A parametric bootstrap from the reference, in the normal limit of its
@@ -185,7 +207,7 @@ def simulate_maxima(df: int, ratio: float, *, location: bool, k: float, horizon:
     # with noncentrality |r_2..|^2: two draws per stream and window instead of df
     rest = df - 1 if location else df
     offset = r[:, 0] if location else np.zeros(n_sim)
-    nonc = np.einsum("ij,ij->i", r[:, df - rest:], r[:, df - rest:])
+    nonc = np.einsum("ij,ij->i", r[:, df - rest :], r[:, df - rest :])
     for _ in range(horizon):
         y1 = rng.standard_normal(n_sim) - offset if location else 0.0
         x = rng.noncentral_chisquare(rest, np.maximum(nonc, 1e-12)) if rest > 0 else np.zeros(n_sim)
@@ -229,6 +251,7 @@ def _cached_tail(df: int, ratio: float, location: bool, k: float, horizon: int, 
 
 def family_threshold(models: list[dict], alpha: float) -> float:
     """Smallest threshold whose family-wise probability of any crossing is at most ``alpha`` (columns independent)."""
+
     def fwer(h: float) -> float:
         return 1.0 - math.prod(1.0 - tail_prob(mo, h) for mo in models)
 
@@ -279,15 +302,26 @@ class SequentialDrift:
     False
     """
 
-    def __init__(self, reference: Any, *, alpha: float = 0.05, horizon: int = 720, shift: float = 4.0,
-                 window_rows: int | None = None, columns: list[str] | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        reference: Any,
+        *,
+        alpha: float = 0.05,
+        horizon: int = 720,
+        shift: float = 4.0,
+        window_rows: int | None = None,
+        columns: list[str] | None = None,
+        seed: int = 0,
+    ) -> None:
         from ..drift_detection.profile import Profile
 
         if isinstance(reference, dict):
             reference = Profile.from_dict(reference)
         if not isinstance(reference, Profile):
-            raise ValidationError(f"reference must be a Profile (from profile(...)) or its to_dict(); got "
-                                  f"{type(reference).__name__}.", hint="Compute one with mo.profile(reference_data).")
+            raise ValidationError(
+                f"reference must be a Profile (from profile(...)) or its to_dict(); got {type(reference).__name__}.",
+                hint="Compute one with mo.profile(reference_data).",
+            )
         _check_float("alpha", alpha, 1e-6, 0.5)
         _check_int("horizon", horizon, 1, 1_000_000)
         _check_float("shift", shift, 0.05, 20.0)
@@ -339,8 +373,10 @@ class SequentialDrift:
             if col.df >= 1:
                 cols.append(col)
         if not cols:
-            raise ValidationError("No column of the profile can be monitored (each needs two or more bins).",
-                                  hint="Profile data with more distinct values, or a smaller window_rows.")
+            raise ValidationError(
+                "No column of the profile can be monitored (each needs two or more bins).",
+                hint="Profile data with more distinct values, or a smaller window_rows.",
+            )
         groups: dict[tuple, dict] = {}
         models = []
         for col in cols:
@@ -350,12 +386,17 @@ class SequentialDrift:
             models.append(groups[key])
         self.cols = cols
         self.threshold = family_threshold(models, self.alpha * SIMULATION_MARGIN)
-        self.calibration = {"groups": len(groups), "simulated_streams_per_group": N_SIM,
-                            "seconds": round(time.perf_counter() - t0, 3), "window_rows": m0}
+        self.calibration = {
+            "groups": len(groups),
+            "simulated_streams_per_group": N_SIM,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "window_rows": m0,
+        }
 
     # -- use -----------------------------------------------------------------------
-    def update(self, window: Any = None, *, counts: dict[str, Any] | None = None, at: float | None = None
-               ) -> "AlarmStatus":
+    def update(
+        self, window: Any = None, *, counts: dict[str, Any] | None = None, at: float | None = None
+    ) -> "AlarmStatus":
         """Add one window (a table of rows, or its bin counts) and return the alarm state.
 
         Parameters
@@ -373,8 +414,10 @@ class SequentialDrift:
         if counts is None:
             counts = self.window_counts(window)
         elif self.threshold is None:
-            raise ValidationError("Bin counts need the detector's bins, which are set by window_rows.",
-                                  hint="Create it with window_rows=..., or pass the first window's rows.")
+            raise ValidationError(
+                "Bin counts need the detector's bins, which are set by window_rows.",
+                hint="Create it with window_rows=..., or pass the first window's rows.",
+            )
         counts = self._check_counts(counts)
         now = time.time() if at is None else float(at)
         if self.reset_at is None:
@@ -391,8 +434,10 @@ class SequentialDrift:
         per window, and much faster.
         """
         if self.threshold is None:
-            raise ValidationError("The detector is not calibrated yet (its bins depend on window_rows).",
-                                  hint="Create it with window_rows=..., or pass the first window's rows to update().")
+            raise ValidationError(
+                "The detector is not calibrated yet (its bins depend on window_rows).",
+                hint="Create it with window_rows=..., or pass the first window's rows to update().",
+            )
         m0 = int(self.window_rows or 1)
         arrays = {}
         for col in self.cols:
@@ -400,8 +445,11 @@ class SequentialDrift:
                 continue
             c = np.asarray(counts[col.name], dtype=float)
             if c.ndim != 2 or c.shape[1] != len(col.p) or not np.isfinite(c).all() or (c < 0).any():
-                raise ValidationError(f"counts[{col.name!r}] must be windows x {len(col.p)} finite, non-negative "
-                                      f"counts; got shape {c.shape}.", hint="Compute them with window_counts(rows).")
+                raise ValidationError(
+                    f"counts[{col.name!r}] must be windows x {len(col.p)} finite, non-negative "
+                    f"counts; got shape {c.shape}.",
+                    hint="Compute them with window_counts(rows).",
+                )
             arrays[col.name] = c
         n_windows = {a.shape[0] for a in arrays.values()}
         if len(n_windows) > 1:
@@ -414,8 +462,11 @@ class SequentialDrift:
             if col.name in arrays and t:
                 z, d, m = col.measures(arrays[col.name], m0)
                 zs[:, j], ds[:, j] = z, d
-                col.last = {"rows": int(m[-1]), "z": None if z[-1] != z[-1] else float(z[-1]),
-                            "shape": None if d[-1] != d[-1] else float(d[-1])}
+                col.last = {
+                    "rows": int(m[-1]),
+                    "z": None if z[-1] != z[-1] else float(z[-1]),
+                    "shape": None if d[-1] != d[-1] else float(d[-1]),
+                }
         # the CUSUMs of every column at once, window after window; NaN (no rows) leaves a CUSUM as it was
         sp = np.array([c.s_pos for c in self.cols])
         sn = np.array([c.s_neg for c in self.cols])
@@ -449,8 +500,11 @@ class SequentialDrift:
             self._calibrate()
         missing = [c.name for c in self.cols if c.name not in tab.columns]
         if missing:
-            raise ValidationError(f"The window has no column {missing[0]!r}; the reference profile has "
-                                  f"{[c.name for c in self.cols][:10]}.", hint="Pass rows with the profile's columns.")
+            raise ValidationError(
+                f"The window has no column {missing[0]!r}; the reference profile has "
+                f"{[c.name for c in self.cols][:10]}.",
+                hint="Pass rows with the profile's columns.",
+            )
         return {c.name: c.counts(tab.columns[c.name]).tolist() for c in self.cols}
 
     def _check_counts(self, counts: Any) -> dict[str, np.ndarray]:
@@ -465,8 +519,10 @@ class SequentialDrift:
             except (TypeError, ValueError):
                 raise ValidationError(f"counts[{col.name!r}] must be a list of numbers.") from None
             if c.shape != (len(col.p),) or not np.isfinite(c).all() or (c < 0).any():
-                raise ValidationError(f"counts[{col.name!r}] must be {len(col.p)} finite, non-negative counts; got "
-                                      f"shape {c.shape}.", hint="Compute them with window_counts(rows).")
+                raise ValidationError(
+                    f"counts[{col.name!r}] must be {len(col.p)} finite, non-negative counts; got shape {c.shape}.",
+                    hint="Compute them with window_counts(rows).",
+                )
             out[col.name] = c
         return out
 
@@ -484,34 +540,58 @@ class SequentialDrift:
         now = time.time() if at is None else float(at)
         cols = {}
         for col in self.cols:
-            cols[col.name] = {"statistic": col.statistic(), "alarm": bool(self.threshold is not None
-                                                                         and col.statistic() >= self.threshold),
-                              "cusum_up": col.s_pos if col.has_location else None,
-                              "cusum_down": col.s_neg if col.has_location else None,
-                              "cusum_shape": col.s_shape, "bins": len(col.p), **col.last}
+            cols[col.name] = {
+                "statistic": col.statistic(),
+                "alarm": bool(self.threshold is not None and col.statistic() >= self.threshold),
+                "cusum_up": col.s_pos if col.has_location else None,
+                "cusum_down": col.s_neg if col.has_location else None,
+                "cusum_shape": col.s_shape,
+                "bins": len(col.p),
+                **col.last,
+            }
         stat = max((c["statistic"] for c in cols.values()), default=0.0)
-        return AlarmStatus({
-            "alarm": bool(self.threshold is not None and stat >= self.threshold),
-            "statistic": stat, "threshold": self.threshold,
-            "windows_since_reset": self.windows,
-            "seconds_since_reset": None if self.reset_at is None else max(0.0, now - self.reset_at),
-            "alarm_since_window": self.alarm_at_window,
-            "alpha": self.alpha, "horizon": self.horizon, "shift": self.shift, "window_rows": self.window_rows,
-            "expected_checks_to_false_alarm": self.horizon / -math.log1p(-self.alpha),
-            "columns": cols, "calibration": self.calibration,
-            "method": "CUSUM per column on binned location and chi-squared measures; threshold by simulation "
-                      "under no drift with the reference's own noise, family-wise over columns",
-        })
+        return AlarmStatus(
+            {
+                "alarm": bool(self.threshold is not None and stat >= self.threshold),
+                "statistic": stat,
+                "threshold": self.threshold,
+                "windows_since_reset": self.windows,
+                "seconds_since_reset": None if self.reset_at is None else max(0.0, now - self.reset_at),
+                "alarm_since_window": self.alarm_at_window,
+                "alpha": self.alpha,
+                "horizon": self.horizon,
+                "shift": self.shift,
+                "window_rows": self.window_rows,
+                "expected_checks_to_false_alarm": self.horizon / -math.log1p(-self.alpha),
+                "columns": cols,
+                "calibration": self.calibration,
+                "method": "CUSUM per column on binned location and chi-squared measures; threshold by simulation "
+                "under no drift with the reference's own noise, family-wise over columns",
+            }
+        )
 
     # -- persistence ---------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The detector's settings, calibration and running state, as JSON-able data."""
-        return to_jsonable({"kind": "modelops-sequential-drift", "schema": SCHEMA, "alpha": self.alpha,
-                            "horizon": self.horizon, "shift": self.shift, "window_rows": self.window_rows,
-                            "seed": self.seed, "names": self.names, "threshold": self.threshold,
-                            "calibration": self.calibration, "windows": self.windows, "reset_at": self.reset_at,
-                            "alarm_at_window": self.alarm_at_window, "profile": self.profile.to_dict(),
-                            "columns": [c.to_dict() for c in self.cols]})
+        return to_jsonable(
+            {
+                "kind": "modelops-sequential-drift",
+                "schema": SCHEMA,
+                "alpha": self.alpha,
+                "horizon": self.horizon,
+                "shift": self.shift,
+                "window_rows": self.window_rows,
+                "seed": self.seed,
+                "names": self.names,
+                "threshold": self.threshold,
+                "calibration": self.calibration,
+                "windows": self.windows,
+                "reset_at": self.reset_at,
+                "alarm_at_window": self.alarm_at_window,
+                "profile": self.profile.to_dict(),
+                "columns": [c.to_dict() for c in self.cols],
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: Any) -> "SequentialDrift":
@@ -519,11 +599,20 @@ class SequentialDrift:
         if not isinstance(data, dict) or data.get("kind") != "modelops-sequential-drift":
             raise ValidationError("The data is not a sequential drift state (expected SequentialDrift.to_dict()).")
         if int(data.get("schema", 0)) > SCHEMA:
-            raise ValidationError(f"The state has schema {data.get('schema')}; this version reads schema {SCHEMA}.",
-                                  hint="Upgrade jupyter-modelops.")
+            raise ValidationError(
+                f"The state has schema {data.get('schema')}; this version reads schema {SCHEMA}.",
+                hint="Upgrade jupyter-modelops.",
+            )
         try:
-            det = cls(data["profile"], alpha=data["alpha"], horizon=data["horizon"], shift=data["shift"],
-                      window_rows=None, columns=data["names"], seed=data["seed"])
+            det = cls(
+                data["profile"],
+                alpha=data["alpha"],
+                horizon=data["horizon"],
+                shift=data["shift"],
+                window_rows=None,
+                columns=data["names"],
+                seed=data["seed"],
+            )
             det.window_rows = None if data["window_rows"] is None else int(data["window_rows"])
             det.threshold = None if data["threshold"] is None else float(data["threshold"])
             if det.threshold is not None and not (math.isfinite(det.threshold) and det.threshold > 0):
@@ -534,8 +623,12 @@ class SequentialDrift:
             det.alarm_at_window = None if data["alarm_at_window"] is None else int(data["alarm_at_window"])
             det.cols = [_Column.from_dict(c) for c in data["columns"]]
             for col in det.cols:
-                if col.name not in det.names or not np.isfinite(col.p).all() or (col.p <= 0).any() or \
-                        not all(math.isfinite(s) and s >= 0 for s in (col.s_pos, col.s_neg, col.s_shape)):
+                if (
+                    col.name not in det.names
+                    or not np.isfinite(col.p).all()
+                    or (col.p <= 0).any()
+                    or not all(math.isfinite(s) and s >= 0 for s in (col.s_pos, col.s_neg, col.s_shape))
+                ):
                     raise ValueError(col.name)
                 if col.kind == "numeric":
                     e = np.asarray(col.edges if col.edges is not None else [None], dtype=float)
@@ -546,8 +639,10 @@ class SequentialDrift:
         except ValidationError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValidationError(f"The sequential drift state is damaged or incomplete ({exc}).",
-                                  hint="Start a new detector from the reference profile.") from None
+            raise ValidationError(
+                f"The sequential drift state is damaged or incomplete ({exc}).",
+                hint="Start a new detector from the reference profile.",
+            ) from None
         return det
 
     def save(self, path: str | Path) -> Path:
@@ -584,25 +679,40 @@ class AlarmStatus(Result):
     def _summary(self) -> str:
         d = self.data
         state = "ALARM" if d["alarm"] else "no alarm"
-        return (f"SequentialDrift {state}: statistic {fmt(d['statistic'], 3)} / threshold {fmt(d['threshold'], 3)} "
-                f"after {d['windows_since_reset']} windows")
+        return (
+            f"SequentialDrift {state}: statistic {fmt(d['statistic'], 3)} / threshold {fmt(d['threshold'], 3)} "
+            f"after {d['windows_since_reset']} windows"
+        )
 
     def to_html(self) -> str:
         th = self.data["threshold"]
         rows = []
         for name, c in sorted(self.data["columns"].items(), key=lambda kv: -kv[1]["statistic"]):
             flag = '<span class="fail">alarm</span>' if c["alarm"] else ""
-            rows.append([esc(name), esc(fmt(c["statistic"], 3)), esc(fmt(c.get("z"), 3)), esc(fmt(c.get("shape"), 3)),
-                         esc(fmt(c.get("rows"))), flag])
+            rows.append(
+                [
+                    esc(name),
+                    esc(fmt(c["statistic"], 3)),
+                    esc(fmt(c.get("z"), 3)),
+                    esc(fmt(c.get("shape"), 3)),
+                    esc(fmt(c.get("rows"))),
+                    flag,
+                ]
+            )
         body = table(rows, ["column", "statistic", "location z", "shape D", "rows", ""], raw_cols=range(6))
-        sub = (f"threshold {fmt(th, 3)} for at most {fmt(self.data['alpha'], 3)} probability of a false alarm in "
-               f"{self.data['horizon']} checks")
+        sub = (
+            f"threshold {fmt(th, 3)} for at most {fmt(self.data['alpha'], 3)} probability of a false alarm in "
+            f"{self.data['horizon']} checks"
+        )
         return page(self._summary(), body, subtitle=sub)
 
 
 def _check_float(name: str, value: Any, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or \
-            not (lo <= float(value) <= hi):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not (lo <= float(value) <= hi)
+    ):
         raise ValidationError(f"{name} must be a number between {lo:g} and {hi:g}; got {value!r}.")
 
 
@@ -611,9 +721,19 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
         raise ValidationError(f"{name} must be an integer between {lo} and {hi}; got {value!r}.")
 
 
-def alarm(ref: Any, data: Any, *, state: str | Path, reference: Any = None, alpha: float = 0.05, horizon: int = 720,
-          shift: float = 4.0, window_rows: int | None = None, reset: bool = False, at: float | None = None
-          ) -> AlarmStatus:
+def alarm(
+    ref: Any,
+    data: Any,
+    *,
+    state: str | Path,
+    reference: Any = None,
+    alpha: float = 0.05,
+    horizon: int = 720,
+    shift: float = 4.0,
+    window_rows: int | None = None,
+    reset: bool = False,
+    at: float | None = None,
+) -> AlarmStatus:
     """One check of a recurring drift alarm: add a window to the stored test, save it, return the alarm state.
 
     Each scheduled run (an hourly report, a cron line) calls this with the new window; the sequential
@@ -644,7 +764,9 @@ def alarm(ref: Any, data: Any, *, state: str | Path, reference: Any = None, alph
 
     path = Path(state)
     if path.suffix.lower() != ".json":
-        raise ValidationError(f"state must be a .json file; got '{state}'.", hint="For example state='churn-alarm.json'.")
+        raise ValidationError(
+            f"state must be a .json file; got '{state}'.", hint="For example state='churn-alarm.json'."
+        )
     if isinstance(data, (str, Path)):
         data = read_table(str(data), what="window")
     name = str(getattr(ref, "ref", ref))
@@ -654,8 +776,10 @@ def alarm(ref: Any, data: Any, *, state: str | Path, reference: Any = None, alph
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(f"The alarm state file '{state}' is not valid JSON ({exc}).") from None
         if isinstance(stored, dict) and stored.get("model") not in (None, name):
-            raise ValidationError(f"The alarm state '{state}' belongs to {stored.get('model')!r}, not {name!r}.",
-                                  hint="Use one state file per model.")
+            raise ValidationError(
+                f"The alarm state '{state}' belongs to {stored.get('model')!r}, not {name!r}.",
+                hint="Use one state file per model.",
+            )
         det = SequentialDrift.from_dict(stored)
     else:
         if reference is None:
@@ -663,8 +787,10 @@ def alarm(ref: Any, data: Any, *, state: str | Path, reference: Any = None, alph
 
             reference = get(ref).profile()
             if reference is None:
-                raise ValidationError(f"{name} has no stored reference profile.",
-                                      hint="Snapshot the model with data=X_train, or pass reference=mo.profile(X_ref).")
+                raise ValidationError(
+                    f"{name} has no stored reference profile.",
+                    hint="Snapshot the model with data=X_train, or pass reference=mo.profile(X_ref).",
+                )
         det = SequentialDrift(reference, alpha=alpha, horizon=horizon, shift=shift, window_rows=window_rows)
     if reset:
         det.reset(at=at)

@@ -46,8 +46,10 @@ def _as_scores(values: Any, *, what: str) -> np.ndarray:
     if s.ndim == 2 and s.shape[1] == 2:
         s = s[:, 1]
     if s.ndim != 1 or s.size == 0:
-        raise ValidationError(f"{what} must be a non-empty 1-D array of scores; got shape {s.shape}.",
-                              hint="Pass model.predict_proba(X)[:, 1].")
+        raise ValidationError(
+            f"{what} must be a non-empty 1-D array of scores; got shape {s.shape}.",
+            hint="Pass model.predict_proba(X)[:, 1].",
+        )
     if not np.isfinite(s).all():
         raise ValidationError(f"{what} contains NaN or infinite scores.", hint="Drop or fix those rows first.")
     return s
@@ -140,8 +142,13 @@ def _metrics_from_draws(y: np.ndarray, pred: np.ndarray, ranks: np.ndarray) -> d
     tn = n - tp - fp - fn
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = (yf @ ranks - pos * (pos + 1) / 2.0) / (pos * (n - pos))
-        return {"accuracy": (tp + tn) / n, "roc_auc": auc, "f1": 2 * tp / (2 * tp + fp + fn),
-                "precision": tp / n_pred if n_pred else np.full(pos.shape, np.nan), "recall": tp / pos}
+        return {
+            "accuracy": (tp + tn) / n,
+            "roc_auc": auc,
+            "f1": 2 * tp / (2 * tp + fp + fn),
+            "precision": tp / n_pred if n_pred else np.full(pos.shape, np.nan),
+            "recall": tp / pos,
+        }
 
 
 def realized_metrics(y: np.ndarray, s: np.ndarray, *, threshold: float) -> dict[str, float]:
@@ -182,25 +189,40 @@ class PerformanceEstimator:
     True
     """
 
-    def __init__(self, reference_scores: Any, reference_labels: Any, *, threshold: float = 0.5,
-                 pos_label: Any = None, confidence: float = 0.95, seed: int = 0) -> None:
+    def __init__(
+        self,
+        reference_scores: Any,
+        reference_labels: Any,
+        *,
+        threshold: float = 0.5,
+        pos_label: Any = None,
+        confidence: float = 0.95,
+        seed: int = 0,
+    ) -> None:
         s = _as_scores(reference_scores, what="reference_scores")
         y = self._labels(reference_labels, n=s.size, what="reference_labels", pos_label=pos_label, fit=True)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) or \
-                not math.isfinite(float(threshold)):
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float, np.floating))
+            or not math.isfinite(float(threshold))
+        ):
             raise ValidationError(f"threshold must be a finite number; got {threshold!r}.")
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
             raise ValidationError(f"confidence must be a number in [0.5, 1); got {confidence!r}.")
         if y.sum() < 10 or (~y).sum() < 10:
-            raise ValidationError(f"The reference needs at least 10 rows of each class to calibrate scores; it has "
-                                  f"{int(y.sum())} positive and {int((~y).sum())} negative.")
+            raise ValidationError(
+                f"The reference needs at least 10 rows of each class to calibrate scores; it has "
+                f"{int(y.sum())} positive and {int((~y).sum())} negative."
+            )
         self.threshold, self.confidence, self.seed = float(threshold), float(confidence), int(seed)
         self.n_reference = int(s.size)
         rng = np.random.default_rng(self.seed)
 
         self.method = _choose_calibration(s, y, seed=self.seed)
-        self.bootstrap = [_Calibrator(self.method).fit(s[idx], y[idx])
-                          for idx in (rng.integers(0, s.size, s.size) for _ in range(N_CALIBRATORS))]
+        self.bootstrap = [
+            _Calibrator(self.method).fit(s[idx], y[idx])
+            for idx in (rng.integers(0, s.size, s.size) for _ in range(N_CALIBRATORS))
+        ]
         self.score_range = (float(np.quantile(s, 0.005)), float(np.quantile(s, 0.995)))
         self.reference = realized_metrics(y, s, threshold=self.threshold)
 
@@ -218,10 +240,12 @@ class PerformanceEstimator:
             except TypeError:
                 pass
             if len(classes) != 2 or present.size != n:
-                raise ValidationError(f"{what} must hold exactly two classes and no missing values; found "
-                                      f"{len(classes)} class(es){'' if present.size == n else ' and missing values'}.",
-                                      hint="Performance is estimated for binary classifiers only; regression and "
-                                           "multiclass are not estimated.")
+                raise ValidationError(
+                    f"{what} must hold exactly two classes and no missing values; found "
+                    f"{len(classes)} class(es){'' if present.size == n else ' and missing values'}.",
+                    hint="Performance is estimated for binary classifiers only; regression and "
+                    "multiclass are not estimated.",
+                )
             if pos_label is None:
                 pos_label = classes[-1]
             elif pos_label not in classes:
@@ -230,7 +254,9 @@ class PerformanceEstimator:
         known = set(self.classes)
         bad = [v for v in arr if v not in known]
         if bad:
-            raise ValidationError(f"{what} holds {bad[0]!r}, which is not one of the reference's labels {self.classes}.")
+            raise ValidationError(
+                f"{what} holds {bad[0]!r}, which is not one of the reference's labels {self.classes}."
+            )
         return np.array([v == self.pos_label for v in arr], dtype=bool)
 
     def probabilities(self, scores: Any) -> np.ndarray:
@@ -260,10 +286,13 @@ class PerformanceEstimator:
         fp = float(pred.sum() - tp)
         fn = float(p.sum() - tp)
         n = s.size
-        point = {"accuracy": (tp + (n - pred.sum() - fn)) / n, "roc_auc": expected_auc(s, p),
-                 "f1": 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) > 0 else float("nan"),
-                 "precision": tp / (tp + fp) if (tp + fp) > 0 else float("nan"),
-                 "recall": tp / (tp + fn) if (tp + fn) > 0 else float("nan")}
+        point = {
+            "accuracy": (tp + (n - pred.sum() - fn)) / n,
+            "roc_auc": expected_auc(s, p),
+            "f1": 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) > 0 else float("nan"),
+            "precision": tp / (tp + fp) if (tp + fp) > 0 else float("nan"),
+            "recall": tp / (tp + fn) if (tp + fn) > 0 else float("nan"),
+        }
         draws = self._draws(s, pred)
         lo_q, hi_q = (1 - self.confidence) / 2, 1 - (1 - self.confidence) / 2
         metrics: dict[str, dict] = {}
@@ -275,18 +304,30 @@ class PerformanceEstimator:
         flags = []
         outside = float(np.mean((s < self.score_range[0]) | (s > self.score_range[1])))
         if outside > EXTRAPOLATION_SHARE:
-            flags.append({"code": "extrapolation",
-                          "message": f"{outside:.0%} of the window's scores lie outside the reference's central 99%: "
-                                     "their calibration is extrapolated, so the estimate may be off."})
+            flags.append(
+                {
+                    "code": "extrapolation",
+                    "message": f"{outside:.0%} of the window's scores lie outside the reference's central 99%: "
+                    "their calibration is extrapolated, so the estimate may be off.",
+                }
+            )
         labelled: dict[str, Any] = {"n": 0}
         if labels is not None:
             labelled = self._check_labels(labels, s, p, metrics, flags)
-        return PerformanceEstimate({
-            "n": n, "confidence": self.confidence, "threshold": self.threshold, "metrics": metrics,
-            "expected_positive_rate": float(p.mean()), "scores_outside_reference": outside,
-            "labelled": labelled, "flags": flags, "method": f"confidence-based ({self.method} calibration on the reference)",
-            "n_reference": self.n_reference,
-        })
+        return PerformanceEstimate(
+            {
+                "n": n,
+                "confidence": self.confidence,
+                "threshold": self.threshold,
+                "metrics": metrics,
+                "expected_positive_rate": float(p.mean()),
+                "scores_outside_reference": outside,
+                "labelled": labelled,
+                "flags": flags,
+                "method": f"confidence-based ({self.method} calibration on the reference)",
+                "n_reference": self.n_reference,
+            }
+        )
 
     def _draws(self, s: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(self.seed + 1)
@@ -321,23 +362,36 @@ class PerformanceEstimator:
         z = (float(y.sum()) - float(ps.sum())) / sd
         out.update(positives=int(y.sum()), expected_positives=float(ps.sum()), calibration_z=z)
         if abs(z) > CALIBRATION_Z:
-            flags.append({"code": "calibration",
-                          "message": f"The labelled rows have {int(y.sum())} positives where the calibrated scores "
-                                     f"expect {ps.sum():.1f} (z = {z:.1f}): P(y | score) has changed (concept shift), "
-                                     "so estimates without labels are not to be trusted."})
+            flags.append(
+                {
+                    "code": "calibration",
+                    "message": f"The labelled rows have {int(y.sum())} positives where the calibrated scores "
+                    f"expect {ps.sum():.1f} (z = {z:.1f}): P(y | score) has changed (concept shift), "
+                    "so estimates without labels are not to be trusted.",
+                }
+            )
         if 0 < y.sum() < k:
             real = realized_metrics(y, s[have], threshold=self.threshold)
             out["metrics"] = real
             for name, v in real.items():
                 metrics[name]["realized"] = v
             if k == s.size:
-                missed = [name for name, v in real.items() if metrics[name]["low"] is not None and
-                          math.isfinite(v) and not metrics[name]["low"] <= v <= metrics[name]["high"]]
+                missed = [
+                    name
+                    for name, v in real.items()
+                    if metrics[name]["low"] is not None
+                    and math.isfinite(v)
+                    and not metrics[name]["low"] <= v <= metrics[name]["high"]
+                ]
                 out["outside_interval"] = missed
                 if len(missed) >= 2:
-                    flags.append({"code": "realized_outside",
-                                  "message": f"The realized {', '.join(missed)} fall outside the estimate's intervals: "
-                                             "the estimate's assumptions do not hold for this window."})
+                    flags.append(
+                        {
+                            "code": "realized_outside",
+                            "message": f"The realized {', '.join(missed)} fall outside the estimate's intervals: "
+                            "the estimate's assumptions do not hold for this window.",
+                        }
+                    )
         return out
 
 
@@ -363,21 +417,33 @@ class PerformanceEstimate(Result):
         flag = f", {len(self.data['flags'])} flag(s)" if self.data["flags"] else ""
         name = next(iter(m))
         auc = f", ROC AUC {fmt(m['roc_auc']['estimate'], 3)}" if "roc_auc" in m else ""
-        return (f"PerformanceEstimate n={self.data['n']:,}: {name} {fmt(m[name]['estimate'], 3)} "
-                f"[{fmt(m[name]['low'], 3)}, {fmt(m[name]['high'], 3)}]{auc}{flag}")
+        return (
+            f"PerformanceEstimate n={self.data['n']:,}: {name} {fmt(m[name]['estimate'], 3)} "
+            f"[{fmt(m[name]['low'], 3)}, {fmt(m[name]['high'], 3)}]{auc}{flag}"
+        )
 
     def to_html(self) -> str:
-        rows = [[name, d["estimate"], f"[{fmt(d['low'], 3)}, {fmt(d['high'], 3)}]", d["reference"], d.get("realized")]
-                for name, d in self.data["metrics"].items()]
+        rows = [
+            [name, d["estimate"], f"[{fmt(d['low'], 3)}, {fmt(d['high'], 3)}]", d["reference"], d.get("realized")]
+            for name, d in self.data["metrics"].items()
+        ]
         body = table(rows, ["metric", "estimate", f"{self.data['confidence']:.0%} interval", "reference", "realized"])
         for f in self.data["flags"]:
             body += f'<div class="warn">{esc(f["message"])}</div>'
         return page(self._summary(), body, subtitle="estimated from calibrated scores, without labels")
 
 
-def estimate_performance(reference_scores: Any, reference_labels: Any, scores: Any, *, labels: Any = None,
-                         threshold: float = 0.5, pos_label: Any = None, confidence: float = 0.95,
-                         seed: int = 0) -> PerformanceEstimate:
+def estimate_performance(
+    reference_scores: Any,
+    reference_labels: Any,
+    scores: Any,
+    *,
+    labels: Any = None,
+    threshold: float = 0.5,
+    pos_label: Any = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PerformanceEstimate:
     """Estimate a binary classifier's metrics on a window without labels, with intervals.
 
     Shorthand for ``PerformanceEstimator(reference_scores, reference_labels, ...).estimate(scores, labels=labels)``;
@@ -400,6 +466,7 @@ def estimate_performance(reference_scores: Any, reference_labels: Any, scores: A
         ``metrics[name]`` has ``estimate``, ``low``, ``high``, ``reference`` and, with labels, ``realized``;
         ``flags`` lists broken assumptions (extrapolated calibration, calibration drift, realized outside).
     """
-    est = PerformanceEstimator(reference_scores, reference_labels, threshold=threshold, pos_label=pos_label,
-                               confidence=confidence, seed=seed)
+    est = PerformanceEstimator(
+        reference_scores, reference_labels, threshold=threshold, pos_label=pos_label, confidence=confidence, seed=seed
+    )
     return est.estimate(scores, labels=labels)

@@ -23,10 +23,20 @@ PROBABILITY_OUTPUTS = ("predict_proba", "probabilities")
 MAX_WINDOWS = 20_000
 
 
-def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = None, reference: Any = None,
-            performance: PerformanceEstimator | None = None, score_column: str | None = None,
-            alpha: float = 0.05, horizon: int | None = None, window_rows: int | None = None,
-            store: str | None = None) -> "MonitorReport":
+def monitor(
+    ref: Any,
+    since: Any = "30d",
+    every: Any = "1h",
+    *,
+    until: Any = None,
+    reference: Any = None,
+    performance: PerformanceEstimator | None = None,
+    score_column: str | None = None,
+    alpha: float = 0.05,
+    horizon: int | None = None,
+    window_rows: int | None = None,
+    store: str | None = None,
+) -> "MonitorReport":
     """A deployed model's captured traffic as a time series of windows, with drift alarms and performance.
 
     Parameters
@@ -78,35 +88,47 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     t0 = parse_time(since, arg="since", now=now)
     df = captures(ref, since=since, until=until, store=store)
     if not len(df):
-        raise ValidationError(f"No request of {ref} was captured in the period.",
-                              hint="Check that the deployment captures (serve(..., capture=True)) and the period.")
+        raise ValidationError(
+            f"No request of {ref} was captured in the period.",
+            hint="Check that the deployment captures (serve(..., capture=True)) and the period.",
+        )
     if t0 is None:
         t0 = float(df["ts"].min().timestamp()) if len(df) else t1 - step
     n_windows = max(1, math.ceil((t1 - t0) / step))
     if n_windows > MAX_WINDOWS:
-        raise ValidationError(f"{n_windows:,} windows of {every!r} since {since!r} are too many (at most "
-                              f"{MAX_WINDOWS:,}).", hint="Choose a longer 'every' or a shorter 'since'.")
+        raise ValidationError(
+            f"{n_windows:,} windows of {every!r} since {since!r} are too many (at most {MAX_WINDOWS:,}).",
+            hint="Choose a longer 'every' or a shorter 'since'.",
+        )
     features = [c for c in profile.columns if c in df.columns]
     if not features:
-        raise ValidationError(f"The captures have none of the reference profile's columns {list(profile.columns)[:8]}.",
-                              hint="Pass reference= the profile of the captured inputs.")
+        raise ValidationError(
+            f"The captures have none of the reference profile's columns {list(profile.columns)[:8]}.",
+            hint="Pass reference= the profile of the captured inputs.",
+        )
     if performance is not None and score_column is None:
         found = [c for c in PROBABILITY_OUTPUTS if c in df.columns]
         if not found:
-            raise ValidationError("performance needs score_column: the captured output with the positive class's "
-                                  f"score (a served classifier's is one of {list(PROBABILITY_OUTPUTS)}).")
+            raise ValidationError(
+                "performance needs score_column: the captured output with the positive class's "
+                f"score (a served classifier's is one of {list(PROBABILITY_OUTPUTS)})."
+            )
         score_column = found[0]
     if score_column is not None and score_column not in df.columns:
-        raise ValidationError(f"The captures have no column {score_column!r}; outputs and inputs are "
-                              f"{[c for c in df.columns if c not in ('request_id', 'row', 'ts')][:12]}.")
+        raise ValidationError(
+            f"The captures have no column {score_column!r}; outputs and inputs are "
+            f"{[c for c in df.columns if c not in ('request_id', 'row', 'ts')][:12]}."
+        )
     ts = df["ts"].map(lambda t: t.timestamp()).to_numpy(dtype=float) if len(df) else np.empty(0)
     idx = np.floor((ts - t0) / step).astype(np.int64)
     ok = df["status"].to_numpy() == 200 if len(df) else np.empty(0, dtype=bool)
     good_rows = [np.flatnonzero((idx == w) & ok) for w in range(n_windows)]
     sizes = [len(r) for r in good_rows if len(r)]
     if not sizes:
-        raise ValidationError(f"No request of {ref} was captured with success in the period ({len(df)} captured rows).",
-                              hint="Check that the deployment captures (serve(..., capture=True)) and the period.")
+        raise ValidationError(
+            f"No request of {ref} was captured with success in the period ({len(df)} captured rows).",
+            hint="Check that the deployment captures (serve(..., capture=True)) and the period.",
+        )
     rows0 = window_rows or (int(np.median(sizes)) if sizes else 1)
     horizon = horizon or max(n_windows, int(round(30 * 86400 / step)))
     alarm = SequentialDrift(profile, alpha=alpha, horizon=horizon, window_rows=rows0, columns=features)
@@ -122,14 +144,21 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
     rng = np.random.default_rng(0)
     for w in range(n_windows):
         sel = np.flatnonzero(idx == w)
-        win: dict[str, Any] = {"start": pd.Timestamp(t0 + w * step, unit="s", tz="UTC").isoformat(),
-                               "rows": int(len(sel)), "ok_rows": int(len(good_rows[w]))}
+        win: dict[str, Any] = {
+            "start": pd.Timestamp(t0 + w * step, unit="s", tz="UTC").isoformat(),
+            "rows": int(len(sel)),
+            "ok_rows": int(len(good_rows[w])),
+        }
         if len(sel):
             req = df.iloc[sel].drop_duplicates("request_id")
             lat = req["latency_ms"].to_numpy(dtype=float)
-            win.update(requests=int(len(req)), latency_p50_ms=float(np.percentile(lat, 50)),
-                       latency_p95_ms=float(np.percentile(lat, 95)), latency_p99_ms=float(np.percentile(lat, 99)),
-                       error_rate=float(np.mean(req["status"].to_numpy() >= 400)))
+            win.update(
+                requests=int(len(req)),
+                latency_p50_ms=float(np.percentile(lat, 50)),
+                latency_p95_ms=float(np.percentile(lat, 95)),
+                latency_p99_ms=float(np.percentile(lat, 99)),
+                error_rate=float(np.mean(req["status"].to_numpy() >= 400)),
+            )
         else:
             win.update(requests=0, latency_p50_ms=None, latency_p95_ms=None, latency_p99_ms=None, error_rate=None)
         win["drift"] = {name: {"z": _num(z[w]), "shape": _num(d[w])} for name, (z, d, _) in measures.items()}
@@ -141,19 +170,28 @@ def monitor(ref: Any, since: Any = "30d", every: Any = "1h", *, until: Any = Non
             labels = part["y_true"].to_numpy(dtype=object) if "y_true" in part.columns else None
             if performance is not None:
                 est = performance.estimate(scores, labels=labels)
-                win["estimated"] = {k: {"estimate": v["estimate"], "low": v["low"], "high": v["high"]}
-                                    for k, v in est.metrics.items()}
+                win["estimated"] = {
+                    k: {"estimate": v["estimate"], "low": v["low"], "high": v["high"]} for k, v in est.metrics.items()
+                }
                 win["flags"] = [f["code"] for f in est.flags]
             if labels is not None:
                 win["realized"] = _realized(scores, labels, performance, rng)
         windows.append(win)
-    return MonitorReport({
-        "model": str(ref), "since": pd.Timestamp(t0, unit="s", tz="UTC").isoformat(),
-        "until": pd.Timestamp(t1, unit="s", tz="UTC").isoformat(), "every_seconds": step,
-        "features": features, "threshold": alarm.threshold, "alpha": alpha, "horizon": horizon,
-        "window_rows": rows0, "first_alarm": None if run["first_alarm"] is None else windows[run["first_alarm"]]["start"],
-        "windows": windows,
-    })
+    return MonitorReport(
+        {
+            "model": str(ref),
+            "since": pd.Timestamp(t0, unit="s", tz="UTC").isoformat(),
+            "until": pd.Timestamp(t1, unit="s", tz="UTC").isoformat(),
+            "every_seconds": step,
+            "features": features,
+            "threshold": alarm.threshold,
+            "alpha": alpha,
+            "horizon": horizon,
+            "window_rows": rows0,
+            "first_alarm": None if run["first_alarm"] is None else windows[run["first_alarm"]]["start"],
+            "windows": windows,
+        }
+    )
 
 
 def _scores(col: Any, name: str) -> np.ndarray:
@@ -162,8 +200,10 @@ def _scores(col: Any, name: str) -> np.ndarray:
     if values.dtype == object and len(values) and np.ndim(values[0]) == 1:
         probs = np.stack([np.asarray(v, dtype=float) for v in values])
         if probs.shape[1] != 2:
-            raise ValidationError(f"The column {name!r} holds {probs.shape[1]} class probabilities; performance is "
-                                  "estimated for binary classifiers only.")
+            raise ValidationError(
+                f"The column {name!r} holds {probs.shape[1]} class probabilities; performance is "
+                "estimated for binary classifiers only."
+            )
         return probs[:, 1]
     try:
         return values.astype(float)
@@ -184,13 +224,16 @@ def _reference(ref: Any, reference: Any) -> Any:
 
     stored = get(ref).profile()
     if stored is None:
-        raise ValidationError(f"{ref} has no stored reference profile.",
-                              hint="Snapshot the model with data=X_train, or pass reference=mo.profile(X_ref).")
+        raise ValidationError(
+            f"{ref} has no stored reference profile.",
+            hint="Snapshot the model with data=X_train, or pass reference=mo.profile(X_ref).",
+        )
     return stored
 
 
-def _realized(scores: np.ndarray, labels: np.ndarray, performance: PerformanceEstimator | None,
-              rng: np.random.Generator) -> dict | None:
+def _realized(
+    scores: np.ndarray, labels: np.ndarray, performance: PerformanceEstimator | None, rng: np.random.Generator
+) -> dict | None:
     import pandas as pd
 
     have = ~pd.isna(labels)
@@ -217,8 +260,11 @@ def _realized(scores: np.ndarray, labels: np.ndarray, performance: PerformanceEs
     out: dict[str, Any] = {"n": int(y.size)}
     for k, v in point.items():
         b = np.asarray([x for x in boots[k] if x == x])
-        out[k] = {"value": v, "low": float(np.quantile(b, 0.025)) if b.size else None,
-                  "high": float(np.quantile(b, 0.975)) if b.size else None}
+        out[k] = {
+            "value": v,
+            "low": float(np.quantile(b, 0.025)) if b.size else None,
+            "high": float(np.quantile(b, 0.975)) if b.size else None,
+        }
     return out
 
 
@@ -249,15 +295,23 @@ class MonitorReport(Result):
     def _series(self) -> dict[str, Any]:
         ws = self.windows
         x = list(range(len(ws)))
-        out: dict[str, Any] = {"x": x, "rows": [w["rows"] for w in ws],
-                               "p95": [_nan(w.get("latency_p95_ms")) for w in ws],
-                               "errors": [_nan(w.get("error_rate")) for w in ws],
-                               "stat": [w["alarm_statistic"] for w in ws]}
+        out: dict[str, Any] = {
+            "x": x,
+            "rows": [w["rows"] for w in ws],
+            "p95": [_nan(w.get("latency_p95_ms")) for w in ws],
+            "errors": [_nan(w.get("error_rate")) for w in ws],
+            "stat": [w["alarm_statistic"] for w in ws],
+        }
         for key in ("estimated", "realized"):
             vals = [w.get(key) or {} for w in ws]
-            out[key] = {m: ([_nan((v.get(m) or {}).get("estimate" if key == "estimated" else "value")) for v in vals],
-                            [_nan((v.get(m) or {}).get("low")) for v in vals],
-                            [_nan((v.get(m) or {}).get("high")) for v in vals]) for m in ("accuracy", "roc_auc")}
+            out[key] = {
+                m: (
+                    [_nan((v.get(m) or {}).get("estimate" if key == "estimated" else "value")) for v in vals],
+                    [_nan((v.get(m) or {}).get("low")) for v in vals],
+                    [_nan((v.get(m) or {}).get("high")) for v in vals],
+                )
+                for m in ("accuracy", "roc_auc")
+            }
         return out
 
     def to_html(self) -> str:
@@ -269,8 +323,12 @@ class MonitorReport(Result):
         charts = [
             line_chart([("rows", x, s["rows"])], title="traffic", xlabel="window", ylabel="rows"),
             line_chart([("p95 ms", x, s["p95"])], title="latency p95", xlabel="window", ylabel="ms"),
-            line_chart([("statistic", x, s["stat"]), ("threshold", x, [th] * len(x))], title="drift alarm",
-                       xlabel="window", ylabel="CUSUM"),
+            line_chart(
+                [("statistic", x, s["stat"]), ("threshold", x, [th] * len(x))],
+                title="drift alarm",
+                xlabel="window",
+                ylabel="CUSUM",
+            ),
         ]
         for m in ("accuracy", "roc_auc"):
             est, real = s["estimated"][m], s["realized"][m]
@@ -286,12 +344,29 @@ class MonitorReport(Result):
         for w in self.windows[-24:]:
             est = (w.get("estimated") or {}).get("accuracy") or {}
             real = (w.get("realized") or {}).get("accuracy") or {}
-            rows.append([w["start"], w["rows"], w.get("latency_p95_ms"), w.get("error_rate"), w["alarm_statistic"],
-                         "ALARM" if w["alarm"] else "", est.get("estimate"), real.get("value")])
-        body = '<div class="figs">' + "".join(charts) + "</div>" + "<h4>last windows</h4>" + table(
-            rows, ["start", "rows", "p95 ms", "error rate", "alarm statistic", "", "est. accuracy", "accuracy"])
-        sub = (f"windows of {fmt(self.data['every_seconds'] / 3600, 3)} h; alarm threshold {fmt(th, 3)} for at most "
-               f"{fmt(self.data['alpha'], 3)} false-alarm probability over {self.data['horizon']} windows")
+            rows.append(
+                [
+                    w["start"],
+                    w["rows"],
+                    w.get("latency_p95_ms"),
+                    w.get("error_rate"),
+                    w["alarm_statistic"],
+                    "ALARM" if w["alarm"] else "",
+                    est.get("estimate"),
+                    real.get("value"),
+                ]
+            )
+        body = (
+            '<div class="figs">'
+            + "".join(charts)
+            + "</div>"
+            + "<h4>last windows</h4>"
+            + table(rows, ["start", "rows", "p95 ms", "error rate", "alarm statistic", "", "est. accuracy", "accuracy"])
+        )
+        sub = (
+            f"windows of {fmt(self.data['every_seconds'] / 3600, 3)} h; alarm threshold {fmt(th, 3)} for at most "
+            f"{fmt(self.data['alpha'], 3)} false-alarm probability over {self.data['horizon']} windows"
+        )
         return page(self._summary(), body, subtitle=sub)
 
     def figures(self) -> list:

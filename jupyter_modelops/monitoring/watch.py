@@ -67,15 +67,19 @@ class Watch(Result):
 
     def to_html(self) -> str:
         e = self.entry
-        rows = [[k, e.get(k)] for k in ("id", "deployment", "cluster", "ref", "on_alarm", "notify", "max_error_rate",
-                                        "cron", "target")]
+        rows = [
+            [k, e.get(k)]
+            for k in ("id", "deployment", "cluster", "ref", "on_alarm", "notify", "max_error_rate", "cron", "target")
+        ]
         return page("Watch" + (" (removed)" if e.get("removed") else ""), table(rows, ["", ""]))
 
     def _summary(self) -> str:
         e = self.entry
         state = "removed" if e.get("removed") else ("dry run" if e.get("dry_run") else "installed")
-        return (f"Watch {e['id']} of {e['deployment']} on {e['cluster']}: on alarm {e['on_alarm']}, "
-                f"'{e['cron']}' ({e['description']}) target={e['target']} {state}")
+        return (
+            f"Watch {e['id']} of {e['deployment']} on {e['cluster']}: on alarm {e['on_alarm']}, "
+            f"'{e['cron']}' ({e['description']}) target={e['target']} {state}"
+        )
 
 
 class WatchList(Result):
@@ -93,13 +97,16 @@ class WatchList(Result):
     def to_text(self) -> str:
         if not self.items:
             return "no watches"
-        return "\n".join(f"{w['id']}  {w['deployment']}  {w['cluster']}  {w['on_alarm']}  '{w['cron']}'  {w['target']}"
-                         for w in self.items)
+        return "\n".join(
+            f"{w['id']}  {w['deployment']}  {w['cluster']}  {w['on_alarm']}  '{w['cron']}'  {w['target']}"
+            for w in self.items
+        )
 
     def to_html(self) -> str:
         rows = [[w["id"], w["deployment"], w["cluster"], w["on_alarm"], w["cron"], w["target"]] for w in self.items]
-        return page("Watches", table(rows, ["id", "deployment", "cluster", "on alarm", "cron", "target"])
-                    if rows else "none")
+        return page(
+            "Watches", table(rows, ["id", "deployment", "cluster", "on alarm", "cron", "target"]) if rows else "none"
+        )
 
     def _summary(self) -> str:
         return f"{len(self.items)} watch(es)"
@@ -124,8 +131,11 @@ class WatchRun(Result):
 
     def to_html(self) -> str:
         rows = [[a["signal"], a["detail"]] for a in self.data["alarms"]]
-        return page(f"Watch run of {esc(self.data['deployment'])}", table(rows, ["signal", "evidence"])
-                    if rows else "no alarm", subtitle=esc(self.outcome or "no action"))
+        return page(
+            f"Watch run of {esc(self.data['deployment'])}",
+            table(rows, ["signal", "evidence"]) if rows else "no alarm",
+            subtitle=esc(self.outcome or "no action"),
+        )
 
     def _summary(self) -> str:
         d = self.data
@@ -142,8 +152,7 @@ def _check_action(on_alarm: Any) -> tuple[str, str | None]:
         from ..registry._refs import check_alias
 
         return "alias", check_alias(on_alarm.split(":", 1)[1], arg="on_alarm")
-    raise ValidationError(f"on_alarm is {on_alarm!r}; expected one of {', '.join(ACTIONS)} "
-                          "(e.g. 'alias:production').")
+    raise ValidationError(f"on_alarm is {on_alarm!r}; expected one of {', '.join(ACTIONS)} (e.g. 'alias:production').")
 
 
 def _check_name(value: Any, what: str) -> str:
@@ -178,12 +187,22 @@ def _command(entry: dict, *, python: str | None = None) -> list[str]:
     """The argv a schedule runs; every value checked so one argv is one crontab line and one CronJob command."""
     from ..reports.scheduling import check_command_value as ok
 
-    argv = [ok(python or sys.executable, "The Python interpreter path"), "-m", "jupyter_modelops.monitoring.watch",
-            "run", "--id", ok(entry["id"], "The watch id", option_value=True),
-            "--deployment", ok(entry["deployment"], "The deployment name", option_value=True),
-            "--cluster", ok(entry["cluster"], "The cluster", option_value=True),
-            "--namespace", ok(entry["namespace"], "The namespace", option_value=True),
-            "--on-alarm", ok(entry["on_alarm"], "on_alarm", option_value=True)]
+    argv = [
+        ok(python or sys.executable, "The Python interpreter path"),
+        "-m",
+        "jupyter_modelops.monitoring.watch",
+        "run",
+        "--id",
+        ok(entry["id"], "The watch id", option_value=True),
+        "--deployment",
+        ok(entry["deployment"], "The deployment name", option_value=True),
+        "--cluster",
+        ok(entry["cluster"], "The cluster", option_value=True),
+        "--namespace",
+        ok(entry["namespace"], "The namespace", option_value=True),
+        "--on-alarm",
+        ok(entry["on_alarm"], "on_alarm", option_value=True),
+    ]
     for key, flag in (("notify", "--notify"), ("metrics", "--metrics"), ("kubeconfig", "--kubeconfig")):
         if entry.get(key):
             argv += [flag, ok(entry[key], f"The {key} value", option_value=True)]
@@ -193,11 +212,23 @@ def _command(entry: dict, *, python: str | None = None) -> list[str]:
 
 
 # -- the API -----------------------------------------------------------------------------------------
-def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = None, cron: str = "*/5 * * * *",
-          cluster: str = "local", namespace: str = "default", metrics: str | None = None,
-          max_error_rate: float | None = None, target: str = "local", image: str | None = None,
-          pvc: str = "modelops-reports", service_account: str | None = None, kubeconfig: str | None = None,
-          dry_run: bool = False) -> Watch:
+def watch(
+    deployment: Any,
+    *,
+    on_alarm: str = "notify",
+    notify: str | None = None,
+    cron: str = "*/5 * * * *",
+    cluster: str = "local",
+    namespace: str = "default",
+    metrics: str | None = None,
+    max_error_rate: float | None = None,
+    target: str = "local",
+    image: str | None = None,
+    pvc: str = "modelops-reports",
+    service_account: str | None = None,
+    kubeconfig: str | None = None,
+    dry_run: bool = False,
+) -> Watch:
     """Install an alert policy for a deployment, run on a schedule (crontab line or CronJob).
 
     Parameters
@@ -251,24 +282,41 @@ def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = Non
         raise ValidationError("on_alarm='notify' needs notify=URL, the webhook to post the alarm to.")
     parsed = _cron.parse(cron)
     if target not in TARGETS:
-        raise ValidationError(f"target is {target!r}; expected one of {', '.join(TARGETS)}.{suggest(str(target), TARGETS)}")
+        raise ValidationError(
+            f"target is {target!r}; expected one of {', '.join(TARGETS)}.{suggest(str(target), TARGETS)}"
+        )
     _check_name(cluster, "cluster")
     if not isinstance(namespace, str) or not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", namespace):
         raise ValidationError(f"namespace is {namespace!r}; expected a namespace name such as 'default'.")
     if target == "kubernetes" and cluster == "local":
-        raise ValidationError("target='kubernetes' runs the watch as a CronJob in a cluster; a local deployment is "
-                              "watched from this machine's crontab (target='local').")
-    if target == "kubernetes" and (not isinstance(service_account, str)
-                                   or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", service_account)):
-        raise ValidationError(f"service_account is {service_account!r}; a watch CronJob needs the name of a "
-                              "ServiceAccount allowed to read the pods (and pods/proxy) and to roll the Deployment "
-                              "back in its namespace.")
+        raise ValidationError(
+            "target='kubernetes' runs the watch as a CronJob in a cluster; a local deployment is "
+            "watched from this machine's crontab (target='local')."
+        )
+    if target == "kubernetes" and (
+        not isinstance(service_account, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", service_account)
+    ):
+        raise ValidationError(
+            f"service_account is {service_account!r}; a watch CronJob needs the name of a "
+            "ServiceAccount allowed to read the pods (and pods/proxy) and to roll the Deployment "
+            "back in its namespace."
+        )
     wid = uuid.uuid4().hex[:10]
     entry: dict[str, Any] = {
-        "id": wid, "deployment": name, "cluster": cluster, "namespace": namespace, "on_alarm": on_alarm,
-        "notify": notify, "metrics": _check_metrics(metrics), "max_error_rate": _check_rate(max_error_rate),
-        "kubeconfig": kubeconfig if target == "local" else None, "cron": parsed.expression,
-        "description": parsed.describe(), "target": target, "dry_run": bool(dry_run), "created": _now(),
+        "id": wid,
+        "deployment": name,
+        "cluster": cluster,
+        "namespace": namespace,
+        "on_alarm": on_alarm,
+        "notify": notify,
+        "metrics": _check_metrics(metrics),
+        "max_error_rate": _check_rate(max_error_rate),
+        "kubeconfig": kubeconfig if target == "local" else None,
+        "cron": parsed.expression,
+        "description": parsed.describe(),
+        "target": target,
+        "dry_run": bool(dry_run),
+        "created": _now(),
         "ref": _current_ref(name, cluster, namespace),
     }
     if target == "local":
@@ -283,15 +331,24 @@ def watch(deployment: Any, *, on_alarm: str = "notify", notify: str | None = Non
             sch._crontab_write(current + line + "\n")
     else:
         if image is None and not entry["ref"]:
-            raise ValidationError(f"No version is recorded for deployment '{name}', so the CronJob has no image.",
-                                  hint="Pass image='registry/repo@sha256:...'.")
+            raise ValidationError(
+                f"No version is recorded for deployment '{name}', so the CronJob has no image.",
+                hint="Pass image='registry/repo@sha256:...'.",
+            )
         img = sch.check_command_value(image or sch._image_for(entry["ref"]), "The image reference")
         argv = _command({**entry, "cluster": "in-cluster", "kubeconfig": None}, python="python")
         from ..deployment.manifests import NAME_LIMITS, object_name
 
         cj = object_name(f"watch-{name}", suffix=f"-{wid[:6]}", limit=NAME_LIMITS["CronJob"])
-        manifest = sch.cronjob_manifest(name=cj, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
-                                        pvc=pvc, labels={"modelops.jupyter.org/watch": wid})
+        manifest = sch.cronjob_manifest(
+            name=cj,
+            cron=parsed.expression,
+            image=img,
+            argv=argv,
+            namespace=namespace,
+            pvc=pvc,
+            labels={"modelops.jupyter.org/watch": wid},
+        )
         manifest["metadata"]["labels"]["app.kubernetes.io/name"] = "modelops-watch"
         pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         pod.update(serviceAccountName=service_account, automountServiceAccountToken=True)  # in-cluster credentials
@@ -320,8 +377,10 @@ def unwatch(watch_id: str) -> Watch:
     with sch._locked_index(_index_path()) as items:
         match = [w for w in items if w["id"] == watch_id]
         if not match:
-            raise ModelNotFoundError(f"There is no watch with id {watch_id!r}.{suggest(str(watch_id), [w['id'] for w in items])}",
-                                     hint="List them with watches().")
+            raise ModelNotFoundError(
+                f"There is no watch with id {watch_id!r}.{suggest(str(watch_id), [w['id'] for w in items])}",
+                hint="List them with watches().",
+            )
         entry = match[0]
         if entry["target"] == "local":
             marker = f"{sch.MARKER}watch-{watch_id}"
@@ -373,9 +432,13 @@ def _previous_ref(name: str, cluster: str, namespace: str, current: str | None) 
     versions a watch has already acted against (a rollback must not return to a version it left)."""
     from .. import registry
 
-    bad = {r["ref"] for r in registry.records(kind="watch")
-           if (r.get("data") or {}).get("event") == "action" and r["data"].get("deployment") == name
-           and r["data"].get("cluster") == cluster}
+    bad = {
+        r["ref"]
+        for r in registry.records(kind="watch")
+        if (r.get("data") or {}).get("event") == "action"
+        and r["data"].get("deployment") == name
+        and r["data"].get("cluster") == cluster
+    }
     seen: list[str] = []
     for rec in registry.records(kind="deployment"):
         d = rec.get("data") or {}
@@ -386,8 +449,11 @@ def _previous_ref(name: str, cluster: str, namespace: str, current: str | None) 
                 continue
             ref = rec["ref"]
         else:
-            if (d.get("cluster"), d.get("namespace"), d.get("track", "stable")) != (cluster, namespace, "stable") \
-                    or not d.get("running"):
+            if (d.get("cluster"), d.get("namespace"), d.get("track", "stable")) != (
+                cluster,
+                namespace,
+                "stable",
+            ) or not d.get("running"):
                 continue
             ref = d["running"]
         if not seen or seen[-1] != ref:
@@ -411,15 +477,30 @@ def _alarms(samples: list, state: dict, max_error_rate: float | None) -> tuple[l
     alarms = []
     for name, labels, value in samples:
         if name == "modelops_drift_alarm" and value >= 1:
-            alarms.append({"signal": "drift_alarm", "labels": labels, "value": value,
-                           "detail": f"modelops_drift_alarm{labels} is {value:g}"})
+            alarms.append(
+                {
+                    "signal": "drift_alarm",
+                    "labels": labels,
+                    "value": value,
+                    "detail": f"modelops_drift_alarm{labels} is {value:g}",
+                }
+            )
         elif name == "modelops_circuit_open" and value >= 1:
-            alarms.append({"signal": "circuit_open", "labels": labels, "value": value,
-                           "detail": f"the circuit breaker of model {labels.get('model')} is open"})
+            alarms.append(
+                {
+                    "signal": "circuit_open",
+                    "labels": labels,
+                    "value": value,
+                    "detail": f"the circuit breaker of model {labels.get('model')} is open",
+                }
+            )
     total = errors = 0.0
     for name, labels, value in samples:
-        if name == "modelops_requests_total" and labels.get("endpoint") == "infer" \
-                and labels.get("code") not in ("401", "403", "429"):
+        if (
+            name == "modelops_requests_total"
+            and labels.get("endpoint") == "infer"
+            and labels.get("code") not in ("401", "403", "429")
+        ):
             total += value
             errors += value if not str(labels.get("code", "")).startswith("2") else 0
     prev = state.get("counters") or {}
@@ -429,19 +510,31 @@ def _alarms(samples: list, state: dict, max_error_rate: float | None) -> tuple[l
     if max_error_rate is not None and n > 0:
         lo, hi = wilson(k, n)
         if lo > max_error_rate:
-            alarms.append({"signal": "error_rate", "value": k / n, "interval": [lo, hi], "errors": int(k),
-                           "requests": int(n), "limit": max_error_rate,
-                           "detail": f"{int(k)} of {int(n)} requests failed since the previous check "
-                                     f"({k / n:.1%}, 95% Wilson interval [{lo:.1%}, {hi:.1%}]), above "
-                                     f"{max_error_rate:.1%}"})
+            alarms.append(
+                {
+                    "signal": "error_rate",
+                    "value": k / n,
+                    "interval": [lo, hi],
+                    "errors": int(k),
+                    "requests": int(n),
+                    "limit": max_error_rate,
+                    "detail": f"{int(k)} of {int(n)} requests failed since the previous check "
+                    f"({k / n:.1%}, 95% Wilson interval [{lo:.1%}, {hi:.1%}]), above "
+                    f"{max_error_rate:.1%}",
+                }
+            )
     return alarms, {"requests": total, "errors": errors}
 
 
 def _post(url: str, body: dict) -> dict:
     from ..reports.notify import check_url
 
-    req = urllib.request.Request(check_url(url), data=json.dumps(body, default=str).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        check_url(url),
+        data=json.dumps(body, default=str).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the user's webhook
             return {"url": url, "status": resp.status}
@@ -451,8 +544,9 @@ def _post(url: str, body: dict) -> dict:
         return {"url": url, "status": None, "error": str(exc)}
 
 
-def _act(action: str, alias: str | None, *, name: str, cluster: str, namespace: str, ref: str | None,
-         kubeconfig: str | None) -> str:
+def _act(
+    action: str, alias: str | None, *, name: str, cluster: str, namespace: str, ref: str | None, kubeconfig: str | None
+) -> str:
     """Do ``action``; one sentence saying what was done (raises ModelOpsError when it could not be)."""
     if action == "notify":
         return "notified"
@@ -477,9 +571,18 @@ def _act(action: str, alias: str | None, *, name: str, cluster: str, namespace: 
     return f"rolled back: {back.reason}"
 
 
-def run_watch(watch_id: str, *, deployment: str, cluster: str = "local", namespace: str = "default",
-              on_alarm: str = "notify", notify: str | None = None, metrics: str | None = None,
-              max_error_rate: float | None = None, kubeconfig: str | None = None) -> WatchRun:
+def run_watch(
+    watch_id: str,
+    *,
+    deployment: str,
+    cluster: str = "local",
+    namespace: str = "default",
+    on_alarm: str = "notify",
+    notify: str | None = None,
+    metrics: str | None = None,
+    max_error_rate: float | None = None,
+    kubeconfig: str | None = None,
+) -> WatchRun:
     """One check of a watch policy: read the deployment's ``/metrics`` and act only on an alarm.
 
     The schedule that :func:`watch` installs runs this (through ``python -m
@@ -518,6 +621,7 @@ def run_watch(watch_id: str, *, deployment: str, cluster: str = "local", namespa
             def read() -> list:
                 with Kube(get_cluster(cluster, kubeconfig=kubeconfig)) as kube:
                     return track_reader(kube, name, namespace, "stable")()
+
     try:
         state = json.loads(path.read_text()) if path.is_file() else {}
     except (OSError, ValueError):
@@ -525,23 +629,36 @@ def run_watch(watch_id: str, *, deployment: str, cluster: str = "local", namespa
     if not isinstance(state, dict):
         state = {}
     alarms, counters = _alarms(read(), state, rate)
-    data: dict[str, Any] = {"event": "check", "watch": watch_id, "deployment": name, "cluster": cluster,
-                            "namespace": namespace, "ref": ref, "metrics": url, "alarms": alarms, "at": _now(),
-                            "action": None, "outcome": None}
+    data: dict[str, Any] = {
+        "event": "check",
+        "watch": watch_id,
+        "deployment": name,
+        "cluster": cluster,
+        "namespace": namespace,
+        "ref": ref,
+        "metrics": url,
+        "alarms": alarms,
+        "at": _now(),
+        "action": None,
+        "outcome": None,
+    }
     if alarms:
         if state.get("acted_on") == ref:
             data["outcome"] = f"already acted on {ref} ({state.get('action')}); no new action"
         else:
             data["action"] = on_alarm
             try:
-                data["outcome"] = _act(action, alias, name=name, cluster=cluster, namespace=namespace, ref=ref,
-                                       kubeconfig=kubeconfig)
+                data["outcome"] = _act(
+                    action, alias, name=name, cluster=cluster, namespace=namespace, ref=ref, kubeconfig=kubeconfig
+                )
                 state.update(acted_on=ref, action=on_alarm)
             except ModelOpsError as exc:
                 data["outcome"] = f"failed: {exc}"
             if notify:
-                text = (f"Deployment {name} ({ref}) on {cluster}: alarm ({'; '.join(a['detail'] for a in alarms)}). "
-                        f"Action {on_alarm}: {data['outcome']}")
+                text = (
+                    f"Deployment {name} ({ref}) on {cluster}: alarm ({'; '.join(a['detail'] for a in alarms)}). "
+                    f"Action {on_alarm}: {data['outcome']}"
+                )
                 data["notified"] = _post(notify, {"text": text, "modelops": data})
             data["event"] = "action"
             _record(ref, data)
@@ -557,8 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jupyter_modelops.monitoring.watch run --id ID --deployment NAME ...`` (what a schedule runs)."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m jupyter_modelops.monitoring.watch",
-                                description="One check of a watch policy (installed by watch()).")
+    p = argparse.ArgumentParser(
+        prog="python -m jupyter_modelops.monitoring.watch",
+        description="One check of a watch policy (installed by watch()).",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--id", required=True)
@@ -574,9 +693,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.monotonic()
     try:
-        res = run_watch(args.id, deployment=args.deployment, cluster=args.cluster, namespace=args.namespace,
-                        on_alarm=args.on_alarm, notify=args.notify, metrics=args.metrics,
-                        max_error_rate=args.max_error_rate, kubeconfig=args.kubeconfig)
+        res = run_watch(
+            args.id,
+            deployment=args.deployment,
+            cluster=args.cluster,
+            namespace=args.namespace,
+            on_alarm=args.on_alarm,
+            notify=args.notify,
+            metrics=args.metrics,
+            max_error_rate=args.max_error_rate,
+            kubeconfig=args.kubeconfig,
+        )
     except ModelOpsError as exc:
         if args.debug:
             raise

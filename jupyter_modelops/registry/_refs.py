@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from ..exceptions import ValidationError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-NAME_RULE = (
-    "1 to 128 characters from letters, digits, '.', '_' and '-', starting with a letter or a digit"
-)
+NAME_RULE = "1 to 128 characters from letters, digits, '.', '_' and '-', starting with a letter or a digit"
 ROLE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 KIND_RE = ROLE_RE
 
@@ -84,8 +82,14 @@ def check_filename(name: object, *, what: str = "artifact file name") -> str:
     A plain file name is 1 to 255 characters, one path component: no ``/`` or
     ``\\``, not ``.`` or ``..``, no leading dot, no NUL or other control characters.
     """
-    ok = (isinstance(name, str) and 0 < len(name) <= 255 and "/" not in name and "\\" not in name
-          and not name.startswith(".") and not any(ord(c) < 32 or ord(c) == 127 for c in name))
+    ok = (
+        isinstance(name, str)
+        and 0 < len(name) <= 255
+        and "/" not in name
+        and "\\" not in name
+        and not name.startswith(".")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
     if not ok:
         raise ValidationError(
             f"The {what} {name!r} is not a plain file name: expected one path component of 1 to 255 characters, "

@@ -38,8 +38,9 @@ def _cache_file() -> Path | None:
 
         import sklearn
 
-        key = json.dumps([_CACHE_FORMAT, sys.version, sklearn.__version__, str(Path(sklearn.__file__).parent),
-                          md.version("skops")])
+        key = json.dumps(
+            [_CACHE_FORMAT, sys.version, sklearn.__version__, str(Path(sklearn.__file__).parent), md.version("skops")]
+        )
         from ..config import subdir
 
         return subdir("cache") / f"skops-estimators-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
@@ -55,7 +56,8 @@ def _read_cache(path: Path | None) -> list[tuple[str, str, str]] | None:
     except (OSError, ValueError):
         return None
     if not isinstance(rows, list) or not all(
-            isinstance(r, list) and len(r) == 3 and all(isinstance(x, str) for x in r) for r in rows):
+        isinstance(r, list) and len(r) == 3 and all(isinstance(x, str) for x in r) for r in rows
+    ):
         return None
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -118,6 +120,7 @@ def import_skops() -> Any:
                 return original_all(*args, **kwargs)
             return list(answer)
     else:
+
         def all_estimators(*args: Any, **kwargs: Any) -> list:
             out = original_all(*args, **kwargs)
             if not args and not kwargs:
@@ -158,6 +161,7 @@ def load_skops(path: str | Path, trusted: Iterable[str] | None, *, what: str) ->
         raise ValidationError(
             f"{what} asks for types that are not trusted ({', '.join(unknown)}), so it was not loaded.",
             hint="If you trust where it came from, trust the version with trust(ref) (or pass trusted=True) "
-                 "and try again.")
+            "and try again.",
+        )
     sio = import_skops()
     return sio.load(Path(path), trusted=sorted(set(found) & allowed) or None)

@@ -18,11 +18,25 @@ from . import signature as sig
 from ._refs import Ref, check_alias, check_filename, check_name, check_role, parse_ref
 from .flavors import flavors
 from .results import GcReport, ModelList, ModelVersion, Trust, VersionDiff, VersionList, iso
-from .store import Store, StagedFile, default_store, dumps, now
+from .store import StagedFile, Store, default_store, dumps, now
 
 __all__ = [
-    "snapshot", "get", "load", "models", "versions", "alias", "diff", "delete", "gc",
-    "attach_artifact", "artifact_path", "add_record", "records", "materialize", "alias_history", "trust",
+    "snapshot",
+    "get",
+    "load",
+    "models",
+    "versions",
+    "alias",
+    "diff",
+    "delete",
+    "gc",
+    "attach_artifact",
+    "artifact_path",
+    "add_record",
+    "records",
+    "materialize",
+    "alias_history",
+    "trust",
 ]
 
 MODEL_DIR_FILE = "modelops-model.json"
@@ -30,8 +44,16 @@ MODEL_DIR_SCHEMA = 1
 PROFILE_ROLE = "drift-profile"
 SAMPLE_ROLE = "sample"
 SAMPLE_MAX_BYTES = 1 << 20  # the stored sample is cut to at most 1 MiB of JSON
-_SUFFIX_FORMATS = {".onnx": "onnx", ".skops": "skops", ".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle",
-                   ".json": "json", ".pt": "torchscript", ".ts": "torchscript"}
+_SUFFIX_FORMATS = {
+    ".onnx": "onnx",
+    ".skops": "skops",
+    ".joblib": "joblib",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".json": "json",
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+}
 
 # objects returned by load(): id -> (weak reference, ref), for the lineage of later snapshots
 _LOADED: dict[int, tuple[Any, str]] = {}
@@ -43,14 +65,19 @@ def _resolve(store: Store, ref: Any, *, arg: str = "ref") -> tuple[int, str, int
     r = parse_ref(ref, arg=arg)
     con = store.con
     if r.version is not None:
-        row = con.execute("SELECT id, version FROM versions WHERE name = ? AND version = ?",
-                          (r.name, r.version)).fetchone()
+        row = con.execute(
+            "SELECT id, version FROM versions WHERE name = ? AND version = ?", (r.name, r.version)
+        ).fetchone()
     elif r.alias is not None:
-        row = con.execute("SELECT v.id, v.version FROM aliases a JOIN versions v ON v.name = a.name AND "
-                          "v.version = a.version WHERE a.name = ? AND a.alias = ?", (r.name, r.alias)).fetchone()
+        row = con.execute(
+            "SELECT v.id, v.version FROM aliases a JOIN versions v ON v.name = a.name AND "
+            "v.version = a.version WHERE a.name = ? AND a.alias = ?",
+            (r.name, r.alias),
+        ).fetchone()
     else:
-        row = con.execute("SELECT id, version FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1",
-                          (r.name,)).fetchone()
+        row = con.execute(
+            "SELECT id, version FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1", (r.name,)
+        ).fetchone()
     if row is None:
         _not_found(store, r)
     return row[0], r.name, row[1]
@@ -61,36 +88,59 @@ def _not_found(store: Store, r: Ref) -> None:
     names = [n for (n,) in con.execute("SELECT DISTINCT name FROM versions")]
     if r.name not in names:
         listing = f" Models: {', '.join(sorted(names)[:10])}." if names else " The registry is empty."
-        raise ModelNotFoundError(f"There is no model named '{r.name}'.{suggest(r.name, names)}{listing}",
-                                 hint="List them with models().")
+        raise ModelNotFoundError(
+            f"There is no model named '{r.name}'.{suggest(r.name, names)}{listing}", hint="List them with models()."
+        )
     if r.version is not None:
         nums = [v for (v,) in con.execute("SELECT version FROM versions WHERE name = ? ORDER BY version", (r.name,))]
         shown = ", ".join(map(str, nums[-10:]))
-        raise ModelNotFoundError(f"The model '{r.name}' has no version {r.version}; it has versions {shown}.",
-                                 hint=f"Use '{r.name}' for the latest ({r.name}:{nums[-1]}).")
+        raise ModelNotFoundError(
+            f"The model '{r.name}' has no version {r.version}; it has versions {shown}.",
+            hint=f"Use '{r.name}' for the latest ({r.name}:{nums[-1]}).",
+        )
     aliases = [a for (a,) in con.execute("SELECT alias FROM aliases WHERE name = ?", (r.name,))]
     known = f" Its aliases: {', '.join(sorted(aliases))}." if aliases else " It has no aliases yet."
-    raise ModelNotFoundError(f"The model '{r.name}' has no alias '{r.alias}'.{suggest(r.alias or '', aliases)}{known}",
-                             hint=f"Set one with alias('{r.name}:N', '{r.alias}').")
+    raise ModelNotFoundError(
+        f"The model '{r.name}' has no alias '{r.alias}'.{suggest(r.alias or '', aliases)}{known}",
+        hint=f"Set one with alias('{r.name}:N', '{r.alias}').",
+    )
 
 
 def _version(store: Store, row_id: int) -> ModelVersion:
     con = store.con
     name, version, created, user, flavor, parent, meta = con.execute(
         "SELECT v.name, v.version, v.created, v.user, v.flavor, v.parent, m.meta FROM versions v "
-        "JOIN version_meta m ON m.version_id = v.id WHERE v.id = ?", (row_id,)).fetchone()
+        "JOIN version_meta m ON m.version_id = v.id WHERE v.id = ?",
+        (row_id,),
+    ).fetchone()
     artifacts = {
         role: {"sha256": sha, "size": size, "format": fmt, "filename": fn, "metadata": json.loads(m)}
         for role, sha, size, fmt, fn, m in con.execute(
             "SELECT role, sha256, size, format, filename, meta FROM artifacts WHERE version_id = ? "
-            "ORDER BY created, role", (row_id,))
+            "ORDER BY created, role",
+            (row_id,),
+        )
     }
-    aliases = [a for (a,) in con.execute("SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
-                                         (name, version))]
+    aliases = [
+        a
+        for (a,) in con.execute(
+            "SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias", (name, version)
+        )
+    ]
     row = con.execute("SELECT by, at FROM trust WHERE version_id = ?", (row_id,)).fetchone()
     trust = Trust(True, by=row[0], at=row[1], how="user") if row else None
-    return ModelVersion(name=name, version=version, created=created, user=user, flavor=flavor, parent=parent,
-                        meta=json.loads(meta), artifacts=artifacts, aliases=aliases, trust=trust)
+    return ModelVersion(
+        name=name,
+        version=version,
+        created=created,
+        user=user,
+        flavor=flavor,
+        parent=parent,
+        meta=json.loads(meta),
+        artifacts=artifacts,
+        aliases=aliases,
+        trust=trust,
+    )
 
 
 def get(ref: str | ModelVersion) -> ModelVersion:
@@ -129,10 +179,19 @@ def models() -> ModelList:
         alias_map.setdefault(name, {})[a] = v
     rows = []
     for name, count, latest, updated in con.execute(
-            "SELECT name, COUNT(*), MAX(version), MAX(created) FROM versions GROUP BY name ORDER BY name"):
+        "SELECT name, COUNT(*), MAX(version), MAX(created) FROM versions GROUP BY name ORDER BY name"
+    ):
         flavor = con.execute("SELECT flavor FROM versions WHERE name = ? AND version = ?", (name, latest)).fetchone()
-        rows.append({"name": name, "versions": count, "latest": latest, "flavor": flavor[0] if flavor else None,
-                     "aliases": alias_map.get(name, {}), "updated": iso(updated)})
+        rows.append(
+            {
+                "name": name,
+                "versions": count,
+                "latest": latest,
+                "flavor": flavor[0] if flavor else None,
+                "aliases": alias_map.get(name, {}),
+                "updated": iso(updated),
+            }
+        )
     return ModelList(rows)
 
 
@@ -141,8 +200,10 @@ def versions(name: str) -> VersionList:
     check_name(name)
     store = default_store()
     con = store.con
-    rows = con.execute("SELECT version, created, user, flavor, parent, summary FROM versions WHERE name = ? "
-                       "ORDER BY version DESC", (name,)).fetchall()
+    rows = con.execute(
+        "SELECT version, created, user, flavor, parent, summary FROM versions WHERE name = ? ORDER BY version DESC",
+        (name,),
+    ).fetchall()
     if not rows:
         _not_found(store, Ref(name))
     aliases: dict[int, list[str]] = {}
@@ -154,9 +215,12 @@ def versions(name: str) -> VersionList:
 def alias_history(name: str) -> list[dict]:
     """Every move of every alias of a model, oldest first."""
     check_name(name)
-    return [{"alias": a, "version": v, "previous": p, "at": iso(t), "user": u}
-            for a, v, p, t, u in default_store().con.execute(
-                "SELECT alias, version, previous, at, user FROM alias_history WHERE name = ? ORDER BY id", (name,))]
+    return [
+        {"alias": a, "version": v, "previous": p, "at": iso(t), "user": u}
+        for a, v, p, t, u in default_store().con.execute(
+            "SELECT alias, version, previous, at, user FROM alias_history WHERE name = ? ORDER BY id", (name,)
+        )
+    ]
 
 
 # -- snapshot -----------------------------------------------------------------
@@ -188,7 +252,9 @@ def _check_json(value: Any, arg: str) -> Any:
     try:
         json.dumps(to_jsonable(value), allow_nan=True)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"The argument '{arg}' must be JSON-serializable (numbers, strings, lists, dicts): {exc}.") from None
+        raise ValidationError(
+            f"The argument '{arg}' must be JSON-serializable (numbers, strings, lists, dicts): {exc}."
+        ) from None
     return to_jsonable(value)
 
 
@@ -198,7 +264,8 @@ def _choose_flavor(model: Any, flavor: str | None, trusted: bool) -> Any:
         if fl.name == "pickle" and not trusted:
             raise ValidationError(
                 "flavor='pickle' stores a plain pickle, which runs code when loaded; it needs trusted=True.",
-                hint="Pass trusted=True if you trust everyone who can write to this registry.")
+                hint="Pass trusted=True if you trust everyone who can write to this registry.",
+            )
         return fl
     detected = flavors.detect(model)
     if detected is not None:
@@ -208,7 +275,8 @@ def _choose_flavor(model: Any, flavor: str | None, trusted: bool) -> Any:
     raise ValidationError(
         f"No flavor knows how to store a {type(model).__module__}.{type(model).__qualname__} safely "
         f"(known flavors: {', '.join(flavors.names())}).",
-        hint="Pass flavor='joblib', or trusted=True to store it with pickle.")
+        hint="Pass flavor='joblib', or trusted=True to store it with pickle.",
+    )
 
 
 def _lineage(model: Any) -> str | None:
@@ -259,14 +327,30 @@ def _signature(fl: Any, model: Any, data: Any) -> dict:
     n = getattr(model, "n_features_in_", None)
     names = [str(f) for f in getattr(model, "feature_names_in_", [])]
     if isinstance(n, int):
-        return {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n]}], "outputs": [],
-                "feature_names": names, "columns": [], "inferred": True}
+        return {
+            "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n]}],
+            "outputs": [],
+            "feature_names": names,
+            "columns": [],
+            "inferred": True,
+        }
     return {"inputs": [], "outputs": [], "feature_names": [], "columns": []}
 
 
-def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, params: Mapping[str, Any] | None = None,
-             tags: Any = None, alias: str | None = None, notes: str | None = None, flavor: str | None = None,
-             trusted: bool = False, sample_rows: int = 1000) -> ModelVersion:
+def snapshot(
+    model: Any,
+    name: str,
+    *,
+    report: Any = None,
+    data: Any = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Any = None,
+    alias: str | None = None,
+    notes: str | None = None,
+    flavor: str | None = None,
+    trusted: bool = False,
+    sample_rows: int = 1000,
+) -> ModelVersion:
     """Store a model as the next immutable version of ``name``.
 
     Parameters
@@ -320,22 +404,28 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
     if model is None:
         raise ValidationError("The argument 'model' is None; pass the fitted model object to snapshot.")
     fl = _choose_flavor(model, flavor, trusted)
-    meta: dict[str, Any] = {"params": _check_json(dict(params or {}), "params"), "tags": _norm_tags(tags),
-                            "notes": notes, "class": f"{type(model).__module__}.{type(model).__qualname__}"}
+    meta: dict[str, Any] = {
+        "params": _check_json(dict(params or {}), "params"),
+        "tags": _norm_tags(tags),
+        "notes": notes,
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+    }
     if report is not None:
         meta["metrics"], meta["report"] = sig.report_metrics(report)
     sample = None
     if data is not None:
         if isinstance(data, (str, bytes, int, float, bool)):
-            raise ValidationError(f"The argument 'data' must be a DataFrame, array or tensor of rows; "
-                                  f"got {type(data).__name__}.")
+            raise ValidationError(
+                f"The argument 'data' must be a DataFrame, array or tensor of rows; got {type(data).__name__}."
+            )
         try:
             sample = sig.take_rows(data)
             meta["sample_input"] = sig.sample_input(data)
             meta["data"] = sig.fingerprint(data)
         except Exception as exc:
-            raise ValidationError(f"The argument 'data' must be a DataFrame, array or tensor; "
-                                  f"got {type(data).__name__} ({exc}).") from exc
+            raise ValidationError(
+                f"The argument 'data' must be a DataFrame, array or tensor; got {type(data).__name__} ({exc})."
+            ) from exc
     meta["signature"] = _signature(fl, model, data)
     meta["frameworks"] = fl.frameworks()
     meta["environment"] = sig.environment(model=model)
@@ -352,8 +442,10 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
         except ModelOpsError:
             raise
         except Exception as exc:
-            raise ModelOpsError(f"The {fl.name} flavor could not store the {type(model).__name__}: {exc}.",
-                                hint="Pick another flavor with flavor=..., or trusted=True for pickle.") from exc
+            raise ModelOpsError(
+                f"The {fl.name} flavor could not store the {type(model).__name__}: {exc}.",
+                hint="Pick another flavor with flavor=..., or trusted=True for pickle.",
+            ) from exc
         staged = {}
         for role, info in saved.items():
             if "chunks" in info:  # bytes in memory, already hashed: written only when new
@@ -363,26 +455,45 @@ def snapshot(model: Any, name: str, *, report: Any = None, data: Any = None, par
             staged[role] = (sf, info)
         meta["flavor_roles"] = list(saved)
         if profile is not None:
-            staged[PROFILE_ROLE] = (store.stage_bytes(stage, "drift-profile.json", json.dumps(profile).encode()),
-                                    {"file": "drift-profile.json", "format": "json",
-                                     "metadata": {"kind": "modelops-profile"}})
+            staged[PROFILE_ROLE] = (
+                store.stage_bytes(stage, "drift-profile.json", json.dumps(profile).encode()),
+                {"file": "drift-profile.json", "format": "json", "metadata": {"kind": "modelops-profile"}},
+            )
             meta["data"]["profile"] = PROFILE_ROLE
         stored = sig.bounded_sample(data, sample_rows, SAMPLE_MAX_BYTES) if data is not None and sample_rows else None
         if stored is not None:
-            staged[SAMPLE_ROLE] = (store.stage_bytes(stage, "sample.json", json.dumps(stored).encode()),
-                                   {"file": "sample.json", "format": "json",
-                                    "metadata": {"kind": "modelops-sample", "rows": stored["rows"]}})
+            staged[SAMPLE_ROLE] = (
+                store.stage_bytes(stage, "sample.json", json.dumps(stored).encode()),
+                {
+                    "file": "sample.json",
+                    "format": "json",
+                    "metadata": {"kind": "modelops-sample", "rows": stored["rows"]},
+                },
+            )
             meta["data"]["sample_rows"] = stored["rows"]
         return _commit(store, name, fl.name, meta, staged, alias=alias, parent=parent)
 
 
 def _summary(meta: dict, size: int) -> dict:
-    return {"metrics": {k: m["value"] for k, m in (meta.get("metrics") or {}).items()},
-            "tags": meta.get("tags") or {}, "notes": (meta.get("notes") or "")[:200], "size": size}
+    return {
+        "metrics": {k: m["value"] for k, m in (meta.get("metrics") or {}).items()},
+        "tags": meta.get("tags") or {},
+        "notes": (meta.get("notes") or "")[:200],
+        "size": size,
+    }
 
 
-def _commit(store: Store, name: str, flavor: str, meta: dict, staged: dict[str, tuple[StagedFile, dict]], *,
-            alias: str | None = None, parent: str | None = None, created: float | None = None) -> ModelVersion:
+def _commit(
+    store: Store,
+    name: str,
+    flavor: str,
+    meta: dict,
+    staged: dict[str, tuple[StagedFile, dict]],
+    *,
+    alias: str | None = None,
+    parent: str | None = None,
+    created: float | None = None,
+) -> ModelVersion:
     from .signature import user
 
     who = user()
@@ -396,21 +507,25 @@ def _commit(store: Store, name: str, flavor: str, meta: dict, staged: dict[str, 
             last = row[0]
         version = last + 1
         if parent is None and last:
-            prev = con.execute("SELECT version FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1",
-                               (name,)).fetchone()
+            prev = con.execute(
+                "SELECT version FROM versions WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+            ).fetchone()
             parent = f"{name}:{prev[0]}" if prev else None
         for s, _ in staged.values():
             store.place(s)
         ts = now()
         cur = con.execute(
             "INSERT INTO versions (name, version, created, user, flavor, parent, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (name, version, created or ts, who, flavor, parent, dumps(_summary(meta, size))))
+            (name, version, created or ts, who, flavor, parent, dumps(_summary(meta, size))),
+        )
         vid = cur.lastrowid
         con.execute("INSERT INTO version_meta (version_id, meta) VALUES (?, ?)", (vid, dumps(meta)))
         for role, (s, info) in staged.items():
-            con.execute("INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (vid, role, s.sha256, s.size, info["format"], info["file"], dumps(info.get("metadata", {})), ts))
+            con.execute(
+                "INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (vid, role, s.sha256, s.size, info["format"], info["file"], dumps(info.get("metadata", {})), ts),
+            )
         con.execute("UPDATE models SET last_version = ? WHERE name = ?", (version, name))
         if alias is not None:
             _set_alias(con, name, alias, version, who)
@@ -424,18 +539,25 @@ def _set_alias(con: Any, name: str, alias: str, version: int | None, who: str) -
     if version is None:
         con.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
     else:
-        con.execute("INSERT INTO aliases (name, alias, version, updated) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated = excluded.updated",
-                    (name, alias, version, now()))
-    con.execute("INSERT INTO alias_history (name, alias, version, previous, at, user) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, alias, version, previous, now(), who))
+        con.execute(
+            "INSERT INTO aliases (name, alias, version, updated) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version, updated = excluded.updated",
+            (name, alias, version, now()),
+        )
+    con.execute(
+        "INSERT INTO alias_history (name, alias, version, previous, at, user) VALUES (?, ?, ?, ?, ?, ?)",
+        (name, alias, version, previous, now(), who),
+    )
     return previous
 
 
 # -- load and files -----------------------------------------------------------
 def _files(store: Store, mv: ModelVersion, roles: Iterable[str]) -> dict[str, Path]:
-    return {role: store.verify_blob(mv.artifacts[role]["sha256"], what=f"{mv.ref} ({role})")
-            for role in roles if role in mv.artifacts}
+    return {
+        role: store.verify_blob(mv.artifacts[role]["sha256"], what=f"{mv.ref} ({role})")
+        for role in roles
+        if role in mv.artifacts
+    }
 
 
 #: artifact formats whose loading runs code stored in the file
@@ -460,8 +582,10 @@ def _trusted_types(store: Store, mv: ModelVersion, *, trusted: bool) -> dict[str
     roles = _skops_roles(mv)
     if trusted:
         return {role: skops_untrusted(_files(store, mv, [role])[role]) for role in roles}
-    row = store.con.execute("SELECT t.types FROM trust t JOIN versions v ON v.id = t.version_id "
-                            "WHERE v.name = ? AND v.version = ?", (mv.name, mv.version)).fetchone()
+    row = store.con.execute(
+        "SELECT t.types FROM trust t JOIN versions v ON v.id = t.version_id WHERE v.name = ? AND v.version = ?",
+        (mv.name, mv.version),
+    ).fetchone()
     if row is not None:
         recorded = json.loads(row[0])
         return {role: list(recorded.get(role, [])) for role in roles}
@@ -472,14 +596,18 @@ def _trusted_types(store: Store, mv: ModelVersion, *, trusted: bool) -> dict[str
 
 def _refuse_untrusted_code(mv: ModelVersion, roles: Iterable[str]) -> None:
     fl = flavors.get(mv.flavor)
-    risky = [(r, mv.artifacts[r]["format"]) for r in roles
-             if r in mv.artifacts and str(mv.artifacts[r]["format"]).lower() in CODE_FORMATS]
+    risky = [
+        (r, mv.artifacts[r]["format"])
+        for r in roles
+        if r in mv.artifacts and str(mv.artifacts[r]["format"]).lower() in CODE_FORMATS
+    ]
     if not fl.safe or risky:
         fmt = risky[0][1] if risky else mv.flavor
         raise ValidationError(
             f"{mv.ref} came from outside this registry ({mv.origin}) and is stored as {fmt}, which runs code "
             "from the file when loaded, so it was not loaded.",
-            hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load it again.")
+            hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load it again.",
+        )
 
 
 def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None = None) -> Any:
@@ -528,7 +656,8 @@ def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None =
                     f"{mv.ref} {how} ({mv.origin}) and its skops file asks for types skops does not trust by "
                     f"default ({', '.join(unknown)}), so it was not loaded.",
                     hint=f"If you trust where it came from, run trust('{mv.ref}') (or pass trusted=True) and load "
-                         "it again.")
+                    "it again.",
+                )
     try:
         model = fl.load(files, artifacts, prefer=format)
     except ModelOpsError:
@@ -536,9 +665,10 @@ def load(ref: str | ModelVersion, *, trusted: bool = False, format: str | None =
     except Exception as exc:
         needed = ", ".join(f"{k} {v}" for k, v in mv.meta.get("frameworks", {}).items())
         saved_with = f"It was saved with {needed}; check" if needed else "Check"
-        raise ModelOpsError(f"{mv.ref} could not be loaded ({type(exc).__name__}: {exc}).",
-                            hint=f"{saved_with} that the same packages and the model's own classes are importable "
-                                 "here.") from exc
+        raise ModelOpsError(
+            f"{mv.ref} could not be loaded ({type(exc).__name__}: {exc}).",
+            hint=f"{saved_with} that the same packages and the model's own classes are importable here.",
+        ) from exc
     _remember_loaded(model, mv.ref)
     return model
 
@@ -583,9 +713,11 @@ def trust(ref: str | ModelVersion, *, by: str | None = None) -> ModelVersion:
     with store.write() as con:
         if con.execute("SELECT 1 FROM versions WHERE id = ?", (row_id,)).fetchone() is None:
             raise ModelNotFoundError(f"{mv.ref} was deleted while it was being trusted.")
-        con.execute("INSERT INTO trust (version_id, by, at, types) VALUES (?, ?, ?, ?) ON CONFLICT (version_id) "
-                    "DO UPDATE SET by = excluded.by, at = excluded.at, types = excluded.types",
-                    (row_id, who, now(), dumps(types)))
+        con.execute(
+            "INSERT INTO trust (version_id, by, at, types) VALUES (?, ?, ?, ?) ON CONFLICT (version_id) "
+            "DO UPDATE SET by = excluded.by, at = excluded.at, types = excluded.types",
+            (row_id, who, now(), dumps(types)),
+        )
     add_record(mv, "trust", {"by": who, "types": types})
     return _version(store, row_id)
 
@@ -599,13 +731,15 @@ def artifact_path(ref: str | ModelVersion, role: str) -> Path:
     store = default_store()
     mv = ref if isinstance(ref, ModelVersion) else get(ref)
     if role not in mv.artifacts:
-        raise ModelNotFoundError(f"{mv.ref} has no artifact '{role}'.{suggest(role, mv.artifacts)} "
-                                 f"It has: {', '.join(mv.artifacts)}.")
+        raise ModelNotFoundError(
+            f"{mv.ref} has no artifact '{role}'.{suggest(role, mv.artifacts)} It has: {', '.join(mv.artifacts)}."
+        )
     return store.verify_blob(mv.artifacts[role]["sha256"], what=f"{mv.ref} ({role})")
 
 
-def attach_artifact(ref: str | ModelVersion, role: str, path_or_bytes: str | Path | bytes, *,
-                    metadata: Mapping[str, Any] | None = None) -> ModelVersion:
+def attach_artifact(
+    ref: str | ModelVersion, role: str, path_or_bytes: str | Path | bytes, *, metadata: Mapping[str, Any] | None = None
+) -> ModelVersion:
     """Store a file (content-addressed) under a role of an existing version.
 
     Parameters
@@ -627,8 +761,10 @@ def attach_artifact(ref: str | ModelVersion, role: str, path_or_bytes: str | Pat
     """
     check_role(role)
     if role == "model":
-        raise ConflictError("The role 'model' holds the version's own model and cannot be replaced.",
-                            hint="Snapshot a new version instead, or attach under another role.")
+        raise ConflictError(
+            "The role 'model' holds the version's own model and cannot be replaced.",
+            hint="Snapshot a new version instead, or attach under another role.",
+        )
     meta = dict(_check_json(dict(metadata or {}), "metadata"))
     store = default_store()
     row_id, name, version = _resolve(store, ref)
@@ -639,24 +775,30 @@ def attach_artifact(ref: str | ModelVersion, role: str, path_or_bytes: str | Pat
         elif isinstance(path_or_bytes, (str, Path)):
             src = Path(path_or_bytes)
             if not src.is_file():
-                raise ValidationError(f"The artifact file '{src}' does not exist or is not a file.",
-                                      hint="Pass the path of one file, or its bytes.")
+                raise ValidationError(
+                    f"The artifact file '{src}' does not exist or is not a file.",
+                    hint="Pass the path of one file, or its bytes.",
+                )
             filename = meta.pop("filename", None) or src.name
             shutil.copyfile(src, stage / "blob")
             staged = store.stage(stage / "blob")
         else:
-            raise ValidationError(f"The argument 'path_or_bytes' must be a path or bytes; got {type(path_or_bytes).__name__}.")
+            raise ValidationError(
+                f"The argument 'path_or_bytes' must be a path or bytes; got {type(path_or_bytes).__name__}."
+            )
         filename = check_filename(Path(str(filename)).name or f"{role}.bin")
         fmt = meta.pop("format", None) or _SUFFIX_FORMATS.get(Path(filename).suffix.lower(), "file")
         with store.write() as con:
             if con.execute("SELECT 1 FROM versions WHERE id = ?", (row_id,)).fetchone() is None:
                 raise ModelNotFoundError(f"{name}:{version} was deleted while the artifact was being stored.")
             store.place(staged)
-            con.execute("INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (version_id, role) DO UPDATE SET "
-                        "sha256 = excluded.sha256, size = excluded.size, format = excluded.format, "
-                        "filename = excluded.filename, meta = excluded.meta, created = excluded.created",
-                        (row_id, role, staged.sha256, staged.size, fmt, filename, dumps(meta), now()))
+            con.execute(
+                "INSERT INTO artifacts (version_id, role, sha256, size, format, filename, meta, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (version_id, role) DO UPDATE SET "
+                "sha256 = excluded.sha256, size = excluded.size, format = excluded.format, "
+                "filename = excluded.filename, meta = excluded.meta, created = excluded.created",
+                (row_id, role, staged.sha256, staged.size, fmt, filename, dumps(meta), now()),
+            )
     return _version(store, row_id)
 
 
@@ -665,8 +807,10 @@ def _inside(directory: Path, name: str) -> Path:
     check_filename(name)
     target = directory / name
     if target.resolve().parent != directory.resolve():
-        raise ValidationError(f"The file name {name!r} would be written outside '{directory}', so nothing was "
-                              "written there.", hint="Materialize into a folder that holds no links.")
+        raise ValidationError(
+            f"The file name {name!r} would be written outside '{directory}', so nothing was written there.",
+            hint="Materialize into a folder that holds no links.",
+        )
     return target
 
 
@@ -719,8 +863,13 @@ def materialize(ref: str | ModelVersion, directory: str | Path, *, trusted: bool
         tmp = _inside(out, f"{fname}.tmp").with_name(f".{fname}.tmp")
         shutil.copyfile(src, tmp)
         tmp.replace(target)
-        artifacts[role] = {"path": fname, "sha256": a["sha256"], "format": a["format"], "size": a["size"],
-                           "metadata": a["metadata"]}
+        artifacts[role] = {
+            "path": fname,
+            "sha256": a["sha256"],
+            "format": a["format"],
+            "size": a["size"],
+            "metadata": a["metadata"],
+        }
     decision = mv.trusted
     if trusted and not decision:
         decision = Trust(True, by=user(), at=now(), how="call")
@@ -730,17 +879,33 @@ def materialize(ref: str | ModelVersion, directory: str | Path, *, trusted: bool
 
         from ..exceptions import ModelOpsWarning
 
-        warnings.warn(ModelOpsWarning(
-            f"{mv.ref} came from outside this registry and is not trusted, so a model server will refuse its "
-            f"{(code or [mv.flavor])[0]} file; run trust('{mv.ref}') first if you trust where it came from."),
-            stacklevel=2)
+        warnings.warn(
+            ModelOpsWarning(
+                f"{mv.ref} came from outside this registry and is not trusted, so a model server will refuse its "
+                f"{(code or [mv.flavor])[0]} file; run trust('{mv.ref}') first if you trust where it came from."
+            ),
+            stacklevel=2,
+        )
     s = mv.signature
-    doc = {"schema": MODEL_DIR_SCHEMA, "name": mv.name, "version": mv.version, "ref": mv.ref, "flavor": mv.flavor,
-           "signature": {"inputs": s.get("inputs", []), "outputs": s.get("outputs", []),
-                         "feature_names": s.get("feature_names", []), "columns": s.get("columns", [])},
-           "artifacts": artifacts, "flavor_roles": mv.meta.get("flavor_roles", ["model"]),
-           "sample_input": mv.sample_input, "metrics": mv.metrics, "created": iso(mv.created),
-           "trust": {**decision.to_dict(), "trusted_types": _trusted_types(store, mv, trusted=trusted)}}
+    doc = {
+        "schema": MODEL_DIR_SCHEMA,
+        "name": mv.name,
+        "version": mv.version,
+        "ref": mv.ref,
+        "flavor": mv.flavor,
+        "signature": {
+            "inputs": s.get("inputs", []),
+            "outputs": s.get("outputs", []),
+            "feature_names": s.get("feature_names", []),
+            "columns": s.get("columns", []),
+        },
+        "artifacts": artifacts,
+        "flavor_roles": mv.meta.get("flavor_roles", ["model"]),
+        "sample_input": mv.sample_input,
+        "metrics": mv.metrics,
+        "created": iso(mv.created),
+        "trust": {**decision.to_dict(), "trusted_types": _trusted_types(store, mv, trusted=trusted)},
+    }
     tmp = out / f".{MODEL_DIR_FILE}.tmp"
     tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     tmp.replace(out / MODEL_DIR_FILE)
@@ -771,20 +936,23 @@ def load_model_dir(directory: str | Path, *, prefer: str | None = None) -> Any:
         if a is None:
             continue
         if str(a.get("format", "")).lower() in CODE_FORMATS and not trusted:
-            raise ValidationError(f"The model directory '{d}' holds a {a.get('format')} file, which runs code when "
-                                  "loaded, and is not marked trusted, so it was not loaded.",
-                                  hint="Trust the version with trust(ref) and materialize it again.")
+            raise ValidationError(
+                f"The model directory '{d}' holds a {a.get('format')} file, which runs code when "
+                "loaded, and is not marked trusted, so it was not loaded.",
+                hint="Trust the version with trust(ref) and materialize it again.",
+            )
         p = _inside(d, a["path"])
         if hash_file(p)[0] != a["sha256"]:
             raise ModelOpsError(f"The file {a['path']} in {d} does not match its recorded sha256; it was not loaded.")
         files[role] = p
-        artifacts[role] = {**a, "metadata": {**(a.get("metadata") or {}),
-                                             "trusted_types": list(allowed.get(role, []))}}
+        artifacts[role] = {**a, "metadata": {**(a.get("metadata") or {}), "trusted_types": list(allowed.get(role, []))}}
     fl = flavors.get(doc["flavor"])
     if not fl.safe and not trusted:
-        raise ValidationError(f"The model directory '{d}' holds a {fl.name} model, which runs code when loaded, "
-                              "and is not marked trusted, so it was not loaded.",
-                              hint="Trust the version with trust(ref) and materialize it again.")
+        raise ValidationError(
+            f"The model directory '{d}' holds a {fl.name} model, which runs code when loaded, "
+            "and is not marked trusted, so it was not loaded.",
+            hint="Trust the version with trust(ref) and materialize it again.",
+        )
     return fl.load(files, {**arts, **artifacts}, prefer=prefer)
 
 
@@ -834,19 +1002,23 @@ def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
     """
     r = parse_ref(ref)
     if r.version is None and r.alias is None:
-        raise ValidationError(f"delete() needs a version, not only the model name '{r.name}'.",
-                              hint=f"Write '{r.name}:N' or '{r.name}@alias'.")
+        raise ValidationError(
+            f"delete() needs a version, not only the model name '{r.name}'.",
+            hint=f"Write '{r.name}:N' or '{r.name}@alias'.",
+        )
     from .signature import user
 
     store = default_store()
     row_id, name, version = _resolve(store, ref)
     with store.write() as con:
-        aliases = [a for (a,) in con.execute("SELECT alias FROM aliases WHERE name = ? AND version = ?",
-                                             (name, version))]
+        aliases = [
+            a for (a,) in con.execute("SELECT alias FROM aliases WHERE name = ? AND version = ?", (name, version))
+        ]
         if aliases and not force:
-            raise ConflictError(f"{name}:{version} is what {', '.join('@' + a for a in aliases)} points at, "
-                                "so it was not deleted.",
-                                hint="Move the alias first, or pass force=True to delete it and its aliases.")
+            raise ConflictError(
+                f"{name}:{version} is what {', '.join('@' + a for a in aliases)} points at, so it was not deleted.",
+                hint="Move the alias first, or pass force=True to delete it and its aliases.",
+            )
         for a in aliases:
             _set_alias(con, name, a, None, user())
         shas = {s for (s,) in con.execute("SELECT sha256 FROM artifacts WHERE version_id = ?", (row_id,))}
@@ -855,8 +1027,12 @@ def delete(ref: str | ModelVersion, *, force: bool = False) -> dict:
         con.execute("DELETE FROM versions WHERE id = ?", (row_id,))
         dropped = con.execute("DELETE FROM records WHERE name = ? AND version = ?", (name, version)).rowcount
         freed = store.drop_unreferenced(con, shas)
-    return {"deleted": f"{name}:{version}", "aliases_removed": aliases, "records_removed": dropped,
-            "freed_bytes": freed}
+    return {
+        "deleted": f"{name}:{version}",
+        "aliases_removed": aliases,
+        "records_removed": dropped,
+        "freed_bytes": freed,
+    }
 
 
 def gc(*, captures_older_than: str | None = None) -> GcReport:
@@ -903,10 +1079,19 @@ def add_record(ref: str | ModelVersion, kind: str, data: Mapping[str, Any]) -> d
     _, name, version = _resolve(store, ref)
     ts = now()
     with store.write() as con:
-        cur = con.execute("INSERT INTO records (name, version, kind, created, data) VALUES (?, ?, ?, ?, ?)",
-                          (name, version, kind, ts, dumps(payload)))
-    return {"id": cur.lastrowid, "name": name, "version": version, "ref": f"{name}:{version}", "kind": kind,
-            "created": iso(ts), "data": payload}
+        cur = con.execute(
+            "INSERT INTO records (name, version, kind, created, data) VALUES (?, ?, ?, ?, ?)",
+            (name, version, kind, ts, dumps(payload)),
+        )
+    return {
+        "id": cur.lastrowid,
+        "name": name,
+        "version": version,
+        "ref": f"{name}:{version}",
+        "kind": kind,
+        "created": iso(ts),
+        "data": payload,
+    }
 
 
 def records(ref: str | ModelVersion | None = None, kind: str | None = None) -> list[dict]:
@@ -934,8 +1119,10 @@ def records(ref: str | ModelVersion | None = None, kind: str | None = None) -> l
     sql = "SELECT id, name, version, kind, created, data FROM records"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return [{"id": i, "name": n, "version": v, "ref": f"{n}:{v}", "kind": k, "created": iso(c), "data": json.loads(d)}
-            for i, n, v, k, c, d in store.con.execute(sql + " ORDER BY id", params)]
+    return [
+        {"id": i, "name": n, "version": v, "ref": f"{n}:{v}", "kind": k, "created": iso(c), "data": json.loads(d)}
+        for i, n, v, k, c, d in store.con.execute(sql + " ORDER BY id", params)
+    ]
 
 
 def params_from_text(pairs: Iterable[tuple[str, str]] | None) -> dict[str, Any]:
@@ -969,13 +1156,17 @@ def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
         sio = import_skops()
         untrusted = sio.get_untrusted_types(file=p)
         if untrusted and not trusted:
-            raise ValidationError(f"The skops file '{p}' holds types skops does not trust by default: "
-                                  f"{', '.join(untrusted)}.", hint="Pass --trusted if you trust the file.")
+            raise ValidationError(
+                f"The skops file '{p}' holds types skops does not trust by default: {', '.join(untrusted)}.",
+                hint="Pass --trusted if you trust the file.",
+            )
         return sio.load(p, trusted=untrusted or None)
     if suffix in (".joblib", ".pkl", ".pickle"):
         if not trusted:
-            raise ValidationError(f"Reading '{p}' runs code stored in the file ({suffix[1:]}).",
-                                  hint="Pass --trusted if you trust where the file came from.")
+            raise ValidationError(
+                f"Reading '{p}' runs code stored in the file ({suffix[1:]}).",
+                hint="Pass --trusted if you trust where the file came from.",
+            )
         if suffix == ".joblib":
             from .._optional import require
 
@@ -991,14 +1182,25 @@ def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
         try:
             return torch.jit.load(str(p), map_location="cpu")
         except Exception as exc:
-            raise ValidationError(f"'{p}' is not a TorchScript file ({exc}).",
-                                  hint="Save the module with torch.jit.save, or snapshot it from Python.") from exc
-    raise ValidationError(f"The model file '{p}' has the suffix '{suffix}', which is not a known model format.",
-                          hint="Use .onnx, .skops, .joblib, .pkl or a TorchScript .pt file.")
+            raise ValidationError(
+                f"'{p}' is not a TorchScript file ({exc}).",
+                hint="Save the module with torch.jit.save, or snapshot it from Python.",
+            ) from exc
+    raise ValidationError(
+        f"The model file '{p}' has the suffix '{suffix}', which is not a known model format.",
+        hint="Use .onnx, .skops, .joblib, .pkl or a TorchScript .pt file.",
+    )
 
 
-def snapshot_file(path: str | Path, name: str, *, data: str | None = None, report: str | None = None,
-                  trusted: bool = False, **options: Any) -> ModelVersion:
+def snapshot_file(
+    path: str | Path,
+    name: str,
+    *,
+    data: str | None = None,
+    report: str | None = None,
+    trusted: bool = False,
+    **options: Any,
+) -> ModelVersion:
     """:func:`snapshot` of a model file, with data and report read from files (for the CLI).
 
     ``data`` is a CSV or Parquet file; ``report`` a JSON file such as

@@ -25,10 +25,10 @@ from typing import Any, Iterable
 
 from .._version import __version__
 from ..exceptions import ValidationError
+from . import signature as sig
 from ._refs import check_name
 from .api import _commit, _version, get, records
 from .results import BundleInfo, ModelVersion
-from . import signature as sig
 from .store import StagedFile, default_store, hash_file, now
 
 __all__ = ["export_bundle", "import_bundle", "bundle_command", "EnvironmentMismatchWarning"]
@@ -83,11 +83,29 @@ def export_bundle(ref: str | ModelVersion | Iterable[str | ModelVersion], path: 
         for role, a in mv.artifacts.items():
             store.verify_blob(a["sha256"], what=f"{mv.ref} ({role})")
             blobs[a["sha256"]] = a["size"]
-        entries.append({"name": mv.name, "version": mv.version, "flavor": mv.flavor, "created": mv.created,
-                        "user": mv.user, "parent": mv.parent, "aliases": mv.aliases, "meta": mv.meta,
-                        "artifacts": mv.artifacts, "records": records(mv)})
-    manifest = {"format": BUNDLE_FORMAT, "schema": BUNDLE_SCHEMA, "created": now(), "exported_by": __version__,
-                "environment": sig.environment(), "versions": entries, "blobs": blobs}
+        entries.append(
+            {
+                "name": mv.name,
+                "version": mv.version,
+                "flavor": mv.flavor,
+                "created": mv.created,
+                "user": mv.user,
+                "parent": mv.parent,
+                "aliases": mv.aliases,
+                "meta": mv.meta,
+                "artifacts": mv.artifacts,
+                "records": records(mv),
+            }
+        )
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "schema": BUNDLE_SCHEMA,
+        "created": now(),
+        "exported_by": __version__,
+        "environment": sig.environment(),
+        "versions": entries,
+        "blobs": blobs,
+    }
     out = Path(path)
     if out.is_dir():
         raise ValidationError(f"The argument 'path' must be a file name; '{out}' is a folder.")
@@ -159,25 +177,36 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
     from ._refs import check_filename, check_role
     from .flavors import flavors
 
-    _need(isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT,
-          "it has no jupyter-modelops manifest")
+    _need(isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT, "it has no jupyter-modelops manifest")
     schema = manifest.get("schema")
     _need(isinstance(schema, int) and not isinstance(schema, bool), f"its schema is {schema!r}, not a number")
     if schema > BUNDLE_SCHEMA:
-        raise ValidationError(f"The bundle has schema {schema}; this version reads schema {BUNDLE_SCHEMA}.",
-                              hint="Upgrade jupyter-modelops.")
+        raise ValidationError(
+            f"The bundle has schema {schema}; this version reads schema {BUNDLE_SCHEMA}.",
+            hint="Upgrade jupyter-modelops.",
+        )
     blobs = manifest.get("blobs")
     _need(isinstance(blobs, dict), "its manifest has no 'blobs' table")
-    _need(len(blobs) <= max_files, f"it holds {len(blobs)} files, more than the limit of {max_files} "
-          "(raise max_files or MODELOPS_BUNDLE_MAX_FILES if you expect that many)")
+    _need(
+        len(blobs) <= max_files,
+        f"it holds {len(blobs)} files, more than the limit of {max_files} "
+        "(raise max_files or MODELOPS_BUNDLE_MAX_FILES if you expect that many)",
+    )
     for sha, size in blobs.items():
-        _need(isinstance(sha, str) and _SHA_RE.fullmatch(sha) is not None, f"its manifest names a file {sha!r}, "
-              "which is not a sha256")
-        _need(isinstance(size, int) and not isinstance(size, bool) and size >= 0,
-              f"its manifest gives the file {sha[:12]}... the size {size!r}")
+        _need(
+            isinstance(sha, str) and _SHA_RE.fullmatch(sha) is not None,
+            f"its manifest names a file {sha!r}, which is not a sha256",
+        )
+        _need(
+            isinstance(size, int) and not isinstance(size, bool) and size >= 0,
+            f"its manifest gives the file {sha[:12]}... the size {size!r}",
+        )
     total = sum(blobs.values())
-    _need(total <= max_bytes, f"its files hold {total} bytes, more than the limit of {max_bytes} "
-          "(raise max_bytes or MODELOPS_BUNDLE_MAX_BYTES if you expect that much)")
+    _need(
+        total <= max_bytes,
+        f"its files hold {total} bytes, more than the limit of {max_bytes} "
+        "(raise max_bytes or MODELOPS_BUNDLE_MAX_BYTES if you expect that much)",
+    )
     entries = manifest.get("versions")
     _need(isinstance(entries, list) and 0 < len(entries) <= max_files, "its manifest lists no versions")
     for entry in entries:
@@ -188,8 +217,10 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
         except ValidationError:
             raise _Bad(f"a version has the invalid model name {entry.get('name')!r}") from None
         version = entry.get("version")
-        _need(isinstance(version, int) and not isinstance(version, bool) and version > 0,
-              f"the version {ref} has no positive version number")
+        _need(
+            isinstance(version, int) and not isinstance(version, bool) and version > 0,
+            f"the version {ref} has no positive version number",
+        )
         flavor = entry.get("flavor")
         _need(isinstance(flavor, str), f"the version {ref} names no flavor")
         try:
@@ -200,11 +231,15 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
         _need(isinstance(meta, dict), f"the version {ref} has no metadata object")
         for key in ("environment", "frameworks", "signature"):
             _need(isinstance(meta.get(key, {}), dict), f"the metadata '{key}' of {ref} is not an object")
-        _need(all(isinstance(k, str) and isinstance(v, str) for k, v in meta.get("frameworks", {}).items()),
-              f"the frameworks of {ref} are not package names with versions")
+        _need(
+            all(isinstance(k, str) and isinstance(v, str) for k, v in meta.get("frameworks", {}).items()),
+            f"the frameworks of {ref} are not package names with versions",
+        )
         roles = meta.get("flavor_roles", ["model"])
-        _need(isinstance(roles, list) and all(isinstance(r, str) for r in roles),
-              f"the flavor roles of {ref} are not a list of names")
+        _need(
+            isinstance(roles, list) and all(isinstance(r, str) for r in roles),
+            f"the flavor roles of {ref} are not a list of names",
+        )
         artifacts = entry.get("artifacts")
         _need(isinstance(artifacts, dict) and bool(artifacts), f"the version {ref} lists no files")
         for role, a in artifacts.items():
@@ -214,13 +249,14 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
                 raise _Bad(f"the version {ref} has a file under the invalid role {role!r}") from None
             _need(isinstance(a, dict), f"the file entry {role} of {ref} is not an object")
             _need(isinstance(a.get("metadata", {}), dict), f"the metadata of the file {role} of {ref} is not an object")
-            _need(isinstance(a.get("format"), str) and a["format"] != "",
-                  f"the file {role} of {ref} has no format")
+            _need(isinstance(a.get("format"), str) and a["format"] != "", f"the file {role} of {ref} has no format")
             try:
                 check_filename(a.get("filename"))
             except ValidationError:
-                raise _Bad(f"the file {role} of {ref} has the file name {a.get('filename')!r}, which is not one plain "
-                           "file name (no '/', '\\', '..', leading '.' or control characters)") from None
+                raise _Bad(
+                    f"the file {role} of {ref} has the file name {a.get('filename')!r}, which is not one plain "
+                    "file name (no '/', '\\', '..', leading '.' or control characters)"
+                ) from None
             sha = a.get("sha256")
             _need(isinstance(sha, str) and sha in blobs, f"the file {role} of {ref} is not among the bundle's files")
             _need(a.get("size", blobs[sha]) == blobs[sha], f"the file {role} of {ref} has two different sizes")
@@ -229,13 +265,18 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
                 _need(role in artifacts, f"the {flavor} version {ref} has no 'model' file")
             if role in artifacts:
                 fmt = artifacts[role]["format"]
-                _need(fmt in allowed, f"the {flavor} version {ref} stores its {role} file as {fmt!r}, but the "
-                      f"{flavor} flavor writes {' or '.join(repr(f) for f in allowed)}; flavor and format disagree")
+                _need(
+                    fmt in allowed,
+                    f"the {flavor} version {ref} stores its {role} file as {fmt!r}, but the "
+                    f"{flavor} flavor writes {' or '.join(repr(f) for f in allowed)}; flavor and format disagree",
+                )
         recs = entry.get("records", [])
         _need(isinstance(recs, list), f"the records of {ref} are not a list")
         for rec in recs:
-            _need(isinstance(rec, dict) and isinstance(rec.get("data"), dict) and isinstance(rec.get("ref"), str),
-                  f"a record of {ref} is not an object with 'kind', 'ref' and 'data'")
+            _need(
+                isinstance(rec, dict) and isinstance(rec.get("data"), dict) and isinstance(rec.get("ref"), str),
+                f"a record of {ref} is not an object with 'kind', 'ref' and 'data'",
+            )
             try:
                 check_role(rec.get("kind"), arg="kind", what="record kind")
             except ValidationError:
@@ -245,8 +286,11 @@ def _check_manifest(manifest: Any, *, max_files: int, max_bytes: int) -> tuple[l
 
 def _same_files(store: Any, name: str, flavor: str, files: dict[str, str]) -> int | None:
     """The row id of a version of ``name`` with exactly these ``role -> sha256`` files and flavor, if any."""
-    rows = store.query("SELECT v.id, a.role, a.sha256 FROM versions v JOIN artifacts a ON a.version_id = v.id "
-                       "WHERE v.name = ? AND v.flavor = ? ORDER BY v.version DESC", (name, flavor))
+    rows = store.query(
+        "SELECT v.id, a.role, a.sha256 FROM versions v JOIN artifacts a ON a.version_id = v.id "
+        "WHERE v.name = ? AND v.flavor = ? ORDER BY v.version DESC",
+        (name, flavor),
+    )
     found: dict[int, dict[str, str]] = {}
     for vid, role, sha in rows:
         found.setdefault(vid, {})[role] = sha
@@ -256,8 +300,9 @@ def _same_files(store: Any, name: str, flavor: str, files: dict[str, str]) -> in
     return None
 
 
-def import_bundle(path: str | os.PathLike, *, name: str | None = None, max_files: int | None = None,
-                  max_bytes: int | None = None) -> BundleInfo:
+def import_bundle(
+    path: str | os.PathLike, *, name: str | None = None, max_files: int | None = None, max_bytes: int | None = None
+) -> BundleInfo:
     """Import the versions of a bundle as new versions in this registry.
 
     The manifest (the bundle's first member) is read and checked before any
@@ -316,12 +361,18 @@ def import_bundle(path: str | os.PathLike, *, name: str | None = None, max_files
         try:
             first = tar.next()
             if first is None or first.name != "manifest.json" or not first.isfile():
-                raise ValidationError(f"'{src}' is not a model bundle: its first member is "
-                                      f"{first.name if first else 'missing'!r}, not manifest.json; nothing was "
-                                      "imported.", hint=hint)
+                raise ValidationError(
+                    f"'{src}' is not a model bundle: its first member is "
+                    f"{first.name if first else 'missing'!r}, not manifest.json; nothing was "
+                    "imported.",
+                    hint=hint,
+                )
             if first.size > MAX_MANIFEST_BYTES:
-                raise ValidationError(f"The manifest of the bundle '{src}' is {first.size} bytes, more than the limit "
-                                      f"of {MAX_MANIFEST_BYTES}; nothing was imported.", hint=hint)
+                raise ValidationError(
+                    f"The manifest of the bundle '{src}' is {first.size} bytes, more than the limit "
+                    f"of {MAX_MANIFEST_BYTES}; nothing was imported.",
+                    hint=hint,
+                )
             try:
                 manifest = json.loads(tar.extractfile(first).read())  # type: ignore[union-attr]
             except ValueError as exc:
@@ -329,20 +380,26 @@ def import_bundle(path: str | os.PathLike, *, name: str | None = None, max_files
             try:
                 entries, blobs = _check_manifest(manifest, max_files=max_files, max_bytes=max_bytes)
             except _Bad as bad:
-                raise ValidationError(f"'{src}' is not a valid model bundle: {bad}; nothing was imported.",
-                                      hint=hint) from None
+                raise ValidationError(
+                    f"'{src}' is not a valid model bundle: {bad}; nothing was imported.", hint=hint
+                ) from None
             staged: dict[str, StagedFile] = {}
             seen: set[str] = set()
             while (member := tar.next()) is not None:  # headers one by one, after the manifest
                 m = _BLOB_RE.fullmatch(member.name)
                 sha = m.group(1) if m else None
                 if sha is None or not member.isfile() or sha not in blobs or sha in seen:
-                    raise ValidationError(f"The bundle '{src}' holds a member its manifest does not list "
-                                          f"({member.name!r}); nothing was imported.", hint=hint)
+                    raise ValidationError(
+                        f"The bundle '{src}' holds a member its manifest does not list "
+                        f"({member.name!r}); nothing was imported.",
+                        hint=hint,
+                    )
                 if member.size != blobs[sha]:
-                    raise ValidationError(f"The bundle '{src}' is corrupted: the file {sha[:12]}... has {member.size} "
-                                          f"bytes but its manifest says {blobs[sha]}; nothing was imported.",
-                                          hint="Copy the bundle again.")
+                    raise ValidationError(
+                        f"The bundle '{src}' is corrupted: the file {sha[:12]}... has {member.size} "
+                        f"bytes but its manifest says {blobs[sha]}; nothing was imported.",
+                        hint="Copy the bundle again.",
+                    )
                 seen.add(sha)
                 target = stage / sha
                 h = hashlib.sha256()
@@ -358,18 +415,24 @@ def import_bundle(path: str | os.PathLike, *, name: str | None = None, max_files
                         out.flush()
                         os.fsync(out.fileno())
                 if h.hexdigest() != sha:
-                    raise ValidationError(f"The bundle '{src}' is corrupted: a file's sha256 is {h.hexdigest()[:12]}"
-                                          f"... but its name says {sha[:12]}...; nothing was imported.",
-                                          hint="Copy the bundle again.")
+                    raise ValidationError(
+                        f"The bundle '{src}' is corrupted: a file's sha256 is {h.hexdigest()[:12]}"
+                        f"... but its name says {sha[:12]}...; nothing was imported.",
+                        hint="Copy the bundle again.",
+                    )
                 staged[sha] = StagedFile(target, sha, member.size)
         except (tarfile.TarError, EOFError) as exc:
-            raise ValidationError(f"'{src}' is not a readable model bundle ({exc}); nothing was imported.",
-                                  hint="Copy the bundle again.") from exc
+            raise ValidationError(
+                f"'{src}' is not a readable model bundle ({exc}); nothing was imported.", hint="Copy the bundle again."
+            ) from exc
         for entry in entries:
             for role, a in entry["artifacts"].items():
                 if a["sha256"] not in staged:
-                    raise ValidationError(f"The bundle '{src}' lacks the file of {entry['name']}:{entry['version']} "
-                                          f"({role}); nothing was imported.", hint="Copy the bundle again.")
+                    raise ValidationError(
+                        f"The bundle '{src}' lacks the file of {entry['name']}:{entry['version']} "
+                        f"({role}); nothing was imported.",
+                        hint="Copy the bundle again.",
+                    )
         imported, existing = [], []
         for entry in entries:
             ref = f"{entry['name']}:{entry['version']}"
@@ -377,21 +440,35 @@ def import_bundle(path: str | os.PathLike, *, name: str | None = None, max_files
                 messages.append(msg)
                 warnings.warn(msg, EnvironmentMismatchWarning, stacklevel=2)
             target_name = name or entry["name"]
-            same = _same_files(store, target_name, entry["flavor"],
-                               {role: a["sha256"] for role, a in entry["artifacts"].items()})
+            same = _same_files(
+                store, target_name, entry["flavor"], {role: a["sha256"] for role, a in entry["artifacts"].items()}
+            )
             if same is not None:
                 mv = _version(store, same)
                 existing.append(mv.ref)
                 imported.append(mv)
                 continue
             meta = {k: v for k, v in entry["meta"].items() if k != "trusted"}
-            meta["origin"] = {"kind": "bundle", "ref": ref, "bundle": src.name, "parent": entry.get("parent"),
-                              "created": entry.get("created"), "user": entry.get("user")}
-            files = {role: (staged[a["sha256"]], {
-                         "file": a["filename"], "format": a["format"],
-                         # a bundle cannot say which types to trust: only this registry's trust records do
-                         "metadata": {k: v for k, v in a.get("metadata", {}).items() if k != "trusted_types"}})
-                     for role, a in entry["artifacts"].items()}
+            meta["origin"] = {
+                "kind": "bundle",
+                "ref": ref,
+                "bundle": src.name,
+                "parent": entry.get("parent"),
+                "created": entry.get("created"),
+                "user": entry.get("user"),
+            }
+            files = {
+                role: (
+                    staged[a["sha256"]],
+                    {
+                        "file": a["filename"],
+                        "format": a["format"],
+                        # a bundle cannot say which types to trust: only this registry's trust records do
+                        "metadata": {k: v for k, v in a.get("metadata", {}).items() if k != "trusted_types"},
+                    },
+                )
+                for role, a in entry["artifacts"].items()
+            }
             mv = _commit(store, target_name, entry["flavor"], meta, files)
             for rec in entry.get("records", []):
                 from .api import add_record
@@ -406,13 +483,21 @@ def _row_id(store: Any, mv: ModelVersion) -> int:
     return store.query("SELECT id FROM versions WHERE name = ? AND version = ?", (mv.name, mv.version))[0][0]
 
 
-def bundle_command(action: str, items: list[str], *, name: str | None = None, max_files: int | None = None,
-                   max_bytes: int | None = None) -> BundleInfo:
+def bundle_command(
+    action: str,
+    items: list[str],
+    *,
+    name: str | None = None,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+) -> BundleInfo:
     """The ``bundle export REF... FILE`` / ``bundle import FILE`` verb shared by the magic and the CLI."""
     if action == "export":
         if len(items) < 2:
-            raise ValidationError("bundle export needs one or more versions and then the bundle file, "
-                                  f"e.g. 'bundle export churn:3 churn.mobundle'; got {len(items)} argument(s).")
+            raise ValidationError(
+                "bundle export needs one or more versions and then the bundle file, "
+                f"e.g. 'bundle export churn:3 churn.mobundle'; got {len(items)} argument(s)."
+            )
         if name is not None or max_files is not None or max_bytes is not None:
             raise ValidationError("--name, --max-files and --max-bytes apply to bundle import only.")
         return export_bundle(items[:-1], items[-1])

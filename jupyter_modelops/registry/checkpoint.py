@@ -14,18 +14,19 @@ from typing import Any, Mapping
 
 from .._optional import require
 from ..exceptions import ValidationError
+from . import signature as sig
 from ._refs import check_name
 from .api import _commit, _files, _lineage, get
 from .flavors import TorchFlavor, _type_path, flavors
 from .results import Checkpoint, ModelVersion
-from . import signature as sig
 from .store import default_store
 
 __all__ = ["checkpoint", "restore_checkpoint"]
 
 
-def checkpoint(model: Any, name: str, *, step: int, optimizer: Any = None, extra: Any = None,
-               notes: str | None = None) -> ModelVersion:
+def checkpoint(
+    model: Any, name: str, *, step: int, optimizer: Any = None, extra: Any = None, notes: str | None = None
+) -> ModelVersion:
     """Store the training state of a torch module as the next version of ``name``.
 
     Parameters
@@ -67,27 +68,47 @@ def checkpoint(model: Any, name: str, *, step: int, optimizer: Any = None, extra
             torch.save(extra, buf)
             extra_bytes = buf.getvalue()
             info["extra"] = None
-    meta: dict[str, Any] = {"params": {}, "tags": {"checkpoint": "", "step": str(step)}, "notes": notes,
-                            "class": f"{type(model).__module__}.{type(model).__qualname__}",
-                            "checkpoint": info, "signature": {"inputs": [], "outputs": [], "feature_names": []},
-                            "frameworks": fl.frameworks(), "environment": sig.environment(model=model),
-                            "git": sig.git_info(), "notebook": sig.notebook_path(), "trusted": False,
-                            "origin": {"kind": "checkpoint"}, "flavor_roles": ["model"]}
+    meta: dict[str, Any] = {
+        "params": {},
+        "tags": {"checkpoint": "", "step": str(step)},
+        "notes": notes,
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "checkpoint": info,
+        "signature": {"inputs": [], "outputs": [], "feature_names": []},
+        "frameworks": fl.frameworks(),
+        "environment": sig.environment(model=model),
+        "git": sig.git_info(),
+        "notebook": sig.notebook_path(),
+        "trusted": False,
+        "origin": {"kind": "checkpoint"},
+        "flavor_roles": ["model"],
+    }
     store = default_store()
     with store.staging() as stage:
         state_path = stage / "state_dict.pt"
         torch.save(model.state_dict(), state_path)
-        staged = {"model": (store.stage(state_path), {
-            "file": "state_dict.pt", "format": "state_dict",
-            "metadata": {"class": _type_path(model), "init_kwargs": _jsonable(fl._init_kwargs(model))}})}
+        staged = {
+            "model": (
+                store.stage(state_path),
+                {
+                    "file": "state_dict.pt",
+                    "format": "state_dict",
+                    "metadata": {"class": _type_path(model), "init_kwargs": _jsonable(fl._init_kwargs(model))},
+                },
+            )
+        }
         if optimizer is not None:
             opt_path = stage / "optimizer.pt"
             torch.save(optimizer.state_dict(), opt_path)
-            staged["optimizer"] = (store.stage(opt_path), {"file": "optimizer.pt", "format": "state_dict",
-                                                           "metadata": {"class": info["optimizer"]}})
+            staged["optimizer"] = (
+                store.stage(opt_path),
+                {"file": "optimizer.pt", "format": "state_dict", "metadata": {"class": info["optimizer"]}},
+            )
         if extra_bytes is not None:
-            staged["extra"] = (store.stage_bytes(stage, "extra.pt", extra_bytes),
-                               {"file": "extra.pt", "format": "torch", "metadata": {}})
+            staged["extra"] = (
+                store.stage_bytes(stage, "extra.pt", extra_bytes),
+                {"file": "extra.pt", "format": "torch", "metadata": {}},
+            )
         return _commit(store, name, "torch", meta, staged, parent=_lineage(model))
 
 
@@ -119,8 +140,10 @@ def restore_checkpoint(ref: str | ModelVersion, *, model: Any = None, optimizer:
     mv = ref if isinstance(ref, ModelVersion) else get(ref)
     info = mv.meta.get("checkpoint")
     if info is None:
-        raise ValidationError(f"{mv.ref} is not a checkpoint (it was stored with snapshot()).",
-                              hint="Use load() for it, or pass a version made by checkpoint().")
+        raise ValidationError(
+            f"{mv.ref} is not a checkpoint (it was stored with snapshot()).",
+            hint="Use load() for it, or pass a version made by checkpoint().",
+        )
     store = default_store()
     files = _files(store, mv, [r for r in ("model", "optimizer", "extra") if r in mv.artifacts])
     state = torch.load(files["model"], map_location="cpu", weights_only=True)
@@ -132,7 +155,9 @@ def restore_checkpoint(ref: str | ModelVersion, *, model: Any = None, optimizer:
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
-            raise ValidationError(f"The checkpoint {mv.ref} does not fit this model: {str(exc).splitlines()[0]}") from exc
+            raise ValidationError(
+                f"The checkpoint {mv.ref} does not fit this model: {str(exc).splitlines()[0]}"
+            ) from exc
     if optimizer is not None:
         if "optimizer" not in files:
             raise ValidationError(f"The checkpoint {mv.ref} has no optimizer state.")

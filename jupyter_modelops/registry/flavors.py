@@ -58,7 +58,9 @@ class Flavor:
     def save(self, model: Any, directory: Path, *, sample: Any = None) -> Saved:  # pragma: no cover
         raise NotImplementedError
 
-    def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:  # pragma: no cover
+    def load(
+        self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None
+    ) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def frameworks(self) -> dict[str, str]:
@@ -149,7 +151,7 @@ def canonical_skops(data: bytes) -> tuple[list, str, int]:
         info = infos[old]
         n, e = struct.unpack_from("<HH", data, info.header_offset + 26)
         start = info.header_offset + 30 + n + e
-        return view[start:start + info.compress_size]
+        return view[start : start + info.compress_size]
 
     entries = [(new, payload(old), infos[old].CRC) for old, new in files.items()]
     entries.append(("schema.json", memoryview(canon), zlib.crc32(canon)))
@@ -159,8 +161,29 @@ def canonical_skops(data: bytes) -> tuple[list, str, int]:
     for name, body, crc in entries:
         raw = name.encode()
         header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, len(body), len(body), len(raw), 0)
-        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crc, len(body),
-                                   len(body), len(raw), 0, 0, 0, 0, 0, offset) + raw)
+        central.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                0,
+                0,
+                0x21,
+                crc,
+                len(body),
+                len(body),
+                len(raw),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + raw
+        )
         chunks += [header + raw, body]
         offset += len(header) + len(raw) + len(body)
     cd = b"".join(central)
@@ -233,8 +256,16 @@ class SklearnFlavor(Flavor):
             ) from exc
         untrusted = skops_untrusted(data)
         chunks, sha, size = canonical_skops(data)
-        return Saved(model={"file": path.name, "format": "skops", "chunks": chunks, "sha256": sha, "size": size,
-                            "metadata": {"trusted_types": untrusted, "class": _type_path(model)}})
+        return Saved(
+            model={
+                "file": path.name,
+                "format": "skops",
+                "chunks": chunks,
+                "sha256": sha,
+                "size": size,
+                "metadata": {"trusted_types": untrusted, "class": _type_path(model)},
+            }
+        )
 
     def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
         from ._skops import load_skops
@@ -353,8 +384,13 @@ class TorchFlavor(Flavor):
             json.dumps(to_jsonable(init_kwargs))
         except (TypeError, ValueError):
             init_kwargs = {}
-        saved = Saved(model={"file": state_path.name, "format": "state_dict",
-                             "metadata": {"class": _type_path(model), "init_kwargs": init_kwargs}})
+        saved = Saved(
+            model={
+                "file": state_path.name,
+                "format": "state_dict",
+                "metadata": {"class": _type_path(model), "init_kwargs": init_kwargs},
+            }
+        )
         was_training = model.training
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -511,8 +547,9 @@ class OnnxFlavor(Flavor):
         path = directory / "model.onnx"
         path.write_bytes(proto.SerializeToString())
         opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
-        return Saved(model={"file": path.name, "format": "onnx", "metadata": {"opsets": opsets,
-                                                                               "ir_version": proto.ir_version}})
+        return Saved(
+            model={"file": path.name, "format": "onnx", "metadata": {"opsets": opsets, "ir_version": proto.ir_version}}
+        )
 
     def load(self, files: dict[str, Path], artifacts: dict[str, dict], *, prefer: str | None = None) -> Any:
         onnx = require("onnx", purpose="load ONNX models")
@@ -531,8 +568,10 @@ class OnnxFlavor(Flavor):
             return out
 
         init = {i.name for i in proto.graph.initializer}
-        return {"inputs": describe([i for i in proto.graph.input if i.name not in init]),
-                "outputs": describe(proto.graph.output)}
+        return {
+            "inputs": describe([i for i in proto.graph.input if i.name not in init]),
+            "outputs": describe(proto.graph.output),
+        }
 
 
 # -- the registry of flavors --------------------------------------------------

@@ -50,8 +50,9 @@ class Trust:
 
     __slots__ = ("trusted", "by", "at", "how")
 
-    def __init__(self, trusted: bool, *, by: str | None = None, at: float | None = None,
-                 how: str | None = None) -> None:
+    def __init__(
+        self, trusted: bool, *, by: str | None = None, at: float | None = None, how: str | None = None
+    ) -> None:
         self.trusted = bool(trusted)
         self.by = by
         self.at = at
@@ -102,9 +103,20 @@ class ModelVersion(Result):
         ``bool(mv.trusted)`` is the decision; ``.by`` and ``.at`` say who and when.
     """
 
-    def __init__(self, *, name: str, version: int, created: float, user: str | None, flavor: str,
-                 parent: str | None, meta: dict, artifacts: dict, aliases: list[str],
-                 trust: Trust | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int,
+        created: float,
+        user: str | None,
+        flavor: str,
+        parent: str | None,
+        meta: dict,
+        artifacts: dict,
+        aliases: list[str],
+        trust: Trust | None = None,
+    ) -> None:
         self.name = name
         self.version = version
         self.created = created
@@ -202,9 +214,16 @@ class ModelVersion(Result):
     # -- Result -------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "version": self.version, "ref": self.ref, "flavor": self.flavor,
-            "created": iso(self.created), "user": self.user, "parent": self.parent, "aliases": self.aliases,
-            "artifacts": self.artifacts, **{k: v for k, v in self.meta.items() if k not in ("flavor_roles",)},
+            "name": self.name,
+            "version": self.version,
+            "ref": self.ref,
+            "flavor": self.flavor,
+            "created": iso(self.created),
+            "user": self.user,
+            "parent": self.parent,
+            "aliases": self.aliases,
+            "artifacts": self.artifacts,
+            **{k: v for k, v in self.meta.items() if k not in ("flavor_roles",)},
             "trusted": self.trusted.to_dict(),
         }
 
@@ -222,11 +241,19 @@ class ModelVersion(Result):
         sig = self.signature
         parts = []
         t = self.trusted
-        info = [("ref", self.ref), ("flavor", self.flavor), ("created", iso(self.created)), ("user", self.user),
-                ("trusted", f"yes ({t.how} by {t.by}, {iso(t.at)})" if t else
-                 "no: came from outside; trust(ref) to load it"),
-                ("aliases", ", ".join(self.aliases) or "–"), ("parent", self.parent or "–"),
-                ("size", _size(self.size))]
+        info = [
+            ("ref", self.ref),
+            ("flavor", self.flavor),
+            ("created", iso(self.created)),
+            ("user", self.user),
+            (
+                "trusted",
+                f"yes ({t.how} by {t.by}, {iso(t.at)})" if t else "no: came from outside; trust(ref) to load it",
+            ),
+            ("aliases", ", ".join(self.aliases) or "–"),
+            ("parent", self.parent or "–"),
+            ("size", _size(self.size)),
+        ]
         if self.tags:
             info.append(("tags", ", ".join(f"{k}={v}" if v else k for k, v in self.tags.items())))
         if self.notes:
@@ -238,14 +265,22 @@ class ModelVersion(Result):
             info.append(("notebook", self.meta["notebook"]))
         parts.append(table(info))
         if self.metrics:
-            parts.append("<h4>Metrics</h4>" + table(
-                [(k, m.get("value"), m.get("low"), m.get("high")) for k, m in self.metrics.items()],
-                ["metric", "value", "low", "high"]))
+            parts.append(
+                "<h4>Metrics</h4>"
+                + table(
+                    [(k, m.get("value"), m.get("low"), m.get("high")) for k, m in self.metrics.items()],
+                    ["metric", "value", "low", "high"],
+                )
+            )
         if sig.get("inputs"):
-            parts.append("<h4>Signature</h4>" + table(
-                [("in", i["name"], i["datatype"], json.dumps(i["shape"])) for i in sig["inputs"][:30]]
-                + [("out", o["name"], o["datatype"], json.dumps(o["shape"])) for o in sig.get("outputs", [])],
-                ["", "name", "datatype", "shape"]))
+            parts.append(
+                "<h4>Signature</h4>"
+                + table(
+                    [("in", i["name"], i["datatype"], json.dumps(i["shape"])) for i in sig["inputs"][:30]]
+                    + [("out", o["name"], o["datatype"], json.dumps(o["shape"])) for o in sig.get("outputs", [])],
+                    ["", "name", "datatype", "shape"],
+                )
+            )
             if sig.get("feature_names"):
                 names = sig["feature_names"]
                 more = f" (+{len(names) - 20} more)" if len(names) > 20 else ""
@@ -254,11 +289,17 @@ class ModelVersion(Result):
             parts.append("<h4>Params</h4>" + table(sorted((k, json.dumps(v)) for k, v in self.params.items())))
         if self.data:
             d = self.data
-            parts.append("<h4>Data</h4>" + table([("shape", json.dumps(d.get("shape"))),
-                                                  ("sha256", d.get("sha256", "")[:16] + "...")]))
-        parts.append("<h4>Artifacts</h4>" + table(
-            [(role, a["format"], _size(a["size"]), a["sha256"][:16] + "...") for role, a in self.artifacts.items()],
-            ["role", "format", "size", "sha256"]))
+            parts.append(
+                "<h4>Data</h4>"
+                + table([("shape", json.dumps(d.get("shape"))), ("sha256", d.get("sha256", "")[:16] + "...")])
+            )
+        parts.append(
+            "<h4>Artifacts</h4>"
+            + table(
+                [(role, a["format"], _size(a["size"]), a["sha256"][:16] + "...") for role, a in self.artifacts.items()],
+                ["role", "format", "size", "sha256"],
+            )
+        )
         return page(f"{self.ref}", "".join(parts), subtitle=f"{self.flavor} model version")
 
 
@@ -294,20 +335,35 @@ class ModelList(Result):
 
     def to_html(self) -> str:
         if not self.rows:
-            return page("Models", '<div class="note">No models yet: snapshot one with '
-                        "<code>%modelops snapshot MODEL --name NAME</code>.</div>")
-        rows = [(r["name"], r["versions"], r["latest"], r["flavor"] or "–",
-                 ", ".join(f"{a} → {v}" for a, v in r["aliases"].items()) or "–", r["updated"])
-                for r in self.rows]
-        return page("Models", table(rows, ["name", "versions", "latest", "flavor", "aliases", "updated"]),
-                    subtitle=f"{len(self.rows)} model{'' if len(self.rows) == 1 else 's'}")
+            return page(
+                "Models",
+                '<div class="note">No models yet: snapshot one with '
+                "<code>%modelops snapshot MODEL --name NAME</code>.</div>",
+            )
+        rows = [
+            (
+                r["name"],
+                r["versions"],
+                r["latest"],
+                r["flavor"] or "–",
+                ", ".join(f"{a} → {v}" for a, v in r["aliases"].items()) or "–",
+                r["updated"],
+            )
+            for r in self.rows
+        ]
+        return page(
+            "Models",
+            table(rows, ["name", "versions", "latest", "flavor", "aliases", "updated"]),
+            subtitle=f"{len(self.rows)} model{'' if len(self.rows) == 1 else 's'}",
+        )
 
 
 class VersionList(Result):
     """``versions(name)``: one row per version, newest first."""
 
-    def __init__(self, name: str, rows: list[tuple], aliases: dict[int, list[str]],
-                 history: list[dict] | None = None) -> None:
+    def __init__(
+        self, name: str, rows: list[tuple], aliases: dict[int, list[str]], history: list[dict] | None = None
+    ) -> None:
         self.name = name
         self._rows = rows  # (version, created, user, flavor, parent, summary-json)
         self._aliases = aliases
@@ -316,8 +372,16 @@ class VersionList(Result):
 
     def _parse(self, row: tuple) -> dict:
         v, c, u, f, p, summary = row
-        return {"version": v, "ref": f"{self.name}:{v}", "created": iso(c), "user": u, "flavor": f, "parent": p,
-                "aliases": self._aliases.get(v, []), **json.loads(summary)}
+        return {
+            "version": v,
+            "ref": f"{self.name}:{v}",
+            "created": iso(c),
+            "user": u,
+            "flavor": f,
+            "parent": p,
+            "aliases": self._aliases.get(v, []),
+            **json.loads(summary),
+        }
 
     @property
     def rows(self) -> list[dict]:
@@ -367,17 +431,32 @@ class VersionList(Result):
         rows = []
         for r in shown:
             m = r.get("metrics", {})
-            rows.append((r["version"], r["created"], r["flavor"], ", ".join(r["aliases"]) or "–",
-                         *[fmt(m.get(k)) for k in metrics], _size(r.get("size")), r.get("notes") or ""))
+            rows.append(
+                (
+                    r["version"],
+                    r["created"],
+                    r["flavor"],
+                    ", ".join(r["aliases"]) or "–",
+                    *[fmt(m.get(k)) for k in metrics],
+                    _size(r.get("size")),
+                    r.get("notes") or "",
+                )
+            )
         more = f'<div class="note">showing {limit} of {len(self)}</div>' if len(self) > limit else ""
         hist = ""
         if self.history:
             hist = "<h4>Alias history</h4>" + table(
-                [(h["at"], h["alias"], h["previous"] or "–", h["version"] or "(removed)", h["user"])
-                 for h in self.history[-20:]], ["when", "alias", "from", "to", "user"])
-        return page(f"Versions of {self.name}",
-                    table(rows, ["version", "created", "flavor", "aliases", *metrics, "size", "notes"]) + more + hist,
-                    subtitle=f"{len(self)} version{'' if len(self) == 1 else 's'}")
+                [
+                    (h["at"], h["alias"], h["previous"] or "–", h["version"] or "(removed)", h["user"])
+                    for h in self.history[-20:]
+                ],
+                ["when", "alias", "from", "to", "user"],
+            )
+        return page(
+            f"Versions of {self.name}",
+            table(rows, ["version", "created", "flavor", "aliases", *metrics, "size", "notes"]) + more + hist,
+            subtitle=f"{len(self)} version{'' if len(self) == 1 else 's'}",
+        )
 
 
 class VersionDiff(Result):
@@ -391,9 +470,11 @@ class VersionDiff(Result):
         self.environment = _dict_diff(a.environment.get("packages", {}), b.environment.get("packages", {}))
         if a.environment.get("python") != b.environment.get("python"):
             self.environment["python"] = [a.environment.get("python"), b.environment.get("python")]
-        self.artifacts = {r: [a.artifacts.get(r, {}).get("sha256"), b.artifacts.get(r, {}).get("sha256")]
-                          for r in sorted(set(a.artifacts) | set(b.artifacts))
-                          if a.artifacts.get(r, {}).get("sha256") != b.artifacts.get(r, {}).get("sha256")}
+        self.artifacts = {
+            r: [a.artifacts.get(r, {}).get("sha256"), b.artifacts.get(r, {}).get("sha256")]
+            for r in sorted(set(a.artifacts) | set(b.artifacts))
+            if a.artifacts.get(r, {}).get("sha256") != b.artifacts.get(r, {}).get("sha256")
+        }
         data_a, data_b = (a.data or {}).get("sha256"), (b.data or {}).get("sha256")
         self.same_data = data_a is not None and data_a == data_b
 
@@ -404,8 +485,11 @@ class VersionDiff(Result):
             row = {"metric": k, "a": ma, "b": mb, "delta": None, "overlap": None, "better": None}
             if ma and mb:
                 row["delta"] = mb["value"] - ma["value"]
-                lower = (ma.get("lower_is_better") if ma.get("lower_is_better") is not None
-                         else k.endswith(("_error", "_loss")))
+                lower = (
+                    ma.get("lower_is_better")
+                    if ma.get("lower_is_better") is not None
+                    else k.endswith(("_error", "_loss"))
+                )
                 if row["delta"]:
                     row["better"] = (row["delta"] < 0) == bool(lower)
                 if None not in (ma.get("low"), ma.get("high"), mb.get("low"), mb.get("high")):
@@ -421,8 +505,11 @@ class VersionDiff(Result):
         return {
             "added_features": [f for f in fb if f not in fa],
             "removed_features": [f for f in fa if f not in fb],
-            "changed_inputs": {k: [list(ia.get(k, ())) or None, list(ib.get(k, ())) or None]
-                               for k in sorted(set(ia) | set(ib)) if ia.get(k) != ib.get(k)},
+            "changed_inputs": {
+                k: [list(ia.get(k, ())) or None, list(ib.get(k, ())) or None]
+                for k in sorted(set(ia) | set(ib))
+                if ia.get(k) != ib.get(k)
+            },
         }
 
     @property
@@ -430,19 +517,31 @@ class VersionDiff(Result):
         return not self.artifacts.get("model")
 
     def to_dict(self) -> dict:
-        return {"a": self.a.ref, "b": self.b.ref, "metrics": self.metrics, "params": self.params,
-                "signature": self.signature, "environment": self.environment, "artifacts": self.artifacts,
-                "same_data": self.same_data, "flavor": [self.a.flavor, self.b.flavor]}
+        return {
+            "a": self.a.ref,
+            "b": self.b.ref,
+            "metrics": self.metrics,
+            "params": self.params,
+            "signature": self.signature,
+            "environment": self.environment,
+            "artifacts": self.artifacts,
+            "same_data": self.same_data,
+            "flavor": [self.a.flavor, self.b.flavor],
+        }
 
     def _summary(self) -> str:
-        return (f"VersionDiff {self.a.ref} -> {self.b.ref} ({len(self.params)} params, "
-                f"{len(self.environment)} packages changed)")
+        return (
+            f"VersionDiff {self.a.ref} -> {self.b.ref} ({len(self.params)} params, "
+            f"{len(self.environment)} packages changed)"
+        )
 
     def to_text(self) -> str:
         lines = [self._summary()]
         for m in self.metrics:
-            lines.append(f"  {m['metric']}: {_metric_cell(m['a'])} -> {_metric_cell(m['b'])}"
-                         + (f" (delta {fmt(m['delta'])})" if m["delta"] is not None else ""))
+            lines.append(
+                f"  {m['metric']}: {_metric_cell(m['a'])} -> {_metric_cell(m['b'])}"
+                + (f" (delta {fmt(m['delta'])})" if m["delta"] is not None else "")
+            )
         for k, (va, vb) in self.params.items():
             lines.append(f"  param {k}: {va!r} -> {vb!r}")
         for k, (va, vb) in self.environment.items():
@@ -456,32 +555,61 @@ class VersionDiff(Result):
             for m in self.metrics:
                 verdict = "–"
                 if m["overlap"] is not None:
-                    verdict = ('<span class="warn">intervals overlap</span>' if m["overlap"]
-                               else '<span class="pass">significant</span>')
+                    verdict = (
+                        '<span class="warn">intervals overlap</span>'
+                        if m["overlap"]
+                        else '<span class="pass">significant</span>'
+                    )
                 arrow = {True: " ▲ better", False: " ▼ worse", None: ""}[m["better"]]
-                rows.append((esc(m["metric"]), esc(_metric_cell(m["a"])), esc(_metric_cell(m["b"])),
-                             esc(fmt(m["delta"]) + arrow), verdict))
-            parts.append("<h4>Metrics</h4>" + table(rows, ["metric", self.a.ref, self.b.ref, "delta", ""],
-                                                     raw_cols=range(5)))
+                rows.append(
+                    (
+                        esc(m["metric"]),
+                        esc(_metric_cell(m["a"])),
+                        esc(_metric_cell(m["b"])),
+                        esc(fmt(m["delta"]) + arrow),
+                        verdict,
+                    )
+                )
+            parts.append(
+                "<h4>Metrics</h4>" + table(rows, ["metric", self.a.ref, self.b.ref, "delta", ""], raw_cols=range(5))
+            )
         if self.params:
-            parts.append("<h4>Params</h4>" + table(
-                [(k, json.dumps(va), json.dumps(vb)) for k, (va, vb) in self.params.items()],
-                ["param", self.a.ref, self.b.ref]))
+            parts.append(
+                "<h4>Params</h4>"
+                + table(
+                    [(k, json.dumps(va), json.dumps(vb)) for k, (va, vb) in self.params.items()],
+                    ["param", self.a.ref, self.b.ref],
+                )
+            )
         sig = self.signature
         if any(sig.values()):
-            sig_rows = [("added features", ", ".join(sig["added_features"]) or "–"),
-                        ("removed features", ", ".join(sig["removed_features"]) or "–")]
-            sig_rows += [(f"input {k}", f"{json.dumps(va)} -> {json.dumps(vb)}") for k, (va, vb) in
-                         sig["changed_inputs"].items()]
+            sig_rows = [
+                ("added features", ", ".join(sig["added_features"]) or "–"),
+                ("removed features", ", ".join(sig["removed_features"]) or "–"),
+            ]
+            sig_rows += [
+                (f"input {k}", f"{json.dumps(va)} -> {json.dumps(vb)}") for k, (va, vb) in sig["changed_inputs"].items()
+            ]
             parts.append("<h4>Signature</h4>" + table(sig_rows))
         if self.environment:
-            parts.append("<h4>Environment</h4>" + table(
-                [(k, va or "–", vb or "–") for k, (va, vb) in self.environment.items()],
-                ["package", self.a.ref, self.b.ref]))
-        parts.append("<h4>Model files</h4>" + (
-            '<div class="note">identical bytes</div>' if not self.artifacts else
-            table([(r, (va or "–")[:12], (vb or "–")[:12]) for r, (va, vb) in self.artifacts.items()],
-                  ["role", self.a.ref, self.b.ref])))
+            parts.append(
+                "<h4>Environment</h4>"
+                + table(
+                    [(k, va or "–", vb or "–") for k, (va, vb) in self.environment.items()],
+                    ["package", self.a.ref, self.b.ref],
+                )
+            )
+        parts.append(
+            "<h4>Model files</h4>"
+            + (
+                '<div class="note">identical bytes</div>'
+                if not self.artifacts
+                else table(
+                    [(r, (va or "–")[:12], (vb or "–")[:12]) for r, (va, vb) in self.artifacts.items()],
+                    ["role", self.a.ref, self.b.ref],
+                )
+            )
+        )
         parts.append(f'<div class="note">training data: {"same" if self.same_data else "different or unknown"}</div>')
         return page(f"{self.a.ref} → {self.b.ref}", "".join(parts), subtitle="version diff")
 
@@ -500,19 +628,26 @@ class GcReport(Result):
         self.captures: dict | None = None  # gc(captures_older_than=...): capture partitions removed
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {"removed_blobs": self.removed_blobs, "freed_bytes": self.freed_bytes,
-                               "removed_staging": self.removed_staging}
+        out: dict[str, Any] = {
+            "removed_blobs": self.removed_blobs,
+            "freed_bytes": self.freed_bytes,
+            "removed_staging": self.removed_staging,
+        }
         if self.captures is not None:
             out["captures"] = self.captures
         return out
 
     def _summary(self) -> str:
-        text = (f"GcReport: removed {self.removed_blobs} unreferenced blobs ({_size(self.freed_bytes)}) "
-                f"and {self.removed_staging} abandoned staging folders")
+        text = (
+            f"GcReport: removed {self.removed_blobs} unreferenced blobs ({_size(self.freed_bytes)}) "
+            f"and {self.removed_staging} abandoned staging folders"
+        )
         if self.captures is not None:
             c = self.captures
-            text += (f"; {c['removed_partitions']} expired capture partitions ({_size(c['freed_bytes'])}), "
-                     f"{c['kept_active']} kept while being written")
+            text += (
+                f"; {c['removed_partitions']} expired capture partitions ({_size(c['freed_bytes'])}), "
+                f"{c['kept_active']} kept while being written"
+            )
         return text
 
     def to_text(self) -> str:
@@ -525,8 +660,17 @@ class GcReport(Result):
 class BundleInfo(Result):
     """``export_bundle`` / ``import_bundle``: the bundle file and the versions it carries."""
 
-    def __init__(self, path: Path, versions: list, *, sha256: str | None = None, size: int | None = None,
-                 warnings: list[str] | None = None, imported: bool = False, existing: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        versions: list,
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+        warnings: list[str] | None = None,
+        imported: bool = False,
+        existing: list[str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.versions = versions  # refs (export) or ModelVersion objects (import)
         self.sha256 = sha256
@@ -546,8 +690,15 @@ class BundleInfo(Result):
         return len(self.versions)
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "versions": self.refs, "sha256": self.sha256, "size": self.size,
-                "warnings": self.warnings, "imported": self.imported, "existing": self.existing}
+        return {
+            "path": str(self.path),
+            "versions": self.refs,
+            "sha256": self.sha256,
+            "size": self.size,
+            "warnings": self.warnings,
+            "imported": self.imported,
+            "existing": self.existing,
+        }
 
     def _summary(self) -> str:
         verb = "imported from" if self.imported else "exported to"
@@ -558,10 +709,18 @@ class BundleInfo(Result):
         return "\n".join([self._summary(), *[f"  warning: {w}" for w in self.warnings]])
 
     def to_html(self) -> str:
-        body = table([("file", str(self.path)), ("versions", ", ".join(self.refs)),
-                      ("size", _size(self.size)), ("sha256", (self.sha256 or "–")[:16])])
+        body = table(
+            [
+                ("file", str(self.path)),
+                ("versions", ", ".join(self.refs)),
+                ("size", _size(self.size)),
+                ("sha256", (self.sha256 or "–")[:16]),
+            ]
+        )
         if self.warnings:
-            body += "<h4>Warnings</h4><ul>" + "".join(f'<li class="warn">{esc(w)}</li>' for w in self.warnings) + "</ul>"
+            body += (
+                "<h4>Warnings</h4><ul>" + "".join(f'<li class="warn">{esc(w)}</li>' for w in self.warnings) + "</ul>"
+            )
         return page("Model bundle", body, subtitle="imported" if self.imported else "exported")
 
 
@@ -576,8 +735,13 @@ class Checkpoint(Result):
         self.extra = extra
 
     def to_dict(self) -> dict:
-        return {"ref": self.version.ref, "step": self.step,
-                "extra": self.extra if isinstance(self.extra, (dict, list, str, int, float, type(None))) else repr(self.extra)}
+        return {
+            "ref": self.version.ref,
+            "step": self.step,
+            "extra": self.extra
+            if isinstance(self.extra, (dict, list, str, int, float, type(None)))
+            else repr(self.extra),
+        }
 
     def _summary(self) -> str:
         return f"Checkpoint {self.version.ref} at step {self.step}"

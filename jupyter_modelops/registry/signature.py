@@ -22,11 +22,38 @@ from typing import Any, Mapping
 
 from .._html import to_jsonable
 
-ONNX_TYPES = {1: "FP32", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64",
-              8: "BYTES", 9: "BOOL", 10: "FP16", 11: "FP64", 12: "UINT32", 13: "UINT64"}
+ONNX_TYPES = {
+    1: "FP32",
+    2: "UINT8",
+    3: "INT8",
+    4: "UINT16",
+    5: "INT16",
+    6: "INT32",
+    7: "INT64",
+    8: "BYTES",
+    9: "BOOL",
+    10: "FP16",
+    11: "FP64",
+    12: "UINT32",
+    13: "UINT64",
+}
 SAMPLE_ROWS = 5
-ENV_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "skops", "joblib", "torch", "onnx",
-                "onnxruntime", "skl2onnx", "xgboost", "lightgbm", "catboost", "jupyter-modelops")
+ENV_PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "skops",
+    "joblib",
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "jupyter-modelops",
+)
 
 
 def v2_datatype(dtype: Any) -> str:
@@ -73,8 +100,11 @@ def input_signature(data: Any) -> dict:
         return {"inputs": inputs, "feature_names": names, "columns": columns}
     arr = _as_array(data)
     shape = [-1, *list(arr.shape[1:])] if arr.ndim else [-1]
-    return {"inputs": [{"name": "input", "datatype": v2_datatype(arr.dtype), "shape": shape}],
-            "feature_names": [], "columns": []}
+    return {
+        "inputs": [{"name": "input", "datatype": v2_datatype(arr.dtype), "shape": shape}],
+        "feature_names": [],
+        "columns": [],
+    }
 
 
 def output_signature(outputs: Any, *, name: str = "output") -> list[dict]:
@@ -90,8 +120,10 @@ def sample_input(data: Any, rows: int = SAMPLE_ROWS) -> dict:
     """The first rows of the data, JSON-ready: ``{"feature_names", "data"}``."""
     if _is_frame(data):
         head = data.iloc[:rows]
-        return {"feature_names": [str(c) for c in head.columns],
-                "data": to_jsonable(head.astype(object).where(head.notna(), None).to_numpy().tolist())}
+        return {
+            "feature_names": [str(c) for c in head.columns],
+            "data": to_jsonable(head.astype(object).where(head.notna(), None).to_numpy().tolist()),
+        }
     arr = _as_array(data)[:rows]
     return {"feature_names": [], "data": to_jsonable(arr.tolist()), "dtype": str(arr.dtype)}
 
@@ -127,8 +159,12 @@ def fingerprint(data: Any) -> dict:
 
         h.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
         h.update("|".join(f"{c}:{t}" for c, t in zip(data.columns, data.dtypes)).encode())
-        out: dict[str, Any] = {"sha256": h.hexdigest(), "shape": list(data.shape), "rows": int(data.shape[0]),
-                               "schema": {str(c): str(t) for c, t in zip(data.columns, data.dtypes)}}
+        out: dict[str, Any] = {
+            "sha256": h.hexdigest(),
+            "shape": list(data.shape),
+            "rows": int(data.shape[0]),
+            "schema": {str(c): str(t) for c, t in zip(data.columns, data.dtypes)},
+        }
     else:
         import numpy as np
 
@@ -138,8 +174,12 @@ def fingerprint(data: Any) -> dict:
         else:
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(f"{arr.dtype}{arr.shape}".encode())
-        out = {"sha256": h.hexdigest(), "shape": list(arr.shape), "rows": int(arr.shape[0]) if arr.ndim else 1,
-               "schema": {"dtype": str(arr.dtype)}}
+        out = {
+            "sha256": h.hexdigest(),
+            "shape": list(arr.shape),
+            "rows": int(arr.shape[0]) if arr.ndim else 1,
+            "schema": {"dtype": str(arr.dtype)},
+        }
     return out
 
 
@@ -257,8 +297,12 @@ def environment(extra_packages: dict[str, str] | None = None, *, model: Any = No
         except Exception:
             pass
     packages.update(extra_packages or {})
-    return {"python": platform.python_version(), "implementation": platform.python_implementation(),
-            "platform": f"{sys.platform}-{platform.machine()}", "packages": dict(sorted(packages.items()))}
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "packages": dict(sorted(packages.items())),
+    }
 
 
 def user() -> str:
@@ -277,8 +321,9 @@ def git_info(cwd: str | None = None) -> dict | None:
         commit = subprocess.run([git, "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=3)
         if commit.returncode != 0:
             return None
-        status = subprocess.run([git, "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, timeout=3)
+        status = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=3
+        )
         return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return None

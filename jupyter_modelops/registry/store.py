@@ -144,14 +144,18 @@ def migration(version: int, description: str) -> Callable[[Callable[[sqlite3.Con
 
 @migration(2, "records of deleted versions are removed, as delete() now does")
 def _drop_orphan_records(con: sqlite3.Connection) -> None:
-    con.execute("DELETE FROM records WHERE version IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM versions v WHERE v.name = records.name AND v.version = records.version)")
+    con.execute(
+        "DELETE FROM records WHERE version IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM versions v WHERE v.name = records.name AND v.version = records.version)"
+    )
 
 
 @migration(3, "trust records: who trusted a version that came from outside, when, and which types")
 def _add_trust(con: sqlite3.Connection) -> None:
-    con.execute("CREATE TABLE trust (version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE, "
-                "by TEXT, at REAL NOT NULL, types TEXT NOT NULL)")
+    con.execute(
+        "CREATE TABLE trust (version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE, "
+        "by TEXT, at REAL NOT NULL, types TEXT NOT NULL)"
+    )
 
 
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
@@ -304,7 +308,7 @@ class Store:
                         f"Migrating the registry at {self.root} to schema {SCHEMA_VERSION} would break "
                         f"{len(broken)} references (first in table {broken[0][0]}), so it was left at schema {found}.",
                         hint="Report this as a bug with the registry folder; the registry still opens with the "
-                             "release that wrote it.",
+                        "release that wrote it.",
                     )
                 con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
                 con.execute("DELETE FROM schema_version")

@@ -5,5 +5,16 @@ from .run import ReportRun, report, templates
 from .scheduling import Schedule, ScheduleList, schedule, schedules, unschedule
 from .summary import publish_summary
 
-__all__ = ["report", "ReportRun", "report_history", "ReportHistory", "schedule", "schedules", "unschedule",
-           "Schedule", "ScheduleList", "templates", "publish_summary"]
+__all__ = [
+    "report",
+    "ReportRun",
+    "report_history",
+    "ReportHistory",
+    "schedule",
+    "schedules",
+    "unschedule",
+    "Schedule",
+    "ScheduleList",
+    "templates",
+    "publish_summary",
+]

@@ -63,8 +63,10 @@ class ReportHistory(Result):
         for r in self.runs:
             gates = r.get("gates") or []
             bad = sum(1 for g in gates if g.get("status") == "fail")
-            lines.append(f"  {r.get('started')}  {r.get('ref')}  {r.get('template')}  {r.get('status')}  "
-                         f"gates {len(gates) - bad}/{len(gates)}  {r.get('html') or ''}")
+            lines.append(
+                f"  {r.get('started')}  {r.get('ref')}  {r.get('template')}  {r.get('status')}  "
+                f"gates {len(gates) - bad}/{len(gates)}  {r.get('html') or ''}"
+            )
         return "\n".join(lines)
 
     def to_html(self) -> str:
@@ -72,20 +74,36 @@ class ReportHistory(Result):
         for metric in self.metric_names()[:4]:
             pts = self.trend(metric)
             if len(pts) >= 2:
-                charts.append(line_chart([(metric, list(range(1, len(pts) + 1)), [v for _, v in pts])],
-                                         title=metric, xlabel="run", ylabel=metric, markers=True))
+                charts.append(
+                    line_chart(
+                        [(metric, list(range(1, len(pts) + 1)), [v for _, v in pts])],
+                        title=metric,
+                        xlabel="run",
+                        ylabel=metric,
+                        markers=True,
+                    )
+                )
         rows = []
         for r in self.runs:
             gates = r.get("gates") or []
             bad = sum(1 for g in gates if g.get("status") == "fail")
             ok = r.get("status") == "succeeded" and not bad
             cls = "pass" if ok else "fail"
-            rows.append((esc(r.get("started")), esc(r.get("ref")), esc(r.get("template")),
-                         f'<span class="{cls}">{esc(r.get("status"))}</span>', esc(f"{len(gates) - bad}/{len(gates)}"),
-                         esc(fmt(r.get("duration_s")))))
+            rows.append(
+                (
+                    esc(r.get("started")),
+                    esc(r.get("ref")),
+                    esc(r.get("template")),
+                    f'<span class="{cls}">{esc(r.get("status"))}</span>',
+                    esc(f"{len(gates) - bad}/{len(gates)}"),
+                    esc(fmt(r.get("duration_s"))),
+                )
+            )
         body = (f'<div class="figs">{"".join(charts)}</div>' if charts else "") + (
             table(rows, ["started", "version", "template", "status", "gates", "seconds"], raw_cols=range(6))
-            if rows else "<div class='note'>no runs yet</div>")
+            if rows
+            else "<div class='note'>no runs yet</div>"
+        )
         return page(f"Monitoring history of {self.name}", body)
 
     def figures(self) -> list:

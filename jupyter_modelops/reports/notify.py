@@ -13,7 +13,7 @@ from ..exceptions import ValidationError
 
 def check_url(url: str) -> str:
     """Validate a webhook URL (http or https, with a host, no whitespace or control characters)."""
-    bad = next((ch for ch in str(url) if ch.isspace() or ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0), None)
+    bad = next((ch for ch in str(url) if ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0), None)
     if bad is not None:
         # urlparse silently drops tabs and newlines; the text itself would still travel on
         raise ValidationError(
@@ -54,8 +54,7 @@ def post_webhook(url: str, run: Any, *, timeout: float = 10.0) -> dict:
     except ValidationError as exc:
         return {"url": url, "status": None, "error": str(exc)}
     body = json.dumps(message(run)).encode()
-    req = urllib.request.Request(checked, data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(checked, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - user-given webhook
             return {"url": url, "status": resp.status}

@@ -58,7 +58,7 @@ def declared(template: str | Path) -> dict[str, Parameter]:
 def _inner(typ: str) -> tuple[str, bool]:
     t = typ.replace(" ", "")
     if t.startswith("Optional[") and t.endswith("]"):
-        return t[len("Optional["):-1], True
+        return t[len("Optional[") : -1], True
     if t.endswith("|None"):
         return t[: -len("|None")], True
     return t, False

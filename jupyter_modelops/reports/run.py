@@ -33,8 +33,9 @@ def templates_dir() -> Path:
     for candidate in (here / "templates", here.parent / "templates"):
         if (candidate / "monitoring.ipynb").is_file():
             return candidate
-    raise ReportError("The built-in report templates are missing from this installation.",
-                      hint="Reinstall jupyter-modelops.")
+    raise ReportError(
+        "The built-in report templates are missing from this installation.", hint="Reinstall jupyter-modelops."
+    )
 
 
 def templates() -> dict[str, Path]:
@@ -72,8 +73,10 @@ class ReportRun(RecordResult):
         d = self.data
         gates = d.get("gates") or []
         failed = sum(1 for g in gates if g.get("status") == "fail")
-        return (f"ReportRun {d['id']} {d.get('ref') or ''} template={d['template']} status={d['status']} "
-                f"gates={len(gates) - failed}/{len(gates)} passed").replace("  ", " ")
+        return (
+            f"ReportRun {d['id']} {d.get('ref') or ''} template={d['template']} status={d['status']} "
+            f"gates={len(gates) - failed}/{len(gates)} passed"
+        ).replace("  ", " ")
 
     def to_text(self) -> str:
         d = self.data
@@ -90,14 +93,22 @@ class ReportRun(RecordResult):
     def to_html(self) -> str:
         d = self.data
         status_cls = "pass" if self.ok else "fail"
-        body = [f'<div>status: <span class="{status_cls}">{esc(d["status"])}</span>'
-                f' &middot; {esc(fmt(d.get("duration_s")))} s &middot; template {esc(d["template"])}</div>']
+        body = [
+            f'<div>status: <span class="{status_cls}">{esc(d["status"])}</span>'
+            f" &middot; {esc(fmt(d.get('duration_s')))} s &middot; template {esc(d['template'])}</div>"
+        ]
         if d.get("error"):
             body.append(f'<div class="fail">{esc(d["error"])}</div>')
         gates = d.get("gates") or []
         if gates:
-            rows = [(f'<span class="{esc(g.get("status"))}">{esc(g.get("status"))}</span>', esc(g.get("name", "")),
-                     esc(g.get("detail", ""))) for g in gates]
+            rows = [
+                (
+                    f'<span class="{esc(g.get("status"))}">{esc(g.get("status"))}</span>',
+                    esc(g.get("name", "")),
+                    esc(g.get("detail", "")),
+                )
+                for g in gates
+            ]
             body.append("<h4>Gates</h4>" + table(rows, ["status", "gate", "detail"], raw_cols=(0, 1, 2)))
         metrics = d.get("metrics") or {}
         if metrics:
@@ -146,10 +157,19 @@ def _export_html(nb: Any, path: Path) -> None:
     path.write_text(body, encoding="utf-8")
 
 
-def report(ref: str | None = None, *, template: str | Path = "monitoring", data: str | Path | None = None,
-           params: Mapping[str, Any] | None = None, output_dir: str | Path | None = None,
-           notify: str | None = None, timeout: float = 600, kernel_name: str = "python3",
-           params_from_text: bool = False, window: str | None = None) -> ReportRun:
+def report(
+    ref: str | None = None,
+    *,
+    template: str | Path = "monitoring",
+    data: str | Path | None = None,
+    params: Mapping[str, Any] | None = None,
+    output_dir: str | Path | None = None,
+    notify: str | None = None,
+    timeout: float = 600,
+    kernel_name: str = "python3",
+    params_from_text: bool = False,
+    window: str | None = None,
+) -> ReportRun:
     """Run a report template for a model version and record the run.
 
     Parameters
@@ -204,7 +224,9 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     if data is not None:
         dpath = Path(data).expanduser()
         if not dpath.is_file():
-            raise ValidationError(f"The data file '{data}' does not exist.", hint="Pass the path of a CSV or Parquet file.")
+            raise ValidationError(
+                f"The data file '{data}' does not exist.", hint="Pass the path of a CSV or Parquet file."
+            )
         if "data_path" not in decl:
             raise ValidationError(f"The template '{path.name}' takes no data_path parameter, but data was given.")
         given["data_path"] = str(dpath.resolve())
@@ -226,9 +248,16 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     nb_path, html_path, summary_path = out / "report.ipynb", out / "report.html", out / "summary.json"
 
     record: dict[str, Any] = {
-        "id": run_id, "ref": version_info.ref if version_info is not None else None, "template": path.stem,
-        "template_path": str(path), "params": to_jsonable(checked), "started": _now(), "user": getpass.getuser(),
-        "notebook": str(nb_path), "html": str(html_path), "summary_path": str(summary_path),
+        "id": run_id,
+        "ref": version_info.ref if version_info is not None else None,
+        "template": path.stem,
+        "template_path": str(path),
+        "params": to_jsonable(checked),
+        "started": _now(),
+        "user": getpass.getuser(),
+        "notebook": str(nb_path),
+        "html": str(html_path),
+        "summary_path": str(summary_path),
     }
     t0 = time.perf_counter()
     import nbformat
@@ -236,14 +265,24 @@ def report(ref: str | None = None, *, template: str | Path = "monitoring", data:
     from papermill.exceptions import PapermillExecutionError
 
     error = None
-    with tracing.span("modelops.report", {"modelops.template": path.stem, "modelops.model_ref": record["ref"],
-                                          "modelops.report_id": run_id}) as span:
+    with tracing.span(
+        "modelops.report",
+        {"modelops.template": path.stem, "modelops.model_ref": record["ref"], "modelops.report_id": run_id},
+    ) as span:
         try:
             # the kernel's own log (e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ...") is
             # not the report's business: keep its errors only, so the calling cell stays clean
-            pm.execute_notebook(str(path), str(nb_path), parameters=checked, kernel_name=kernel_name,
-                                progress_bar=False, cwd=str(out), execution_timeout=timeout, start_timeout=120,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            pm.execute_notebook(
+                str(path),
+                str(nb_path),
+                parameters=checked,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                cwd=str(out),
+                execution_timeout=timeout,
+                start_timeout=120,
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
         except Exception as exc:  # dead kernel, timeout, kernel that would not start

@@ -59,8 +59,14 @@ class Schedule(RecordResult):
 
     def to_html(self) -> str:
         d = self.data
-        rows = [("id", d["id"]), ("model", d.get("ref")), ("when", f"{d['cron']} ({d['description']})"),
-                ("target", d["target"]), ("template", d["template"]), ("data", d.get("data"))]
+        rows = [
+            ("id", d["id"]),
+            ("model", d.get("ref")),
+            ("when", f"{d['cron']} ({d['description']})"),
+            ("target", d["target"]),
+            ("template", d["template"]),
+            ("data", d.get("data")),
+        ]
         body = table(rows, ["", ""])
         if d.get("crontab_line"):
             body += f"<h4>crontab line</h4><pre>{esc(d['crontab_line'])}</pre>"
@@ -85,7 +91,9 @@ class ScheduleList(Result):
     def to_text(self) -> str:
         if not self.items:
             return "no schedules"
-        return "\n".join(f"{s['id']}  {s.get('ref')}  '{s['cron']}'  {s['target']}  {s['template']}" for s in self.items)
+        return "\n".join(
+            f"{s['id']}  {s.get('ref')}  '{s['cron']}'  {s['target']}  {s['template']}" for s in self.items
+        )
 
     def to_html(self) -> str:
         rows = [(s["id"], s.get("ref"), s["cron"], s["description"], s["target"], s["template"]) for s in self.items]
@@ -93,6 +101,7 @@ class ScheduleList(Result):
 
 
 # -- the index -------------------------------------------------------------------------------
+
 
 def _index_path() -> Path:
     from .. import config
@@ -124,11 +133,14 @@ def schedules() -> ScheduleList:
 
 # -- local: crontab --------------------------------------------------------------------------
 
+
 def _crontab_bin() -> str:
     exe = shutil.which("crontab")
     if not exe:
-        raise ReportError("The 'crontab' command is not installed, so a local schedule cannot be made.",
-                          hint="Install cron (Debian: apt-get install cron) or use target='kubernetes'.")
+        raise ReportError(
+            "The 'crontab' command is not installed, so a local schedule cannot be made.",
+            hint="Install cron (Debian: apt-get install cron) or use target='kubernetes'.",
+        )
     return exe
 
 
@@ -208,15 +220,27 @@ def check_command_value(value: Any, what: str, *, option_value: bool = False) ->
     return text
 
 
-def report_command(ref: str | None, *, data: str | None, template: str, params: Mapping[str, Any] | None,
-                   notify: str | None, python: str | None = None) -> list[str]:
+def report_command(
+    ref: str | None,
+    *,
+    data: str | None,
+    template: str,
+    params: Mapping[str, Any] | None,
+    notify: str | None,
+    python: str | None = None,
+) -> list[str]:
     """The argv a schedule runs: ``python -m jupyter_modelops.cli report run ...``.
 
     Every value is checked with :func:`check_command_value` (no control characters; no value
     that would be read as an option), so one argv is one crontab line and one CronJob command.
     """
-    argv = [check_command_value(python or sys.executable, "The Python interpreter path"),
-            "-m", "jupyter_modelops.cli", "report", "run"]
+    argv = [
+        check_command_value(python or sys.executable, "The Python interpreter path"),
+        "-m",
+        "jupyter_modelops.cli",
+        "report",
+        "run",
+    ]
     if ref:
         argv.append(check_command_value(ref, "The model reference", option_value=True))
     argv += ["--template", check_command_value(template, "The template", option_value=True)]
@@ -273,11 +297,23 @@ def crontab_line(cron: str, argv: list[str], *, schedule_id: str, log: Path, hom
 
 # -- kubernetes: CronJob ---------------------------------------------------------------------
 
-def cronjob_manifest(*, name: str, cron: str, image: str, argv: list[str], namespace: str = "default",
-                     pvc: str = "modelops-reports", labels: Mapping[str, str] | None = None) -> dict:
+
+def cronjob_manifest(
+    *,
+    name: str,
+    cron: str,
+    image: str,
+    argv: list[str],
+    namespace: str = "default",
+    pvc: str = "modelops-reports",
+    labels: Mapping[str, str] | None = None,
+) -> dict:
     """A batch/v1 CronJob that runs the report in the model's image."""
-    lab = {"app.kubernetes.io/name": "modelops-report", "app.kubernetes.io/managed-by": "jupyter-modelops",
-           **dict(labels or {})}
+    lab = {
+        "app.kubernetes.io/name": "modelops-report",
+        "app.kubernetes.io/managed-by": "jupyter-modelops",
+        **dict(labels or {}),
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -298,24 +334,43 @@ def cronjob_manifest(*, name: str, cron: str, image: str, argv: list[str], names
                         "spec": {
                             "restartPolicy": "Never",
                             "automountServiceAccountToken": False,
-                            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
-                                                "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
-                            "containers": [{
-                                "name": "report",
-                                "image": image,
-                                "command": ["python", *argv[1:]],
-                                "env": [{"name": "MODELOPS_HOME", "value": "/data/modelops-home"},
-                                        {"name": "HOME", "value": "/tmp"}],
-                                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
-                                              "limits": {"cpu": "2", "memory": "4Gi"}},
-                                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                                    "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
-                                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                                "volumeMounts": [{"name": "data", "mountPath": "/data"},
-                                                 {"name": "tmp", "mountPath": "/tmp"}],
-                            }],
-                            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": pvc}},
-                                        {"name": "tmp", "emptyDir": {}}],
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": 65532,
+                                "runAsGroup": 65532,
+                                "fsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "containers": [
+                                {
+                                    "name": "report",
+                                    "image": image,
+                                    "command": ["python", *argv[1:]],
+                                    "env": [
+                                        {"name": "MODELOPS_HOME", "value": "/data/modelops-home"},
+                                        {"name": "HOME", "value": "/tmp"},
+                                    ],
+                                    "resources": {
+                                        "requests": {"cpu": "500m", "memory": "1Gi"},
+                                        "limits": {"cpu": "2", "memory": "4Gi"},
+                                    },
+                                    "securityContext": {
+                                        "allowPrivilegeEscalation": False,
+                                        "readOnlyRootFilesystem": True,
+                                        "runAsNonRoot": True,
+                                        "capabilities": {"drop": ["ALL"]},
+                                        "seccompProfile": {"type": "RuntimeDefault"},
+                                    },
+                                    "volumeMounts": [
+                                        {"name": "data", "mountPath": "/data"},
+                                        {"name": "tmp", "mountPath": "/tmp"},
+                                    ],
+                                }
+                            ],
+                            "volumes": [
+                                {"name": "data", "persistentVolumeClaim": {"claimName": pvc}},
+                                {"name": "tmp", "emptyDir": {}},
+                            ],
                         },
                     },
                 },
@@ -370,10 +425,23 @@ def _command_params(template: Path, params: Mapping[str, Any] | None) -> dict[st
 
 # -- the API ---------------------------------------------------------------------------------
 
-def schedule(ref: str | None, *, cron: str, data: str | None = None, template: str = "monitoring",
-             params: Mapping[str, Any] | None = None, target: str = "local", cluster: str | None = None,
-             namespace: str = "default", image: str | None = None, pvc: str = "modelops-reports",
-             notify: str | None = None, dry_run: bool = False, kubeconfig: str | None = None) -> Schedule:
+
+def schedule(
+    ref: str | None,
+    *,
+    cron: str,
+    data: str | None = None,
+    template: str = "monitoring",
+    params: Mapping[str, Any] | None = None,
+    target: str = "local",
+    cluster: str | None = None,
+    namespace: str = "default",
+    image: str | None = None,
+    pvc: str = "modelops-reports",
+    notify: str | None = None,
+    dry_run: bool = False,
+    kubeconfig: str | None = None,
+) -> Schedule:
     """Run a report on a schedule.
 
     Parameters
@@ -400,14 +468,16 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         Path of the kubeconfig (default: ``$KUBECONFIG`` or ``~/.kube/config``).
     """
     from .. import config
-    from .run import resolve_template
     from . import params as _params
     from .notify import check_url
+    from .run import resolve_template
 
     parsed = _cron.parse(cron)
     if target not in TARGETS:
-        raise ValidationError(f"The schedule target '{target}' is unknown.{suggest(target, TARGETS)}",
-                              hint=f"Use one of: {', '.join(TARGETS)}.")
+        raise ValidationError(
+            f"The schedule target '{target}' is unknown.{suggest(target, TARGETS)}",
+            hint=f"Use one of: {', '.join(TARGETS)}.",
+        )
     if notify:
         check_url(notify)
     tpl = resolve_template(template)
@@ -418,14 +488,23 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
 
         ref = registry.get(str(ref)).ref
     if target == "local" and data is not None and not Path(data).expanduser().is_file():
-        raise ValidationError(f"The data file '{data}' does not exist.",
-                              hint="A local schedule reads this file at every run; pass an existing path.")
+        raise ValidationError(
+            f"The data file '{data}' does not exist.",
+            hint="A local schedule reads this file at every run; pass an existing path.",
+        )
     sid = uuid.uuid4().hex[:10]
     template_arg = tpl.stem if tpl.parent == resolve_template("monitoring").parent else str(tpl.resolve())
     entry: dict[str, Any] = {
-        "id": sid, "ref": ref, "cron": parsed.expression, "description": parsed.describe(), "target": target,
-        "template": template_arg, "data": str(Path(data).expanduser().resolve()) if (data and target == "local") else data,
-        "params": dict(params or {}), "notify": notify, "dry_run": dry_run,
+        "id": sid,
+        "ref": ref,
+        "cron": parsed.expression,
+        "description": parsed.describe(),
+        "target": target,
+        "template": template_arg,
+        "data": str(Path(data).expanduser().resolve()) if (data and target == "local") else data,
+        "params": dict(params or {}),
+        "notify": notify,
+        "dry_run": dry_run,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if target == "local":
@@ -442,13 +521,26 @@ def schedule(ref: str | None, *, cron: str, data: str | None = None, template: s
         import yaml
 
         img = check_command_value(image or _image_for(ref), "The image reference")
-        argv = report_command(ref, data=data, template=template_arg, params=cmd_params, notify=notify,
-                              python="python")
+        argv = report_command(ref, data=data, template=template_arg, params=cmd_params, notify=notify, python="python")
         name = _k8s_name(ref, sid)
-        manifest = cronjob_manifest(name=name, cron=parsed.expression, image=img, argv=argv, namespace=namespace,
-                                    pvc=pvc, labels={"modelops.jupyter.org/schedule": sid})
-        entry.update(cluster=cluster, kubeconfig=kubeconfig, namespace=namespace, image=img, name=name, manifest=manifest,
-                     manifest_yaml=yaml.safe_dump(manifest, sort_keys=False))
+        manifest = cronjob_manifest(
+            name=name,
+            cron=parsed.expression,
+            image=img,
+            argv=argv,
+            namespace=namespace,
+            pvc=pvc,
+            labels={"modelops.jupyter.org/schedule": sid},
+        )
+        entry.update(
+            cluster=cluster,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            image=img,
+            name=name,
+            manifest=manifest,
+            manifest_yaml=yaml.safe_dump(manifest, sort_keys=False),
+        )
         if not dry_run:
             with _kube(cluster, kubeconfig) as kube:
                 kube.require_namespace(namespace)
@@ -468,9 +560,10 @@ def unschedule(schedule_id: str) -> Schedule:
     with _locked_index() as items:
         match = [s for s in items if s["id"] == schedule_id]
         if not match:
-            raise ModelNotFoundError(f"There is no schedule with id '{schedule_id}'."
-                                     f"{suggest(schedule_id, [s['id'] for s in items])}",
-                                     hint="List them with: modelops report schedules.")
+            raise ModelNotFoundError(
+                f"There is no schedule with id '{schedule_id}'.{suggest(schedule_id, [s['id'] for s in items])}",
+                hint="List them with: modelops report schedules.",
+            )
         entry = match[0]
         if entry["target"] == "local":
             current = _crontab_read()

@@ -22,15 +22,31 @@ def _gate_dicts(g: Any) -> list[dict]:
     if hasattr(g, "passed") and hasattr(g, "gate"):  # a GateResult
         from .._html import fmt
 
-        return [{"name": g.gate, "status": "pass" if g.passed else "fail", "metric": g.metric, "op": g.op,
-                 "threshold": g.threshold, "observed": g.observed, "judged_on": g.judged_on,
-                 "value": g.value, "low": g.low, "high": g.high,
-                 "detail": f"{g.judged_on} = {fmt(g.observed)}"}]
+        return [
+            {
+                "name": g.gate,
+                "status": "pass" if g.passed else "fail",
+                "metric": g.metric,
+                "op": g.op,
+                "threshold": g.threshold,
+                "observed": g.observed,
+                "judged_on": g.judged_on,
+                "value": g.value,
+                "low": g.low,
+                "high": g.high,
+                "detail": f"{g.judged_on} = {fmt(g.observed)}",
+            }
+        ]
     raise TypeError(f"a gate must be a mapping, a GateResult or a GateReport, got {type(g).__name__}")
 
 
-def publish_summary(*, title: str, metrics: Mapping[str, Any] | None = None,
-                    gates: Iterable[Any] = (), extra: Mapping[str, Any] | None = None) -> dict:
+def publish_summary(
+    *,
+    title: str,
+    metrics: Mapping[str, Any] | None = None,
+    gates: Iterable[Any] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
     """Display the run's summary (metrics and gates) for the runner to collect.
 
     Parameters

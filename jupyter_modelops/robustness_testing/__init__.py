@@ -12,5 +12,12 @@ from .perturbations import Perturbation, register_perturbation, registry
 from .report import RobustnessReport
 from .slices import SliceReport, slices
 
-__all__ = ["robustness", "RobustnessReport", "slices", "SliceReport", "register_perturbation", "Perturbation",
-           "registry"]
+__all__ = [
+    "robustness",
+    "RobustnessReport",
+    "slices",
+    "SliceReport",
+    "register_perturbation",
+    "Perturbation",
+    "registry",
+]

@@ -24,9 +24,9 @@ BATCH = 262_144
 class Output:
     """Predictions on one table."""
 
-    labels: np.ndarray          # predicted class labels, or regression values
-    proba: np.ndarray | None    # (n, k) class probabilities when available
-    score: np.ndarray           # (n,) a scalar score per row (positive-class probability, decision value or prediction)
+    labels: np.ndarray  # predicted class labels, or regression values
+    proba: np.ndarray | None  # (n, k) class probabilities when available
+    score: np.ndarray  # (n,) a scalar score per row (positive-class probability, decision value or prediction)
 
 
 class Former:
@@ -63,8 +63,12 @@ class Former:
     def block(self, table: Table) -> dict[str, np.ndarray] | None:
         """Column views of the reused input buffer, for perturbations to write into directly
         (float64 NumPy inputs only), or None."""
-        if self.kind != "numpy" or self.np_dtype is None or self.np_dtype != np.float64 or \
-                any(k == CATEGORICAL for k in table.kinds.values()):
+        if (
+            self.kind != "numpy"
+            or self.np_dtype is None
+            or self.np_dtype != np.float64
+            or any(k == CATEGORICAL for k in table.kinds.values())
+        ):
             return None
         arr = self._buffer(table.n_rows, np.float64)
         return {n: arr[:, j] for j, n in enumerate(self.names)}
@@ -122,8 +126,11 @@ def infer_task(model: Any, y: np.ndarray | None) -> str:
         if yk.dtype.kind == "f":
             finite = yk[np.isfinite(yk)]
             if finite.size and np.all(finite == np.round(finite)) and np.unique(finite).size <= 20:
-                return "classification" if (hasattr(model, "predict_proba") or is_torch_module(model)
-                                            or hasattr(model, "classes_")) else "regression"
+                return (
+                    "classification"
+                    if (hasattr(model, "predict_proba") or is_torch_module(model) or hasattr(model, "classes_"))
+                    else "regression"
+                )
             return "regression"
     if hasattr(model, "predict_proba") or hasattr(model, "classes_"):
         return "classification"
@@ -143,8 +150,11 @@ class Predictor:
         self.task = task
         self.batch_size = batch_size
         self.is_torch = is_torch_module(model)
-        if model is None or (not self.is_torch and not callable(model) and not any(
-                callable(getattr(model, m, None)) for m in ("predict_proba", "decision_function", "predict"))):
+        if model is None or (
+            not self.is_torch
+            and not callable(model)
+            and not any(callable(getattr(model, m, None)) for m in ("predict_proba", "decision_function", "predict"))
+        ):
             raise ValidationError(
                 f"model ({type(model).__name__}) has no predict, predict_proba or decision_function method "
                 "and is not callable; expected a fitted scikit-learn style estimator, a torch.nn.Module or a "
@@ -163,8 +173,10 @@ class Predictor:
         if n <= self.batch_size or self.is_torch:  # torch batches inside the evaluation core
             outs = [predict(self.model, X, task=task)]
         else:
-            outs = [predict(self.model, self._rows(X, slice(i, i + self.batch_size)), task=task)
-                    for i in range(0, n, self.batch_size)]
+            outs = [
+                predict(self.model, self._rows(X, slice(i, i + self.batch_size)), task=task)
+                for i in range(0, n, self.batch_size)
+            ]
         values = np.concatenate([np.asarray(o.values) for o in outs], axis=0)
         return self._convert(outs[0].kind, values, outs[0].classes)
 
@@ -173,7 +185,11 @@ class Predictor:
             proba = values.astype(np.float64, copy=False)
             if proba.ndim == 1:
                 proba = np.column_stack([1.0 - proba, proba])
-            cls = np.asarray(classes) if classes is not None and len(classes) == proba.shape[1] else np.arange(proba.shape[1])
+            cls = (
+                np.asarray(classes)
+                if classes is not None and len(classes) == proba.shape[1]
+                else np.arange(proba.shape[1])
+            )
             if proba.shape[1] == 2:  # argmax of two columns without the slow small-axis reduction
                 labels = cls[(proba[:, 1] > proba[:, 0]).astype(np.intp)]
             else:

@@ -20,8 +20,9 @@ from ..evaluation.bootstrap import bootstrap_cells
 BINS = 1024
 
 
-def paired_classification(c0: np.ndarray, c1: np.ndarray, flipped: np.ndarray, *, n_boot: int, ci: float,
-                          random_state: Any) -> dict:
+def paired_classification(
+    c0: np.ndarray, c1: np.ndarray, flipped: np.ndarray, *, n_boot: int, ci: float, random_state: Any
+) -> dict:
     """Accuracy before/after, its drop and the flip rate, with joint bootstrap intervals."""
     cells = c0.astype(np.intp) * 4 + c1.astype(np.intp) * 2 + flipped.astype(np.intp)
 
@@ -33,14 +34,24 @@ def paired_classification(c0: np.ndarray, c1: np.ndarray, flipped: np.ndarray, *
         return {"drop": acc0 - acc1, "flip": flip, "acc1": acc1}
 
     r = bootstrap_cells(stat, cells, 8, n_boot=n_boot, ci=ci, random_state=random_state, method="multinomial")
-    return {"metric": "accuracy", "metric_clean": float(c0.mean()), "metric_perturbed": r.point["acc1"],
-            "metric_perturbed_low": r.low["acc1"], "metric_perturbed_high": r.high["acc1"],
-            "metric_drop": r.point["drop"], "metric_drop_low": r.low["drop"], "metric_drop_high": r.high["drop"],
-            "flip_rate": r.point["flip"], "flip_rate_low": r.low["flip"], "flip_rate_high": r.high["flip"]}
+    return {
+        "metric": "accuracy",
+        "metric_clean": float(c0.mean()),
+        "metric_perturbed": r.point["acc1"],
+        "metric_perturbed_low": r.low["acc1"],
+        "metric_perturbed_high": r.high["acc1"],
+        "metric_drop": r.point["drop"],
+        "metric_drop_low": r.low["drop"],
+        "metric_drop_high": r.high["drop"],
+        "flip_rate": r.point["flip"],
+        "flip_rate_low": r.low["flip"],
+        "flip_rate_high": r.high["flip"],
+    }
 
 
-def mean_interval(values: np.ndarray, *, n_boot: int, ci: float, random_state: Any,
-                  binary: bool = False, bins: int = BINS) -> tuple[float, float, float]:
+def mean_interval(
+    values: np.ndarray, *, n_boot: int, ci: float, random_state: Any, binary: bool = False, bins: int = BINS
+) -> tuple[float, float, float]:
     """Mean of per-row values with a bootstrap percentile interval: (value, low, high)."""
     v = np.asarray(values, dtype=np.float64)
     n = v.size
@@ -62,6 +73,14 @@ def mean_interval(values: np.ndarray, *, n_boot: int, ci: float, random_state: A
     def stat(W: np.ndarray) -> dict:
         return {"mean": (W @ means) / W.sum(axis=1)}
 
-    r = bootstrap_cells(stat, cells, k, n_boot=n_boot, ci=ci, random_state=random_state, method="multinomial",
-                        point={"mean": float(v.mean())})
+    r = bootstrap_cells(
+        stat,
+        cells,
+        k,
+        n_boot=n_boot,
+        ci=ci,
+        random_state=random_state,
+        method="multinomial",
+        point={"mean": float(v.mean())},
+    )
     return r.point["mean"], r.low["mean"], r.high["mean"]

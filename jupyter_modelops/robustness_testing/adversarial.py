@@ -43,8 +43,8 @@ def attack(table: Table, ctx: Context, *, eps: float, steps: int) -> Table:
     model.eval()
     try:
         for i in range(0, X.shape[0], BATCH):
-            x0 = torch.as_tensor(X[i:i + BATCH]).to(dtype=dtype, device=device)
-            yb = None if y is None else y[i:i + BATCH]
+            x0 = torch.as_tensor(X[i : i + BATCH]).to(dtype=dtype, device=device)
+            yb = None if y is None else y[i : i + BATCH]
             with torch.no_grad():
                 clean = model(x0)
             target = _target(torch, clean, yb, ctx.task)
@@ -57,7 +57,7 @@ def attack(table: Table, ctx: Context, *, eps: float, steps: int) -> Table:
                 with torch.no_grad():
                     x = x + step * grad.sign()
                     x = torch.max(torch.min(x, x0 + box), x0 - box)
-            out[i:i + BATCH] = x.detach().cpu().numpy()
+            out[i : i + BATCH] = x.detach().cpu().numpy()
     finally:
         model.train(was_training)
     res = _copy(table)

@@ -20,11 +20,22 @@ from .report import RobustnessReport
 IMPUTE = ("mean", "median", "most_frequent")
 
 
-def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "default",
-               severities: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
-               n_boot: int = 1000, ci: float = 0.95, random_state: int = 0, task: str = "auto",
-               impute: str | Callable[[Any], Any] | None = None, sensitivity: bool = True,
-               sensitivity_rows: int = 100_000, progress: bool | None = None) -> RobustnessReport:
+def robustness(
+    model: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    perturbations: Any = "default",
+    severities: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state: int = 0,
+    task: str = "auto",
+    impute: str | Callable[[Any], Any] | None = None,
+    sensitivity: bool = True,
+    sensitivity_rows: int = 100_000,
+    progress: bool | None = None,
+) -> RobustnessReport:
     """Perturb the inputs at several severities and measure how the model's output moves.
 
     Parameters
@@ -118,13 +129,24 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
     ctx = P.Context(stats=stats, model=model, y=yv, task=task, block=former.block(table))
     rows: list[dict] = []
     total = sum(len(sev) for _, sev, _ in plan)
-    pbar = _progress.bar(total=total, desc="robustness", progress=progress if progress is not None else
-                         (None if n * total > 2_000_000 else False), unit="run")
+    pbar = _progress.bar(
+        total=total,
+        desc="robustness",
+        progress=progress if progress is not None else (None if n * total > 2_000_000 else False),
+        unit="run",
+    )
     try:
         for k, (pert, sevs, skip) in enumerate(plan):
             if skip:
-                rows.append({"perturbation": pert.name, "severity": None, "status": "skipped", "note": skip,
-                             "description": pert.description})
+                rows.append(
+                    {
+                        "perturbation": pert.name,
+                        "severity": None,
+                        "status": "skipped",
+                        "note": skip,
+                        "description": pert.description,
+                    }
+                )
                 continue
             rng = np.random.default_rng([int(random_state), k])
             ctx.noise = {}  # common random numbers across the severities of one perturbation
@@ -156,8 +178,10 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
                         root = exc.__cause__ or exc
                         msg = (str(root).splitlines() or [""])[0] or type(root).__name__
                         if pert.name == "missing":
-                            note = (f"the model cannot take missing values ({msg}); pass impute='mean' "
-                                    "(or 'median', 'most_frequent', or a function) to fill them before predicting")
+                            note = (
+                                f"the model cannot take missing values ({msg}); pass impute='mean' "
+                                "(or 'median', 'most_frequent', or a function) to fill them before predicting"
+                            )
                         else:
                             note = f"the model failed on the perturbed data: {msg}"
                         row.update(status="unsupported", note=note)
@@ -173,8 +197,9 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
 
     features = []
     if sensitivity:
-        features, sens_seconds = _sensitivity(predictor, table, former, X, clean, stats, task,
-                                              rows=sensitivity_rows, random_state=random_state)
+        features, sens_seconds = _sensitivity(
+            predictor, table, former, X, clean, stats, task, rows=sensitivity_rows, random_state=random_state
+        )
         model_seconds += sens_seconds
     base_metric = None
     if yv is not None:
@@ -184,12 +209,25 @@ def robustness(model: Any, X: Any, y: Any = None, *, perturbations: Any = "defau
             base_metric = {"name": "mae", "value": float(np.mean(np.abs(clean.labels.astype(np.float64) - yv)))}
     from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
-    return log_to_active_run(RobustnessReport(rows, features=features, task=task, n_rows=n, n_boot=n_boot, ci=ci,
-                            base_metric=base_metric, model_seconds=model_seconds,
-                            total_seconds=time.perf_counter() - t0, has_labels=yv is not None), "robustness")
+    return log_to_active_run(
+        RobustnessReport(
+            rows,
+            features=features,
+            task=task,
+            n_rows=n,
+            n_boot=n_boot,
+            ci=ci,
+            base_metric=base_metric,
+            model_seconds=model_seconds,
+            total_seconds=time.perf_counter() - t0,
+            has_labels=yv is not None,
+        ),
+        "robustness",
+    )
 
 
 # -- planning ----------------------------------------------------------------
+
 
 def _plan(perturbations: Any, severities: Any, table: Table, model: Any) -> list[tuple[P.Perturbation, tuple, str]]:
     """Resolve names/callables to (perturbation, severities, skip-reason) triples."""
@@ -214,10 +252,14 @@ def _plan(perturbations: Any, severities: Any, table: Table, model: Any) -> list
             elif callable(p):
                 items.append((getattr(p, "__name__", "custom"), p))
             else:
-                raise ValidationError(f"perturbations holds {p!r}; expected names or callables (X, rng, severity) -> X.")
+                raise ValidationError(
+                    f"perturbations holds {p!r}; expected names or callables (X, rng, severity) -> X."
+                )
     else:
-        raise ValidationError(f"perturbations must be 'default', a comma-separated string, a list or a mapping; "
-                              f"got {type(perturbations).__name__}.")
+        raise ValidationError(
+            f"perturbations must be 'default', a comma-separated string, a list or a mapping; "
+            f"got {type(perturbations).__name__}."
+        )
     if not items:
         raise ValidationError(f"perturbations is empty; known perturbations: {', '.join(P.registry.names())}.")
     plan = []
@@ -236,8 +278,10 @@ def _plan(perturbations: Any, severities: Any, table: Table, model: Any) -> list
         skip = ""
         if pert.adversarial and not is_torch_module(model):
             if explicit:
-                raise ValidationError(f"The perturbation '{name}' needs a differentiable torch.nn.Module model; "
-                                      f"got {type(model).__name__}.")
+                raise ValidationError(
+                    f"The perturbation '{name}' needs a differentiable torch.nn.Module model; "
+                    f"got {type(model).__name__}."
+                )
             skip = "needs a differentiable torch model"
         elif pert.adversarial and table.categorical():
             skip = "needs all-numeric inputs"
@@ -249,8 +293,9 @@ def _plan(perturbations: Any, severities: Any, table: Table, model: Any) -> list
     if isinstance(severities, Mapping):
         unknown = [k for k in severities if k not in names]
         if unknown:
-            raise ValidationError(f"severities names {unknown}, which are not among the perturbations run "
-                                  f"({', '.join(sorted(names))}).")
+            raise ValidationError(
+                f"severities names {unknown}, which are not among the perturbations run ({', '.join(sorted(names))})."
+            )
     return plan
 
 
@@ -282,8 +327,12 @@ def column_stats(table: Table) -> dict[str, dict]:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 fin = v[np.isfinite(v)]
                 if fin.size:
-                    out[c] = {"mean": float(fin.mean()), "std": float(fin.std()), "min": float(fin.min()),
-                              "max": float(fin.max())}
+                    out[c] = {
+                        "mean": float(fin.mean()),
+                        "std": float(fin.std()),
+                        "min": float(fin.min()),
+                        "max": float(fin.max()),
+                    }
                 else:
                     out[c] = {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
         else:
@@ -297,8 +346,10 @@ def column_stats(table: Table) -> dict[str, dict]:
 
 # -- running -----------------------------------------------------------------
 
-def _apply(pert: P.Perturbation, table: Table, former: Former, X: Any, rng: np.random.Generator, s: float,
-           ctx: P.Context) -> Any:
+
+def _apply(
+    pert: P.Perturbation, table: Table, former: Former, X: Any, rng: np.random.Generator, s: float, ctx: P.Context
+) -> Any:
     if pert.table:
         return former(pert.fn(table, rng, s, ctx))
     Xc = X.copy() if hasattr(X, "copy") else (X.clone() if hasattr(X, "clone") else np.array(X, copy=True))
@@ -307,8 +358,10 @@ def _apply(pert: P.Perturbation, table: Table, former: Former, X: Any, rng: np.r
         raise ValidationError(f"The perturbation '{pert.name}' returned None; it must return the perturbed X.")
     shape = getattr(Xp, "shape", None)
     if shape is None or tuple(shape)[:1] != (table.n_rows,):
-        raise ValidationError(f"The perturbation '{pert.name}' returned {type(Xp).__name__} of shape {shape}; "
-                              f"expected the same rows as X ({table.n_rows:,}).")
+        raise ValidationError(
+            f"The perturbation '{pert.name}' returned {type(Xp).__name__} of shape {shape}; "
+            f"expected the same rows as X ({table.n_rows:,})."
+        )
     return Xp
 
 
@@ -321,8 +374,13 @@ def _impute(Xp: Any, table: Table, former: Former, impute: Any, stats: dict) -> 
         if t.kinds[c] == NUMERIC:
             miss = np.isnan(v)
             if miss.any():
-                fill = (stats[c]["mean"] if impute == "mean" else float(np.nanmedian(table.columns[c]))
-                        if impute == "median" else _numeric_mode(table.columns[c]))
+                fill = (
+                    stats[c]["mean"]
+                    if impute == "mean"
+                    else float(np.nanmedian(table.columns[c]))
+                    if impute == "median"
+                    else _numeric_mode(table.columns[c])
+                )
                 v = v.copy()
                 v[miss] = fill
         else:
@@ -346,7 +404,9 @@ def _check_outputs(clean: Output, y: np.ndarray | None, task: str) -> None:
     if len(clean.labels) == 0:
         raise ValidationError("The model returned no predictions for X.")
     if y is not None and task == "regression" and np.asarray(y).dtype.kind not in "biuf":
-        raise ValidationError("y holds non-numeric values but the task is regression; pass numbers or task='classification'.")
+        raise ValidationError(
+            "y holds non-numeric values but the task is regression; pass numbers or task='classification'."
+        )
 
 
 def _align_labels(y: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -364,15 +424,17 @@ def _delta(clean: Output, out: Output, task: str) -> np.ndarray:
     return np.abs(clean.score - out.score)
 
 
-def _measure(clean: Output, out: Output, y: np.ndarray | None, task: str, *, n_boot: int, ci: float,
-             seed: Any) -> dict:
+def _measure(clean: Output, out: Output, y: np.ndarray | None, task: str, *, n_boot: int, ci: float, seed: Any) -> dict:
     d = _delta(clean, out, task)
     res: dict[str, Any] = {"mean_abs_delta": float(np.nanmean(d)) if d.size else None}
     if task == "classification":
         flipped = clean.labels != out.labels
         if y is not None:
-            res.update(paired_classification(clean.labels == y, out.labels == y, flipped, n_boot=n_boot, ci=ci,
-                                             random_state=seed))
+            res.update(
+                paired_classification(
+                    clean.labels == y, out.labels == y, flipped, n_boot=n_boot, ci=ci, random_state=seed
+                )
+            )
         else:
             fr = mean_interval(flipped.astype(np.float64), n_boot=n_boot, ci=ci, random_state=seed, binary=True)
             res.update(flip_rate=fr[0], flip_rate_low=fr[1], flip_rate_high=fr[2])
@@ -383,22 +445,44 @@ def _measure(clean: Output, out: Output, y: np.ndarray | None, task: str, *, n_b
             e1 = np.abs(out.labels.astype(np.float64) - y)
             diff = e1 - e0
             v, lo, hi = mean_interval(diff, n_boot=n_boot, ci=ci, random_state=seed)
-            res.update(metric="mae", metric_clean=float(e0.mean()), metric_perturbed=float(e1.mean()),
-                       metric_drop=v, metric_drop_low=lo, metric_drop_high=hi)
+            res.update(
+                metric="mae",
+                metric_clean=float(e0.mean()),
+                metric_perturbed=float(e1.mean()),
+                metric_drop=v,
+                metric_drop_low=lo,
+                metric_drop_high=hi,
+            )
         v, lo, hi = mean_interval(d, n_boot=n_boot, ci=ci, random_state=seed)
         res.update(mean_abs_delta=v, mean_abs_delta_low=lo, mean_abs_delta_high=hi)
     return res
 
 
-def _sensitivity(predictor: Predictor, table: Table, former: Former, X: Any, clean: Output, stats: dict,
-                 task: str, *, rows: int, random_state: int) -> tuple[list[dict], float]:
+def _sensitivity(
+    predictor: Predictor,
+    table: Table,
+    former: Former,
+    X: Any,
+    clean: Output,
+    stats: dict,
+    task: str,
+    *,
+    rows: int,
+    random_state: int,
+) -> tuple[list[dict], float]:
     """Per feature: replace it by its mean/mode (dropout) and add noise / flips at 0.1; measure the movement."""
     n = table.n_rows
     idx = None
     if n > rows:
         idx = np.sort(np.random.default_rng([int(random_state), 991]).choice(n, rows, replace=False))
-        sub = Table(table.names, {c: table.columns[c][idx] for c in table.names}, dict(table.kinds), rows,
-                    table.source, dict(table.extra))
+        sub = Table(
+            table.names,
+            {c: table.columns[c][idx] for c in table.names},
+            dict(table.kinds),
+            rows,
+            table.source,
+            dict(table.extra),
+        )
         base = Output(clean.labels[idx], None if clean.proba is None else clean.proba[idx], clean.score[idx])
     else:
         sub, base = table, clean
@@ -409,9 +493,10 @@ def _sensitivity(predictor: Predictor, table: Table, former: Former, X: Any, cle
         rng = np.random.default_rng([int(random_state), 7, j])
         ctx = P.Context(stats=stats, columns=[c])
         entry: dict[str, Any] = {"feature": c, "kind": table.kinds[c]}
-        for label, fn, sev in (("dropout", P.dropout, 1.0),
-                               ("noise" if table.kinds[c] == NUMERIC else "flip",
-                                P.noise if table.kinds[c] == NUMERIC else P.flip, 0.1)):
+        for label, fn, sev in (
+            ("dropout", P.dropout, 1.0),
+            ("noise" if table.kinds[c] == NUMERIC else "flip", P.noise if table.kinds[c] == NUMERIC else P.flip, 0.1),
+        ):
             try:
                 Xp = former(fn(sub, rng, sev, ctx))
                 t1 = time.perf_counter()

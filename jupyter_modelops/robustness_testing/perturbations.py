@@ -108,8 +108,14 @@ class PerturbationRegistry:
         self._items: dict[str, Perturbation] = {}
         self._entry_points_loaded = False
 
-    def register(self, name: str, perturbation: Perturbation | Callable[..., Any], *,
-                 severities: Sequence[float] | None = None, description: str = "") -> Perturbation:
+    def register(
+        self,
+        name: str,
+        perturbation: Perturbation | Callable[..., Any],
+        *,
+        severities: Sequence[float] | None = None,
+        description: str = "",
+    ) -> Perturbation:
         """Register ``perturbation`` under ``name`` (replacing any earlier one)."""
         if not isinstance(name, str) or not name.strip() or "," in name:
             raise ValidationError(f"A perturbation name must be a non-empty string without commas; got {name!r}.")
@@ -119,11 +125,17 @@ class PerturbationRegistry:
                 p = Perturbation(name, p.fn, tuple(severities), p.description, p.table, p.adversarial, p.needs)
             p.name = name
         elif callable(perturbation):
-            p = Perturbation(name, perturbation, tuple(severities or (0.05,)),
-                             description or (getattr(perturbation, "__doc__", "") or "").strip().split("\n")[0])
+            p = Perturbation(
+                name,
+                perturbation,
+                tuple(severities or (0.05,)),
+                description or (getattr(perturbation, "__doc__", "") or "").strip().split("\n")[0],
+            )
         else:
-            raise ValidationError(f"The perturbation '{name}' must be callable as (X, rng, severity) -> X; "
-                                  f"got {type(perturbation).__name__}.")
+            raise ValidationError(
+                f"The perturbation '{name}' must be callable as (X, rng, severity) -> X; "
+                f"got {type(perturbation).__name__}."
+            )
         self._items[name] = p
         return p
 
@@ -148,9 +160,10 @@ class PerturbationRegistry:
         self.register_entry_points()
         if name not in self._items:
             known = self.names()
-            raise ValidationError(f"Unknown perturbation '{name}'.{suggest(name, known)} "
-                                  f"Known perturbations: {', '.join(known)}.",
-                                  hint="Or pass a callable (X, rng, severity) -> X.")
+            raise ValidationError(
+                f"Unknown perturbation '{name}'.{suggest(name, known)} Known perturbations: {', '.join(known)}.",
+                hint="Or pass a callable (X, rng, severity) -> X.",
+            )
         return self._items[name]
 
     def names(self) -> list[str]:
@@ -164,8 +177,11 @@ class PerturbationRegistry:
 
 # -- built-ins ---------------------------------------------------------------
 
+
 def _copy(table: Table) -> Table:
-    return Table(list(table.names), dict(table.columns), dict(table.kinds), table.n_rows, table.source, dict(table.extra))
+    return Table(
+        list(table.names), dict(table.columns), dict(table.kinds), table.n_rows, table.source, dict(table.extra)
+    )
 
 
 def _targets(table: Table, ctx: Context, kind: str) -> list[str]:
@@ -302,17 +318,26 @@ registry = PerturbationRegistry()
 for _p in (
     Perturbation("noise", noise, (0.01, 0.05, 0.1, 0.2), "Gaussian noise, s x the feature's std", True, needs=NUMERIC),
     Perturbation("missing", missing, (0.05, 0.2), "a share s of the cells missing", True),
-    Perturbation("flip", flip, (0.05, 0.2), "a share s of categorical cells flipped to another seen category", True,
-                 needs=CATEGORICAL),
+    Perturbation(
+        "flip",
+        flip,
+        (0.05, 0.2),
+        "a share s of categorical cells flipped to another seen category",
+        True,
+        needs=CATEGORICAL,
+    ),
     Perturbation("shift", shift, (0.1, 0.5, 1.0), "every numeric feature shifted by s x its std", True, needs=NUMERIC),
-    Perturbation("scale", scale, (0.9, 1.1, 10.0), "every numeric feature multiplied by s (unit errors)", True,
-                 needs=NUMERIC),
-    Perturbation("extremes", extremes, (0.01, 0.05), "a share s of numeric cells far out of range", True,
-                 needs=NUMERIC),
+    Perturbation(
+        "scale", scale, (0.9, 1.1, 10.0), "every numeric feature multiplied by s (unit errors)", True, needs=NUMERIC
+    ),
+    Perturbation(
+        "extremes", extremes, (0.01, 0.05), "a share s of numeric cells far out of range", True, needs=NUMERIC
+    ),
     Perturbation("dropout", dropout, (0.1, 0.3), "a share s of the cells replaced by the mean / mode", True),
     Perturbation("fgsm", fgsm, (0.01, 0.05, 0.1), "FGSM step of s x std per feature (torch)", True, True, NUMERIC),
-    Perturbation("pgd", pgd, (0.01, 0.05, 0.1), "PGD, 10 steps in a box of s x std per feature (torch)", True, True,
-                 NUMERIC),
+    Perturbation(
+        "pgd", pgd, (0.01, 0.05, 0.1), "PGD, 10 steps in a box of s x std per feature (torch)", True, True, NUMERIC
+    ),
 ):
     registry._items[_p.name] = _p
 
@@ -320,8 +345,9 @@ for _p in (
 DEFAULT = ("noise", "missing", "flip", "shift", "scale", "extremes", "dropout", "fgsm", "pgd")
 
 
-def register_perturbation(name: str, fn: Callable[..., Any], *, severities: Sequence[float] = (0.05,),
-                          description: str = "") -> Perturbation:
+def register_perturbation(
+    name: str, fn: Callable[..., Any], *, severities: Sequence[float] = (0.05,), description: str = ""
+) -> Perturbation:
     """Register a perturbation ``fn(X, rng, severity) -> X'`` under ``name``.
 
     ``X`` is what the user passes to :func:`robustness` (DataFrame, NumPy array

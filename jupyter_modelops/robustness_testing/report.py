@@ -13,10 +13,18 @@ from ..exceptions import ValidationError, suggest
 SCHEMA = 1
 
 #: Row metrics a gate can name, with their aliases.
-GATE_METRICS = {"flip_rate": "flip_rate", "metric_drop": "metric_drop", "accuracy_drop": "metric_drop",
-                "mae_increase": "metric_drop", "mean_abs_delta": "mean_abs_delta", "delta_score": "mean_abs_delta"}
+GATE_METRICS = {
+    "flip_rate": "flip_rate",
+    "metric_drop": "metric_drop",
+    "accuracy_drop": "metric_drop",
+    "mae_increase": "metric_drop",
+    "mean_abs_delta": "mean_abs_delta",
+    "delta_score": "mean_abs_delta",
+}
 
-_AT = re.compile(r"^(?P<gate>.+?)\s+at\s+(?P<pert>[A-Za-z_][\w\-]*)(?:\s+(?P<sev>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
+_AT = re.compile(
+    r"^(?P<gate>.+?)\s+at\s+(?P<pert>[A-Za-z_][\w\-]*)(?:\s+(?P<sev>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$"
+)
 
 
 class RobustnessReport(Result):
@@ -35,8 +43,20 @@ class RobustnessReport(Result):
         Per-feature sensitivity, most sensitive first.
     """
 
-    def __init__(self, rows: list[dict], *, features: list[dict], task: str, n_rows: int, n_boot: int, ci: float,
-                 base_metric: dict | None, model_seconds: float, total_seconds: float, has_labels: bool) -> None:
+    def __init__(
+        self,
+        rows: list[dict],
+        *,
+        features: list[dict],
+        task: str,
+        n_rows: int,
+        n_boot: int,
+        ci: float,
+        base_metric: dict | None,
+        model_seconds: float,
+        total_seconds: float,
+        has_labels: bool,
+    ) -> None:
         self.rows = rows
         self.features = features
         self.task = task
@@ -57,12 +77,18 @@ class RobustnessReport(Result):
     def row(self, perturbation: str, severity: float) -> dict:
         """The row of one perturbation at one severity."""
         for r in self.rows:
-            if r["perturbation"] == perturbation and r.get("severity") is not None and abs(r["severity"] - severity) < 1e-12:
+            if (
+                r["perturbation"] == perturbation
+                and r.get("severity") is not None
+                and abs(r["severity"] - severity) < 1e-12
+            ):
                 return r
         names = sorted({r["perturbation"] for r in self.rows})
         if perturbation not in names:
-            raise ValidationError(f"No perturbation '{perturbation}' in this report.{suggest(perturbation, names)} "
-                                  f"Perturbations run: {', '.join(names)}.")
+            raise ValidationError(
+                f"No perturbation '{perturbation}' in this report.{suggest(perturbation, names)} "
+                f"Perturbations run: {', '.join(names)}."
+            )
         sevs = [r["severity"] for r in self.rows if r["perturbation"] == perturbation and r.get("severity") is not None]
         raise ValidationError(f"The perturbation '{perturbation}' ran at severities {sevs}, not {severity:g}.")
 
@@ -70,22 +96,32 @@ class RobustnessReport(Result):
         """Headline numbers: the most damaging perturbation, the most sensitive features, problems."""
         ok = self.ok_rows
         key = "metric_drop" if self.has_labels else ("flip_rate" if self.task == "classification" else "mean_abs_delta")
-        worst = max(ok, key=lambda r: (r.get(key) if r.get(key) is not None else -1e300), default=None)
+        worst = max(ok, key=lambda r: r.get(key) if r.get(key) is not None else -1e300, default=None)
         mild = {}
         for r in ok:  # each perturbation at its mildest severity
             if r["perturbation"] not in mild:
                 mild[r["perturbation"]] = r
         out = {
-            "task": self.task, "rows": self.n_rows, "judged_by": key,
-            "worst": None if worst is None else {"perturbation": worst["perturbation"], "severity": worst["severity"],
-                                                 key: worst.get(key)},
-            "mean_flip_rate_mildest": (sum(r["flip_rate"] for r in mild.values()) / len(mild)
-                                       if mild and self.task == "classification" else None),
+            "task": self.task,
+            "rows": self.n_rows,
+            "judged_by": key,
+            "worst": None
+            if worst is None
+            else {"perturbation": worst["perturbation"], "severity": worst["severity"], key: worst.get(key)},
+            "mean_flip_rate_mildest": (
+                sum(r["flip_rate"] for r in mild.values()) / len(mild)
+                if mild and self.task == "classification"
+                else None
+            ),
             "most_sensitive_features": [f["feature"] for f in self.features[:5]],
-            "unsupported": [f"{r['perturbation']} {r['severity']:g}: {r['note']}" for r in self.rows
-                            if r.get("status") in ("unsupported", "error")],
+            "unsupported": [
+                f"{r['perturbation']} {r['severity']:g}: {r['note']}"
+                for r in self.rows
+                if r.get("status") in ("unsupported", "error")
+            ],
             "skipped": [f"{r['perturbation']}: {r['note']}" for r in self.rows if r.get("status") == "skipped"],
-            "model_seconds": self.model_seconds, "total_seconds": self.total_seconds,
+            "model_seconds": self.model_seconds,
+            "total_seconds": self.total_seconds,
             "overhead_seconds": max(self.total_seconds - self.model_seconds, 0.0),
         }
         if self.base_metric:
@@ -118,15 +154,21 @@ class RobustnessReport(Result):
         for text in specs:
             m = _AT.match(text)
             if not m:
-                raise ValidationError(f"Could not read the gate {text!r}; expected 'METRIC OP NUMBER at PERTURBATION "
-                                      "[SEVERITY]', such as 'flip_rate <= 0.05 at noise 0.05'.")
+                raise ValidationError(
+                    f"Could not read the gate {text!r}; expected 'METRIC OP NUMBER at PERTURBATION "
+                    "[SEVERITY]', such as 'flip_rate <= 0.05 at noise 0.05'."
+                )
             g = parse_gate(m.group("gate"))
             metric = GATE_METRICS.get(g.metric)
             if metric is None:
-                raise ValidationError(f"The gate {text!r} names '{g.metric}'.{suggest(g.metric, GATE_METRICS)} "
-                                      f"Known metrics: {', '.join(GATE_METRICS)}.")
+                raise ValidationError(
+                    f"The gate {text!r} names '{g.metric}'.{suggest(g.metric, GATE_METRICS)} "
+                    f"Known metrics: {', '.join(GATE_METRICS)}."
+                )
             pert, sev = m.group("pert"), m.group("sev")
-            rows = [self.row(pert, float(sev))] if sev is not None else [r for r in self.rows if r["perturbation"] == pert]
+            rows = (
+                [self.row(pert, float(sev))] if sev is not None else [r for r in self.rows if r["perturbation"] == pert]
+            )
             if not rows:
                 self.row(pert, 0.0)  # raises with the list of perturbations run
             for r in rows:
@@ -143,15 +185,30 @@ class RobustnessReport(Result):
 
     # -- output --------------------------------------------------------------
     def to_dict(self) -> dict:
-        return to_jsonable({"schema": SCHEMA, "kind": "robustness", "task": self.task, "n_rows": self.n_rows,
-                            "n_boot": self.n_boot, "ci": self.ci, "base_metric": self.base_metric,
-                            "summary": self.summary(), "rows": self.rows, "features": self.features,
-                            "gates": None if self.gates is None else self.gates.to_dict()})
+        return to_jsonable(
+            {
+                "schema": SCHEMA,
+                "kind": "robustness",
+                "task": self.task,
+                "n_rows": self.n_rows,
+                "n_boot": self.n_boot,
+                "ci": self.ci,
+                "base_metric": self.base_metric,
+                "summary": self.summary(),
+                "rows": self.rows,
+                "features": self.features,
+                "gates": None if self.gates is None else self.gates.to_dict(),
+            }
+        )
 
     def _summary(self) -> str:
         s = self.summary()
         w = s["worst"]
-        worst = "" if w is None else f"; worst: {w['perturbation']} {w['severity']:g} ({s['judged_by']} {fmt(w[s['judged_by']])})"
+        worst = (
+            ""
+            if w is None
+            else f"; worst: {w['perturbation']} {w['severity']:g} ({s['judged_by']} {fmt(w[s['judged_by']])})"
+        )
         return f"RobustnessReport {len(self.ok_rows)} runs on {self.n_rows:,} rows{worst}"
 
     def to_text(self) -> str:
@@ -159,8 +216,10 @@ class RobustnessReport(Result):
         lines = [self._summary()]
         if self.base_metric:
             lines.append(f"  clean {self.base_metric['name']}: {fmt(self.base_metric['value'])}")
-        lines.append(f"  {'perturbation':<12} {'severity':>8} {'flip rate [' + str(pct) + '% CI]':>28} "
-                     f"{'metric drop [CI]':>30} {'mean |dscore|':>13}")
+        lines.append(
+            f"  {'perturbation':<12} {'severity':>8} {'flip rate [' + str(pct) + '% CI]':>28} "
+            f"{'metric drop [CI]':>30} {'mean |dscore|':>13}"
+        )
         for r in self.rows:
             if r.get("status") != "ok":
                 sev = "" if r.get("severity") is None else f"{r['severity']:g}"
@@ -168,10 +227,14 @@ class RobustnessReport(Result):
                 continue
             fr = _ci(r, "flip_rate")
             md = _ci(r, "metric_drop")
-            lines.append(f"  {r['perturbation']:<12} {r['severity']:>8g} {fr:>28} {md:>30} {fmt(r.get('mean_abs_delta')):>13}")
+            lines.append(
+                f"  {r['perturbation']:<12} {r['severity']:>8g} {fr:>28} {md:>30} {fmt(r.get('mean_abs_delta')):>13}"
+            )
         if self.features:
-            lines.append("  most sensitive features: " + ", ".join(
-                f"{f['feature']} ({fmt(f.get('dropout_mean_abs_delta'))})" for f in self.features[:5]))
+            lines.append(
+                "  most sensitive features: "
+                + ", ".join(f"{f['feature']} ({fmt(f.get('dropout_mean_abs_delta'))})" for f in self.features[:5])
+            )
         if self.gates is not None:
             lines += ["Gates:", self.gates.to_text()]
         return "\n".join(lines)
@@ -184,20 +247,46 @@ class RobustnessReport(Result):
         rows = []
         for r in self.rows:
             if r.get("status") != "ok":
-                rows.append([esc(r["perturbation"]), esc("" if r.get("severity") is None else f"{r['severity']:g}"),
-                             "", "", "", f'<span class="warn">{esc(r.get("status"))}</span> '
-                             f'<span class="note">{esc(r.get("note"))}</span>'])
+                rows.append(
+                    [
+                        esc(r["perturbation"]),
+                        esc("" if r.get("severity") is None else f"{r['severity']:g}"),
+                        "",
+                        "",
+                        "",
+                        f'<span class="warn">{esc(r.get("status"))}</span> '
+                        f'<span class="note">{esc(r.get("note"))}</span>',
+                    ]
+                )
                 continue
-            rows.append([esc(r["perturbation"]), esc(f"{r['severity']:g}"), esc(_ci(r, "flip_rate")),
-                         esc(_ci(r, "metric_drop")), esc(fmt(r.get("mean_abs_delta"))),
-                         f'<span class="note">{esc(r.get("description", ""))}'
-                         + (f"; imputed with {esc(r['imputed'])}" if r.get("imputed") else "") + "</span>"])
+            rows.append(
+                [
+                    esc(r["perturbation"]),
+                    esc(f"{r['severity']:g}"),
+                    esc(_ci(r, "flip_rate")),
+                    esc(_ci(r, "metric_drop")),
+                    esc(fmt(r.get("mean_abs_delta"))),
+                    f'<span class="note">{esc(r.get("description", ""))}'
+                    + (f"; imputed with {esc(r['imputed'])}" if r.get("imputed") else "")
+                    + "</span>",
+                ]
+            )
         metric = (self.base_metric or {}).get("name", "metric")
-        headers = ["perturbation", "severity", f"flip rate [{pct}% CI]",
-                   f"{metric} {'drop' if metric == 'accuracy' else 'increase'} [{pct}% CI]", "mean |Δscore|", "what"]
+        headers = [
+            "perturbation",
+            "severity",
+            f"flip rate [{pct}% CI]",
+            f"{metric} {'drop' if metric == 'accuracy' else 'increase'} [{pct}% CI]",
+            "mean |Δscore|",
+            "what",
+        ]
         # only the columns this run measured: no labels, no metric column; classification only, no score column
-        keep = [i for i in range(6) if i not in (2, 3, 4) or any(
-            r.get(("flip_rate", "metric_drop", "mean_abs_delta")[i - 2]) is not None for r in self.ok_rows)]
+        keep = [
+            i
+            for i in range(6)
+            if i not in (2, 3, 4)
+            or any(r.get(("flip_rate", "metric_drop", "mean_abs_delta")[i - 2]) is not None for r in self.ok_rows)
+        ]
         rows = [[row[i] for i in keep] for row in rows]
         body = head + table(rows, [headers[i] for i in keep], raw_cols=range(len(keep)))
         if self.gates is not None:
@@ -205,14 +294,22 @@ class RobustnessReport(Result):
         figs = self._curves()
         if self.features:
             top = self.features[:15]
-            figs.append(_svg.bar_chart([f["feature"] for f in top], [f.get("dropout_mean_abs_delta") or 0.0 for f in top],
-                                       title="Feature sensitivity (dropout)", ylabel="mean |Δscore|"))
+            figs.append(
+                _svg.bar_chart(
+                    [f["feature"] for f in top],
+                    [f.get("dropout_mean_abs_delta") or 0.0 for f in top],
+                    title="Feature sensitivity (dropout)",
+                    ylabel="mean |Δscore|",
+                )
+            )
         if figs:
             title = "Degradation curves and sensitivity" if self.features else "Degradation curves"
-            body += f"<h4>{title}</h4><div class=\"figs\">" + "".join(figs) + "</div>"
+            body += f'<h4>{title}</h4><div class="figs">' + "".join(figs) + "</div>"
         s = self.summary()
-        body += (f'<p class="note">{self.n_rows:,} rows, {self.n_boot} paired bootstrap replicates. Model time '
-                 f'{s["model_seconds"]:.1f} s, overhead {s["overhead_seconds"]:.1f} s.</p>')
+        body += (
+            f'<p class="note">{self.n_rows:,} rows, {self.n_boot} paired bootstrap replicates. Model time '
+            f"{s['model_seconds']:.1f} s, overhead {s['overhead_seconds']:.1f} s.</p>"
+        )
         return page("Robustness report", body, subtitle=self.task)
 
     def _curves(self) -> list[str]:
@@ -220,7 +317,11 @@ class RobustnessReport(Result):
         for r in self.ok_rows:
             by.setdefault(r["perturbation"], []).append(r)
         figs = []
-        for key, label in (("flip_rate", "flip rate"), ("metric_drop", "metric drop"), ("mean_abs_delta", "mean |Δscore|")):
+        for key, label in (
+            ("flip_rate", "flip rate"),
+            ("metric_drop", "metric drop"),
+            ("mean_abs_delta", "mean |Δscore|"),
+        ):
             series, bands = [], []
             for name, rs in by.items():
                 rs = sorted((r for r in rs if r.get(key) is not None), key=lambda r: r["severity"])
@@ -232,8 +333,16 @@ class RobustnessReport(Result):
                 if rs[0].get(f"{key}_low") is not None:
                     bands.append((xs, [r[f"{key}_low"] for r in rs], [r[f"{key}_high"] for r in rs]))
             if series and (key != "mean_abs_delta" or not any(s for s in figs)):
-                figs.append(_svg.line_chart(series, title=f"{label} by severity level", xlabel="severity level (1 = mildest)",
-                                            ylabel=label, bands=bands if len(bands) == len(series) else (), markers=True))
+                figs.append(
+                    _svg.line_chart(
+                        series,
+                        title=f"{label} by severity level",
+                        xlabel="severity level (1 = mildest)",
+                        ylabel=label,
+                        bands=bands if len(bands) == len(series) else (),
+                        markers=True,
+                    )
+                )
         return figs[:2]
 
     def figures(self) -> list:
@@ -252,9 +361,16 @@ class RobustnessReport(Result):
             fig, ax = plt.subplots(figsize=(5, 3.5))
             for name, rs in by.items():
                 rs.sort(key=lambda r: r["severity"])
-                ax.errorbar([r["severity"] for r in rs], [r[key] for r in rs],
-                            yerr=[[r[key] - (r.get(f"{key}_low") or r[key]) for r in rs],
-                                  [(r.get(f"{key}_high") or r[key]) - r[key] for r in rs]], marker="o", label=name)
+                ax.errorbar(
+                    [r["severity"] for r in rs],
+                    [r[key] for r in rs],
+                    yerr=[
+                        [r[key] - (r.get(f"{key}_low") or r[key]) for r in rs],
+                        [(r.get(f"{key}_high") or r[key]) - r[key] for r in rs],
+                    ],
+                    marker="o",
+                    label=name,
+                )
             ax.set_xscale("log")
             ax.set_xlabel("severity")
             ax.set_ylabel(key)

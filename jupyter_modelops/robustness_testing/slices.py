@@ -21,9 +21,20 @@ SCHEMA = 1
 MAX_CATEGORIES = 30
 
 
-def slices(model: Any, X: Any, y: Any, *, by: str | Sequence[str] | None = None, bins: int = 4,
-           task: str = "auto", ci: float = 0.95, n_boot: int = 1000, alpha: float = 0.05, min_size: int = 30,
-           random_state: int = 0) -> "SliceReport":
+def slices(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    by: str | Sequence[str] | None = None,
+    bins: int = 4,
+    task: str = "auto",
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    min_size: int = 30,
+    random_state: int = 0,
+) -> "SliceReport":
     """Evaluate the model per segment and flag the segments where it is significantly worse.
 
     Parameters
@@ -66,12 +77,16 @@ def slices(model: Any, X: Any, y: Any, *, by: str | Sequence[str] | None = None,
     tab = to_table(X, what="X")
     yv = as_1d(y, "y")
     if len(yv) != tab.n_rows:
-        raise ValidationError(f"y has {len(yv):,} rows but X has {tab.n_rows:,}; they must have the same number of rows.")
+        raise ValidationError(
+            f"y has {len(yv):,} rows but X has {tab.n_rows:,}; they must have the same number of rows."
+        )
     cols = tab.names if by is None else ([by] if isinstance(by, str) else [str(b) for b in by])
     for c in cols:
         if c not in tab.columns:
-            raise ValidationError(f"by names the column '{c}', which X does not have.{suggest(c, tab.names)} "
-                                  f"Columns: {', '.join(tab.names[:20])}.")
+            raise ValidationError(
+                f"by names the column '{c}', which X does not have.{suggest(c, tab.names)} "
+                f"Columns: {', '.join(tab.names[:20])}."
+            )
     if task == "auto":
         task = infer_task(model, yv)
         task = "classification" if task == "auto" else task
@@ -93,10 +108,22 @@ def slices(model: Any, X: Any, y: Any, *, by: str | Sequence[str] | None = None,
             m = int(mask.sum())
             if m == 0:
                 continue
-            v, lo, hi = mean_interval(per_row[mask], n_boot=n_boot, ci=ci, random_state=[int(random_state), len(segs)],
-                                      binary=task == "classification")
-            seg = {"column": c, "segment": label, "n": m, metric: v, f"{metric}_low": lo, f"{metric}_high": hi,
-                   "p_value": None}
+            v, lo, hi = mean_interval(
+                per_row[mask],
+                n_boot=n_boot,
+                ci=ci,
+                random_state=[int(random_state), len(segs)],
+                binary=task == "classification",
+            )
+            seg = {
+                "column": c,
+                "segment": label,
+                "n": m,
+                metric: v,
+                f"{metric}_low": lo,
+                f"{metric}_high": hi,
+                "p_value": None,
+            }
             rest = loss[~mask]
             if m >= min_size and rest.size >= 2:
                 a = loss[mask]
@@ -112,8 +139,16 @@ def slices(model: Any, X: Any, y: Any, *, by: str | Sequence[str] | None = None,
     for s in segs:
         s["flagged"] = bool(s.get("p_adj") is not None and s["p_adj"] < alpha)
     segs.sort(key=lambda s: (not s["flagged"], s[metric] if higher_better else -s[metric]))
-    return SliceReport(segs, metric=metric, overall=overall, higher_better=higher_better, alpha=alpha, ci=ci,
-                       n_rows=tab.n_rows, by=cols)
+    return SliceReport(
+        segs,
+        metric=metric,
+        overall=overall,
+        higher_better=higher_better,
+        alpha=alpha,
+        ci=ci,
+        n_rows=tab.n_rows,
+        by=cols,
+    )
 
 
 def _segments(values: np.ndarray, kind: str, bins: int):
@@ -153,8 +188,18 @@ def _segments(values: np.ndarray, kind: str, bins: int):
 class SliceReport(Result):
     """The result of :func:`jupyter_modelops.slices`: segments, worst first, flagged ones marked."""
 
-    def __init__(self, segments: list[dict], *, metric: str, overall: float, higher_better: bool, alpha: float,
-                 ci: float, n_rows: int, by: list[str]) -> None:
+    def __init__(
+        self,
+        segments: list[dict],
+        *,
+        metric: str,
+        overall: float,
+        higher_better: bool,
+        alpha: float,
+        ci: float,
+        n_rows: int,
+        by: list[str],
+    ) -> None:
         self.segments = segments
         self.metric = metric
         self.overall = overall
@@ -170,10 +215,12 @@ class SliceReport(Result):
         return [s for s in self.segments if s["flagged"]]
 
     def rule(self) -> str:
-        return (f"a segment is flagged when Welch's one-sided t-test of its per-row "
-                f"{'error' if self.metric == 'accuracy' else 'absolute error'} against the rest, "
-                f"Benjamini-Hochberg adjusted over {sum(1 for s in self.segments if s.get('p_adj') is not None)} "
-                f"segments, is below {self.alpha:g}")
+        return (
+            f"a segment is flagged when Welch's one-sided t-test of its per-row "
+            f"{'error' if self.metric == 'accuracy' else 'absolute error'} against the rest, "
+            f"Benjamini-Hochberg adjusted over {sum(1 for s in self.segments if s.get('p_adj') is not None)} "
+            f"segments, is below {self.alpha:g}"
+        )
 
     def metrics(self) -> dict:
         vals = [(s[self.metric], s[f"{self.metric}_low"], s[f"{self.metric}_high"]) for s in self.segments]
@@ -189,24 +236,39 @@ class SliceReport(Result):
         return rep.raise_for_failure() if raise_on_failure else rep
 
     def to_dict(self) -> dict:
-        return to_jsonable({"schema": SCHEMA, "kind": "slices", "metric": self.metric, "overall": self.overall,
-                            "alpha": self.alpha, "ci": self.ci, "n_rows": self.n_rows, "by": self.by,
-                            "rule": self.rule(), "segments": self.segments,
-                            "gates": None if self.gates is None else self.gates.to_dict()})
+        return to_jsonable(
+            {
+                "schema": SCHEMA,
+                "kind": "slices",
+                "metric": self.metric,
+                "overall": self.overall,
+                "alpha": self.alpha,
+                "ci": self.ci,
+                "n_rows": self.n_rows,
+                "by": self.by,
+                "rule": self.rule(),
+                "segments": self.segments,
+                "gates": None if self.gates is None else self.gates.to_dict(),
+            }
+        )
 
     def _summary(self) -> str:
-        return (f"SliceReport {len(self.segments)} segments of {', '.join(self.by[:4])}"
-                f"{'...' if len(self.by) > 4 else ''}: {len(self.flagged)} flagged (overall {self.metric} "
-                f"{fmt(self.overall)})")
+        return (
+            f"SliceReport {len(self.segments)} segments of {', '.join(self.by[:4])}"
+            f"{'...' if len(self.by) > 4 else ''}: {len(self.flagged)} flagged (overall {self.metric} "
+            f"{fmt(self.overall)})"
+        )
 
     def to_text(self) -> str:
         m = self.metric
         lines = [self._summary(), f"  {'column':<16} {'segment':<24} {'n':>8} {m + ' [CI]':>30} {'p_adj':>8}"]
         for s in self.segments:
             mark = " <- worse" if s["flagged"] else ""
-            lines.append(f"  {str(s['column'])[:16]:<16} {str(s['segment'])[:24]:<24} {s['n']:>8,} "
-                         f"{fmt(s[m]) + ' [' + fmt(s[m + '_low']) + ', ' + fmt(s[m + '_high']) + ']':>30} "
-                         f"{fmt(s.get('p_adj'), 2):>8}{mark}")
+            lines.append(
+                f"  {str(s['column'])[:16]:<16} {str(s['segment'])[:24]:<24} {s['n']:>8,} "
+                f"{fmt(s[m]) + ' [' + fmt(s[m + '_low']) + ', ' + fmt(s[m + '_high']) + ']':>30} "
+                f"{fmt(s.get('p_adj'), 2):>8}{mark}"
+            )
         lines.append("  rule: " + self.rule())
         if self.gates is not None:
             lines += ["Gates:", self.gates.to_text()]
@@ -217,18 +279,36 @@ class SliceReport(Result):
         rows = []
         for s in self.segments:
             mark = '<span class="fail">worse</span>' if s["flagged"] else ""
-            rows.append([esc(s["column"]), esc(s["segment"]), esc(fmt(s["n"])),
-                         esc(f"{fmt(s[m])} [{fmt(s[m + '_low'])}, {fmt(s[m + '_high'])}]"), esc(fmt(s.get("p_adj"), 2)), mark])
+            rows.append(
+                [
+                    esc(s["column"]),
+                    esc(s["segment"]),
+                    esc(fmt(s["n"])),
+                    esc(f"{fmt(s[m])} [{fmt(s[m + '_low'])}, {fmt(s[m + '_high'])}]"),
+                    esc(fmt(s.get("p_adj"), 2)),
+                    mark,
+                ]
+            )
         pct = int(round(self.ci * 100))
-        body = (f"<p>Overall {esc(m)}: <b>{esc(fmt(self.overall))}</b> on {self.n_rows:,} rows; "
-                f"{len(self.flagged)} segments flagged.</p>"
-                + table(rows, ["column", "segment", "n", f"{m} [{pct}% CI]", "p (BH)", ""], raw_cols=range(6))
-                + f'<p class="note">Rule: {esc(self.rule())}.</p>')
+        body = (
+            f"<p>Overall {esc(m)}: <b>{esc(fmt(self.overall))}</b> on {self.n_rows:,} rows; "
+            f"{len(self.flagged)} segments flagged.</p>"
+            + table(rows, ["column", "segment", "n", f"{m} [{pct}% CI]", "p (BH)", ""], raw_cols=range(6))
+            + f'<p class="note">Rule: {esc(self.rule())}.</p>'
+        )
         if self.gates is not None:
             body += "<h4>Gates</h4>" + self.gates.html_table()
         top = self.segments[:20]
         if top:
-            body += "<div class=\"figs\">" + _svg.bar_chart(
-                [f"{s['column']}={s['segment']}" for s in top], [s[m] for s in top],
-                errors=[(s[m + "_low"], s[m + "_high"]) for s in top], title=f"{m} by segment", ylabel=m) + "</div>"
+            body += (
+                '<div class="figs">'
+                + _svg.bar_chart(
+                    [f"{s['column']}={s['segment']}" for s in top],
+                    [s[m] for s in top],
+                    errors=[(s[m + "_low"], s[m + "_high"]) for s in top],
+                    title=f"{m} by segment",
+                    ylabel=m,
+                )
+                + "</div>"
+            )
         return page("Slices", body, subtitle=", ".join(self.by[:10]))

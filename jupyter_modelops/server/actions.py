@@ -33,13 +33,17 @@ def resolve(target: str) -> Callable[..., Any]:
         module = importlib.import_module(full)
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == full or full.startswith(exc.name + ".") or exc.name.startswith(full)):
-            raise NotAvailableError(f"'{module_name}' is not available in this installation of jupyter-modelops.",
-                                    hint="Upgrade jupyter-modelops to a version that has it.") from exc
+            raise NotAvailableError(
+                f"'{module_name}' is not available in this installation of jupyter-modelops.",
+                hint="Upgrade jupyter-modelops to a version that has it.",
+            ) from exc
         raise
     fn = getattr(module, attr, None)
     if fn is None:
-        raise NotAvailableError(f"'{module_name}.{attr}' is not available in this installation of jupyter-modelops.",
-                                hint="Upgrade jupyter-modelops to a version that has it.")
+        raise NotAvailableError(
+            f"'{module_name}.{attr}' is not available in this installation of jupyter-modelops.",
+            hint="Upgrade jupyter-modelops to a version that has it.",
+        )
     return fn
 
 
@@ -63,8 +67,15 @@ class ActionTable:
         return verbs.get(name, "rest", what="action")
 
     def describe(self) -> list[dict]:
-        return [{"name": v.name, "summary": v.summary, "available": True,
-                 "params": [p.schema() for p in v.params_on("rest")]} for v in self._verbs().values()]
+        return [
+            {
+                "name": v.name,
+                "summary": v.summary,
+                "available": True,
+                "params": [p.schema() for p in v.params_on("rest")],
+            }
+            for v in self._verbs().values()
+        ]
 
 
 ACTIONS = ActionTable()

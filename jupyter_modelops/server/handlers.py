@@ -93,8 +93,10 @@ class ModelOpsHandler(APIHandler):
         try:
             data = json.loads(self.request.body.decode("utf-8"))
         except ValueError as exc:
-            raise ValidationError(f"The request body is not valid JSON ({exc}).",
-                                  hint="Send a JSON object, e.g. {\"action\": \"export\", \"params\": {...}}.") from exc
+            raise ValidationError(
+                f"The request body is not valid JSON ({exc}).",
+                hint='Send a JSON object, e.g. {"action": "export", "params": {...}}.',
+            ) from exc
         if not isinstance(data, dict):
             raise ValidationError(f"The request body must be a JSON object, got {type(data).__name__}.")
         return data
@@ -264,8 +266,10 @@ class ReportHtmlHandler(ModelOpsHandler):
         path = Path(raw).resolve()
         root = home().resolve()
         if path.suffix.lower() != ".html" or root not in path.parents:
-            raise ValidationError(f"'{raw}' is not a report HTML file under MODELOPS_HOME ({root}).",
-                                  hint="Open report links from the panel or from report_history().")
+            raise ValidationError(
+                f"'{raw}' is not a report HTML file under MODELOPS_HOME ({root}).",
+                hint="Open report links from the panel or from report_history().",
+            )
         if not path.is_file():
             raise ModelNotFoundError(f"The report file '{raw}' does not exist (any more).")
         self.set_header("Content-Type", "text/html; charset=utf-8")
@@ -289,8 +293,10 @@ class ReportParamsHandler(ModelOpsHandler):
     async def get(self) -> None:
         template = self.arg("template", "monitoring")
         if "/" in template or "\\" in template or template.endswith(".ipynb"):
-            raise ValidationError(f"'{template}' is not a built-in report template name.",
-                                  hint="Ask for monitoring, drift or evaluation; a notebook path is not read here.")
+            raise ValidationError(
+                f"'{template}' is not a built-in report template name.",
+                hint="Ask for monitoring, drift or evaluation; a notebook path is not read here.",
+            )
         path = await self.core("reports.run:resolve_template", template)
         declared = await self.core("reports.params:declared", path)
         self.reply({"template": template, "params": list(declared.values())})
@@ -330,8 +336,9 @@ class VerbHandler(ModelOpsHandler):
         from ..exceptions import suggest
 
         if name not in verbs.names():
-            raise ModelNotFoundError(f"There is no verb '{name}'.{suggest(name, verbs.names())}",
-                                     hint="GET verbs lists them.")
+            raise ModelNotFoundError(
+                f"There is no verb '{name}'.{suggest(name, verbs.names())}", hint="GET verbs lists them."
+            )
         self.reply(verbs.all_verbs()[name].schema())
 
 

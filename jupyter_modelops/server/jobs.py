@@ -154,8 +154,10 @@ class JobRunner:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise ModelNotFoundError(f"There is no job '{job_id}' on this server.",
-                                     hint="Jobs live in memory and end when the server restarts; list them with GET jobs.")
+            raise ModelNotFoundError(
+                f"There is no job '{job_id}' on this server.",
+                hint="Jobs live in memory and end when the server restarts; list them with GET jobs.",
+            )
         return job
 
     def list(self) -> list[Job]:

@@ -21,16 +21,28 @@ from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jupyter_modelops.serving", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-dir", action="append", required=True, metavar="DIR",
-                   help="a model directory (modelops-model.json + artifacts); repeat to serve several")
+    p = argparse.ArgumentParser(
+        prog="python -m jupyter_modelops.serving",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--model-dir",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="a model directory (modelops-model.json + artifacts); repeat to serve several",
+    )
     p.add_argument("--host", default=os.environ.get("MODELOPS_SERVING_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("MODELOPS_SERVING_PORT", "8080")))
     p.add_argument("--fd", type=int, default=None, help="serve on this inherited listening socket instead")
     p.add_argument("--ready-file", default=None, help="write this file (with the pid) once ready")
-    p.add_argument("--runtime", choices=["onnx", "torchscript", "native"], default=None,
-                   help="force a runtime (default: onnx > torchscript > native)")
+    p.add_argument(
+        "--runtime",
+        choices=["onnx", "torchscript", "native"],
+        default=None,
+        help="force a runtime (default: onnx > torchscript > native)",
+    )
     p.add_argument("--threads", type=int, default=None, help="runtime threads (default: OMP_NUM_THREADS or 1)")
     p.add_argument("--providers", default=None, help="onnxruntime execution providers, comma-separated")
     p.add_argument("--max-batch-size", type=int, default=None, help="rows per merged runtime call (1 = off)")
@@ -41,52 +53,125 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-burst", type=float, default=None, help="burst size of the rate limit")
     p.add_argument("--max-body-bytes", type=int, default=None, help="larger requests get 413")
     p.add_argument("--access-log", action="store_true", default=None, help="one JSON line per request on stderr")
-    p.add_argument("--threaded", choices=["auto", "on", "off"], default=None,
-                   help="run the model in a thread: auto (default) does so when a call takes more than 0.5 ms")
-    p.add_argument("--capture", default=None, metavar="URL",
-                   help="record sampled inferences as Parquet in this store: a path, a file://, s3://, gs:// or "
-                        "abfs:// URL, or 'default' (MODELOPS_HOME/captures)")
-    p.add_argument("--capture-rate", type=float, default=None, metavar="R",
-                   help="share of requests captured, in (0, 1] (default 1)")
-    p.add_argument("--capture-deployment", default=None, metavar="NAME",
-                   help="deployment name recorded with captured rows")
+    p.add_argument(
+        "--threaded",
+        choices=["auto", "on", "off"],
+        default=None,
+        help="run the model in a thread: auto (default) does so when a call takes more than 0.5 ms",
+    )
+    p.add_argument(
+        "--capture",
+        default=None,
+        metavar="URL",
+        help="record sampled inferences as Parquet in this store: a path, a file://, s3://, gs:// or "
+        "abfs:// URL, or 'default' (MODELOPS_HOME/captures)",
+    )
+    p.add_argument(
+        "--capture-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="share of requests captured, in (0, 1] (default 1)",
+    )
+    p.add_argument(
+        "--capture-deployment", default=None, metavar="NAME", help="deployment name recorded with captured rows"
+    )
     live = p.add_argument_group("live drift (when a model directory holds its reference profile)")
-    live.add_argument("--no-live-drift", dest="live_drift", action="store_false", default=None,
-                      help="do not keep drift windows of the inputs and prediction (no drift gauges on /metrics)")
-    live.add_argument("--live-drift-rows", type=int, default=None, metavar="N",
-                      help="rows of the sliding drift window and of each window the alarm adds (default 1000)")
-    live.add_argument("--live-drift-seconds", type=float, default=None, metavar="S",
-                      help="rows older than this leave the drift window (default 3600; 0 = by rows only)")
+    live.add_argument(
+        "--no-live-drift",
+        dest="live_drift",
+        action="store_false",
+        default=None,
+        help="do not keep drift windows of the inputs and prediction (no drift gauges on /metrics)",
+    )
+    live.add_argument(
+        "--live-drift-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows of the sliding drift window and of each window the alarm adds (default 1000)",
+    )
+    live.add_argument(
+        "--live-drift-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="rows older than this leave the drift window (default 3600; 0 = by rows only)",
+    )
     sec = p.add_argument_group("security (see the README's Security section)")
-    sec.add_argument("--token-file", default=None, metavar="FILE",
-                     help="require 'Authorization: Bearer TOKEN' with a token from this file (one per line, reread "
-                          "on change); /v2/health/* stays open")
-    sec.add_argument("--open-metrics", action="store_true", default=None,
-                     help="leave /metrics open when --token-file is set (by default it needs the token too)")
+    sec.add_argument(
+        "--token-file",
+        default=None,
+        metavar="FILE",
+        help="require 'Authorization: Bearer TOKEN' with a token from this file (one per line, reread "
+        "on change); /v2/health/* stays open",
+    )
+    sec.add_argument(
+        "--open-metrics",
+        action="store_true",
+        default=None,
+        help="leave /metrics open when --token-file is set (by default it needs the token too)",
+    )
     sec.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate (chain)")
     sec.add_argument("--tls-key", default=None, metavar="PEM", help="the certificate's private key")
-    sec.add_argument("--tls-reload-s", type=float, default=None, metavar="S",
-                     help="check the certificate and key for changes this often, load new ones (default 5; 0 = never)")
-    sec.add_argument("--header-timeout-s", type=float, default=None, metavar="S",
-                     help="408 and close when the request line and headers take longer (default 10)")
-    sec.add_argument("--body-timeout-s", type=float, default=None, metavar="S",
-                     help="408 and close when the body takes longer after the headers (default 60)")
-    sec.add_argument("--keepalive-timeout-s", type=float, default=None, metavar="S",
-                     help="close a kept-alive connection idle this long (default 30)")
-    sec.add_argument("--max-header-bytes", type=int, default=None, metavar="N",
-                     help="431 when the request line and headers are larger (default 65536)")
-    sec.add_argument("--max-headers", type=int, default=None, metavar="N",
-                     help="431 when a request has more header fields (default 100)")
-    sec.add_argument("--max-connections", type=int, default=None, metavar="N",
-                     help="503 for connections beyond this many (default: what the open-file limit allows)")
+    sec.add_argument(
+        "--tls-reload-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="check the certificate and key for changes this often, load new ones (default 5; 0 = never)",
+    )
+    sec.add_argument(
+        "--header-timeout-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="408 and close when the request line and headers take longer (default 10)",
+    )
+    sec.add_argument(
+        "--body-timeout-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="408 and close when the body takes longer after the headers (default 60)",
+    )
+    sec.add_argument(
+        "--keepalive-timeout-s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="close a kept-alive connection idle this long (default 30)",
+    )
+    sec.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="431 when the request line and headers are larger (default 65536)",
+    )
+    sec.add_argument(
+        "--max-headers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="431 when a request has more header fields (default 100)",
+    )
+    sec.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="503 for connections beyond this many (default: what the open-file limit allows)",
+    )
     p.add_argument("--log-level", default=os.environ.get("MODELOPS_SERVING_LOG_LEVEL", "info"))
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from ..exceptions import ModelOpsError
     from .app import ServerSettings
     from .modeldir import read_model_dir
@@ -94,15 +179,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         specs = [read_model_dir(d) for d in args.model_dir]
         settings = ServerSettings.from_env(
-            runtime=args.runtime, threads=args.threads, providers=args.providers,
-            max_batch_size=args.max_batch_size, max_delay_ms=args.max_delay_ms, max_queue=args.max_queue,
-            timeout_ms=args.timeout_ms, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
-            max_body_bytes=args.max_body_bytes, access_log=args.access_log, threaded=args.threaded,
-            capture=args.capture, capture_rate=args.capture_rate, capture_deployment=args.capture_deployment,
-            live_drift=args.live_drift, live_drift_rows=args.live_drift_rows, live_drift_seconds=args.live_drift_seconds)
+            runtime=args.runtime,
+            threads=args.threads,
+            providers=args.providers,
+            max_batch_size=args.max_batch_size,
+            max_delay_ms=args.max_delay_ms,
+            max_queue=args.max_queue,
+            timeout_ms=args.timeout_ms,
+            rate_limit=args.rate_limit,
+            rate_burst=args.rate_burst,
+            max_body_bytes=args.max_body_bytes,
+            access_log=args.access_log,
+            threaded=args.threaded,
+            capture=args.capture,
+            capture_rate=args.capture_rate,
+            capture_deployment=args.capture_deployment,
+            live_drift=args.live_drift,
+            live_drift_rows=args.live_drift_rows,
+            live_drift_seconds=args.live_drift_seconds,
+        )
         if not 16 <= settings.live_drift_rows <= 10_000_000 or settings.live_drift_seconds < 0:
-            raise ValueError(f"--live-drift-rows is {settings.live_drift_rows} and --live-drift-seconds "
-                             f"{settings.live_drift_seconds:g}; expected 16 to 10,000,000 rows and seconds >= 0.")
+            raise ValueError(
+                f"--live-drift-rows is {settings.live_drift_rows} and --live-drift-seconds "
+                f"{settings.live_drift_seconds:g}; expected 16 to 10,000,000 rows and seconds >= 0."
+            )
         if settings.capture:  # check the store and the rate before serving
             from ..capture.store import resolve_location
 
@@ -118,12 +218,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelOpsError, ValueError) as exc:
         print(f"modelops serving: error: {exc}", file=sys.stderr)
         return 2
-    return run(specs, settings, host=args.host, port=args.port, fd=args.fd, ready_file=args.ready_file,
-               log_level=args.log_level)
+    return run(
+        specs,
+        settings,
+        host=args.host,
+        port=args.port,
+        fd=args.fd,
+        ready_file=args.ready_file,
+        log_level=args.log_level,
+    )
 
 
-_SECURITY = ("token_file", "open_metrics", "tls_cert", "tls_key", "tls_reload_s", "header_timeout_s",
-             "body_timeout_s", "keepalive_timeout_s", "max_header_bytes", "max_headers", "max_connections")
+_SECURITY = (
+    "token_file",
+    "open_metrics",
+    "tls_cert",
+    "tls_key",
+    "tls_reload_s",
+    "header_timeout_s",
+    "body_timeout_s",
+    "keepalive_timeout_s",
+    "max_header_bytes",
+    "max_headers",
+    "max_connections",
+)
 
 
 def with_security(settings, args=None):
@@ -154,9 +272,11 @@ def with_security(settings, args=None):
         try:
             ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.tls_cert, settings.tls_key)
         except (OSError, ssl.SSLError) as exc:
-            raise ValidationError(f"The TLS certificate {settings.tls_cert} and key {settings.tls_key} cannot be "
-                                  f"loaded together ({getattr(exc, 'strerror', None) or exc}); give a PEM "
-                                  "certificate and its matching unencrypted private key.") from None
+            raise ValidationError(
+                f"The TLS certificate {settings.tls_cert} and key {settings.tls_key} cannot be "
+                f"loaded together ({getattr(exc, 'strerror', None) or exc}); give a PEM "
+                "certificate and its matching unencrypted private key."
+            ) from None
     return settings
 
 
@@ -224,8 +344,7 @@ def _draining_server_class(uvicorn):
             if self.handshake_timeout > 0 and self.config.ssl is not None:
                 # uvicorn does not pass a TLS handshake timeout (asyncio's default is 60 s): a client that
                 # connects and never completes the handshake gets no longer than a slow request head
-                loop.create_server = functools.partial(loop.create_server,
-                                                       ssl_handshake_timeout=self.handshake_timeout)
+                loop.create_server = functools.partial(loop.create_server, ssl_handshake_timeout=self.handshake_timeout)
                 patched = True
             try:
                 await super().startup(sockets=sockets)
@@ -249,16 +368,22 @@ def _draining_server_class(uvicorn):
     return DrainingServer
 
 
-def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int | None = None,
-        ready_file: str | None = None, log_level: str = "info") -> int:
+def run(
+    specs,
+    settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    fd: int | None = None,
+    ready_file: str | None = None,
+    log_level: str = "info",
+) -> int:
     """Serve ``specs`` with uvicorn until SIGTERM/SIGINT; returns the exit code."""
     from .._optional import require
 
     uvicorn = require("uvicorn", purpose="run the model server", extra="serve")
 
-    from .app import ModelServerApp
-
-    from .app import ServerSettings
+    from .app import ModelServerApp, ServerSettings
 
     settings = with_security(settings or ServerSettings.from_env())
     state = {"code": 0}
@@ -290,13 +415,21 @@ def run(specs, settings, *, host: str = "127.0.0.1", port: int = 8080, fd: int |
 
     tls = {"ssl_certfile": s.tls_cert, "ssl_keyfile": s.tls_key} if s.tls_cert else {}
     config = uvicorn.Config(
-        app, host=host, port=port,
+        app,
+        host=host,
+        port=port,
         loop="uvloop" if have("uvloop") else "asyncio",
         http=guarded_protocol(limits, app.metrics.shed) if have("httptools") else "h11",
         h11_max_incomplete_event_size=limits.max_header_bytes or None,
-        lifespan="on", access_log=False, server_header=False, proxy_headers=False,
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
         log_level="warning" if log_level.lower() in ("info", "debug") else log_level.lower(),
-        timeout_graceful_shutdown=30, timeout_keep_alive=s.keepalive_timeout_s, backlog=4096, **tls,
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=s.keepalive_timeout_s,
+        backlog=4096,
+        **tls,
     )
     server = _draining_server_class(uvicorn)(config)
     if s.tls_cert:

@@ -21,13 +21,12 @@ from typing import Any, Callable
 import orjson
 
 from .._version import __version__
-from ..exceptions import ModelOpsError
+from ..exceptions import ModelOpsError, suggest
 from .batching import Batcher
 from .codec import decode_request, encode_response
 from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, Unauthorized, UnknownModel
 from .governance import CircuitBreaker, Metrics, RateLimiter, TokenAuth
 from .modeldir import ModelSpec
-from ..exceptions import suggest
 
 log = logging.getLogger("jupyter_modelops.serving")
 
@@ -71,9 +70,14 @@ class ServerSettings:
         """The per-connection limits as :class:`~jupyter_modelops.serving.protocol.ConnectionLimits`."""
         from .protocol import ConnectionLimits, default_max_connections
 
-        return ConnectionLimits(header_timeout_s=self.header_timeout_s, body_timeout_s=self.body_timeout_s,
-                                max_header_bytes=self.max_header_bytes, max_headers=self.max_headers,
-                                max_connections=self.max_connections or default_max_connections())
+        return ConnectionLimits(
+            header_timeout_s=self.header_timeout_s,
+            body_timeout_s=self.body_timeout_s,
+            max_header_bytes=self.max_header_bytes,
+            max_headers=self.max_headers,
+            max_connections=self.max_connections or default_max_connections(),
+        )
+
     capture: str = ""  # capture store (path, URL, or "default"); "" = off (see jupyter_modelops.capture)
     capture_rate: float = 1.0  # share of requests captured
     capture_deployment: str = ""  # deployment name recorded with captured rows
@@ -122,19 +126,35 @@ class _Model:
     def loaded(self, runtime: Any, settings: ServerSettings) -> None:
         self.runtime = runtime
         self.output_names = [o.name for o in runtime.outputs]
-        self.metadata = orjson.dumps({
-            "name": self.name, "versions": [self.version], "platform": runtime.platform,
-            "inputs": [i.to_dict() for i in runtime.inputs], "outputs": [o.to_dict() for o in runtime.outputs],
-            "parameters": {"runtime": runtime.name, "flavor": self.spec.flavor,
-                           **({"feature_names": self.spec.feature_names} if self.spec.feature_names else {})},
-        })
-        self.config = orjson.dumps({
-            "name": self.name, "platform": runtime.platform, "backend": runtime.name,
-            "max_batch_size": settings.max_batch_size,
-            "dynamic_batching": {"max_queue_delay_microseconds": int(settings.max_delay_ms * 1000)},
-            "input": [{"name": i.name, "data_type": "TYPE_" + i.datatype, "dims": list(i.shape)} for i in runtime.inputs],
-            "output": [{"name": o.name, "data_type": "TYPE_" + o.datatype, "dims": list(o.shape)} for o in runtime.outputs],
-        })
+        self.metadata = orjson.dumps(
+            {
+                "name": self.name,
+                "versions": [self.version],
+                "platform": runtime.platform,
+                "inputs": [i.to_dict() for i in runtime.inputs],
+                "outputs": [o.to_dict() for o in runtime.outputs],
+                "parameters": {
+                    "runtime": runtime.name,
+                    "flavor": self.spec.flavor,
+                    **({"feature_names": self.spec.feature_names} if self.spec.feature_names else {}),
+                },
+            }
+        )
+        self.config = orjson.dumps(
+            {
+                "name": self.name,
+                "platform": runtime.platform,
+                "backend": runtime.name,
+                "max_batch_size": settings.max_batch_size,
+                "dynamic_batching": {"max_queue_delay_microseconds": int(settings.max_delay_ms * 1000)},
+                "input": [
+                    {"name": i.name, "data_type": "TYPE_" + i.datatype, "dims": list(i.shape)} for i in runtime.inputs
+                ],
+                "output": [
+                    {"name": o.name, "data_type": "TYPE_" + o.datatype, "dims": list(o.shape)} for o in runtime.outputs
+                ],
+            }
+        )
 
 
 class ModelServerApp:
@@ -153,15 +173,24 @@ class ModelServerApp:
         stops the process with a non-zero code).
     """
 
-    def __init__(self, specs: list[ModelSpec], settings: ServerSettings | None = None, *,
-                 load_in_background: bool = True, on_fatal: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[ModelSpec],
+        settings: ServerSettings | None = None,
+        *,
+        load_in_background: bool = True,
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings or ServerSettings.from_env()
         self.models = {s.name: _Model(s) for s in specs}
         self.metrics = Metrics()
         self.metrics.queue_depth = lambda: {n: (m.batcher.depth() if m.batcher else 0) for n, m in self.models.items()}
         self.metrics.breaker_state = lambda: {n: m.batcher.breaker.state for n, m in self.models.items() if m.batcher}
-        self.limiter = RateLimiter(self.settings.rate_limit, self.settings.rate_burst or None) \
-            if self.settings.rate_limit > 0 else None
+        self.limiter = (
+            RateLimiter(self.settings.rate_limit, self.settings.rate_burst or None)
+            if self.settings.rate_limit > 0
+            else None
+        )
         self.auth = TokenAuth(self.settings.token_file) if self.settings.token_file else None
         self.open_routes = {"live", "ready"} | ({"metrics"} if self.settings.open_metrics else set())
         self.load_in_background = load_in_background
@@ -220,8 +249,10 @@ class ModelServerApp:
         from .runtimes import RuntimeSettings, choose_runtime
 
         s = self.settings
-        rs = RuntimeSettings(threads=s.threads or RuntimeSettings.from_env().threads,
-                             providers=tuple(p for p in s.providers.split(",") if p))
+        rs = RuntimeSettings(
+            threads=s.threads or RuntimeSettings.from_env().threads,
+            providers=tuple(p for p in s.providers.split(",") if p),
+        )
         for m in self.models.values():
             m.loaded(choose_runtime(m.spec, prefer=s.runtime or None, settings=rs), s)
             m.warm = _warm_up(m.runtime)
@@ -235,11 +266,17 @@ class ModelServerApp:
     def _start_batchers(self) -> None:
         s = self.settings
         for m in self.models.values():
-            m.batcher = Batcher(m.name, m.runtime, max_batch_size=s.max_batch_size, max_delay_ms=s.max_delay_ms,
-                                max_queue=s.max_queue, timeout_s=s.timeout_ms / 1000.0,
-                                threaded={"on": True, "off": False}.get(str(s.threaded).lower()),
-                                breaker=CircuitBreaker(s.breaker_threshold, s.breaker_cooldown_s),
-                                metrics=self.metrics)
+            m.batcher = Batcher(
+                m.name,
+                m.runtime,
+                max_batch_size=s.max_batch_size,
+                max_delay_ms=s.max_delay_ms,
+                max_queue=s.max_queue,
+                timeout_s=s.timeout_ms / 1000.0,
+                threaded={"on": True, "off": False}.get(str(s.threaded).lower()),
+                breaker=CircuitBreaker(s.breaker_threshold, s.breaker_cooldown_s),
+                metrics=self.metrics,
+            )
             m.batcher.start()
             if self.tracer is not None:  # tracing: times the model calls, children of the request spans
                 self.tracer.attach(m)
@@ -365,10 +402,19 @@ class ModelServerApp:
         self.metrics.request(model_name, endpoint, status, dt if endpoint == "infer" else None)
         if self.access is not None:
             client = scope.get("client") or ("", 0)
-            self.access.info(orjson.dumps({
-                "ts": round(time.time(), 6), "client": client[0], "method": scope["method"], "path": path,
-                "status": status, "ms": round(dt * 1000, 3), "model": model_name or None,
-            }).decode())
+            self.access.info(
+                orjson.dumps(
+                    {
+                        "ts": round(time.time(), 6),
+                        "client": client[0],
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "ms": round(dt * 1000, 3),
+                        "model": model_name or None,
+                    }
+                ).decode()
+            )
 
     def _authorize(self, scope: dict) -> None:
         """Raise :class:`Unauthorized` unless the request carries one of the server's bearer tokens."""
@@ -378,8 +424,10 @@ class ModelServerApp:
                 value = v
                 break
         if not self.auth.allows(value):
-            raise Unauthorized("This server requires a bearer token: send the header 'Authorization: Bearer TOKEN' "
-                               "with a token the server was given.")
+            raise Unauthorized(
+                "This server requires a bearer token: send the header 'Authorization: Bearer TOKEN' "
+                "with a token the server was given."
+            )
 
     def _unknown(self, path: str) -> tuple[str, _Model | None]:
         parts = path.strip("/").split("/")
@@ -388,22 +436,38 @@ class ModelServerApp:
             m = self.models.get(name)
             if m is None:
                 served = ", ".join(sorted(self.models))
-                raise UnknownModel(f"Model '{name}' is not served here.{suggest(name, self.models)} "
-                                   f"This server serves: {served}.")
+                raise UnknownModel(
+                    f"Model '{name}' is not served here.{suggest(name, self.models)} This server serves: {served}."
+                )
             if len(parts) >= 5 and parts[3] == "versions" and parts[4] != m.version:
-                raise UnknownModel(f"Model '{name}' has no version '{parts[4]}' here; this server serves "
-                                   f"version {m.version}.")
-        raise UnknownModel(f"No such endpoint: {path}. The endpoints are /v2, /v2/health/live, /v2/health/ready, "
-                           "/v2/models/{name}[/versions/{v}][/ready|/infer] and /metrics.")
+                raise UnknownModel(
+                    f"Model '{name}' has no version '{parts[4]}' here; this server serves version {m.version}."
+                )
+        raise UnknownModel(
+            f"No such endpoint: {path}. The endpoints are /v2, /v2/health/live, /v2/health/ready, "
+            "/v2/models/{name}[/versions/{v}][/ready|/infer] and /metrics."
+        )
 
     def _get(self, what: str, model: _Model | None, scope: dict) -> tuple[int, bytes, list]:
         method = scope["method"]
         if what == "index":
             if method not in ("POST", "GET"):
                 raise _MethodNotAllowed("GET, POST")
-            return 200, orjson.dumps([
-                {"name": m.name, "version": m.version, "state": "READY" if m.ready else ("UNAVAILABLE" if m.error else "LOADING"),
-                 "reason": m.error or ""} for m in self.models.values()]), _JSON
+            return (
+                200,
+                orjson.dumps(
+                    [
+                        {
+                            "name": m.name,
+                            "version": m.version,
+                            "state": "READY" if m.ready else ("UNAVAILABLE" if m.error else "LOADING"),
+                            "reason": m.error or "",
+                        }
+                        for m in self.models.values()
+                    ]
+                ),
+                _JSON,
+            )
         if method not in ("GET", "HEAD"):
             raise _MethodNotAllowed("GET")
         if what == "live":
@@ -412,8 +476,11 @@ class ModelServerApp:
             ok = self.ready and not self.stopping
             return (200 if ok else 503), orjson.dumps({"ready": ok}), _JSON
         if what == "server":
-            return 200, orjson.dumps({"name": "jupyter-modelops", "version": __version__,
-                                      "extensions": _EXTENSIONS}), _JSON
+            return (
+                200,
+                orjson.dumps({"name": "jupyter-modelops", "version": __version__, "extensions": _EXTENSIONS}),
+                _JSON,
+            )
         if what == "metrics":
             text = self.metrics.render()
             if self.capture is not None:
@@ -425,26 +492,58 @@ class ModelServerApp:
                 text += render(live)
             return 200, text, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
         if what == "root":
-            return 200, orjson.dumps({"server": "jupyter-modelops", "models": sorted(self.models),
-                                      "protocol": "v2", "metadata": "/v2", "metrics": "/metrics"}), _JSON
+            return (
+                200,
+                orjson.dumps(
+                    {
+                        "server": "jupyter-modelops",
+                        "models": sorted(self.models),
+                        "protocol": "v2",
+                        "metadata": "/v2",
+                        "metrics": "/metrics",
+                    }
+                ),
+                _JSON,
+            )
         assert model is not None
         if what == "model_ready":
             ok = model.ready and not self.stopping
             return (200 if ok else 503), orjson.dumps({"name": model.name, "ready": ok}), _JSON
         if not model.ready:
-            raise Overloaded(f"Model '{model.name}' is still loading." if not model.error
-                             else f"Model '{model.name}' could not be loaded: {model.error}", retry_after=1)
+            raise Overloaded(
+                f"Model '{model.name}' is still loading."
+                if not model.error
+                else f"Model '{model.name}' could not be loaded: {model.error}",
+                retry_after=1,
+            )
         if what == "metadata":
             return 200, model.metadata, _JSON
         if what == "config":
             return 200, model.config, _JSON
         if what == "stats":
             h = self.metrics.latency.get(model.name)
-            ok = sum(n for (m, e, s), n in self.metrics.requests.items() if m == model.name and e == "infer" and s == 200)
-            return 200, orjson.dumps({"model_stats": [{"name": model.name, "version": model.version,
-                                      "inference_count": ok, "execution_count": self.metrics.batch[model.name].count
-                                      if model.name in self.metrics.batch else 0,
-                                      "latency_sum_s": h.sum if h else 0.0}]}), _JSON
+            ok = sum(
+                n for (m, e, s), n in self.metrics.requests.items() if m == model.name and e == "infer" and s == 200
+            )
+            return (
+                200,
+                orjson.dumps(
+                    {
+                        "model_stats": [
+                            {
+                                "name": model.name,
+                                "version": model.version,
+                                "inference_count": ok,
+                                "execution_count": self.metrics.batch[model.name].count
+                                if model.name in self.metrics.batch
+                                else 0,
+                                "latency_sum_s": h.sum if h else 0.0,
+                            }
+                        ]
+                    }
+                ),
+                _JSON,
+            )
         raise UnknownModel(f"No such endpoint: {scope['path']}.")  # pragma: no cover
 
     async def _infer(self, model: _Model, scope: dict, receive: Callable, send: Callable) -> int:
@@ -471,16 +570,24 @@ class ModelServerApp:
             wait = self.limiter.allow(key)
             if wait:
                 self.metrics.shed["rate_limit"] += 1
-                err = RateLimited(f"Client '{key}' exceeded its rate limit of {self.limiter.rate:g} requests per second.",
-                                  hint="Slow down or retry after the time in the Retry-After header.")
+                err = RateLimited(
+                    f"Client '{key}' exceeded its rate limit of {self.limiter.rate:g} requests per second.",
+                    hint="Slow down or retry after the time in the Retry-After header.",
+                )
                 err.retry_after = max(1, int(wait + 0.999))
                 raise err
         if clen > s.max_body_bytes:
-            raise PayloadTooLarge(f"The request body has {clen} bytes; this server accepts at most "
-                                  f"{s.max_body_bytes}.", hint="Send fewer rows per request.")
+            raise PayloadTooLarge(
+                f"The request body has {clen} bytes; this server accepts at most {s.max_body_bytes}.",
+                hint="Send fewer rows per request.",
+            )
         if not model.ready:
-            raise Overloaded(f"Model '{model.name}' is still loading." if not model.error
-                             else f"Model '{model.name}' could not be loaded: {model.error}", retry_after=1)
+            raise Overloaded(
+                f"Model '{model.name}' is still loading."
+                if not model.error
+                else f"Model '{model.name}' could not be loaded: {model.error}",
+                retry_after=1,
+            )
         msg = await receive()
         body = msg.get("body", b"")
         if msg.get("more_body"):
@@ -493,8 +600,10 @@ class ModelServerApp:
                 chunk = msg.get("body", b"")
                 size += len(chunk)
                 if size > s.max_body_bytes:
-                    raise PayloadTooLarge(f"The request body is larger than this server's limit of "
-                                          f"{s.max_body_bytes} bytes.", hint="Send fewer rows per request.")
+                    raise PayloadTooLarge(
+                        f"The request body is larger than this server's limit of {s.max_body_bytes} bytes.",
+                        hint="Send fewer rows per request.",
+                    )
                 chunks.append(chunk)
             body = b"".join(chunks)
         if encoding and encoding != "identity":
@@ -515,8 +624,11 @@ class ModelServerApp:
         if jlen is None:
             headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         else:
-            headers = [(b"content-type", b"application/octet-stream"), (b"content-length", b"%d" % len(body)),
-                       (b"inference-header-content-length", b"%d" % jlen)]
+            headers = [
+                (b"content-type", b"application/octet-stream"),
+                (b"content-length", b"%d" % len(body)),
+                (b"inference-header-content-length", b"%d" % jlen),
+            ]
         if self.capture is not None:
             headers.append((b"x-request-id", request.id.encode("utf-8", "replace")))
             if captured and not request.nrows:  # answered without the batcher (no rows): not tapped
@@ -536,8 +648,10 @@ class ModelServerApp:
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"The labels body is larger than this server's limit of {limit} bytes.",
-                                      hint="Send the labels in several requests.")
+                raise PayloadTooLarge(
+                    f"The labels body is larger than this server's limit of {limit} bytes.",
+                    hint="Send the labels in several requests.",
+                )
             chunks.append(chunk)
             if not msg.get("more_body"):
                 break
@@ -551,8 +665,13 @@ def _capture(settings: ServerSettings) -> Any:
         return None
     from ..capture.server import ServerCapture
 
-    return ServerCapture(settings.capture, rate=settings.capture_rate, deployment=settings.capture_deployment,
-                         roll_seconds=settings.capture_roll_seconds, max_queue_rows=settings.capture_queue_rows)
+    return ServerCapture(
+        settings.capture,
+        rate=settings.capture_rate,
+        deployment=settings.capture_deployment,
+        roll_seconds=settings.capture_roll_seconds,
+        max_queue_rows=settings.capture_queue_rows,
+    )
 
 
 def _warm_up(runtime: Any) -> list[float] | None:

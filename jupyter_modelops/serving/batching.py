@@ -57,9 +57,19 @@ class _Item:
 class Batcher:
     """Queue + worker for one model's runtime."""
 
-    def __init__(self, name: str, runtime: Any, *, max_batch_size: int = 64, max_delay_ms: float = 0.0,
-                 max_queue: int = 1024, timeout_s: float = 30.0, threaded: bool | None = None,
-                 breaker: CircuitBreaker | None = None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        runtime: Any,
+        *,
+        max_batch_size: int = 64,
+        max_delay_ms: float = 0.0,
+        max_queue: int = 1024,
+        timeout_s: float = 30.0,
+        threaded: bool | None = None,
+        breaker: CircuitBreaker | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.name = name
         self.runtime = runtime
         self.max_batch_size = max(1, int(max_batch_size))
@@ -114,21 +124,31 @@ class Batcher:
             self.metrics.shed["queue_full"] += 1
             raise Overloaded(
                 f"The server is overloaded: {len(self.queue)} requests are already waiting for model '{self.name}'.",
-                retry_after=1, hint="Retry after the time in the Retry-After header.")
+                retry_after=1,
+                hint="Retry after the time in the Retry-After header.",
+            )
         wait = self.breaker.check()
         if wait:
             self.metrics.shed["circuit_open"] += 1
             raise Overloaded(
-                f"Model '{self.name}' failed repeatedly; its circuit breaker is open.", retry_after=wait,
-                hint="Retry after the time in the Retry-After header.")
+                f"Model '{self.name}' failed repeatedly; its circuit breaker is open.",
+                retry_after=wait,
+                hint="Retry after the time in the Retry-After header.",
+            )
         fut = asyncio.get_running_loop().create_future()
         t0 = time.monotonic()
         item = _Item(request, fut, t0 + self.timeout, t0)
         if self._leading:  # a leader is collecting this loop turn's requests: it runs this one too
             self.queue.append(item)
             return await fut
-        if (not self.threaded and not self.slow and not self.max_delay and not self.queue
-                and not self.running and not self._closing):
+        if (
+            not self.threaded
+            and not self.slow
+            and not self.max_delay
+            and not self.queue
+            and not self.running
+            and not self._closing
+        ):
             return await self._lead(item)
         self.queue.append(item)
         self._poke()
@@ -181,7 +201,8 @@ class Batcher:
                 q.popleft()
                 self.metrics.errors[(self.name, "timeout")] += 1
                 item.future.set_exception(
-                    InferenceTimeout(f"The request waited more than {self.timeout:g} s for model '{self.name}'."))
+                    InferenceTimeout(f"The request waited more than {self.timeout:g} s for model '{self.name}'.")
+                )
                 continue
             if batch and (item.key != batch[0].key or rows + item.request.nrows > self.max_batch_size):
                 break
@@ -246,8 +267,13 @@ class Batcher:
                 try:
                     tap(items, inputs, out)
                 except Exception as exc:  # noqa: BLE001 - an observer never fails a request
-                    log.warning("model %s: %s failed on a batch: %s: %s", self.name, getattr(tap, "__qualname__", tap),
-                                type(exc).__name__, exc)
+                    log.warning(
+                        "model %s: %s failed on a batch: %s: %s",
+                        self.name,
+                        getattr(tap, "__qualname__", tap),
+                        type(exc).__name__,
+                        exc,
+                    )
 
     def _pool(self):
         if self._executor is None:

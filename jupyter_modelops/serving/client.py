@@ -23,9 +23,21 @@ from .. import tracing
 from .._html import Result, fmt, page, table
 from ..exceptions import DeployError, ModelNotFoundError, ModelOpsError, ValidationError
 
-_V2_NP = {"BOOL": "bool", "UINT8": "uint8", "UINT16": "uint16", "UINT32": "uint32", "UINT64": "uint64",
-          "INT8": "int8", "INT16": "int16", "INT32": "int32", "INT64": "int64", "FP16": "float16",
-          "FP32": "float32", "FP64": "float64", "BYTES": "object"}
+_V2_NP = {
+    "BOOL": "bool",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+    "BYTES": "object",
+}
 
 
 def _as_bytes(x: Any) -> bytes:
@@ -47,8 +59,9 @@ class Prediction(Result):
     ``prediction["label"]`` (or any output name) gives one array.
     """
 
-    def __init__(self, outputs: dict, *, model_name: str, model_version: str | None, url: str,
-                 latency_ms: float) -> None:
+    def __init__(
+        self, outputs: dict, *, model_name: str, model_version: str | None, url: str, latency_ms: float
+    ) -> None:
         self.outputs = outputs
         self.model_name = model_name
         self.model_version = model_version
@@ -68,8 +81,13 @@ class Prediction(Result):
         return self.outputs.keys()
 
     def to_dict(self) -> dict:
-        return {"model_name": self.model_name, "model_version": self.model_version, "url": self.url,
-                "latency_ms": round(self.latency_ms, 3), "outputs": {k: v.tolist() for k, v in self.outputs.items()}}
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "url": self.url,
+            "latency_ms": round(self.latency_ms, 3),
+            "outputs": {k: v.tolist() for k, v in self.outputs.items()},
+        }
 
     def _summary(self) -> str:
         shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in self.outputs.items())
@@ -88,11 +106,25 @@ class Prediction(Result):
         n = min(20, min((len(v) for v in self.outputs.values()), default=0))
         rows = []
         for i in range(n):
-            rows.append([i] + [", ".join(fmt(x) for x in (self.outputs[k][i].ravel().tolist()
-                                                         if hasattr(self.outputs[k][i], "ravel") else [self.outputs[k][i]]))
-                               for k in names])
-        return page(f"Prediction from {self.model_name}:{self.model_version}", table(rows, ["row", *names]),
-                    subtitle=f"{self.url}, {self.latency_ms:.1f} ms")
+            rows.append(
+                [i]
+                + [
+                    ", ".join(
+                        fmt(x)
+                        for x in (
+                            self.outputs[k][i].ravel().tolist()
+                            if hasattr(self.outputs[k][i], "ravel")
+                            else [self.outputs[k][i]]
+                        )
+                    )
+                    for k in names
+                ]
+            )
+        return page(
+            f"Prediction from {self.model_name}:{self.model_version}",
+            table(rows, ["row", *names]),
+            subtitle=f"{self.url}, {self.latency_ms:.1f} ms",
+        )
 
 
 def _target(deployment_or_url: Any, model: str | None) -> tuple[str, str, int, str | None, str | None]:
@@ -105,8 +137,10 @@ def _target(deployment_or_url: Any, model: str | None) -> tuple[str, str, int, s
             model = getattr(deployment_or_url, "model", None)
     if url is None:
         if not isinstance(deployment_or_url, str):
-            raise ValidationError("deployment_or_url must be a LocalDeployment, a deployment name or a URL such "
-                                  f"as 'http://127.0.0.1:8080'; got {type(deployment_or_url).__name__}.")
+            raise ValidationError(
+                "deployment_or_url must be a LocalDeployment, a deployment name or a URL such "
+                f"as 'http://127.0.0.1:8080'; got {type(deployment_or_url).__name__}."
+            )
         url = deployment_or_url
         if "://" not in url:  # a local deployment's name
             from .local import get_deployment
@@ -132,14 +166,24 @@ def _read_token(path: str) -> str:
                 if line and not line.startswith("#"):
                     return line
     except OSError as exc:
-        raise ValidationError(f"The token file {path} cannot be read ({exc.strerror}); give a readable file "
-                              "with the server's bearer token.") from None
+        raise ValidationError(
+            f"The token file {path} cannot be read ({exc.strerror}); give a readable file "
+            "with the server's bearer token."
+        ) from None
     raise ValidationError(f"The token file {path} holds no token; write the server's bearer token in it.")
 
 
 class _Conn:
-    def __init__(self, host: str, port: int, timeout: float, *, scheme: str = "http", token: str | None = None,
-                 verify: bool | str = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        *,
+        scheme: str = "http",
+        token: str | None = None,
+        verify: bool | str = True,
+    ) -> None:
         self.base = f"{scheme}://{host}:{port}"
         if scheme == "https":
             import ssl
@@ -159,8 +203,10 @@ class _Conn:
             r = self.c.getresponse()
             return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise DeployError(f"Could not reach the model server at {self.base}: {exc}.",
-                              hint="Check that the deployment runs (status()) and the URL.") from exc
+            raise DeployError(
+                f"Could not reach the model server at {self.base}: {exc}.",
+                hint="Check that the deployment runs (status()) and the URL.",
+            ) from exc
 
     def close(self) -> None:
         self.c.close()
@@ -195,8 +241,10 @@ def _as_tensors(X: Any, inputs: list[dict]) -> list[tuple[dict, Any]]:
             out.append((spec, arr.reshape(-1, *[d for d in spec.get("shape", [-1])[1:]]) if arr.ndim == 1 else arr))
         return out
     if len(inputs) != 1:
-        raise ValidationError(f"The model takes {len(inputs)} inputs; pass X as a DataFrame with those columns "
-                              f"({', '.join(i['name'] for i in inputs)}).")
+        raise ValidationError(
+            f"The model takes {len(inputs)} inputs; pass X as a DataFrame with those columns "
+            f"({', '.join(i['name'] for i in inputs)})."
+        )
     arr = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
     spec = inputs[0]
     shape = spec.get("shape") or []
@@ -211,9 +259,18 @@ def _rows(tensors: list) -> int | None:
     return int(shape[0]) if shape else None
 
 
-def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs: list[str] | None = None,
-            binary: bool = False, timeout: float = 30.0, token: str | None = None,
-            token_file: str | None = None, verify: bool | str = True) -> Prediction:
+def predict(
+    deployment_or_url: Any,
+    X: Any,
+    *,
+    model: str | None = None,
+    outputs: list[str] | None = None,
+    binary: bool = False,
+    timeout: float = 30.0,
+    token: str | None = None,
+    token_file: str | None = None,
+    verify: bool | str = True,
+) -> Prediction:
     """Ask a V2 model server for predictions.
 
     Parameters
@@ -265,8 +322,9 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
             _raise_for(status, body, "model list request")
             names = [m["name"] for m in json.loads(body)]
             if len(names) != 1:
-                raise ValidationError(f"The server at {conn.base} serves {len(names)} models "
-                                      f"({', '.join(names)}); pass model=NAME.")
+                raise ValidationError(
+                    f"The server at {conn.base} serves {len(names)} models ({', '.join(names)}); pass model=NAME."
+                )
             model = names[0]
         status, _, body = conn.call("GET", f"/v2/models/{model}")
         _raise_for(status, body, "metadata request")
@@ -275,8 +333,9 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         if names and hasattr(X, "columns") and len(meta.get("inputs") or []) == 1:
             missing = [c for c in names if c not in X.columns]
             if missing:
-                raise ValidationError(f"X lacks the column(s) {', '.join(map(repr, missing[:5]))} that model "
-                                      f"'{model}' was trained on.")
+                raise ValidationError(
+                    f"X lacks the column(s) {', '.join(map(repr, missing[:5]))} that model '{model}' was trained on."
+                )
             X = X[names]  # the model's column order
         tensors = _as_tensors(X, meta.get("inputs") or [])
         doc: dict[str, Any] = {"inputs": []}
@@ -310,8 +369,11 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         if blobs:
             headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(head))}
         t0 = time.perf_counter()
-        with tracing.span("modelops.predict", {"modelops.model": model, "modelops.rows": _rows(tensors),
-                                               "server.address": host, "server.port": port}, kind="client"):
+        with tracing.span(
+            "modelops.predict",
+            {"modelops.model": model, "modelops.rows": _rows(tensors), "server.address": host, "server.port": port},
+            kind="client",
+        ):
             tracing.inject(headers)  # W3C traceparent: the server's span becomes this one's child
             status, rh, body = conn.call("POST", f"/v2/models/{model}/infer", head + b"".join(blobs), headers)
         latency = (time.perf_counter() - t0) * 1000
@@ -321,8 +383,8 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
     hl = rh.get("inference-header-content-length")
     raw = b""
     if hl is not None:
-        raw = body[int(hl):]
-        body = body[:int(hl)]
+        raw = body[int(hl) :]
+        body = body[: int(hl)]
     resp = json.loads(body)
     result = {}
     pos = 0
@@ -330,13 +392,13 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         dt, shape = o["datatype"], o["shape"]
         size = (o.get("parameters") or {}).get("binary_data_size")
         if size is not None:
-            chunk = raw[pos:pos + size]
+            chunk = raw[pos : pos + size]
             pos += size
             if dt == "BYTES":
                 vals, i = [], 0
                 while i < len(chunk):
                     (n,) = struct.unpack_from("<I", chunk, i)
-                    vals.append(chunk[i + 4:i + 4 + n].decode(errors="replace"))
+                    vals.append(chunk[i + 4 : i + 4 + n].decode(errors="replace"))
                     i += 4 + n
                 arr = np.array(vals, dtype=object)
             else:
@@ -344,8 +406,13 @@ def predict(deployment_or_url: Any, X: Any, *, model: str | None = None, outputs
         else:
             arr = np.array(o.get("data", []), dtype=_V2_NP[dt] if dt != "BYTES" else object)
         result[o["name"]] = arr.reshape(shape)
-    return Prediction(result, model_name=resp.get("model_name", model), model_version=resp.get("model_version"),
-                      url=f"{conn.base}/v2/models/{model}", latency_ms=latency)
+    return Prediction(
+        result,
+        model_name=resp.get("model_name", model),
+        model_version=resp.get("model_version"),
+        url=f"{conn.base}/v2/models/{model}",
+        latency_ms=latency,
+    )
 
 
 __all__ = ["predict", "Prediction", "ModelOpsError"]

@@ -36,8 +36,9 @@ class Request:
 
     __slots__ = ("id", "inputs", "nrows", "outputs", "binary_all", "parameters")
 
-    def __init__(self, id: Any, inputs: dict, nrows: int, outputs: list | None, binary_all: bool,
-                 parameters: dict | None) -> None:
+    def __init__(
+        self, id: Any, inputs: dict, nrows: int, outputs: list | None, binary_all: bool, parameters: dict | None
+    ) -> None:
         self.id = id
         self.inputs = inputs
         self.nrows = nrows
@@ -68,7 +69,7 @@ def _bytes_tensor(raw: bytes, count: int, name: str) -> np.ndarray:
         pos += 4
         if pos + ln > n:
             raise InvalidInput(f"Input '{name}': the BYTES tensor data is truncated.")
-        out.append(raw[pos:pos + ln])
+        out.append(raw[pos : pos + ln])
         pos += ln
     if len(out) != count:
         raise InvalidInput(f"Input '{name}' has {len(out)} BYTES elements; its shape needs {count}.")
@@ -78,8 +79,16 @@ def _bytes_tensor(raw: bytes, count: int, name: str) -> np.ndarray:
 def _shape(entry: dict, spec: TensorSpec) -> tuple[int, ...]:
     shape = entry.get("shape")
     want = spec.shape
-    if type(shape) is list and len(shape) == len(want) == 2 and type(shape[0]) is int and type(shape[1]) is int \
-            and shape[0] >= 0 and shape[1] >= 0 and want[0] in (-1, shape[0]) and want[1] in (-1, shape[1]):
+    if (
+        type(shape) is list
+        and len(shape) == len(want) == 2
+        and type(shape[0]) is int
+        and type(shape[1]) is int
+        and shape[0] >= 0
+        and shape[1] >= 0
+        and want[0] in (-1, shape[0])
+        and want[1] in (-1, shape[1])
+    ):
         return (shape[0], shape[1])  # the common case: a batch of rows
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise InvalidInput(
@@ -120,15 +129,17 @@ def _json_data(data: Any, got: str, want: str, count: int, name: str) -> np.ndar
     else:
         ok = kind in "iufb" or (kind == "f" and arr.size == 0)
     if not ok:
-        raise InvalidInput(
-            f"Input '{name}' is {got} but its data holds {_kind_name(kind)}; send {got.lower()} values."
-        )
+        raise InvalidInput(f"Input '{name}' is {got} but its data holds {_kind_name(kind)}; send {got.lower()} values.")
     if arr.size != count:
         raise InvalidInput(f"Input '{name}' has {arr.size} values; its shape needs {count}.")
     target = _NP[want]
     try:
         with np.errstate(over="raise", invalid="raise"):
-            return arr.astype(_NP[got], copy=False).astype(target, copy=False) if got != want else arr.astype(target, copy=False)
+            return (
+                arr.astype(_NP[got], copy=False).astype(target, copy=False)
+                if got != want
+                else arr.astype(target, copy=False)
+            )
     except (OverflowError, FloatingPointError):
         raise InvalidInput(f"Input '{name}' has values out of range for {got}.") from None
 
@@ -146,12 +157,18 @@ def _loads_nonfinite(body: bytes, error: Exception) -> Any:
 
 
 def _kind_name(kind: str) -> str:
-    return {"U": "strings", "S": "strings", "O": "mixed or non-numeric values", "f": "floating-point numbers",
-            "b": "booleans", "i": "integers", "u": "integers"}.get(kind, "values of another type")
+    return {
+        "U": "strings",
+        "S": "strings",
+        "O": "mixed or non-numeric values",
+        "f": "floating-point numbers",
+        "b": "booleans",
+        "i": "integers",
+        "u": "integers",
+    }.get(kind, "values of another type")
 
 
-def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpec],
-                   output_names: list[str]) -> Request:
+def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpec], output_names: list[str]) -> Request:
     """Parse and validate an inference request against the model's input signature."""
     binary = b""
     if header_length is not None:
@@ -192,8 +209,7 @@ def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpe
         got = entry.get("datatype")
         if not isinstance(got, str) or got not in _NP:
             raise InvalidInput(
-                f"Input '{spec.name}' has datatype {got!r}; expected {spec.datatype} "
-                f"(one of {', '.join(_NP)})."
+                f"Input '{spec.name}' has datatype {got!r}; expected {spec.datatype} (one of {', '.join(_NP)})."
             )
         if not _compatible(got, spec.datatype):
             raise InvalidInput(f"Input '{spec.name}' has datatype {got}; the model expects {spec.datatype}.")
@@ -213,7 +229,7 @@ def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpe
                 )
             if type(size) is not int or size < 0 or offset + size > len(binary):
                 raise InvalidInput(f"Input '{spec.name}' has binary_data_size {size!r}, past the end of the body.")
-            raw = bytes(binary[offset:offset + size])
+            raw = bytes(binary[offset : offset + size])
             offset += size
             if got == "BYTES":
                 arr = _bytes_tensor(raw, count, spec.name)
@@ -259,8 +275,14 @@ def decode_request(body: bytes, header_length: int | None, specs: list[TensorSpe
     params = doc.get("parameters")
     binary_all = bool(isinstance(params, dict) and params.get("binary_data_output"))
     rid = doc.get("id")
-    return Request(rid if isinstance(rid, str) else None, inputs, max(nrows, 0), wanted, binary_all,
-                   params if isinstance(params, dict) else None)
+    return Request(
+        rid if isinstance(rid, str) else None,
+        inputs,
+        max(nrows, 0),
+        wanted,
+        binary_all,
+        params if isinstance(params, dict) else None,
+    )
 
 
 _DTYPE_V2: dict = {}
@@ -294,8 +316,9 @@ def _json_values(arr: np.ndarray, dtype: str) -> Any:
     return arr.ravel()  # a copy when not contiguous: orjson needs C order
 
 
-def encode_response(model_name: str, model_version: str, request: Request,
-                    outputs: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
+def encode_response(
+    model_name: str, model_version: str, request: Request, outputs: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
     """Serialize outputs; returns ``(body, json_header_length or None)``."""
     if request.outputs is None:
         selected = [(name, request.binary_all) for name in outputs]

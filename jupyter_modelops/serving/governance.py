@@ -85,34 +85,50 @@ class Metrics:
         ]
         for (m, e, s), n in sorted(self.requests.items()):
             L.append(f'modelops_requests_total{{model="{m}",endpoint="{e}",code="{s}"}} {n}')
-        L += ["# HELP modelops_request_duration_seconds Time from request to response of inference calls.",
-              "# TYPE modelops_request_duration_seconds histogram"]
+        L += [
+            "# HELP modelops_request_duration_seconds Time from request to response of inference calls.",
+            "# TYPE modelops_request_duration_seconds histogram",
+        ]
         for m, h in sorted(self.latency.items()):
             L += h.lines("modelops_request_duration_seconds", f'model="{m}"')
-        L += ["# HELP modelops_inference_duration_seconds Time of one runtime call (one batch).",
-              "# TYPE modelops_inference_duration_seconds histogram"]
+        L += [
+            "# HELP modelops_inference_duration_seconds Time of one runtime call (one batch).",
+            "# TYPE modelops_inference_duration_seconds histogram",
+        ]
         for m, h in sorted(self.inference.items()):
             L += h.lines("modelops_inference_duration_seconds", f'model="{m}"')
-        L += ["# HELP modelops_batch_size Rows per runtime call after dynamic batching.",
-              "# TYPE modelops_batch_size histogram"]
+        L += [
+            "# HELP modelops_batch_size Rows per runtime call after dynamic batching.",
+            "# TYPE modelops_batch_size histogram",
+        ]
         for m, h in sorted(self.batch.items()):
             L += h.lines("modelops_batch_size", f'model="{m}"')
         L += ["# HELP modelops_queue_depth Requests waiting for the runtime.", "# TYPE modelops_queue_depth gauge"]
         for m, n in sorted(self.queue_depth().items()):
             L.append(f'modelops_queue_depth{{model="{m}"}} {n}')
-        L += ["# HELP modelops_errors_total Failed requests, by model and kind.", "# TYPE modelops_errors_total counter"]
+        L += [
+            "# HELP modelops_errors_total Failed requests, by model and kind.",
+            "# TYPE modelops_errors_total counter",
+        ]
         for (m, k), n in sorted(self.errors.items()):
             L.append(f'modelops_errors_total{{model="{m}",kind="{k}"}} {n}')
-        L += ["# HELP modelops_shed_total Requests refused to protect the server, by reason.",
-              "# TYPE modelops_shed_total counter"]
+        L += [
+            "# HELP modelops_shed_total Requests refused to protect the server, by reason.",
+            "# TYPE modelops_shed_total counter",
+        ]
         for r, n in sorted(self.shed.items()):
             L.append(f'modelops_shed_total{{reason="{r}"}} {n}')
-        L += ["# HELP modelops_circuit_open 1 while a model's circuit breaker is open.",
-              "# TYPE modelops_circuit_open gauge"]
+        L += [
+            "# HELP modelops_circuit_open 1 while a model's circuit breaker is open.",
+            "# TYPE modelops_circuit_open gauge",
+        ]
         for m, state in sorted(self.breaker_state().items()):
             L.append(f'modelops_circuit_open{{model="{m}"}} {1 if state == "open" else 0}')
-        L += ["# HELP modelops_uptime_seconds Seconds since the server started.", "# TYPE modelops_uptime_seconds gauge",
-              f"modelops_uptime_seconds {time.time() - self.started:.3f}"]
+        L += [
+            "# HELP modelops_uptime_seconds Seconds since the server started.",
+            "# TYPE modelops_uptime_seconds gauge",
+            f"modelops_uptime_seconds {time.time() - self.started:.3f}",
+        ]
         return ("\n".join(L) + "\n").encode()
 
 
@@ -232,11 +248,15 @@ class TokenAuth:
             with open(self.path, "rb") as fh:
                 raw = fh.read(self.MAX_FILE_BYTES + 1)
         except OSError as exc:
-            raise InvalidInput(f"The token file {self.path} cannot be read ({exc.strerror}); give a readable file "
-                               "with one bearer token per line.") from None
+            raise InvalidInput(
+                f"The token file {self.path} cannot be read ({exc.strerror}); give a readable file "
+                "with one bearer token per line."
+            ) from None
         if len(raw) > self.MAX_FILE_BYTES:
-            raise InvalidInput(f"The token file {self.path} is larger than {self.MAX_FILE_BYTES} bytes; it should "
-                               "hold one bearer token per line.")
+            raise InvalidInput(
+                f"The token file {self.path} is larger than {self.MAX_FILE_BYTES} bytes; it should "
+                "hold one bearer token per line."
+            )
         pattern = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
         tokens = []
         for n, line in enumerate(raw.splitlines(), 1):
@@ -244,9 +264,11 @@ class TokenAuth:
             if not line or line.startswith(b"#"):
                 continue
             if not pattern.fullmatch(line) or len(line) < self.MIN_LENGTH:
-                raise InvalidInput(f"Line {n} of the token file {self.path} is not a bearer token of at least "
-                                   f"{self.MIN_LENGTH} characters (letters, digits, -._~+/ and trailing =); "
-                                   "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'.")
+                raise InvalidInput(
+                    f"Line {n} of the token file {self.path} is not a bearer token of at least "
+                    f"{self.MIN_LENGTH} characters (letters, digits, -._~+/ and trailing =); "
+                    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+                )
             tokens.append(line)
         if not tokens:
             raise InvalidInput(f"The token file {self.path} holds no token; write one bearer token per line.")

@@ -49,8 +49,17 @@ class _Watched:
 
     __slots__ = ("name", "kind", "stage", "col", "edges", "cats", "ref", "nbins", "merge")
 
-    def __init__(self, name: str, kind: str, stage: int, col: int, ref: np.ndarray, *,
-                 edges: np.ndarray | None = None, cats: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        stage: int,
+        col: int,
+        ref: np.ndarray,
+        *,
+        edges: np.ndarray | None = None,
+        cats: dict[str, int] | None = None,
+    ) -> None:
         self.name, self.kind, self.stage, self.col = name, kind, stage, col
         self.edges, self.cats = edges, cats
         self.ref = ref
@@ -65,8 +74,14 @@ def _ref_bins(summary: dict) -> tuple[str, np.ndarray, np.ndarray | None, dict[s
     if summary.get("kind") == "numeric":
         edges = np.asarray(summary.get("edges") or [], dtype=float)
         counts = np.asarray(summary.get("counts") or [], dtype=float)
-        if counts.size != edges.size + 1 or counts.size < 2 or not np.isfinite(edges).all() \
-                or (np.diff(edges) <= 0).any() or not np.isfinite(counts).all() or (counts < 0).any():
+        if (
+            counts.size != edges.size + 1
+            or counts.size < 2
+            or not np.isfinite(edges).all()
+            or (np.diff(edges) <= 0).any()
+            or not np.isfinite(counts).all()
+            or (counts < 0).any()
+        ):
             return None
         return "numeric", counts, edges, None
     raw = summary.get("counts")
@@ -126,9 +141,21 @@ class LiveDrift:
         at once, or never (no alarm).
     """
 
-    def __init__(self, name: str, version: str, profile: dict, inputs: list, outputs: list,
-                 feature_names: list[str] | None = None, *, rows: int = 1000, seconds: float = 3600.0,
-                 alpha: float = 0.05, horizon: int = 720, calibrate: str = "thread") -> None:
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        profile: dict,
+        inputs: list,
+        outputs: list,
+        feature_names: list[str] | None = None,
+        *,
+        rows: int = 1000,
+        seconds: float = 3600.0,
+        alpha: float = 0.05,
+        horizon: int = 720,
+        calibrate: str = "thread",
+    ) -> None:
         self.name, self.version = name, version
         self.labels = f'model="{_esc(name)}",version="{_esc(version)}"'
         self.chunk = max(1, math.ceil(int(rows) / CHUNKS))
@@ -185,8 +212,14 @@ class LiveDrift:
             idx = [j for j, c in enumerate(self._all()) if c.stage == k and c.kind == "numeric"]
             if not idx:
                 continue
-            self.groups.append((k, np.asarray(idx), np.asarray([self._all()[j].col for j in idx]),
-                                _Merged([self._all()[j].edges for j in idx])))
+            self.groups.append(
+                (
+                    k,
+                    np.asarray(idx),
+                    np.asarray([self._all()[j].col for j in idx]),
+                    _Merged([self._all()[j].edges for j in idx]),
+                )
+            )
         self.ring = np.zeros((2 * CHUNKS, n, self.max_bins), dtype=np.int64)  # room for chunks cut short by /metrics
         self.ring_rows = np.zeros(2 * CHUNKS, dtype=np.int64)
         self.ring_t = np.zeros(2 * CHUNKS)
@@ -236,8 +269,9 @@ class LiveDrift:
         try:
             from ..monitoring.alarms import SequentialDrift
 
-            det = SequentialDrift(self.profile, alpha=alpha, horizon=horizon, window_rows=self.rows,
-                                  columns=[c.name for c in self.cols])
+            det = SequentialDrift(
+                self.profile, alpha=alpha, horizon=horizon, window_rows=self.rows, columns=[c.name for c in self.cols]
+            )
             by_name = {c.name: c for c in det.cols}
             for w in self.cols:
                 dc = by_name.get(w.name)
@@ -286,11 +320,15 @@ class LiveDrift:
 
     def _stage_checked(self, pending: list) -> int:
         """:meth:`_stage` for pending requests of which some do not fit the staging arrays: those are skipped."""
+
         def fits(a: Any, width: int | None) -> bool:
             return a is not None and (a.ndim == 1 if width is None else a.ndim == 2 and a.shape[1] == width)
 
-        keep = [(ins, outs) for ins, outs in pending
-                if all(fits((ins if role == "input" else outs).get(t), w) for role, t, w in self.stage_src)]
+        keep = [
+            (ins, outs)
+            for ins, outs in pending
+            if all(fits((ins if role == "input" else outs).get(t), w) for role, t, w in self.stage_src)
+        ]
         if not keep:
             return 0
         self.pending = keep
@@ -314,7 +352,7 @@ class LiveDrift:
             for j, c in enumerate(self._all()):
                 if c.kind != "numeric":
                     st = self.stages[c.stage]
-                    counts[j, :c.nbins] = _bin(c, st[:m, c.col] if st.ndim == 2 else st[:m])
+                    counts[j, : c.nbins] = _bin(c, st[:m, c.col] if st.ndim == 2 else st[:m])
             self.ring_rows[slot] = m
             self.ring_t[slot] = now
             self.total += counts
@@ -342,15 +380,16 @@ class LiveDrift:
     def _alarm_add(self, counts: np.ndarray, m: int) -> None:
         if self.detector is None:
             return
-        self.alarm_counts += counts[:len(self.cols)]
+        self.alarm_counts += counts[: len(self.cols)]
         self.alarm_n += m
         if self.alarm_n < self.rows:
             return
         window = {}
         for j, c in enumerate(self.cols):
             if c.merge is not None:
-                window[c.name] = np.bincount(c.merge, weights=self.alarm_counts[j, :c.nbins],
-                                             minlength=int(c.merge.max()) + 1)
+                window[c.name] = np.bincount(
+                    c.merge, weights=self.alarm_counts[j, : c.nbins], minlength=int(c.merge.max()) + 1
+                )
         self.alarm_counts[:] = 0
         self.alarm_n = 0
         if window:
@@ -370,18 +409,23 @@ class LiveDrift:
         self.flush()
         feats = {}
         for j, c in enumerate(self.cols):
-            cur = self.total[j, :c.nbins]
+            cur = self.total[j, : c.nbins]
             feats[c.name] = (_psi(c.ref, cur), _js(c.ref, cur))
         pred = None
         if self.pred is not None:
-            pred = _psi(self.pred.ref, self.total[len(self.cols), :self.pred.nbins])
+            pred = _psi(self.pred.ref, self.total[len(self.cols), : self.pred.nbins])
         out: dict[str, Any] = {"features": feats, "prediction_psi": pred, "rows": self.window_n, "seen": self.seen}
         det = self.detector
         if det is not None:
             self._run_alarm()
             st = det.status()
-            out.update(alarm=bool(st.alarm), statistic=float(st.statistic), threshold=float(st.threshold),
-                       seconds_since_reset=float(st.seconds_since_reset or 0.0), windows=int(st.windows_since_reset))
+            out.update(
+                alarm=bool(st.alarm),
+                statistic=float(st.statistic),
+                threshold=float(st.threshold),
+                seconds_since_reset=float(st.seconds_since_reset or 0.0),
+                windows=int(st.windows_since_reset),
+            )
         return out
 
     def metrics_lines(self) -> list[str]:
@@ -436,9 +480,18 @@ def for_model(spec: Any, runtime: Any, settings: Any) -> LiveDrift | None:
     if profile is None:
         return None
     try:
-        live = LiveDrift(spec.name, str(spec.version), profile, list(runtime.inputs), list(runtime.outputs),
-                         spec.feature_names, rows=settings.live_drift_rows, seconds=settings.live_drift_seconds,
-                         alpha=settings.live_drift_alpha, horizon=settings.live_drift_horizon)
+        live = LiveDrift(
+            spec.name,
+            str(spec.version),
+            profile,
+            list(runtime.inputs),
+            list(runtime.outputs),
+            spec.feature_names,
+            rows=settings.live_drift_rows,
+            seconds=settings.live_drift_seconds,
+            alpha=settings.live_drift_alpha,
+            horizon=settings.live_drift_horizon,
+        )
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("live drift off for %s: the profile does not fit the signature (%s)", spec.name, exc)
         return None
@@ -462,7 +515,7 @@ class _Merged:
         k = max(e.size for e in edges)
         self.table = np.full((k, len(edges)), np.inf)
         for j, e in enumerate(edges):
-            self.table[:e.size, j] = e
+            self.table[: e.size, j] = e
 
     def bins(self, v: np.ndarray, missing: int) -> np.ndarray:
         """Bin of each value of ``v`` (rows x columns); NaN gets ``missing``."""
@@ -485,7 +538,7 @@ def _bin(c: _Watched, v: np.ndarray) -> np.ndarray:
         v = v.astype(np.float64, copy=False)
         idx = np.searchsorted(c.edges, v, side="left")  # (-inf, e1], (e1, e2], ...: as the profile counts
         idx = idx[v == v]  # NaN is missing, not a bin
-        return np.bincount(idx, minlength=c.nbins)[:c.nbins]
+        return np.bincount(idx, minlength=c.nbins)[: c.nbins]
     other = c.nbins - 1
     out = np.zeros(c.nbins, dtype=np.int64)
     for x in v:

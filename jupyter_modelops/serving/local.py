@@ -134,11 +134,19 @@ class LocalDeployment(Result):
         s = self._state()
         running = _alive(s.get("supervisor_pid"))
         ready = running and s.get("port") and _get(f"{self.url}/v2/health/ready") == 200
-        return {"name": self.name, "running": running, "ready": bool(ready),
-                "status": s.get("status", "unknown") if running else "stopped", "url": self.url,
-                "ref": s.get("active_ref") or s.get("ref"), "version": s.get("active_version", s.get("version")),
-                "pid": s.get("supervisor_pid"), "worker_pids": s.get("worker_pids", []) if running else [],
-                "error": s.get("error"), "logs": str(self.logs)}
+        return {
+            "name": self.name,
+            "running": running,
+            "ready": bool(ready),
+            "status": s.get("status", "unknown") if running else "stopped",
+            "url": self.url,
+            "ref": s.get("active_ref") or s.get("ref"),
+            "version": s.get("active_version", s.get("version")),
+            "pid": s.get("supervisor_pid"),
+            "worker_pids": s.get("worker_pids", []) if running else [],
+            "error": s.get("error"),
+            "logs": str(self.logs),
+        }
 
     def stop(self, *, timeout: float = 40.0) -> dict:
         """Stop the server after it finishes the requests it holds; returns the final status."""
@@ -187,9 +195,16 @@ class LocalDeployment(Result):
 
     def to_html(self) -> str:
         st = self.status()
-        rows = [("url", self.url), ("infer", "POST " + self.infer_url), ("ref", st["ref"]), ("status", st["status"]),
-                ("ready", st["ready"]), ("pid", st["pid"]), ("workers", ", ".join(map(str, st["worker_pids"]))),
-                ("logs", st["logs"])]
+        rows = [
+            ("url", self.url),
+            ("infer", "POST " + self.infer_url),
+            ("ref", st["ref"]),
+            ("status", st["status"]),
+            ("ready", st["ready"]),
+            ("pid", st["pid"]),
+            ("workers", ", ".join(map(str, st["worker_pids"]))),
+            ("logs", st["logs"]),
+        ]
         if st["error"]:
             rows.append(("error", st["error"]))
         return page(f"Local deployment {self.name}", table(rows))
@@ -200,19 +215,25 @@ def _ready_or_raise(dep: LocalDeployment, proc: subprocess.Popen | None, request
     while time.monotonic() < end:
         s = dep._state()
         if proc is not None and proc.poll() is not None:
-            raise DeployError(f"The local server for '{dep.name}' stopped while starting: "
-                              f"{s.get('error') or 'see ' + str(dep.logs)}.", hint=_last_error(dep))
+            raise DeployError(
+                f"The local server for '{dep.name}' stopped while starting: "
+                f"{s.get('error') or 'see ' + str(dep.logs)}.",
+                hint=_last_error(dep),
+            )
         if s.get("active_request") == request_id and s.get("status") == "running":
             return
         if s.get("failed_request") == request_id:
             if proc is None:
-                raise DeployError(f"The local deployment '{dep.name}' kept its old version: {s.get('error')}.",
-                                  hint=_last_error(dep))
-            raise DeployError(f"The local server for '{dep.name}' could not start: {s.get('error')}.",
-                              hint=_last_error(dep))
+                raise DeployError(
+                    f"The local deployment '{dep.name}' kept its old version: {s.get('error')}.", hint=_last_error(dep)
+                )
+            raise DeployError(
+                f"The local server for '{dep.name}' could not start: {s.get('error')}.", hint=_last_error(dep)
+            )
         time.sleep(0.05)
-    raise DeployError(f"The local server for '{dep.name}' was not ready after {timeout:g} s.",
-                      hint=f"See its log: {dep.logs}")
+    raise DeployError(
+        f"The local server for '{dep.name}' was not ready after {timeout:g} s.", hint=f"See its log: {dep.logs}"
+    )
 
 
 def _last_error(dep: LocalDeployment) -> str | None:
@@ -228,8 +249,10 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
         spec = read_model_dir(ref)
         return Path(ref).resolve(), None, spec.name, spec.version
     if not isinstance(ref, str) and not hasattr(ref, "ref"):
-        raise ValidationError(f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
-                              f"directory; got {type(ref).__name__}.")
+        raise ValidationError(
+            f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
+            f"directory; got {type(ref).__name__}."
+        )
     from .. import registry
 
     mv = registry.get(ref)
@@ -238,13 +261,28 @@ def _model_dir_for(ref: Any, target: Path) -> tuple[Path, str | None, str, str]:
     return out.resolve(), mv.ref, mv.name, str(mv.version)
 
 
-def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
-          name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
-          token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
-          tls_key: str | os.PathLike | None = None, limits: dict | None = None,
-          max_batch_size: int | None = None, max_delay_ms: float | None = None, rate_limit: float | None = None,
-          threads: int | None = None, access_log: bool = False, capture: bool | str | None = None,
-          capture_rate: float = 1.0) -> LocalDeployment:
+def serve(
+    ref: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    workers: int = 1,
+    name: str | None = None,
+    timeout: float = 120.0,
+    wait: bool = True,
+    runtime: str | None = None,
+    token_file: str | os.PathLike | None = None,
+    tls_cert: str | os.PathLike | None = None,
+    tls_key: str | os.PathLike | None = None,
+    limits: dict | None = None,
+    max_batch_size: int | None = None,
+    max_delay_ms: float | None = None,
+    rate_limit: float | None = None,
+    threads: int | None = None,
+    access_log: bool = False,
+    capture: bool | str | None = None,
+    capture_rate: float = 1.0,
+) -> LocalDeployment:
     """Serve a model on this machine over the Open Inference Protocol (V2 REST).
 
     Serving a model whose deployment already runs replaces its version on the
@@ -320,8 +358,13 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         model_dir = final.resolve()
     dep = LocalDeployment(d)
     server_args = []
-    for flag, value in (("--runtime", runtime), ("--max-batch-size", max_batch_size), ("--max-delay-ms", max_delay_ms),
-                        ("--rate-limit", rate_limit), ("--threads", threads)):
+    for flag, value in (
+        ("--runtime", runtime),
+        ("--max-batch-size", max_batch_size),
+        ("--max-delay-ms", max_delay_ms),
+        ("--rate-limit", rate_limit),
+        ("--threads", threads),
+    ):
         if value is not None:
             server_args += [flag, str(value)]
     if access_log:
@@ -331,12 +374,24 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
     old = dep._state()
     running = _alive(old.get("supervisor_pid"))
     if running and ((port not in (None, old.get("port"))) or host != old.get("host", "127.0.0.1")):
-        raise ValidationError(f"The deployment '{name}' already runs at {dep.url}; it keeps its address when "
-                              "its model is replaced.", hint=f"Stop it first (stop('{name}')) or pick another name.")
-    state = {**(old if running else {}), "name": name, "ref": model_ref, "version": version, "model_name": model_name,
-             "model_dir": str(model_dir), "host": host, "workers": workers, "server_args": server_args,
-             "capture": capture_url,
-             "requested_at": time.time(), "request_id": uuid.uuid4().hex}
+        raise ValidationError(
+            f"The deployment '{name}' already runs at {dep.url}; it keeps its address when its model is replaced.",
+            hint=f"Stop it first (stop('{name}')) or pick another name.",
+        )
+    state = {
+        **(old if running else {}),
+        "name": name,
+        "ref": model_ref,
+        "version": version,
+        "model_name": model_name,
+        "model_dir": str(model_dir),
+        "host": host,
+        "workers": workers,
+        "server_args": server_args,
+        "capture": capture_url,
+        "requested_at": time.time(),
+        "request_id": uuid.uuid4().hex,
+    }
     state.update(security)
     if not running:
         if port is None and old.get("port") and _port_free(host, int(old["port"])):
@@ -351,8 +406,13 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
             _ready_or_raise(dep, None, state["request_id"], timeout)
     else:
         log = open(dep.logs, "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.serving.supervisor", str(d)],
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_modelops.serving.supervisor", str(d)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         (d / "supervisor.pid").write_text(str(proc.pid))
         if not wait:  # the supervisor writes its port into state.json within milliseconds
@@ -372,8 +432,11 @@ def serve(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers
         try:
             from .. import registry
 
-            registry.add_record(model_ref, "deployment", {"target": "local", "name": name, "url": dep.url,
-                                                          "pid": dep.pid, "workers": workers})
+            registry.add_record(
+                model_ref,
+                "deployment",
+                {"target": "local", "name": name, "url": dep.url, "pid": dep.pid, "workers": workers},
+            )
         except Exception:  # noqa: BLE001 - the record is a courtesy; the deployment is up
             pass
     return dep
@@ -392,15 +455,18 @@ def _capture_args(capture: Any, rate: Any, name: str, server_args: list[str]) ->
     return url
 
 
-def _security_args(token_file: Any, tls_cert: Any, tls_key: Any, server_args: list[str],
-                   limits: dict | None = None) -> dict:
+def _security_args(
+    token_file: Any, tls_cert: Any, tls_key: Any, server_args: list[str], limits: dict | None = None
+) -> dict:
     """Check the token file, the TLS pair and the limits now (one sentence if wrong), add the server flags;
     returns the state entries the client and the status need."""
     from .__main__ import _SECURITY, with_security
     from .app import ServerSettings
 
-    paths = {k: str(Path(v).resolve()) if v is not None else "" for k, v in
-             (("token_file", token_file), ("tls_cert", tls_cert), ("tls_key", tls_key))}
+    paths = {
+        k: str(Path(v).resolve()) if v is not None else ""
+        for k, v in (("token_file", token_file), ("tls_cert", tls_cert), ("tls_key", tls_key))
+    }
     limits = dict(limits or {})
     allowed = [k for k in _SECURITY if k not in paths]
     defaults = ServerSettings()
@@ -445,19 +511,50 @@ def _cleanup_models(d: Path, keep: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def deploy_local(ref: Any, *, host: str = "127.0.0.1", port: int | None = None, workers: int = 1,
-                 name: str | None = None, timeout: float = 120.0, wait: bool = True, runtime: str | None = None,
-                 token_file: str | os.PathLike | None = None, tls_cert: str | os.PathLike | None = None,
-                 tls_key: str | os.PathLike | None = None, limits: dict | None = None,
-                 max_batch_size: int | None = None, max_delay_ms: float | None = None,
-                 rate_limit: float | None = None, threads: int | None = None,
-                 access_log: bool = False, capture: bool | str | None = None,
-                 capture_rate: float = 1.0) -> LocalDeployment:
+def deploy_local(
+    ref: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    workers: int = 1,
+    name: str | None = None,
+    timeout: float = 120.0,
+    wait: bool = True,
+    runtime: str | None = None,
+    token_file: str | os.PathLike | None = None,
+    tls_cert: str | os.PathLike | None = None,
+    tls_key: str | os.PathLike | None = None,
+    limits: dict | None = None,
+    max_batch_size: int | None = None,
+    max_delay_ms: float | None = None,
+    rate_limit: float | None = None,
+    threads: int | None = None,
+    access_log: bool = False,
+    capture: bool | str | None = None,
+    capture_rate: float = 1.0,
+) -> LocalDeployment:
     """``deploy(ref, target="local")``: the same as :func:`serve`."""
-    return serve(ref, host=host, port=port, workers=workers, name=name, timeout=timeout, wait=wait, runtime=runtime,
-                 token_file=token_file, tls_cert=tls_cert, tls_key=tls_key, limits=limits,
-                 max_batch_size=max_batch_size, max_delay_ms=max_delay_ms, rate_limit=rate_limit, threads=threads,
-                 access_log=access_log, capture=capture, capture_rate=capture_rate)
+    return serve(
+        ref,
+        host=host,
+        port=port,
+        workers=workers,
+        name=name,
+        timeout=timeout,
+        wait=wait,
+        runtime=runtime,
+        token_file=token_file,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        limits=limits,
+        max_batch_size=max_batch_size,
+        max_delay_ms=max_delay_ms,
+        rate_limit=rate_limit,
+        threads=threads,
+        access_log=access_log,
+        capture=capture,
+        capture_rate=capture_rate,
+    )
 
 
 def deployments() -> list[LocalDeployment]:
@@ -470,8 +567,10 @@ def get_deployment(name: str) -> LocalDeployment:
     d = _root() / str(name)
     if not (d / "state.json").is_file():
         known = [p.name for p in deployments()]
-        raise ModelNotFoundError(f"There is no local deployment named '{name}'.{suggest(str(name), known)}",
-                                 hint=f"Known: {', '.join(known) or 'none'}.")
+        raise ModelNotFoundError(
+            f"There is no local deployment named '{name}'.{suggest(str(name), known)}",
+            hint=f"Known: {', '.join(known) or 'none'}.",
+        )
     return LocalDeployment(d)
 
 
@@ -540,8 +639,10 @@ def materialize_for_foreground(ref: Any) -> Path:
     if isinstance(ref, (str, os.PathLike)) and Path(ref).is_dir() and (Path(ref) / SPEC_FILE).is_file():
         return Path(ref).resolve()
     if not isinstance(ref, str) and not hasattr(ref, "ref"):
-        raise ValidationError(f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
-                              f"directory; got {type(ref).__name__}.")
+        raise ValidationError(
+            f"ref must be a model reference such as 'churn:3', a ModelVersion or a model "
+            f"directory; got {type(ref).__name__}."
+        )
     from .. import registry
 
     mv = registry.get(ref)

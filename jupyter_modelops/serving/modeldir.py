@@ -162,15 +162,19 @@ def read_model_dir(directory: str | Path, *, verify: bool = True) -> ModelSpec:
         raise ValidationError(f"{spec_path} lists no artifacts; expected at least one under 'artifacts'.")
     trust = raw.get("trust") or {}
     if not isinstance(trust, dict) or not isinstance(trust.get("trusted_types", {}), dict):
-        raise ValidationError(f"The 'trust' section of {spec_path} must be an object with 'trusted' and "
-                              "'trusted_types'.", hint="Materialize the model directory again.")
+        raise ValidationError(
+            f"The 'trust' section of {spec_path} must be an object with 'trusted' and 'trusted_types'.",
+            hint="Materialize the model directory again.",
+        )
     for role, art in artifacts.items():
         if not isinstance(art, dict) or not isinstance(art.get("path"), str):
             raise ValidationError(f"Artifact '{role}' in {spec_path} must be an object with a 'path'.")
         p = d / art["path"]
         if not p.resolve().is_relative_to(d.resolve()):
-            raise ValidationError(f"Artifact '{role}' names '{art['path']}', which is outside {d}; it was not read.",
-                                  hint="Materialize the model directory again.")
+            raise ValidationError(
+                f"Artifact '{role}' names '{art['path']}', which is outside {d}; it was not read.",
+                hint="Materialize the model directory again.",
+            )
         if not p.is_file():
             raise ValidationError(f"Artifact '{role}' names '{art['path']}', which is not in {d}.")
         if verify and art.get("sha256"):
@@ -212,9 +216,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_model_dir(model: Any, directory: str | Path, *, name: str, version: str | int = 1,
-                    n_features: int | None = None, feature_names: list[str] | None = None,
-                    onnx: bool = True, native_format: str = "skops") -> Path:
+def write_model_dir(
+    model: Any,
+    directory: str | Path,
+    *,
+    name: str,
+    version: str | int = 1,
+    n_features: int | None = None,
+    feature_names: list[str] | None = None,
+    onnx: bool = True,
+    native_format: str = "skops",
+) -> Path:
     """Write a model directory straight from an in-memory scikit-learn model.
 
     The registry's ``materialize`` does the same for stored versions; this is
@@ -280,8 +292,12 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
 
         with warnings.catch_warnings():  # skl2onnx's own use of a deprecated onnx helper
             warnings.simplefilter("ignore", DeprecationWarning)
-            onx = to_onnx(model, initial_types=[("input", FloatTensorType([None, n]))], options=options,
-                          target_opset={"": 17, "ai.onnx.ml": 3})
+            onx = to_onnx(
+                model,
+                initial_types=[("input", FloatTensorType([None, n]))],
+                options=options,
+                target_opset={"": 17, "ai.onnx.ml": 3},
+            )
         path = d / "model.onnx"
         path.write_bytes(onx.SerializeToString())
         artifacts["onnx"] = {"path": path.name, "sha256": _sha256(path), "format": "onnx"}
@@ -290,15 +306,24 @@ def write_model_dir(model: Any, directory: str | Path, *, name: str, version: st
 
         classes = np.asarray(model.classes_)
         label_dt = NUMPY_TO_V2.get(classes.dtype.name, "BYTES")
-        outputs = [{"name": "label", "datatype": label_dt, "shape": [-1]},
-                   {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(classes)]}]
+        outputs = [
+            {"name": "label", "datatype": label_dt, "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(classes)]},
+        ]
     else:
         outputs = [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
     spec = {
-        "schema": 1, "name": name, "version": str(version), "flavor": "sklearn",
-        "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n]}],
-                      "outputs": outputs, "feature_names": feature_names},
-        "artifacts": artifacts, "trust": trust,
+        "schema": 1,
+        "name": name,
+        "version": str(version),
+        "flavor": "sklearn",
+        "signature": {
+            "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n]}],
+            "outputs": outputs,
+            "feature_names": feature_names,
+        },
+        "artifacts": artifacts,
+        "trust": trust,
     }
     (d / SPEC_FILE).write_text(json.dumps(spec, indent=2))
     return d

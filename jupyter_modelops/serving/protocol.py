@@ -133,12 +133,21 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
             if self.transport is None or self.transport.is_closing():
                 return
             if what == "header":
-                self._refuse(408, "header_timeout", f"The request line and headers did not arrive within "
-                             f"{limits.header_timeout_s:g} s; send the whole request at once.")
+                self._refuse(
+                    408,
+                    "header_timeout",
+                    f"The request line and headers did not arrive within "
+                    f"{limits.header_timeout_s:g} s; send the whole request at once.",
+                )
             else:
                 started = self.cycle is not None and self.cycle.response_started
-                self._refuse(408, "body_timeout", f"The request body did not arrive within "
-                             f"{limits.body_timeout_s:g} s of its headers; send it at once.", answer=not started)
+                self._refuse(
+                    408,
+                    "body_timeout",
+                    f"The request body did not arrive within "
+                    f"{limits.body_timeout_s:g} s of its headers; send it at once.",
+                    answer=not started,
+                )
 
         def _refuse(self, status: int, reason: str, message: str, *, answer: bool = True) -> None:
             if self._refused:
@@ -148,23 +157,33 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
             counts[reason] = counts.get(reason, 0) + 1
             if answer:
                 body = orjson.dumps({"error": message})
-                head = [b"HTTP/1.1 %d %s" % (status, _PHRASES.get(status, b"")),
-                        b"content-type: application/json", b"content-length: %d" % len(body), b"connection: close"]
+                head = [
+                    b"HTTP/1.1 %d %s" % (status, _PHRASES.get(status, b"")),
+                    b"content-type: application/json",
+                    b"content-length: %d" % len(body),
+                    b"connection: close",
+                ]
                 if status == 503:
                     head.append(b"retry-after: 1")
                 self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
             self.transport.close()
 
         def _too_large(self) -> str:
-            return (f"The request line and headers exceed this server's limit of {limits.max_header_bytes} bytes; "
-                    "send smaller headers.")
+            return (
+                f"The request line and headers exceed this server's limit of {limits.max_header_bytes} bytes; "
+                "send smaller headers."
+            )
 
         # -- protocol ------------------------------------------------------------------------
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             if limits.max_connections and len(self.connections) > limits.max_connections:
-                self._refuse(503, "connection_limit", f"The server has {limits.max_connections} open connections, "
-                             "its limit; retry after the time in the Retry-After header.")
+                self._refuse(
+                    503,
+                    "connection_limit",
+                    f"The server has {limits.max_connections} open connections, "
+                    "its limit; retry after the time in the Retry-After header.",
+                )
                 return
             self._in_head = True
             self._expect(limits.header_timeout_s, "header")
@@ -209,8 +228,12 @@ def guarded_protocol(limits: ConnectionLimits, shed: Any = None) -> type:
 
         def on_headers_complete(self) -> None:
             if limits.max_headers and len(self.headers) > limits.max_headers:
-                raise _Refuse(431, "headers_too_large", f"The request has more than {limits.max_headers} header "
-                              "fields, this server's limit; send fewer headers.")
+                raise _Refuse(
+                    431,
+                    "headers_too_large",
+                    f"The request has more than {limits.max_headers} header "
+                    "fields, this server's limit; send fewer headers.",
+                )
             if limits.max_header_bytes and self._fed - self._msg_start > limits.max_header_bytes:
                 size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)  # the exact size
                 if size > limits.max_header_bytes:

@@ -89,11 +89,15 @@ class Runtime:
                 continue
             with np.errstate(all="ignore"):
                 if not np.isfinite(arr).all():
-                    return (f"Input '{name}' holds NaN or infinite values, which model '{self.spec.name}' cannot "
-                            f"take ({_first_line(exc)}); send finite values, or impute the missing ones first.")
+                    return (
+                        f"Input '{name}' holds NaN or infinite values, which model '{self.spec.name}' cannot "
+                        f"take ({_first_line(exc)}); send finite values, or impute the missing ones first."
+                    )
                 if float(np.abs(arr).max()) > _FP32_MAX:
-                    return (f"Input '{name}' holds values beyond {_FP32_MAX:.3g}, which model '{self.spec.name}' "
-                            f"cannot take ({_first_line(exc)}); send values in the range it was trained on.")
+                    return (
+                        f"Input '{name}' holds values beyond {_FP32_MAX:.3g}, which model '{self.spec.name}' "
+                        f"cannot take ({_first_line(exc)}); send values in the range it was trained on."
+                    )
         return None
 
     def describe(self) -> dict:
@@ -153,9 +157,7 @@ class OnnxRuntime(Runtime):
             names = ["label", "probabilities"]
         else:
             names = list(self._out_names)
-        outputs = [
-            TensorSpec(n, _ORT_TO_V2.get(o.type, "FP32"), _ort_shape(o.shape)) for n, o in zip(names, sess_out)
-        ]
+        outputs = [TensorSpec(n, _ORT_TO_V2.get(o.type, "FP32"), _ort_shape(o.shape)) for n, o in zip(names, sess_out)]
         # the signature's datatypes win when the session's differ only in width (skl2onnx computes
         # probabilities in FP32 where the registry, and the native runtime, say FP64): cast on output
         self._casts = []
@@ -181,8 +183,9 @@ class OnnxRuntime(Runtime):
                 arr = arr.reshape(-1, 1)
             if dtype.kind == "O" and arr.dtype.kind == "O":
                 # BYTES arrive as bytes; a string tensor fed bytes sees "b'x'", a category it never saw
-                arr = np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.ravel()],
-                               dtype=object).reshape(arr.shape)
+                arr = np.array(
+                    [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in arr.ravel()], dtype=object
+                ).reshape(arr.shape)
             feed[internal] = arr if arr.dtype == dtype else arr.astype(dtype)
         results = dict(zip(self._out_public, self.session.run(None, feed)))
         for name, dtype in self._casts:
@@ -229,9 +232,19 @@ class TorchScriptRuntime(Runtime):
 
 # Classifiers whose predict() is exactly classes_[argmax(predict_proba())]
 _ARGMAX_CLASSIFIERS = {
-    "HistGradientBoostingClassifier", "GradientBoostingClassifier", "RandomForestClassifier",
-    "ExtraTreesClassifier", "DecisionTreeClassifier", "ExtraTreeClassifier", "KNeighborsClassifier",
-    "GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB", "CategoricalNB", "MLPClassifier",
+    "HistGradientBoostingClassifier",
+    "GradientBoostingClassifier",
+    "RandomForestClassifier",
+    "ExtraTreesClassifier",
+    "DecisionTreeClassifier",
+    "ExtraTreeClassifier",
+    "KNeighborsClassifier",
+    "GaussianNB",
+    "MultinomialNB",
+    "BernoulliNB",
+    "ComplementNB",
+    "CategoricalNB",
+    "MLPClassifier",
 }
 
 
@@ -241,8 +254,9 @@ class SklearnRuntime(Runtime):
     name = "sklearn"
     platform = "sklearn"
 
-    def __init__(self, spec: ModelSpec, path: Path, fmt: str, settings: RuntimeSettings, *,
-                 role: str | None = None) -> None:
+    def __init__(
+        self, spec: ModelSpec, path: Path, fmt: str, settings: RuntimeSettings, *, role: str | None = None
+    ) -> None:
         import numpy as np
 
         try:  # OpenMP threads of scikit-learn (HistGradientBoosting...) follow the settings
@@ -264,7 +278,10 @@ class SklearnRuntime(Runtime):
             inputs = [TensorSpec("input", "FP64", (-1, int(n_features) if n_features else -1))]
         if self._proba:
             label_dt = NUMPY_TO_V2.get(self._classes.dtype.name, "BYTES")
-            default = [TensorSpec("label", label_dt, (-1,)), TensorSpec("probabilities", "FP64", (-1, len(self._classes)))]
+            default = [
+                TensorSpec("label", label_dt, (-1,)),
+                TensorSpec("probabilities", "FP64", (-1, len(self._classes))),
+            ]
         else:
             default = [TensorSpec("predictions", "FP64", (-1,))]
         if spec.outputs and len(spec.outputs) == len(default):
@@ -322,15 +339,18 @@ class SklearnRuntime(Runtime):
         """Also blames the request for scikit-learn's own input checks (``check_array`` and friends)."""
         why = super().input_error(exc, inputs)
         if why is None and isinstance(exc, ValueError) and _SKLEARN_INPUT_CHECK.search(str(exc)):
-            why = (f"Model '{self.spec.name}' refused the request's values ({_first_line(exc)}); "
-                   "send values like those it was trained on.")
+            why = (
+                f"Model '{self.spec.name}' refused the request's values ({_first_line(exc)}); "
+                "send values like those it was trained on."
+            )
         return why
 
 
 # messages of scikit-learn's input validation (sklearn.utils.validation), which blame the data sent
 _SKLEARN_INPUT_CHECK = re.compile(
     r"^(Input (X |y )?contains|Found array with|Expected 2D array|X has \d+ features|Found input variables|"
-    r"could not convert|Complex data not supported|dtype='numeric' is not compatible)")
+    r"could not convert|Complex data not supported|dtype='numeric' is not compatible)"
+)
 
 
 def load_native(spec: ModelSpec, path: Path, fmt: str, *, role: str | None = None) -> Any:
@@ -345,8 +365,9 @@ def load_native(spec: ModelSpec, path: Path, fmt: str, *, role: str | None = Non
         One sentence naming what is not trusted; nothing of the file was run.
     """
     where = f"The model directory of '{spec.name}' ({spec.directory})"
-    hint = ("If you trust where the version came from, run jupyter_modelops.trust(ref) and materialize or deploy "
-            "it again.")
+    hint = (
+        "If you trust where the version came from, run jupyter_modelops.trust(ref) and materialize or deploy it again."
+    )
     if fmt == "skops":
         from ..registry._skops import load_skops
 
@@ -356,8 +377,11 @@ def load_native(spec: ModelSpec, path: Path, fmt: str, *, role: str | None = Non
         except ValidationError as exc:
             raise ValidationError(exc.message, hint=hint) from None
     if not spec.trusted:
-        raise ValidationError(f"{where} holds a {fmt} file ({path.name}), which runs code when loaded, and is not "
-                              "marked trusted, so it was not loaded.", hint=hint)
+        raise ValidationError(
+            f"{where} holds a {fmt} file ({path.name}), which runs code when loaded, and is not "
+            "marked trusted, so it was not loaded.",
+            hint=hint,
+        )
     if fmt == "joblib":
         joblib = require("joblib", purpose="load a joblib model", extra="sklearn")
         return joblib.load(path)
@@ -390,8 +414,7 @@ def _ort_shape(shape: Any) -> tuple[int, ...]:
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (shape or []))
 
 
-def choose_runtime(spec: ModelSpec, *, prefer: str | None = None,
-                   settings: RuntimeSettings | None = None) -> Runtime:
+def choose_runtime(spec: ModelSpec, *, prefer: str | None = None, settings: RuntimeSettings | None = None) -> Runtime:
     """Load the preferred runtime the model directory has an artifact for.
 
     Parameters
@@ -421,5 +444,6 @@ def choose_runtime(spec: ModelSpec, *, prefer: str | None = None,
         return SklearnRuntime(spec, path, fmt, settings, role=_role)
     have = ", ".join(f"{r} ({a.get('format')})" for r, a in spec.artifacts.items())
     want = "a " + prefer + " artifact" if prefer else "an onnx, torchscript, skops, joblib or pickle artifact"
-    raise ValidationError(f"The model directory of '{spec.name}' has no artifact this server can run "
-                          f"(it has: {have}); expected {want}.")
+    raise ValidationError(
+        f"The model directory of '{spec.name}' has no artifact this server can run (it has: {have}); expected {want}."
+    )

@@ -68,8 +68,18 @@ class Supervisor:
         for i in range(int(state.get("workers", 1))):
             ready = self.dir / f"ready-{self.generation}-{i}"
             ready.unlink(missing_ok=True)
-            cmd = [sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", state["model_dir"],
-                   "--fd", str(fd), "--ready-file", str(ready), *state.get("server_args", [])]
+            cmd = [
+                sys.executable,
+                "-m",
+                "jupyter_modelops.serving",
+                "--model-dir",
+                state["model_dir"],
+                "--fd",
+                str(fd),
+                "--ready-file",
+                str(ready),
+                *state.get("server_args", []),
+            ]
             p = subprocess.Popen(cmd, pass_fds=(fd,), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
             started.append((p, ready))
         log.close()
@@ -115,9 +125,14 @@ class Supervisor:
             self.terminate(self.workers, 5)
             self.write(status="failed", error=err, failed_request=state.get("request_id"))
             return 3
-        self.write(status="running", active_model_dir=state["model_dir"], active_ref=state.get("ref"),
-                   active_version=state.get("version"), worker_pids=[p.pid for p, _ in self.workers],
-                   active_request=state.get("request_id"))
+        self.write(
+            status="running",
+            active_model_dir=state["model_dir"],
+            active_ref=state.get("ref"),
+            active_version=state.get("version"),
+            worker_pids=[p.pid for p, _ in self.workers],
+            active_request=state.get("request_id"),
+        )
         while not self.stop:
             time.sleep(0.05)
             if self.reload:
@@ -132,8 +147,9 @@ class Supervisor:
                     st["model_dir"] = st.get("active_model_dir", st["model_dir"])
                     (new,) = self.spawn(st)
                     self.workers[i] = new
-                    self.write(worker_pids=[w.pid for w, _ in self.workers],
-                               restarts=int(self.read().get("restarts", 0)) + 1)
+                    self.write(
+                        worker_pids=[w.pid for w, _ in self.workers], restarts=int(self.read().get("restarts", 0)) + 1
+                    )
         self.write(status="stopping")
         self.terminate(self.workers)
         self.write(status="stopped", worker_pids=[])
@@ -146,13 +162,21 @@ class Supervisor:
         err = self.wait_ready(new)
         if err:
             self.terminate(new, 5)
-            self.write(status="running", error=f"could not replace the model: {err}",
-                       failed_request=state.get("request_id"))
+            self.write(
+                status="running", error=f"could not replace the model: {err}", failed_request=state.get("request_id")
+            )
             return
         old, self.workers = self.workers, new
-        self.write(status="running", error=None, active_model_dir=state["model_dir"], active_ref=state.get("ref"),
-                   active_version=state.get("version"), worker_pids=[p.pid for p, _ in new],
-                   replaced_at=time.time(), active_request=state.get("request_id"))
+        self.write(
+            status="running",
+            error=None,
+            active_model_dir=state["model_dir"],
+            active_ref=state.get("ref"),
+            active_version=state.get("version"),
+            worker_pids=[p.pid for p, _ in new],
+            replaced_at=time.time(),
+            active_request=state.get("request_id"),
+        )
         self.terminate(old)
 
 

@@ -43,6 +43,7 @@ def get(name: object, face: str | None = None, *, what: str = "verb") -> Verb:
     """The declaration of a verb, or one sentence naming the verbs there are."""
     known = names(face)
     if not isinstance(name, str) or name not in known:
-        raise ValidationError(f"Unknown {what} {name!r}; expected one of: {', '.join(known)}."
-                              f"{suggest(str(name), known)}")
+        raise ValidationError(
+            f"Unknown {what} {name!r}; expected one of: {', '.join(known)}.{suggest(str(name), known)}"
+        )
     return all_verbs()[name]

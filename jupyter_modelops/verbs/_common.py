@@ -10,15 +10,26 @@ KUBECONFIG = Param("kubeconfig", Path(), help="kubeconfig file (default: $KUBECO
 TIMEOUT = Param("timeout", Float(), default=600, help="seconds to wait for the rollout")
 INSECURE = Param("insecure", Flag(), help="allow plain HTTP to a registry off loopback")
 PROGRESS = Param("progress", Flag(negate=True), help="hide the progress bars")
-TRUST = Param("trust", Flag(), faces=("cli",), to_core=False,
-              help="allow loading pickle-based model files (.joblib, .pkl) you trust")
+TRUST = Param(
+    "trust",
+    Flag(),
+    faces=("cli",),
+    to_core=False,
+    help="allow loading pickle-based model files (.joblib, .pkl) you trust",
+)
 
 
 def gates(example: str, *, precheck: bool = False) -> Param:
     """``--check GATE`` (repeatable); the command line exits 1 when one fails."""
-    return Param("check", Gates(precheck=precheck), repeat=True,
-                 help={"cli": f'a gate such as "{example}" (repeatable); exit code 1 when one fails',
-                       "*": f'a gate such as "{example}" (repeatable)'})
+    return Param(
+        "check",
+        Gates(precheck=precheck),
+        repeat=True,
+        help={
+            "cli": f'a gate such as "{example}" (repeatable); exit code 1 when one fails',
+            "*": f'a gate such as "{example}" (repeatable)',
+        },
+    )
 
 
 def deployment_name(help: str = "deployment name") -> Param:

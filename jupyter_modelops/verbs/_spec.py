@@ -22,8 +22,27 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..exceptions import ValidationError, suggest
 
-__all__ = ["FACES", "Face", "Param", "Verb", "Kind", "Text", "Ref", "Path", "Int", "Float", "Flag", "Items",
-           "Pairs", "Gates", "Variable", "Labels", "ModelOrRef", "exit_gates", "exit_ok"]
+__all__ = [
+    "FACES",
+    "Face",
+    "Param",
+    "Verb",
+    "Kind",
+    "Text",
+    "Ref",
+    "Path",
+    "Int",
+    "Float",
+    "Flag",
+    "Items",
+    "Pairs",
+    "Gates",
+    "Variable",
+    "Labels",
+    "ModelOrRef",
+    "exit_gates",
+    "exit_ok",
+]
 
 #: The faces a verb can appear on.
 FACES = ("magic", "cli", "rest")
@@ -240,8 +259,9 @@ class Variable(Kind):
 
     name = "object"
 
-    def __init__(self, what: str, *, reader: str | None = None, file_what: str | None = None,
-                 trust: str = "trust") -> None:
+    def __init__(
+        self, what: str, *, reader: str | None = None, file_what: str | None = None, trust: str = "trust"
+    ) -> None:
         self.what = what
         self.reader = reader
         self.file_what = file_what or what
@@ -251,8 +271,11 @@ class Variable(Kind):
     def help(self, face: str) -> str:
         if face == "magic":
             return f"variable holding the {self.what}"
-        return {"model": "model file: .skops, .joblib/.pkl or .onnx", "table": "data file: .csv or .parquet",
-                "sample": "file: .csv, .parquet or .npy"}.get(self.reader or "", "file")
+        return {
+            "model": "model file: .skops, .joblib/.pkl or .onnx",
+            "table": "data file: .csv or .parquet",
+            "sample": "file: .csv, .parquet or .npy",
+        }.get(self.reader or "", "file")
 
     def resolve(self, value: Any, face: Face, ctx: dict) -> Any:
         if value is None:
@@ -278,8 +301,9 @@ class Labels(Variable):
         self.table = table
 
     def help(self, face: str) -> str:
-        return "variable holding the true labels or values" if face == "magic" else \
-            "column holding the true labels/values"
+        return (
+            "variable holding the true labels or values" if face == "magic" else "column holding the true labels/values"
+        )
 
     def resolve(self, value: Any, face: Face, ctx: dict) -> Any:
         if value is None or face.name == "magic":
@@ -328,8 +352,9 @@ def read_file(path: str, reader: str | None, *, what: str, trusted: bool = False
         try:
             return np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise ValidationError(f"Could not read the sample file '{path}': {exc}.",
-                                  hint="Save it with numpy.save (no object arrays).") from exc
+            raise ValidationError(
+                f"Could not read the sample file '{path}': {exc}.", hint="Save it with numpy.save (no object arrays)."
+            ) from exc
     if reader == "reference" and path.lower().endswith(".json"):
         from ..drift_detection import Profile
 
@@ -466,8 +491,12 @@ class Param:
 
     def schema(self) -> dict:
         face = next(f for f in ("rest", "cli", "magic") if self.on(f))
-        out: dict[str, Any] = {"name": self.name, **self.kind.schema(), "help": self.help_text(face),
-                               "required": self.required or (bool(self.positional) and not self.optional)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            **self.kind.schema(),
+            "help": self.help_text(face),
+            "required": self.required or (bool(self.positional) and not self.optional),
+        }
         out["default"] = jsonable(self.value(self.default)) if not self.repeat else []
         if self.choices:
             out["choices"] = list(self.choices)
@@ -575,13 +604,17 @@ class Verb:
         names = list(params)
         for key in data:
             if key not in params:
-                raise ValidationError(f"The {what} '{self.name}' has no parameter {key!r}; expected some of: "
-                                      f"{', '.join(names)}.{suggest(str(key), names)}")
+                raise ValidationError(
+                    f"The {what} '{self.name}' has no parameter {key!r}; expected some of: "
+                    f"{', '.join(names)}.{suggest(str(key), names)}"
+                )
         missing = [n for n, p in params.items() if p.schema()["required"] and data.get(n) in (None, "")]
         if missing:
             required = [n for n, p in params.items() if p.schema()["required"]]
-            raise ValidationError(f"The {what} '{self.name}' needs {_and(required)}; "
-                                  f"{_and(missing)} {'is' if len(missing) == 1 else 'are'} missing.")
+            raise ValidationError(
+                f"The {what} '{self.name}' needs {_and(required)}; "
+                f"{_and(missing)} {'is' if len(missing) == 1 else 'are'} missing."
+            )
         out: dict[str, Any] = {}
         for name, p in params.items():
             value = data.get(name, _MISSING)
@@ -594,23 +627,36 @@ class Verb:
             else:
                 value = p.kind.from_json(value, p)
             if p.choices and value not in p.choices:
-                raise ValidationError(f"The parameter '{name}' must be one of {', '.join(map(str, p.choices))}; "
-                                      f"got {value!r}.{suggest(str(value), map(str, p.choices))}")
+                raise ValidationError(
+                    f"The parameter '{name}' must be one of {', '.join(map(str, p.choices))}; "
+                    f"got {value!r}.{suggest(str(value), map(str, p.choices))}"
+                )
             out[name] = value  # JSON keys are the core's names: a negated switch is not turned around here
         return {k: v for k, v in out.items() if params[k].to_core}
 
     def call(self, face: Face, values: dict) -> Any:
         # a parameter this face does not offer (e.g. a CLI-only path) reaches the core as its default
-        values = {**{p.name: p.value(p.default if not p.repeat else []) for p in self.params
-                     if p.to_core and p.name not in values and not p.on(face.name)}, **values}
+        values = {
+            **{
+                p.name: p.value(p.default if not p.repeat else [])
+                for p in self.params
+                if p.to_core and p.name not in values and not p.on(face.name)
+            },
+            **values,
+        }
         return self.run(face, **values)
 
     def schema(self) -> dict:
         """The JSON schema of the verb: what the panel builds a form from."""
-        return {"name": self.name, "summary": self.summary, "description": self.description("cli"),
-                "faces": list(self.faces), "html": self.html,
-                "cli": " ".join(self.cli_path or (self.name,)) if "cli" in self.faces else None,
-                "params": [p.schema() for p in self.params]}
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "description": self.description("cli"),
+            "faces": list(self.faces),
+            "html": self.html,
+            "cli": " ".join(self.cli_path or (self.name,)) if "cli" in self.faces else None,
+            "params": [p.schema() for p in self.params],
+        }
 
 
 def _and(names: Sequence[str]) -> str:

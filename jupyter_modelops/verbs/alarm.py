@@ -15,8 +15,9 @@ from ._spec import Flag, Float, Int, Param, Path, Ref, Variable, Verb
 def run(face, *, ref, data, state, alpha, horizon, shift, window_rows, reset):
     from ..monitoring import alarm
 
-    return alarm(ref, data, state=state, alpha=alpha, horizon=horizon, shift=shift, window_rows=window_rows,
-                 reset=reset)
+    return alarm(
+        ref, data, state=state, alpha=alpha, horizon=horizon, shift=shift, window_rows=window_rows, reset=reset
+    )
 
 
 def exit_code(result) -> int:
@@ -24,15 +25,31 @@ def exit_code(result) -> int:
 
 
 VERB = Verb(
-    "alarm", "one check of a sequential drift alarm kept in a state file (exit 1 when it fires)",
-    doc=__doc__, run=run, html=True, exit_code=exit_code,
+    "alarm",
+    "one check of a sequential drift alarm kept in a state file (exit 1 when it fires)",
+    doc=__doc__,
+    run=run,
+    html=True,
+    exit_code=exit_code,
     params=[
         Param("ref", Ref(), positional=True, help="the watched version (churn:3, churn@production)"),
-        Param("data", Variable("window", reader="table"), required=True, metavar={"magic": "VAR", "cli": "FILE"},
-              help={"magic": "variable holding the new window's rows (a DataFrame)",
-                    "cli": "the new window's rows: .csv or .parquet"}),
-        Param("state", Path(), required=True, metavar="FILE.json",
-              help="JSON file keeping the test between checks (created on the first)"),
+        Param(
+            "data",
+            Variable("window", reader="table"),
+            required=True,
+            metavar={"magic": "VAR", "cli": "FILE"},
+            help={
+                "magic": "variable holding the new window's rows (a DataFrame)",
+                "cli": "the new window's rows: .csv or .parquet",
+            },
+        ),
+        Param(
+            "state",
+            Path(),
+            required=True,
+            metavar="FILE.json",
+            help="JSON file keeping the test between checks (created on the first)",
+        ),
         Param("alpha", Float(), default=0.05, help="largest probability of any false alarm within the horizon"),
         Param("horizon", Int(), default=720, help="checks the guarantee spans (720 = 30 days of hourly checks)"),
         Param("shift", Float(), default=4.0, help="the change to catch quickly, in standard errors of a window"),

@@ -13,7 +13,10 @@ def run(face, *, ref, alias, remove):
 
 
 VERB = Verb(
-    "alias", "point an alias (production, staging...) at a version", doc=__doc__, run=run,
+    "alias",
+    "point an alias (production, staging...) at a version",
+    doc=__doc__,
+    run=run,
     params=[
         Param("ref", Ref(), positional=True, help="the version, e.g. churn:3"),
         Param("alias", Text(), positional=True, help="the alias, e.g. production"),

@@ -19,13 +19,19 @@ def run(face, *, action, items, name, max_files=None, max_bytes=None):
 
 
 VERB = Verb(
-    "bundle", "export versions to one bundle file, or import one", doc=__doc__, run=run,
+    "bundle",
+    "export versions to one bundle file, or import one",
+    doc=__doc__,
+    run=run,
     params=[
         Param("action", Text(), positional=True, choices=("export", "import"), help="export or import"),
         Param("items", Text(), positional=True, many=True, help="export: REF [REF ...] FILE; import: FILE"),
         Param("name", Text(), help="import under this model name"),
         Param("max_files", Int(), help="import: refuse a bundle with more files than this (default: the registry's)"),
-        Param("max_bytes", Int(), help="import: refuse a bundle that unpacks to more bytes than this "
-                                       "(default: the registry's)"),
+        Param(
+            "max_bytes",
+            Int(),
+            help="import: refuse a bundle that unpacks to more bytes than this (default: the registry's)",
+        ),
     ],
 )

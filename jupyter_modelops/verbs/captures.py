@@ -18,16 +18,26 @@ def run(face, *, ref, since, until, columns, store):
 
 
 VERB = Verb(
-    "captures", "summarize the inferences a deployed model captured in a time window", doc=__doc__, run=run,
+    "captures",
+    "summarize the inferences a deployed model captured in a time window",
+    doc=__doc__,
+    run=run,
     html=True,
     params=[
-        Param("ref", ModelOrRef("deployment", method="stop"), positional=True,
-              help={"magic": "model (churn, churn:3, churn@prod), local deployment name, or a variable holding one",
-                    "*": "model (churn, churn:3, churn@prod) or local deployment name"}),
+        Param(
+            "ref",
+            ModelOrRef("deployment", method="stop"),
+            positional=True,
+            help={
+                "magic": "model (churn, churn:3, churn@prod), local deployment name, or a variable holding one",
+                "*": "model (churn, churn:3, churn@prod) or local deployment name",
+            },
+        ),
         Param("since", Text(), default="24h", help="start: a duration before now (15m, 24h, 30d) or an ISO time"),
         Param("until", Text(), help="end (exclusive): a duration before now or an ISO time (default now)"),
         Param("columns", Items(), metavar="a,b", help="only these input/output columns (comma-separated)"),
-        Param("store", Path(), help="capture store path or URL (default: the deployment's, else "
-                                    "MODELOPS_HOME/captures)"),
+        Param(
+            "store", Path(), help="capture store path or URL (default: the deployment's, else MODELOPS_HOME/captures)"
+        ),
     ],
 )

@@ -10,5 +10,6 @@ def run(face, *, kubeconfig):
     return clusters(kubeconfig=kubeconfig)
 
 
-VERB = Verb("clusters", "list the clusters (kubeconfig contexts)", doc=__doc__, run=run, params=[KUBECONFIG],
-            exit_code=exit_ok)
+VERB = Verb(
+    "clusters", "list the clusters (kubeconfig contexts)", doc=__doc__, run=run, params=[KUBECONFIG], exit_code=exit_ok
+)

@@ -20,7 +20,11 @@ def text(out: dict) -> str:
 
 
 VERB = Verb(
-    "delete", "delete a model version", doc=__doc__, run=run, text=text,
+    "delete",
+    "delete a model version",
+    doc=__doc__,
+    run=run,
+    text=text,
     params=[
         Param("ref", Ref(), positional=True, help="the version, e.g. churn:2 (a bare name is refused)"),
         Param("force", Flag(), help="also delete a version an alias points at"),

@@ -14,7 +14,11 @@ def run(face, *, cluster, namespace, kubeconfig):
 
 
 VERB = Verb(
-    "deployments", "list what runs where", doc=__doc__, run=run, exit_code=exit_ok,
+    "deployments",
+    "list what runs where",
+    doc=__doc__,
+    run=run,
+    exit_code=exit_ok,
     params=[
         Param("cluster", Text(), help="ask this cluster (default: the registry's records)"),
         Param("namespace", Text(), help="only this namespace (default: all)"),

@@ -13,7 +13,11 @@ def run(face, *, a, b):
 
 
 VERB = Verb(
-    "diff", "compare two model versions", doc=__doc__, run=run, html=True,
+    "diff",
+    "compare two model versions",
+    doc=__doc__,
+    run=run,
+    html=True,
     params=[
         Param("a", Ref(), positional=True, help="first version, e.g. churn:2"),
         Param("b", Ref(), positional=True, help="second version, e.g. churn:3"),

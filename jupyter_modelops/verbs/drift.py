@@ -8,7 +8,8 @@ from ._spec import Float, Items, Outcome, Param, Path, Text, Variable, Verb, exi
 
 DOC = {
     "magic": __doc__ + "\n\nExample: {prog} drift X_train X_new --model model -o d\n",
-    "cli": __doc__ + """
+    "cli": __doc__
+    + """
 
 The reference is CSV, Parquet or a profile JSON written with --save-profile
 (compare later without keeping the raw reference). Exit code 0 when every gate
@@ -36,10 +37,19 @@ def run(face, *, reference, current, model, columns, methods, drift_share, check
         if current is None:
             return Outcome(f"{prof._summary()} -> {save_profile}", {"profile": str(save_profile)})
     if current is None:
-        raise ValidationError("--current is missing; pass the data file to compare with the reference.",
-                              hint="Or pass --save-profile OUT to only write the reference profile.")
-    report = drift(reference, current, columns=columns, methods=methods, model=model, drift_share=drift_share,
-                   progress=False if face.quiet else None)
+        raise ValidationError(
+            "--current is missing; pass the data file to compare with the reference.",
+            hint="Or pass --save-profile OUT to only write the reference profile.",
+        )
+    report = drift(
+        reference,
+        current,
+        columns=columns,
+        methods=methods,
+        model=model,
+        drift_share=drift_share,
+        progress=False if face.quiet else None,
+    )
     if check:
         report.check(check)
     return report
@@ -52,24 +62,51 @@ def _drop(df, target):
 
 
 VERB = Verb(
-    "drift", "data and prediction drift: PSI, KS, Wasserstein, Jensen-Shannon, chi2", doc=DOC, run=run,
-    html=True, exit_code=exit_gates,
+    "drift",
+    "data and prediction drift: PSI, KS, Wasserstein, Jensen-Shannon, chi2",
+    doc=DOC,
+    run=run,
+    html=True,
+    exit_code=exit_gates,
     params=[
-        Param("reference", Variable("reference data", reader="reference", file_what="reference"),
-              positional=("magic",), required=True, metavar={"cli": "FILE"},
-              help={"magic": "variable holding the reference data or a Profile",
-                    "cli": "reference: .csv, .parquet or profile .json"}),
-        Param("current", Variable("current data", reader="table"), positional=("magic",), metavar={"cli": "FILE"},
-              help={"magic": "variable holding the current data", "cli": "current data: .csv or .parquet"}),
-        Param("model", Variable("model", reader="model"), metavar={"magic": "M", "cli": "FILE"},
-              help={"magic": "variable holding the model (adds prediction drift)",
-                    "cli": "model file (adds prediction drift)"}),
+        Param(
+            "reference",
+            Variable("reference data", reader="reference", file_what="reference"),
+            positional=("magic",),
+            required=True,
+            metavar={"cli": "FILE"},
+            help={
+                "magic": "variable holding the reference data or a Profile",
+                "cli": "reference: .csv, .parquet or profile .json",
+            },
+        ),
+        Param(
+            "current",
+            Variable("current data", reader="table"),
+            positional=("magic",),
+            metavar={"cli": "FILE"},
+            help={"magic": "variable holding the current data", "cli": "current data: .csv or .parquet"},
+        ),
+        Param(
+            "model",
+            Variable("model", reader="model"),
+            metavar={"magic": "M", "cli": "FILE"},
+            help={
+                "magic": "variable holding the model (adds prediction drift)",
+                "cli": "model file (adds prediction drift)",
+            },
+        ),
         Param("target", Text(), faces=("cli",), metavar="COLUMN", help="drop this column (the label) from both sides"),
         Param("columns", Items(), metavar="LIST", help="comma-separated columns to compare (default all)"),
         Param("methods", Text(), metavar="LIST", default="psi,ks,wasserstein,js,chi2", help="comma-separated methods"),
         Param("drift_share", Float(), default=0.5, help="share of drifted columns that makes dataset drift"),
-        Param("save_profile", Path(), faces=("cli",), metavar="OUT",
-              help="write the reference profile (JSON) to this file"),
+        Param(
+            "save_profile",
+            Path(),
+            faces=("cli",),
+            metavar="OUT",
+            help="write the reference profile (JSON) to this file",
+        ),
         gates("drift_share<=0.3"),
         TRUST,
     ],

@@ -16,7 +16,17 @@ def run(face, *, captures_older_than=None):
     return gc(captures_older_than=captures_older_than)
 
 
-VERB = Verb("gc", "clean up the registry's unreferenced files (and old captures)", doc=__doc__, run=run, params=[
-    Param("captures_older_than", Text(), metavar="AGE",
-          help="also remove captured inferences older than this, e.g. 30d or 12h"),
-])
+VERB = Verb(
+    "gc",
+    "clean up the registry's unreferenced files (and old captures)",
+    doc=__doc__,
+    run=run,
+    params=[
+        Param(
+            "captures_older_than",
+            Text(),
+            metavar="AGE",
+            help="also remove captured inferences older than this, e.g. 30d or 12h",
+        ),
+    ],
+)

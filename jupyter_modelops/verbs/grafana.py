@@ -13,7 +13,11 @@ def run(face, *, deployment, output, model, title):
 
 
 VERB = Verb(
-    "grafana", "write a Grafana dashboard for a deployment", doc=__doc__, run=run, faces=("magic", "cli"),
+    "grafana",
+    "write a Grafana dashboard for a deployment",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli"),
     params=[
         Param("deployment", Text(), positional=True, help="deployment name"),
         Param("output", Path(), help="file to write (default: DEPLOYMENT.grafana.json)"),

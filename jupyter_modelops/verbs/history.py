@@ -12,5 +12,11 @@ def run(face, *, name):
     return report_history(name)
 
 
-VERB = Verb("history", "monitoring report history of a model", doc=__doc__, run=run, cli_path=("report", "history"),
-            params=[Param("name", Text(), positional=True, help="model name")])
+VERB = Verb(
+    "history",
+    "monitoring report history of a model",
+    doc=__doc__,
+    run=run,
+    cli_path=("report", "history"),
+    params=[Param("name", Text(), positional=True, help="model name")],
+)

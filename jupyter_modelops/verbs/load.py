@@ -27,14 +27,24 @@ def run(face, *, ref, format=None, trusted=False, to=None):
 
 
 VERB = Verb(
-    "load", "load a model version (in a notebook, -o NAME keeps it; on the command line, --to DIR writes it)",
-    doc=DOC, run=run,
+    "load",
+    "load a model version (in a notebook, -o NAME keeps it; on the command line, --to DIR writes it)",
+    doc=DOC,
+    run=run,
     params=[
         Param("ref", Ref(), positional=True, help="reference: churn, churn:3 or churn@production"),
-        Param("format", Text(), faces=("magic",), choices=("torchscript",),
-              help="load the TorchScript file of a torch version"),
-        Param("trusted", Flag(), help="allow a pickle/joblib version from a bundle or pull without trusting it "
-                                      "first (see the trust verb)"),
+        Param(
+            "format",
+            Text(),
+            faces=("magic",),
+            choices=("torchscript",),
+            help="load the TorchScript file of a torch version",
+        ),
+        Param(
+            "trusted",
+            Flag(),
+            help="allow a pickle/joblib version from a bundle or pull without trusting it first (see the trust verb)",
+        ),
         Param("to", Path(), faces=("cli",), required=True, metavar="DIR", help="folder to write"),
     ],
 )

@@ -3,7 +3,8 @@
 from ._spec import Flag, ModelOrRef, Param, Path, Text, Variable, Verb
 
 DOC = {
-    "magic": __doc__ + """
+    "magic": __doc__
+    + """
 
 DEPLOYMENT is a variable holding a LocalDeployment, a local deployment's
 name, or a URL; X is a variable holding a DataFrame or an array.
@@ -12,7 +13,8 @@ Examples: {prog} predict dep X_test[:5]
           {prog} predict churn X_test.head()
           {prog} predict http://127.0.0.1:8080 X --binary -o p
 """,
-    "cli": __doc__ + """
+    "cli": __doc__
+    + """
 
 DEPLOYMENT is a local deployment's name or a URL (http://127.0.0.1:8080); the
 rows come from a CSV or Parquet file.
@@ -44,14 +46,32 @@ def run(face, *, deployment, X, model, binary, drop=(), token=None, token_file=N
 
 
 VERB = Verb(
-    "predict", "send rows to a served model (V2 client) and show the named outputs", doc=DOC, run=run,
+    "predict",
+    "send rows to a served model (V2 client) and show the named outputs",
+    doc=DOC,
+    run=run,
     params=[
-        Param("deployment", ModelOrRef("deployment"), positional=True,
-              help={"magic": "variable holding a deployment, a local deployment name, or a URL",
-                    "*": "local deployment name or server URL"}),
-        Param("X", Variable("data", reader="table"), positional=("magic",), required=True, flag="--data",
-              metavar={"cli": "FILE"}, help={"magic": "variable (or expression such as X_test[:5]) holding the rows",
-                                             "cli": "CSV or Parquet file with the rows"}),
+        Param(
+            "deployment",
+            ModelOrRef("deployment"),
+            positional=True,
+            help={
+                "magic": "variable holding a deployment, a local deployment name, or a URL",
+                "*": "local deployment name or server URL",
+            },
+        ),
+        Param(
+            "X",
+            Variable("data", reader="table"),
+            positional=("magic",),
+            required=True,
+            flag="--data",
+            metavar={"cli": "FILE"},
+            help={
+                "magic": "variable (or expression such as X_test[:5]) holding the rows",
+                "cli": "CSV or Parquet file with the rows",
+            },
+        ),
         Param("drop", Text(), faces=("cli",), repeat=True, metavar="COLUMN", help="drop this column first"),
         Param("model", Text(), help="model name when the server serves several"),
         Param("binary", Flag(), help="use the binary tensor extension"),

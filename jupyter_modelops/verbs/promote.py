@@ -13,6 +13,12 @@ def run(face, *, name, cluster, namespace, timeout, kubeconfig):
     return promote(name, cluster=cluster, namespace=namespace, timeout=timeout, kubeconfig=kubeconfig)
 
 
-VERB = Verb("promote", "promote a canary to the stable version", doc=__doc__, run=run, exit_code=exit_ok,
-            faces=("magic", "cli", "rest"),
-            params=[deployment_name(), CLUSTER, NAMESPACE, TIMEOUT, KUBECONFIG])
+VERB = Verb(
+    "promote",
+    "promote a canary to the stable version",
+    doc=__doc__,
+    run=run,
+    exit_code=exit_ok,
+    faces=("magic", "cli", "rest"),
+    params=[deployment_name(), CLUSTER, NAMESPACE, TIMEOUT, KUBECONFIG],
+)

@@ -14,10 +14,19 @@ def run(face, *, source, insecure, progress):
 
 
 VERB = Verb(
-    "pull", "pull a model version from an OCI registry into the local registry", doc=__doc__, run=run,
+    "pull",
+    "pull a model version from an OCI registry into the local registry",
+    doc=__doc__,
+    run=run,
     params=[
-        Param("source", Text(), positional=True, metavar="REGISTRY/REPO:TAG",
-              help="what to pull (a tag or @sha256:digest)"),
-        INSECURE, PROGRESS,
+        Param(
+            "source",
+            Text(),
+            positional=True,
+            metavar="REGISTRY/REPO:TAG",
+            help="what to pull (a tag or @sha256:digest)",
+        ),
+        INSECURE,
+        PROGRESS,
     ],
 )

@@ -15,12 +15,20 @@ def run(face, *, ref, target, insecure, chunk_size, progress):
 
 
 VERB = Verb(
-    "push", "push a model version to an OCI registry (as an OCI artifact)", doc=__doc__, run=run,
+    "push",
+    "push a model version to an OCI registry (as an OCI artifact)",
+    doc=__doc__,
+    run=run,
     faces=("magic", "cli", "rest"),
     params=[
         Param("ref", Ref(), positional=True, help="registry reference, e.g. churn:3"),
-        Param("target", Text(), positional=True, metavar="REGISTRY/REPO[:TAG]",
-              help="where to push (the tag defaults to the version)"),
+        Param(
+            "target",
+            Text(),
+            positional=True,
+            metavar="REGISTRY/REPO[:TAG]",
+            help="where to push (the tag defaults to the version)",
+        ),
         INSECURE,
         Param("chunk_size", Int(), metavar="BYTES", help="upload in chunks of this size"),
         PROGRESS,

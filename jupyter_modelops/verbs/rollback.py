@@ -14,9 +14,18 @@ def run(face, *, name, cluster, namespace, to, timeout, kubeconfig):
 
 
 VERB = Verb(
-    "rollback", "roll a deployment back (drop its canary, or return to an earlier revision)", doc=__doc__, run=run,
-    faces=("magic", "cli", "rest"), exit_code=exit_ok,
-    params=[deployment_name(), CLUSTER, NAMESPACE,
-            Param("to", Int(), metavar="REVISION", help="the revision to return to (default: the previous one)"),
-            TIMEOUT, KUBECONFIG],
+    "rollback",
+    "roll a deployment back (drop its canary, or return to an earlier revision)",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli", "rest"),
+    exit_code=exit_ok,
+    params=[
+        deployment_name(),
+        CLUSTER,
+        NAMESPACE,
+        Param("to", Int(), metavar="REVISION", help="the revision to return to (default: the previous one)"),
+        TIMEOUT,
+        KUBECONFIG,
+    ],
 )

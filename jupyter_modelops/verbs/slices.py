@@ -20,10 +20,16 @@ def run(face, *, model, X, y, by, bins, n_boot, alpha, check):
 
 
 VERB = Verb(
-    "slices", "per-segment accuracy/MAE with intervals; flags worse segments (BH-controlled)", doc=DOC, run=run,
-    html=True, exit_code=exit_gates,
+    "slices",
+    "per-segment accuracy/MAE with intervals; flags worse segments (BH-controlled)",
+    doc=DOC,
+    run=run,
+    html=True,
+    exit_code=exit_gates,
     params=[
-        MODEL, X, Y,
+        MODEL,
+        X,
+        Y,
         Param("by", Items(), metavar="COLS", help="comma-separated columns to slice by (default all)"),
         Param("bins", Int(), default=4, help="quantile bins per numeric column"),
         N_BOOT,

@@ -13,5 +13,11 @@ def run(face, *, name, cluster, namespace, kubeconfig):
     return status(name, cluster=cluster, namespace=namespace, kubeconfig=kubeconfig)
 
 
-VERB = Verb("status", "show what runs for a deployment on a cluster", doc=__doc__, run=run, exit_code=exit_ok,
-            params=[deployment_name("deployment name (see the deployments verb)"), CLUSTER, NAMESPACE, KUBECONFIG])
+VERB = Verb(
+    "status",
+    "show what runs for a deployment on a cluster",
+    doc=__doc__,
+    run=run,
+    exit_code=exit_ok,
+    params=[deployment_name("deployment name (see the deployments verb)"), CLUSTER, NAMESPACE, KUBECONFIG],
+)

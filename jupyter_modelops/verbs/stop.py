@@ -15,11 +15,20 @@ def run(face, *, deployment, all):
 
 
 VERB = Verb(
-    "stop", "stop a local deployment's model server (or --all)", doc=__doc__, run=run, faces=("magic", "cli", "rest"),
+    "stop",
+    "stop a local deployment's model server (or --all)",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli", "rest"),
     params=[
-        Param("deployment", ModelOrRef("deployment", method="stop"), positional=True, optional=True, metavar="name",
-              help={"magic": "deployment name (or a variable holding a LocalDeployment)",
-                    "*": "local deployment name"}),
+        Param(
+            "deployment",
+            ModelOrRef("deployment", method="stop"),
+            positional=True,
+            optional=True,
+            metavar="name",
+            help={"magic": "deployment name (or a variable holding a LocalDeployment)", "*": "local deployment name"},
+        ),
         Param("all", Flag(), help="stop every running local deployment"),
     ],
 )

@@ -42,8 +42,11 @@ def _open(logdir):
 
 
 VERB = Verb(
-    "tensorboard", "write TensorBoard event files of a version (the magic also opens TensorBoard)", doc=__doc__,
-    run=run, faces=("magic", "cli"),
+    "tensorboard",
+    "write TensorBoard event files of a version (the magic also opens TensorBoard)",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli"),
     params=[
         Param("ref", Ref(), positional=True, help="registry reference or local deployment, e.g. churn@production"),
         Param("logdir", Path(), help="folder of the event files (default: MODELOPS_HOME/tensorboard/<model>)"),

@@ -21,8 +21,12 @@ def text(mv) -> str:
 
 
 VERB = Verb(
-    "trust", "record that you trust a version from a bundle or pull, so load, the model server and images "
-    "deserialize it", doc=__doc__, run=run, text=text, faces=("magic", "cli", "rest"),
+    "trust",
+    "record that you trust a version from a bundle or pull, so load, the model server and images deserialize it",
+    doc=__doc__,
+    run=run,
+    text=text,
+    faces=("magic", "cli", "rest"),
     params=[
         Param("ref", Ref(), positional=True, help="the version, e.g. churn:4"),
         Param("by", Text(), help="who trusts it (default: the current user)"),

@@ -13,5 +13,12 @@ def run(face, *, name, cluster, namespace, kubeconfig):
     return undeploy(name, cluster=cluster, namespace=namespace, kubeconfig=kubeconfig)
 
 
-VERB = Verb("undeploy", "remove a deployment from a cluster", doc=__doc__, run=run, exit_code=exit_ok,
-            faces=("magic", "cli", "rest"), params=[deployment_name(), CLUSTER, NAMESPACE, KUBECONFIG])
+VERB = Verb(
+    "undeploy",
+    "remove a deployment from a cluster",
+    doc=__doc__,
+    run=run,
+    exit_code=exit_ok,
+    faces=("magic", "cli", "rest"),
+    params=[deployment_name(), CLUSTER, NAMESPACE, KUBECONFIG],
+)

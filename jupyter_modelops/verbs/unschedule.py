@@ -12,7 +12,12 @@ def run(face, *, schedule_id):
     return unschedule(schedule_id)
 
 
-VERB = Verb("unschedule", "remove a scheduled report", doc=__doc__, run=run, faces=("magic", "cli", "rest"),
-            cli_path=("report", "unschedule"),
-            params=[Param("schedule_id", Text(), positional=True, metavar="id",
-                          help="schedule id (see the schedules verb)")])
+VERB = Verb(
+    "unschedule",
+    "remove a scheduled report",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli", "rest"),
+    cli_path=("report", "unschedule"),
+    params=[Param("schedule_id", Text(), positional=True, metavar="id", help="schedule id (see the schedules verb)")],
+)

@@ -12,5 +12,11 @@ def run(face, *, watch_id):
     return unwatch(watch_id)
 
 
-VERB = Verb("unwatch", "remove a watch policy", doc=__doc__, run=run, faces=("magic", "cli", "rest"),
-            params=[Param("watch_id", Text(), positional=True, metavar="id", help="watch id (see the watches verb)")])
+VERB = Verb(
+    "unwatch",
+    "remove a watch policy",
+    doc=__doc__,
+    run=run,
+    faces=("magic", "cli", "rest"),
+    params=[Param("watch_id", Text(), positional=True, metavar="id", help="watch id (see the watches verb)")],
+)

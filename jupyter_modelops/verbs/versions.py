@@ -12,5 +12,11 @@ def run(face, *, name):
     return versions(name)
 
 
-VERB = Verb("versions", "list the versions of a model", doc=__doc__, run=run, html=True,
-            params=[Param("name", Text(), positional=True, help="model name")])
+VERB = Verb(
+    "versions",
+    "list the versions of a model",
+    doc=__doc__,
+    run=run,
+    html=True,
+    params=[Param("name", Text(), positional=True, help="model name")],
+)

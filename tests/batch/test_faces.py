@@ -23,8 +23,10 @@ def ip():
 
 def test_magic_scores_and_resumes(ip, version, source, tmp_path):
     src, df = source
-    res = ip.run_line_magic("modelops", f"predict-batch {version} {src} {tmp_path / 'out'} --partition-rows 1500 "
-                                        "--id-columns customer_id -o scored")
+    res = ip.run_line_magic(
+        "modelops",
+        f"predict-batch {version} {src} {tmp_path / 'out'} --partition-rows 1500 --id-columns customer_id -o scored",
+    )
     assert ip.user_ns["scored"] is res and (res.scored, res.rows_scored) == (5, 5000)
     fmt, _ = ip.display_formatter.format(res)
     assert "churn:1" in fmt["text/html"] and "rows_scored" in fmt["text/html"]
@@ -44,8 +46,23 @@ def test_cli_json_exit_codes_and_kubernetes_dry_run(version, source, tmp_path, c
     out = json.loads(capsys.readouterr().out)
     assert out["rows_scored"] == 5000 and out["runtime"] == "onnxruntime" and out["partitions"] == 2
     image = "registry.example/churn@sha256:" + "b" * 64
-    assert main(["predict-batch", version, str(src), str(tmp_path / "k"), "--engine", "kubernetes", "--image", image,
-                 "--dry-run", "--json"]) == 0
+    assert (
+        main(
+            [
+                "predict-batch",
+                version,
+                str(src),
+                str(tmp_path / "k"),
+                "--engine",
+                "kubernetes",
+                "--image",
+                image,
+                "--dry-run",
+                "--json",
+            ]
+        )
+        == 0
+    )
     k = json.loads(capsys.readouterr().out)
     assert k["dry_run"] is True and k["manifests"][1]["spec"]["completionMode"] == "Indexed"
     assert main(["predict-batch", version, str(tmp_path / "none"), str(tmp_path / "o")]) == 2

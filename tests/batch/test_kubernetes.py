@@ -37,8 +37,9 @@ def fake_kube(tmp_path):
 
 
 def dry(version, src, out, **kw):
-    return mo.predict_batch(version, src, out, engine="kubernetes", image=IMAGE, partition_rows=1500, dry_run=True,
-                            **kw)
+    return mo.predict_batch(
+        version, src, out, engine="kubernetes", image=IMAGE, partition_rows=1500, dry_run=True, **kw
+    )
 
 
 @pytest.mark.parametrize("version_k8s", K8S_VERSIONS)
@@ -116,8 +117,17 @@ def test_job_is_applied_and_a_rerun_replaces_a_finished_one(version, source, tmp
         mo.predict_batch(version, src, tmp_path / "out", profile="cpu-large", **kw)
     # the Job failed (as its controller would record): a rerun replaces it
     api = client.BatchV1Api(config.new_client_from_config(fake_kube.cfg))
-    api.patch_namespaced_job_status(res.job, "default", {"status": {"conditions": [
-        {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}]}})
+    api.patch_namespaced_job_status(
+        res.job,
+        "default",
+        {
+            "status": {
+                "conditions": [
+                    {"type": "Failed", "status": "True", "reason": "FailedIndexes", "message": "Job has failed indexes"}
+                ]
+            }
+        },
+    )
     rerun = mo.predict_batch(version, src, tmp_path / "out", **kw)
     assert rerun.replaced is True
     assert fake_kube.get("jobs", res.job, group="batch")["metadata"]["uid"] != uid
@@ -154,12 +164,14 @@ def test_the_pods_command_scores_its_partition(version, model, source, tmp_path)
     model_dir = mo.materialize(version, tmp_path / "opt-model")  # what the image holds at /opt/model
     args[args.index("--model-dir") + 1] = str(model_dir)
     env = {**os.environ, "JOB_COMPLETION_INDEX": "3"}
-    unplanned = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env,
-                               capture_output=True, text=True, timeout=300)
+    unplanned = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert unplanned.returncode == 2 and "was not planned" in unplanned.stderr
     part = core.plan(version, str(src), str(out), partition_rows=1500).partitions[3]  # what run_job writes
-    run = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     assert sorted(p for p in os.listdir(out) if p.startswith("part-")) == ["part-00003.parquet"]
     got = pd.read_parquet(out / "part-00003.parquet")
@@ -168,19 +180,22 @@ def test_the_pods_command_scores_its_partition(version, model, source, tmp_path)
     assert (got.predict.to_numpy() == model.predict(want[["a", "b", "c", "d"]])).all()
     # an index beyond the run is one sentence, no traceback
     env["JOB_COMPLETION_INDEX"] = "9"
-    bad = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
-                         text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: Partition index 9 is out of range; the run has 5")
     assert "Traceback" not in bad.stderr
     env["JOB_COMPLETION_INDEX"] = "1; rm -rf /"
-    odd = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
-                         text=True, timeout=300)
+    odd = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert odd.returncode == 2 and "is not a number" in odd.stderr and "Traceback" not in odd.stderr
     # a source that changed after the plan: the pods refuse rather than score other partitions
     env["JOB_COMPLETION_INDEX"] = "0"
     pd.DataFrame({"customer_id": [1], **{f: [0.0] for f in "abcd"}}).to_parquet(src / "day=3.parquet")
-    changed = subprocess.run([sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True,
-                             text=True, timeout=300)
+    changed = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.batch", *args], env=env, capture_output=True, text=True, timeout=300
+    )
     assert changed.returncode == 2 and "changed since the run was planned" in changed.stderr
     assert not (out / "part-00000.parquet").exists()
 
@@ -200,8 +215,9 @@ def test_kubectl_applies_the_job_and_meets_its_immutable_template(version, sourc
         cfg = str(fk.kubeconfig(tmp_path / "kubeconfig"))
 
         def kubectl(*args):
-            return subprocess.run([exe, "--kubeconfig", cfg, "--request-timeout=30s", *args], capture_output=True,
-                                  text=True, timeout=120)
+            return subprocess.run(
+                [exe, "--kubeconfig", cfg, "--request-timeout=30s", *args], capture_output=True, text=True, timeout=120
+            )
 
         ok = kubectl("apply", "--server-side", "--field-manager=jupyter-modelops", "-f", str(path))
         assert ok.returncode == 0, ok.stderr

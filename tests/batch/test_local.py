@@ -33,8 +33,9 @@ def test_predictions_ids_and_version_match_the_model(version, model, source, tmp
     assert list(got.columns) == ["customer_id", "predict", "predict_proba_0", "predict_proba_1", "model_version"]
     assert got.customer_id.tolist() == df.customer_id.tolist()  # partitions in source order, rows in file order
     assert (got.predict.to_numpy() == model.predict(df[FEATURES])).all()
-    np.testing.assert_allclose(got[["predict_proba_0", "predict_proba_1"]].to_numpy(),
-                               model.predict_proba(df[FEATURES]), atol=1e-6)
+    np.testing.assert_allclose(
+        got[["predict_proba_0", "predict_proba_1"]].to_numpy(), model.predict_proba(df[FEATURES]), atol=1e-6
+    )
     assert set(got.model_version.astype(str)) == {"churn:1"}
     manifest = json.loads((out / "_batch.json").read_text())
     assert manifest["ref"] == "churn:1" and manifest["partitions"] == 5 and manifest["id_columns"] == ["customer_id"]
@@ -106,7 +107,9 @@ def test_schema_mismatch_with_the_signature_is_one_sentence(version, tmp_path):
     with pytest.raises(ValidationError, match=r"lacks 1 of the feature columns that churn:1 was trained on \(c\)"):
         mo.predict_batch(version, tmp_path / "x.parquet", tmp_path / "out")
     frame(10).assign(b="high").to_parquet(tmp_path / "y.parquet")
-    with pytest.raises(ValidationError, match=r"Column 'b' of the source .* is (large_)?string, but churn:1 expects numbers"):
+    with pytest.raises(
+        ValidationError, match=r"Column 'b' of the source .* is (large_)?string, but churn:1 expects numbers"
+    ):
         mo.predict_batch(version, tmp_path / "y.parquet", tmp_path / "out")
 
 
@@ -161,7 +164,9 @@ def test_predict_batch_is_exported_lazily():
     import subprocess
     import sys
 
-    code = ("import sys, jupyter_modelops as mo; f = mo.predict_batch; "
-            "print(f.__module__, 'pyarrow' in sys.modules, 'distributed' in sys.modules)")
+    code = (
+        "import sys, jupyter_modelops as mo; f = mo.predict_batch; "
+        "print(f.__module__, 'pyarrow' in sys.modules, 'distributed' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["jupyter_modelops.batch.api", "False", "False"]

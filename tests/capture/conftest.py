@@ -35,8 +35,9 @@ def model_dir(data, tmp_path_factory):
 
     X, y = data
     model = LogisticRegression().fit(X, y)
-    return write_model_dir(model, tmp_path_factory.mktemp("models") / "lr", name="lr", version=2,
-                           feature_names=FEATURES)
+    return write_model_dir(
+        model, tmp_path_factory.mktemp("models") / "lr", name="lr", version=2, feature_names=FEATURES
+    )
 
 
 class Server:
@@ -45,10 +46,24 @@ class Server:
     def __init__(self, model_dir: Path, *args: str, env: dict | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "jupyter_modelops.serving", "--host", "127.0.0.1", "--port", str(self.port),
-               "--model-dir", str(model_dir), *args]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.serving",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--model-dir",
+            str(model_dir),
+            *args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         end = time.monotonic() + 60
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -67,8 +82,11 @@ class Server:
     def metric(self, name: str) -> float:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as r:
             text = r.read().decode()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name + " ") or line.startswith(name + "{"))
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         if self.proc.poll() is None:
@@ -101,8 +119,10 @@ def infer(client, X: np.ndarray, *, binary: bool, request_id: str = "") -> tuple
 
     inp = th.InferInput("input", list(X.shape), "FP64")
     inp.set_data_from_numpy(X, binary_data=binary)
-    outs = [th.InferRequestedOutput("label", binary_data=binary),
-            th.InferRequestedOutput("probabilities", binary_data=binary)]
+    outs = [
+        th.InferRequestedOutput("label", binary_data=binary),
+        th.InferRequestedOutput("probabilities", binary_data=binary),
+    ]
     r = client.infer("lr", [inp], outputs=outs, request_id=request_id)
     return r.get_response()["id"], r.as_numpy("label"), r.as_numpy("probabilities")
 
@@ -120,8 +140,9 @@ def s3_server(tmp_path_factory):
         pytest.skip(msg)
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 30
     while time.monotonic() < end:
@@ -130,8 +151,12 @@ def s3_server(tmp_path_factory):
             break
         except Exception:  # noqa: BLE001 - starting
             time.sleep(0.1)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": url}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url,
+    }
     yield env
     proc.terminate()
     proc.wait(10)

@@ -21,8 +21,11 @@ def _env(container) -> dict:
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_claim_manifests_are_valid_and_restricted(version):
-    objs = render(spec(capture="pvc", capture_claim="churn-captures", capture_claim_size="10Gi", cluster="prod",
-                       capture_rate=0.25))
+    objs = render(
+        spec(
+            capture="pvc", capture_claim="churn-captures", capture_claim_size="10Gi", cluster="prod", capture_rate=0.25
+        )
+    )
     kinds = [o["kind"] for o in objs]
     assert kinds.index("PersistentVolumeClaim") < kinds.index("Deployment")
     for obj in objs + render(spec(capture="pvc", capture_claim="churn-captures", canary=10, canary_replicas=1)):
@@ -64,8 +67,9 @@ def test_object_storage_manifests_take_credentials_from_a_secret(version):
 
 
 def test_deploy_applies_the_claim_and_a_rollback_keeps_the_capture(fake_kube, refs):  # noqa: F811
-    dep = deploy(refs[0], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, capture=True,
-                 capture_rate=0.5)
+    dep = deploy(
+        refs[0], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, capture=True, capture_rate=0.5
+    )
     assert dep.state == "deployed", dep.reason
     claim = fake_kube.get("persistentvolumeclaims", "churn-captures")
     assert claim is not None and claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
@@ -82,14 +86,17 @@ def test_deploy_applies_the_claim_and_a_rollback_keeps_the_capture(fake_kube, re
     assert {"name": "captures", "persistentVolumeClaim": {"claimName": "churn-captures"}} in pod["volumes"]
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    ({"capture": "/data/captures"}, "in Kubernetes"),
-    ({"capture": "ftp://host/x"}, "scheme"),
-    ({"capture": True, "capture_rate": 0}, "capture_rate"),
-    ({"capture": True, "capture_pvc": "Not_A_Name"}, "capture_pvc"),
-    ({"capture": True, "capture_size": "lots"}, "capture_size"),
-    ({"capture_secret": "s3-creds"}, "need capture"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"capture": "/data/captures"}, "in Kubernetes"),
+        ({"capture": "ftp://host/x"}, "scheme"),
+        ({"capture": True, "capture_rate": 0}, "capture_rate"),
+        ({"capture": True, "capture_pvc": "Not_A_Name"}, "capture_pvc"),
+        ({"capture": True, "capture_size": "lots"}, "capture_size"),
+        ({"capture_secret": "s3-creds"}, "need capture"),
+    ],
+)
 def test_bad_capture_arguments_are_one_sentence(refs, kwargs, needle):  # noqa: F811
     with pytest.raises(ValidationError, match=needle):
         deploy(refs[0], cluster="fake", image=IMAGE, dry_run=True, **kwargs)

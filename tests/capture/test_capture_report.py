@@ -31,14 +31,15 @@ def captured_world():
     from sklearn.preprocessing import StandardScaler
 
     data = load_breast_cancer(as_frame=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(data.data, data.target, test_size=0.4, random_state=0,
-                                              stratify=data.target)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        data.data, data.target, test_size=0.4, random_state=0, stratify=data.target
+    )
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X_tr, y_tr)
     mo.snapshot(model, "cancer", data=X_tr, alias="production")
     dep = mo.serve("cancer@production", capture=True)
     try:
         X, y = X_te.to_numpy()[:100], y_te.to_numpy()[:100]
-        ids = [_infer(dep.infer_url, X[i:i + 5]) for i in range(0, 100, 5)]
+        ids = [_infer(dep.infer_url, X[i : i + 5]) for i in range(0, 100, 5)]
     finally:
         mo.stop(dep)
     return dep, ids, y
@@ -47,8 +48,12 @@ def captured_world():
 def test_report_without_data_reads_the_window_of_captures(captured_world):
     dep, ids, y = captured_world
     labelled = ids[:12]  # 60 of the 100 rows get their label "later"
-    r = mo.log_labels(dep, [i for i in labelled for _ in range(5)], [int(v) for v in y[:60]],
-                      rows=[k for _ in labelled for k in range(5)])
+    r = mo.log_labels(
+        dep,
+        [i for i in labelled for _ in range(5)],
+        [int(v) for v in y[:60]],
+        rows=[k for _ in labelled for k in range(5)],
+    )
     assert (r.written, r.unknown) == (60, 0)
     run = mo.report("cancer@production", window="1h")
     assert run.status == "succeeded", run.error

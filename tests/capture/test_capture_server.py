@@ -33,8 +33,9 @@ def _partial_files(root: Path) -> list[Path]:
 
 
 def _post(url: str, doc) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(doc).encode() if not isinstance(doc, bytes) else doc,
-                                 method="POST")
+    req = urllib.request.Request(
+        url, data=json.dumps(doc).encode() if not isinstance(doc, bytes) else doc, method="POST"
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -58,7 +59,7 @@ def test_captured_rows_equal_what_was_sent_and_returned(model_dir, data, start_s
             local.client = _client(server)
         rows = 1 + i % 3
         start = (i * 7) % (len(X) - rows)
-        x = X[start:start + rows]
+        x = X[start : start + rows]
         sent_id = f"client-{i}" if i % 4 == 0 else ""
         rid, label, proba = infer(local.client, x, binary=i % 2 == 0, request_id=sent_id)
         return sent_id, rid, x, label, proba
@@ -74,9 +75,12 @@ def test_captured_rows_equal_what_was_sent_and_returned(model_dir, data, start_s
     df = captures("lr:2", store=str(store), since=None)
     total = sum(len(r[2]) for r in results)
     assert len(df) == total
-    expected = pd.DataFrame({
-        "request_id": np.repeat([r[1] for r in results], [len(r[2]) for r in results]),
-        "row": np.concatenate([np.arange(len(r[2])) for r in results]).astype("int32")})
+    expected = pd.DataFrame(
+        {
+            "request_id": np.repeat([r[1] for r in results], [len(r[2]) for r in results]),
+            "row": np.concatenate([np.arange(len(r[2])) for r in results]).astype("int32"),
+        }
+    )
     features = np.concatenate([r[2] for r in results])
     labels = np.concatenate([r[3] for r in results])
     probas = np.concatenate([r[4] for r in results])
@@ -96,8 +100,7 @@ def test_captured_rows_equal_what_was_sent_and_returned(model_dir, data, start_s
     assert len(pd.read_parquet(store)) == total
 
 
-def test_sigterm_during_load_leaves_every_answered_request_in_a_complete_file(model_dir, data, start_server,
-                                                                              tmp_path):
+def test_sigterm_during_load_leaves_every_answered_request_in_a_complete_file(model_dir, data, start_server, tmp_path):
     import pyarrow.parquet as pq
 
     from jupyter_modelops import captures
@@ -165,7 +168,7 @@ def test_full_disk_keeps_answering_counts_drops_and_resumes(model_dir, data, sta
             except OSError:
                 pass
         for i in range(60):
-            infer(client, X[i:i + 1], binary=True)  # raises unless the server answers 200
+            infer(client, X[i : i + 1], binary=True)  # raises unless the server answers 200
         end = time.monotonic() + 20
         while server.metric('modelops_capture_dropped_total{reason="write_error"}') == 0 and time.monotonic() < end:
             infer(client, X[:1], binary=True)
@@ -173,7 +176,7 @@ def test_full_disk_keeps_answering_counts_drops_and_resumes(model_dir, data, sta
         assert server.metric('modelops_capture_dropped_total{reason="write_error"}') > 0
         filler.unlink()  # space returns
         written = server.metric("modelops_capture_rows_total")
-        after = [infer(client, X[i:i + 1], binary=False, request_id=f"after-{i}")[0] for i in range(50)]
+        after = [infer(client, X[i : i + 1], binary=False, request_id=f"after-{i}")[0] for i in range(50)]
         end = time.monotonic() + 20
         while server.metric("modelops_capture_rows_total") < written + 50 and time.monotonic() < end:
             time.sleep(0.1)
@@ -193,7 +196,7 @@ def test_labels_from_the_server_and_the_api_join_the_right_rows(model_dir, data,
     server = start_server(model_dir, "--capture", str(store))
     client = _client(server)
     X, y = data
-    ids = [infer(client, X[i:i + 1], binary=i % 2 == 0)[0] for i in range(12)]
+    ids = [infer(client, X[i : i + 1], binary=i % 2 == 0)[0] for i in range(12)]
     multi = infer(client, X[20:23], binary=True, request_id="multi")[0]
     url = f"{server.url}/v2/models/lr/labels"
     status, body = _post(url, {"ids": ids[:5] + ["ghost"], "labels": [int(v) for v in y[:5]] + [1]})
@@ -245,10 +248,11 @@ def test_object_storage_round_trip(model_dir, data, start_server, s3_server, mon
     server = start_server(model_dir, "--capture", url, "--capture-rate", "1", env={**FAST_ROLL, **s3_server})
     client = _client(server)
     X, _ = data
-    sent = [infer(client, X[i:i + 2], binary=i % 2 == 0) for i in range(150)]
+    sent = [infer(client, X[i : i + 2], binary=i % 2 == 0) for i in range(150)]
     assert server.stop() == 0
     assert fs.find("captures-bucket/prod", withdirs=False) and not any(
-        p.rsplit("/", 1)[-1].startswith(".") for p in fs.find("captures-bucket/prod"))
+        p.rsplit("/", 1)[-1].startswith(".") for p in fs.find("captures-bucket/prod")
+    )
     df = captures("lr:2", store=url, since="1h")
     assert len(df) == 300 and set(df["request_id"]) == {s[0] for s in sent}
     got = df.set_index(["request_id", "row"])
@@ -261,10 +265,16 @@ def test_object_storage_round_trip(model_dir, data, start_server, s3_server, mon
 
 
 def test_bad_capture_settings_stop_the_server_with_one_sentence(model_dir):
-    for args, words in ((["--capture", "ftp://host/x"], "scheme 'ftp://'"),
-                        (["--capture", "/tmp/x", "--capture-rate", "1.5"], "--capture-rate is 1.5")):
-        r = subprocess.run([sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", str(model_dir),
-                            "--port", "0", *args], capture_output=True, text=True, timeout=60)
+    for args, words in (
+        (["--capture", "ftp://host/x"], "scheme 'ftp://'"),
+        (["--capture", "/tmp/x", "--capture-rate", "1.5"], "--capture-rate is 1.5"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", str(model_dir), "--port", "0", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
 
 
@@ -283,7 +293,7 @@ def test_serve_with_capture_records_into_modelops_home(model_dir, data):
     dep = serve(model_dir, name="lr-captured", capture=True, capture_rate=1.0)
     try:
         for i in range(5):
-            predict(dep, X[i:i + 1])
+            predict(dep, X[i : i + 1])
     finally:
         stop(dep)
     df = captures(dep, since="1h")
@@ -315,5 +325,10 @@ def test_the_labels_endpoint_takes_the_same_bearer_token_as_infer(model_dir, dat
         assert err.value.code == 401
     req = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as r:
-        assert json.loads(r.read()) == {"model": "lr", "written": 1, "unknown": 0, "unknown_ids": [],
-                                        "duplicates_in_call": 0}
+        assert json.loads(r.read()) == {
+            "model": "lr",
+            "written": 1,
+            "unknown": 0,
+            "unknown_ids": [],
+            "duplicates_in_call": 0,
+        }

@@ -16,8 +16,11 @@ from jupyter_modelops.exceptions import ModelOpsError, ValidationError
 from jupyter_modelops.serving.modeldir import TensorSpec
 
 INPUTS = [TensorSpec("input", "FP64", (-1, 2))]
-OUTPUTS = [TensorSpec("label", "INT64", (-1,)), TensorSpec("embedding", "FP32", (-1, 3)),
-           TensorSpec("tag", "BYTES", (-1,))]
+OUTPUTS = [
+    TensorSpec("label", "INT64", (-1,)),
+    TensorSpec("embedding", "FP32", (-1, 3)),
+    TensorSpec("tag", "BYTES", (-1,)),
+]
 HOUR = 3600.0
 
 
@@ -29,8 +32,15 @@ def _writer(store, **kw) -> CaptureWriter:
 
 def _item(rid: str, ts: float, n: int = 1, status: int = 200) -> Item:
     x = np.arange(n * 2, dtype=np.float64).reshape(n, 2) + len(rid)
-    outs = {"label": np.arange(n), "embedding": np.ones((n, 3), np.float32) * n,
-            "tag": np.array([f"t{rid}".encode()] * n, dtype=object)} if status == 200 else None
+    outs = (
+        {
+            "label": np.arange(n),
+            "embedding": np.ones((n, 3), np.float32) * n,
+            "tag": np.array([f"t{rid}".encode()] * n, dtype=object),
+        }
+        if status == 200
+        else None
+    )
     return Item("m", "1", rid, ts, 1.0, status, n, {"input": x}, outs)
 
 
@@ -49,7 +59,12 @@ def test_layout_schema_and_failed_requests(tmp_path):
     t = pq.read_table(files[0])
     assert t.column_names[:8] == ["request_id", "row", "ts", "latency_ms", "status", "deployment", "cluster", "pod"]
     assert [str(t.schema.field(c).type) for c in ("a", "b", "label", "embedding", "tag")] == [
-        "double", "double", "int64", "fixed_size_list<element: float>[3]", "binary"]
+        "double",
+        "double",
+        "int64",
+        "fixed_size_list<element: float>[3]",
+        "binary",
+    ]
     df = captures("m:1", store=str(tmp_path), since="1h").set_index(["request_id", "row"])
     assert df.loc[("ok", 1), "b"] == 5.0 and df.loc[("ok", 1), "tag"] == b"tok"
     assert df.loc[("boom", 0), "status"] == 504 and df.loc[("boom", 0), "a"] == 4.0
@@ -121,9 +136,14 @@ def test_labels_validate_their_input(tmp_path):
     w.record(_item("a", time.time()))
     w.close()
     s = str(tmp_path)
-    for ids, labels, match in (([], [], "empty"), (["a"], [1, 2], "one label per id"),
-                               (["a"], [float("nan")], "finite"), (["a", "a"], ["x", 1], "mixes"),
-                               (["x" * 300], [1], "1 to 256"), ("a", [1], "must be a list")):
+    for ids, labels, match in (
+        ([], [], "empty"),
+        (["a"], [1, 2], "one label per id"),
+        (["a"], [float("nan")], "finite"),
+        (["a", "a"], ["x", 1], "mixes"),
+        (["x" * 300], [1], "1 to 256"),
+        ("a", [1], "must be a list"),
+    ):
         with pytest.raises(ValidationError, match=match):
             log_labels("m", ids, labels, store=s)
     with pytest.raises(ValidationError, match="non-negative"):
@@ -198,8 +218,12 @@ def test_the_packed_path_splits_hours_and_refuses_arrays_that_do_not_fit(tmp_pat
     from jupyter_modelops import captures
 
     w = CaptureWriter(str(tmp_path))
-    w.register("p", "1", [TensorSpec("input", "FP64", (-1, 2))],
-               [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))])
+    w.register(
+        "p",
+        "1",
+        [TensorSpec("input", "FP64", (-1, 2))],
+        [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))],
+    )
     now = time.time()
     x = np.array([[1.0, 2.0], [3.0, 4.0]])
     good = [x, np.array([7, 8]), np.array([[0.5, 0.5], [0.25, 0.75]], np.float32)]
@@ -231,8 +255,9 @@ def test_labels_from_a_file(tmp_path):
     w.close()
     f = tmp_path / "labels.csv"
     pd.DataFrame({"request": ["a", "a", "b", "zz"], "r": [0, 1, 0, 0], "truth": [1, 0, 1, 0]}).to_csv(f, index=False)
-    r = log_labels_file("m", str(f), id_column="request", label_column="truth", row_column="r",
-                        store=str(tmp_path / "store"))
+    r = log_labels_file(
+        "m", str(f), id_column="request", label_column="truth", row_column="r", store=str(tmp_path / "store")
+    )
     assert (r.written, r.unknown, r.unknown_ids) == (4, 1, ["zz"])
     df = captures("m", store=str(tmp_path / "store"), since="1h").set_index(["request_id", "row"])
     assert [df.loc[k, "y_true"] for k in (("a", 0), ("a", 1), ("b", 0))] == [1, 0, 1]
@@ -244,22 +269,27 @@ def test_whole_batches_are_captured_row_for_row_sampled_and_split_when_they_do_n
     from jupyter_modelops import captures
 
     w = CaptureWriter(str(tmp_path))
-    w.register("p", "1", [TensorSpec("input", "FP64", (-1, 2))],
-               [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))])
+    w.register(
+        "p",
+        "1",
+        [TensorSpec("input", "FP64", (-1, 2))],
+        [TensorSpec("label", "INT64", (-1,)), TensorSpec("score", "FP32", (-1, 2))],
+    )
     rng = np.random.default_rng(1)
     now, mono = time.time(), time.monotonic()
     x = rng.normal(size=(6, 2))
     label = np.arange(6, dtype=np.int64) * 10
     score = rng.random((6, 2), dtype=np.float32)
     # two batches of the packed form: requests of 1, 3 and 2 rows, then one of 2 rows
-    assert w.record_batch("p", "1", ["a", "b", "c"], [1, 3, 2], 6, now, mono + 0.5, [mono, mono + 0.1, mono + 0.2],
-                          [x, label, score])
+    assert w.record_batch(
+        "p", "1", ["a", "b", "c"], [1, 3, 2], 6, now, mono + 0.5, [mono, mono + 0.1, mono + 0.2], [x, label, score]
+    )
     assert w.record_batch("p", "1", ["d"], [2], 2, now, mono + 1.0, [mono], [x[:2], label[:2], score[:2]])
     # sampled: only "f" is kept; and a batch whose input has another dtype goes through the general path
-    assert w.record_batch("p", "1", ["e", "f"], [1, 1], 2, now, mono, [mono, mono], [x[:2], label[:2], score[:2]],
-                          [False, True])
-    assert w.record_batch("p", "1", ["g"], [1], 1, now, mono, [mono], [x[:1].astype(np.float32), label[:1],
-                                                                         score[:1]])
+    assert w.record_batch(
+        "p", "1", ["e", "f"], [1, 1], 2, now, mono, [mono, mono], [x[:2], label[:2], score[:2]], [False, True]
+    )
+    assert w.record_batch("p", "1", ["g"], [1], 1, now, mono, [mono], [x[:1].astype(np.float32), label[:1], score[:1]])
     w.close()
     assert w.queued_rows == w.drained_rows == 11 and w.written == 10 and w.dropped["queue_full"] == 0
     df = captures("p:1", store=str(tmp_path), since="1h").set_index(["request_id", "row"]).sort_index()
@@ -268,8 +298,9 @@ def test_whole_batches_are_captured_row_for_row_sampled_and_split_when_they_do_n
     for rid, src in rows.items():
         got = df.loc[rid]
         assert list(got.index) == list(range(len(src)))
-        np.testing.assert_array_equal(np.stack(got["input"].to_numpy()),
-                                      x[src].astype(np.float32) if rid == "g" else x[src])
+        np.testing.assert_array_equal(
+            np.stack(got["input"].to_numpy()), x[src].astype(np.float32) if rid == "g" else x[src]
+        )
         np.testing.assert_array_equal(got["label"].to_numpy(), label[src])
         np.testing.assert_array_equal(np.stack(got["score"].to_numpy()), score[src])
     lat = df["latency_ms"].groupby(level=0).first()

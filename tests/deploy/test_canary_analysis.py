@@ -29,8 +29,9 @@ def versions():
     out = []
     for seed, n_features in ((0, 4), (1, 4), (2, 5)):
         X = rng.randn(80, n_features)
-        out.append(jm.snapshot(LogisticRegression(random_state=seed).fit(X, (X[:, 0] > 0).astype(int)), "churn",
-                               data=X).ref)
+        out.append(
+            jm.snapshot(LogisticRegression(random_state=seed).fit(X, (X[:, 0] > 0).astype(int)), "churn", data=X).ref
+        )
     return out
 
 
@@ -83,8 +84,15 @@ def _canary(fake_kube, ref, stable, canary, *, via_proxy, **criteria):
         fake_kube.proxy_to({"modelops.jupyter.org/track": "canary"}, canary.url)
     else:
         analysis.update(stable_metrics=stable.url + "/metrics", canary_metrics=canary.url + "/metrics")
-    return deploy(ref, cluster="fake", kubeconfig=fake_kube.cfg, image="registry.example/churn:new", canary=10,
-                  timeout=120, analysis=analysis)
+    return deploy(
+        ref,
+        cluster="fake",
+        kubeconfig=fake_kube.cfg,
+        image="registry.example/churn:new",
+        canary=10,
+        timeout=120,
+        analysis=analysis,
+    )
 
 
 @pytest.mark.slow
@@ -93,8 +101,9 @@ def test_a_healthy_canary_is_promoted_with_its_evidence(fake_kube, versions):
     stable, canary = _servers(versions[0], versions[1])
     try:
         with Traffic([stable.url, canary.url]) as traffic:
-            done = _canary(fake_kube, versions[1], stable, canary, via_proxy=True, max_error_rate=0.05,
-                           max_latency_p99_ms=2500)
+            done = _canary(
+                fake_kube, versions[1], stable, canary, via_proxy=True, max_error_rate=0.05, max_latency_p99_ms=2500
+            )
     finally:
         stable.stop(), canary.stop()
     assert done.state == "deployed" and done.ref == versions[1], done.reason
@@ -104,8 +113,9 @@ def test_a_healthy_canary_is_promoted_with_its_evidence(fake_kube, versions):
     err = next(c for c in a["checks"] if c["name"] == "error_rate")
     assert err["verdict"] == "pass" and err["canary"]["errors"] == 0 and err["stable"]["errors"] == 0
     assert 0 < err["canary"]["requests"] <= traffic.sent[1]
-    assert any("/pods/churn-canary-" in path and path.endswith(":8080/proxy/metrics")
-               for _, path in fake_kube.requests)  # read through the API server's pod proxy
+    assert any(
+        "/pods/churn-canary-" in path and path.endswith(":8080/proxy/metrics") for _, path in fake_kube.requests
+    )  # read through the API server's pod proxy
     lo, hi = err["interval"]
     assert lo < 0 < hi <= 0.05  # no errors on either side: an interval around 0 narrower than the tolerance
     lat = next(c for c in a["checks"] if c["name"] == "latency_p99")
@@ -151,8 +161,10 @@ def test_analysis_settings_are_checked_before_anything_is_deployed(refs):
         ({"max_error_rate": 2, **m}, "max_error_rate is 2; expected a number between 0 and 1"),
         ({"max_error_rate": 0.01, "duration": "soon", **m}, "expected a duration"),
         ({"max_error_rate": 0.01, "colour": 1, **m}, "unknown key"),
-        ({"max_error_rate": 0.01, "stable_metrics": "file:///etc/passwd", "canary_metrics": m["canary_metrics"]},
-         "expected the http"),
+        (
+            {"max_error_rate": 0.01, "stable_metrics": "file:///etc/passwd", "canary_metrics": m["canary_metrics"]},
+            "expected the http",
+        ),
         ({"max_error_rate": 0.01, "stable_metrics": m["stable_metrics"]}, "only one of stable_metrics"),
     ]
     for analysis, message in cases:
@@ -169,17 +181,22 @@ def test_the_statistics_of_the_analysis():
     # Newcombe (1998), Statistics in Medicine 17:873-890, table II: 56/70-48/80, 9/10-3/10, 5/56-0/29
     lo, hi = wilson(56, 70)
     assert (round(lo, 4), round(hi, 4)) == (0.6918, 0.8770)
-    for (k1, n1, k2, n2), published in (((56, 70, 48, 80), (0.0524, 0.3339)), ((9, 10, 3, 10), (0.1705, 0.8090)),
-                                        ((5, 56, 0, 29), (-0.0381, 0.1926))):
+    for (k1, n1, k2, n2), published in (
+        ((56, 70, 48, 80), (0.0524, 0.3339)),
+        ((9, 10, 3, 10), (0.1705, 0.8090)),
+        ((5, 56, 0, 29), (-0.0381, 0.1926)),
+    ):
         _, lo, hi = newcombe(k1, n1, k2, n2)
         assert (round(lo, 4), round(hi, 4)) == published
     # p99 from cumulative buckets: 100 requests, 98 under 10 ms, 2 between 10 and 25 ms
     est, blo, bhi = quantile(0.99, [(0.005, 50), (0.01, 98), (0.025, 100), (math.inf, 100)])
     assert (blo, bhi) == (0.01, 0.025) and est == pytest.approx(0.0175)
     # counters are differenced between scrapes; refusals before the model (401/403/429) do not count
-    text = ('modelops_requests_total{model="m",endpoint="infer",code="200"} %d\n'
-            'modelops_requests_total{model="m",endpoint="infer",code="400"} %d\n'
-            'modelops_requests_total{model="m",endpoint="infer",code="429"} %d\n')
+    text = (
+        'modelops_requests_total{model="m",endpoint="infer",code="200"} %d\n'
+        'modelops_requests_total{model="m",endpoint="infer",code="400"} %d\n'
+        'modelops_requests_total{model="m",endpoint="infer",code="429"} %d\n'
+    )
     w = Window.between(parse_metrics(text % (10, 1, 5)), parse_metrics(text % (110, 11, 50)))
     assert (w.requests, w.errors) == (110, 10)
     checks = analyze(Window(requests=200), w, {"max_error_rate": 0.01, "max_prediction_drift": 0.2})
@@ -191,8 +208,28 @@ def test_the_deploy_command_passes_the_analysis_settings(refs):
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "deploy", refs[1], "--cluster", "fake",
-                          "--canary", "10", "-a", "duration", "10m", "-a", "max_error_rate", "3"],
-                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.cli",
+            "deploy",
+            refs[1],
+            "--cluster",
+            "fake",
+            "--canary",
+            "10",
+            "-a",
+            "duration",
+            "10m",
+            "-a",
+            "max_error_rate",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert res.returncode == 2 and "analysis max_error_rate is 3; expected a number between 0 and 1" in res.stderr
     assert "Traceback" not in res.stderr

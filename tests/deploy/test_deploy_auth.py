@@ -34,8 +34,11 @@ def test_auth_manifests_are_valid_restricted_and_keep_open_probes(version):
     pod = _pod(objs)
     assert restricted_violations(pod) == []
     vol = next(v for v in pod["volumes"] if v["name"] == "auth")
-    assert vol["secret"] == {"secretName": "churn-auth", "defaultMode": 0o440, "items": [{"key": "token",
-                                                                                           "path": "token"}]}
+    assert vol["secret"] == {
+        "secretName": "churn-auth",
+        "defaultMode": 0o440,
+        "items": [{"key": "token", "path": "token"}],
+    }
     c = pod["containers"][0]
     assert {"name": "auth", "mountPath": "/var/run/modelops/auth", "readOnly": True} in c["volumeMounts"]
     assert {"name": "MODELOPS_SERVING_TOKEN_FILE", "value": "/var/run/modelops/auth/token"} in c["env"]
@@ -63,8 +66,7 @@ def test_deploy_applies_the_secret_and_a_rollback_keeps_the_auth(fake_kube, refs
     secret = fake_kube.get("secrets", "churn-auth")
     assert secret is not None
     assert TOKEN not in repr(dep.spec)  # the token stays out of reprs and records
-    dep2 = deploy(refs[1], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120,
-                  auth_secret="churn-auth")
+    dep2 = deploy(refs[1], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, auth_secret="churn-auth")
     assert dep2.state == "deployed", dep2.reason
     back = rollback("churn", cluster="fake", kubeconfig=fake_kube.cfg, timeout=120)
     live = fake_kube.get("deployments", "churn")
@@ -73,10 +75,13 @@ def test_deploy_applies_the_secret_and_a_rollback_keeps_the_auth(fake_kube, refs
     assert any(v.get("secret", {}).get("secretName") == "churn-auth" for v in pod["volumes"])
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    ({"auth_secret": "Not_A_Name"}, "Secret name"),
-    ({"auth_token_file": "/nonexistent/token"}, "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"auth_secret": "Not_A_Name"}, "Secret name"),
+        ({"auth_token_file": "/nonexistent/token"}, "cannot be read"),
+    ],
+)
 def test_bad_auth_arguments_are_one_sentence(refs, kwargs, needle):
     with pytest.raises(ValidationError, match=needle):
         deploy(refs[0], cluster="fake", image=IMAGE, dry_run=True, **kwargs)

@@ -23,8 +23,11 @@ def ip():
 
 
 def test_magic_deploy_dry_run_shows_yaml(ip, refs, fake_kube):
-    res = ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
-                                        f"--profile gpu-t4 --replicas 2 --image {IMAGE} --dry-run -o dep")
+    res = ip.run_line_magic(
+        "modelops",
+        f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
+        f"--profile gpu-t4 --replicas 2 --image {IMAGE} --dry-run -o dep",
+    )
     assert ip.user_ns["dep"] is res and res.state == "dry-run"
     assert "kind: Deployment" in res.to_text() and "nvidia.com/gpu" in res.yaml
     fmt, _ = ip.display_formatter.format(res)
@@ -35,8 +38,9 @@ def test_magic_deploy_dry_run_shows_yaml(ip, refs, fake_kube):
 def test_magic_deploy_status_rollback_undeploy(ip, refs, fake_kube):
     k = f"--cluster fake --kubeconfig {fake_kube.cfg}"
     assert ip.run_line_magic("modelops", f"deploy {refs[0]} {k} --image {IMAGE} --timeout 120").state == "deployed"
-    can = ip.run_line_magic("modelops", f"deploy {refs[1]} {k} --image registry.example/churn:2 --canary 20 "
-                                        f"--timeout 120")
+    can = ip.run_line_magic(
+        "modelops", f"deploy {refs[1]} {k} --image registry.example/churn:2 --canary 20 --timeout 120"
+    )
     assert can.state == "canary"
     assert ip.run_line_magic("modelops", f"promote churn {k} --timeout 120").ref == refs[1]
     st = ip.run_line_magic("modelops", f"status churn {k}")
@@ -56,8 +60,9 @@ def test_magic_lists_profiles_and_clusters(ip, fake_kube):
 
 def test_magic_errors_are_one_line(ip, refs, fake_kube):
     with pytest.raises(UsageError) as info:
-        ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
-                                      f"--profile gpu-t5 --image {IMAGE}")
+        ip.run_line_magic(
+            "modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} --profile gpu-t5 --image {IMAGE}"
+        )
     assert "Unknown profile 'gpu-t5'" in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(UsageError) as info:
         ip.run_line_magic("modelops", f"status nothing --cluster fake --kubeconfig {fake_kube.cfg}")
@@ -126,8 +131,25 @@ def test_deploy_auth_and_capture_flags_render_on_both_faces(ip, refs, fake_kube,
     tokens.write_text("s3cret-token-of-the-faces-test\n")
     tokens.chmod(0o600)
     k = ["--cluster", "fake", "--kubeconfig", fake_kube.cfg, "--image", IMAGE, "--dry-run"]
-    assert main(["deploy", refs[0], *k, "--auth-token-file", str(tokens), "--capture", "true", "--capture-rate",
-                 "0.25", "--capture-size", "2Gi", "--json"]) == 0
+    assert (
+        main(
+            [
+                "deploy",
+                refs[0],
+                *k,
+                "--auth-token-file",
+                str(tokens),
+                "--capture",
+                "true",
+                "--capture-rate",
+                "0.25",
+                "--capture-size",
+                "2Gi",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     kinds = [m["kind"] for m in out["manifests"]]
     assert "Secret" in kinds and "PersistentVolumeClaim" in kinds
@@ -138,11 +160,17 @@ def test_deploy_auth_and_capture_flags_render_on_both_faces(ip, refs, fake_kube,
     env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])}
     assert "--token-file" in args or any("TOKEN_FILE" in n for n in env)
     assert "0.25" in args or "0.25" in env.values()
-    res = ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
-                                        f"--image {IMAGE} --auth-secret churn-tokens --dry-run")
+    res = ip.run_line_magic(
+        "modelops",
+        f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
+        f"--image {IMAGE} --auth-secret churn-tokens --dry-run",
+    )
     assert "churn-tokens" in res.yaml and "kind: Secret" not in res.yaml  # an existing Secret is only mounted
     with pytest.raises(UsageError, match="capture_rate|capture rate"):
-        ip.run_line_magic("modelops", f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
-                                      f"--image {IMAGE} --capture true --capture-rate 0 --dry-run")
+        ip.run_line_magic(
+            "modelops",
+            f"deploy {refs[0]} --cluster fake --kubeconfig {fake_kube.cfg} "
+            f"--image {IMAGE} --capture true --capture-rate 0 --dry-run",
+        )
     assert main(["deploy", refs[0], *k, "--capture", "ftp://host/x"]) == 2
     assert "ftp://" in capsys.readouterr().err

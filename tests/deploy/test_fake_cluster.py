@@ -29,8 +29,14 @@ def d(ref, fk, **kw):
 def test_deploy_applies_every_object_and_waits_for_real_readiness(fake_kube, refs):
     dep = d(refs[0], fake_kube, replicas=3)
     assert dep.state == "deployed" and dep.revision == 1, dep.reason
-    for plural in ("deployments", "services", "horizontalpodautoscalers", "poddisruptionbudgets",
-                   "networkpolicies", "serviceaccounts"):
+    for plural in (
+        "deployments",
+        "services",
+        "horizontalpodautoscalers",
+        "poddisruptionbudgets",
+        "networkpolicies",
+        "serviceaccounts",
+    ):
         assert fake_kube.get(plural, "churn") is not None, plural
     live = fake_kube.get("deployments", "churn")
     assert live["status"]["availableReplicas"] == 3 and live["status"]["observedGeneration"] == 1
@@ -101,8 +107,10 @@ def test_canary_then_promote(fake_kube, refs):
     assert [(r["track"], r["running"]) for r in deployments()] == [("stable", refs[1])]
     assert done.state == "deployed" and done.ref == refs[1]
     assert fake_kube.get("deployments", "churn-canary") is None
-    assert fake_kube.get("deployments", "churn")["spec"]["template"]["spec"]["containers"][0]["image"] == \
-        "registry.example/churn:2"
+    assert (
+        fake_kube.get("deployments", "churn")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "registry.example/churn:2"
+    )
 
 
 def test_canary_then_rollback_removes_only_the_canary(fake_kube, refs):
@@ -258,9 +266,18 @@ def test_conflicting_field_managers(fake_kube, refs):
     apps = client.AppsV1Api(api)
     # another tool takes ownership of a field we set, with its own server-side apply
     apps.patch_namespaced_deployment(
-        "churn", "default", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "churn"},
-                             "spec": {"revisionHistoryLimit": 3}},
-        field_manager="ops-team", force=True, _content_type="application/apply-patch+yaml")
+        "churn",
+        "default",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "churn"},
+            "spec": {"revisionHistoryLimit": 3},
+        },
+        field_manager="ops-team",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
     with pytest.raises(ConflictError) as info:
         d(refs[1], fake_kube, image="registry.example/churn:2")
     text = one_sentence(info)
@@ -271,9 +288,13 @@ def test_conflicting_field_managers(fake_kube, refs):
 
 
 def test_bad_arguments(fake_kube, refs):
-    for kw, msg in [({"canary": 0}, "canary is 0"), ({"replicas": -1}, "replicas is -1"),
-                    ({"mode": "knative"}, "mode is 'knative'"), ({"timeout": 0}, "timeout is 0"),
-                    ({"name": "Churn_Model"}, "not a DNS-1123 label")]:
+    for kw, msg in [
+        ({"canary": 0}, "canary is 0"),
+        ({"replicas": -1}, "replicas is -1"),
+        ({"mode": "knative"}, "mode is 'knative'"),
+        ({"timeout": 0}, "timeout is 0"),
+        ({"name": "Churn_Model"}, "not a DNS-1123 label"),
+    ]:
         with pytest.raises(ValidationError, match=msg):
             d(refs[0], fake_kube, **kw)
     with pytest.raises(ValidationError, match="no stable deployment"):
@@ -298,10 +319,19 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
         core.create_namespaced_config_map("default", {"metadata": {"name": "c"}})
     assert info.value.status == 409 and "already exists" in info.value.body
     with pytest.raises(ApiException) as info:
-        client.AppsV1Api(api).create_namespaced_deployment("default", {
-            "metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
-                                                "template": {"metadata": {"labels": {"a": "c"}},
-                                                             "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+        client.AppsV1Api(api).create_namespaced_deployment(
+            "default",
+            {
+                "metadata": {"name": "x"},
+                "spec": {
+                    "selector": {"matchLabels": {"a": "b"}},
+                    "template": {
+                        "metadata": {"labels": {"a": "c"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]},
+                    },
+                },
+            },
+        )
     assert info.value.status == 422 and "does not match" in info.value.body
     # the official OpenAPI schema of Kubernetes 1.32 checks what is written (raw bodies: the typed
     # client would refuse these before sending), and our translation words the 422 and the 400
@@ -310,13 +340,22 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
 
     with Kube(get_cluster("fake", kubeconfig=fake_kube.cfg)) as kube:
         with pytest.raises(ValidationError) as info:
-            kube.request("POST", "Service", namespace="default",
-                         body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": "eighty"}]}})
+            kube.request(
+                "POST",
+                "Service",
+                namespace="default",
+                body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": "eighty"}]}},
+            )
         assert "Cluster 'fake' rejected Service objects" in str(info.value)
         assert "spec.ports.0.port" in str(info.value) and "'eighty' is not of type 'integer'" in str(info.value)
         with pytest.raises(ValidationError) as info:
-            kube.request("POST", "Service", namespace="default", query=[("fieldValidation", "Strict")],
-                         body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}], "bogus": 1}})
+            kube.request(
+                "POST",
+                "Service",
+                namespace="default",
+                query=[("fieldValidation", "Strict")],
+                body={"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}], "bogus": 1}},
+            )
         assert 'strict decoding error: unknown field "spec.bogus"' in str(info.value)
     # a chunked watch from a resourceVersion sees the change made after it
     rv = core.list_namespaced_config_map("default").metadata.resource_version
@@ -327,8 +366,7 @@ def test_the_fake_speaks_kubernetes_to_the_official_client(fake_kube):
 
     threading.Thread(target=later).start()
     events = []
-    for ev in watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv,
-                                   timeout_seconds=10):
+    for ev in watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=10):
         events.append((ev["type"], sorted(ev["object"].data)))
         break
     assert events == [("MODIFIED", ["a", "b", "c"])]
@@ -344,24 +382,37 @@ def test_the_fake_applies_json_merge_and_strategic_patches(fake_kube):
 
     api = config.new_client_from_config(config_file=fake_kube.cfg, context="fake")
     core = client.CoreV1Api(api)
-    core.create_namespaced_config_map("default", {"metadata": {"name": "p", "labels": {"a": "1"}},
-                                                  "data": {"x": "1", "y": "2"}})
-    core.patch_namespaced_config_map("p", "default", [{"op": "replace", "path": "/data/x", "value": "9"},
-                                                      {"op": "add", "path": "/metadata/labels/b", "value": "2"}])
-    core.patch_namespaced_config_map("p", "default", {"data": {"y": None, "z": "3"}},
-                                     _content_type="application/merge-patch+json")
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "p", "labels": {"a": "1"}}, "data": {"x": "1", "y": "2"}}
+    )
+    core.patch_namespaced_config_map(
+        "p",
+        "default",
+        [{"op": "replace", "path": "/data/x", "value": "9"}, {"op": "add", "path": "/metadata/labels/b", "value": "2"}],
+    )
+    core.patch_namespaced_config_map(
+        "p", "default", {"data": {"y": None, "z": "3"}}, _content_type="application/merge-patch+json"
+    )
     cm = core.read_namespaced_config_map("p", "default")
     assert cm.data == {"x": "9", "z": "3"} and cm.metadata.labels == {"a": "1", "b": "2"}
     apps = client.AppsV1Api(api)
-    apps.create_namespaced_deployment("default", {
-        "metadata": {"name": "s"},
-        "spec": {"selector": {"matchLabels": {"a": "b"}},
-                 "template": {"metadata": {"labels": {"a": "b"}},
-                              "spec": {"containers": [{"name": "one", "image": "i:1"},
-                                                      {"name": "two", "image": "j:1"}]}}}})
+    apps.create_namespaced_deployment(
+        "default",
+        {
+            "metadata": {"name": "s"},
+            "spec": {
+                "selector": {"matchLabels": {"a": "b"}},
+                "template": {
+                    "metadata": {"labels": {"a": "b"}},
+                    "spec": {"containers": [{"name": "one", "image": "i:1"}, {"name": "two", "image": "j:1"}]},
+                },
+            },
+        },
+    )
     # strategic merge: containers merge by name (a JSON merge patch would replace the whole list)
-    apps.patch_namespaced_deployment("s", "default", {"spec": {"template": {"spec": {
-        "containers": [{"name": "two", "image": "j:2"}]}}}})
+    apps.patch_namespaced_deployment(
+        "s", "default", {"spec": {"template": {"spec": {"containers": [{"name": "two", "image": "j:2"}]}}}}
+    )
     got = apps.read_namespaced_deployment("s", "default").spec.template.spec.containers
     assert [(c.name, c.image) for c in got] == [("one", "i:1"), ("two", "j:2")]
     assert apps.read_namespaced_deployment("s", "default").metadata.generation == 2
@@ -374,8 +425,9 @@ def test_a_release_keeps_the_replica_count_the_autoscaler_chose(fake_kube, refs)
     d(refs[0], fake_kube)  # cpu-small: 2 replicas, the HPA may scale to 5
     api = config.new_client_from_config(config_file=fake_kube.cfg, context="fake")
     # what the HPA controller does: an update of spec.replicas under its own field manager
-    client.AppsV1Api(api).patch_namespaced_deployment("churn", "default", {"spec": {"replicas": 4}},
-                                                      field_manager="kube-controller-manager")
+    client.AppsV1Api(api).patch_namespaced_deployment(
+        "churn", "default", {"spec": {"replicas": 4}}, field_manager="kube-controller-manager"
+    )
     api.close()
     dep = d(refs[1], fake_kube, image="registry.example/churn:2")
     assert dep.state == "deployed" and dep.replicas == 4, dep.reason
@@ -388,10 +440,10 @@ def test_a_release_keeps_the_replica_count_the_autoscaler_chose(fake_kube, refs)
 
 def test_in_cluster_service_account(tmp_path, refs, monkeypatch):
     """A notebook in a pod deploys to its own cluster through the pod's service account (token + CA)."""
-    from realparts import need_tool
-    from k8s_fake import FakeKube
-
     import importlib
+
+    from k8s_fake import FakeKube
+    from realparts import need_tool
 
     clusters_mod = importlib.import_module("jupyter_modelops.deployment.clusters")
 
@@ -422,8 +474,9 @@ def test_wrong_credentials(fake_kube, refs, tmp_path):
 
 def test_an_untrusted_tls_certificate(tmp_path, refs):
     import yaml
-    from realparts import need_tool
+
     from k8s_fake import FakeKube
+    from realparts import need_tool
 
     need_tool("openssl", "the fake API server makes its TLS certificate with it")
     with FakeKube(tls=True) as fk:

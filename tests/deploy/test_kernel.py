@@ -10,10 +10,13 @@ def test_the_deploy_form_renders_as_a_widget_in_a_real_kernel(tmp_path, refs):
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_modelops"),
-                nbformat.v4.new_code_cell("%modelops deploy -o form"),
-                nbformat.v4.new_code_cell("print(sorted(form.widgets['model'].options), "
-                                          "'gpu-t4' in form.widgets['profile'].options)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_modelops"),
+        nbformat.v4.new_code_cell("%modelops deploy -o form"),
+        nbformat.v4.new_code_cell(
+            "print(sorted(form.widgets['model'].options), 'gpu-t4' in form.widgets['profile'].options)"
+        ),
+    ]
     env_home = os.environ["MODELOPS_HOME"]  # the kernel inherits the test's MODELOPS_HOME (two versions)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[1].outputs

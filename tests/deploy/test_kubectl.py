@@ -14,7 +14,6 @@ import pytest
 
 from jupyter_modelops.deployment import get_profile, render, status, to_yaml
 from jupyter_modelops.deployment.manifests import DeploySpec
-
 from realparts import need_tool
 
 
@@ -28,8 +27,9 @@ def kubectl(tmp_path):
         cfg = str(fk.kubeconfig(tmp_path / "kubeconfig"))
 
         def run(*args, check=True):
-            out = subprocess.run([exe, "--kubeconfig", cfg, "--request-timeout=30s", *args], capture_output=True,
-                                 text=True, timeout=120)
+            out = subprocess.run(
+                [exe, "--kubeconfig", cfg, "--request-timeout=30s", *args], capture_output=True, text=True, timeout=120
+            )
             if check:
                 assert out.returncode == 0, out.stderr
             return out
@@ -39,8 +39,16 @@ def kubectl(tmp_path):
 
 
 def manifests(tmp_path, image="registry.example/churn:1"):
-    spec = DeploySpec(name="churn", namespace="default", model="churn", version="1", ref="churn:1", image=image,
-                      profile=get_profile("cpu-small"), replicas=2)
+    spec = DeploySpec(
+        name="churn",
+        namespace="default",
+        model="churn",
+        version="1",
+        ref="churn:1",
+        image=image,
+        profile=get_profile("cpu-small"),
+        replicas=2,
+    )
     path = tmp_path / "churn.yaml"
     path.write_text(to_yaml(render(spec)))
     return path
@@ -66,13 +74,25 @@ def test_kubectl_server_side_apply_rollout_status_and_undo(kubectl, tmp_path):
 def test_kubectl_meets_a_field_manager_conflict(kubectl, tmp_path):
     kubectl("apply", "--server-side", "--field-manager=ci", "-f", str(manifests(tmp_path)))
     kubectl("set", "image", "deployment/churn", "model-server=registry.example/hotfix:1")
-    out = kubectl("apply", "--server-side", "--field-manager=ci", "-f",
-                  str(manifests(tmp_path, "registry.example/churn:2")), check=False)
+    out = kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=ci",
+        "-f",
+        str(manifests(tmp_path, "registry.example/churn:2")),
+        check=False,
+    )
     assert out.returncode != 0
     assert "Apply failed with 1 conflict" in out.stderr
     assert '"kubectl-set" using apps/v1: .spec.template.spec.containers[name="model-server"].image' in out.stderr
-    kubectl("apply", "--server-side", "--field-manager=ci", "--force-conflicts", "-f",
-            str(manifests(tmp_path, "registry.example/churn:2")))
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=ci",
+        "--force-conflicts",
+        "-f",
+        str(manifests(tmp_path, "registry.example/churn:2")),
+    )
     dep = kubectl.fake.get("deployments", "churn")
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/churn:2"
 

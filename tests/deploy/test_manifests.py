@@ -20,8 +20,17 @@ BUILTINS = ["cpu-small", "cpu-large", "gpu-t4", "gpu-a10g", "gpu-a100", "gpu-h10
 
 
 def spec(profile="cpu-small", **kw):
-    base = dict(name="churn", namespace="ml", model="churn", version="3", ref="churn:3", image=IMAGE,
-                digest="sha256:" + "a" * 64, profile=get_profile(profile), replicas=2)
+    base = dict(
+        name="churn",
+        namespace="ml",
+        model="churn",
+        version="3",
+        ref="churn:3",
+        image=IMAGE,
+        digest="sha256:" + "a" * 64,
+        profile=get_profile(profile),
+        replicas=2,
+    )
     base.update(kw)
     return DeploySpec(**base)
 
@@ -43,8 +52,14 @@ def kv_validate(doc, version):
 def test_every_plain_manifest_is_valid_for_three_minor_versions(version):
     objs = list(all_plain_objects())
     kinds = {o["kind"] for o in objs}
-    assert kinds == {"ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-                     "NetworkPolicy"}
+    assert kinds == {
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
     for obj in objs:
         kv_validate(obj, version)
 
@@ -96,8 +111,16 @@ def restricted_violations(pod_spec: dict) -> list[str]:
     if pod_spec.get("hostNetwork") or pod_spec.get("hostPID") or pod_spec.get("hostIPC"):
         bad.append("host namespaces")
     for v in pod_spec.get("volumes") or []:
-        allowed = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                   "projected", "secret"}
+        allowed = {
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "persistentVolumeClaim",
+            "projected",
+            "secret",
+        }
         if not set(v) - {"name"} <= allowed:
             bad.append(f"volume type {set(v) - {'name'}}")
     if (pod_sc.get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
@@ -147,8 +170,13 @@ def crd_to_jsonschema(node):
         return node
     out = {}
     for k, v in node.items():
-        if k in ("x-kubernetes-validations", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
-                 "x-kubernetes-map-type", "x-kubernetes-embedded-resource"):
+        if k in (
+            "x-kubernetes-validations",
+            "x-kubernetes-list-type",
+            "x-kubernetes-list-map-keys",
+            "x-kubernetes-map-type",
+            "x-kubernetes-embedded-resource",
+        ):
             continue  # CEL rules and list semantics cannot be checked by JSON Schema
         if k in ("properties", "patternProperties", "definitions"):
             out[k] = {name: crd_to_jsonschema(s) for name, s in v.items()}
@@ -163,8 +191,11 @@ def crd_to_jsonschema(node):
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else out["type"] + ["null"]
-    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields") \
-            and "additionalProperties" not in node:
+    if (
+        "properties" in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in node
+    ):
         out["additionalProperties"] = False
     return out
 
@@ -249,11 +280,27 @@ def test_builtin_profiles_and_table():
 
 def test_user_profiles_from_home_and_working_directory(modelops_home, tmp_path, monkeypatch):
     modelops_home.mkdir(parents=True, exist_ok=True)
-    (modelops_home / "profiles.yaml").write_text(yaml.safe_dump({"profiles": {
-        "gpu-l4": {"base": "gpu-t4", "description": "One NVIDIA L4", "node_selector": {"pool": "l4"},
-                   "runtime": {"provider": "TensorRT", "threads": 2, "batch_size": 8, "fp16": True},
-                   "autoscaling": {"min_replicas": 1, "max_replicas": 3, "target_cpu_utilization": 60,
-                                   "metric": "modelops_inflight_requests", "target_average_value": "8"}}}}))
+    (modelops_home / "profiles.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "profiles": {
+                    "gpu-l4": {
+                        "base": "gpu-t4",
+                        "description": "One NVIDIA L4",
+                        "node_selector": {"pool": "l4"},
+                        "runtime": {"provider": "TensorRT", "threads": 2, "batch_size": 8, "fp16": True},
+                        "autoscaling": {
+                            "min_replicas": 1,
+                            "max_replicas": 3,
+                            "target_cpu_utilization": 60,
+                            "metric": "modelops_inflight_requests",
+                            "target_average_value": "8",
+                        },
+                    }
+                }
+            }
+        )
+    )
     work = tmp_path / "work"
     work.mkdir()
     (work / "modelops-profiles.yaml").write_text(yaml.safe_dump({"profiles": {"cpu-small": {"replicas": 4}}}))
@@ -270,14 +317,17 @@ def test_user_profiles_from_home_and_working_directory(modelops_home, tmp_path, 
             kv_validate(o, v)
 
 
-@pytest.mark.parametrize("profile, message", [
-    ({"gpu": 1}, "unknown key 'gpu'"),
-    ({"requests": {"nvidia/gpu": 1}}, "unknown resource 'nvidia/gpu'"),
-    ({"requests": {"cpu": "two"}}, "not a Kubernetes quantity"),
-    ({"runtime": {"provider": "ROCm"}}, "runtime.provider is 'ROCm'"),
-    ({"autoscaling": {"min_replicas": 3, "max_replicas": 2}}, "min_replicas <= max_replicas"),
-    ({"base": "gpu-x"}, "unknown profile 'gpu-x'"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        ({"gpu": 1}, "unknown key 'gpu'"),
+        ({"requests": {"nvidia/gpu": 1}}, "unknown resource 'nvidia/gpu'"),
+        ({"requests": {"cpu": "two"}}, "not a Kubernetes quantity"),
+        ({"runtime": {"provider": "ROCm"}}, "runtime.provider is 'ROCm'"),
+        ({"autoscaling": {"min_replicas": 3, "max_replicas": 2}}, "min_replicas <= max_replicas"),
+        ({"base": "gpu-x"}, "unknown profile 'gpu-x'"),
+    ],
+)
 def test_bad_user_profiles_are_one_sentence(modelops_home, profile, message):
     modelops_home.mkdir(parents=True, exist_ok=True)
     (modelops_home / "profiles.yaml").write_text(yaml.safe_dump({"profiles": {"mine": profile}}))
@@ -296,13 +346,24 @@ def test_unknown_profile_lists_the_known_ones():
 # -- clusters ---------------------------------------------------------------------------------------------
 def test_clusters_are_kubeconfig_contexts(tmp_path, monkeypatch):
     cfg = tmp_path / "config"
-    cfg.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
-        "clusters": [{"name": "p", "cluster": {"server": "https://10.0.0.1"}},
-                     {"name": "d", "cluster": {"server": "https://10.0.0.2"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "prod", "context": {"cluster": "p", "user": "u", "namespace": "ml"}},
-                     {"name": "dr", "context": {"cluster": "d", "user": "u"}}]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "prod",
+                "clusters": [
+                    {"name": "p", "cluster": {"server": "https://10.0.0.1"}},
+                    {"name": "d", "cluster": {"server": "https://10.0.0.2"}},
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": "prod", "context": {"cluster": "p", "user": "u", "namespace": "ml"}},
+                    {"name": "dr", "context": {"cluster": "d", "user": "u"}},
+                ],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", str(cfg))
     cl = clusters()
     assert cl.names == ["prod", "dr"]

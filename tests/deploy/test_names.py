@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_modelops.deployment import deploy, get_profile, render, rollback, undeploy
-from jupyter_modelops.deployment.manifests import (NAME_LIMITS, DeploySpec, canary_name, check_object_name,
-                                                   object_name)
+from jupyter_modelops.deployment.manifests import NAME_LIMITS, DeploySpec, canary_name, check_object_name, object_name
 from jupyter_modelops.exceptions import ValidationError
 
 from .conftest import IMAGE
@@ -15,8 +14,17 @@ K8S_VERSIONS = ["1.30", "1.33", "1.36"]
 
 
 def spec(name, **kw):
-    base = dict(name=name, namespace="ml", model=name, version="3", ref=f"{name}:3", image=IMAGE,
-                digest="sha256:" + "a" * 64, profile=get_profile("gpu-t4"), replicas=2)
+    base = dict(
+        name=name,
+        namespace="ml",
+        model=name,
+        version="3",
+        ref=f"{name}:3",
+        image=IMAGE,
+        digest="sha256:" + "a" * 64,
+        profile=get_profile("gpu-t4"),
+        replicas=2,
+    )
     base.update(kw)
     return DeploySpec(**base)
 
@@ -29,8 +37,14 @@ def test_every_derived_name_of_a_long_model_is_a_valid_label(length):
     name = object_name(model)
     assert len(name) <= 63
     objs = render(spec(name)) + render(spec(name, canary=10, canary_replicas=1))
-    assert {o["kind"] for o in objs} == {"ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler",
-                                         "PodDisruptionBudget", "NetworkPolicy"}
+    assert {o["kind"] for o in objs} == {
+        "ServiceAccount",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
     for obj in objs:
         meta = obj["metadata"]
         assert check_object_name(obj["kind"], meta["name"]) and len(meta["name"]) <= 63, (obj["kind"], meta["name"])
@@ -45,8 +59,10 @@ def test_every_derived_name_of_a_long_model_is_a_valid_label(length):
 
 
 def test_long_names_are_cut_with_a_hash_so_they_do_not_collide():
-    a, b = "fraud-detection-model-for-the-european-retail-banking-unit-v1", \
-        "fraud-detection-model-for-the-european-retail-banking-unit-v2"
+    a, b = (
+        "fraud-detection-model-for-the-european-retail-banking-unit-v1",
+        "fraud-detection-model-for-the-european-retail-banking-unit-v2",
+    )
     assert len(a) == 61 and object_name(a) == a and object_name(b) == b
     assert canary_name(a) != canary_name(b)
     assert len(canary_name(a)) == len(canary_name(b)) == 63
@@ -94,11 +110,25 @@ def test_the_fake_refuses_names_the_api_server_refuses(fake_kube):
     from jupyter_modelops.deployment.clusters import get_cluster
     from jupyter_modelops.deployment.kube import Kube
 
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s" * 64, "namespace": "default"},
-           "spec": {"ports": [{"port": 80}]}}
-    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c" * 53, "namespace": "default"},
-            "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": {"spec": {
-                "restartPolicy": "Never", "containers": [{"name": "x", "image": "busybox"}]}}}}}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s" * 64, "namespace": "default"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "c" * 53, "namespace": "default"},
+        "spec": {
+            "schedule": "@daily",
+            "jobTemplate": {
+                "spec": {
+                    "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "x", "image": "busybox"}]}}
+                }
+            },
+        },
+    }
     with Kube(get_cluster("fake", kubeconfig=fake_kube.cfg)) as kube:
         with pytest.raises(ValidationError, match="must be no more than 63 characters"):
             kube.apply(svc)

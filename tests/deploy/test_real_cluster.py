@@ -22,8 +22,9 @@ pytestmark = pytest.mark.real_cluster
 KUBECONFIG = os.environ.get("MODELOPS_TEST_KUBECONFIG")
 IMAGE = os.environ.get("MODELOPS_TEST_IMAGE")
 if not KUBECONFIG or not IMAGE:
-    pytest.skip("no real cluster configured (set MODELOPS_TEST_KUBECONFIG and MODELOPS_TEST_IMAGE)",
-                allow_module_level=True)
+    pytest.skip(
+        "no real cluster configured (set MODELOPS_TEST_KUBECONFIG and MODELOPS_TEST_IMAGE)", allow_module_level=True
+    )
 
 
 @pytest.fixture
@@ -34,8 +35,7 @@ def cluster():
     api = config.new_client_from_config(config_file=KUBECONFIG, context=name)
     core = client.CoreV1Api(api)
     ns = f"modelops-test-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": ns, "labels": {
-        "pod-security.kubernetes.io/enforce": "restricted"}}})
+    core.create_namespace({"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}})
     try:
         yield name, ns
     finally:
@@ -62,8 +62,14 @@ def test_deploy_under_restricted_pod_security_then_undeploy(cluster, refs):
 def test_a_missing_image_is_rolled_back(cluster, refs):
     name, ns = cluster
     deploy(refs[0], cluster=name, namespace=ns, kubeconfig=KUBECONFIG, image=IMAGE, timeout=300)
-    bad = deploy(refs[1], cluster=name, namespace=ns, kubeconfig=KUBECONFIG,
-                 image="registry.invalid/modelops/none:1", timeout=300)
+    bad = deploy(
+        refs[1],
+        cluster=name,
+        namespace=ns,
+        kubeconfig=KUBECONFIG,
+        image="registry.invalid/modelops/none:1",
+        timeout=300,
+    )
     assert bad.state == "rolled-back" and "cannot pull its image" in bad.reason, bad.reason
     assert status("churn", cluster=name, namespace=ns, kubeconfig=KUBECONFIG).ref == refs[0]
 

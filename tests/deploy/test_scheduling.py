@@ -21,8 +21,12 @@ def d(ref, fk, **kw):
 
 def t4_nodes(fk, n=2, gpus=1):
     for i in range(n):
-        fk.add_node(f"t4-{i}", labels={"nvidia.com/gpu.product": "Tesla-T4"}, taints=[GPU_TAINT],
-                    allocatable={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": gpus})
+        fk.add_node(
+            f"t4-{i}",
+            labels={"nvidia.com/gpu.product": "Tesla-T4"},
+            taints=[GPU_TAINT],
+            allocatable={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": gpus},
+        )
 
 
 def failed_scheduling(fk):
@@ -48,9 +52,11 @@ def test_a_gpu_profile_no_node_offers_is_rolled_back_naming_its_selector(fake_ku
     events = failed_scheduling(fake_kube)
     assert events and events[0]["type"] == "Warning" and events[0]["reportingComponent"] == "default-scheduler"
     assert events[0]["involvedObject"]["kind"] == "Pod"
-    assert events[0]["message"] == ("0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. "
-                                    "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
-                                    "scheduling.")
+    assert events[0]["message"] == (
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. "
+        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
+        "scheduling."
+    )
 
 
 def test_the_pod_condition_is_the_schedulers_and_status_reports_it(fake_kube, refs):
@@ -75,12 +81,14 @@ def test_a_first_deploy_short_of_gpus_fails_naming_the_resource(fake_kube, refs)
     t4_nodes(fake_kube, n=1)
     dep = d(refs[0], fake_kube, profile="gpu-t4", replicas=2)
     assert dep.state == "failed", dep.reason
-    assert ("no node has enough free nvidia.com/gpu (the pod requests nvidia.com/gpu=1) for profile gpu-t4"
-            in dep.reason), dep.reason
+    assert (
+        "no node has enough free nvidia.com/gpu (the pod requests nvidia.com/gpu=1) for profile gpu-t4" in dep.reason
+    ), dep.reason
     assert "0/1 nodes are available: 1 Insufficient nvidia.com/gpu" in dep.reason
     assert "no earlier revision" in dep.reason
     assert failed_scheduling(fake_kube)[0]["message"].endswith(
-        "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.")
+        "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    )
 
 
 def test_a_canary_short_of_cpu_is_removed(fake_kube, refs):
@@ -91,8 +99,9 @@ def test_a_canary_short_of_cpu_is_removed(fake_kube, refs):
     can = d(refs[1], fake_kube, canary=20, profile="cpu-large")  # 4 cpu, 8Gi
     assert can.state == "rolled-back", can.reason
     assert "the canary failed (pod churn-canary-" in can.reason
-    assert "no node has enough free cpu, memory (the pod requests cpu=4, memory=8Gi) for profile cpu-large" \
-        in can.reason, can.reason
+    assert (
+        "no node has enough free cpu, memory (the pod requests cpu=4, memory=8Gi) for profile cpu-large" in can.reason
+    ), can.reason
     assert fake_kube.get("deployments", "churn-canary") is None
 
 
@@ -100,14 +109,19 @@ def test_tainted_nodes_are_named(fake_kube, refs):
     t4_nodes(fake_kube)
     dep = d(refs[0], fake_kube, profile="cpu-small")  # no GPU toleration
     assert dep.state == "failed"
-    assert "the nodes carry taints it does not tolerate ({nvidia.com/gpu: present}) for profile cpu-small" \
-        in dep.reason, dep.reason
+    assert (
+        "the nodes carry taints it does not tolerate ({nvidia.com/gpu: present}) for profile cpu-small" in dep.reason
+    ), dep.reason
 
 
 def test_a_pod_a_cluster_autoscaler_adds_a_node_for_is_waited_for(fake_kube, refs):
     t4_nodes(fake_kube)
-    fake_kube.autoscaler("a100-pool", labels={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}, taints=[GPU_TAINT],
-                         allocatable={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": 1})
+    fake_kube.autoscaler(
+        "a100-pool",
+        labels={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+        taints=[GPU_TAINT],
+        allocatable={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": 1},
+    )
     dep = d(refs[0], fake_kube, profile="gpu-a100")
     assert dep.state == "deployed", dep.reason
     assert [p["spec"]["nodeName"] for p in fake_kube.list("pods")] == ["a100-pool-0"]
@@ -118,8 +132,13 @@ def test_a_pod_a_cluster_autoscaler_adds_a_node_for_is_waited_for(fake_kube, ref
 
 def test_a_pod_no_node_group_fits_fails_at_once(fake_kube, refs):
     t4_nodes(fake_kube)
-    fake_kube.autoscaler("t4-pool", labels={"nvidia.com/gpu.product": "Tesla-T4"}, taints=[GPU_TAINT],
-                         allocatable={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": 1}, max_nodes=3)
+    fake_kube.autoscaler(
+        "t4-pool",
+        labels={"nvidia.com/gpu.product": "Tesla-T4"},
+        taints=[GPU_TAINT],
+        allocatable={"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": 1},
+        max_nodes=3,
+    )
     dep = d(refs[0], fake_kube, profile="gpu-a100")
     assert dep.state == "failed" and f"no node matches {A100} for profile gpu-a100" in dep.reason, dep.reason
     scale = [e for e in fake_kube.list("events") if e["reason"] == "NotTriggerScaleUp"]
@@ -134,8 +153,10 @@ def test_a_kserve_predictor_that_fits_on_no_node_is_rolled_back(fake_kube, refs)
     assert first.state == "deployed", first.reason
     dep = d(refs[1], fake_kube, profile="gpu-a100", mode="kserve")
     assert dep.state == "rolled-back", dep.reason
-    assert f"the InferenceService is not ready: pod churn-predictor-00002-0 cannot be scheduled: no node matches " \
-           f"{A100} for profile gpu-a100" in dep.reason, dep.reason
+    assert (
+        f"the InferenceService is not ready: pod churn-predictor-00002-0 cannot be scheduled: no node matches "
+        f"{A100} for profile gpu-a100" in dep.reason
+    ), dep.reason
     live = fake_kube.get("inferenceservices", "churn")
     assert live["metadata"]["annotations"]["modelops.jupyter.org/profile"] == "gpu-t4"
 
@@ -143,9 +164,13 @@ def test_a_kserve_predictor_that_fits_on_no_node_is_rolled_back(fake_kube, refs)
 def test_waiting_for_a_node_that_never_comes_ends_at_the_timeout_with_a_true_message(fake_kube, refs):
     t4_nodes(fake_kube)
     assert d(refs[0], fake_kube, profile="gpu-t4").state == "deployed"
-    fake_kube.autoscaler("a100-pool", labels={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
-                         taints=[GPU_TAINT], allocatable={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": 1},
-                         delay=3600)
+    fake_kube.autoscaler(
+        "a100-pool",
+        labels={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+        taints=[GPU_TAINT],
+        allocatable={"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": 1},
+        delay=3600,
+    )
     dep = d(refs[1], fake_kube, profile="gpu-a100", timeout=3)
     assert dep.state == "rolled-back", dep.reason
     assert "did not finish within 3 s (0 of 1 updated replicas available)" in dep.reason, dep.reason

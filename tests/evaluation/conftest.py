@@ -21,8 +21,7 @@ def multiclass_data():
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
 
-    X, y = make_classification(n_samples=1200, n_features=10, n_informative=6, n_classes=4, flip_y=0.1,
-                               random_state=2)
+    X, y = make_classification(n_samples=1200, n_features=10, n_informative=6, n_classes=4, flip_y=0.1, random_state=2)
     model = LogisticRegression(max_iter=1000).fit(X[:600], y[:600])
     return model, X[600:], y[600:]
 

@@ -130,19 +130,22 @@ def test_wrong_columns_dataframe(binary_data):
         mo.evaluate(model, df.rename(columns={"f0": "zzz"}), y)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"ci": 1.5}, r"ci must be in \(0.0, 1.0\); got 1.5"),
-    ({"ci": "high"}, "ci must be a number"),
-    ({"n_boot": -1}, "n_boot must be an integer >= 0; got -1"),
-    ({"n_boot": 5}, "n_boot must be 0"),
-    ({"n_boot": 2.5}, "n_boot must be an integer"),
-    ({"threshold": 0}, r"threshold must be in \(0.0, 1.0\); got 0.0"),
-    ({"task": "clasification"}, "task must be one of .* Did you mean: classification"),
-    ({"sample_weight": [1, 2]}, "sample_weight has 2 rows but y has 4"),
-    ({"sample_weight": [1, -1, 1, 1]}, "sample_weight contains negative values"),
-    ({"random_state": "x"}, "random_state must be an integer"),
-    ({"pos_label": 5}, "pos_label 5 is not one of the classes 0, 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"ci": 1.5}, r"ci must be in \(0.0, 1.0\); got 1.5"),
+        ({"ci": "high"}, "ci must be a number"),
+        ({"n_boot": -1}, "n_boot must be an integer >= 0; got -1"),
+        ({"n_boot": 5}, "n_boot must be 0"),
+        ({"n_boot": 2.5}, "n_boot must be an integer"),
+        ({"threshold": 0}, r"threshold must be in \(0.0, 1.0\); got 0.0"),
+        ({"task": "clasification"}, "task must be one of .* Did you mean: classification"),
+        ({"sample_weight": [1, 2]}, "sample_weight has 2 rows but y has 4"),
+        ({"sample_weight": [1, -1, 1, 1]}, "sample_weight contains negative values"),
+        ({"random_state": "x"}, "random_state must be an integer"),
+        ({"pos_label": 5}, "pos_label 5 is not one of the classes 0, 1"),
+    ],
+)
 def test_bad_options(kwargs, match):
     with pytest.raises(ValidationError, match=match) as e:
         mo.evaluate_predictions([0, 1, 1, 0], y_score=[0.2, 0.7, 0.6, 0.1], **kwargs)

@@ -12,8 +12,9 @@ import pytest
 
 
 def modelops(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +35,20 @@ def files(tmp_path_factory, binary_data):
 
 def test_skops_csv_json_gate_pass(files, binary_data):
     model, X, y = binary_data
-    out = modelops("evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
-                   "--target", "label", "--json", "--n-boot", "200", "--check", "roc_auc>=0.6")
+    out = modelops(
+        "evaluate",
+        "--model",
+        str(files / "model.skops"),
+        "--data",
+        str(files / "test.csv"),
+        "--target",
+        "label",
+        "--json",
+        "--n-boot",
+        "200",
+        "--check",
+        "roc_auc>=0.6",
+    )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     from sklearn.metrics import roc_auc_score
@@ -48,17 +61,40 @@ def test_skops_csv_json_gate_pass(files, binary_data):
 
 def test_parquet_html_and_failed_gate_exit_1(files, tmp_path):
     html = tmp_path / "report.html"
-    out = modelops("evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.parquet"),
-                   "--target", "label", "--n-boot", "200", "--check", "roc_auc>=0.6", "--check", "f1>=0.999",
-                   "--html", str(html))
+    out = modelops(
+        "evaluate",
+        "--model",
+        str(files / "model.skops"),
+        "--data",
+        str(files / "test.parquet"),
+        "--target",
+        "label",
+        "--n-boot",
+        "200",
+        "--check",
+        "roc_auc>=0.6",
+        "--check",
+        "f1>=0.999",
+        "--html",
+        str(html),
+    )
     assert out.returncode == 1, out.stderr
     assert "PASS  roc_auc >= 0.6" in out.stdout and "FAIL  f1 >= 0.999" in out.stdout
     assert str(html) in out.stdout and "data:image/svg+xml;base64," in html.read_text()
 
 
 def test_joblib_needs_trust(files):
-    args = ["evaluate", "--model", str(files / "model.joblib"), "--data", str(files / "test.csv"),
-            "--target", "label", "--n-boot", "0"]
+    args = [
+        "evaluate",
+        "--model",
+        str(files / "model.joblib"),
+        "--data",
+        str(files / "test.csv"),
+        "--target",
+        "label",
+        "--n-boot",
+        "0",
+    ]
     out = modelops(*args)
     assert out.returncode == 2
     assert "pickle" in out.stderr and "--trust" in out.stderr and "Traceback" not in out.stderr
@@ -74,8 +110,18 @@ def test_onnx_model(files, binary_data, tmp_path):
     onx = to_onnx(model, X[:1].astype(np.float32), options={"zipmap": False})
     path = tmp_path / "model.onnx"
     path.write_bytes(onx.SerializeToString())
-    out = modelops("evaluate", "--model", str(path), "--data", str(files / "test.csv"), "--target", "label",
-                   "--json", "--n-boot", "0")
+    out = modelops(
+        "evaluate",
+        "--model",
+        str(path),
+        "--data",
+        str(files / "test.csv"),
+        "--target",
+        "label",
+        "--json",
+        "--n-boot",
+        "0",
+    )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     from sklearn.metrics import roc_auc_score
@@ -86,16 +132,20 @@ def test_onnx_model(files, binary_data, tmp_path):
 
 
 # The router's error handling is the same in process; these run main() directly to keep the suite quick.
-@pytest.mark.parametrize("args, message", [
-    (["--target", "nope"], "The target column 'nope' is not in the data"),
-    (["--target", "label", "--ci", "2"], "ci must be in (0.0, 1.0); got 2.0"),
-    (["--target", "label", "--check", "f1 about 0.8"], "Could not read the gate"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--target", "nope"], "The target column 'nope' is not in the data"),
+        (["--target", "label", "--ci", "2"], "ci must be in (0.0, 1.0); got 2.0"),
+        (["--target", "label", "--check", "f1 about 0.8"], "Could not read the gate"),
+    ],
+)
 def test_bad_input_exit_2(files, args, message, capsys):
     from jupyter_modelops.cli import main
 
-    code = main(["evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
-                 "--n-boot", "0", *args])
+    code = main(
+        ["evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"), "--n-boot", "0", *args]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     assert message in err and "Traceback" not in err
@@ -105,16 +155,34 @@ def test_bad_input_exit_2(files, args, message, capsys):
 def test_missing_files_and_unknown_format(files, tmp_path, capsys):
     from jupyter_modelops.cli import main
 
-    assert main(["evaluate", "--model", str(tmp_path / "nope.skops"), "--data", str(files / "test.csv"),
-                 "--target", "label"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(tmp_path / "nope.skops"),
+                "--data",
+                str(files / "test.csv"),
+                "--target",
+                "label",
+            ]
+        )
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "m.txt").write_text("x")
-    assert main(["evaluate", "--model", str(tmp_path / "m.txt"), "--data", str(files / "test.csv"),
-                 "--target", "label"]) == 2
+    assert (
+        main(["evaluate", "--model", str(tmp_path / "m.txt"), "--data", str(files / "test.csv"), "--target", "label"])
+        == 2
+    )
     assert "not a known model format" in capsys.readouterr().err
     (tmp_path / "d.xlsx").write_text("x")
-    assert main(["evaluate", "--model", str(files / "model.skops"), "--data", str(tmp_path / "d.xlsx"),
-                 "--target", "label"]) == 2
+    assert (
+        main(
+            ["evaluate", "--model", str(files / "model.skops"), "--data", str(tmp_path / "d.xlsx"), "--target", "label"]
+        )
+        == 2
+    )
     assert "not a known table format" in capsys.readouterr().err
 
 
@@ -123,5 +191,15 @@ def test_debug_raises_with_traceback(files):
     from jupyter_modelops.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        main(["evaluate", "--model", str(files / "model.skops"), "--data", str(files / "test.csv"),
-              "--target", "nope", "--debug"])
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(files / "model.skops"),
+                "--data",
+                str(files / "test.csv"),
+                "--target",
+                "nope",
+                "--debug",
+            ]
+        )

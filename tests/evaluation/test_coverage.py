@@ -32,8 +32,11 @@ def test_weighted_multinomial_spread_matches_naive_bootstrap():
 
     def stat(i):
         ww, yy, pp = w[i], y[i], p[i]
-        return [np.average((pp >= 0.5) == yy, weights=ww), np.average((pp - yy) ** 2, weights=ww),
-                np.average(-np.log(np.where(yy == 1, pp, 1 - pp)), weights=ww)]
+        return [
+            np.average((pp >= 0.5) == yy, weights=ww),
+            np.average((pp - yy) ** 2, weights=ww),
+            np.average(-np.log(np.where(yy == 1, pp, 1 - pp)), weights=ww),
+        ]
 
     naive = _naive_sd(stat, n, 300, 1)
     ours = np.array([np.std(rep._dists[k]) for k in ("accuracy", "brier_score_loss", "log_loss")])
@@ -71,12 +74,16 @@ def test_binned_regression_heavy_tails_spread_matches_naive_bootstrap(weighted):
 
     def stat(i):
         ww, rr, yy = w[i], r[i], y[i]
-        return [np.average(rr ** 2, weights=ww), np.average(np.abs(rr) / np.abs(yy), weights=ww),
-                np.average(np.abs(rr), weights=ww)]
+        return [
+            np.average(rr**2, weights=ww),
+            np.average(np.abs(rr) / np.abs(yy), weights=ww),
+            np.average(np.abs(rr), weights=ww),
+        ]
 
     naive = _naive_sd(stat, n, 300, 5)
-    ours = np.array([np.std(rep._dists[k]) for k in ("mean_squared_error", "mean_absolute_percentage_error",
-                                                     "mean_absolute_error")])
+    ours = np.array(
+        [np.std(rep._dists[k]) for k in ("mean_squared_error", "mean_absolute_percentage_error", "mean_absolute_error")]
+    )
     ratio = ours / naive
     assert np.all((ratio > 0.8) & (ratio < 1.25)), ratio
 
@@ -145,8 +152,10 @@ def test_model_decision_function_is_not_an_alert(binary_data):
 
 
 # ------------------------------------------------------------------ positive label
-@pytest.mark.parametrize("labels, expected", [([1, 0], 1), ([0, 1], 1), ([-1, 1], 1), ([1, -1], 1),
-                                              (["yes", "no"], "yes"), ([3, 7], 7), ([7, 3], 7)])
+@pytest.mark.parametrize(
+    "labels, expected",
+    [([1, 0], 1), ([0, 1], 1), ([-1, 1], 1), ([1, -1], 1), (["yes", "no"], "yes"), ([3, 7], 7), ([7, 3], 7)],
+)
 def test_default_positive_label(labels, expected):
     """Audit: with labels=[1, 0] the default positive label was 0 (the docstring said 'the larger')."""
     from sklearn.metrics import precision_score, roc_auc_score
@@ -160,7 +169,8 @@ def test_default_positive_label(labels, expected):
     assert rep.pos_label == expected
     assert rep.metrics["roc_auc"].value == pytest.approx(roc_auc_score(y01, s), abs=1e-12)
     assert rep.metrics["precision"].value == pytest.approx(
-        precision_score(y, np.where(s >= 0.5, expected, neg), pos_label=expected), abs=1e-12)
+        precision_score(y, np.where(s >= 0.5, expected, neg), pos_label=expected), abs=1e-12
+    )
 
 
 def test_two_column_scores_follow_labels_order():
@@ -219,7 +229,11 @@ def test_bias_correction_moves_the_interval_below_the_replicates():
     from jupyter_modelops.evaluation.bootstrap import BootstrapResult, bias_correct
 
     dist = np.linspace(0.2, 0.4, 101)  # replicates centred at 0.3 while the point is 0.25: bias 0.05
-    res = BootstrapResult(point={"ks_statistic": 0.25}, low={"ks_statistic": 0.205}, high={"ks_statistic": 0.395},
-                          distributions={"ks_statistic": dist})
+    res = BootstrapResult(
+        point={"ks_statistic": 0.25},
+        low={"ks_statistic": 0.205},
+        high={"ks_statistic": 0.395},
+        distributions={"ks_statistic": dist},
+    )
     assert bias_correct(res, ["ks_statistic"]) == ["ks_statistic"]
     assert res.low["ks_statistic"] == pytest.approx(0.105) and res.high["ks_statistic"] == pytest.approx(0.295)

@@ -119,8 +119,9 @@ def test_binned_multinomial_agrees_with_exact_rows_bootstrap():
     cell_b = y * G + g[lv.level_of_row]
     approx = bootstrap_cells(stat_b, cell_b, 2 * G, n_boot=400, random_state=2, point=point, method="multinomial")
     # per-cell counts without row ids draw exactly the same replicates
-    via_counts = bootstrap_cells(stat_b, None, 2 * G, n_boot=400, random_state=2, point=point,
-                                 counts=np.bincount(cell_b, minlength=2 * G))
+    via_counts = bootstrap_cells(
+        stat_b, None, 2 * G, n_boot=400, random_state=2, point=point, counts=np.bincount(cell_b, minlength=2 * G)
+    )
     np.testing.assert_array_equal(via_counts.distributions["roc_auc"], approx.distributions["roc_auc"])
     for k in ("roc_auc", "pr_auc", "ks_statistic", "f1", "log_loss", "calibration_error"):
         width = exact.high[k] - exact.low[k]

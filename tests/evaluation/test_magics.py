@@ -42,8 +42,9 @@ def test_evaluate_displays_html_report(ip):
 
 
 def test_out_stores_the_report_and_check_shows_gates(ip):
-    rep = ip.run_line_magic("modelops", 'evaluate model X_test y_test --n-boot 200 --check "f1>=0.5" '
-                                        '--check "log_loss<=0.01" -o rep')
+    rep = ip.run_line_magic(
+        "modelops", 'evaluate model X_test y_test --n-boot 200 --check "f1>=0.5" --check "log_loss<=0.01" -o rep'
+    )
     assert ip.user_ns["rep"] is rep
     assert [g.passed for g in rep.gates.results] == [True, False]
     fmt, _ = ip.display_formatter.format(rep)

@@ -80,11 +80,14 @@ def test_binary_string_labels_and_pos_label(binary_data):
     # columns follow the sorted classes ("churn", "stay"); the positive class is "stay" (column 1 = 1 - p)
     assert rep.pos_label == "stay"
     assert abs(rep.metrics["roc_auc"].value - skm.roc_auc_score(labels == "stay", 1 - p)) <= TOL
-    rep2 = mo.evaluate_predictions(labels, y_score=np.column_stack([p, 1 - p]), labels=["churn", "stay"],
-                                   pos_label="churn", n_boot=0)
+    rep2 = mo.evaluate_predictions(
+        labels, y_score=np.column_stack([p, 1 - p]), labels=["churn", "stay"], pos_label="churn", n_boot=0
+    )
     assert abs(rep2.metrics["roc_auc"].value - skm.roc_auc_score(y, p)) <= TOL
-    assert abs(rep2.metrics["f1"].value - skm.f1_score(labels, np.where(p >= 0.5, "churn", "stay"),
-                                                        pos_label="churn")) <= TOL
+    assert (
+        abs(rep2.metrics["f1"].value - skm.f1_score(labels, np.where(p >= 0.5, "churn", "stay"), pos_label="churn"))
+        <= TOL
+    )
 
 
 def test_decision_function_model_threshold_maps_to_logit():
@@ -159,8 +162,12 @@ def test_regression_weighted(regression_data):
     w = np.random.default_rng(0).uniform(0.5, 2, len(y))
     rep = mo.evaluate(model, X, y, sample_weight=w, n_boot=0)
     yh = model.predict(X)
-    for name, fn in (("mean_absolute_error", skm.mean_absolute_error), ("mean_squared_error", skm.mean_squared_error),
-                     ("r2", skm.r2_score), ("mean_absolute_percentage_error", skm.mean_absolute_percentage_error)):
+    for name, fn in (
+        ("mean_absolute_error", skm.mean_absolute_error),
+        ("mean_squared_error", skm.mean_squared_error),
+        ("r2", skm.r2_score),
+        ("mean_absolute_percentage_error", skm.mean_absolute_percentage_error),
+    ):
         assert abs(rep.metrics[name].value - fn(y, yh, sample_weight=w)) <= TOL, name
 
 

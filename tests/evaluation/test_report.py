@@ -16,8 +16,11 @@ from jupyter_modelops.gates import check, parse_gate, parse_gates
 @pytest.fixture(scope="module")
 def reports(binary_data, multiclass_data, regression_data):
     out = {}
-    for name, (model, X, y) in (("binary", binary_data), ("multiclass", multiclass_data),
-                                 ("regression", regression_data)):
+    for name, (model, X, y) in (
+        ("binary", binary_data),
+        ("multiclass", multiclass_data),
+        ("regression", regression_data),
+    ):
         out[name] = mo.evaluate(model, X, y, n_boot=200)
     return out
 
@@ -34,10 +37,14 @@ def test_to_dict_is_json_small_and_versioned(reports, task):
     assert json.loads(rep.to_json())["n_rows"] == rep.n_rows
 
 
-@pytest.mark.parametrize("task,plots", [("binary", ["ROC curve", "Precision-recall curve", "Confusion matrix",
-                                                    "Calibration"]),
-                                        ("multiclass", ["Confusion matrix", "Calibration"]),
-                                        ("regression", ["Residuals", "Residual vs prediction"])])
+@pytest.mark.parametrize(
+    "task,plots",
+    [
+        ("binary", ["ROC curve", "Precision-recall curve", "Confusion matrix", "Calibration"]),
+        ("multiclass", ["Confusion matrix", "Calibration"]),
+        ("regression", ["Residuals", "Residual vs prediction"]),
+    ],
+)
 def test_html_is_static_small_and_has_the_plots(reports, task, plots):
     html = reports[task]._repr_html_()
     assert len(html.encode()) <= 200_000

@@ -10,13 +10,15 @@ import pytest
 def churn_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Mixed dtypes: float, int and string columns, like a customer table."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "tenure": rng.gamma(2.0, 12.0, n),
-        "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
-        "calls": rng.integers(0, 12, n),
-        "region": rng.choice(["north", "south", "east", "west"], n),
-        "spend": rng.normal(60.0, 20.0, n),
-    })
+    df = pd.DataFrame(
+        {
+            "tenure": rng.gamma(2.0, 12.0, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
+            "calls": rng.integers(0, 12, n),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "spend": rng.normal(60.0, 20.0, n),
+        }
+    )
     logit = -0.04 * df.tenure + 0.3 * df.calls + 0.8 * (df.plan == "basic") - 0.01 * df.spend + rng.normal(0, 0.5, n)
     return df, (logit > np.median(logit)).astype(int).to_numpy()
 
@@ -42,10 +44,12 @@ def churn_pipeline(churn):
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     X, y = churn
-    prep = ColumnTransformer([
-        ("num", StandardScaler(), ["tenure", "calls", "spend"]),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
-    ])
+    prep = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["tenure", "calls", "spend"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
+        ]
+    )
     return Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
 
 
@@ -58,5 +62,6 @@ def mlp(d_in: int = 20, hidden: int = 64, d_out: int = 3, seed: int = 0):
     import torch
 
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.ReLU(), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(hidden, d_out))
+    return torch.nn.Sequential(
+        torch.nn.Linear(d_in, hidden), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(hidden, d_out)
+    )

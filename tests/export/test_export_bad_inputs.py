@@ -100,8 +100,7 @@ def test_nested_unsupported_step_names_its_path(churn):
     from sklearn.preprocessing import OneHotEncoder, SplineTransformer
 
     X, y = churn
-    prep = ColumnTransformer([("curve", SplineTransformer(n_knots=3), ["tenure"]),
-                              ("cat", OneHotEncoder(), ["plan"])])
+    prep = ColumnTransformer([("curve", SplineTransformer(n_knots=3), ["tenure"]), ("cat", OneHotEncoder(), ["plan"])])
     model = Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=300))]).fit(X, y)
     with pytest.raises(ExportError, match=r"^The step 'prep/curve' \(SplineTransformer\)"):
         mo.export(model, sample=X.iloc[:10], benchmark=False)
@@ -114,17 +113,20 @@ def test_int8_on_a_tree_model_says_there_is_nothing_to_quantize(forest, numeric_
     assert "this export has none" in _one_sentence(info.value)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"format": "tflite"}, "format must be one of onnx, torchscript; got 'tflite'"),
-    ({"format": "onx"}, "Did you mean: onnx?"),
-    ({"quantize": "int4"}, "quantize must be None, 'int8' or 'fp16'; got 'int4'"),
-    ({"format": "torchscript", "quantize": "int8"}, "applies to ONNX exports, but format is 'torchscript'"),
-    ({"opset": 3}, "opset must be an integer between 7 and 30; got 3"),
-    ({"rtol": -1}, "rtol must be a number >= 0; got -1"),
-    ({"atol": "small"}, "atol must be a number >= 0; got 'small'"),
-    ({"allow_mismatch": "yes"}, "allow_mismatch must be True or False; got 'yes'"),
-    ({"onnx_exporter": "fast"}, "onnx_exporter must be one of auto, dynamo, torchscript; got 'fast'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"format": "tflite"}, "format must be one of onnx, torchscript; got 'tflite'"),
+        ({"format": "onx"}, "Did you mean: onnx?"),
+        ({"quantize": "int4"}, "quantize must be None, 'int8' or 'fp16'; got 'int4'"),
+        ({"format": "torchscript", "quantize": "int8"}, "applies to ONNX exports, but format is 'torchscript'"),
+        ({"opset": 3}, "opset must be an integer between 7 and 30; got 3"),
+        ({"rtol": -1}, "rtol must be a number >= 0; got -1"),
+        ({"atol": "small"}, "atol must be a number >= 0; got 'small'"),
+        ({"allow_mismatch": "yes"}, "allow_mismatch must be True or False; got 'yes'"),
+        ({"onnx_exporter": "fast"}, "onnx_exporter must be one of auto, dynamo, torchscript; got 'fast'"),
+    ],
+)
 def test_bad_arguments_name_the_argument(forest, numeric_data, kwargs, fragment):
     X, _ = numeric_data
     with pytest.raises(ValidationError) as info:

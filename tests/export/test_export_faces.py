@@ -58,8 +58,13 @@ def test_magic_errors_are_one_line(ip, churn_pipeline):
 
 def _cli(*args, home):
     env = {**os.environ, "MODELOPS_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "export", *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "export", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_exports_a_version_as_json_and_exit_codes(churn, churn_pipeline, modelops_home, tmp_path, capsys):
@@ -67,8 +72,7 @@ def test_cli_exports_a_version_as_json_and_exit_codes(churn, churn_pipeline, mod
     registry.snapshot(churn_pipeline, "churn", data=X)
     sample = tmp_path / "sample.csv"
     X.iloc[:40].to_csv(sample, index=False)
-    out = _cli("churn:1", "--format", "onnx", "--sample", str(sample), "--no-benchmark", "--json",
-               home=modelops_home)
+    out = _cli("churn:1", "--format", "onnx", "--sample", str(sample), "--no-benchmark", "--json", home=modelops_home)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["ref"] == "churn:1" and data["passed"] is True
@@ -107,8 +111,21 @@ def test_precision_flag_on_the_magic_and_the_cli(ip, modelops_home, tmp_path, ca
     np.save(tmp_path / "sample.npy", X[:50])
     from jupyter_modelops.cli import main
 
-    assert main(["export", "offsets:1", "--sample", str(tmp_path / "sample.npy"), "--precision", "float64",
-                 "--no-benchmark", "--json"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "offsets:1",
+                "--sample",
+                str(tmp_path / "sample.npy"),
+                "--precision",
+                "float64",
+                "--no-benchmark",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is True and data["options"]["precision"] == "float64"
     assert main(["export", "offsets:1", "--precision", "float64", "--quantize", "int8", "--no-benchmark"]) == 2

@@ -19,13 +19,18 @@ from jupyter_modelops.exceptions import ExportError, ParityError, ValidationErro
 
 def _messy(n=400, seed=0):
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"color": rng.choice(["red", "green", "blue", None], n),
-                       "size": rng.choice(["S", "M", "L"], n).astype(object),
-                       "x": rng.normal(size=n)})
+    df = pd.DataFrame(
+        {
+            "color": rng.choice(["red", "green", "blue", None], n),
+            "size": rng.choice(["S", "M", "L"], n).astype(object),
+            "x": rng.normal(size=n),
+        }
+    )
     df.loc[rng.random(n) < 0.15, "size"] = np.nan
     df.loc[rng.random(n) < 0.1, "x"] = np.nan
-    y = (df["color"].fillna("none").map({"red": 0, "green": 1, "blue": 2, "none": 2}).to_numpy()
-         + (rng.random(n) < 0.2)) % 3
+    y = (
+        df["color"].fillna("none").map({"red": 0, "green": 1, "blue": 2, "none": 2}).to_numpy() + (rng.random(n) < 0.2)
+    ) % 3
     return df, y
 
 
@@ -33,8 +38,10 @@ def _messy(n=400, seed=0):
 def test_missing_strings_in_categorical_columns_export_with_parity(strategy):
     df, y = _messy()
     cat = make_pipeline(SimpleImputer(strategy=strategy), OneHotEncoder(handle_unknown="ignore"))
-    pipe = make_pipeline(ColumnTransformer([("cat", cat, ["color", "size"]), ("num", SimpleImputer(), ["x"])]),
-                         LogisticRegression(max_iter=1000)).fit(df, y)
+    pipe = make_pipeline(
+        ColumnTransformer([("cat", cat, ["color", "size"]), ("num", SimpleImputer(), ["x"])]),
+        LogisticRegression(max_iter=1000),
+    ).fit(df, y)
     assert df["color"].isna().sum() > 0 and df["size"].isna().sum() > 0
     result = mo.export(pipe, sample=df, benchmark=False)
     rep = result.parity["onnx"]["sample"]
@@ -48,9 +55,14 @@ def test_a_step_skl2onnx_cannot_convert_is_named_with_a_way_out():
     df, y = _messy()
     df = df.fillna({"color": "none", "size": "none", "x": 0.0})
     pipe = make_pipeline(
-        ColumnTransformer([("cat", OneHotEncoder(max_categories=2, handle_unknown="infrequent_if_exist"),
-                            ["color"]), ("num", StandardScaler(), ["x"])]),
-        LogisticRegression(max_iter=1000)).fit(df, y)
+        ColumnTransformer(
+            [
+                ("cat", OneHotEncoder(max_categories=2, handle_unknown="infrequent_if_exist"), ["color"]),
+                ("num", StandardScaler(), ["x"]),
+            ]
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(df, y)
     with pytest.raises(ExportError) as info:
         mo.export(pipe, sample=df, benchmark=False)
     msg = str(info.value)
@@ -88,10 +100,13 @@ def test_a_double_graph_with_trees_is_valid_onnx_with_double_outputs():
     np.testing.assert_allclose(out[1].sum(axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"precision": "float16"}, "precision must be one of float32, float64"),
-    ({"precision": "float64", "quantize": "int8"}, "applies to float32 exports"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"precision": "float16"}, "precision must be one of float32, float64"),
+        ({"precision": "float64", "quantize": "int8"}, "applies to float32 exports"),
+    ],
+)
 def test_precision_is_validated(kwargs, match):
     X, y = _large_offsets(50)
     with pytest.raises(ValidationError, match=match):

@@ -49,6 +49,7 @@ def test_shape_and_output_count_mismatches_fail():
 
 def test_accuracy_change_with_true_labels():
     probs = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]
-    rep = compare(_clf([0, 0, 1, 0], probs), _clf([0, 0, 1, 1], probs), rtol=0, atol=0, n_rows=4,
-                  target=np.array([0, 0, 1, 1]))
+    rep = compare(
+        _clf([0, 0, 1, 0], probs), _clf([0, 0, 1, 1], probs), rtol=0, atol=0, n_rows=4, target=np.array([0, 0, 1, 1])
+    )
     assert rep["accuracy"] == {"original": 0.75, "export": 1.0, "delta": 0.25}

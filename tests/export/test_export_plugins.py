@@ -35,10 +35,14 @@ class LinearScorerExporter(OnnxMixin, Exporter):
 
     def prepare_sample(self, model, sample, *, signature=None, source="sample"):
         arr = np.asarray(sample, dtype=np.float64)
-        return Sample(arr, {"x": arr.astype(np.float32)}, [{"name": "x", "datatype": "FP32",
-                                                            "shape": [-1, arr.shape[1]]}], len(arr),
-                      lambda s, i: Sample(s.native[i], {"x": s.feeds["x"][i]}, s.inputs,
-                                          len(s.native[i]), s.take_fn, s.source), source)
+        return Sample(
+            arr,
+            {"x": arr.astype(np.float32)},
+            [{"name": "x", "datatype": "FP32", "shape": [-1, arr.shape[1]]}],
+            len(arr),
+            lambda s, i: Sample(s.native[i], {"x": s.feeds["x"][i]}, s.inputs, len(s.native[i]), s.take_fn, s.source),
+            source,
+        )
 
     def reference(self, model, sample):
         return {"y": model.predict(sample.native).reshape(-1, 1)}
@@ -48,12 +52,16 @@ class LinearScorerExporter(OnnxMixin, Exporter):
 
         w = numpy_helper.from_array(model.w.astype(np.float32).reshape(-1, 1), "w")
         graph = helper.make_graph(
-            [helper.make_node("MatMul", ["x", "w"], ["y"])], "linear",
+            [helper.make_node("MatMul", ["x", "w"], ["y"])],
+            "linear",
             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, len(model.w)])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])], [w])
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])],
+            [w],
+        )
         proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset or 17)])
-        return Artifact(role="onnx", format="onnx", data=proto.SerializeToString(), opset=opset_of(proto),
-                        method="onnx.helper")
+        return Artifact(
+            role="onnx", format="onnx", data=proto.SerializeToString(), opset=opset_of(proto), method="onnx.helper"
+        )
 
 
 class Unloadable:
@@ -87,8 +95,9 @@ def test_register_adds_an_exporter_that_gets_parity_and_quantization(fresh_regis
 def test_entry_points_are_loaded_and_a_broken_plugin_only_warns(fresh_registry, monkeypatch, numeric_data):
     good = EntryPoint(name="linear-scorer-onnx", value=f"{__name__}:LinearScorerExporter", group=ENTRY_POINT_GROUP)
     broken = EntryPoint(name="broken", value="no_such_module_anywhere:Exporter", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr("importlib.metadata.entry_points",
-                        lambda group=None: [good, broken] if group == ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        "importlib.metadata.entry_points", lambda group=None: [good, broken] if group == ENTRY_POINT_GROUP else []
+    )
     with pytest.warns(UserWarning, match="Could not load the exporter plugin 'broken'"):
         result = mo.export(LinearScorer([1.0, 2.0]), sample=np.eye(2), benchmark=False)
     assert result.exporter == "linear-scorer-onnx"

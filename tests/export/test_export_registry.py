@@ -80,14 +80,16 @@ def test_a_version_without_a_stored_sample_asks_for_one(churn_pipeline):
 
 def test_torch_version_onnx_and_int8_attached():
     import torch
+
     from .nets import ChurnNet
 
     torch.manual_seed(0)
     net = ChurnNet()
     X = torch.randn(64, 20, generator=torch.Generator().manual_seed(1))
     registry.snapshot(net, "net", data=X)
-    result = mo.export("net:1", quantize="int8", atol=0.05, rtol=0.0, onnx_exporter="torchscript",
-                       sample=X[:32], benchmark=False)
+    result = mo.export(
+        "net:1", quantize="int8", atol=0.05, rtol=0.0, onnx_exporter="torchscript", sample=X[:32], benchmark=False
+    )
     mv = registry.get("net:1")
     assert {"onnx", "onnx-int8"} <= set(mv.artifacts)
     assert mv.artifacts["onnx-int8"]["metadata"]["parity"]["sample"]["passed"] is True

@@ -27,12 +27,19 @@ def test_column_transformer_pipeline_round_trip(churn, churn_pipeline):
     assert rep["label_agreement"] == 1.0
     # one ONNX input per column, typed from the DataFrame's dtypes
     assert [(i["name"], i["datatype"]) for i in result.inputs] == [
-        ("tenure", "FP32"), ("plan", "BYTES"), ("calls", "INT64"), ("region", "BYTES"), ("spend", "FP32")]
+        ("tenure", "FP32"),
+        ("plan", "BYTES"),
+        ("calls", "INT64"),
+        ("region", "BYTES"),
+        ("spend", "FP32"),
+    ]
     assert result.outputs == ["label", "probabilities"]
     # the stored file is the artifact, content-addressed
     data = result.path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == result.artifacts["onnx"]["sha256"]
-    assert isinstance(result.artifacts["onnx"]["opset"], int) and result.artifacts["onnx"]["method"].startswith("skl2onnx")
+    assert isinstance(result.artifacts["onnx"]["opset"], int) and result.artifacts["onnx"]["method"].startswith(
+        "skl2onnx"
+    )
     # run the file ourselves on rows it has never seen, including an unseen category
     fresh, _ = churn_frame(n=50, seed=7)
     fresh.loc[0, "plan"] = "enterprise"
@@ -56,9 +63,11 @@ def test_numeric_classifiers_round_trip(kind, numeric_data):
     from sklearn.linear_model import LogisticRegression
 
     X, y = numeric_data
-    model = {"random_forest": RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0),
-             "hist_gradient_boosting": HistGradientBoostingClassifier(max_iter=40, random_state=0),
-             "logistic_regression": LogisticRegression(max_iter=500)}[kind].fit(X, y)
+    model = {
+        "random_forest": RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(max_iter=40, random_state=0),
+        "logistic_regression": LogisticRegression(max_iter=500),
+    }[kind].fit(X, y)
     result = mo.export(model, sample=X[:300], benchmark=False)
     rep = result.parity["onnx"]["sample"]
     assert rep["max_abs_diff"] <= 1e-5 and rep["label_agreement"] == 1.0
@@ -77,8 +86,10 @@ def test_regressors_and_numeric_dataframe_pipeline(numeric_data):
     X, _ = numeric_data
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     target = 3 * X[:, 0] - X[:, 1] ** 2
-    for model in (make_pipeline(StandardScaler(), Ridge()).fit(df, target),
-                  HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(df, target)):
+    for model in (
+        make_pipeline(StandardScaler(), Ridge()).fit(df, target),
+        HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(df, target),
+    ):
         result = mo.export(model, sample=df.iloc[:250], benchmark=False)
         assert result.outputs == ["variable"]
         # an all-numeric frame becomes one float tensor in the frame's column order
@@ -131,7 +142,8 @@ def test_result_renders_and_serializes(churn, churn_pipeline):
     for who in ("original", "onnx"):
         assert speed[who]["single_row_us"] > 0 and speed[who]["batch_us"] > 0
     assert speed["onnx"]["speedup_single"] == pytest.approx(
-        speed["original"]["single_row_us"] / speed["onnx"]["single_row_us"])
+        speed["original"]["single_row_us"] / speed["onnx"]["single_row_us"]
+    )
     html = result._repr_html_()
     assert "<script" not in html and "<table " in html  # tables carry inline styles (render in untrusted notebooks)
     assert "max |Δ|" in html and "speed-up" in html and 'class="pass"' in html
@@ -142,10 +154,10 @@ def test_result_renders_and_serializes(churn, churn_pipeline):
 
 def test_protobuf_stays_below_7_and_skl2onnx_writes_boolean_attributes(numeric_data):
     """skl2onnx fails with protobuf 7 ("AttributeProto.ints: Expected an int, got a boolean")."""
-    import tomllib
     from importlib.metadata import version
 
     import onnx
+    import tomllib
     from sklearn.linear_model import LogisticRegression
 
     assert int(version("protobuf").split(".")[0]) < 7

@@ -122,8 +122,9 @@ def test_onnx_dynamo_exporter_round_trip():
 def test_int8_quantization_has_its_own_parity_report():
     net = mlp(hidden=256)
     x = torch.randn(200, 20, generator=torch.Generator().manual_seed(0))
-    result = mo.export(net, "onnx", sample=x, quantize="int8", atol=0.3, rtol=0.0, onnx_exporter="torchscript",
-                       benchmark=False)
+    result = mo.export(
+        net, "onnx", sample=x, quantize="int8", atol=0.3, rtol=0.0, onnx_exporter="torchscript", benchmark=False
+    )
     assert set(result.artifacts) == {"onnx", "onnx-int8"}
     fp32, int8 = result.parity["onnx"]["sample"], result.parity["onnx-int8"]["sample"]
     assert fp32["max_abs_diff"] <= 1e-5
@@ -138,8 +139,9 @@ def test_fp16_with_a_tight_tolerance_is_blocked_and_passes_when_loosened():
     x = torch.randn(100, 20) * 10
     with pytest.raises(ParityError, match=r"The onnx-fp16 export differs from the original on the sample"):
         mo.export(net, "onnx", sample=x, quantize="fp16", onnx_exporter="torchscript", benchmark=False)
-    result = mo.export(net, "onnx", sample=x, quantize="fp16", atol=5e-2, rtol=1e-2, onnx_exporter="torchscript",
-                       benchmark=False)
+    result = mo.export(
+        net, "onnx", sample=x, quantize="fp16", atol=5e-2, rtol=1e-2, onnx_exporter="torchscript", benchmark=False
+    )
     assert result.parity["onnx-fp16"]["sample"]["passed"]
     assert result.parity["onnx-fp16"]["sample"]["max_abs_diff"] > result.parity["onnx"]["sample"]["max_abs_diff"]
 

@@ -46,15 +46,21 @@ class BearerFront:
 
             def _token(self) -> None:
                 q = parse_qs(urlsplit(self.path).query)
-                front.token_requests.append({"scope": q.get("scope", []), "service": q.get("service", [""])[0],
-                                             "basic": self.headers.get("Authorization") == front.expected})
+                front.token_requests.append(
+                    {
+                        "scope": q.get("scope", []),
+                        "service": q.get("service", [""])[0],
+                        "basic": self.headers.get("Authorization") == front.expected,
+                    }
+                )
                 if self.headers.get("Authorization") != front.expected:
                     self._reply(401, b'{"details":"bad credentials"}', {"Content-Type": "application/json"})
                     return
                 tok = secrets.token_hex(16)
                 front.tokens[tok] = set(q.get("scope", []))
-                self._reply(200, json.dumps({"token": tok, "expires_in": 300}).encode(),
-                            {"Content-Type": "application/json"})
+                self._reply(
+                    200, json.dumps({"token": tok, "expires_in": 300}).encode(), {"Content-Type": "application/json"}
+                )
 
             def _allowed(self, scopes: set[str]) -> bool:
                 path = urlsplit(self.path).path
@@ -64,8 +70,9 @@ class BearerFront:
                 if not m:
                     return False
                 need = "pull" if self.command in ("GET", "HEAD") else "push"
-                repo_ok = any(s.startswith(f"repository:{m.group(1)}:") and need in s.split(":")[-1].split(",")
-                              for s in scopes)
+                repo_ok = any(
+                    s.startswith(f"repository:{m.group(1)}:") and need in s.split(":")[-1].split(",") for s in scopes
+                )
                 frm = parse_qs(urlsplit(self.path).query).get("from")
                 if frm:  # a mount also needs pull on the source repository
                     repo_ok = repo_ok and any(s.startswith(f"repository:{frm[0]}:") for s in scopes)
@@ -80,19 +87,29 @@ class BearerFront:
                     length = int(self.headers.get("Content-Length") or 0)
                     if length:
                         self.rfile.read(length)
-                    self._reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                                {"WWW-Authenticate": f'Bearer realm="http://{front.host}/token",service="test-registry"{scope}',
-                                 "Content-Type": "application/json"})
+                    self._reply(
+                        401,
+                        b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                        {
+                            "WWW-Authenticate": f'Bearer realm="http://{front.host}/token",service="test-registry"{scope}',
+                            "Content-Type": "application/json",
+                        },
+                    )
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 m = re.match(r"^/v2/(.+?)/(blobs|manifests|tags)/", urlsplit(self.path).path)
                 if m and m.group(1) in front.deny:
-                    self._reply(403, b'{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
-                                {"Content-Type": "application/json"})
+                    self._reply(
+                        403,
+                        b'{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
+                        {"Content-Type": "application/json"},
+                    )
                     return
                 conn = http.client.HTTPConnection(*front.backend.split(":"))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "host", "connection")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("authorization", "host", "connection")
+                }
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
@@ -105,7 +122,10 @@ class BearerFront:
                 self.send_response(resp.status)
                 for k, v in out.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)) if self.command != "HEAD" else resp.getheader("Content-Length", "0"))
+                self.send_header(
+                    "Content-Length",
+                    str(len(data)) if self.command != "HEAD" else resp.getheader("Content-Length", "0"),
+                )
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 
 class Registry:
-    def __init__(self, exe: str, root: Path, port: int, *, users: dict[str, str] | None = None,
-                 htpasswd: str | None = None) -> None:
+    def __init__(
+        self, exe: str, root: Path, port: int, *, users: dict[str, str] | None = None, htpasswd: str | None = None
+    ) -> None:
         self.root = Path(root)
         self.port = port
         self.host = f"127.0.0.1:{port}"
@@ -85,8 +86,13 @@ class Registry:
             except ValueError:
                 continue
             if rec.get("msg") == "response completed" or "http.response.status" in rec:
-                out.append({"method": rec.get("http.request.method"), "uri": rec.get("http.request.uri"),
-                            "status": rec.get("http.response.status")})
+                out.append(
+                    {
+                        "method": rec.get("http.request.method"),
+                        "uri": rec.get("http.request.uri"),
+                        "status": rec.get("http.response.status"),
+                    }
+                )
         return out
 
     def _settled(self) -> list[dict]:

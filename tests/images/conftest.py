@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from realparts import free_port, need_tool, require_real
+
 from ._registry import Registry
 
 
@@ -64,8 +65,9 @@ def docker_config(tmp_path, monkeypatch):
     return d
 
 
-def write_model_dir(path: Path, *, with_onnx: bool = True, name: str = "toy", version: int = 1,
-                    weights_mb: int = 0) -> Path:
+def write_model_dir(
+    path: Path, *, with_onnx: bool = True, name: str = "toy", version: int = 1, weights_mb: int = 0
+) -> Path:
     """A model directory as the registry writes it: a small logistic regression exported to ONNX."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -92,12 +94,21 @@ def write_model_dir(path: Path, *, with_onnx: bool = True, name: str = "toy", ve
         blob = np.random.default_rng(1).bytes(weights_mb << 20)
         (path / "weights.bin").write_bytes(blob)
         artifacts["weights"] = {"path": "weights.bin", "sha256": hashlib.sha256(blob).hexdigest(), "format": "raw"}
-    spec = {"schema": 1, "name": name, "version": version, "flavor": "sklearn",
-            "signature": {"inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}],
-                          "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
-                                      {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]}],
-                          "feature_names": ["a", "b", "c", "d"]},
-            "artifacts": artifacts}
+    spec = {
+        "schema": 1,
+        "name": name,
+        "version": version,
+        "flavor": "sklearn",
+        "signature": {
+            "inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}],
+            "outputs": [
+                {"name": "label", "datatype": "INT64", "shape": [-1]},
+                {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]},
+            ],
+            "feature_names": ["a", "b", "c", "d"],
+        },
+        "artifacts": artifacts,
+    }
     (path / "modelops-model.json").write_text(json.dumps(spec, indent=2))
     return path
 
@@ -127,8 +138,9 @@ def python_base(tmp_path_factory) -> Path:
         tmp = cache / "rootfs.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([exe, "--variant=minbase", "--include=python3", "bookworm", str(tmp)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [exe, "--variant=minbase", "--include=python3", "bookworm", str(tmp)], check=True, capture_output=True
+        )
         shutil.rmtree(rootfs, ignore_errors=True)
         tmp.rename(rootfs)
     _slim(rootfs)

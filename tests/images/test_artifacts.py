@@ -23,8 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::jupyter_modelops.exceptions.Mod
 
 
 def _version():
-    from sklearn.linear_model import LogisticRegression
     from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
 
     import jupyter_modelops.registry as reg
 
@@ -76,13 +76,30 @@ def test_push_then_pull_on_another_machine(registry, tmp_path, monkeypatch):
 def test_cli_push_and_pull(registry, tmp_path):
     mv, _, _ = _version()
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "push", mv.ref,
-                          f"{registry.host}/cli/churn:v1", "--no-progress", "--json"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.cli",
+            "push",
+            mv.ref,
+            f"{registry.host}/cli/churn:v1",
+            "--no-progress",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     digest = json.loads(out.stdout)["digest"]
     env["MODELOPS_HOME"] = str(tmp_path / "other-home")
-    out = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "pull", f"{registry.host}/cli/churn:v1",
-                          "--no-progress"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "pull", f"{registry.host}/cli/churn:v1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     assert "churn:1" in out.stdout and digest in out.stdout
 

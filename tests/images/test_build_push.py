@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from realparts import free_port
 from jupyter_modelops.exceptions import BuildError, ModelNotFoundError, RegistryAuthError, ValidationError
 from jupyter_modelops.images import build
 from jupyter_modelops.images.oci import Layout
+from realparts import free_port
 
 from .conftest import skopeo, write_model_dir
 
@@ -105,8 +105,9 @@ def test_cross_repository_mount_is_used(session_model_dir, registry):
 
 
 def test_chunked_upload(session_model_dir, registry):
-    img = build(session_model_dir, base="scratch", push=f"{registry.host}/chunked/toy:1", chunk_size=4 << 20,
-                progress=False)
+    img = build(
+        session_model_dir, base="scratch", push=f"{registry.host}/chunked/toy:1", chunk_size=4 << 20, progress=False
+    )
     reqs = registry.since(0)
     patches = [r for r in reqs if r["method"] == "PATCH"]
     dep = next(la for la in img.layers if la["role"] == "dependencies")
@@ -117,10 +118,13 @@ def test_chunked_upload(session_model_dir, registry):
 
 
 def test_base_from_registry_is_mounted_not_downloaded_twice(session_model_dir, registry):
-    base = build(session_model_dir, base="scratch", tag="base", push=f"{registry.host}/bases/toy-base:1", progress=False)
+    base = build(
+        session_model_dir, base="scratch", tag="base", push=f"{registry.host}/bases/toy-base:1", progress=False
+    )
     mark = registry.mark()
-    img = build(session_model_dir, base=f"{registry.host}/bases/toy-base:1",
-                push=f"{registry.host}/apps/toy:1", progress=False)
+    img = build(
+        session_model_dir, base=f"{registry.host}/bases/toy-base:1", push=f"{registry.host}/apps/toy:1", progress=False
+    )
     reqs = registry.since(mark)
     base_digests = [la["digest"] for la in base.layers]
     assert [la["role"] for la in img.layers][:3] == ["base", "base", "base"]
@@ -133,6 +137,7 @@ def test_base_from_registry_is_mounted_not_downloaded_twice(session_model_dir, r
 
 # ----------------------------------------------------------------------------- auth
 
+
 def _login(docker_config: Path, host: str, user: str, password: str) -> None:
     import base64
 
@@ -144,8 +149,9 @@ def test_push_with_htpasswd_basic_auth(session_model_dir, start_registry, docker
     reg = start_registry(users={"alice": "s3cret"})
     _login(docker_config, reg.host, "alice", "s3cret")
     img = build(session_model_dir, base="scratch", push=f"{reg.host}/private/toy:1", progress=False)
-    info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret",
-                             f"docker://{reg.host}/private/toy:1").stdout)
+    info = json.loads(
+        skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret", f"docker://{reg.host}/private/toy:1").stdout
+    )
     assert info["Digest"] == img.digest
     # skopeo without credentials is refused: the auth is real
     with pytest.raises(subprocess.CalledProcessError):
@@ -185,13 +191,18 @@ def test_credential_helpers(session_model_dir, start_registry, docker_config, tm
     )
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:{__import__('os').environ['PATH']}")
-    cfg = {"credHelpers": {reg.host: "testhelper"}} if kind == "credHelpers" else {"credsStore": "testhelper", "auths": {reg.host: {}}}
+    cfg = (
+        {"credHelpers": {reg.host: "testhelper"}}
+        if kind == "credHelpers"
+        else {"credsStore": "testhelper", "auths": {reg.host: {}}}
+    )
     (docker_config / "config.json").write_text(json.dumps(cfg))
     img = build(session_model_dir, base="scratch", push=f"{reg.host}/private/toy:1", progress=False)
     assert img.pushed and calls.read_text().startswith(f"get {reg.host}")
 
 
 # ----------------------------------------------------------------------------- bad input
+
 
 def test_unreachable_registry_names_the_url_and_cause(session_model_dir):
     port = free_port()
@@ -251,8 +262,10 @@ def test_bearer_token_flow(session_model_dir, registry, docker_config):
         assert all(t["service"] == "test-registry" for t in front.token_requests)
         # a mount asks for pull on the source repository too
         build(session_model_dir, base="scratch", push=f"{front.host}/tok/other:1", progress=False)
-        assert any("repository:tok/toy:pull" in t["scope"] and "repository:tok/other:pull,push" in t["scope"]
-                   for t in front.token_requests)
+        assert any(
+            "repository:tok/toy:pull" in t["scope"] and "repository:tok/other:pull,push" in t["scope"]
+            for t in front.token_requests
+        )
         info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/tok/other:1").stdout)
         assert info["Digest"] == img.digest
         with pytest.raises(RegistryAuthError) as info:  # a valid token, but no right to that repository: 403
@@ -272,12 +285,17 @@ def test_docker_format_base_and_multi_platform_index(session_model_dir, registry
     from jupyter_modelops.images.oci import INDEX, MANIFEST, Descriptor, canonical_json
 
     base = build(session_model_dir, base="scratch", tag="base", progress=False)
-    skopeo("copy", "--dest-tls-verify=false", "--format", "v2s2", base.location, f"docker://{registry.host}/docker/base:1")
+    skopeo(
+        "copy", "--dest-tls-verify=false", "--format", "v2s2", base.location, f"docker://{registry.host}/docker/base:1"
+    )
     raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/docker/base:1").stdout)
     assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
-    img = build(session_model_dir, base=f"{registry.host}/docker/base:1", push=f"{registry.host}/docker/app:1",
-                progress=False)
-    pushed = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/docker/app:1").stdout)
+    img = build(
+        session_model_dir, base=f"{registry.host}/docker/base:1", push=f"{registry.host}/docker/app:1", progress=False
+    )
+    pushed = json.loads(
+        skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/docker/app:1").stdout
+    )
     assert pushed["mediaType"] == MANIFEST
     assert [la["digest"] for la in pushed["layers"][:3]] == [la["digest"] for la in raw["layers"]]  # same bytes
     assert all(la["mediaType"].startswith("application/vnd.oci.image.layer.v1.tar") for la in pushed["layers"])
@@ -286,11 +304,24 @@ def test_docker_format_base_and_multi_platform_index(session_model_dir, registry
 
     # an OCI index with arm64 and amd64 entries: the build picks the platform asked for
     layout = Layout(Path(base.layout))
-    index = {"schemaVersion": 2, "mediaType": INDEX, "manifests": [
-        {"mediaType": MANIFEST, "digest": "sha256:" + "0" * 64, "size": 1,
-         "platform": {"os": "linux", "architecture": "arm64"}},
-        {"mediaType": MANIFEST, "digest": base.digest, "size": len(layout.read_blob(base.digest)),
-         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": INDEX,
+        "manifests": [
+            {
+                "mediaType": MANIFEST,
+                "digest": "sha256:" + "0" * 64,
+                "size": 1,
+                "platform": {"os": "linux", "architecture": "arm64"},
+            },
+            {
+                "mediaType": MANIFEST,
+                "digest": base.digest,
+                "size": len(layout.read_blob(base.digest)),
+                "platform": {"os": "linux", "architecture": "amd64"},
+            },
+        ],
+    }
     data = canonical_json(index)
     layout.tag("multi:1", Descriptor(INDEX, layout.put_bytes(data), len(data)))
     on_index = build(session_model_dir, base=f"oci:{base.layout}:multi:1", tag="on-index", progress=False)

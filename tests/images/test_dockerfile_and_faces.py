@@ -96,8 +96,9 @@ def test_magic_build_and_errors(session_model_dir, registry):
     from IPython.core.error import UsageError
 
     shell = _shell()
-    img = shell.run_line_magic("modelops", f"build {session_model_dir} --base scratch --no-progress "
-                                           f"--push {registry.host}/magic/toy -o img")
+    img = shell.run_line_magic(
+        "modelops", f"build {session_model_dir} --base scratch --no-progress --push {registry.host}/magic/toy -o img"
+    )
     assert shell.user_ns["img"] is img and img.pushed.startswith(f"{registry.host}/magic/toy:1@sha256:")
     html = img._repr_html_()
     assert img.digest in html and "dependencies" in html and "reused" in html
@@ -107,12 +108,25 @@ def test_magic_build_and_errors(session_model_dir, registry):
 
 
 def test_cli_build_json_and_exit_codes(session_model_dir, tmp_path):
-    cmd = [sys.executable, "-m", "jupyter_modelops.cli", "build", str(session_model_dir), "--base", "scratch",
-           "--no-progress", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_modelops.cli",
+        "build",
+        str(session_model_dir),
+        "--base",
+        "scratch",
+        "--no-progress",
+        "--json",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["digest"].startswith("sha256:") and [la["role"] for la in doc["layers"]] == ["dependencies", "app", "model"]
+    assert doc["digest"].startswith("sha256:") and [la["role"] for la in doc["layers"]] == [
+        "dependencies",
+        "app",
+        "model",
+    ]
     bad = subprocess.run(cmd[:-1] + ["--push", "127.0.0.1:5000/UPPER"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "malformed repository" in bad.stderr
     text = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=900).stdout
@@ -121,8 +135,8 @@ def test_cli_build_json_and_exit_codes(session_model_dir, tmp_path):
 
 def test_build_from_a_registry_version_records_the_image(registry, tmp_path):
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
 
     import jupyter_modelops.registry as reg
 
@@ -142,7 +156,11 @@ def test_build_from_a_registry_version_records_the_image(registry, tmp_path):
     assert recs[-1]["data"]["reference"] == img.pushed
     local = build("churn:1", base="scratch", tag="local", progress=False)
     rec = reg.records("churn:1", kind="image")[-1]["data"]
-    assert rec["pushed"] is False and rec["reference"] == f"churn:local@{local.digest}" and rec["location"] == local.location
+    assert (
+        rec["pushed"] is False
+        and rec["reference"] == f"churn:local@{local.digest}"
+        and rec["location"] == local.location
+    )
     info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/churn:1").stdout)
     assert info["Digest"] == img.digest
 
@@ -176,8 +194,9 @@ def test_a_builder_waiting_for_the_dependency_cache_reuses_the_entry_another_pro
     got: list = []
     with open(folder.parent / f".{key}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another builder is at work on this entry
-        waiter = threading.Thread(target=lambda: got.append(
-            deps.dependency_layer(reqs, platform="linux/amd64", python_version="3.11")))
+        waiter = threading.Thread(
+            target=lambda: got.append(deps.dependency_layer(reqs, platform="linux/amd64", python_version="3.11"))
+        )
         waiter.start()
         waiter.join(1.0)
         assert waiter.is_alive() and got == []  # it waits instead of running pip beside the other builder

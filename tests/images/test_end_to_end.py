@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realparts import free_port, need_tool
 from jupyter_modelops.images import build
 from jupyter_modelops.images.oci import Layout
+from realparts import free_port, need_tool
 
 from .conftest import skopeo
 
@@ -54,8 +54,13 @@ def test_image_runs_under_chroot_and_answers_v2(session_model_dir, python_base, 
     img = build(session_model_dir, base=python_base, push=f"{registry.host}/e2e/toy:1", progress=False)
     assert [la["role"] for la in img.layers] == ["base", "dependencies", "app", "model"]
     copied = tmp_path / "copied"
-    skopeo("copy", "--src-tls-verify=false", "--preserve-digests", f"docker://{registry.host}/e2e/toy:1",
-           f"oci:{copied}:toy")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--preserve-digests",
+        f"docker://{registry.host}/e2e/toy:1",
+        f"oci:{copied}:toy",
+    )
     bundle = tmp_path / "bundle"
     subprocess.run([umoci, "unpack", "--image", f"{copied}:toy", str(bundle)], check=True, capture_output=True)
 
@@ -112,6 +117,8 @@ def test_image_runs_under_chroot_and_answers_v2(session_model_dir, python_base, 
             proc.wait(5)
     import skops.io as sio
 
-    model = sio.load(session_model_dir / "model.skops", trusted=sio.get_untrusted_types(file=session_model_dir / "model.skops"))
+    model = sio.load(
+        session_model_dir / "model.skops", trusted=sio.get_untrusted_types(file=session_model_dir / "model.skops")
+    )
     np.testing.assert_array_equal(labels, model.predict(X))
     np.testing.assert_allclose(probs, model.predict_proba(X), rtol=1e-5, atol=1e-6)

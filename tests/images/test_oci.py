@@ -13,13 +13,16 @@ from jupyter_modelops.images.oci import Entry, Layout, tree_entries, write_layer
 from jupyter_modelops.images.reference import LayoutReference, parse_base, parse_reference
 
 
-@pytest.mark.parametrize("text, registry, repo, tag", [
-    ("127.0.0.1:5000/churn:3", "127.0.0.1:5000", "churn", "3"),
-    ("localhost/team/churn", "localhost", "team/churn", None),
-    ("ghcr.io/org/model:v1.2", "ghcr.io", "org/model", "v1.2"),
-    ("python:3.11-slim", "docker.io", "library/python", "3.11-slim"),
-    ("docker://quay.io/a/b:c", "quay.io", "a/b", "c"),
-])
+@pytest.mark.parametrize(
+    "text, registry, repo, tag",
+    [
+        ("127.0.0.1:5000/churn:3", "127.0.0.1:5000", "churn", "3"),
+        ("localhost/team/churn", "localhost", "team/churn", None),
+        ("ghcr.io/org/model:v1.2", "ghcr.io", "org/model", "v1.2"),
+        ("python:3.11-slim", "docker.io", "library/python", "3.11-slim"),
+        ("docker://quay.io/a/b:c", "quay.io", "a/b", "c"),
+    ],
+)
 def test_parse_reference(text, registry, repo, tag):
     ref = parse_reference(text)
     assert (ref.registry, ref.repository, ref.tag) == (registry, repo, tag)
@@ -32,13 +35,16 @@ def test_parse_reference_with_digest_and_loopback():
     assert parse_reference("localhost:5000/x").is_loopback
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("127.0.0.1:5000/Churn:3", "malformed repository"),
-    ("127.0.0.1:5000/churn:bad tag!", "malformed"),
-    ("127.0.0.1:5000/churn@sha256:xyz", "malformed digest"),
-    ("", "empty"),
-    ("127.0.0.1:5000/", "malformed"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("127.0.0.1:5000/Churn:3", "malformed repository"),
+        ("127.0.0.1:5000/churn:bad tag!", "malformed"),
+        ("127.0.0.1:5000/churn@sha256:xyz", "malformed digest"),
+        ("", "empty"),
+        ("127.0.0.1:5000/", "malformed"),
+    ],
+)
 def test_malformed_reference_is_one_sentence(text, needle):
     with pytest.raises(ValidationError) as info:
         parse_reference(text, what="push target")
@@ -136,8 +142,20 @@ def test_dependency_layer_is_resolved_for_the_target_and_cached(tmp_path, monkey
 def test_results_repr_is_one_line():
     from jupyter_modelops.images import ArtifactTransfer, BuildContext, Image
 
-    img = Image(name="m", version=1, digest="sha256:" + "a" * 64, size=2_000_000, layers=[], layout="/x", tag="1",
-                platform="linux/amd64", base="scratch", config_digest="sha256:" + "b" * 64, entrypoint=[], cmd=[])
+    img = Image(
+        name="m",
+        version=1,
+        digest="sha256:" + "a" * 64,
+        size=2_000_000,
+        layers=[],
+        layout="/x",
+        tag="1",
+        platform="linux/amd64",
+        base="scratch",
+        config_digest="sha256:" + "b" * 64,
+        entrypoint=[],
+        cmd=[],
+    )
     assert repr(img) == "<Image m:1 sha256:aaaaaaaaaaaa 2.0 MB, 0 layers (0 reused) at oci:/x:m:1>"
     assert "\n" not in repr(ArtifactTransfer("push", "m:1", "r/m:1@sha256:x", "sha256:x", 10))
     assert repr(BuildContext("/ctx", "scratch", "FROM scratch\n", 3)).startswith("<BuildContext /ctx")

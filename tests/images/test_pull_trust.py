@@ -52,11 +52,14 @@ def test_a_pulled_pickle_is_not_loaded_until_trusted(registry, tmp_path, monkeyp
     assert marker.exists()
 
 
-@pytest.mark.parametrize("layer", [
-    {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:../../escape", "size": 1},
-    {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:" + "a" * 64 + "\n", "size": 1},
-    {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:" + "a" * 64, "size": -1},
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:../../escape", "size": 1},
+        {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:" + "a" * 64 + "\n", "size": 1},
+        {"mediaType": ARTIFACT_LAYER_TYPE, "digest": "sha256:" + "a" * 64, "size": -1},
+    ],
+)
 def test_layer_descriptors_of_a_pulled_manifest_are_checked(layer):
     manifest = {"config": {"digest": "sha256:" + "b" * 64}, "layers": [layer]}
     with pytest.raises(ValidationError, match="expected sha256: with 64 hex digits"):

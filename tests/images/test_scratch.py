@@ -30,10 +30,12 @@ def test_an_image_on_a_python_base_does_not_warn(session_model_dir, python_base)
 
 def test_deploy_refuses_the_pushed_scratch_image_but_a_dry_run_still_renders(registry, tmp_path):
     cfg = tmp_path / "kubeconfig"  # a cluster that is never contacted: the refusal comes first
-    cfg.write_text("apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
-                   "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
-                   "users: [{name: u, user: {token: t}}]\n"
-                   "contexts: [{name: nowhere, context: {cluster: c, user: u}}]\n")
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: nowhere, context: {cluster: c, user: u}}]\n"
+    )
     mv, _, _ = _version()
     with pytest.warns(ModelOpsWarning):
         img = build(mv.ref, base="scratch", push=f"{registry.host}/models/churn:1", progress=False)

@@ -50,10 +50,25 @@ def mlflow_server(tmp_path_factory):
     work = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     log = open(work / "server.log", "wb")
-    proc = subprocess.Popen([exe, "server", "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}",
-                             "--artifacts-destination", str(work / "artifacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            exe,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(work / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     try:
@@ -66,8 +81,9 @@ def mlflow_server(tmp_path_factory):
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                raise RuntimeError("the MLflow server did not start:\n"
-                                   + (work / "server.log").read_text(errors="replace")[-3000:])
+                raise RuntimeError(
+                    "the MLflow server did not start:\n" + (work / "server.log").read_text(errors="replace")[-3000:]
+                )
             time.sleep(0.5)
         yield uri
     finally:

@@ -40,8 +40,9 @@ def test_mlflow_push_and_pull_on_the_command_line(tracking, mlflow_server, versi
     assert main(["mlflow", "push", version.ref, "--tracking-uri", mlflow_server, "--json"]) == 0
     pushed = json.loads(capsys.readouterr().out)
     assert pushed["ref"] == version.ref and tracking.get_run(pushed["run_id"]).data.metrics["roc_auc_high"] > 0
-    assert main(["mlflow", "pull", f"models:/{version.name}@prod", "--name", "back",
-                 "--tracking-uri", mlflow_server]) == 0
+    assert (
+        main(["mlflow", "pull", f"models:/{version.name}@prod", "--name", "back", "--tracking-uri", mlflow_server]) == 0
+    )
     assert "imported as back:1" in capsys.readouterr().out
     assert main(["mlflow", "pull", "models:/no such/thing", "--tracking-uri", mlflow_server]) != 0
     err = capsys.readouterr().err

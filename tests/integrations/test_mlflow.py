@@ -22,8 +22,15 @@ def _name(prefix: str) -> str:
 def version(clf, clf_data):
     X, y = clf_data
     report = mo.evaluate(clf, X, y, n_boot=100, progress=False)
-    return mo.snapshot(clf, _name("churn"), report=report, data=X, params={"C": 1.0, "solver": "lbfgs"},
-                       tags={"team": "risk"}, alias="production")
+    return mo.snapshot(
+        clf,
+        _name("churn"),
+        report=report,
+        data=X,
+        params={"C": 1.0, "solver": "lbfgs"},
+        tags={"team": "risk"},
+        alias="production",
+    )
 
 
 def test_to_mlflow_logs_metrics_with_intervals_params_lineage_and_reports(tracking, version):
@@ -127,8 +134,9 @@ def test_an_mlmodel_naming_a_file_outside_the_model_is_refused(tracking, tmp_pat
 
     model = tmp_path / "model"
     model.mkdir()
-    (model / "MLmodel").write_text("flavors:\n  sklearn:\n    pickled_model: ../../../../etc/passwd\n"
-                                   "    serialization_format: cloudpickle\n")
+    (model / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: ../../../../etc/passwd\n    serialization_format: cloudpickle\n"
+    )
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(model), "model")
     with pytest.raises(ValidationError, match="not a plain relative path"):
@@ -136,8 +144,18 @@ def test_an_mlmodel_naming_a_file_outside_the_model_is_refused(tracking, tmp_pat
     assert len(mo.models()) == 0
 
 
-@pytest.mark.parametrize("uri", ["models:/churn", "models:/churn/0", "runs:/abc/model", "file:///etc/passwd",
-                                 "runs:/0123456789abcdef0123456789abcdef/../x", "models:/a b@x y", 3])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "models:/churn",
+        "models:/churn/0",
+        "runs:/abc/model",
+        "file:///etc/passwd",
+        "runs:/0123456789abcdef0123456789abcdef/../x",
+        "models:/a b@x y",
+        3,
+    ],
+)
 def test_bad_uris_get_one_sentence(uri):
     with pytest.raises(ValidationError, match="MLflow model URI|must be a string"):
         parse_uri(uri)
@@ -188,10 +206,13 @@ def test_a_report_run_logs_into_the_active_run(tracking, tmp_path):
 
     from reports.conftest import make_template
 
-    tpl = make_template(tmp_path / "toy.ipynb", "value: float = 0.9\n",
-                        "from jupyter_modelops.reports import publish_summary\n"
-                        "publish_summary(title='toy', metrics={'value': value},\n"
-                        "                gates=[{'name': 'value >= 0.5', 'status': 'pass', 'detail': ''}])")
+    tpl = make_template(
+        tmp_path / "toy.ipynb",
+        "value: float = 0.9\n",
+        "from jupyter_modelops.reports import publish_summary\n"
+        "publish_summary(title='toy', metrics={'value': value},\n"
+        "                gates=[{'name': 'value >= 0.5', 'status': 'pass', 'detail': ''}])",
+    )
     mo.configure(mlflow=True)
     try:
         with mlflow.start_run() as run:
@@ -209,10 +230,12 @@ def test_with_the_setting_off_nothing_imports_mlflow(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
-            "import jupyter_modelops as mo\nX = np.random.default_rng(0).normal(size=(200, 3)); y = X[:, 0] > 0\n"
-            "mo.evaluate(LogisticRegression().fit(X, y), X, y, n_boot=20, progress=False)\n"
-            "mo.drift(X[:100], X[100:], progress=False)\n"
-            "assert 'mlflow' not in sys.modules and 'tensorboard' not in sys.modules, sorted(sys.modules)\n")
+    code = (
+        "import sys\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression\n"
+        "import jupyter_modelops as mo\nX = np.random.default_rng(0).normal(size=(200, 3)); y = X[:, 0] > 0\n"
+        "mo.evaluate(LogisticRegression().fit(X, y), X, y, n_boot=20, progress=False)\n"
+        "mo.drift(X[:100], X[100:], progress=False)\n"
+        "assert 'mlflow' not in sys.modules and 'tensorboard' not in sys.modules, sorted(sys.modules)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MODELOPS_MLFLOW"}
     subprocess.run([sys.executable, "-c", code], check=True, env={**env, "MODELOPS_HOME": str(tmp_path)})

@@ -39,9 +39,17 @@ def watched(tmp_path):
     model = LogisticRegression().fit(X, y)
     mv = mo.snapshot(model, "m", data=X, report=mo.evaluate(model, X, y, n_boot=50, progress=False))
     for i, auc in enumerate([0.91, 0.87]):
-        mo.add_record(mv.ref, "report", {"status": "succeeded", "finished": f"2026-01-0{i + 1}T00:00:00+00:00",
-                                         "gates_passed": i == 0, "duration_s": 3.0,
-                                         "metrics": {"roc_auc": {"value": auc, "low": auc - 0.02, "high": auc + 0.02}}})
+        mo.add_record(
+            mv.ref,
+            "report",
+            {
+                "status": "succeeded",
+                "finished": f"2026-01-0{i + 1}T00:00:00+00:00",
+                "gates_passed": i == 0,
+                "duration_s": 3.0,
+                "metrics": {"roc_auc": {"value": auc, "low": auc - 0.02, "high": auc + 0.02}},
+            },
+        )
     store = tmp_path / "captures"
     writer = CaptureWriter(str(store))
     writer.register("m", "1", [TensorSpec("input", "FP64", (-1, 3))], [TensorSpec("proba", "FP64", (-1,))], FEATURES)
@@ -50,8 +58,19 @@ def watched(tmp_path):
         for k in range(10):
             x = rng.normal(size=(10, 3))
             x[:, 0] += 1.5 if h >= 3 else 0.0
-            writer.record(Item("m", "1", f"r{h}-{k}", start + h * HOUR + 60 * k, 5.0 + h, 200, 10, {"input": x},
-                               {"proba": model.predict_proba(pd.DataFrame(x, columns=FEATURES))[:, 1]}))
+            writer.record(
+                Item(
+                    "m",
+                    "1",
+                    f"r{h}-{k}",
+                    start + h * HOUR + 60 * k,
+                    5.0 + h,
+                    200,
+                    10,
+                    {"input": x},
+                    {"proba": model.predict_proba(pd.DataFrame(x, columns=FEATURES))[:, 1]},
+                )
+            )
     writer.close()
     return mv, str(store)
 
@@ -63,8 +82,9 @@ def test_metrics_reports_and_monitoring_are_scalars_tensorboard_reads(watched, t
     acc = _read(tmp_path / "tb")
     scalars = set(acc.Tags()["scalars"])
     auc = mv.metrics["roc_auc"]
-    [value], [low], [high] = (acc.Scalars(t) for t in ("metrics/roc_auc", "metrics/roc_auc/low",
-                                                       "metrics/roc_auc/high"))
+    [value], [low], [high] = (
+        acc.Scalars(t) for t in ("metrics/roc_auc", "metrics/roc_auc/low", "metrics/roc_auc/high")
+    )
     assert (value.value, low.value, high.value) == pytest.approx((auc["value"], auc["low"], auc["high"]))
     history = acc.Scalars("report/roc_auc")
     assert [e.step for e in history] == [0, 1] and [e.value for e in history] == pytest.approx([0.91, 0.87])

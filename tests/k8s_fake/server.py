@@ -100,25 +100,40 @@ RESOURCES = [
     Resource("", "v1", "Event", "events", short=("ev",)),
     Resource("apps", "v1", "Deployment", "deployments", status_sub=True, short=("deploy",)),
     Resource("apps", "v1", "ReplicaSet", "replicasets", status_sub=True, short=("rs",)),
-    Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", status_sub=True,
-             short=("hpa",)),
+    Resource(
+        "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", status_sub=True, short=("hpa",)
+    ),
     Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", status_sub=True, short=("pdb",)),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
     Resource("batch", "v1", "CronJob", "cronjobs", status_sub=True, short=("cj",)),
     Resource("batch", "v1", "Job", "jobs", status_sub=True),
 ]
-KSERVE = Resource("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", status_sub=True,
-                  short=("isvc",))
+KSERVE = Resource(
+    "serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", status_sub=True, short=("isvc",)
+)
 
 # list fields merged by key (strategic merge patch and server-side apply); other lists are atomic
 MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-    "volumeMounts": "mountPath", "ports": None, "imagePullSecrets": "name", "conditions": "type",
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "ports": None,
+    "imagePullSecrets": "name",
+    "conditions": "type",
     "ownerReferences": "uid",
 }
 PORT_KEYS = ("containerPort", "port")
-META_SYSTEM = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "deletionTimestamp",
-               "selfLink")
+META_SYSTEM = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "deletionTimestamp",
+    "selfLink",
+)
 
 
 def _now() -> str:
@@ -131,8 +146,15 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
 
     def body(self) -> dict:
-        out = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-               "message": self.message, "reason": self.reason, "code": self.code}
+        out = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             out["details"] = self.details
         return out
@@ -148,8 +170,9 @@ def _item_key(list_name: str, item: Any) -> str | None:
     if key is None:  # ports: containerPort or port, with protocol
         for k in PORT_KEYS:
             if k in item:
-                return "k:" + json.dumps({k: item[k], "protocol": item.get("protocol", "TCP")},
-                                         sort_keys=True, separators=(",", ":"))
+                return "k:" + json.dumps(
+                    {k: item[k], "protocol": item.get("protocol", "TCP")}, sort_keys=True, separators=(",", ":")
+                )
         return None
     if key in item:
         return "k:" + json.dumps({key: item[key]}, separators=(",", ":"))
@@ -201,8 +224,12 @@ def _get(obj: Any, path: tuple) -> Any:
             if not isinstance(cur, list):
                 return _MISSING
             want = json.loads(el[2:])
-            match = [i for i in cur if isinstance(i, dict) and all(
-                i.get(k, "TCP" if k == "protocol" else None) == v for k, v in want.items())]
+            match = [
+                i
+                for i in cur
+                if isinstance(i, dict)
+                and all(i.get(k, "TCP" if k == "protocol" else None) == v for k, v in want.items())
+            ]
             if not match:
                 return _MISSING
             cur = match[0]
@@ -298,8 +325,12 @@ def json_patch(target: Any, ops: list) -> Any:
                 for p in parts:
                     cur = cur[int(p)] if isinstance(cur, list) else cur[p]
                 if cur != op.get("value"):
-                    raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
-                                                   f"request: testing value {op.get('path')} failed")
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our "
+                        f"request: testing value {op.get('path')} failed",
+                    )
                 continue
             if kind in ("move", "copy"):
                 src = split(op["from"])
@@ -329,8 +360,12 @@ def json_patch(target: Any, ops: list) -> Any:
             else:
                 raise ApiError(422, "Invalid", f"unknown JSON patch operation {kind!r}")
         except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
-                                           f"json patch {kind} operation does not apply: {exc}") from None
+            raise ApiError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: "
+                f"json patch {kind} operation does not apply: {exc}",
+            ) from None
     return doc
 
 
@@ -464,8 +499,21 @@ def _field_ok(obj: dict, raw: str | None) -> bool:
 
 
 # -- the scheduler's filters -----------------------------------------------------------------------------
-_SUFFIX = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_SUFFIX = {
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
 
 
 def quantity(value: Any) -> float:
@@ -522,8 +570,9 @@ def _node_affinity_ok(spec: dict, node: dict) -> bool:
     labels = node["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
         return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
     if not required:
         return True
     for term in required.get("nodeSelectorTerms") or []:  # terms are ORed, expressions ANDed
@@ -531,8 +580,9 @@ def _node_affinity_ok(spec: dict, node: dict) -> bool:
         fields = term.get("matchFields") or []
         if not exprs and not fields:
             continue
-        if all(_expression_ok(e, labels) for e in exprs) and \
-                all(_expression_ok(f, {"metadata.name": node["metadata"]["name"]}) for f in fields):
+        if all(_expression_ok(e, labels) for e in exprs) and all(
+            _expression_ok(f, {"metadata.name": node["metadata"]["name"]}) for f in fields
+        ):
             return True
     return False
 
@@ -550,8 +600,11 @@ def filter_node(spec: dict, node: dict, used: dict[str, float]) -> tuple[list[st
     if not _node_affinity_ok(spec, node):
         return ["node(s) didn't match Pod's node affinity/selector"], False
     alloc = (node.get("status") or {}).get("allocatable") or {}
-    short = [f"Insufficient {r}" for r, q in sorted(pod_requests(spec).items())
-             if q > 0 and used.get(r, 0.0) + q > quantity(alloc.get(r, 0)) + 1e-9]
+    short = [
+        f"Insufficient {r}"
+        for r, q in sorted(pod_requests(spec).items())
+        if q > 0 and used.get(r, 0.0) + q > quantity(alloc.get(r, 0)) + 1e-9
+    ]
     return short, True
 
 
@@ -592,9 +645,16 @@ class FakeKube:
         token only over TLS.
     """
 
-    def __init__(self, *, kserve: bool = False, step: float = 0.03, validate_version: str | None = "1.32",
-                 token: str = "fake-token", namespaces: tuple = ("default", "kube-system"),
-                 tls: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        kserve: bool = False,
+        step: float = 0.03,
+        validate_version: str | None = "1.32",
+        token: str = "fake-token",
+        namespaces: tuple = ("default", "kube-system"),
+        tls: bool = False,
+    ) -> None:
         self.tls = tls
         self.ca_pem = b""
         self.resources = list(RESOURCES) + ([KSERVE] if kserve else [])
@@ -638,18 +698,39 @@ class FakeKube:
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{tmp}/key.pem",
-                                "-out", f"{tmp}/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
-                                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        "openssl",
+                        "req",
+                        "-x509",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1",
+                        "-nodes",
+                        "-keyout",
+                        f"{tmp}/key.pem",
+                        "-out",
+                        f"{tmp}/cert.pem",
+                        "-days",
+                        "1",
+                        "-subj",
+                        "/CN=127.0.0.1",
+                        "-addext",
+                        "subjectAltName=IP:127.0.0.1",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(f"{tmp}/cert.pem", f"{tmp}/key.pem")
                 self.ca_pem = Path(f"{tmp}/cert.pem").read_bytes()
-            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
-                                                do_handshake_on_connect=False)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
             self.url = f"https://127.0.0.1:{self.port}"
-        self._threads = [threading.Thread(target=self.httpd.serve_forever, daemon=True),
-                         threading.Thread(target=self._controller_loop, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self.httpd.serve_forever, daemon=True),
+            threading.Thread(target=self._controller_loop, daemon=True),
+        ]
         for t in self._threads:
             t.start()
         return self
@@ -667,19 +748,30 @@ class FakeKube:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def kubeconfig(self, path: str | Path, *, context: str = "fake", namespace: str = "default",
-                   token: str | None = None, extra: dict | None = None) -> Path:
+    def kubeconfig(
+        self,
+        path: str | Path,
+        *,
+        context: str = "fake",
+        namespace: str = "default",
+        token: str | None = None,
+        extra: dict | None = None,
+    ) -> Path:
         """Write a kubeconfig whose context ``context`` points at this server; ``extra`` adds contexts
         {name: server_url}."""
         import yaml
 
         contexts = {context: self.url, **(extra or {})}
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "preferences": {},
             "clusters": [{"name": n, "cluster": {"server": u, **self._ca(u)}} for n, u in contexts.items()],
             "users": [{"name": "tester", "user": {"token": token or self.token}}],
-            "contexts": [{"name": n, "context": {"cluster": n, "user": "tester", "namespace": namespace}}
-                         for n in contexts],
+            "contexts": [
+                {"name": n, "context": {"cluster": n, "user": "tester", "namespace": namespace}} for n in contexts
+            ],
         }
         path = Path(path)
         path.write_text(yaml.safe_dump(cfg))
@@ -711,31 +803,73 @@ class FakeKube:
 
     def create_namespace(self, name: str) -> None:
         with self.lock:
-            self._store(("", "namespaces", None, name), {
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
-                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}, "ADDED")
+            self._store(
+                ("", "namespaces", None, name),
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+                "ADDED",
+            )
 
-    def autoscaler(self, group: str, *, labels: dict | None = None, allocatable: dict | None = None,
-                   taints: list | None = None, max_nodes: int = 1, delay: float = 0.5) -> None:
+    def autoscaler(
+        self,
+        group: str,
+        *,
+        labels: dict | None = None,
+        allocatable: dict | None = None,
+        taints: list | None = None,
+        max_nodes: int = 1,
+        delay: float = 0.5,
+    ) -> None:
         """A cluster autoscaler node group: a pod that fits on no node but would fit on a node of ``group``
         gets a ``TriggeredScaleUp`` event and the node joins ``delay`` seconds later (at most ``max_nodes``);
         a pod that would fit on no group's node gets ``NotTriggerScaleUp``."""
-        self.node_groups.append({"name": group, "labels": labels or {}, "allocatable": allocatable or {},
-                                 "taints": taints or [], "max": max_nodes, "count": 0, "delay": delay})
+        self.node_groups.append(
+            {
+                "name": group,
+                "labels": labels or {},
+                "allocatable": allocatable or {},
+                "taints": taints or [],
+                "max": max_nodes,
+                "count": 0,
+                "delay": delay,
+            }
+        )
 
-    def _event(self, pod: dict, reason: str, message: str, *, kind: str = "Warning",
-               component: str = "default-scheduler") -> None:
+    def _event(
+        self, pod: dict, reason: str, message: str, *, kind: str = "Warning", component: str = "default-scheduler"
+    ) -> None:
         meta = pod["metadata"]
         now = _now()
         name = f"{meta['name']}.{uuid.uuid4().hex[:16]}"
-        self._store(("", "events", meta["namespace"], name), {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
-                               "namespace": meta["namespace"], "uid": meta.get("uid", "")},
-            "type": kind, "reason": reason, "message": message, "reportingComponent": component,
-            "source": {"component": component}, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        }, "ADDED")
+        self._store(
+            ("", "events", meta["namespace"], name),
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": meta["namespace"]},
+                "involvedObject": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta.get("uid", ""),
+                },
+                "type": kind,
+                "reason": reason,
+                "message": message,
+                "reportingComponent": component,
+                "source": {"component": component},
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            },
+            "ADDED",
+        )
 
     def _autoscale(self, pod: dict) -> None:
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
@@ -745,42 +879,82 @@ class FakeKube:
         why: dict[str, int] = {}
         for g in self.node_groups:
             alloc = {"cpu": "4", "memory": "16Gi", "pods": "110", **{k: str(v) for k, v in g["allocatable"].items()}}
-            template = {"metadata": {"name": g["name"], "labels": dict(g["labels"])}, "spec": {"taints": g["taints"]},
-                        "status": {"allocatable": alloc}}
+            template = {
+                "metadata": {"name": g["name"], "labels": dict(g["labels"])},
+                "spec": {"taints": g["taints"]},
+                "status": {"allocatable": alloc},
+            }
             reasons, _ = filter_node(pod["spec"], template, {})
             if not reasons and g["count"] < g["max"]:
                 n = g["count"]
                 g["count"] += 1
-                self._new_nodes.append((time.monotonic() + g["delay"], f"{g['name']}-{n}",
-                                        {"labels": g["labels"], "allocatable": g["allocatable"], "taints": g["taints"]}))
-                self._event(pod, "TriggeredScaleUp", f"pod triggered scale-up: [{{{g['name']} {n}->{n + 1} "
-                                                     f"(max: {g['max']})}}]", kind="Normal",
-                            component="cluster-autoscaler")
+                self._new_nodes.append(
+                    (
+                        time.monotonic() + g["delay"],
+                        f"{g['name']}-{n}",
+                        {"labels": g["labels"], "allocatable": g["allocatable"], "taints": g["taints"]},
+                    )
+                )
+                self._event(
+                    pod,
+                    "TriggeredScaleUp",
+                    f"pod triggered scale-up: [{{{g['name']} {n}->{n + 1} (max: {g['max']})}}]",
+                    kind="Normal",
+                    component="cluster-autoscaler",
+                )
                 return
             for r in reasons or ["max node group size reached"]:
                 why[r] = why.get(r, 0) + 1
-        self._event(pod, "NotTriggerScaleUp", f"pod didn't trigger scale-up: {_histogram(why)}", kind="Normal",
-                    component="cluster-autoscaler")
+        self._event(
+            pod,
+            "NotTriggerScaleUp",
+            f"pod didn't trigger scale-up: {_histogram(why)}",
+            kind="Normal",
+            component="cluster-autoscaler",
+        )
 
-    def add_node(self, name: str, *, labels: dict | None = None, allocatable: dict | None = None,
-                 taints: list | None = None, unschedulable: bool = False) -> None:
+    def add_node(
+        self,
+        name: str,
+        *,
+        labels: dict | None = None,
+        allocatable: dict | None = None,
+        taints: list | None = None,
+        unschedulable: bool = False,
+    ) -> None:
         """Add a Ready node; from the first one on, pods are scheduled onto nodes (see the module doc).
 
         ``allocatable`` holds quantities (``{"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}``);
         ``taints`` are Kubernetes taints (``{"key": ..., "value": ..., "effect": "NoSchedule"}``).
         """
         alloc = {"cpu": "4", "memory": "16Gi", "pods": "110", **{k: str(v) for k, v in (allocatable or {}).items()}}
-        node = {"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                                      **(labels or {})}},
-                "spec": {"taints": list(taints or []), **({"unschedulable": True} if unschedulable else {})},
-                "status": {"capacity": dict(alloc), "allocatable": dict(alloc),
-                           "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                           "message": "kubelet is posting ready status"}]}}
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **(labels or {})},
+            },
+            "spec": {"taints": list(taints or []), **({"unschedulable": True} if unschedulable else {})},
+            "status": {
+                "capacity": dict(alloc),
+                "allocatable": dict(alloc),
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status",
+                    }
+                ],
+            },
+        }
         with self.lock:
             self._store(("", "nodes", None, name), node, "ADDED")
 
-    def get(self, kind_plural: str, name: str, namespace: str | None = "default", group: str | None = None) -> dict | None:
+    def get(
+        self, kind_plural: str, name: str, namespace: str | None = "default", group: str | None = None
+    ) -> dict | None:
         with self.lock:
             for (g, p, ns, n), obj in self.objects.items():
                 if p == kind_plural and n == name and (ns == namespace or ns is None) and (group is None or g == group):
@@ -789,8 +963,11 @@ class FakeKube:
 
     def list(self, plural: str, namespace: str | None = "default") -> list[dict]:
         with self.lock:
-            return [copy.deepcopy(o) for (g, p, ns, n), o in sorted(self.objects.items(), key=lambda kv: kv[0][3])
-                    if p == plural and (namespace is None or ns == namespace)]
+            return [
+                copy.deepcopy(o)
+                for (g, p, ns, n), o in sorted(self.objects.items(), key=lambda kv: kv[0][3])
+                if p == plural and (namespace is None or ns == namespace)
+            ]
 
     def managers_of(self, plural: str, name: str, namespace: str = "default") -> dict:
         with self.lock:
@@ -810,10 +987,18 @@ class FakeKube:
         meta.setdefault("generation", 1)
         if key in self.managers:
             meta["managedFields"] = [
-                {"manager": m.split("\x00")[0], "operation": info["op"], "apiVersion": info["apiVersion"], "time": info["time"],
-                 "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(info["fields"]),
-                 **({"subresource": info["sub"]} if info.get("sub") else {})}
-                for m, info in self.managers[key].items() if info["fields"]]
+                {
+                    "manager": m.split("\x00")[0],
+                    "operation": info["op"],
+                    "apiVersion": info["apiVersion"],
+                    "time": info["time"],
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": _fields_v1(info["fields"]),
+                    **({"subresource": info["sub"]} if info.get("sub") else {}),
+                }
+                for m, info in self.managers[key].items()
+                if info["fields"]
+            ]
             if not meta["managedFields"]:
                 meta.pop("managedFields")
         self.objects[key] = obj
@@ -841,36 +1026,67 @@ class FakeKube:
     def _validate(self, res: Resource, obj: dict, strict: bool, old: dict | None = None) -> None:
         name = obj.get("metadata", {}).get("name", "")
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name or "") or len(name) > 253:
-            raise ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
-                                           f'"{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                                           f"alphanumeric characters, '-' or '.'",
-                           {"name": name, "group": res.group, "kind": res.kind,
-                            "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
+                f'"{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                f"alphanumeric characters, '-' or '.'",
+                {
+                    "name": name,
+                    "group": res.group,
+                    "kind": res.kind,
+                    "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}],
+                },
+            )
         # kinds with a stricter name rule than a subdomain (Kubernetes' ValidateServiceName, ValidateCronJob)
         longest = {"Service": 63, "Namespace": 63, "CronJob": 52}.get(res.kind)
         if longest is not None and len(name) > longest:
-            raise ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
-                                           f'"{name}": must be no more than {longest} characters',
-                           {"name": name, "group": res.group, "kind": res.kind,
-                            "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{res.kind} "{name}" is invalid: metadata.name: Invalid value: '
+                f'"{name}": must be no more than {longest} characters',
+                {
+                    "name": name,
+                    "group": res.group,
+                    "kind": res.kind,
+                    "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}],
+                },
+            )
         if res.kind == "Service" and not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name):
-            raise ApiError(422, "Invalid", f'Service "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-                                           "a DNS-1035 label must consist of lower case alphanumeric characters or "
-                                           "'-', start with an alphabetic character, and end with an alphanumeric "
-                                           "character",
-                           {"name": name, "group": res.group, "kind": res.kind,
-                            "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}]})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Service "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+                "a DNS-1035 label must consist of lower case alphanumeric characters or "
+                "'-', start with an alphabetic character, and end with an alphanumeric "
+                "character",
+                {
+                    "name": name,
+                    "group": res.group,
+                    "kind": res.kind,
+                    "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name"}],
+                },
+            )
         if res.kind == "Deployment":
             spec = obj.get("spec") or {}
             sel = (spec.get("selector") or {}).get("matchLabels") or {}
             tl = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
             if not sel or any(tl.get(k) != v for k, v in sel.items()):
-                raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.template.metadata.labels: '
-                                               f"Invalid value: {json.dumps(tl)}: `selector` does not match "
-                                               f"template `labels`",
-                               {"name": name, "group": "apps", "kind": "Deployment",
-                                "causes": [{"reason": "FieldValueInvalid",
-                                            "field": "spec.template.metadata.labels"}]})
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'Deployment.apps "{name}" is invalid: spec.template.metadata.labels: '
+                    f"Invalid value: {json.dumps(tl)}: `selector` does not match "
+                    f"template `labels`",
+                    {
+                        "name": name,
+                        "group": "apps",
+                        "kind": "Deployment",
+                        "causes": [{"reason": "FieldValueInvalid", "field": "spec.template.metadata.labels"}],
+                    },
+                )
         if res.kind == "Job":
             self._validate_job(name, obj, old)
         if self.validate_version is None or res is KSERVE:
@@ -888,11 +1104,17 @@ class FakeKube:
                 m = re.search(r"'([^']+)' was unexpected", exc.message)
                 fieldname = f"{where}.{m.group(1)}" if m else where
                 raise ApiError(400, "BadRequest", f'strict decoding error: unknown field "{fieldname}"') from None
-            raise ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {where}: Invalid value: '
-                                           f"{exc.message}",
-                           {"name": name, "group": res.group, "kind": res.kind,
-                            "causes": [{"reason": "FieldValueInvalid", "message": exc.message,
-                                        "field": where}]}) from None
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{res.kind} "{name}" is invalid: {where}: Invalid value: {exc.message}',
+                {
+                    "name": name,
+                    "group": res.group,
+                    "kind": res.kind,
+                    "causes": [{"reason": "FieldValueInvalid", "message": exc.message, "field": where}],
+                },
+            ) from None
 
     @staticmethod
     def _validate_job(name: str, obj: dict, old: dict | None) -> None:
@@ -902,14 +1124,19 @@ class FakeKube:
         causes = []
         policy = (((spec.get("template") or {}).get("spec")) or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):
-            causes.append(("spec.template.spec.restartPolicy",
-                           f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"'))
+            causes.append(
+                (
+                    "spec.template.spec.restartPolicy",
+                    f'Unsupported value: "{policy or "Always"}": supported values: "OnFailure", "Never"',
+                )
+            )
         indexed = spec.get("completionMode") == "Indexed"
         if indexed and spec.get("completions") is None:
             causes.append(("spec.completions", "Required value: when completion mode is Indexed"))
         if spec.get("backoffLimitPerIndex") is not None and (not indexed or policy != "Never"):
-            causes.append(("spec.backoffLimitPerIndex", "Invalid value: requires completionMode Indexed and "
-                                                        "restartPolicy Never"))
+            causes.append(
+                ("spec.backoffLimitPerIndex", "Invalid value: requires completionMode Indexed and restartPolicy Never")
+            )
         if old is not None:
             was = old.get("spec") or {}
             for f in ("template", "completionMode", "backoffLimitPerIndex"):
@@ -917,33 +1144,44 @@ class FakeKube:
                     causes.append((f"spec.{f}", "Invalid value: field is immutable"))
             # completions may change only on an Indexed Job, together with parallelism (elastic Indexed Jobs)
             if was.get("completions") != spec.get("completions") and not (
-                    indexed and spec.get("completions") == spec.get("parallelism")):
+                indexed and spec.get("completions") == spec.get("parallelism")
+            ):
                 causes.append(("spec.completions", "Invalid value: field is immutable"))
         if causes:
-            raise ApiError(422, "Invalid", f'Job.batch "{name}" is invalid: '
-                                           + ", ".join(f"{f}: {m}" for f, m in causes),
-                           {"name": name, "group": "batch", "kind": "Job",
-                            "causes": [{"reason": "FieldValueInvalid", "field": f, "message": m}
-                                       for f, m in causes]})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Job.batch "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes),
+                {
+                    "name": name,
+                    "group": "batch",
+                    "kind": "Job",
+                    "causes": [{"reason": "FieldValueInvalid", "field": f, "message": m} for f, m in causes],
+                },
+            )
 
-    def _set_fields(self, key: tuple, res: Resource, old: dict | None, new: dict, manager: str, *, sub: str = "") -> None:
+    def _set_fields(
+        self, key: tuple, res: Resource, old: dict | None, new: dict, manager: str, *, sub: str = ""
+    ) -> None:
         """Ownership after an Update: changed fields go to ``manager``."""
         if sub == "status":
             return
         before = _object_fields(old, res.status_sub) if old else set()
         after = _object_fields(new, res.status_sub)
         # a list item's own path ("k:{...}") marks membership: it changes only when the item appears
-        changed = {p for p in after if p not in before
-                   or (not p[-1].startswith("k:") and _get(old, p) != _get(new, p))}
+        changed = {p for p in after if p not in before or (not p[-1].startswith("k:") and _get(old, p) != _get(new, p))}
         mgrs = self.managers.setdefault(key, {})
-        for m, info in mgrs.items():
+        for info in mgrs.values():
             info["fields"] = {p for p in info["fields"] if p in after and p not in changed}
         if changed:
-            info = mgrs.setdefault(manager, {"op": "Update", "apiVersion": res.api_version, "fields": set(),
-                                             "time": _now()})
+            info = mgrs.setdefault(
+                manager, {"op": "Update", "apiVersion": res.api_version, "fields": set(), "time": _now()}
+            )
             if info["op"] == "Apply":  # an Update by an applier is tracked separately, as in Kubernetes
-                info = mgrs.setdefault(manager + "\x00update", {"op": "Update", "apiVersion": res.api_version,
-                                                                "fields": set(), "time": _now()})
+                info = mgrs.setdefault(
+                    manager + "\x00update",
+                    {"op": "Update", "apiVersion": res.api_version, "fields": set(), "time": _now()},
+                )
             info["fields"] |= changed
             info["time"] = _now()
 
@@ -954,8 +1192,9 @@ class FakeKube:
 
     def _not_found(self, res: Resource, name: str) -> ApiError:
         gr = f"{res.plural}.{res.group}" if res.group else res.plural
-        return ApiError(404, "NotFound", f'{gr} "{name}" not found',
-                        {"name": name, "group": res.group, "kind": res.plural})
+        return ApiError(
+            404, "NotFound", f'{gr} "{name}" not found', {"name": name, "group": res.group, "kind": res.plural}
+        )
 
     def _bump_generation(self, res: Resource, old: dict, new: dict) -> None:
         def body(o: dict) -> dict:
@@ -974,8 +1213,12 @@ class FakeKube:
             key = (res.group, res.plural, ns if res.namespaced else None, name)
             if key in self.objects:
                 gr = f"{res.plural}.{res.group}" if res.group else res.plural
-                raise ApiError(409, "AlreadyExists", f'{gr} "{name}" already exists',
-                               {"name": name, "group": res.group, "kind": res.plural})
+                raise ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'{gr} "{name}" already exists',
+                    {"name": name, "group": res.group, "kind": res.plural},
+                )
             obj = copy.deepcopy(body)
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
             meta = obj.setdefault("metadata", {})
@@ -998,14 +1241,16 @@ class FakeKube:
             spec.setdefault("replicas", 1)
             spec.setdefault("progressDeadlineSeconds", 600)
             spec.setdefault("revisionHistoryLimit", 10)
-            spec.setdefault("strategy", {"type": "RollingUpdate",
-                                         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+            spec.setdefault(
+                "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+            )
         if res.kind == "Service" and isinstance(spec, dict):
             spec.setdefault("type", "ClusterIP")
             spec.setdefault("clusterIP", "10.96.0." + str(1 + self.rv % 250))
 
-    def update(self, res: Resource, ns: str | None, name: str, body: dict, manager: str, strict: bool,
-               dry: bool, sub: str = "") -> dict:
+    def update(
+        self, res: Resource, ns: str | None, name: str, body: dict, manager: str, strict: bool, dry: bool, sub: str = ""
+    ) -> dict:
         with self.lock:
             self._check_ns(res, ns)
             key = (res.group, res.plural, ns if res.namespaced else None, name)
@@ -1015,14 +1260,19 @@ class FakeKube:
             want_rv = (body.get("metadata") or {}).get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 gr = f"{res.plural}.{res.group}" if res.group else res.plural
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {gr} "{name}": the object has '
-                                                f"been modified; please apply your changes to the latest version "
-                                                f"and try again",
-                               {"name": name, "group": res.group, "kind": res.plural})
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {gr} "{name}": the object has '
+                    f"been modified; please apply your changes to the latest version "
+                    f"and try again",
+                    {"name": name, "group": res.group, "kind": res.plural},
+                )
             return self._replace(res, key, old, body, manager, strict, dry, sub)
 
-    def _replace(self, res: Resource, key: tuple, old: dict, body: dict, manager: str, strict: bool, dry: bool,
-                 sub: str = "") -> dict:
+    def _replace(
+        self, res: Resource, key: tuple, old: dict, body: dict, manager: str, strict: bool, dry: bool, sub: str = ""
+    ) -> dict:
         new = copy.deepcopy(body)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = new.setdefault("metadata", {})
@@ -1048,8 +1298,19 @@ class FakeKube:
             return copy.deepcopy(old)
         return copy.deepcopy(self._store(key, new, "MODIFIED"))
 
-    def patch(self, res: Resource, ns: str | None, name: str, ctype: str, patch: Any, manager: str | None,
-              force: bool, strict: bool, dry: bool, sub: str = "") -> dict:
+    def patch(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        ctype: str,
+        patch: Any,
+        manager: str | None,
+        force: bool,
+        strict: bool,
+        dry: bool,
+        sub: str = "",
+    ) -> dict:
         with self.lock:
             self._check_ns(res, ns)
             key = (res.group, res.plural, ns if res.namespaced else None, name)
@@ -1064,30 +1325,56 @@ class FakeKube:
                 new = merge_patch(old, patch)
             elif ctype.startswith("application/strategic-merge-patch+json"):
                 if res is KSERVE:
-                    raise ApiError(415, "UnsupportedMediaType", "strategic merge patch is not supported for "
-                                                                "custom resources; use a merge patch")
+                    raise ApiError(
+                        415,
+                        "UnsupportedMediaType",
+                        "strategic merge patch is not supported for custom resources; use a merge patch",
+                    )
                 new = strategic_merge(old, patch)
             else:
-                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                            f"accepted media types include: application/json-patch+json, "
-                                                            f"application/merge-patch+json, application/apply-patch+yaml")
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - "
+                    "accepted media types include: application/json-patch+json, "
+                    "application/merge-patch+json, application/apply-patch+yaml",
+                )
             want_rv = (new.get("metadata") or {}).get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 gr = f"{res.plural}.{res.group}" if res.group else res.plural
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {gr} "{name}": the object has '
-                                                f"been modified; please apply your changes to the latest version "
-                                                f"and try again")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {gr} "{name}": the object has '
+                    f"been modified; please apply your changes to the latest version "
+                    f"and try again",
+                )
             return self._replace(res, key, old, new, manager or "unknown", strict, dry, sub)
 
-    def _apply(self, res: Resource, key: tuple, ns: str | None, name: str, old: dict | None, applied: Any,
-               manager: str | None, force: bool, strict: bool, dry: bool) -> dict:
+    def _apply(
+        self,
+        res: Resource,
+        key: tuple,
+        ns: str | None,
+        name: str,
+        old: dict | None,
+        applied: Any,
+        manager: str | None,
+        force: bool,
+        strict: bool,
+        dry: bool,
+    ) -> dict:
         if not manager:
             raise ApiError(400, "BadRequest", "PATCH /apply requires a non-empty fieldManager query parameter")
         if not isinstance(applied, dict):
             raise ApiError(400, "BadRequest", "error decoding YAML: the applied configuration is not an object")
         if applied.get("kind") != res.kind or applied.get("apiVersion") != res.api_version:
-            raise ApiError(400, "BadRequest", f"the applied configuration is a {applied.get('apiVersion')}/"
-                                              f"{applied.get('kind')}; the path is for {res.api_version}/{res.kind}")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the applied configuration is a {applied.get('apiVersion')}/"
+                f"{applied.get('kind')}; the path is for {res.api_version}/{res.kind}",
+            )
         if (applied.get("metadata") or {}).get("name") != name:
             raise ApiError(400, "BadRequest", "the name of the applied object does not match the URL")
         new_fields = _object_fields(applied, res.status_sub)
@@ -1096,8 +1383,10 @@ class FakeKube:
             self._check_ns(res, ns)
             obj = copy.deepcopy(applied)
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
-            obj["metadata"] = {**copy.deepcopy(applied.get("metadata") or {}),
-                               **({"namespace": ns} if res.namespaced else {})}
+            obj["metadata"] = {
+                **copy.deepcopy(applied.get("metadata") or {}),
+                **({"namespace": ns} if res.namespaced else {}),
+            }
             if res.status_sub:
                 obj["status"] = {}
             self._defaults(res, obj)
@@ -1114,14 +1403,22 @@ class FakeKube:
                 if not p[-1].startswith("k:") and _get(old, p) != _get(applied, p):
                     conflicts.append((m, info, p))
         if conflicts and not force:
-            causes = [{"type": "FieldManagerConflict",
-                       "message": f'conflict with "{m.split(chr(0))[0]}" using {info["apiVersion"]}',
-                       "field": _field_text(p)} for m, info, p in sorted(conflicts, key=lambda c: c[2])]
+            causes = [
+                {
+                    "type": "FieldManagerConflict",
+                    "message": f'conflict with "{m.split(chr(0))[0]}" using {info["apiVersion"]}',
+                    "field": _field_text(p),
+                }
+                for m, info, p in sorted(conflicts, key=lambda c: c[2])
+            ]
             lines = "\n".join(f"- {c['message'].replace('conflict with ', '')}: {c['field']}" for c in causes)
-            raise ApiError(409, "Conflict", f"Apply failed with {len(causes)} conflict"
-                                            f"{'s' if len(causes) > 1 else ''}: {lines}",
-                           {"name": name, "group": res.group, "kind": res.plural, "causes": causes})
-        for m, info, p in conflicts:
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Apply failed with {len(causes)} conflict{'s' if len(causes) > 1 else ''}: {lines}",
+                {"name": name, "group": res.group, "kind": res.plural, "causes": causes},
+            )
+        for _m, info, p in conflicts:
             info["fields"].discard(p)
         previous = mgrs.get(manager, {}).get("fields", set())
         others = set().union(*(i["fields"] for m, i in mgrs.items() if m != manager)) if len(mgrs) > 1 else set()
@@ -1130,7 +1427,7 @@ class FakeKube:
         # (its "k:{...}" path) goes whole, before its fields (which include the key that identifies it)
         kept = new_fields | others
         for p in sorted(previous - new_fields - others, key=len):
-            if any(q[:len(p)] == p for q in kept):
+            if any(q[: len(p)] == p for q in kept):
                 continue
             if len(p) > 1 and p[-2].startswith("k:") and p[-1][2:] in json.loads(p[-2][2:]):
                 continue  # the key of an item that stays (owned by someone, or gone with the item)
@@ -1160,9 +1457,15 @@ class FakeKube:
     def list_objects(self, res: Resource, ns: str | None, labels: str | None, fields: str | None) -> tuple[list, int]:
         reqs = _selector(labels)
         with self.lock:
-            items = [copy.deepcopy(o) for (g, p, n, _), o in self.objects.items()
-                     if g == res.group and p == res.plural and (ns is None or n == ns)
-                     and _matches(o["metadata"].get("labels") or {}, reqs) and _field_ok(o, fields)]
+            items = [
+                copy.deepcopy(o)
+                for (g, p, n, _), o in self.objects.items()
+                if g == res.group
+                and p == res.plural
+                and (ns is None or n == ns)
+                and _matches(o["metadata"].get("labels") or {}, reqs)
+                and _field_ok(o, fields)
+            ]
             return sorted(items, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"])), self.rv
 
     # -- controllers ---------------------------------------------------------------------------------------
@@ -1210,8 +1513,13 @@ class FakeKube:
         template.setdefault("metadata", {}).setdefault("labels", {}).pop("pod-template-hash", None)
         thash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
         uid = dep["metadata"]["uid"]
-        rsets = {k: o for k, o in self.objects.items() if k[1] == "replicasets" and k[2] == ns
-                 and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])}
+        rsets = {
+            k: o
+            for k, o in self.objects.items()
+            if k[1] == "replicasets"
+            and k[2] == ns
+            and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+        }
 
         def rev(o: dict) -> int:
             return int((o["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
@@ -1222,16 +1530,35 @@ class FakeKube:
             tl = dict(template["metadata"]["labels"], **{"pod-template-hash": thash})
             rs_template = copy.deepcopy(template)
             rs_template["metadata"]["labels"] = tl
-            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                  "metadata": {"name": new_key[3], "namespace": ns, "labels": tl,
-                               "annotations": {"deployment.kubernetes.io/revision": str(max_rev + 1),
-                                               "deployment.kubernetes.io/desired-replicas": str(desired)},
-                               "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
-                                                    "uid": uid, "controller": True, "blockOwnerDeletion": True}]},
-                  "spec": {"replicas": 0, "selector": {"matchLabels": {**spec["selector"]["matchLabels"],
-                                                                       "pod-template-hash": thash}},
-                           "template": rs_template},
-                  "status": {"replicas": 0, "observedGeneration": 1}}
+            rs = {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": new_key[3],
+                    "namespace": ns,
+                    "labels": tl,
+                    "annotations": {
+                        "deployment.kubernetes.io/revision": str(max_rev + 1),
+                        "deployment.kubernetes.io/desired-replicas": str(desired),
+                    },
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "Deployment",
+                            "name": name,
+                            "uid": uid,
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    "replicas": 0,
+                    "selector": {"matchLabels": {**spec["selector"]["matchLabels"], "pod-template-hash": thash}},
+                    "template": rs_template,
+                },
+                "status": {"replicas": 0, "observedGeneration": 1},
+            }
             self._store(new_key, rs, "ADDED")
             self._started[new_key] = time.monotonic()
             rsets[new_key] = rs
@@ -1272,27 +1599,44 @@ class FakeKube:
         prog = {"type": "Progressing", "status": "True", "lastUpdateTime": _now(), "lastTransitionTime": _now()}
         old_conds = {c["type"]: c for c in (dep.get("status") or {}).get("conditions") or []}
         if done:
-            prog.update(reason="NewReplicaSetAvailable", message=f'ReplicaSet "{new_key[3]}" has successfully progressed.')
-        elif (script.behaviour in ("stall", "crashloop", "imagepull") or new_key in self._unschedulable) and \
-                time.monotonic() - started > (
-                script.deadline if script.deadline is not None else float(spec.get("progressDeadlineSeconds", 600))):
-            prog.update(status="False", reason="ProgressDeadlineExceeded",
-                        message=f'ReplicaSet "{new_key[3]}" has timed out progressing.')
+            prog.update(
+                reason="NewReplicaSetAvailable", message=f'ReplicaSet "{new_key[3]}" has successfully progressed.'
+            )
+        elif (
+            script.behaviour in ("stall", "crashloop", "imagepull") or new_key in self._unschedulable
+        ) and time.monotonic() - started > (
+            script.deadline if script.deadline is not None else float(spec.get("progressDeadlineSeconds", 600))
+        ):
+            prog.update(
+                status="False",
+                reason="ProgressDeadlineExceeded",
+                message=f'ReplicaSet "{new_key[3]}" has timed out progressing.',
+            )
         else:
             prog.update(reason="ReplicaSetUpdated", message=f'ReplicaSet "{new_key[3]}" is progressing.')
-        avail = {"type": "Available", "status": "True" if available >= desired else "False",
-                 "reason": "MinimumReplicasAvailable" if available >= desired else "MinimumReplicasUnavailable",
-                 "message": "Deployment has minimum availability." if available >= desired
-                 else "Deployment does not have minimum availability.",
-                 "lastUpdateTime": _now(), "lastTransitionTime": _now()}
+        avail = {
+            "type": "Available",
+            "status": "True" if available >= desired else "False",
+            "reason": "MinimumReplicasAvailable" if available >= desired else "MinimumReplicasUnavailable",
+            "message": "Deployment has minimum availability."
+            if available >= desired
+            else "Deployment does not have minimum availability.",
+            "lastUpdateTime": _now(),
+            "lastTransitionTime": _now(),
+        }
         for c in (avail, prog):
             prev = old_conds.get(c["type"])
             if prev and all(prev.get(k) == c.get(k) for k in ("status", "reason", "message")):
                 c = prev
             conds.append(c)
-        status = {"observedGeneration": dep["metadata"].get("generation", 1), "replicas": total,
-                  "updatedReplicas": new_replicas, "readyReplicas": available, "availableReplicas": available,
-                  "conditions": conds}
+        status = {
+            "observedGeneration": dep["metadata"].get("generation", 1),
+            "replicas": total,
+            "updatedReplicas": new_replicas,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "conditions": conds,
+        }
         if total - available:
             status["unavailableReplicas"] = total - available
         status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}
@@ -1316,11 +1660,17 @@ class FakeKube:
                 return name, None
             for w in why:
                 reasons[w] = reasons.get(w, 0) + 1
-            p = "No preemption victims found for incoming pod" if helpful else "Preemption is not helpful for scheduling"
+            p = (
+                "No preemption victims found for incoming pod"
+                if helpful
+                else "Preemption is not helpful for scheduling"
+            )
             preemption[p] = preemption.get(p, 0) + 1
         n = len(nodes)
-        return None, (f"0/{n} nodes are available: {_histogram(reasons)}. "
-                      f"preemption: 0/{n} nodes are available: {_histogram(preemption)}.")
+        return None, (
+            f"0/{n} nodes are available: {_histogram(reasons)}. "
+            f"preemption: 0/{n} nodes are available: {_histogram(preemption)}."
+        )
 
     def _scale_rs(self, key: tuple, replicas: int, ready: int, script: Script) -> int:
         """Scale ReplicaSet ``key`` and write its pods; return how many are ready (a pod that fits on no
@@ -1330,8 +1680,13 @@ class FakeKube:
         # pods of this ReplicaSet
         labels = rs["spec"]["template"]["metadata"]["labels"]
         template_ann = rs["spec"]["template"]["metadata"].get("annotations") or {}
-        pods = sorted(k for k, o in self.objects.items() if k[1] == "pods" and k[2] == ns
-                      and any(r.get("uid") == rs["metadata"]["uid"] for r in o["metadata"].get("ownerReferences") or []))
+        pods = sorted(
+            k
+            for k, o in self.objects.items()
+            if k[1] == "pods"
+            and k[2] == ns
+            and any(r.get("uid") == rs["metadata"]["uid"] for r in o["metadata"].get("ownerReferences") or [])
+        )
         for k in pods[replicas:]:
             self._remove(k)
         has_nodes = any(k[1] == "nodes" for k in self.objects)
@@ -1346,20 +1701,42 @@ class FakeKube:
                 node_name, unfit = self._schedule(rs["spec"]["template"]["spec"])
             if unfit is not None:
                 self._unschedulable.add(key)
-                prev = [c for c in ((old or {}).get("status") or {}).get("conditions") or []
-                        if c.get("type") == "PodScheduled"]
+                prev = [
+                    c
+                    for c in ((old or {}).get("status") or {}).get("conditions") or []
+                    if c.get("type") == "PodScheduled"
+                ]
                 if prev and prev[0].get("message") == unfit:
                     continue  # the scheduler tried again and failed the same way
-                cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unfit,
-                        "lastProbeTime": None, "lastTransitionTime": _now()}
-                pod = {"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": pkey[3], "namespace": ns, "labels": dict(labels),
-                                    "annotations": dict(template_ann),
-                                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                                         "name": key[3], "uid": rs["metadata"]["uid"],
-                                                         "controller": True}]},
-                       "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
-                       "status": {"phase": "Pending", "conditions": [cond], "qosClass": "Burstable"}}
+                cond = {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": unfit,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": _now(),
+                }
+                pod = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": pkey[3],
+                        "namespace": ns,
+                        "labels": dict(labels),
+                        "annotations": dict(template_ann),
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "ReplicaSet",
+                                "name": key[3],
+                                "uid": rs["metadata"]["uid"],
+                                "controller": True,
+                            }
+                        ],
+                    },
+                    "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
+                    "status": {"phase": "Pending", "conditions": [cond], "qosClass": "Burstable"},
+                }
                 if old is None:
                     pod = self._store(pkey, pod, "ADDED")
                 else:
@@ -1374,37 +1751,78 @@ class FakeKube:
             containers = rs["spec"]["template"]["spec"].get("containers") or []
             statuses = []
             for c in containers:
-                cs = {"name": c["name"], "image": c.get("image", ""), "ready": is_ready, "restartCount": 0,
-                      "started": is_ready, "imageID": "", "containerID": ""}
+                cs = {
+                    "name": c["name"],
+                    "image": c.get("image", ""),
+                    "ready": is_ready,
+                    "restartCount": 0,
+                    "started": is_ready,
+                    "imageID": "",
+                    "containerID": "",
+                }
                 started_at = rs["metadata"].get("creationTimestamp", "")
                 if is_ready:
                     cs["state"] = {"running": {"startedAt": started_at}}
                 elif script.behaviour == "crashloop":
                     old = self.objects.get(pkey)
-                    restarts = 1 + max([s.get("restartCount", 0) for s in ((old or {}).get("status") or {})
-                                        .get("containerStatuses") or []] or [0])
-                    cs.update(restartCount=min(restarts, 5),
-                              state={"waiting": {"reason": "CrashLoopBackOff",
-                                                 "message": f"back-off restarting failed container {c['name']}"}},
-                              lastState={"terminated": {"exitCode": 1, "reason": "Error"}})
+                    restarts = 1 + max(
+                        [
+                            s.get("restartCount", 0)
+                            for s in ((old or {}).get("status") or {}).get("containerStatuses") or []
+                        ]
+                        or [0]
+                    )
+                    cs.update(
+                        restartCount=min(restarts, 5),
+                        state={
+                            "waiting": {
+                                "reason": "CrashLoopBackOff",
+                                "message": f"back-off restarting failed container {c['name']}",
+                            }
+                        },
+                        lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
+                    )
                 elif script.behaviour == "imagepull":
-                    cs["state"] = {"waiting": {"reason": "ErrImagePull",
-                                               "message": f'failed to pull image "{c.get("image")}": not found'}}
+                    cs["state"] = {
+                        "waiting": {
+                            "reason": "ErrImagePull",
+                            "message": f'failed to pull image "{c.get("image")}": not found',
+                        }
+                    }
                 else:
                     cs["state"] = {"running": {"startedAt": started_at}}
                 statuses.append(cs)
             conditions = [{"type": "Ready", "status": "True" if is_ready else "False"}]
             if node_name:
                 conditions.insert(0, {"type": "PodScheduled", "status": "True"})
-            pod = {"apiVersion": "v1", "kind": "Pod",
-                   "metadata": {"name": pkey[3], "namespace": ns, "labels": dict(labels),
-                                "annotations": dict(template_ann),
-                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": key[3],
-                                                     "uid": rs["metadata"]["uid"], "controller": True}]},
-                   "spec": {**copy.deepcopy(rs["spec"]["template"]["spec"]),
-                            **({"nodeName": node_name} if node_name else {})},
-                   "status": {"phase": "Running" if script.behaviour != "imagepull" else "Pending",
-                              "conditions": conditions, "containerStatuses": statuses}}
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": pkey[3],
+                    "namespace": ns,
+                    "labels": dict(labels),
+                    "annotations": dict(template_ann),
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "ReplicaSet",
+                            "name": key[3],
+                            "uid": rs["metadata"]["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    **copy.deepcopy(rs["spec"]["template"]["spec"]),
+                    **({"nodeName": node_name} if node_name else {}),
+                },
+                "status": {
+                    "phase": "Running" if script.behaviour != "imagepull" else "Pending",
+                    "conditions": conditions,
+                    "containerStatuses": statuses,
+                },
+            }
             if old is None:
                 self._store(pkey, pod, "ADDED")
             elif old.get("status") != pod["status"] or old["spec"].get("nodeName") != node_name:
@@ -1415,8 +1833,13 @@ class FakeKube:
                 self._store(pkey, upd, "MODIFIED")
         new = copy.deepcopy(rs)
         new["spec"]["replicas"] = replicas
-        st = {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": n_ready,
-              "availableReplicas": n_ready, "observedGeneration": new["metadata"].get("generation", 1)}
+        st = {
+            "replicas": replicas,
+            "fullyLabeledReplicas": replicas,
+            "readyReplicas": n_ready,
+            "availableReplicas": n_ready,
+            "observedGeneration": new["metadata"].get("generation", 1),
+        }
         new["status"] = {k: v for k, v in st.items() if v or k in ("replicas", "observedGeneration")}
         if new != rs:
             self._store(key, new, "MODIFIED")
@@ -1437,9 +1860,13 @@ class FakeKube:
         rev = f"{key[3]}-predictor-{gen:05d}"
         prev_rev = ((st.get("components") or {}).get("predictor") or {}).get("latestReadyRevision")
         if unfit:  # the revision waits for its pod, which fits on no node
-            ready = {"type": "Ready", "status": "False", "reason": "RevisionMissing",
-                     "message": f'Configuration "{key[3]}-predictor" is waiting for a Revision to become ready.',
-                     "lastTransitionTime": _now()}
+            ready = {
+                "type": "Ready",
+                "status": "False",
+                "reason": "RevisionMissing",
+                "message": f'Configuration "{key[3]}-predictor" is waiting for a Revision to become ready.',
+                "lastTransitionTime": _now(),
+            }
             comp = {"latestCreatedRevision": rev, **({"latestReadyRevision": prev_rev} if prev_rev else {})}
         elif ok:
             traffic = [{"latestRevision": True, "percent": 100 if pct is None else pct, "revisionName": rev}]
@@ -1448,61 +1875,117 @@ class FakeKube:
             ready = {"type": "Ready", "status": "True", "lastTransitionTime": _now()}
             comp = {"latestCreatedRevision": rev, "latestReadyRevision": rev, "traffic": traffic}
         else:
-            ready = {"type": "Ready", "status": "False", "reason": "RevisionFailed",
-                     "message": f'Revision "{rev}" failed with message: back-off pulling image.',
-                     "lastTransitionTime": _now()}
-            comp = {"latestCreatedRevision": rev, "latestReadyRevision": prev_rev,
-                    "traffic": [{"latestRevision": False, "percent": 100, "revisionName": prev_rev}]} if prev_rev \
+            ready = {
+                "type": "Ready",
+                "status": "False",
+                "reason": "RevisionFailed",
+                "message": f'Revision "{rev}" failed with message: back-off pulling image.',
+                "lastTransitionTime": _now(),
+            }
+            comp = (
+                {
+                    "latestCreatedRevision": rev,
+                    "latestReadyRevision": prev_rev,
+                    "traffic": [{"latestRevision": False, "percent": 100, "revisionName": prev_rev}],
+                }
+                if prev_rev
                 else {"latestCreatedRevision": rev}
-        status = {"observedGeneration": gen, "url": f"http://{key[3]}.{key[2]}.example.com",
-                  "conditions": [{"type": "PredictorReady", "status": ready["status"],
-                                  "lastTransitionTime": _now()}, ready],
-                  "components": {"predictor": comp}}
+            )
+        status = {
+            "observedGeneration": gen,
+            "url": f"http://{key[3]}.{key[2]}.example.com",
+            "conditions": [{"type": "PredictorReady", "status": ready["status"], "lastTransitionTime": _now()}, ready],
+            "components": {"predictor": comp},
+        }
         self._write_status(key, obj, status)
 
     def _isvc_pods(self, key: tuple, gen: int, pred: dict, script: Script) -> str | None:
         """The predictor pod of generation ``gen``; returns the scheduler's message when it fits on no node."""
         ns, name = key[2], key[3]
         for k, o in list(self.objects.items()):
-            if k[1] == "pods" and k[2] == ns and (o["metadata"].get("labels") or {}).get(
-                    "serving.kserve.io/inferenceservice") == name:
+            if (
+                k[1] == "pods"
+                and k[2] == ns
+                and (o["metadata"].get("labels") or {}).get("serving.kserve.io/inferenceservice") == name
+            ):
                 self._remove(k)
-        meta = {"name": f"{name}-predictor-{gen:05d}-0", "namespace": ns,
-                "labels": {"serving.kserve.io/inferenceservice": name, "component": "predictor"},
-                "annotations": dict(self.objects[key]["metadata"].get("annotations") or {})}
-        spec = {k: copy.deepcopy(v) for k, v in pred.items() if k in ("containers", "nodeSelector", "affinity",
-                                                                       "tolerations")}
+        meta = {
+            "name": f"{name}-predictor-{gen:05d}-0",
+            "namespace": ns,
+            "labels": {"serving.kserve.io/inferenceservice": name, "component": "predictor"},
+            "annotations": dict(self.objects[key]["metadata"].get("annotations") or {}),
+        }
+        spec = {
+            k: copy.deepcopy(v)
+            for k, v in pred.items()
+            if k in ("containers", "nodeSelector", "affinity", "tolerations")
+        }
         if any(k[1] == "nodes" for k in self.objects):
             node, unfit = self._schedule(spec)
             if unfit:
-                pod = self._store(("", "pods", ns, meta["name"]), {
-                    "apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
-                    "status": {"phase": "Pending", "conditions": [
-                        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unfit,
-                         "lastTransitionTime": _now()}]}}, "ADDED")
+                pod = self._store(
+                    ("", "pods", ns, meta["name"]),
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": meta,
+                        "spec": spec,
+                        "status": {
+                            "phase": "Pending",
+                            "conditions": [
+                                {
+                                    "type": "PodScheduled",
+                                    "status": "False",
+                                    "reason": "Unschedulable",
+                                    "message": unfit,
+                                    "lastTransitionTime": _now(),
+                                }
+                            ],
+                        },
+                    },
+                    "ADDED",
+                )
                 self._event(pod, "FailedScheduling", unfit)
                 return unfit
             spec["nodeName"] = node
         crash = script.behaviour == "crashloop"
-        statuses = [{"name": c.get("name", "kserve-container"), "image": c.get("image", ""), "ready": not crash,
-                     "restartCount": 4 if crash else 0,
-                     "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting"}}
-                     if crash else {"running": {}},
-                     **({"lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}} if crash else {})}
-                    for c in pred.get("containers") or []]
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
-               "status": {"phase": "Running", "containerStatuses": statuses}}
+        statuses = [
+            {
+                "name": c.get("name", "kserve-container"),
+                "image": c.get("image", ""),
+                "ready": not crash,
+                "restartCount": 4 if crash else 0,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off restarting"}}
+                if crash
+                else {"running": {}},
+                **({"lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}} if crash else {}),
+            }
+            for c in pred.get("containers") or []
+        ]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,
+            "status": {"phase": "Running", "containerStatuses": statuses},
+        }
         self._store(("", "pods", ns, pod["metadata"]["name"]), pod, "ADDED")
         return None
 
     # -- watch ---------------------------------------------------------------------------------------------
-    def watch_events(self, res: Resource, ns: str | None, since: int | None, labels: str | None,
-                     fields: str | None, deadline: float):
+    def watch_events(
+        self, res: Resource, ns: str | None, since: int | None, labels: str | None, fields: str | None, deadline: float
+    ):
         reqs = _selector(labels)
 
         def ok(key: tuple, obj: dict) -> bool:
-            return (key[0] == res.group and key[1] == res.plural and (ns is None or key[2] == ns)
-                    and _matches(obj["metadata"].get("labels") or {}, reqs) and _field_ok(obj, fields))
+            return (
+                key[0] == res.group
+                and key[1] == res.plural
+                and (ns is None or key[2] == ns)
+                and _matches(obj["metadata"].get("labels") or {}, reqs)
+                and _field_ok(obj, fields)
+            )
 
         with self.lock:
             if since is None:
@@ -1554,8 +2037,11 @@ class _Handler(BaseHTTPRequestHandler):
         labels = pod["metadata"].get("labels") or {}
         url = next((u for sel, u in fake.backends if all(labels.get(k) == v for k, v in sel.items())), None)
         if url is None:
-            raise ApiError(503, "ServiceUnavailable", f"error trying to reach service: dial tcp {name}: connect: "
-                                                      "connection refused")
+            raise ApiError(
+                503,
+                "ServiceUnavailable",
+                f"error trying to reach service: dial tcp {name}: connect: connection refused",
+            )
         try:
             with urllib.request.urlopen(url + rest, timeout=10) as r:
                 code, ctype, data = r.status, r.headers.get("Content-Type", "text/plain"), r.read()
@@ -1634,14 +2120,21 @@ class _Handler(BaseHTTPRequestHandler):
             return {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake", "platform": "linux/amd64"}
         if path == "/openapi/v3":  # only what kubectl needs to trust the server's field validation
             gvs = sorted({(r.group, r.version) for r in fake.resources})
-            return {"paths": {(f"apis/{g}/{v}" if g else f"api/{v}"):
-                              {"serverRelativeURL": f"/openapi/v3/{'apis/' + g if g else 'api'}/{v}?hash=0"}
-                              for g, v in gvs}}
+            return {
+                "paths": {
+                    (f"apis/{g}/{v}" if g else f"api/{v}"): {
+                        "serverRelativeURL": f"/openapi/v3/{'apis/' + g if g else 'api'}/{v}?hash=0"
+                    }
+                    for g, v in gvs
+                }
+            }
         m3 = re.fullmatch(r"/openapi/v3/(?:api/(v1)|apis/([^/]+)/([^/]+))", path)
         if m3:
             group, version = ("", "v1") if m3.group(1) else (m3.group(2), m3.group(3))
-            params = [{"name": n, "in": "query", "schema": {"type": "string"}}
-                      for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+            params = [
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+            ]
             paths = {}
             for r in fake.resources:
                 if r.group != group or r.version != version:
@@ -1650,24 +2143,44 @@ class _Handler(BaseHTTPRequestHandler):
                 scope = "/namespaces/{namespace}" if r.namespaced else ""
                 gvk = {"group": group, "version": version, "kind": r.kind}
                 paths[f"{base}{scope}/{r.plural}/{{name}}"] = {
-                    "patch": {"operationId": f"patch{r.kind}", "parameters": params,
-                              "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}}}
+                    "patch": {
+                        "operationId": f"patch{r.kind}",
+                        "parameters": params,
+                        "x-kubernetes-group-version-kind": gvk,
+                        "responses": {"200": {"description": "OK"}},
+                    }
+                }
             if not paths:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return {"openapi": "3.0.0", "info": {"title": "Kubernetes (fake)", "version": "v1.32.0"},
-                    "paths": paths, "components": {"schemas": {}}}
+            return {
+                "openapi": "3.0.0",
+                "info": {"title": "Kubernetes (fake)", "version": "v1.32.0"},
+                "paths": paths,
+                "components": {"schemas": {}},
+            }
         if path == "/api":
-            return {"kind": "APIVersions", "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+            return {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+            }
         if path == "/apis":
             groups: dict[str, set] = {}
             for r in fake.resources:
                 if r.group:
                     groups.setdefault(r.group, set()).add(r.version)
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in sorted(vs)],
-                 "preferredVersion": {"groupVersion": f"{g}/{sorted(vs)[0]}", "version": sorted(vs)[0]}}
-                for g, vs in sorted(groups.items())]}
+            return {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in sorted(vs)],
+                        "preferredVersion": {"groupVersion": f"{g}/{sorted(vs)[0]}", "version": sorted(vs)[0]},
+                    }
+                    for g, vs in sorted(groups.items())
+                ],
+            }
         m = re.fullmatch(r"/api/(v1)|/apis/([^/]+)/([^/]+)", path)
         if m:
             group, version = ("", "v1") if m.group(1) else (m.group(2), m.group(3))
@@ -1677,21 +2190,44 @@ class _Handler(BaseHTTPRequestHandler):
             verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
             resources = []
             for r in rs:
-                resources.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                                  "kind": r.kind, "verbs": verbs, **({"shortNames": list(r.short)} if r.short else {})})
+                resources.append(
+                    {
+                        "name": r.plural,
+                        "singularName": r.kind.lower(),
+                        "namespaced": r.namespaced,
+                        "kind": r.kind,
+                        "verbs": verbs,
+                        **({"shortNames": list(r.short)} if r.short else {}),
+                    }
+                )
                 if r.status_sub:
-                    resources.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
-                                      "kind": r.kind, "verbs": ["get", "patch", "update"]})
-            return {"kind": "APIResourceList", "apiVersion": "v1",
-                    "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+                    resources.append(
+                        {
+                            "name": f"{r.plural}/status",
+                            "singularName": "",
+                            "namespaced": r.namespaced,
+                            "kind": r.kind,
+                            "verbs": ["get", "patch", "update"],
+                        }
+                    )
+            return {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources,
+            }
         if m is None and re.fullmatch(r"/apis/[^/]+", path):
             g = path.split("/")[2]
             vs = sorted({r.version for r in fake.resources if r.group == g})
             if not vs:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return {"kind": "APIGroup", "apiVersion": "v1", "name": g,
-                    "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-                    "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}}
+            return {
+                "kind": "APIGroup",
+                "apiVersion": "v1",
+                "name": g,
+                "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+            }
         return None
 
     def _route(self, method: str, path: str, q: dict, body: Any) -> None:
@@ -1703,8 +2239,9 @@ class _Handler(BaseHTTPRequestHandler):
             disc = self._discovery(path)
             if disc is not None:
                 return self._send(200, disc)
-        m = re.fullmatch(r"/(?:api/(v1)|apis/([^/]+)/([^/]+))(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/([^/]+))?",
-                         path)
+        m = re.fullmatch(
+            r"/(?:api/(v1)|apis/([^/]+)/([^/]+))(?:/namespaces/([^/]+))?/([^/]+)(?:/([^/]+))?(?:/([^/]+))?", path
+        )
         if not m:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         group, version = ("", "v1") if m.group(1) else (m.group(2), m.group(3))
@@ -1718,17 +2255,25 @@ class _Handler(BaseHTTPRequestHandler):
         if sub and sub != "status":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         watch = q.get("watch") in ("1", "true")
-        verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create", "PUT": "update",
-                "PATCH": "patch", "DELETE": "delete"}[method]
+        verb = {
+            "GET": "watch" if watch else ("get" if name else "list"),
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete",
+        }[method]
         for fverb, fplural, fns in fake.forbidden:
             if fverb == verb and fplural == plural and (fns is None or fns == ns):
                 gr = f"{plural}.{group}" if group else plural
                 what = f'{gr} "{name}"' if name else gr
                 scope = f' in the namespace "{ns}"' if ns else " at the cluster scope"
-                raise ApiError(403, "Forbidden",
-                               f'{what} is forbidden: User "system:serviceaccount:ci:deployer" cannot {verb} resource '
-                               f'"{plural}" in API group "{group}"{scope}',
-                               {"name": name or "", "group": group, "kind": plural})
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{what} is forbidden: User "system:serviceaccount:ci:deployer" cannot {verb} resource '
+                    f'"{plural}" in API group "{group}"{scope}',
+                    {"name": name or "", "group": group, "kind": plural},
+                )
         manager = q.get("fieldManager") or (self.headers.get("User-Agent", "unknown").split("/")[0])
         strict = q.get("fieldValidation") == "Strict"
         dry = q.get("dryRun") == "All"
@@ -1746,8 +2291,15 @@ class _Handler(BaseHTTPRequestHandler):
                 with fake.lock:
                     fake._check_ns(res, ns)
             items, rv = fake.list_objects(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
-            return self._send(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                                    "metadata": {"resourceVersion": str(rv)}, "items": items})
+            return self._send(
+                200,
+                {
+                    "kind": f"{res.kind}List",
+                    "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(rv)},
+                    "items": items,
+                },
+            )
         if method == "POST" and not name:
             return self._send(201, fake.create(res, ns, body or {}, manager, strict, dry))
         if method == "PUT" and name:
@@ -1761,9 +2313,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200 if existed else 201, out)
         if method == "DELETE" and name:
             obj = fake.delete(res, ns, name)
-            return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                    "details": {"name": name, "group": group, "kind": plural,
-                                                "uid": obj["metadata"].get("uid")}})
+            return self._send(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {"name": name, "group": group, "kind": plural, "uid": obj["metadata"].get("uid")},
+                },
+            )
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {path}")
 
     def _watch(self, res: Resource, ns: str | None, q: dict) -> None:
@@ -1780,8 +2339,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for etype, obj in fake.watch_events(res, ns, since_rv, q.get("labelSelector"), q.get("fieldSelector"),
-                                                deadline):
+            for etype, obj in fake.watch_events(
+                res, ns, since_rv, q.get("labelSelector"), q.get("fieldSelector"), deadline
+            ):
                 line = json.dumps({"type": etype, "object": obj}).encode() + b"\n"
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()

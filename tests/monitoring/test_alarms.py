@@ -28,15 +28,18 @@ def _true_probs(edges, shift=0.0):
 
 
 def _stream(det, rng, windows, *, rows=500, shifted=(), shift=0.25):
-    return {c.name: rng.multinomial(rows, _true_probs(c.edges, shift if c.name in shifted else 0.0), size=windows)
-            for c in det.cols}
+    return {
+        c.name: rng.multinomial(rows, _true_probs(c.edges, shift if c.name in shifted else 0.0), size=windows)
+        for c in det.cols
+    }
 
 
 def _false_alarms(rng, *, streams, columns, horizon, alpha, ref_rows=5000, rows=500):
     fired = 0
     for _ in range(streams):
-        det = SequentialDrift(profile(rng.normal(size=(ref_rows, columns))), alpha=alpha, horizon=horizon,
-                              window_rows=rows)
+        det = SequentialDrift(
+            profile(rng.normal(size=(ref_rows, columns))), alpha=alpha, horizon=horizon, window_rows=rows
+        )
         if det.run(_stream(det, rng, horizon, rows=rows))["first_alarm"] is not None:
             fired += 1
     return fired
@@ -212,16 +215,26 @@ def test_alarm_continues_one_test_across_scheduled_checks(tmp_path):
     mo.snapshot(model, "watched", data=x_ref)
     state = tmp_path / "watched-alarm.json"
     for hour in range(3):
-        st = mo.alarm("watched:1", pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]),
-                      state=state, horizon=168, at=hour * 3600.0)
+        st = mo.alarm(
+            "watched:1",
+            pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]),
+            state=state,
+            horizon=168,
+            at=hour * 3600.0,
+        )
         assert st.windows_since_reset == hour + 1 and not st.alarm
     window = tmp_path / "shifted.csv"
     pd.DataFrame(rng.normal(size=(300, 3)) + [0.0, 0.8, 0.0], columns=["a", "b", "c"]).to_csv(window, index=False)
     st = mo.alarm("watched:1", str(window), state=state, at=4 * 3600.0)
     assert st.alarm and st.windows_since_reset == 4 and st.seconds_since_reset == 4 * 3600.0
     assert max(st.columns, key=lambda c: st.columns[c]["statistic"]) == "b"
-    st = mo.alarm("watched:1", pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]), state=state,
-                  reset=True, at=5 * 3600.0)
+    st = mo.alarm(
+        "watched:1",
+        pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"]),
+        state=state,
+        reset=True,
+        at=5 * 3600.0,
+    )
     assert not st.alarm and st.windows_since_reset == 1
     with pytest.raises(ValidationError, match="belongs to 'watched:1'"):
         mo.alarm("other:1", str(window), state=state)

@@ -21,8 +21,17 @@ PANEL_TYPES = {"row", "timeseries", "stat"}
 
 def _check_grafana_model(board: dict) -> None:
     """The fields of Grafana's dashboard JSON model that an import needs, with their types and rules."""
-    for key, typ in (("uid", str), ("title", str), ("panels", list), ("schemaVersion", int), ("templating", dict),
-                     ("time", dict), ("annotations", dict), ("tags", list), ("editable", bool)):
+    for key, typ in (
+        ("uid", str),
+        ("title", str),
+        ("panels", list),
+        ("schemaVersion", int),
+        ("templating", dict),
+        ("time", dict),
+        ("annotations", dict),
+        ("tags", list),
+        ("editable", bool),
+    ):
         assert isinstance(board[key], typ), key
     assert board["id"] is None  # given by Grafana when it is saved
     assert re.fullmatch(r"[A-Za-z0-9_-]{8,40}", board["uid"])
@@ -81,8 +90,12 @@ def test_the_dashboard_imports_and_queries_only_what_a_real_server_exposes(tmp_p
     dep = jm.deploy(ref, cluster="local", timeout=120)
     try:
         jm.predict(dep, X[:3])  # requests, latency, batches
-        bad = urllib.request.Request(dep.url + "/v2/models/churn/infer", data=b'{"inputs": []}', method="POST",
-                                     headers={"Content-Type": "application/json"})
+        bad = urllib.request.Request(
+            dep.url + "/v2/models/churn/infer",
+            data=b'{"inputs": []}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with pytest.raises(urllib.error.HTTPError):  # an error counted
             urllib.request.urlopen(bad, timeout=10)
         deadline = time.monotonic() + 90  # the live drift alarm is calibrated in the background after start
@@ -105,8 +118,11 @@ def test_the_dashboard_imports_and_queries_only_what_a_real_server_exposes(tmp_p
     assert named == set(SERIES)
     missing = named - exposed - NOT_YET_EXPOSED
     assert not missing, f"queries name series the server does not expose: {sorted(missing)}"
-    assert {"modelops_requests_total", "modelops_request_duration_seconds_bucket",
-            "modelops_errors_total"} <= exposed & named
+    assert {
+        "modelops_requests_total",
+        "modelops_request_duration_seconds_bucket",
+        "modelops_errors_total",
+    } <= exposed & named
     titles = " ".join(p["title"] for p in board["panels"])
     for topic in ("Traffic", "Latency", "Errors", "Drift", "Feature drift", "alarm", "performance"):
         assert topic in titles
@@ -124,7 +140,11 @@ def test_names_and_paths_are_checked(tmp_path):
     # a name never deployed: taken as the model's name; the same deployment always gets the same uid
     a = grafana_dashboard("fraud", output=tmp_path / "a.json", model="fraud_v2")
     b = grafana_dashboard("fraud", output=tmp_path / "b.json", model="fraud_v2")
-    assert a.dashboard["uid"] == b.dashboard["uid"] != grafana_dashboard("fraud", output=tmp_path / "c.json").dashboard["uid"]
+    assert (
+        a.dashboard["uid"]
+        == b.dashboard["uid"]
+        != grafana_dashboard("fraud", output=tmp_path / "c.json").dashboard["uid"]
+    )
     _check_grafana_model(a.dashboard)
 
 
@@ -134,10 +154,20 @@ def test_the_grafana_command_writes_the_dashboard(tmp_path):
     import sys
 
     out = tmp_path / "fraud.json"
-    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "grafana", "fraud", "--output", str(out)],
-                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "grafana", "fraud", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert res.returncode == 0 and str(out) in res.stdout, res.stderr
     _check_grafana_model(json.loads(out.read_text()))
-    bad = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "grafana", 'x"y', "--output", str(out)],
-                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "grafana", 'x"y', "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert bad.returncode != 0 and "cannot name a dashboard" in bad.stderr and "Traceback" not in bad.stderr

@@ -32,8 +32,14 @@ def ip():
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ}, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+        cwd=cwd,
+    )
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def captured(cancer):
     try:
         rows = X.to_numpy()[300:500]
         for i in range(0, 200, 5):
-            ids.append(_infer(dep.infer_url, rows[i:i + 5]))
+            ids.append(_infer(dep.infer_url, rows[i : i + 5]))
     finally:
         mo.stop(dep)
     return model, X, y, ids
@@ -84,8 +90,20 @@ def test_monitor_on_the_command_line_and_in_the_magic(captured, ip, tmp_path):
     assert doc["alpha"] == 0.01 and len(doc["windows"]) == 3
     assert doc["features"] == list(X.columns)
     html = tmp_path / "monitor.html"
-    r = cli("monitor", "cancer@production", "--since", "1h", "--every", "1h", "--horizon", "48", "--window-rows",
-            "100", "--html", str(html))
+    r = cli(
+        "monitor",
+        "cancer@production",
+        "--since",
+        "1h",
+        "--every",
+        "1h",
+        "--horizon",
+        "48",
+        "--window-rows",
+        "100",
+        "--html",
+        str(html),
+    )
     assert r.returncode == 0, r.stderr
     page = html.read_text()
     assert "MonitorReport cancer@production: 1 windows, 200 rows" in page and "<table" in page

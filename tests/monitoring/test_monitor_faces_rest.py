@@ -38,15 +38,16 @@ def served(modelops_home):
     try:
         rows = X.to_numpy()[300:400]
         for i in range(0, 100, 4):
-            _infer(dep.infer_url, rows[i:i + 4])
+            _infer(dep.infer_url, rows[i : i + 4])
     finally:
         mo.stop(dep)
     return list(X.columns)
 
 
 async def _job(jp_fetch, params: dict) -> dict:
-    r = await jp_fetch("jupyter-modelops", "api", "jobs", method="POST",
-                       body=json.dumps({"action": "monitor", "params": params}))
+    r = await jp_fetch(
+        "jupyter-modelops", "api", "jobs", method="POST", body=json.dumps({"action": "monitor", "params": params})
+    )
     job = json.loads(r.body)
     assert r.code == 202
     loop = asyncio.get_running_loop()

@@ -121,8 +121,7 @@ def test_scores_beyond_the_reference_are_flagged(world, estimator):
 def test_result_object_and_shorthand(world):
     xr, yr = world.draw(3000)
     x, _ = world.draw(500)
-    est = estimate_performance(world.scores(xr), np.where(yr, "churn", "stay"), world.scores(x),
-                               pos_label="churn")
+    est = estimate_performance(world.scores(xr), np.where(yr, "churn", "stay"), world.scores(x), pos_label="churn")
     d = json.loads(est.to_json())
     assert set(d["metrics"]) == {"accuracy", "roc_auc", "f1", "precision", "recall"}
     for m in d["metrics"].values():

@@ -52,8 +52,12 @@ def world(tmp_path_factory):
     est = mo.PerformanceEstimator(model.predict_proba(x_ref)[:, 1], y_ref)
     import pandas as pd
 
-    return {"store": str(store), "start": start, "profile": mo.profile(pd.DataFrame(x_ref, columns=FEATURES)),
-            "estimator": est}
+    return {
+        "store": str(store),
+        "start": start,
+        "profile": mo.profile(pd.DataFrame(x_ref, columns=FEATURES)),
+        "estimator": est,
+    }
 
 
 def test_monitor_reports_traffic_drift_alarm_and_performance_per_window(world):
@@ -62,8 +66,16 @@ def test_monitor_reports_traffic_drift_alarm_and_performance_per_window(world):
     prof = world["profile"]
     since = pd.Timestamp(world["start"], unit="s", tz="UTC").isoformat()
     until = pd.Timestamp(world["start"] + 48 * HOUR, unit="s", tz="UTC").isoformat()
-    rep = mo.monitor("m:1", since=since, until=until, every="1h", reference=prof, performance=world["estimator"],
-                     score_column="proba", store=world["store"])
+    rep = mo.monitor(
+        "m:1",
+        since=since,
+        until=until,
+        every="1h",
+        reference=prof,
+        performance=world["estimator"],
+        score_column="proba",
+        store=world["store"],
+    )
     ws = rep.windows
     assert len(ws) == 48 and all(w["rows"] == 300 for w in ws)
     assert ws[5]["error_rate"] == pytest.approx(3 / 30) and ws[4]["error_rate"] == 0
@@ -93,15 +105,21 @@ def test_monitor_reports_traffic_drift_alarm_and_performance_per_window(world):
 
 def test_monitor_refuses_what_it_cannot_use(world):
     with pytest.raises(ValidationError, match="none of the reference profile's columns"):
-        mo.monitor("m:1", since="3d", reference=mo.profile(np.zeros((10, 2)) + np.arange(10)[:, None]),
-                   store=world["store"])
+        mo.monitor(
+            "m:1", since="3d", reference=mo.profile(np.zeros((10, 2)) + np.arange(10)[:, None]), store=world["store"]
+        )
     with pytest.raises(ValidationError, match="needs score_column"):
         mo.monitor("m:1", since="3d", reference=world["profile"], performance=world["estimator"], store=world["store"])
     with pytest.raises(ValidationError, match="too many"):
         mo.monitor("m:1", since="3000d", every="1m", reference=world["profile"], store=world["store"])
     with pytest.raises(ValidationError, match="No request of m:1 was captured"):
-        mo.monitor("m:1", since="2000-01-01T00:00:00", until="2000-01-02T00:00:00", reference=world["profile"],
-                   store=world["store"])
+        mo.monitor(
+            "m:1",
+            since="2000-01-01T00:00:00",
+            until="2000-01-02T00:00:00",
+            reference=world["profile"],
+            store=world["store"],
+        )
     with pytest.raises(ValidationError, match="every is"):
         mo.monitor("m:1", every="often", reference=world["profile"], store=world["store"])
 
@@ -124,14 +142,15 @@ def test_monitor_reads_what_a_real_server_captured(tmp_path):
         ids = []
         for i in range(0, 500, 25):
             inp = httpclient.InferInput("input", [25, 4], "FP64")
-            inp.set_data_from_numpy(X_live[i:i + 25].astype(np.float64))
+            inp.set_data_from_numpy(X_live[i : i + 25].astype(np.float64))
             res = client.infer("live", [inp], request_id=f"req-{i}")
             ids.append(res.get_response()["id"])
         client.close()
     finally:
         mo.stop(dep)
-    mo.log_labels(dep, [i for i in ids for _ in range(25)], [int(v) for v in y_live],
-                  rows=[k for _ in ids for k in range(25)])
+    mo.log_labels(
+        dep, [i for i in ids for _ in range(25)], [int(v) for v in y_live], rows=[k for _ in ids for k in range(25)]
+    )
     est = mo.PerformanceEstimator(model.predict_proba(pd.DataFrame(X_ref, columns=cols))[:, 1], y_ref)
     rep = mo.monitor("live:1", since="1h", every="20m", performance=est)
     ws = [w for w in rep.windows if w["rows"]]

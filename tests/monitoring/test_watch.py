@@ -30,8 +30,12 @@ def two_versions():
 def _bad_requests(url, n):
     """Requests the model cannot answer (an empty input list): each one an error the server counts."""
     for _ in range(n):
-        req = urllib.request.Request(url + "/v2/models/churn/infer", data=b'{"inputs": []}', method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url + "/v2/models/churn/infer",
+            data=b'{"inputs": []}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(req, timeout=10)
 
@@ -120,8 +124,17 @@ def test_a_kubernetes_watch_is_a_cronjob_running_the_same_check(tmp_path):
         cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
         with pytest.raises(ValidationError, match="needs the name of a ServiceAccount"):
             watch("churn", cluster="fake", on_alarm="rollback", target="kubernetes", image=image, kubeconfig=cfg)
-        w = watch("churn", cluster="fake", on_alarm="rollback", target="kubernetes", image=image, cron="@hourly",
-                  kubeconfig=cfg, max_error_rate=0.02, service_account="modelops-watch")
+        w = watch(
+            "churn",
+            cluster="fake",
+            on_alarm="rollback",
+            target="kubernetes",
+            image=image,
+            cron="@hourly",
+            kubeconfig=cfg,
+            max_error_rate=0.02,
+            service_account="modelops-watch",
+        )
         obj = kube.get("cronjobs", w.entry["name"], "default", group="batch")
         assert obj is not None and obj["spec"]["schedule"] == "@hourly"
         assert obj["metadata"]["labels"]["modelops.jupyter.org/watch"] == w.id
@@ -131,8 +144,12 @@ def test_a_kubernetes_watch_is_a_cronjob_running_the_same_check(tmp_path):
         assert container["image"] == image
         cmd = container["command"]
         assert cmd[:4] == ["python", "-m", "jupyter_modelops.monitoring.watch", "run"]
-        assert [cmd[cmd.index(f) + 1] for f in ("--deployment", "--cluster", "--on-alarm", "--max-error-rate")] == \
-            ["churn", "in-cluster", "rollback", "0.02"]  # in the pod: its service account's cluster
+        assert [cmd[cmd.index(f) + 1] for f in ("--deployment", "--cluster", "--on-alarm", "--max-error-rate")] == [
+            "churn",
+            "in-cluster",
+            "rollback",
+            "0.02",
+        ]  # in the pod: its service account's cluster
         assert "--kubeconfig" not in cmd  # in the cluster, the CronJob's own service account
         assert [x["id"] for x in watches().items] == [w.id]
         unwatch(w.id)
@@ -169,11 +186,21 @@ def test_policies_and_values_are_checked_before_anything_is_installed(crontab): 
 def test_the_watch_command_refuses_a_bad_policy_in_one_sentence():
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "watch", "churn", "--on-alarm", "explode"],
-                         capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "watch", "churn", "--on-alarm", "explode"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert res.returncode != 0 and "on_alarm is 'explode'" in res.stderr and "Traceback" not in res.stderr
-    listed = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", "watches", "--json"],
-                            capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", "watches", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert listed.returncode == 0 and '"watches": []' in listed.stdout.replace("\n", "").replace("  ", "")
 
 
@@ -191,15 +218,21 @@ def test_a_kubernetes_deployment_is_rolled_back_on_the_error_rate_of_its_pods(tm
         pod_server = jm.serve(two_versions[1], name="behind-the-pods", timeout=120)
         kube.proxy_to({"modelops.jupyter.org/track": "stable"}, pod_server.url)
         try:
-            quiet = run_watch("k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback",
-                              max_error_rate=0.1)
+            quiet = run_watch(
+                "k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback", max_error_rate=0.1
+            )
             assert not quiet.alarm and quiet.data["ref"] == two_versions[1]
             _bad_requests(pod_server.url, 15)
-            pods = [o for k, o in list(kube.objects.items()) if k[1] == "pods"
-                    and o["metadata"].get("labels", {}).get("modelops.jupyter.org/track") == "stable"
-                    and (o.get("status") or {}).get("phase") == "Running"]
-            acted = run_watch("k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback",
-                              max_error_rate=0.1)
+            pods = [
+                o
+                for k, o in list(kube.objects.items())
+                if k[1] == "pods"
+                and o["metadata"].get("labels", {}).get("modelops.jupyter.org/track") == "stable"
+                and (o.get("status") or {}).get("phase") == "Running"
+            ]
+            acted = run_watch(
+                "k1", deployment="churn", cluster="fake", kubeconfig=cfg, on_alarm="rollback", max_error_rate=0.1
+            )
         finally:
             pod_server.stop()
         assert acted.alarm and acted.action == "rollback" and acted.outcome.startswith("rolled back"), acted.outcome

@@ -41,7 +41,9 @@ def _written(home: Path) -> list[Path]:
 
 @pytest.fixture
 def good(sk_pipeline, churn_data, tmp_path):
-    mo.snapshot(sk_pipeline, "churn", data=churn_data[0].head(50))  # three files: the model, a drift profile, the stored sample
+    mo.snapshot(
+        sk_pipeline, "churn", data=churn_data[0].head(50)
+    )  # three files: the model, a drift profile, the stored sample
     path = tmp_path / "good.mobundle"
     export_bundle("churn", path)
     return path
@@ -112,6 +114,7 @@ def test_a_member_larger_than_its_manifest_says_is_refused(good, tmp_path, monke
 def _del(key):
     def edit(m):
         del m[key]
+
     return edit
 
 
@@ -121,25 +124,29 @@ def _set(path, value):
         for k in path[:-1]:
             node = node[k]
         node[path[-1]] = value
+
     return edit
 
 
-@pytest.mark.parametrize("edit, words", [
-    (_del("versions"), "lists no versions"),
-    (_set(["versions"], "churn"), "lists no versions"),
-    (_set(["schema"], "one"), "schema is 'one'"),
-    (_del("blobs"), "no 'blobs' table"),
-    (_set(["versions", 0], 7), "a version entry is a int"),
-    (_set(["versions", 0, "artifacts"], []), "lists no files"),
-    (_set(["versions", 0, "artifacts", "model"], "x"), "is not an object"),
-    (_set(["versions", 0, "artifacts", "model", "sha256"], "0" * 64), "is not among the bundle's files"),
-    (_set(["versions", 0, "meta"], None), "has no metadata object"),
-    (_set(["versions", 0, "meta", "environment"], "py3"), "'environment' of"),
-    (_set(["versions", 0, "version"], "1"), "no positive version number"),
-    (_set(["versions", 0, "name"], "../x"), "invalid model name"),
-    (_set(["versions", 0, "flavor"], "mystery"), "flavor 'mystery', which is not installed here"),
-    (_set(["versions", 0, "records"], [{"kind": 3}]), "is not an object with 'kind'"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (_del("versions"), "lists no versions"),
+        (_set(["versions"], "churn"), "lists no versions"),
+        (_set(["schema"], "one"), "schema is 'one'"),
+        (_del("blobs"), "no 'blobs' table"),
+        (_set(["versions", 0], 7), "a version entry is a int"),
+        (_set(["versions", 0, "artifacts"], []), "lists no files"),
+        (_set(["versions", 0, "artifacts", "model"], "x"), "is not an object"),
+        (_set(["versions", 0, "artifacts", "model", "sha256"], "0" * 64), "is not among the bundle's files"),
+        (_set(["versions", 0, "meta"], None), "has no metadata object"),
+        (_set(["versions", 0, "meta", "environment"], "py3"), "'environment' of"),
+        (_set(["versions", 0, "version"], "1"), "no positive version number"),
+        (_set(["versions", 0, "name"], "../x"), "invalid model name"),
+        (_set(["versions", 0, "flavor"], "mystery"), "flavor 'mystery', which is not installed here"),
+        (_set(["versions", 0, "records"], [{"kind": 3}]), "is not an object with 'kind'"),
+    ],
+)
 def test_malformed_manifests_get_one_sentence(good, tmp_path, monkeypatch, edit, words):
     bad = _with_manifest(good, tmp_path, edit)
     home = tmp_path / "home"

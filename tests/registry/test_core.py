@@ -19,8 +19,11 @@ class FakeReport:
     """Duck-typed like EvaluationReport: only to_dict() is read."""
 
     def __init__(self, f1, low, high):
-        self._d = {"task": "binary", "n": 171,
-                   "metrics": {"f1_score": {"value": f1, "low": low, "high": high}, "accuracy_score": 0.9}}
+        self._d = {
+            "task": "binary",
+            "n": 171,
+            "metrics": {"f1_score": {"value": f1, "low": low, "high": high}, "accuracy_score": 0.9},
+        }
 
     def to_dict(self):
         return self._d
@@ -32,8 +35,15 @@ def blob_files(home):
 
 def test_sklearn_pipeline_round_trip_with_metadata(sk_pipeline, churn_data):
     X_train, X_test, _, _ = churn_data
-    mv = mo.snapshot(sk_pipeline, "churn", data=X_train, report=FakeReport(0.95, 0.92, 0.97),
-                     params={"C": 1.0}, tags=["baseline"], notes="first try")
+    mv = mo.snapshot(
+        sk_pipeline,
+        "churn",
+        data=X_train,
+        report=FakeReport(0.95, 0.92, 0.97),
+        params={"C": 1.0},
+        tags=["baseline"],
+        notes="first try",
+    )
     assert (mv.name, mv.version, mv.ref, mv.flavor) == ("churn", 1, "churn:1", "sklearn")
     assert mv.signature["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 30]}]
     assert mv.signature["feature_names"] == [str(c) for c in X_train.columns]
@@ -343,7 +353,9 @@ def test_real_evaluation_report_metrics_and_diff(sk_pipeline, churn_data):
     assert auc["value"] == expected["roc_auc"]["value"] and auc["low"] <= auc["value"] <= auc["high"]
     assert mv.meta["report"]["task"] == "binary" and mv.meta["report"]["n_rows"] == len(X_test)
     weak = make_pipeline(StandardScaler(), LogisticRegression(C=1e-4, max_iter=1000)).fit(X_train.iloc[:, :2], y_train)
-    mo.snapshot(weak, "churn", report=mo.evaluate(weak, X_test.iloc[:, :2], y_test, n_boot=200), data=X_train.iloc[:, :2])
+    mo.snapshot(
+        weak, "churn", report=mo.evaluate(weak, X_test.iloc[:, :2], y_test, n_boot=200), data=X_train.iloc[:, :2]
+    )
     d = mo.diff("churn:1", "churn:2")
     row = next(m for m in d.metrics if m["metric"] == "roc_auc")
     assert row["delta"] < 0 and row["better"] is False

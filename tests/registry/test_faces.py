@@ -28,8 +28,11 @@ def ip(sk_pipeline, churn_data):
 
 
 def test_magic_verbs(ip, sk_pipeline, churn_data, tmp_path):
-    mv = ip.run_line_magic("modelops", "snapshot model --name churn --data X_train --alias staging "
-                                       "--param C 1.0 --tag team=risk --notes 'first one' -o mv")
+    mv = ip.run_line_magic(
+        "modelops",
+        "snapshot model --name churn --data X_train --alias staging "
+        "--param C 1.0 --tag team=risk --notes 'first one' -o mv",
+    )
     assert mv.ref == "churn:1" and ip.user_ns["mv"] is mv and mv.aliases == ["staging"]
     assert mv.params == {"C": 1.0} and mv.tags == {"team": "risk"} and mv.notes == "first one"
     ip.run_line_magic("modelops", "snapshot model --name churn")
@@ -67,8 +70,13 @@ def test_magic_errors_are_one_line(ip):
 
 
 def cli(*argv, home, check=True):
-    out = subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *argv], capture_output=True, text=True,
-                         env={**os.environ, "MODELOPS_HOME": str(home)}, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MODELOPS_HOME": str(home)},
+        timeout=300,
+    )
     if check and out.returncode != 0:
         raise AssertionError(f"modelops {' '.join(argv)} exited {out.returncode}: {out.stderr}")
     return out
@@ -79,14 +87,32 @@ def test_cli_verbs(sk_pipeline, churn_data, tmp_path, modelops_home):
 
     X_train, X_test, _, _ = churn_data
     onnx_path = tmp_path / "churn.onnx"
-    onnx_path.write_bytes(to_onnx(sk_pipeline, X_train.to_numpy()[:1], target_opset=17,
-                                  options={"zipmap": False}).SerializeToString())
+    onnx_path.write_bytes(
+        to_onnx(sk_pipeline, X_train.to_numpy()[:1], target_opset=17, options={"zipmap": False}).SerializeToString()
+    )
     data_path = tmp_path / "train.csv"
     X_train.to_csv(data_path, index=False)
     report_path = tmp_path / "report.json"
     report_path.write_text(json.dumps({"metrics": {"f1_score": {"value": 0.9, "low": 0.85, "high": 0.94}}}))
-    out = json.loads(cli("snapshot", str(onnx_path), "--name", "churn", "--data", str(data_path), "--report",
-                         str(report_path), "--alias", "staging", "--param", "C", "1", "--json", home=modelops_home).stdout)
+    out = json.loads(
+        cli(
+            "snapshot",
+            str(onnx_path),
+            "--name",
+            "churn",
+            "--data",
+            str(data_path),
+            "--report",
+            str(report_path),
+            "--alias",
+            "staging",
+            "--param",
+            "C",
+            "1",
+            "--json",
+            home=modelops_home,
+        ).stdout
+    )
     assert out["ref"] == "churn:1" and out["flavor"] == "onnx" and out["aliases"] == ["staging"]
     assert out["metrics"]["f1_score"]["low"] == 0.85 and out["params"] == {"C": 1}
     assert out["signature"]["feature_names"][0] == str(X_train.columns[0])
@@ -97,20 +123,25 @@ def test_cli_verbs(sk_pipeline, churn_data, tmp_path, modelops_home):
     assert [v["version"] for v in vers["versions"]] == [2, 1]
     assert "churn:2" in cli("versions", "churn", home=modelops_home).stdout
     cli("alias", "churn:1", "production", home=modelops_home)
-    d = json.loads(cli("diff", "churn:1", "churn:2", "--json", "--html", str(tmp_path / "d.html"),
-                       home=modelops_home).stdout)
+    d = json.loads(
+        cli("diff", "churn:1", "churn:2", "--json", "--html", str(tmp_path / "d.html"), home=modelops_home).stdout
+    )
     assert d["params"] == {"C": [1, None]} and "model" not in d["artifacts"] and (tmp_path / "d.html").exists()
-    out = json.loads(cli("load", "churn@production", "--to", str(tmp_path / "dir"), "--json", home=modelops_home).stdout)
+    out = json.loads(
+        cli("load", "churn@production", "--to", str(tmp_path / "dir"), "--json", home=modelops_home).stdout
+    )
     doc = json.loads((tmp_path / "dir" / "modelops-model.json").read_text())
     assert out["ref"] == "churn:1" and doc["artifacts"]["model"]["format"] == "onnx"
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(tmp_path / "dir" / doc["artifacts"]["model"]["path"]))
-    np.testing.assert_array_equal(sess.run(None, {sess.get_inputs()[0].name: X_test.to_numpy()})[0],
-                                  sk_pipeline.predict(X_test))
+    np.testing.assert_array_equal(
+        sess.run(None, {sess.get_inputs()[0].name: X_test.to_numpy()})[0], sk_pipeline.predict(X_test)
+    )
     cli("bundle", "export", "churn:1", "churn:2", str(tmp_path / "b.mobundle"), home=modelops_home)
-    imp = json.loads(cli("bundle", "import", str(tmp_path / "b.mobundle"), "--name", "other", "--json",
-                         home=modelops_home).stdout)
+    imp = json.loads(
+        cli("bundle", "import", str(tmp_path / "b.mobundle"), "--name", "other", "--json", home=modelops_home).stdout
+    )
     assert imp["versions"] == ["other:1", "other:2"] and imp["warnings"] == []
     bad = cli("delete", "churn:1", home=modelops_home, check=False)
     assert bad.returncode == 4 and "production" in bad.stderr and "Traceback" not in bad.stderr
@@ -158,13 +189,33 @@ def test_cli_trust_load_trusted_delete_records_and_gc_captures(tmp_path, modelop
 
     mo.snapshot({"k": 1}, "blob", trusted=True)
     mo.export_bundle(["blob:1"], tmp_path / "blob.mobundle")
-    imp = json.loads(cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "copy", "--max-files", "50",
-                         "--json", home=modelops_home).stdout)
+    imp = json.loads(
+        cli(
+            "bundle",
+            "import",
+            str(tmp_path / "blob.mobundle"),
+            "--name",
+            "copy",
+            "--max-files",
+            "50",
+            "--json",
+            home=modelops_home,
+        ).stdout
+    )
     assert imp["versions"] == ["copy:1"] and imp["existing"] == []
     again = cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "copy", home=modelops_home)
     assert "copy:1 already there" in again.stdout
-    over = cli("bundle", "import", str(tmp_path / "blob.mobundle"), "--name", "x", "--max-files", "0",
-               home=modelops_home, check=False)
+    over = cli(
+        "bundle",
+        "import",
+        str(tmp_path / "blob.mobundle"),
+        "--name",
+        "x",
+        "--max-files",
+        "0",
+        home=modelops_home,
+        check=False,
+    )
     assert over.returncode == 2 and len(over.stderr.strip().splitlines()) == 1 and "max" in over.stderr
     # --to writes the model directory with this registry's decision: untrusted unless --trusted
     cli("load", "copy:1", "--to", str(tmp_path / "plain"), home=modelops_home)

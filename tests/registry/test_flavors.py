@@ -101,7 +101,9 @@ def test_onnx_model_round_trip(sk_pipeline, churn_data, tmp_path):
     path.write_bytes(proto.SerializeToString())
     by_path = mo.snapshot(str(path), "churn-onnx")
     by_bytes = mo.snapshot(proto.SerializeToString(), "churn-onnx", flavor="onnx")
-    assert by_path.artifacts["model"]["sha256"] == mv.artifacts["model"]["sha256"] == by_bytes.artifacts["model"]["sha256"]
+    assert (
+        by_path.artifacts["model"]["sha256"] == mv.artifacts["model"]["sha256"] == by_bytes.artifacts["model"]["sha256"]
+    )
 
 
 def test_invalid_onnx_is_refused():

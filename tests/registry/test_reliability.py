@@ -35,7 +35,9 @@ def test_concurrent_snapshots_get_unique_gap_free_versions(modelops_home):
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(procs)
     out = ctx.Queue()
-    workers = [ctx.Process(target=_writer, args=(str(modelops_home), "shared", per, barrier, out)) for _ in range(procs)]
+    workers = [
+        ctx.Process(target=_writer, args=(str(modelops_home), "shared", per, barrier, out)) for _ in range(procs)
+    ]
     for w in workers:
         w.start()
     results = [out.get(timeout=120) for _ in workers]

@@ -20,8 +20,13 @@ print(json.dumps({"walked": walked, "same": sorted(names) == sorted(full), "n": 
 
 
 def _run(home) -> dict:
-    out = subprocess.run([sys.executable, "-c", CODE], env={**__import__("os").environ, "MODELOPS_HOME": str(home)},
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", CODE],
+        env={**__import__("os").environ, "MODELOPS_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

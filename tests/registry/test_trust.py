@@ -63,11 +63,28 @@ def _serve_once(model_dir: Path, timeout: float = 180) -> subprocess.CompletedPr
     """Run the real model server on a model directory it must refuse; it exits by itself."""
     from realparts import free_port
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", str(model_dir),
-                           "--host", "127.0.0.1", "--port", str(free_port())],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.serving",
+            "--model-dir",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -84,9 +101,23 @@ def start_server_proc():
     def start(model_dir: Path):
         port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", str(model_dir),
-                                 "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_modelops.serving",
+                "--model-dir",
+                str(model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         procs.append(proc)
         end = time.monotonic() + 180
         while time.monotonic() < end:
@@ -202,10 +233,18 @@ def test_server_refuses_a_hand_written_joblib_dir_without_a_trust_section(tmp_pa
     d.mkdir()
     joblib.dump(ReduceMarker(marker), d / "model.joblib")
     sha = hashlib.sha256((d / "model.joblib").read_bytes()).hexdigest()
-    (d / "modelops-model.json").write_text(json.dumps({
-        "schema": 1, "name": "hand", "version": "1", "flavor": "sklearn",
-        "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, 2]}]},
-        "artifacts": {"model": {"path": "model.joblib", "sha256": sha, "format": "joblib"}}}))
+    (d / "modelops-model.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "name": "hand",
+                "version": "1",
+                "flavor": "sklearn",
+                "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, 2]}]},
+                "artifacts": {"model": {"path": "model.joblib", "sha256": sha, "format": "joblib"}},
+            }
+        )
+    )
     run = _serve_once(d)
     assert run.returncode == 3 and "not marked trusted" in run.stderr and "Traceback" not in run.stderr
     assert not marker.exists()
@@ -330,8 +369,10 @@ def test_torch_class_path_from_a_bundle_must_be_a_module_class(tmp_path, monkeyp
         entry = manifest["versions"][0]
         entry["artifacts"].pop("torchscript", None)
         entry["meta"]["flavor_roles"] = ["model"]
-        entry["artifacts"]["model"]["metadata"] = {"class": "subprocess:run",
-                                                   "init_kwargs": {"args": ["touch", str(marker)]}}
+        entry["artifacts"]["model"]["metadata"] = {
+            "class": "subprocess:run",
+            "init_kwargs": {"args": ["touch", str(marker)]},
+        }
 
     import_bundle(_elsewhere(tmp_path, monkeypatch, "net", edit=hostile))
     with pytest.raises(mo.ModelOpsError, match="is not a torch.nn.Module class"):
@@ -356,8 +397,11 @@ def test_names_with_a_trailing_newline_are_refused_everywhere(sk_pipeline, tmp_p
     with pytest.raises(ValidationError, match="tag"):
         _check_options("linux/amd64", "v1\n", None)
     digest = "sha256:" + "a" * 64
-    for ref in (f"127.0.0.1:5000/models/churn:v1\n@{digest}", "127.0.0.1:5000/models/churn\n:v1",
-                "reg.example.com\n/models/churn:v1"):
+    for ref in (
+        f"127.0.0.1:5000/models/churn:v1\n@{digest}",
+        "127.0.0.1:5000/models/churn\n:v1",
+        "reg.example.com\n/models/churn:v1",
+    ):
         with pytest.raises(ValidationError):
             parse_reference(ref)
     from jupyter_modelops.serving.local import serve
@@ -370,10 +414,18 @@ def test_names_with_a_trailing_newline_are_refused_everywhere(sk_pipeline, tmp_p
     with pytest.raises(ValidationError, match="Unknown profile"):
         get_profile("cpu-small\n")
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "dev",
-                                      "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-                                      "users": [{"name": "u", "user": {}}],
-                                      "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}]}))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {}}],
+                "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     with pytest.raises(ValidationError, match="Unknown cluster"):
         get_cluster("dev\n", kubeconfig=kubeconfig)
     assert get_cluster("dev", kubeconfig=kubeconfig).name == "dev"
@@ -398,8 +450,7 @@ def test_a_schema_1_registry_gains_the_trust_table_and_keeps_its_versions_truste
     assert mo.trust(mv.ref, by="carol").trusted.by == "carol"
 
 
-def test_deleting_a_trusted_version_drops_its_trust_and_a_reimport_starts_untrusted(tmp_path, monkeypatch,
-                                                                                     sk_pipeline):
+def test_deleting_a_trusted_version_drops_its_trust_and_a_reimport_starts_untrusted(tmp_path, monkeypatch, sk_pipeline):
     mo.snapshot(sk_pipeline, "churn")
     bundle = _elsewhere(tmp_path, monkeypatch, "churn")
     import_bundle(bundle)

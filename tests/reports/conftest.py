@@ -32,8 +32,9 @@ def webhook():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             n = int(self.headers.get("Content-Length", 0))
-            received.append({"path": self.path, "ctype": self.headers.get("Content-Type"),
-                             "body": json.loads(self.rfile.read(n))})
+            received.append(
+                {"path": self.path, "ctype": self.headers.get("Content-Type"), "body": json.loads(self.rfile.read(n))}
+            )
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")

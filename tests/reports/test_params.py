@@ -5,12 +5,14 @@ from jupyter_modelops.reports import params
 
 from .conftest import make_template
 
-SRC = ('model_ref: str = ""  # the model\n'
-       'min_f1: float = 0.8  # lowest acceptable F1\n'
-       'n_boot: int = 200  # bootstrap resamples\n'
-       'strict: bool = False  # fail on warnings\n'
-       'columns: list = []  # columns to watch\n'
-       'title: "Optional[str]" = None  # report title\n')
+SRC = (
+    'model_ref: str = ""  # the model\n'
+    "min_f1: float = 0.8  # lowest acceptable F1\n"
+    "n_boot: int = 200  # bootstrap resamples\n"
+    "strict: bool = False  # fail on warnings\n"
+    "columns: list = []  # columns to watch\n"
+    'title: "Optional[str]" = None  # report title\n'
+)
 
 
 @pytest.fixture
@@ -25,8 +27,11 @@ def test_declared_types_and_help(tpl):
 
 
 def test_text_values_are_converted(tpl):
-    got = params.validate(tpl, {"min_f1": "0.7", "n_boot": "50", "strict": "yes", "columns": '["a", "b"]',
-                                "title": "Weekly"}, from_text=True)
+    got = params.validate(
+        tpl,
+        {"min_f1": "0.7", "n_boot": "50", "strict": "yes", "columns": '["a", "b"]', "title": "Weekly"},
+        from_text=True,
+    )
     assert got == {"min_f1": 0.7, "n_boot": 50, "strict": True, "columns": ["a", "b"], "title": "Weekly"}
 
 

@@ -31,8 +31,29 @@ def test_schedule_pvc_and_kubeconfig_on_both_faces(ip, tmp_path, capsys):
     image = "registry.example/churn@sha256:" + "c" * 64
     with FakeKube() as kube:
         cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
-        assert main(["report", "schedule", ref, "--cron", "0 6 * * *", "--target", "kubernetes", "--cluster", "fake",
-                     "--kubeconfig", cfg, "--image", image, "--pvc", "team-reports", "--json"]) == 0
+        assert (
+            main(
+                [
+                    "report",
+                    "schedule",
+                    ref,
+                    "--cron",
+                    "0 6 * * *",
+                    "--target",
+                    "kubernetes",
+                    "--cluster",
+                    "fake",
+                    "--kubeconfig",
+                    cfg,
+                    "--image",
+                    image,
+                    "--pvc",
+                    "team-reports",
+                    "--json",
+                ]
+            )
+            == 0
+        )
         sid = json.loads(capsys.readouterr().out)["id"]
         s = mo.schedules().items[0]
         obj = kube.get("cronjobs", s["name"], "default", group="batch")
@@ -40,13 +61,19 @@ def test_schedule_pvc_and_kubeconfig_on_both_faces(ip, tmp_path, capsys):
         assert {"name": "data", "persistentVolumeClaim": {"claimName": "team-reports"}} in volumes
         assert main(["report", "unschedule", sid]) == 0
         assert kube.get("cronjobs", s["name"], "default", group="batch") is None
-        dry = ip.run_line_magic("modelops", f"schedule {ref} --cron '0 7 * * *' --target kubernetes --cluster fake "
-                                            f"--kubeconfig {cfg} --image {image} --pvc other-claim --dry-run")
+        dry = ip.run_line_magic(
+            "modelops",
+            f"schedule {ref} --cron '0 7 * * *' --target kubernetes --cluster fake "
+            f"--kubeconfig {cfg} --image {image} --pvc other-claim --dry-run",
+        )
         assert "claimName: other-claim" in dry.to_dict()["manifest_yaml"]
         assert kube.get("cronjobs", dry.name, "default", group="batch") is None  # a dry run sends nothing
     with pytest.raises(UsageError, match="kubeconfig|does not exist|not found"):
-        ip.run_line_magic("modelops", f"schedule {ref} --cron '0 7 * * *' --target kubernetes --cluster fake "
-                                      f"--kubeconfig {tmp_path / 'missing'} --image {image}")
+        ip.run_line_magic(
+            "modelops",
+            f"schedule {ref} --cron '0 7 * * *' --target kubernetes --cluster fake "
+            f"--kubeconfig {tmp_path / 'missing'} --image {image}",
+        )
 
 
 def _infer(url: str, X) -> str:
@@ -71,7 +98,7 @@ def test_report_since_reads_the_captures_on_both_faces(ip, capsys):
     try:
         X = data.data.to_numpy()[300:340]
         for i in range(0, 40, 5):
-            _infer(dep.infer_url, X[i:i + 5])
+            _infer(dep.infer_url, X[i : i + 5])
     finally:
         mo.stop(dep)
     run = ip.run_line_magic("modelops", "report cancer@production --since 1h -o run")

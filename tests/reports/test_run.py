@@ -10,11 +10,13 @@ from jupyter_modelops.reports import report
 
 from .conftest import make_template
 
-PARAMS = 'threshold: float = 0.5  # gate threshold\nvalue: float = 0.9  # the measured value\n'
-BODY = ("from jupyter_modelops.reports import publish_summary\n"
-        "status = 'pass' if value >= threshold else 'fail'\n"
-        "publish_summary(title='toy', metrics={'value': value},\n"
-        "                gates=[{'name': f'value >= {threshold}', 'status': status, 'detail': f'value={value}'}])")
+PARAMS = "threshold: float = 0.5  # gate threshold\nvalue: float = 0.9  # the measured value\n"
+BODY = (
+    "from jupyter_modelops.reports import publish_summary\n"
+    "status = 'pass' if value >= threshold else 'fail'\n"
+    "publish_summary(title='toy', metrics={'value': value},\n"
+    "                gates=[{'name': f'value >= {threshold}', 'status': status, 'detail': f'value={value}'}])"
+)
 
 
 def test_successful_run_writes_notebook_html_and_summary(tmp_path):

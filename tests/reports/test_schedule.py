@@ -56,15 +56,22 @@ def test_bad_schedule_inputs():
 
 
 def test_percent_is_escaped_for_crontab(tmp_path):
-    line = sched_mod.crontab_line("0 6 * * *", ["python", "-p", "title", "100%"], schedule_id="x",
-                                  log=tmp_path / "l", home=tmp_path)
+    line = sched_mod.crontab_line(
+        "0 6 * * *", ["python", "-p", "title", "100%"], schedule_id="x", log=tmp_path / "l", home=tmp_path
+    )
     assert r"100\%" in line
 
 
 def test_cronjob_manifest_is_valid_and_restricted():
     kv = pytest.importorskip("kubernetes_validate") if False else __import__("kubernetes_validate")
-    argv = report_command("churn:3", data="/data/current.parquet", template="monitoring", params={"min_f1": 0.8},
-                          notify=None, python="python")
+    argv = report_command(
+        "churn:3",
+        data="/data/current.parquet",
+        template="monitoring",
+        params={"min_f1": 0.8},
+        notify=None,
+        python="python",
+    )
     m = cronjob_manifest(name="report-churn-3", cron="0 6 * * *", image="registry.local/churn:3", argv=argv)
     for version in ("1.29", "1.31", "1.33"):
         kv.validate(m, version, strict=True)
@@ -80,16 +87,23 @@ def test_cronjob_manifest_is_valid_and_restricted():
 
 def test_kubernetes_schedule_applies_and_removes_the_cronjob(tmp_path):
     """Against the fake API server (real HTTP, the official client): apply, list, unschedule."""
-    from k8s_fake import FakeKube
-
     from jupyter_modelops import registry
+    from k8s_fake import FakeKube
 
     ref = registry.snapshot({"w": 1}, "churn", trusted=True).ref
     image = "registry.example/churn@sha256:" + "b" * 64
     with FakeKube() as kube:
         cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
-        s = sched_mod.schedule(ref, cron="0 6 * * *", data="/data/current.parquet", target="kubernetes",
-                               cluster="fake", kubeconfig=cfg, image=image, params={"min_score": 0.8})
+        s = sched_mod.schedule(
+            ref,
+            cron="0 6 * * *",
+            data="/data/current.parquet",
+            target="kubernetes",
+            cluster="fake",
+            kubeconfig=cfg,
+            image=image,
+            params={"min_score": 0.8},
+        )
         obj = kube.get("cronjobs", s.name, "default", group="batch")
         assert obj is not None and obj["spec"]["schedule"] == "0 6 * * *"
         container = obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
@@ -97,7 +111,7 @@ def test_kubernetes_schedule_applies_and_removes_the_cronjob(tmp_path):
         cmd = container["command"]
         assert cmd[:6] == ["python", "-m", "jupyter_modelops.cli", "report", "run", ref]
         assert cmd[cmd.index("--data") + 1] == "/data/current.parquet"
-        assert cmd[cmd.index("-p") + 1: cmd.index("-p") + 3] == ["min_score", "0.8"]
+        assert cmd[cmd.index("-p") + 1 : cmd.index("-p") + 3] == ["min_score", "0.8"]
         assert "jupyter-modelops" in kube.managers_of("cronjobs", s.name)
         assert [x["id"] for x in sched_mod.schedules().items] == [s.id]
         assert registry.records(ref, kind="schedule")[-1]["data"]["id"] == s.id

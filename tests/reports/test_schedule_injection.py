@@ -18,13 +18,35 @@ from hypothesis import strategies as st
 
 from jupyter_modelops.exceptions import ValidationError
 from jupyter_modelops.reports import scheduling as sched_mod
-
 from realparts import need_tool
 
 PAYLOAD = "y\n* * * * * touch X #"
-TRICKY = ["$(touch pwned)", "`touch pwned`", "; touch pwned", "a && touch pwned", "x | touch pwned",
-          "'; touch pwned; '", '"$(touch pwned)"', "100%", "%%", "a\\%b", "\\", "a\\", "\\'", "#not a comment",
-          "> pwned", "$HOME", "${IFS}", "*", "~", "é ü 中文 🙂", "", " ", "-5", "-0.25"]
+TRICKY = [
+    "$(touch pwned)",
+    "`touch pwned`",
+    "; touch pwned",
+    "a && touch pwned",
+    "x | touch pwned",
+    "'; touch pwned; '",
+    '"$(touch pwned)"',
+    "100%",
+    "%%",
+    "a\\%b",
+    "\\",
+    "a\\",
+    "\\'",
+    "#not a comment",
+    "> pwned",
+    "$HOME",
+    "${IFS}",
+    "*",
+    "~",
+    "é ü 中文 🙂",
+    "",
+    " ",
+    "-5",
+    "-0.25",
+]
 ALPHABET = st.one_of(st.characters(), st.sampled_from(list("\n\r\t\x00\x7f\u2028\u202e%\\'\"$`;&|<>*?#-~ ")))
 
 
@@ -50,7 +72,7 @@ def cron_command(line: str) -> tuple[str, str | None]:
             out.append(ch)
             continue
         if ch == "%":
-            return "".join(out), text[i + 1:].replace("%", "\n")
+            return "".join(out), text[i + 1 :].replace("%", "\n")
         out.append(ch)
     return "".join(out), None
 
@@ -72,8 +94,9 @@ def _run_through_cron_and_sh(values: list[str], tmp_path) -> list[str]:
     """Build a crontab line around printf, apply cron's rules, run it with the real /bin/sh."""
     printf = need_tool("printf", "the line's command is run by the real shell")
     sh = need_tool("sh")
-    line = sched_mod.crontab_line("0 6 * * *", [printf, "%s\\0", *values], schedule_id="abc123",
-                                  log=tmp_path / "run.log", home=tmp_path / "home")
+    line = sched_mod.crontab_line(
+        "0 6 * * *", [printf, "%s\\0", *values], schedule_id="abc123", log=tmp_path / "run.log", home=tmp_path / "home"
+    )
     assert "\n" not in line and line.endswith("# jupyter-modelops:schedule:abc123")
     command, stdin = cron_command(line)
     assert stdin is None, f"cron would cut the command at a '%': {line}"
@@ -112,9 +135,18 @@ def test_the_reviewed_injection_is_refused_and_nothing_is_installed(crontab):
     assert _lines(crontab) == before and len(sched_mod.schedules()) == 0
 
 
-@pytest.mark.parametrize("ch, word", [("\r", "a carriage return"), ("\t", "a tab"), ("\x00", "a NUL"),
-                                      ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\u2028", "U+2028"),
-                                      ("\u202e", "U+202E")])
+@pytest.mark.parametrize(
+    "ch, word",
+    [
+        ("\r", "a carriage return"),
+        ("\t", "a tab"),
+        ("\x00", "a NUL"),
+        ("\x7f", "U+007F"),
+        ("\x85", "U+0085"),
+        ("\u2028", "U+2028"),
+        ("\u202e", "U+202E"),
+    ],
+)
 def test_every_control_character_is_refused(ch, word):
     with pytest.raises(ValidationError) as info:
         sched_mod.schedule(None, cron="@daily", template="monitoring", params={"title": f"a{ch}b"}, dry_run=True)
@@ -157,8 +189,9 @@ def test_values_read_as_options_are_refused_and_negative_numbers_pass():
 def test_the_kubernetes_cronjob_command_is_checked_too():
     image = "registry.example/churn@sha256:" + "c" * 64
     with pytest.raises(ValidationError, match="'label_column' contains a newline"):
-        sched_mod.schedule(None, cron="@daily", target="kubernetes", image=image,
-                           params={"label_column": PAYLOAD}, dry_run=True)
+        sched_mod.schedule(
+            None, cron="@daily", target="kubernetes", image=image, params={"label_column": PAYLOAD}, dry_run=True
+        )
     with pytest.raises(ValidationError, match="image reference contains a newline"):
         sched_mod.schedule(None, cron="@daily", target="kubernetes", image=image + "\nx", dry_run=True)
 
@@ -186,7 +219,7 @@ def test_a_scheduled_line_is_one_line_that_round_trips_and_unschedule_removes_it
         return
     event("installed")
     after = _lines(crontab)
-    assert after[:len(before)] == before and after[len(before):] == [s.crontab_line]
+    assert after[: len(before)] == before and after[len(before) :] == [s.crontab_line]
     command, stdin = cron_command(s.crontab_line)
     assert stdin is None
     words = shlex.split(command, comments=True)
@@ -209,8 +242,9 @@ def test_text_for_an_untyped_parameter_stays_text_at_run_time(value, tmp_path):
     assert params.validate(tpl, dict(_cli_params(s.argv)), from_text=True) == {"anything": value}
 
 
-@pytest.mark.parametrize("url", ["https://hooks.example/a\nb", "https://hooks.example/a b", "http://h/\tx",
-                                 "https://hooks.example/\x85"])
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example/a\nb", "https://hooks.example/a b", "http://h/\tx", "https://hooks.example/\x85"]
+)
 def test_notify_urls_with_whitespace_or_controls_are_refused_everywhere(url):
     from jupyter_modelops.reports.notify import check_url
 

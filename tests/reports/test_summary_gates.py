@@ -7,8 +7,10 @@ from jupyter_modelops.reports.summary import _gate_dicts
 
 
 def test_gate_results_keep_rule_and_interval():
-    report = check({"roc_auc": {"value": 0.95, "low": 0.93, "high": 0.97}, "drift_share": 0.05555555555555555},
-                   {"roc_auc": ">= 0.99", "drift_share": "<= 0.5"})
+    report = check(
+        {"roc_auc": {"value": 0.95, "low": 0.93, "high": 0.97}, "drift_share": 0.05555555555555555},
+        {"roc_auc": ">= 0.99", "drift_share": "<= 0.5"},
+    )
     gates = {g["metric"]: g for g in _gate_dicts(report)}
     auc = gates["roc_auc"]
     assert auc["status"] == "fail" and auc["op"] == ">=" and auc["threshold"] == 0.99

@@ -38,8 +38,10 @@ def data():
 def test_magic_robustness(ip, data):
     model, X, y = data
     ip.user_ns.update(m=model, Xn=X[["a", "b"]], yy=y)
-    rep = ip.run_line_magic("modelops", 'robustness m Xn yy --perturb noise,shift --n-boot 100 '
-                                        '--check "flip_rate<=0.05 at noise 0.01" -o rob')
+    rep = ip.run_line_magic(
+        "modelops",
+        'robustness m Xn yy --perturb noise,shift --n-boot 100 --check "flip_rate<=0.05 at noise 0.01" -o rob',
+    )
     assert ip.user_ns["rob"] is rep
     assert rep.gates.passed and "flip rate" in rep._repr_html_()
     with pytest.raises(UsageError) as info:
@@ -65,8 +67,9 @@ def test_magic_drift_and_slices(ip, data):
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_cli_drift_profile_gates_and_bad_input(tmp_path, data):
@@ -79,9 +82,23 @@ def test_cli_drift_profile_gates_and_bad_input(tmp_path, data):
     assert d["drifted"] == ["a"] and d["kind"] == "drift"
     out = _cli("drift", "--reference", "ref.csv", "--save-profile", "ref.json", cwd=tmp_path)
     assert out.returncode == 0 and (tmp_path / "ref.json").exists()
-    out = _cli("drift", "--reference", "ref.json", "--current", "cur.csv", "--check", "drift_share<=0.2",
-               "--html", "d.html", cwd=tmp_path)
-    assert out.returncode == 1 and "FAIL" in out.stdout and (tmp_path / "d.html").read_text().count("data:image/svg+xml;base64,") >= 1
+    out = _cli(
+        "drift",
+        "--reference",
+        "ref.json",
+        "--current",
+        "cur.csv",
+        "--check",
+        "drift_share<=0.2",
+        "--html",
+        "d.html",
+        cwd=tmp_path,
+    )
+    assert (
+        out.returncode == 1
+        and "FAIL" in out.stdout
+        and (tmp_path / "d.html").read_text().count("data:image/svg+xml;base64,") >= 1
+    )
     X.drop(columns=["b"]).to_csv(tmp_path / "bad.csv", index=False)
     out = _cli("drift", "--reference", "ref.csv", "--current", "bad.csv", cwd=tmp_path)
     assert out.returncode == 2 and "different columns" in out.stderr and "Traceback" not in out.stderr
@@ -94,18 +111,62 @@ def test_cli_robustness_and_slices(tmp_path, data):
     model, X, y = data
     joblib.dump(model, tmp_path / "m.joblib")
     X[["a", "b"]].assign(label=y).to_csv(tmp_path / "test.csv", index=False)
-    out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--perturb",
-               "noise,missing", "--impute", "mean", "--n-boot", "100", "--json", cwd=tmp_path)
+    out = _cli(
+        "robustness",
+        "--model",
+        "m.joblib",
+        "--trust",
+        "--data",
+        "test.csv",
+        "--target",
+        "label",
+        "--perturb",
+        "noise,missing",
+        "--impute",
+        "mean",
+        "--n-boot",
+        "100",
+        "--json",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert {r["perturbation"] for r in d["rows"]} == {"noise", "missing"}
     assert all(r["status"] == "ok" for r in d["rows"])
-    out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--perturb", "shift",
-               "--n-boot", "100", "--check", "flip_rate<=0.01 at shift 1", cwd=tmp_path)
+    out = _cli(
+        "robustness",
+        "--model",
+        "m.joblib",
+        "--trust",
+        "--data",
+        "test.csv",
+        "--target",
+        "label",
+        "--perturb",
+        "shift",
+        "--n-boot",
+        "100",
+        "--check",
+        "flip_rate<=0.01 at shift 1",
+        cwd=tmp_path,
+    )
     assert out.returncode == 1 and "FAIL" in out.stdout
     out = _cli("robustness", "--model", "m.joblib", "--trust", "--data", "test.csv", "--perturb", "nosie", cwd=tmp_path)
     assert out.returncode == 2 and "Known perturbations" in out.stderr
-    out = _cli("slices", "--model", "m.joblib", "--trust", "--data", "test.csv", "--target", "label", "--by", "a",
-               "--n-boot", "100", cwd=tmp_path)
+    out = _cli(
+        "slices",
+        "--model",
+        "m.joblib",
+        "--trust",
+        "--data",
+        "test.csv",
+        "--target",
+        "label",
+        "--by",
+        "a",
+        "--n-boot",
+        "100",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert "SliceReport 4 segments" in out.stdout

@@ -74,8 +74,11 @@ def test_dropout_uses_mean_and_mode(tab):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValidationError, match=r"Unknown perturbation 'nosie'. Did you mean: noise\? Known perturbations: "
-                                              r"noise, missing, flip"):
+    with pytest.raises(
+        ValidationError,
+        match=r"Unknown perturbation 'nosie'. Did you mean: noise\? Known perturbations: "
+        r"noise, missing, flip",
+    ):
         P.registry.get("nosie")
 
 
@@ -89,7 +92,8 @@ def test_register_and_entry_point(tmp_path, monkeypatch):
         "    '''negate a share of the values'''\n"
         "    X = np.array(X, dtype=float, copy=True)\n"
         "    X[rng.random(X.shape) < severity] *= -1\n"
-        "    return X\n")
+        "    return X\n"
+    )
     dist = pkg / "jmo_plugin_demo-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jmo-plugin-demo\nVersion: 0.1\n")

@@ -13,8 +13,17 @@ def test_default_suite_on_mixed_dataframe(mixed):
     model, df, y = mixed
     rep = robustness(model, df, y, n_boot=200)
     by = {(r["perturbation"], r.get("severity")): r for r in rep.rows}
-    assert {r["perturbation"] for r in rep.rows} >= {"noise", "missing", "flip", "shift", "scale", "extremes",
-                                                     "dropout", "fgsm", "pgd"}
+    assert {r["perturbation"] for r in rep.rows} >= {
+        "noise",
+        "missing",
+        "flip",
+        "shift",
+        "scale",
+        "extremes",
+        "dropout",
+        "fgsm",
+        "pgd",
+    }
     assert by[("fgsm", None)]["status"] == "skipped" and "torch" in by[("fgsm", None)]["note"]
     for r in rep.ok_rows:
         assert r["flip_rate_low"] <= r["flip_rate"] <= r["flip_rate_high"]
@@ -39,8 +48,9 @@ def test_flip_rate_and_drop_match_a_direct_computation(mixed):
         X["x0"] = X["x0"] + severity * 3.0
         return X
 
-    rep = robustness(model, df, y, perturbations={"bump": plus_one_std}, severities={"bump": [1.0]}, n_boot=300,
-                     sensitivity=False)
+    rep = robustness(
+        model, df, y, perturbations={"bump": plus_one_std}, severities={"bump": [1.0]}, n_boot=300, sensitivity=False
+    )
     r = rep.row("bump", 1.0)
     clean = model.predict(df)
     moved = model.predict(plus_one_std(df, None, 1.0))
@@ -108,7 +118,7 @@ def test_without_labels_and_regression():
     rep = robustness(model, X, yv, perturbations="noise", n_boot=200)
     r = rep.row("noise", 0.2)
     assert rep.task == "regression" and r["flip_rate"] is None and r["metric"] == "mae"
-    e0, = [np.mean(np.abs(model.predict(X) - yv))]
+    (e0,) = [np.mean(np.abs(model.predict(X) - yv))]
     assert r["metric_clean"] == pytest.approx(e0)
     assert r["metric_drop_low"] <= r["metric_drop"] <= r["metric_drop_high"] and r["metric_drop"] > 0
     assert rep.features[0]["feature"] == "x0"
@@ -198,12 +208,14 @@ def test_public_names_stay_callable_whatever_is_imported_first():
     import subprocess
     import sys
 
-    code = ("import jupyter_modelops.robustness_testing, jupyter_modelops.drift_detection\n"
-            "import jupyter_modelops as mo\n"
-            "from jupyter_modelops import robustness, drift\n"
-            "assert callable(robustness) and robustness is mo.robustness\n"
-            "assert robustness.__name__ == 'robustness'\n"
-            "assert callable(drift) and drift is mo.drift and drift.__name__ == 'drift'\n"
-            "assert callable(mo.slices) and callable(mo.profile)\n")
+    code = (
+        "import jupyter_modelops.robustness_testing, jupyter_modelops.drift_detection\n"
+        "import jupyter_modelops as mo\n"
+        "from jupyter_modelops import robustness, drift\n"
+        "assert callable(robustness) and robustness is mo.robustness\n"
+        "assert robustness.__name__ == 'robustness'\n"
+        "assert callable(drift) and drift is mo.drift and drift.__name__ == 'drift'\n"
+        "assert callable(mo.slices) and callable(mo.profile)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -7,12 +7,12 @@ import json
 import types
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
 # pytest-jupyter's fixtures (jp_serverapp, jp_fetch, ...), imported here rather
 # than via pytest_plugins so they stay local to this folder.
 from pytest_jupyter.jupyter_core import *  # noqa: F401,F403
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403
+from tornado.httpclient import HTTPClientError
 
 
 @pytest.fixture
@@ -27,14 +27,16 @@ def jp_server_config():  # noqa: F811 - overrides pytest-jupyter's
 
 # ---- small helpers over jp_fetch, shared by the test files as the ``api`` fixture
 
+
 async def get(jp_fetch, *path, **params):
     r = await jp_fetch("jupyter-modelops", "api", *path, params=params or None)
     return json.loads(r.body)
 
 
 async def send(jp_fetch, method, *path, body=None):
-    r = await jp_fetch("jupyter-modelops", "api", *path, method=method,
-                       body=body if isinstance(body, str) else json.dumps(body or {}))
+    r = await jp_fetch(
+        "jupyter-modelops", "api", *path, method=method, body=body if isinstance(body, str) else json.dumps(body or {})
+    )
     return r.code, json.loads(r.body)
 
 

@@ -70,8 +70,9 @@ async def test_diff_between_two_versions(api, jp_fetch, seeded):
 
 
 async def test_export_job_runs_in_the_background_and_records(api, jp_fetch, seeded):
-    code, job = await api.send("POST", "jobs",
-                           body={"action": "export", "params": {"model_or_ref": "churn:2", "format": "onnx"}})
+    code, job = await api.send(
+        "POST", "jobs", body={"action": "export", "params": {"model_or_ref": "churn:2", "format": "onnx"}}
+    )
     assert code == 202 and job["status"] in ("queued", "running", "succeeded")
     done = await api.wait_job(job["id"], timeout=120)
     assert done["status"] == "succeeded", done
@@ -93,15 +94,17 @@ async def test_failed_job_carries_the_core_sentence(api, jp_fetch, seeded):
 
 
 async def test_unknown_parameter_is_refused_before_queueing(api, jp_fetch, seeded):
-    code, err = await api.error_of(api.send("POST", "jobs",
-                                    body={"action": "export", "params": {"model_or_ref": "churn:1", "fromat": "onnx"}}))
+    code, err = await api.error_of(
+        api.send("POST", "jobs", body={"action": "export", "params": {"model_or_ref": "churn:1", "fromat": "onnx"}})
+    )
     assert code == 400 and "'fromat'" in err["message"] and "Did you mean: format" in err["message"]
     assert await api.get("jobs") == []
 
 
 async def test_deploy_local_then_stop(api, jp_fetch, seeded):
-    code, job = await api.send("POST", "jobs",
-                           body={"action": "deploy", "params": {"ref": "churn:2", "target": "local"}})
+    code, job = await api.send(
+        "POST", "jobs", body={"action": "deploy", "params": {"ref": "churn:2", "target": "local"}}
+    )
     assert code == 202
     done = await api.wait_job(job["id"], timeout=120)
     pid = (done.get("result") or {}).get("pid")
@@ -110,7 +113,9 @@ async def test_deploy_local_then_stop(api, jp_fetch, seeded):
         assert done["result"]["status"] == "running" and done["result"]["url"].startswith("http://127.0.0.1:")
         local = await api.get("local-deployments")
         assert any(d["name"] == done["result"]["name"] and d["status"] == "running" for d in local)
-        code, stop = await api.send("POST", "jobs", body={"action": "stop", "params": {"deployment": done["result"]["name"]}})
+        code, stop = await api.send(
+            "POST", "jobs", body={"action": "stop", "params": {"deployment": done["result"]["name"]}}
+        )
         stopped = await api.wait_job(stop["id"])
         assert stopped["status"] == "succeeded", stopped
         local = await api.get("local-deployments")
@@ -178,8 +183,9 @@ async def test_trust_job_records_who_trusted_an_imported_version(api, jp_fetch, 
 
 
 async def test_local_deployment_status_and_undeploy_through_the_deployment_api(api, jp_fetch, seeded):
-    code, job = await api.send("POST", "jobs", body={"action": "deploy", "params": {"ref": "churn:1",
-                                                                                     "cluster": "local"}})
+    code, job = await api.send(
+        "POST", "jobs", body={"action": "deploy", "params": {"ref": "churn:1", "cluster": "local"}}
+    )
     done = await api.wait_job(job["id"], timeout=120)
     pid = (done.get("result") or {}).get("pid")
     try:

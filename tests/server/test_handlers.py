@@ -8,7 +8,6 @@ import pytest
 
 from jupyter_modelops.server.handlers import ROUTES, handler_verbs
 
-
 # ---------------------------------------------------------------- authentication
 
 
@@ -22,8 +21,16 @@ async def test_every_handler_rejects_unauthenticated_requests(api, jp_fetch, pat
     assert verbs, f"{handler.__name__} implements no verb"
     for verb in verbs:
         body = None if verb in ("get", "delete") else "{}"
-        code, _ = await api.error_of(jp_fetch("jupyter-modelops", "api", *_sample_path(pattern), method=verb.upper(),
-                                          body=body, headers={"Authorization": ""}))
+        code, _ = await api.error_of(
+            jp_fetch(
+                "jupyter-modelops",
+                "api",
+                *_sample_path(pattern),
+                method=verb.upper(),
+                body=body,
+                headers={"Authorization": ""},
+            )
+        )
         assert code == 403, f"{verb.upper()} {pattern} answered {code} without credentials"
 
 

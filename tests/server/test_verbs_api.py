@@ -59,8 +59,9 @@ async def test_unknown_verb_schema_is_a_404_with_a_suggestion(api, jp_fetch):
 
 
 async def test_job_parameters_are_converted_and_checked_by_kind(api, jp_fetch):
-    code, err = await api.error_of(api.send("POST", "jobs", body={"action": "export",
-                                                                  "params": {"model_or_ref": "m:1", "opset": "x"}}))
+    code, err = await api.error_of(
+        api.send("POST", "jobs", body={"action": "export", "params": {"model_or_ref": "m:1", "opset": "x"}})
+    )
     assert code == 400 and "'opset' must be an integer" in err["message"]
     code, err = await api.error_of(api.send("POST", "actions", "deploy", body={"ref": "m:1", "mode": "helm"}))
     assert code == 400 and "'mode' must be one of deployment, kserve" in err["message"]

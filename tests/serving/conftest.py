@@ -24,6 +24,7 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
 HERE = Path(__file__).resolve().parent
 N_FEATURES = 20
 
@@ -59,13 +60,22 @@ def write_pickle_dir(directory: Path, model, *, name: str = "slow", n_features: 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "model.pkl"
     path.write_bytes(pickle.dumps(model))
-    spec = {"schema": 1, "name": name, "version": "1", "flavor": "sklearn",
-            "signature": {"inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n_features]}],
-                          "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
-                                      {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]}]},
-            "artifacts": {"model": {"path": path.name, "sha256": _sha(path), "format": "pickle"}},
-            # pickled here from the test's own object: trusted, as the registry marks what it writes itself
-            "trust": {"trusted": True, "how": "memory"}}
+    spec = {
+        "schema": 1,
+        "name": name,
+        "version": "1",
+        "flavor": "sklearn",
+        "signature": {
+            "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, n_features]}],
+            "outputs": [
+                {"name": "label", "datatype": "INT64", "shape": [-1]},
+                {"name": "probabilities", "datatype": "FP64", "shape": [-1, 2]},
+            ],
+        },
+        "artifacts": {"model": {"path": path.name, "sha256": _sha(path), "format": "pickle"}},
+        # pickled here from the test's own object: trusted, as the registry marks what it writes itself
+        "trust": {"trusted": True, "how": "memory"},
+    }
     (directory / "modelops-model.json").write_text(json.dumps(spec))
     return directory
 
@@ -77,11 +87,15 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "jupyter_modelops.serving", "--host", "127.0.0.1", "--port", str(self.port)]
-        for d in (model_dirs if isinstance(model_dirs, (list, tuple)) else [model_dirs]):
+        for d in model_dirs if isinstance(model_dirs, (list, tuple)) else [model_dirs]:
             cmd += ["--model-dir", str(d)]
         cmd += list(args)
-        full_env = {**os.environ, "OMP_NUM_THREADS": "1",
-                    "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]), **(env or {})}
+        full_env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+            **(env or {}),
+        }
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if wait_ready:
             self.wait("/v2/health/ready")
@@ -141,8 +155,9 @@ def onnx_server(model_dir):
 def joblib_model_dir(hgb, tmp_path_factory):
     from jupyter_modelops.serving.modeldir import write_model_dir
 
-    return write_model_dir(hgb, tmp_path_factory.mktemp("models") / "hgb-joblib", name="hgb", version=1,
-                           onnx=False, native_format="joblib")
+    return write_model_dir(
+        hgb, tmp_path_factory.mktemp("models") / "hgb-joblib", name="hgb", version=1, onnx=False, native_format="joblib"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -153,5 +168,6 @@ def native_server(joblib_model_dir):
 
 
 def row_body(X: np.ndarray, name: str = "input") -> bytes:
-    return json.dumps({"inputs": [{"name": name, "datatype": "FP64", "shape": list(X.shape),
-                                   "data": X.ravel().tolist()}]}).encode()
+    return json.dumps(
+        {"inputs": [{"name": name, "datatype": "FP64", "shape": list(X.shape), "data": X.ravel().tolist()}]}
+    ).encode()

@@ -43,8 +43,11 @@ def _with_profile(d: Path, doc: dict, *, path: str = "drift-profile.json") -> Pa
     f = d / "drift-profile.json"
     f.write_text(json.dumps(doc))
     spec = json.loads((d / "modelops-model.json").read_text())
-    spec["artifacts"]["drift-profile"] = {"path": path, "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
-                                          "format": "json"}
+    spec["artifacts"]["drift-profile"] = {
+        "path": path,
+        "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+        "format": "json",
+    }
     (d / "modelops-model.json").write_text(json.dumps(spec))
     return d
 
@@ -76,7 +79,7 @@ def _send(server, X: np.ndarray, *, rows_per_request: int = 8) -> None:
     client = th.InferenceServerClient(server.url.replace("http://", ""), connection_timeout=30, network_timeout=30)
     try:
         for start in range(0, len(X), rows_per_request):
-            part = np.ascontiguousarray(X[start:start + rows_per_request])
+            part = np.ascontiguousarray(X[start : start + rows_per_request])
             inp = th.InferInput("input", list(part.shape), "FP64")
             inp.set_data_from_numpy(part, binary_data=True)
             res = client.infer("lr", [inp])
@@ -138,8 +141,10 @@ def test_the_window_slides_by_time(profiled_dir, reference, start_server):
 
 def test_off_by_setting_and_absent_without_profile(profiled_dir, reference, start_server, tmp_path):
     X, _ = reference
-    for server in (start_server(profiled_dir, "--no-live-drift"),
-                   start_server(profiled_dir, env={"MODELOPS_SERVING_LIVE_DRIFT": "0"})):
+    for server in (
+        start_server(profiled_dir, "--no-live-drift"),
+        start_server(profiled_dir, env={"MODELOPS_SERVING_LIVE_DRIFT": "0"}),
+    ):
         _send(server, X.to_numpy()[:40])
         assert _gauges(server) == {}
     plain = tmp_path / "plain"
@@ -152,8 +157,9 @@ def test_off_by_setting_and_absent_without_profile(profiled_dir, reference, star
     assert _gauges(server) == {}
 
 
-def test_a_profile_that_is_not_one_is_refused_and_the_model_still_serves(profiled_dir, reference, start_server,
-                                                                        tmp_path):
+def test_a_profile_that_is_not_one_is_refused_and_the_model_still_serves(
+    profiled_dir, reference, start_server, tmp_path
+):
     X, _ = reference
     bad = tmp_path / "bad"
     shutil.copytree(profiled_dir, bad)
@@ -181,8 +187,22 @@ def test_bad_live_drift_settings_stop_the_server_with_one_sentence(profiled_dir)
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "jupyter_modelops.serving", "--model-dir", str(profiled_dir),
-                        "--port", "0", "--live-drift-rows", "3"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.serving",
+            "--model-dir",
+            str(profiled_dir),
+            "--port",
+            "0",
+            "--live-drift-rows",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert "--live-drift-rows is 3" in r.stderr and "Traceback" not in r.stderr
 
@@ -218,8 +238,10 @@ def test_named_scalar_inputs_categories_and_a_regressor_in_process():
     assert [c.name for c in live.cols] == ["age", "plan"] and live.pred is not None
 
     def batch(n, plans, shift=0.0):
-        ins = {"age": rng.normal(40 + shift, 10, n), "plan": np.array([p.encode() for p in rng.choice(plans, n)],
-                                                                        dtype=object)}
+        ins = {
+            "age": rng.normal(40 + shift, 10, n),
+            "plan": np.array([p.encode() for p in rng.choice(plans, n)], dtype=object),
+        }
         return ins, {"variable": rng.normal(size=(n, 1))}
 
     for _ in range(30):
@@ -233,7 +255,8 @@ def test_named_scalar_inputs_categories_and_a_regressor_in_process():
     assert s["features"]["age"][0] > 1.0 and s["features"]["plan"][0] > 1.0 and s["prediction_psi"] < 0.1
     # a request whose tensor has another shape than the signature's is skipped, not binned wrongly
     before = live.seen
-    live.observe({"age": np.ones((5, 2)), "plan": np.array([b"a"] * 5, dtype=object)},
-                 {"variable": np.zeros((5, 1))}, 5)
+    live.observe(
+        {"age": np.ones((5, 2)), "plan": np.array([b"a"] * 5, dtype=object)}, {"variable": np.zeros((5, 1))}, 5
+    )
     live.flush()
     assert live.seen == before

@@ -45,8 +45,10 @@ def test_tritonclient_matches_inprocess(request, model_dir, data, hgb, binary, r
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("hgb")
     inp = triton.InferInput("input", list(X.shape), "FP64")
     inp.set_data_from_numpy(X, binary_data=binary)
-    outs = [triton.InferRequestedOutput("label", binary_data=binary),
-            triton.InferRequestedOutput("probabilities", binary_data=binary)]
+    outs = [
+        triton.InferRequestedOutput("label", binary_data=binary),
+        triton.InferRequestedOutput("probabilities", binary_data=binary),
+    ]
     res = client.infer("hgb", [inp], outputs=outs)
     want = _inprocess(model_dir, runtime, X)
     label, proba = res.as_numpy("label"), res.as_numpy("probabilities")
@@ -95,8 +97,9 @@ def test_metadata_from_signature(onnx_server):
 
 def test_raw_http_json_without_content_type(onnx_server, data, model_dir):
     X = data[0][:2]
-    body = json.dumps({"id": "req-1", "inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 20],
-                                                  "data": X.ravel().tolist()}]}).encode()
+    body = json.dumps(
+        {"id": "req-1", "inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 20], "data": X.ravel().tolist()}]}
+    ).encode()
     status, headers, out = _raw(onnx_server, "POST", "/v2/models/hgb/infer", body)  # no Content-Type at all
     assert status == 200, out
     doc = json.loads(out)
@@ -104,8 +107,9 @@ def test_raw_http_json_without_content_type(onnx_server, data, model_dir):
     want = _inprocess(model_dir, "onnx", X)
     by_name = {o["name"]: o for o in doc["outputs"]}
     assert by_name["label"]["data"] == want["label"].tolist()
-    assert np.array_equal(np.array(by_name["probabilities"]["data"], dtype=np.float32).reshape(2, 2),
-                          want["probabilities"])
+    assert np.array_equal(
+        np.array(by_name["probabilities"]["data"], dtype=np.float32).reshape(2, 2), want["probabilities"]
+    )
 
 
 def test_raw_http_nested_data_int_values_and_one_row_shape(onnx_server, model_dir):
@@ -120,11 +124,17 @@ def test_raw_http_nested_data_int_values_and_one_row_shape(onnx_server, model_di
 def test_raw_http_binary_request_and_binary_output(onnx_server, data, model_dir):
     X = np.ascontiguousarray(data[0][:3])
     raw = X.tobytes()
-    head = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [3, 20],
-                                   "parameters": {"binary_data_size": len(raw)}}],
-                       "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}]}).encode()
-    status, headers, out = _raw(onnx_server, "POST", "/v2/models/hgb/infer", head + raw,
-                                {"Inference-Header-Content-Length": str(len(head))})
+    head = json.dumps(
+        {
+            "inputs": [
+                {"name": "input", "datatype": "FP64", "shape": [3, 20], "parameters": {"binary_data_size": len(raw)}}
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    ).encode()
+    status, headers, out = _raw(
+        onnx_server, "POST", "/v2/models/hgb/infer", head + raw, {"Inference-Header-Content-Length": str(len(head))}
+    )
     assert status == 200, out
     n = int(headers["inference-header-content-length"])
     doc = json.loads(out[:n])
@@ -142,15 +152,24 @@ def test_health_and_metrics_endpoints(onnx_server):
     status, headers, body = _raw(onnx_server, "GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     text = body.decode()
-    for name in ("modelops_requests_total", "modelops_request_duration_seconds_bucket", "modelops_batch_size_bucket",
-                 "modelops_queue_depth", "modelops_errors_total", "modelops_shed_total"):
+    for name in (
+        "modelops_requests_total",
+        "modelops_request_duration_seconds_bucket",
+        "modelops_batch_size_bucket",
+        "modelops_queue_depth",
+        "modelops_errors_total",
+        "modelops_shed_total",
+    ):
         assert name in text, name
     assert 'modelops_errors_total{model="hgb",kind="bad_request"}' in text
 
 
 def test_gzip_body_raw(onnx_server, data):
     X = data[0][:1]
-    body = gzip.compress(json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
-                                                 "data": X.ravel().tolist()}]}).encode())
+    body = gzip.compress(
+        json.dumps(
+            {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20], "data": X.ravel().tolist()}]}
+        ).encode()
+    )
     status, _, out = _raw(onnx_server, "POST", "/v2/models/hgb/infer", body, {"Content-Encoding": "gzip"})
     assert status == 200, out

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import N_FEATURES, Server
 from test_serving_errors import call
 
+from conftest import N_FEATURES, Server
 from jupyter_modelops.serving.errors import InvalidInput
 
 
@@ -81,8 +81,16 @@ def test_rows_with_missing_values_end_to_end(frame):
             assert pred["predict"].tolist() == want.tolist()
             np.testing.assert_allclose(pred["predict_proba"], hgb.predict_proba(rows), atol=1e-9)
         # a client writing NaN/Infinity tokens in JSON is understood too
-        doc = {"inputs": [{"name": "input", "datatype": "FP64", "shape": list(rows.shape),
-                           "data": rows.to_numpy().ravel().tolist()}]}
+        doc = {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP64",
+                    "shape": list(rows.shape),
+                    "data": rows.to_numpy().ravel().tolist(),
+                }
+            ]
+        }
         body = json.dumps(doc).encode()
         assert b"NaN" in body and b"Infinity" in body
 
@@ -93,8 +101,18 @@ def test_rows_with_missing_values_end_to_end(frame):
         assert status == 200, out
         outs = {o["name"]: o for o in json.loads(out)["outputs"]}
         assert outs["predict"]["data"] == want.tolist()
-        bad = json.dumps({"inputs": [{"name": "input", "datatype": "INT64", "shape": [1, N_FEATURES],
-                                      "data": [float("nan")] * N_FEATURES}]}).encode()
+        bad = json.dumps(
+            {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "datatype": "INT64",
+                        "shape": [1, N_FEATURES],
+                        "data": [float("nan")] * N_FEATURES,
+                    }
+                ]
+            }
+        ).encode()
         status, _, out = call(_S, "POST", f"/v2/models/{dep.model}/infer", bad)
         assert status == 400 and "INT64" in json.loads(out)["error"]
     finally:
@@ -106,13 +124,18 @@ def test_json_nan_tokens_only_in_floating_inputs():
     from jupyter_modelops.serving.modeldir import TensorSpec
 
     specs = [TensorSpec("x", "FP32", (-1, 2)), TensorSpec("n", "INT64", (-1,))]
-    body = b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [NaN, -Infinity]},' \
-           b' {"name": "n", "datatype": "INT64", "shape": [1], "data": [3]}]}'
+    body = (
+        b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [NaN, -Infinity]},'
+        b' {"name": "n", "datatype": "INT64", "shape": [1], "data": [3]}]}'
+    )
     req = decode_request(body, None, specs, ["y"])
     assert np.isnan(req.inputs["x"][0, 0]) and req.inputs["x"][0, 1] == -np.inf and req.inputs["x"].dtype == np.float32
-    for bad in (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]},'
-                b' {"name": "n", "datatype": "INT64", "shape": [1], "data": [NaN]}]}',
-                b'{"inputs": [{"name": "x", "datatype": "BOOL", "shape": [1, 2], "data": [NaN, true]}]}',
-                b'{"inputs": NaNa}', b"[" * 100_000 + b"NaN" + b"]" * 100_000):
+    for bad in (
+        b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]},'
+        b' {"name": "n", "datatype": "INT64", "shape": [1], "data": [NaN]}]}',
+        b'{"inputs": [{"name": "x", "datatype": "BOOL", "shape": [1, 2], "data": [NaN, true]}]}',
+        b'{"inputs": NaNa}',
+        b"[" * 100_000 + b"NaN" + b"]" * 100_000,
+    ):
         with pytest.raises(InvalidInput):
             decode_request(bad, None, specs, ["y"])

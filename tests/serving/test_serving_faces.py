@@ -56,17 +56,21 @@ def test_magics_serve_predict_stop(shell, model_dir, data, hgb):
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True,
-                          timeout=180, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_modelops.cli", *args], capture_output=True, text=True, timeout=180, **kw
+    )
 
 
 def test_cli_serve_foreground_predict_and_sigterm(model_dir, data, hgb, tmp_path):
     import pandas as pd
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.cli", "serve", "--model-dir", str(model_dir),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_modelops.cli", "serve", "--model-dir", str(model_dir), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         end = time.monotonic() + 60
         while time.monotonic() < end:
@@ -112,8 +116,7 @@ def _secure_pair(tmp_path):
     return TOKEN, _token_file(tmp_path, TOKEN), cert, key
 
 
-def test_magic_serve_with_token_tls_limits_capture_then_predict_captures_labels(shell, model_dir, data, hgb,
-                                                                                 tmp_path):
+def test_magic_serve_with_token_tls_limits_capture_then_predict_captures_labels(shell, model_dir, data, hgb, tmp_path):
     import socket
     import ssl
 
@@ -129,15 +132,20 @@ def test_magic_serve_with_token_tls_limits_capture_then_predict_captures_labels(
     with pytest.raises(UsageError, match="capture_rate"):
         shell.run_line_magic("modelops", f"serve {model_dir} --name fsec --capture true --capture-rate 2")
     dep = shell.run_line_magic(
-        "modelops", f"serve {model_dir} --name fsec --token-file {tf} --tls-cert {cert} --tls-key {key} "
-                    f"--max-headers 20 --header-timeout-s 2 --open-metrics --capture {store} --capture-rate 1 -o dep")
+        "modelops",
+        f"serve {model_dir} --name fsec --token-file {tf} --tls-cert {cert} --tls-key {key} "
+        f"--max-headers 20 --header-timeout-s 2 --open-metrics --capture {store} --capture-rate 1 -o dep",
+    )
     try:
         assert dep.url.startswith("https://127.0.0.1:") and dep.status()["ready"]
         ctx = ssl.create_default_context(cafile=str(cert))
         with socket.create_connection(("127.0.0.1", int(dep.port)), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:  # --max-headers reached the server
-                s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n" +
-                          b"".join(b"X-N%d: 1\r\n" % i for i in range(30)) + b"\r\n")
+                s.sendall(
+                    b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+                    + b"".join(b"X-N%d: 1\r\n" % i for i in range(30))
+                    + b"\r\n"
+                )
                 assert s.recv(64).startswith(b"HTTP/1.1 431")
         with urllib.request.urlopen(dep.url + "/metrics", context=ctx, timeout=10) as r:  # --open-metrics
             assert r.status == 200
@@ -180,11 +188,35 @@ def test_cli_serve_foreground_with_token_tls_and_capture_then_predict_flags(mode
     token, tf, cert, key = _secure_pair(tmp_path)
     store = tmp_path / "captures"
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.cli", "serve", "--model-dir", str(model_dir),
-                             "--port", str(port), "--token-file", str(tf), "--tls-cert", str(cert), "--tls-key",
-                             str(key), "--max-connections", "50", "--keepalive-timeout-s", "5",
-                             "--capture", str(store), "--capture-rate", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_modelops.cli",
+            "serve",
+            "--model-dir",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--token-file",
+            str(tf),
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--max-connections",
+            "50",
+            "--keepalive-timeout-s",
+            "5",
+            "--capture",
+            str(store),
+            "--capture-rate",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     url = f"https://127.0.0.1:{port}"
     try:
         ctx = ssl.create_default_context(cafile=str(cert))
@@ -221,8 +253,19 @@ def test_cli_serve_foreground_with_token_tls_and_capture_then_predict_flags(mode
     ids = captures("hgb", store=str(store)).drop_duplicates("request_id")["request_id"].tolist()
     labels = tmp_path / "labels.parquet"
     pd.DataFrame({"rid": ids, "y": [1, 0]}).to_parquet(labels)
-    out = _cli("labels", "add", "hgb", str(labels), "--id-column", "rid", "--label-column", "y", "--store", str(store),
-               "--json")
+    out = _cli(
+        "labels",
+        "add",
+        "hgb",
+        str(labels),
+        "--id-column",
+        "rid",
+        "--label-column",
+        "y",
+        "--store",
+        str(store),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["written"] == 2
     doc = json.loads(_cli("captures", "hgb", "--store", str(store), "--json").stdout)

@@ -15,9 +15,12 @@ from realparts import free_port
 
 def _foreground(ref: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter_modelops.cli", "serve", ref, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ,
-                                                                                      "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_modelops.cli", "serve", ref, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     end = time.monotonic() + 90
     while time.monotonic() < end:
         assert proc.poll() is None, "the foreground server stopped"

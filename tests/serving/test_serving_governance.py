@@ -10,15 +10,17 @@ import threading
 import time
 
 import numpy as np
-from conftest import write_pickle_dir
 from slowmodel import SlowModel
 from test_serving_errors import call
+
+from conftest import write_pickle_dir
 
 
 def body(rows):
     rows = np.asarray(rows, dtype=float)
-    return json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": list(rows.shape),
-                                   "data": rows.ravel().tolist()}]}).encode()
+    return json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP64", "shape": list(rows.shape), "data": rows.ravel().tolist()}]}
+    ).encode()
 
 
 def post(server, rows, **kw):
@@ -64,8 +66,9 @@ def test_concurrent_requests_are_batched_and_split_back_exactly(start_server, tm
 
 
 def test_full_queue_sheds_with_503_and_retry_after(start_server, tmp_path):
-    server = start_server(write_pickle_dir(tmp_path / "slow", SlowModel(delay=0.4)),
-                          "--max-batch-size", "1", "--max-queue", "1")
+    server = start_server(
+        write_pickle_dir(tmp_path / "slow", SlowModel(delay=0.4)), "--max-batch-size", "1", "--max-queue", "1"
+    )
     results = parallel(lambda: post(server, np.zeros((1, 4))), [()] * 6)
     statuses = [r[0] for r in results]
     assert 200 in statuses and 503 in statuses, statuses
@@ -84,15 +87,18 @@ def test_rate_limit_per_client_is_429(start_server, tmp_path):
 
 
 def test_request_waiting_too_long_gets_504(start_server, tmp_path):
-    server = start_server(write_pickle_dir(tmp_path / "slow", SlowModel(delay=0.5)),
-                          "--max-batch-size", "1", "--timeout-ms", "200")
+    server = start_server(
+        write_pickle_dir(tmp_path / "slow", SlowModel(delay=0.5)), "--max-batch-size", "1", "--timeout-ms", "200"
+    )
     statuses = sorted(r[0] for r in parallel(lambda: post(server, np.zeros((1, 4))), [()] * 3))
     assert statuses[0] == 200 and 504 in statuses, statuses
 
 
 def test_model_that_raises_opens_the_breaker_then_recovers(start_server, tmp_path):
-    server = start_server(write_pickle_dir(tmp_path / "slow", SlowModel()),
-                          env={"MODELOPS_SERVING_BREAKER_THRESHOLD": "2", "MODELOPS_SERVING_BREAKER_COOLDOWN_S": "1"})
+    server = start_server(
+        write_pickle_dir(tmp_path / "slow", SlowModel()),
+        env={"MODELOPS_SERVING_BREAKER_THRESHOLD": "2", "MODELOPS_SERVING_BREAKER_COOLDOWN_S": "1"},
+    )
     bad = np.full((1, 4), -999.0)
     for _ in range(2):
         status, _, out = post(server, bad)
@@ -157,22 +163,42 @@ def test_client_errors_do_not_open_the_breaker_for_other_clients(start_server, t
     X, y = data
     lr = LogisticRegression(max_iter=500).fit(X, y)
     d = write_model_dir(lr, tmp_path / "lr", name="lr", version=1, onnx=False, native_format="joblib")
-    server = start_server(d, "--runtime", "native",
-                          env={"MODELOPS_SERVING_BREAKER_THRESHOLD": "2", "MODELOPS_SERVING_BREAKER_COOLDOWN_S": "5"})
+    server = start_server(
+        d,
+        "--runtime",
+        "native",
+        env={"MODELOPS_SERVING_BREAKER_THRESHOLD": "2", "MODELOPS_SERVING_BREAKER_COOLDOWN_S": "5"},
+    )
 
     def doc(rows, data):
-        return json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [rows, X.shape[1]],
-                                       "data": data}]}).encode()
+        return json.dumps(
+            {"inputs": [{"name": "input", "datatype": "FP64", "shape": [rows, X.shape[1]], "data": data}]}
+        ).encode()
 
     def binary(arr):
         arr = np.ascontiguousarray(arr, dtype=np.float64)
-        head = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": list(arr.shape),
-                                       "parameters": {"binary_data_size": arr.nbytes}}]}).encode()
+        head = json.dumps(
+            {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "datatype": "FP64",
+                        "shape": list(arr.shape),
+                        "parameters": {"binary_data_size": arr.nbytes},
+                    }
+                ]
+            }
+        ).encode()
         return head + arr.tobytes(), {"Inference-Header-Content-Length": str(len(head))}
 
-    attacks = [binary(np.full((1, 20), np.nan)), binary(np.full((1, 20), np.inf)),
-               binary(np.full((2, 20), -np.inf)), (doc(0, []), {}), (doc(1, [1e308] * 20), {}),
-               (doc(1, [float("nan")] * 20), {})]
+    attacks = [
+        binary(np.full((1, 20), np.nan)),
+        binary(np.full((1, 20), np.inf)),
+        binary(np.full((2, 20), -np.inf)),
+        (doc(0, []), {}),
+        (doc(1, [1e308] * 20), {}),
+        (doc(1, [float("nan")] * 20), {}),
+    ]
     stop = threading.Event()
     seen: list[int] = []
 
@@ -192,7 +218,7 @@ def test_client_errors_do_not_open_the_breaker_for_other_clients(start_server, t
             status, _, out = call(server, "POST", "/v2/models/lr/infer", doc(1, X[i].tolist()))
             victim.append(status)
             if status == 200:
-                assert json.loads(out)["outputs"][0]["data"] == lr.predict(X[i:i + 1]).tolist()
+                assert json.loads(out)["outputs"][0]["data"] == lr.predict(X[i : i + 1]).tolist()
     finally:
         stop.set()
         for t in loops:
@@ -200,8 +226,13 @@ def test_client_errors_do_not_open_the_breaker_for_other_clients(start_server, t
     assert victim == [200] * 40
     assert len(seen) >= 24 and all(s < 500 for s in seen), sorted(set(seen))
     assert 400 in seen
-    status, _, out = call(server, "POST", "/v2/models/lr/infer", binary(np.full((1, 20), np.nan))[0],
-                          headers=binary(np.full((1, 20), np.nan))[1])
+    status, _, out = call(
+        server,
+        "POST",
+        "/v2/models/lr/infer",
+        binary(np.full((1, 20), np.nan))[0],
+        headers=binary(np.full((1, 20), np.nan))[1],
+    )
     assert status == 400 and "NaN or infinite" in json.loads(out)["error"]
     assert metric(server, "modelops_circuit_open", 'model="lr"') == 0
     assert metric(server, "modelops_errors_total", 'model="lr",kind="bad_request"') >= 1

@@ -43,8 +43,12 @@ def test_serve_predict_replace_without_dropping_requests_and_stop(table):
     from skl2onnx import to_onnx  # v2 also has an ONNX export: the server prefers onnxruntime
     from skl2onnx.common.data_types import DoubleTensorType
 
-    onx = to_onnx(m2, initial_types=[("input", DoubleTensorType([None, 30]))],
-                  options={id(m2): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    onx = to_onnx(
+        m2,
+        initial_types=[("input", DoubleTensorType([None, 30]))],
+        options={id(m2): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
     jm.attach_artifact("bc:2", "onnx", onx.SerializeToString())
     dep = jm.serve("bc:1")
     try:
@@ -55,12 +59,15 @@ def test_serve_predict_replace_without_dropping_requests_and_stop(table):
         # columns in another order are put back in the model's order
         shuffled = X_test.iloc[:5, ::-1]
         np.testing.assert_array_equal(jm.predict(dep, shuffled)["predict_proba"], m1.predict_proba(X_test.iloc[:5]))
-        assert jm.get("bc:1").ref in [r["ref"] for r in jm.records(kind="deployment")] or jm.records("bc:1", "deployment")
+        assert jm.get("bc:1").ref in [r["ref"] for r in jm.records(kind="deployment")] or jm.records(
+            "bc:1", "deployment"
+        )
 
         u = urlsplit(dep.url)
         row = X_test.iloc[:1].to_numpy()
-        body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 30],
-                                       "data": row.ravel().tolist()}]}).encode()
+        body = json.dumps(
+            {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 30], "data": row.ravel().tolist()}]}
+        ).encode()
         seen, failures, stop_flag = [], [], threading.Event()
 
         def hammer():
@@ -123,9 +130,10 @@ def test_bad_arguments_get_one_sentence(table, model_dir):
 
 
 def test_model_that_cannot_load_fails_the_deployment(tmp_path):
+    from slowmodel import SlowModel
+
     import jupyter_modelops as jm
     from conftest import write_pickle_dir
-    from slowmodel import SlowModel
 
     d = write_pickle_dir(tmp_path / "broken", SlowModel())
     (d / "model.pkl").write_bytes(b"not a pickle")

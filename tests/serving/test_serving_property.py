@@ -14,8 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 DATATYPES = ["FP64", "FP32", "FP16", "INT64", "INT32", "INT8", "UINT8", "BOOL", "BYTES", "float", "", "STRING"]
-scalars = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**70, 2**70), st.booleans(),
-                    st.text(max_size=5), st.none())
+scalars = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.text(max_size=5),
+    st.none(),
+)
 data = st.one_of(
     st.lists(st.floats(-1e6, 1e6), min_size=20, max_size=20),
     st.lists(scalars, max_size=45),
@@ -23,31 +28,56 @@ data = st.one_of(
     scalars,
     st.dictionaries(st.text(max_size=3), scalars, max_size=2),
 )
-shape = st.one_of(st.just([1, 20]), st.just([2, 20]), st.just([20]),
-                  st.lists(st.integers(-3, 10**9), max_size=4), st.text(max_size=3), st.none())
-entry = st.fixed_dictionaries(
-    {"name": st.sampled_from(["input", "x", ""]), "datatype": st.sampled_from(DATATYPES), "shape": shape,
-     "data": data},
-    optional={"parameters": st.one_of(st.none(), st.fixed_dictionaries(
-        {"binary_data_size": st.one_of(st.integers(-5, 400), st.text(max_size=3))}))},
+shape = st.one_of(
+    st.just([1, 20]),
+    st.just([2, 20]),
+    st.just([20]),
+    st.lists(st.integers(-3, 10**9), max_size=4),
+    st.text(max_size=3),
+    st.none(),
 )
-outputs = st.lists(st.fixed_dictionaries({"name": st.sampled_from(["label", "probabilities", "nope", 3]),
-                                          "parameters": st.fixed_dictionaries({"binary_data": st.booleans()})}),
-                   max_size=3)
+entry = st.fixed_dictionaries(
+    {"name": st.sampled_from(["input", "x", ""]), "datatype": st.sampled_from(DATATYPES), "shape": shape, "data": data},
+    optional={
+        "parameters": st.one_of(
+            st.none(), st.fixed_dictionaries({"binary_data_size": st.one_of(st.integers(-5, 400), st.text(max_size=3))})
+        )
+    },
+)
+outputs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["label", "probabilities", "nope", 3]),
+            "parameters": st.fixed_dictionaries({"binary_data": st.booleans()}),
+        }
+    ),
+    max_size=3,
+)
 document = st.one_of(
-    st.fixed_dictionaries({"inputs": st.lists(entry, max_size=3)},
-                          optional={"outputs": outputs, "id": st.one_of(st.text(max_size=8), st.integers()),
-                                    "parameters": st.fixed_dictionaries({"binary_data_output": st.booleans()})}),
+    st.fixed_dictionaries(
+        {"inputs": st.lists(entry, max_size=3)},
+        optional={
+            "outputs": outputs,
+            "id": st.one_of(st.text(max_size=8), st.integers()),
+            "parameters": st.fixed_dictionaries({"binary_data_output": st.booleans()}),
+        },
+    ),
     st.dictionaries(st.text(max_size=6), scalars, max_size=3),
     st.lists(scalars, max_size=3),
 )
 bodies = st.one_of(document.map(lambda d: json.dumps(d).encode()), st.binary(max_size=200))
-header_len = st.one_of(st.none(), st.integers(-10, 600), st.text(alphabet="0123456789 -+.xe", max_size=4),
-                       st.sampled_from(["\x1f", "1 2", "0x10"]))
+header_len = st.one_of(
+    st.none(),
+    st.integers(-10, 600),
+    st.text(alphabet="0123456789 -+.xe", max_size=4),
+    st.sampled_from(["\x1f", "1 2", "0x10"]),
+)
 
 
-special = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
-    [1e308, -1e308, 3.5e38, -3.5e38, 1e-320, float("nan"), float("inf"), -float("inf")]))
+special = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e308, -1e308, 3.5e38, -3.5e38, 1e-320, float("nan"), float("inf"), -float("inf")]),
+)
 
 
 @st.composite
@@ -58,14 +88,21 @@ def binary_tensors(draw):
     values = draw(st.lists(special, min_size=rows * 20, max_size=rows * 20))
     with np.errstate(all="ignore"):
         raw = np.array(values, dtype=np.float64).astype(np.float32 if dtype == "FP32" else np.float64).tobytes()
-    head = json.dumps({"inputs": [{"name": "input", "datatype": dtype, "shape": [rows, 20],
-                                   "parameters": {"binary_data_size": len(raw)}}]}).encode()
+    head = json.dumps(
+        {
+            "inputs": [
+                {"name": "input", "datatype": dtype, "shape": [rows, 20], "parameters": {"binary_data_size": len(raw)}}
+            ]
+        }
+    ).encode()
     return head + raw, len(head)
 
 
 json_specials = st.lists(special, min_size=20, max_size=40).map(
-    lambda v: json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [len(v) // 20, 20],
-                                      "data": v[:len(v) // 20 * 20]}]}).encode())
+    lambda v: json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP64", "shape": [len(v) // 20, 20], "data": v[: len(v) // 20 * 20]}]}
+    ).encode()
+)
 
 
 def _post(server, body, headers):
@@ -79,8 +116,9 @@ def _post(server, body, headers):
         c.close()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(body=bodies, hlen=header_len, tail=st.binary(max_size=200))
 def test_no_5xx_for_any_request(onnx_server, body, hlen, tail):
     u = urlsplit(onnx_server.url)
@@ -106,8 +144,9 @@ def test_server_survived_the_property_run(onnx_server):
 
 
 @pytest.mark.parametrize("server_fixture", ["native_server", "onnx_server"])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(case=st.one_of(binary_tensors(), json_specials.map(lambda b: (b, None)), bodies.map(lambda b: (b, None))))
 def test_no_5xx_for_special_values_and_empty_batches(request, server_fixture, case):
     """NaN, +-Inf, 1e308, subnormals and empty batches, in binary FP64/FP32 and JSON: a 4xx, or 200

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_serving_errors import call, one
+
 from conftest import Server
 from realparts import need_tool
-from test_serving_errors import call, one
 
 TOKEN = secrets.token_urlsafe(24)
 
@@ -34,9 +35,29 @@ def _cert(tmp_path: Path, cn: str) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1, made by the real openssl."""
     openssl = need_tool("openssl", "to make a TLS certificate")
     cert, key = tmp_path / f"{cn}.crt", tmp_path / f"{cn}.key"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", f"/CN={cn}", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={cn}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -45,6 +66,7 @@ def _auth(token: str) -> dict:
 
 
 # -- auth ---------------------------------------------------------------------------------------
+
 
 def test_token_auth_guards_everything_but_health(start_server, model_dir, tmp_path, data, hgb):
     import tritonclient.http as httpclient
@@ -55,8 +77,12 @@ def test_token_auth_guards_everything_but_health(start_server, model_dir, tmp_pa
     for path in ("/v2/health/live", "/v2/health/ready"):  # probes need no token
         assert call(server, "GET", path)[0] == 200
     answers = {}
-    for label, headers in (("none", {}), ("wrong", _auth(TOKEN[:-1] + ("x" if TOKEN[-1] != "x" else "y"))),
-                           ("scheme", {"Authorization": f"Basic {TOKEN}"}), ("prefix", _auth(TOKEN[:10]))):
+    for label, headers in (
+        ("none", {}),
+        ("wrong", _auth(TOKEN[:-1] + ("x" if TOKEN[-1] != "x" else "y"))),
+        ("scheme", {"Authorization": f"Basic {TOKEN}"}),
+        ("prefix", _auth(TOKEN[:10])),
+    ):
         status, h, out = call(server, "POST", "/v2/models/hgb/infer", json.dumps(one()).encode(), headers=headers)
         assert status == 401 and h["www-authenticate"].startswith("Bearer"), (label, status)
         answers[label] = out
@@ -117,11 +143,14 @@ def test_open_metrics_leaves_metrics_open_but_not_the_model(start_server, model_
     assert call(server, "GET", "/v2/models/hgb")[0] == 401
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("", "holds no token"),
-    ("short\n", "at least 16 characters"),
-    ("has a space in it 1234567890\n", "not a bearer token"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("", "holds no token"),
+        ("short\n", "at least 16 characters"),
+        ("has a space in it 1234567890\n", "not a bearer token"),
+    ],
+)
 def test_bad_token_file_is_refused_in_one_sentence(model_dir, tmp_path, content, needle):
     tf = tmp_path / "token"
     tf.write_text(content)
@@ -136,11 +165,12 @@ def test_bad_token_file_is_refused_in_one_sentence(model_dir, tmp_path, content,
 
 def test_missing_token_file_and_half_a_tls_pair_are_refused(model_dir, tmp_path):
     (tmp_path / "c.pem").write_text("not a certificate")
-    for args, needle in ((["--token-file", str(tmp_path / "absent")], "cannot be read"),
-                         (["--tls-cert", str(tmp_path / "c.pem")], "both --tls-cert and --tls-key"),
-                         (["--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "c.pem")],
-                          "cannot be loaded together"),
-                         (["--header-timeout-s", "-1"], "expected 0 or more")):
+    for args, needle in (
+        (["--token-file", str(tmp_path / "absent")], "cannot be read"),
+        (["--tls-cert", str(tmp_path / "c.pem")], "both --tls-cert and --tls-key"),
+        (["--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "c.pem")], "cannot be loaded together"),
+        (["--header-timeout-s", "-1"], "expected 0 or more"),
+    ):
         s = Server(model_dir, *args, wait_ready=False)
         try:
             assert s.proc.wait(60) == 2
@@ -151,6 +181,7 @@ def test_missing_token_file_and_half_a_tls_pair_are_refused(model_dir, tmp_path)
 
 
 # -- TLS ----------------------------------------------------------------------------------------
+
 
 def _peer_cn(port: int, ca: Path) -> str:
     ctx = ssl.create_default_context(cafile=str(ca))
@@ -169,8 +200,20 @@ def test_tls_with_token_tritonclient_and_reload_on_change(model_dir, tmp_path, d
     live_cert.write_bytes(cert.read_bytes())
     live_key.write_bytes(key.read_bytes())
     tf = _token_file(tmp_path, TOKEN)
-    s = Server(model_dir, "--tls-cert", str(live_cert), "--tls-key", str(live_key), "--tls-reload-s", "0.2",
-               "--token-file", str(tf), "--header-timeout-s", "1", wait_ready=False)
+    s = Server(
+        model_dir,
+        "--tls-cert",
+        str(live_cert),
+        "--tls-key",
+        str(live_key),
+        "--tls-reload-s",
+        "0.2",
+        "--token-file",
+        str(tf),
+        "--header-timeout-s",
+        "1",
+        wait_ready=False,
+    )
     try:
         url = f"https://127.0.0.1:{s.port}"
         end = time.monotonic() + 60
@@ -224,6 +267,7 @@ def test_tls_with_token_tritonclient_and_reload_on_change(model_dir, tmp_path, d
 
 # -- connection limits --------------------------------------------------------------------------
 
+
 def _recv_all(sock: socket.socket, limit: float = 8.0) -> bytes:
     """Read until the server closes the connection (bounded by ``limit`` seconds)."""
     sock.settimeout(limit)
@@ -242,8 +286,20 @@ def _open(server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=10)
 
 
-LIMITS = ("--header-timeout-s", "1", "--body-timeout-s", "1", "--keepalive-timeout-s", "1",
-          "--max-header-bytes", "4096", "--max-headers", "20", "--max-connections", "12")
+LIMITS = (
+    "--header-timeout-s",
+    "1",
+    "--body-timeout-s",
+    "1",
+    "--keepalive-timeout-s",
+    "1",
+    "--max-header-bytes",
+    "4096",
+    "--max-headers",
+    "20",
+    "--max-connections",
+    "12",
+)
 
 
 def test_slow_idle_and_oversized_clients_are_cut_off(start_server, model_dir):
@@ -270,7 +326,7 @@ def test_slow_idle_and_oversized_clients_are_cut_off(start_server, model_dir):
     idle.close()
     # a body that never finishes
     trickle = _open(server)
-    trickle.sendall(b"POST /v2/models/hgb/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"inputs\"")
+    trickle.sendall(b'POST /v2/models/hgb/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"inputs"')
     got = _recv_all(trickle)
     assert got.startswith(b"HTTP/1.1 408") and b"body" in got
     trickle.close()
@@ -291,8 +347,9 @@ def test_slow_idle_and_oversized_clients_are_cut_off(start_server, model_dir):
     assert got.startswith(b"HTTP/1.1 431"), got[:100]
     endless.close()
     many = _open(server)
-    many.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-N%d: 1\r\n" % i for i in range(30))
-                 + b"\r\n")
+    many.sendall(
+        b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-N%d: 1\r\n" % i for i in range(30)) + b"\r\n"
+    )
     got = _recv_all(many)
     assert got.startswith(b"HTTP/1.1 431") and b"more than 20 header fields" in got
     many.close()
@@ -361,15 +418,24 @@ def test_local_deployment_with_token_and_tls(model_dir, tmp_path, data, hgb):
         mo.serve(model_dir, name="sec-bad", limits={"max_bodies": 1})
     with pytest.raises(ValidationError, match="expected an int"):
         mo.serve(model_dir, name="sec-bad", limits={"max_headers": 2.5})
-    dep = mo.serve(model_dir, name="sec", token_file=tf, tls_cert=cert, tls_key=key,
-                   limits={"max_headers": 20, "header_timeout_s": 2.0})
+    dep = mo.serve(
+        model_dir,
+        name="sec",
+        token_file=tf,
+        tls_cert=cert,
+        tls_key=key,
+        limits={"max_headers": 20, "header_timeout_s": 2.0},
+    )
     try:
         assert dep.url.startswith("https://127.0.0.1:") and dep.status()["ready"]
         ctx = ssl.create_default_context(cafile=str(cert))
         with socket.create_connection(("127.0.0.1", int(dep.port)), timeout=10) as raw:
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:  # the limits reached the workers
-                s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n" +
-                          b"".join(b"X-N%d: 1\r\n" % i for i in range(30)) + b"\r\n")
+                s.sendall(
+                    b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+                    + b"".join(b"X-N%d: 1\r\n" % i for i in range(30))
+                    + b"\r\n"
+                )
                 assert _recv_all(s).startswith(b"HTTP/1.1 431")
         X = data[0][:4]
         # the deployment knows its token file: predict sends the token by itself

@@ -12,12 +12,14 @@ def messy():
     """A mixed table: numbers and text, both with missing values; the class follows the text."""
     rng = np.random.default_rng(3)
     y = rng.integers(0, 3, 240)
-    X = pd.DataFrame({
-        "a": rng.normal(size=240) + 0.3 * y,
-        "b": rng.normal(size=240),
-        "colour": np.array(["red", "green", "blue"], dtype=object)[y],
-        "shape": rng.choice(["round", "square"], 240).astype(object),
-    })
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=240) + 0.3 * y,
+            "b": rng.normal(size=240),
+            "colour": np.array(["red", "green", "blue"], dtype=object)[y],
+            "shape": rng.choice(["round", "square"], 240).astype(object),
+        }
+    )
     X.loc[rng.random(240) < 0.15, "a"] = np.nan
     X.loc[rng.random(240) < 0.15, "colour"] = np.nan
     X.loc[rng.random(240) < 0.1, "shape"] = None
@@ -33,8 +35,13 @@ def _pipeline():
 
     prepare = make_column_transformer(
         (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["a", "b"]),
-        (make_pipeline(SimpleImputer(strategy="constant", fill_value="unknown"),
-                       OneHotEncoder(handle_unknown="ignore")), ["colour", "shape"]))
+        (
+            make_pipeline(
+                SimpleImputer(strategy="constant", fill_value="unknown"), OneHotEncoder(handle_unknown="ignore")
+            ),
+            ["colour", "shape"],
+        ),
+    )
     return make_pipeline(prepare, LogisticRegression(max_iter=1000))
 
 

@@ -29,12 +29,24 @@ def test_torchscript_model_is_served_exactly(start_server, tmp_path):
     d.mkdir()
     net.save(str(d / "model.pt"))
     sha = hashlib.sha256((d / "model.pt").read_bytes()).hexdigest()
-    (d / "modelops-model.json").write_text(json.dumps({
-        "schema": 1, "name": "net", "version": "2", "flavor": "torch",
-        "signature": {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
-                      "outputs": [{"name": "label", "datatype": "INT64", "shape": [-1]},
-                                  {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]}]},
-        "artifacts": {"torchscript": {"path": "model.pt", "sha256": sha, "format": "torchscript"}}}))
+    (d / "modelops-model.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "name": "net",
+                "version": "2",
+                "flavor": "torch",
+                "signature": {
+                    "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+                    "outputs": [
+                        {"name": "label", "datatype": "INT64", "shape": [-1]},
+                        {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]},
+                    ],
+                },
+                "artifacts": {"torchscript": {"path": "model.pt", "sha256": sha, "format": "torchscript"}},
+            }
+        )
+    )
     server = start_server(d)
     X = np.random.RandomState(1).randn(5, 4).astype(np.float32)
     client = triton.InferenceServerClient(urlsplit(server.url).netloc)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
-    "_serving_fixtures", Path(__file__).resolve().parents[1] / "serving" / "conftest.py")
+    "_serving_fixtures", Path(__file__).resolve().parents[1] / "serving" / "conftest.py"
+)
 serving = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(serving)
 
@@ -52,12 +53,21 @@ class Receiver:
                     res = {a.key: a.value.string_value for a in rs.resource.attributes}
                     for ss in rs.scope_spans:
                         for s in ss.spans:
-                            got.append({
-                                "service": res.get("service.name"), "scope": ss.scope.name, "name": s.name,
-                                "kind": s.kind, "trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
-                                "parent": s.parent_span_id.hex(), "start": s.start_time_unix_nano,
-                                "end": s.end_time_unix_nano, "status": s.status.code,
-                                "attrs": {a.key: _value(a.value) for a in s.attributes}})
+                            got.append(
+                                {
+                                    "service": res.get("service.name"),
+                                    "scope": ss.scope.name,
+                                    "name": s.name,
+                                    "kind": s.kind,
+                                    "trace_id": s.trace_id.hex(),
+                                    "span_id": s.span_id.hex(),
+                                    "parent": s.parent_span_id.hex(),
+                                    "start": s.start_time_unix_nano,
+                                    "end": s.end_time_unix_nano,
+                                    "status": s.status.code,
+                                    "attrs": {a.key: _value(a.value) for a in s.attributes},
+                                }
+                            )
                 with receiver.lock:
                     receiver.spans.extend(got)
                 out = ExportTraceServiceResponse().SerializeToString()

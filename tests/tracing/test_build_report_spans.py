@@ -12,8 +12,9 @@ def registry(tmp_path):
     from images._registry import Registry
     from realparts import free_port, need_tool
 
-    reg = Registry(need_tool("docker-registry", "the real OCI registry the image is pushed to"),
-                   tmp_path / "registry", free_port())
+    reg = Registry(
+        need_tool("docker-registry", "the real OCI registry the image is pushed to"), tmp_path / "registry", free_port()
+    )
     yield reg
     reg.stop()
 

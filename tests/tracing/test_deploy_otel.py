@@ -37,8 +37,14 @@ def container_env(dep) -> tuple[list[dict], dict]:
 def test_otel_dict_becomes_the_pods_environment_and_manifests_validate(ref, mode):
     import kubernetes_validate
 
-    dep = deploy(ref, cluster="fake", image=IMAGE, dry_run=True, mode=mode,
-                 otel={"endpoint": "http://otel-collector.monitoring:4318", "service_name": "churn-prod"})
+    dep = deploy(
+        ref,
+        cluster="fake",
+        image=IMAGE,
+        dry_run=True,
+        mode=mode,
+        otel={"endpoint": "http://otel-collector.monitoring:4318", "service_name": "churn-prod"},
+    )
     docs = [d for d in yaml.safe_load_all(dep.yaml) if d]
     if mode == "kserve":
         (isvc,) = [d for d in docs if d["kind"] == "InferenceService"]
@@ -81,8 +87,10 @@ def test_the_deploy_verb_takes_otel_pairs_and_refuses_bad_ones(ref, capsys):
     from jupyter_modelops.cli import main
 
     k = ["--cluster", "fake", "--image", IMAGE, "--dry-run", "--json"]
-    assert main(["deploy", ref, *k, "--otel", "endpoint", "http://collector:4318", "--otel", "service_name",
-                 "churn-cli"]) == 0
+    assert (
+        main(["deploy", ref, *k, "--otel", "endpoint", "http://collector:4318", "--otel", "service_name", "churn-cli"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     dep = next(m for m in out["manifests"] if m["kind"] == "Deployment")
     env = {e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}

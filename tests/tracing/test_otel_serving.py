@@ -17,16 +17,16 @@ CLIENT = 3
 
 
 def otel_env(receiver, service: str) -> dict:
-    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": service,
-            "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": service, "OTEL_BSP_SCHEDULE_DELAY": "50"}
 
 
 def by_name(spans: list[dict], name: str) -> list[dict]:
     return [s for s in spans if s["name"] == name]
 
 
-def test_a_prediction_is_one_trace_from_the_client_through_the_server_to_the_model(receiver, start_server,
-                                                                                 model_dir, data):
+def test_a_prediction_is_one_trace_from_the_client_through_the_server_to_the_model(
+    receiver, start_server, model_dir, data
+):
     server = start_server(model_dir, env=otel_env(receiver, "churn-server"))
     assert tracing.configure(otel_env(receiver, "notebook"))
     X = data[0][:3]
@@ -60,11 +60,15 @@ def test_a_prediction_is_one_trace_from_the_client_through_the_server_to_the_mod
 def test_an_incoming_traceparent_and_request_id_reach_the_server_span(receiver, start_server, model_dir):
     server = start_server(model_dir, env=otel_env(receiver, "churn-server"))
     trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
-    body = json.dumps({"id": "req-42", "inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 20],
-                                                   "data": [0.25] * 40}]}).encode()
-    req = urllib.request.Request(server.url + "/v2/models/hgb/infer", data=body, method="POST",
-                                 headers={"traceparent": f"00-{trace_id}-{parent}-01",
-                                          "Content-Type": "application/json"})
+    body = json.dumps(
+        {"id": "req-42", "inputs": [{"name": "input", "datatype": "FP64", "shape": [2, 20], "data": [0.25] * 40}]}
+    ).encode()
+    req = urllib.request.Request(
+        server.url + "/v2/models/hgb/infer",
+        data=body,
+        method="POST",
+        headers={"traceparent": f"00-{trace_id}-{parent}-01", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         assert json.loads(r.read())["id"] == "req-42"
     spans = receiver.wait_for(lambda s: by_name(s, "modelops.model"))
@@ -81,10 +85,15 @@ def test_requests_batched_together_each_get_their_own_trace(receiver, start_serv
     ids = [secrets.token_hex(16) for _ in range(4)]
 
     def send(trace_id: str) -> int:
-        body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
-                                       "data": [0.5] * 20}]}).encode()
-        req = urllib.request.Request(server.url + "/v2/models/hgb/infer", data=body, method="POST",
-                                     headers={"traceparent": f"00-{trace_id}-{'ab' * 8}-01"})
+        body = json.dumps(
+            {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20], "data": [0.5] * 20}]}
+        ).encode()
+        req = urllib.request.Request(
+            server.url + "/v2/models/hgb/infer",
+            data=body,
+            method="POST",
+            headers={"traceparent": f"00-{trace_id}-{'ab' * 8}-01"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status
 
@@ -103,10 +112,15 @@ def test_requests_batched_together_each_get_their_own_trace(receiver, start_serv
 def test_tracing_switched_off_sends_nothing_though_an_endpoint_is_set(receiver, start_server, model_dir):
     env = {**otel_env(receiver, "churn-server"), "OTEL_TRACES_EXPORTER": "none"}
     server = start_server(model_dir, env=env)
-    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
-                                   "data": [0.5] * 20}]}).encode()
-    req = urllib.request.Request(server.url + "/v2/models/hgb/infer", data=body, method="POST",
-                                 headers={"traceparent": f"00-{'1' * 32}-{'2' * 16}-01"})
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20], "data": [0.5] * 20}]}
+    ).encode()
+    req = urllib.request.Request(
+        server.url + "/v2/models/hgb/infer",
+        data=body,
+        method="POST",
+        headers={"traceparent": f"00-{'1' * 32}-{'2' * 16}-01"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200
     # this process is not configured either: mo.predict sends no traceparent and makes no span
@@ -121,8 +135,9 @@ def test_tracing_switched_off_sends_nothing_though_an_endpoint_is_set(receiver, 
 def test_spans_still_buffered_are_sent_when_the_server_stops(receiver, start_server, model_dir):
     env = {**otel_env(receiver, "churn-server"), "OTEL_BSP_SCHEDULE_DELAY": "600000"}  # no timed export
     server = start_server(model_dir, env=env)
-    body = json.dumps({"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20],
-                                   "data": [0.5] * 20}]}).encode()
+    body = json.dumps(
+        {"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 20], "data": [0.5] * 20}]}
+    ).encode()
     req = urllib.request.Request(server.url + "/v2/models/hgb/infer", data=body, method="POST")
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200

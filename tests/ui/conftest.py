@@ -23,8 +23,15 @@ from realparts import free_port, need_tool
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def _seed(home: Path) -> None:
@@ -71,17 +78,34 @@ def lab(tmp_path_factory):
     labconfig = tmp / ".jupyter" / "labconfig"
     labconfig.mkdir(parents=True)
     (labconfig / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "MODELOPS_HOME": str(home), "JUPYTER_PLATFORM_DIRS": "1",
-           "JUPYTER_CONFIG_DIR": str(tmp / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp / ".runtime")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
-           f"--LabApp.workspaces_dir={tmp / '.ws'}", f"--LabApp.user_settings_dir={tmp / '.settings'}",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           # a fresh trust database: every notebook opens untrusted, as a cloned or shared one does
-           "--NotebookNotary.db_file=:memory:"]
+    env = {
+        **os.environ,
+        "MODELOPS_HOME": str(home),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_CONFIG_DIR": str(tmp / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(tmp / ".runtime"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp}",
+        f"--LabApp.workspaces_dir={tmp / '.ws'}",
+        f"--LabApp.user_settings_dir={tmp / '.settings'}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # a fresh trust database: every notebook opens untrusted, as a cloned or shared one does
+        "--NotebookNotary.db_file=:memory:",
+    ]
     log = open(tmp / "lab.log", "wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
@@ -89,16 +113,19 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             try:
-                req = urllib.request.Request(f"{base}/jupyter-modelops/api/info",
-                                             headers={"Authorization": f"token {token}"})
+                req = urllib.request.Request(
+                    f"{base}/jupyter-modelops/api/info", headers={"Authorization": f"token {token}"}
+                )
                 with urllib.request.urlopen(req, timeout=2) as r:
                     json.loads(r.read())
                 break
             except Exception:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    pytest.fail("JupyterLab did not start with the jupyter_modelops extension:\n"
-                                + (tmp / "lab.log").read_text()[-3000:])
+                    pytest.fail(
+                        "JupyterLab did not start with the jupyter_modelops extension:\n"
+                        + (tmp / "lab.log").read_text()[-3000:]
+                    )
                 time.sleep(0.3)
         yield base, token, home
     finally:
@@ -185,4 +212,3 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/ui/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
-

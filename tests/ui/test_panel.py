@@ -94,7 +94,8 @@ def test_bad_form_input_shows_one_sentence(page, shot):
     page.get_by_test_id("jmo-deploy-replicas").fill("two")
     page.get_by_test_id("jmo-deploy-submit").click()
     expect(page.get_by_test_id("jmo-form-deploy").get_by_test_id("jmo-form-error")).to_have_text(
-        "Replicas must be a whole number between 1 and 100, got 'two'.")
+        "Replicas must be a whole number between 1 and 100, got 'two'."
+    )
     page.get_by_test_id("jmo-deploy-replicas").fill("1")
     # a bad cron line is checked by the core and its sentence is shown as typed
     page.get_by_test_id("jmo-tab-report").click()
@@ -192,7 +193,11 @@ def test_writes_with_cookie_login_need_the_xsrf_token(lab):
         opener.open(urllib.request.Request(f"{base}/jupyter-modelops/api/jobs", data=body, method="POST"), timeout=10)
     assert refused.value.code == 403
     with pytest.raises(urllib.error.HTTPError) as reached:  # with the XSRF header it reaches the handler
-        opener.open(urllib.request.Request(f"{base}/jupyter-modelops/api/jobs", data=body, method="POST",
-                                           headers={"X-XSRFToken": xsrf}), timeout=10)
+        opener.open(
+            urllib.request.Request(
+                f"{base}/jupyter-modelops/api/jobs", data=body, method="POST", headers={"X-XSRFToken": xsrf}
+            ),
+            timeout=10,
+        )
     assert reached.value.code == 400
     assert "Unknown action 'nope'" in json.loads(reached.value.read())["message"]

@@ -35,9 +35,12 @@ def no_kubeconfig(tmp_path_factory):
 
 def api(lab, path, body=None):
     base, token, _ = lab
-    req = urllib.request.Request(f"{base}/jupyter-modelops/api/{path}", headers={"Authorization": f"token {token}"},
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 method="GET" if body is None else "POST")
+    req = urllib.request.Request(
+        f"{base}/jupyter-modelops/api/{path}",
+        headers={"Authorization": f"token {token}"},
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -118,8 +121,9 @@ def test_compare_two_versions_side_by_side(page, lab, shot):
     expect(row.locator("td").nth(1)).to_contain_text(f"{acc['b']['value']:.3f} [{acc['b']['low']:.3f}, ")
     expect(page.get_by_test_id("jmo-compare-signature")).to_contain_text("FP64 [-1,6]")
     expect(page.get_by_test_id("jmo-compare-lineage")).to_contain_text("churn:1")  # v2's parent
-    expect(page.get_by_test_id("jmo-compare-diff")).to_contain_text("same training data" if diff["same_data"]
-                                                                    else "different training data")
+    expect(page.get_by_test_id("jmo-compare-diff")).to_contain_text(
+        "same training data" if diff["same_data"] else "different training data"
+    )
     expect(page.get_by_test_id("jmo-compare-diff")).to_contain_text("different model file")
     shot("09-compare", panel_only=True)
     section.locator("summary").click()
@@ -138,7 +142,9 @@ def test_deploy_preview_renders_yaml_without_a_kubeconfig(page, lab, shot):
     default = next(p["default"] for p in api(lab, "verbs/deploy")["params"] if p["name"] == "profile")
     first = next(p for p in profiles if p["name"] == default)
     expect(page.get_by_test_id("jmo-deploy-profile")).to_have_value(first["name"])
-    expect(page.get_by_test_id("jmo-deploy-replicas")).to_have_attribute("placeholder", f"profile's ({first['replicas']})")
+    expect(page.get_by_test_id("jmo-deploy-replicas")).to_have_attribute(
+        "placeholder", f"profile's ({first['replicas']})"
+    )
     # no image recorded and none given: the core's sentence says what to do
     page.get_by_test_id("jmo-deploy-preview").click()
     expect(form.get_by_test_id("jmo-job-status")).to_have_attribute("data-status", "failed", timeout=120_000)
@@ -228,8 +234,12 @@ def _label_the_captures(home, ids):
     old = os.environ.get("MODELOPS_HOME")
     os.environ["MODELOPS_HOME"] = str(home)
     try:
-        mo.log_labels("churn:2", [i for i in ids for _ in range(5)], [k % 2 for k in range(5 * len(ids))],
-                      rows=[k for _ in ids for k in range(5)])
+        mo.log_labels(
+            "churn:2",
+            [i for i in ids for _ in range(5)],
+            [k % 2 for k in range(5 * len(ids))],
+            rows=[k for _ in ids for k in range(5)],
+        )
         columns = set(mo.captures("churn:2", since="2h").columns)
     finally:
         if old is None:

@@ -27,8 +27,11 @@ def failed_report(lab):
     try:
         import jupyter_modelops as mo
 
-        run = mo.report("fraud@production", data=str(home.parent / "latest.csv"),
-                        params={"label_column": "target", "min_score": 0.9999, "n_boot": 50, "robustness_rows": 200})
+        run = mo.report(
+            "fraud@production",
+            data=str(home.parent / "latest.csv"),
+            params={"label_column": "target", "min_score": 0.9999, "n_boot": 50, "robustness_rows": 200},
+        )
     finally:
         if old is None:
             os.environ.pop("MODELOPS_HOME", None)
@@ -66,7 +69,8 @@ def _overflow(page) -> list[str]:
             if (r.width > 0 && r.right > edge) out.push(`${e.tagName}.${e.className} ${Math.round(r.right)} > ${Math.round(edge)}: ${(e.textContent || '').slice(0, 40)}`);
           }
           return out;
-        }""")
+        }"""
+    )
 
 
 def test_panel_fits_the_default_sidebar_width(narrow):
@@ -107,7 +111,9 @@ def test_failed_gate_shows_as_failed_with_observed_rule_and_interval(narrow):
     expect(failed.first).to_be_visible()
     text = failed.first.inner_text()
     # the rule, the observed value and its interval, numbers formatted (no 0.05555555555555555)
-    assert re.search(r"(roc_auc|r2|accuracy) >= 0\.9999", text) and re.search(r"observed \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)
+    assert re.search(r"(roc_auc|r2|accuracy) >= 0\.9999", text) and re.search(
+        r"observed \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text
+    )
     assert failed.first.locator("[data-verdict]").first.evaluate("e => getComputedStyle(e).color") == FAIL_RGB
     assert not re.search(r"\d\.\d{5,}", page.get_by_test_id("jmo-monitoring").inner_text())
     passed = page.get_by_test_id("jmo-gate").and_(page.locator('[data-verdict="pass"]'))

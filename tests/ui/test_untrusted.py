@@ -77,7 +77,7 @@ def test_untrusted_notebook_shows_charts_as_images(notebooks, browser, name):
         leaks = [m.group(0) for t in text for m in GARBLED.finditer(t)]
         assert not leaks, leaks
         # inline styles survived the sanitizer: a failed verdict is red, a table has its rule lines
-        verdicts = nb.locator('.jp-RenderedHTMLCommon span.fail, .jp-RenderedHTMLCommon span.pass')
+        verdicts = nb.locator(".jp-RenderedHTMLCommon span.fail, .jp-RenderedHTMLCommon span.pass")
         if verdicts.count():
             colour = verdicts.first.evaluate("e => getComputedStyle(e).color")
             assert colour in ("rgb(207, 34, 46)", "rgb(26, 127, 55)"), colour

@@ -26,9 +26,13 @@ class HGB(Model):
         proba = self.model.predict_proba(X)
         label = self.model.classes_.take(proba.argmax(axis=1))
         return InferResponse(
-            response_id=payload.id or str(uuid.uuid4()), model_name=self.name,
-            infer_outputs=[InferOutput("label", list(label.shape), "INT64", data=label.tolist()),
-                           InferOutput("probabilities", list(proba.shape), "FP64", data=proba.ravel().tolist())])
+            response_id=payload.id or str(uuid.uuid4()),
+            model_name=self.name,
+            infer_outputs=[
+                InferOutput("label", list(label.shape), "INT64", data=label.tolist()),
+                InferOutput("probabilities", list(proba.shape), "FP64", data=proba.ravel().tolist()),
+            ],
+        )
 
 
 if __name__ == "__main__":

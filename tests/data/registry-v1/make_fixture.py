@@ -24,12 +24,25 @@ rng = np.random.default_rng(0)
 X = pd.DataFrame(rng.normal(size=(40, 3)), columns=["tenure", "spend", "calls"])
 y = (X["tenure"] + 0.5 * X["spend"] > 0).astype(int)
 
-v1 = mo.snapshot(LogisticRegression(C=1.0).fit(X, y), "churn", data=X, params={"C": 1.0},
-                 report={"metrics": {"f1_score": {"value": 0.9, "low": 0.8, "high": 0.97}}},
-                 tags={"team": "retention"}, alias="staging", notes="first fit")
-v2 = mo.snapshot(LogisticRegression(C=0.1).fit(X, y), "churn", data=X, params={"C": 0.1},
-                 report={"metrics": {"f1_score": {"value": 0.92, "low": 0.83, "high": 0.98}}},
-                 alias="staging", notes="more regularized")
+v1 = mo.snapshot(
+    LogisticRegression(C=1.0).fit(X, y),
+    "churn",
+    data=X,
+    params={"C": 1.0},
+    report={"metrics": {"f1_score": {"value": 0.9, "low": 0.8, "high": 0.97}}},
+    tags={"team": "retention"},
+    alias="staging",
+    notes="first fit",
+)
+v2 = mo.snapshot(
+    LogisticRegression(C=0.1).fit(X, y),
+    "churn",
+    data=X,
+    params={"C": 0.1},
+    report={"metrics": {"f1_score": {"value": 0.92, "low": 0.83, "high": 0.98}}},
+    alias="staging",
+    notes="more regularized",
+)
 mo.alias("churn:1", "production")
 v3 = mo.snapshot(LogisticRegression(C=10.0).fit(X, y), "churn", params={"C": 10.0})
 mo.attach_artifact(v2, "notes-file", b"checked by hand\n", metadata={"format": "text", "filename": "notes.txt"})
@@ -53,7 +66,10 @@ with s.write() as con:
 
         m = json.loads(meta)
         m["git"], m["notebook"] = None, None
-        con.execute("UPDATE version_meta SET meta = ? WHERE version_id = ?", (json.dumps(m, separators=(",", ":"), sort_keys=True), vid))
+        con.execute(
+            "UPDATE version_meta SET meta = ? WHERE version_id = ?",
+            (json.dumps(m, separators=(",", ":"), sort_keys=True), vid),
+        )
 s.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 c = sqlite3.connect(s.db_path)
 c.execute("VACUUM")
