@@ -14,7 +14,7 @@ from ..exceptions import ValidationError
 from . import _stats
 from ._columns import CATEGORICAL, NUMERIC, Table, iter_batches, stream_kind, to_table
 
-SCHEMA = 2
+SCHEMA = 1  # schema-1 readers ignore the fields added since (m2, approx_bins)
 #: number of evenly spaced quantile levels stored per numeric column
 QUANTILE_LEVELS = 1001
 #: distinct categories kept per categorical column; the rarest beyond it are summed into :data:`OTHER`
