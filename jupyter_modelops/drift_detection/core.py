@@ -276,6 +276,9 @@ def _column(c: str, ref: Table, cur: Table, *, methods: tuple, bins: int, th: di
         if profile is not None:
             r = _numeric(c, None, profile.columns[c], cur.columns[c], methods=methods, bins=bins)
             r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
+            if profile.columns[c].get("approx_bins"):
+                r["notes"].append("the merged profile re-binned parts made on other edges: PSI and Jensen-Shannon "
+                                  "are approximate (make parts with profile(part, like=first))")
         else:
             ref_v, ref_miss = numeric_side(ref.columns[c])
             r = _numeric(c, ref_v, None, cur.columns[c], methods=methods, bins=bins)

@@ -86,6 +86,8 @@ def test_parts_with_their_own_edges_are_rebinned_and_say_so():
     assert col["edges"] == mo.profile(a).columns["x0"]["edges"]
     assert sum(col["counts"]) == 10_000 and col["counts"][-1] > 5000  # b's values above a's edges: last open bin
     assert col["max"] == pytest.approx(float(b.max()))
+    note = mo.drift(m, np.vstack([a, b])).column("x0")["notes"]
+    assert any("PSI and Jensen-Shannon are approximate" in n for n in note)
 
 
 def test_schema_1_profiles_still_merge():
