@@ -86,8 +86,9 @@ def write_parquet(path: Path, rows: int) -> None:
 
 
 def run(mode: str, arg: str, rows: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, arg, str(rows)], capture_output=True, text=True,
-                         timeout=1200, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, arg, str(rows)], capture_output=True, text=True, timeout=1200, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -95,8 +96,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--memory-rows", type=int, default=1_000_000)
-    ap.add_argument("--whylogs-rows", type=int, default=1_000_000,
-                    help="rows profiled by whylogs (its own venv, bench/.venvs/whylogs), 0 to skip")
+    ap.add_argument(
+        "--whylogs-rows",
+        type=int,
+        default=1_000_000,
+        help="rows profiled by whylogs (its own venv, bench/.venvs/whylogs), 0 to skip",
+    )
     a = ap.parse_args()
     whylogs = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,13 +110,23 @@ def main() -> None:
         size_mb = path.stat().st_size / 2**20
         streamed = run("parquet", str(path), a.rows)
         if a.whylogs_rows and WHYLOGS_PY.exists():
-            out = subprocess.run([str(WHYLOGS_PY), "-c", WHYLOGS, str(path), str(a.whylogs_rows)], capture_output=True,
-                                 text=True, timeout=1200, check=True)
+            out = subprocess.run(
+                [str(WHYLOGS_PY), "-c", WHYLOGS, str(path), str(a.whylogs_rows)],
+                capture_output=True,
+                text=True,
+                timeout=1200,
+                check=True,
+            )
             whylogs = json.loads(out.stdout.strip().splitlines()[-1])
     memory = run("memory", "", a.memory_rows)
-    res = {"machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)", "columns": COLS,
-           "parquet_mb": round(size_mb, 1), "parquet": streamed, "in_memory": memory,
-           "whylogs": whylogs}
+    res = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "columns": COLS,
+        "parquet_mb": round(size_mb, 1),
+        "parquet": streamed,
+        "in_memory": memory,
+        "whylogs": whylogs,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "profile.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = [
@@ -125,11 +140,14 @@ def main() -> None:
     ]
     runs = [("Parquet file (%.0f MB), 1M-row batches merged" % size_mb, streamed), ("NumPy array in memory", memory)]
     if whylogs:
-        runs.append((f"whylogs {whylogs['version']} `why.log` per 1M-row batch of the same file, views merged",
-                     whylogs))
+        runs.append(
+            (f"whylogs {whylogs['version']} `why.log` per 1M-row batch of the same file, views merged", whylogs)
+        )
     for name, r in runs:
-        lines.append(f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
     (RESULTS / "profile.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

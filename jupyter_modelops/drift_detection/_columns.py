@@ -89,8 +89,10 @@ def to_table(data: Any, *, what: str) -> Table:
     try:
         arr = np.asarray(data)
     except Exception as exc:  # ragged lists and the like
-        raise ValidationError(f"The {what} could not be read as a table: {exc}.",
-                              hint="Pass a NumPy array, a pandas DataFrame or a torch tensor.") from exc
+        raise ValidationError(
+            f"The {what} could not be read as a table: {exc}.",
+            hint="Pass a NumPy array, a pandas DataFrame or a torch tensor.",
+        ) from exc
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
@@ -133,7 +135,7 @@ def _columns_block(fa: np.ndarray, rows_per_block: int = 4096) -> np.ndarray:
         return fa.T
     out = np.empty((p, n), dtype=fa.dtype)
     for start in range(0, n, rows_per_block):
-        out[:, start:start + rows_per_block] = fa[start:start + rows_per_block].T
+        out[:, start : start + rows_per_block] = fa[start : start + rows_per_block].T
     return out
 
 
@@ -192,8 +194,9 @@ def numeric_or_raise(values: np.ndarray, *, column: str, what: str, other: str) 
     return np.asarray(conv, dtype=np.float64)
 
 
-def align(ref: Table, cur: Table, *, ref_what: str = "reference", cur_what: str = "current",
-          columns: list[str] | None = None) -> list[str]:
+def align(
+    ref: Table, cur: Table, *, ref_what: str = "reference", cur_what: str = "current", columns: list[str] | None = None
+) -> list[str]:
     """Check that two tables have the same columns and compatible kinds; return the columns to compare."""
     missing = [c for c in ref.names if c not in cur.columns]
     extra = [c for c in cur.names if c not in ref.columns]
@@ -208,8 +211,10 @@ def align(ref: Table, cur: Table, *, ref_what: str = "reference", cur_what: str 
             )
         absent = [c for c in columns if c not in cur.columns]
         if absent:
-            raise ValidationError(f"The {cur_what} lacks the columns {absent} that the {ref_what} has.",
-                                  hint="Compare tables with the same columns, or pass columns= to choose some.")
+            raise ValidationError(
+                f"The {cur_what} lacks the columns {absent} that the {ref_what} has.",
+                hint="Compare tables with the same columns, or pass columns= to choose some.",
+            )
         names = list(columns)
     else:
         if missing or extra:
@@ -248,8 +253,10 @@ MAX_IN_MEMORY_CELLS = 200_000_000
 #: rows per batch when streaming an input through a profile
 BATCH_ROWS = 1_000_000
 
-_STREAM_HINT = ("Pass a Parquet file or folder path, a pyarrow Table, RecordBatchReader or Dataset, "
-                "or a polars DataFrame or LazyFrame.")
+_STREAM_HINT = (
+    "Pass a Parquet file or folder path, a pyarrow Table, RecordBatchReader or Dataset, "
+    "or a polars DataFrame or LazyFrame."
+)
 
 
 def stream_kind(data: Any) -> str | None:
@@ -287,15 +294,16 @@ def _open_path(path: Any, *, what: str) -> Any:
     if not p.exists():
         raise ValidationError(f"The {what} path '{p}' does not exist; expected a Parquet file or a folder of them.")
     if p.is_file() and p.suffix.lower() not in (".parquet", ".parq", ".pq"):
-        raise ValidationError(f"The {what} path '{p}' is not a Parquet file (expected a .parquet name or a folder "
-                              f"of Parquet files); read other formats into a DataFrame first.")
+        raise ValidationError(
+            f"The {what} path '{p}' is not a Parquet file (expected a .parquet name or a folder "
+            f"of Parquet files); read other formats into a DataFrame first."
+        )
     try:
         import pyarrow.dataset as ds
     except ImportError:
         from ..exceptions import MissingDependencyError
 
-        raise MissingDependencyError("Reading Parquet needs pyarrow; install it with "
-                                     "pip install 'jupyter-modelops[parquet]'.") from None
+        raise MissingDependencyError("pyarrow", "parquet", purpose="read Parquet") from None
     try:
         dset = ds.dataset(str(p), format="parquet")
     except Exception as exc:  # corrupt or foreign files
@@ -350,8 +358,9 @@ def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
         opts: dict[str, Any] = {}
         if isinstance(getattr(data, "format", None), ds.ParquetFileFormat):
             opts["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
-        yield from data.to_batches(batch_size=batch_rows, batch_readahead=0, fragment_readahead=0, use_threads=False,
-                                   **opts)
+        yield from data.to_batches(
+            batch_size=batch_rows, batch_readahead=0, fragment_readahead=0, use_threads=False, **opts
+        )
     elif kind == "polars_lazy":
         for df in data.collect_batches(chunk_size=batch_rows):
             yield from df.to_arrow().to_batches()
@@ -369,7 +378,8 @@ def _materialize(data: Any, kind: str, *, what: str) -> Table:
             raise ValidationError(
                 f"The {what} holds more than {MAX_IN_MEMORY_CELLS:,} values, too many to compare in memory; "
                 f"pass profile(data) as the reference (it streams a Parquet path, dataset or reader in batches) "
-                f"and a smaller slice (e.g. one day) as the current data.")
+                f"and a smaller slice (e.g. one day) as the current data."
+            )
         batches.append(rb)
     if rows == 0:
         raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
@@ -386,8 +396,9 @@ def _from_arrow(tab: Any, *, what: str) -> Table:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValidationError(f"The {what} has duplicate column names {dup}; expected unique names.")
     if tab.num_rows == 0 or tab.num_columns == 0:
-        raise ValidationError(f"The {what} is empty (shape {(tab.num_rows, tab.num_columns)}); "
-                              f"expected at least one row and one column.")
+        raise ValidationError(
+            f"The {what} is empty (shape {(tab.num_rows, tab.num_columns)}); expected at least one row and one column."
+        )
     cols: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     for name, col in zip(names, tab.columns):
@@ -399,13 +410,17 @@ def _from_arrow(tab: Any, *, what: str) -> Table:
             cols[name], kinds[name] = _object_to_categorical(np.asarray(col.to_pylist(), dtype=object)), CATEGORICAL
         elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
             v = pc.cast(col, pa.float64())
-            cols[name], kinds[name] = np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False),
-                                                 dtype=np.float64), NUMERIC
+            cols[name], kinds[name] = (
+                np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64),
+                NUMERIC,
+            )
         elif pa.types.is_timestamp(t) or pa.types.is_date(t):
             v = pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64())
             v = pc.cast(v, pa.float64())
-            cols[name], kinds[name] = np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False),
-                                                 dtype=np.float64), NUMERIC
+            cols[name], kinds[name] = (
+                np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64),
+                NUMERIC,
+            )
         else:
             cols[name], kinds[name] = _object_to_categorical(np.asarray(col.to_pylist(), dtype=object)), CATEGORICAL
     return Table(names, cols, kinds, int(tab.num_rows), source="arrow")

@@ -115,8 +115,13 @@ def smirnov_sf(n: int, x: float) -> float:
         base1 = 1.0 - x - j / n
         base2 = x + j / n
         with np.errstate(divide="ignore", invalid="ignore"):
-            lt = (gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
-                  + (n - j) * np.log(base1) + (j - 1.0) * np.log(base2))
+            lt = (
+                gammaln(n + 1.0)
+                - gammaln(j + 1.0)
+                - gammaln(n - j + 1.0)
+                + (n - j) * np.log(base1)
+                + (j - 1.0) * np.log(base2)
+            )
         return np.where(base1 > 0, lt, np.where(n - j == 0, 0.0, -np.inf))
 
     # The summand is smooth (analytic) in j and spreads over thousands of
@@ -230,8 +235,11 @@ def profile_cdf_stats(levels: np.ndarray, quantiles: np.ndarray, b: np.ndarray) 
     # and at the reference quantiles
     f_cur_at_q = np.searchsorted(b, q, side="right") / n2
     d3 = np.abs(lv - f_cur_at_q)
-    cands = [(float(d1.max()), b[int(d1.argmax())]), (float(d2.max()), b[int(d2.argmax())]),
-             (float(d3.max()), q[int(d3.argmax())])]
+    cands = [
+        (float(d1.max()), b[int(d1.argmax())]),
+        (float(d2.max()), b[int(d2.argmax())]),
+        (float(d3.max()), q[int(d3.argmax())]),
+    ]
     d, loc = max(cands, key=lambda t: t[0])
     mid = (np.arange(n2) + 0.5) / n2
     qref = np.interp(mid, lv, q)

@@ -21,10 +21,20 @@ METHODS = ("psi", "ks", "wasserstein", "js", "chi2")
 PLOT_LEVELS = np.linspace(0.0, 1.0, 101)
 
 
-def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
-          methods: Iterable[str] = METHODS, model: Any = None, bins: int = 10, alpha: float = 0.05,
-          drift_share: float = 0.5, thresholds: dict[str, float] | None = None,
-          n_jobs: int | None = None, progress: bool | None = None) -> DriftReport:
+def drift(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    methods: Iterable[str] = METHODS,
+    model: Any = None,
+    bins: int = 10,
+    alpha: float = 0.05,
+    drift_share: float = 0.5,
+    thresholds: dict[str, float] | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+) -> DriftReport:
     """Compare the distribution of every column of ``current`` with ``reference``.
 
     Parameters
@@ -127,9 +137,14 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
     jobs = min(4, os.cpu_count() or 1) if n_jobs is None else max(1, int(n_jobs))
     ctx = dict(methods=methods, bins=bins, th=th, profile=reference if is_profile else None)
     results: dict[str, dict] = {}
-    pbar = _progress.bar(total=len(names), desc="drift", progress=progress if progress is not None else
-                         (None if ref_tab.n_rows * len(names) > 2_000_000 else False), unit="col")
+    pbar = _progress.bar(
+        total=len(names),
+        desc="drift",
+        progress=progress if progress is not None else (None if ref_tab.n_rows * len(names) > 2_000_000 else False),
+        unit="col",
+    )
     try:
+
         def work(c: str) -> tuple[str, dict]:
             return c, _column(c, ref_tab, cur_tab, **ctx)
 
@@ -167,9 +182,21 @@ def drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
 
     from ..integrations.mlflow import log_to_active_run  # opt-in: configure(mlflow=True) or MODELOPS_MLFLOW=1
 
-    return log_to_active_run(DriftReport(cols, prediction=prediction, methods=methods, thresholds=th, alpha=alpha,
-                       drift_share_threshold=drift_share, n_reference=ref_tab.n_rows, n_current=cur_tab.n_rows,
-                       from_profile=is_profile, bins=bins), "drift")
+    return log_to_active_run(
+        DriftReport(
+            cols,
+            prediction=prediction,
+            methods=methods,
+            thresholds=th,
+            alpha=alpha,
+            drift_share_threshold=drift_share,
+            n_reference=ref_tab.n_rows,
+            n_current=cur_tab.n_rows,
+            from_profile=is_profile,
+            bins=bins,
+        ),
+        "drift",
+    )
 
 
 def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
@@ -178,8 +205,9 @@ def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
     out = []
     for m in methods:
         if m not in METHODS:
-            raise ValidationError(f"Unknown drift method '{m}'.{suggest(str(m), METHODS)} "
-                                  f"Known methods: {', '.join(METHODS)}.")
+            raise ValidationError(
+                f"Unknown drift method '{m}'.{suggest(str(m), METHODS)} Known methods: {', '.join(METHODS)}."
+            )
         if m not in out:
             out.append(m)
     if not out:
@@ -189,20 +217,31 @@ def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
 
 def _check_level(name: str, value: Any) -> None:
     upper_ok = (lambda v: v <= 1) if name == "drift_share" else (lambda v: v < 1)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (0 < float(value) and upper_ok(float(value))):
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not (0 < float(value) and upper_ok(float(value)))
+    ):
         bounds = "(0, 1]" if name == "drift_share" else "(0, 1)"
         raise ValidationError(f"{name} must be a number in {bounds}; got {value!r}.")
 
 
-def _numeric(c: str, ref_v: np.ndarray | None, ref_sum: dict | None, cur_values: np.ndarray, *,
-             methods: tuple, bins: int) -> dict:
+def _numeric(
+    c: str, ref_v: np.ndarray | None, ref_sum: dict | None, cur_values: np.ndarray, *, methods: tuple, bins: int
+) -> dict:
     """One numeric column: raw reference (ref_v sorted) or a profile summary (ref_sum)."""
     cur_v, cur_miss = numeric_side(cur_values)
     if ref_sum is None:
         ref_sum = numeric_summary(ref_v, 0, bins=bins)
     n1, n2 = int(ref_sum["n"]), int(cur_v.size)
-    r: dict[str, Any] = {"column": c, "kind": NUMERIC, "n_reference": n1, "n_current": n2,
-                         "missing_current": cur_miss / max(cur_values.size, 1), "notes": []}
+    r: dict[str, Any] = {
+        "column": c,
+        "kind": NUMERIC,
+        "n_reference": n1,
+        "n_current": n2,
+        "missing_current": cur_miss / max(cur_values.size, 1),
+        "notes": [],
+    }
     if n1 == 0 or n2 == 0:
         side = "reference" if n1 == 0 else "current"
         r["notes"].append(f"all values are missing in the {side}; nothing to compare")
@@ -233,9 +272,12 @@ def _numeric(c: str, ref_v: np.ndarray | None, ref_sum: dict | None, cur_values:
             r["wasserstein"] = w
             r["wasserstein_normed"] = (w / std) if std > 0 else (0.0 if w == 0 else None)
     r["mean_reference"], r["mean_current"] = ref_sum["mean"], float(cur_v.mean())
-    r["plot"] = {"reference": np.interp(PLOT_LEVELS, np.linspace(0, 1, int(ref_sum["levels"])),
-                                        np.asarray(ref_sum["quantiles"])).tolist(),
-                 "current": _stats.quantile_grid(cur_v, PLOT_LEVELS).tolist()}
+    r["plot"] = {
+        "reference": np.interp(
+            PLOT_LEVELS, np.linspace(0, 1, int(ref_sum["levels"])), np.asarray(ref_sum["quantiles"])
+        ).tolist(),
+        "current": _stats.quantile_grid(cur_v, PLOT_LEVELS).tolist(),
+    }
     return r
 
 
@@ -245,8 +287,14 @@ def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, 
     rc = np.array([ref_counts.get(k, 0) for k in cats], dtype=np.int64)
     cc = np.array([cur_counts.get(k, 0) for k in cats], dtype=np.int64)
     n1, n2 = int(rc.sum()), int(cc.sum())
-    r: dict[str, Any] = {"column": c, "kind": CATEGORICAL, "n_reference": n1, "n_current": n2,
-                         "missing_current": cur_miss / max(cur_values.size, 1), "notes": []}
+    r: dict[str, Any] = {
+        "column": c,
+        "kind": CATEGORICAL,
+        "n_reference": n1,
+        "n_current": n2,
+        "missing_current": cur_miss / max(cur_values.size, 1),
+        "notes": [],
+    }
     new = [k for k in cur_counts if k not in ref_counts]
     if new:
         r["new_categories"] = new[:20]
@@ -265,8 +313,11 @@ def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, 
     if "chi2" in methods:
         r["chi2"], r["chi2_p"] = _stats.chi2_counts(rc, cc)
     order = np.argsort(-(rc / n1 + cc / n2))[:12]
-    r["plot"] = {"categories": [cats[i] for i in order], "reference": (rc[order] / n1).tolist(),
-                 "current": (cc[order] / n2).tolist()}
+    r["plot"] = {
+        "categories": [cats[i] for i in order],
+        "reference": (rc[order] / n1).tolist(),
+        "current": (cc[order] / n2).tolist(),
+    }
     return r
 
 
@@ -277,8 +328,10 @@ def _column(c: str, ref: Table, cur: Table, *, methods: tuple, bins: int, th: di
             r = _numeric(c, None, profile.columns[c], cur.columns[c], methods=methods, bins=bins)
             r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
             if profile.columns[c].get("approx_bins"):
-                r["notes"].append("the merged profile re-binned parts made on other edges: PSI and Jensen-Shannon "
-                                  "are approximate (make parts with profile(part, like=first))")
+                r["notes"].append(
+                    "the merged profile re-binned parts made on other edges: PSI and Jensen-Shannon "
+                    "are approximate (make parts with profile(part, like=first))"
+                )
         else:
             ref_v, ref_miss = numeric_side(ref.columns[c])
             r = _numeric(c, ref_v, None, cur.columns[c], methods=methods, bins=bins)
@@ -303,8 +356,10 @@ def _prediction_drift(model: Any, reference: Any, current: Any, *, is_profile: b
     if is_profile:
         summ = reference.prediction
         if summ is None:
-            raise ValidationError("A model was given but the reference profile holds no predictions.",
-                                  hint="Make the profile with profile(reference, model=model), or pass the raw reference.")
+            raise ValidationError(
+                "A model was given but the reference profile holds no predictions.",
+                hint="Make the profile with profile(reference, model=model), or pass the raw reference.",
+            )
         if summ["kind"] == NUMERIC:
             r = _numeric("prediction", None, summ, cur_vals, methods=methods, bins=bins)
         else:
@@ -338,11 +393,17 @@ def _verdict(r: dict, *, methods: tuple, alpha: float, th: dict) -> None:
             effect = True
             reasons.append(f"PSI {r['psi']:.3f} >= {th['psi']:g}" + (" (major)" if r["psi"] >= th["psi_major"] else ""))
         wn = r.get("wasserstein_normed")
-        if "wasserstein" in methods and r["kind"] == NUMERIC and (wn is None and r.get("wasserstein", 0) > 0
-                                                                   or wn is not None and wn >= th["wasserstein_normed"]):
+        if (
+            "wasserstein" in methods
+            and r["kind"] == NUMERIC
+            and (wn is None and r.get("wasserstein", 0) > 0 or wn is not None and wn >= th["wasserstein_normed"])
+        ):
             effect = True
-            reasons.append("normed Wasserstein " + ("(constant reference)" if wn is None else f"{wn:.3f}")
-                           + f" >= {th['wasserstein_normed']:g}")
+            reasons.append(
+                "normed Wasserstein "
+                + ("(constant reference)" if wn is None else f"{wn:.3f}")
+                + f" >= {th['wasserstein_normed']:g}"
+            )
         if r.get("js") is not None and math.isfinite(r["js"]) and r["js"] >= th["js"]:
             effect = True
             reasons.append(f"Jensen-Shannon {r['js']:.3f} >= {th['js']:g}")

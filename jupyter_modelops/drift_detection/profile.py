@@ -58,8 +58,17 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: A
     n = int(sorted_v.size)
     out: dict[str, Any] = {"kind": NUMERIC, "n": n, "n_missing": n_missing}
     if n == 0:
-        out.update(min=None, max=None, mean=None, std=None, m2=0.0, levels=QUANTILE_LEVELS, quantiles=[],
-                   edges=[] if edges is None else list(edges), counts=[] if edges is None else [0] * (len(edges) + 1))
+        out.update(
+            min=None,
+            max=None,
+            mean=None,
+            std=None,
+            m2=0.0,
+            levels=QUANTILE_LEVELS,
+            quantiles=[],
+            edges=[] if edges is None else list(edges),
+            counts=[] if edges is None else [0] * (len(edges) + 1),
+        )
         return out
     edges = _stats.quantile_edges(sorted_v, bins) if edges is None else np.asarray(edges, dtype=np.float64)
     mean = float(sorted_v.mean())
@@ -67,9 +76,15 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: A
     k = min(QUANTILE_LEVELS, max(n, 2))  # small columns need no more levels than values
     levels = np.linspace(0.0, 1.0, k)
     out.update(
-        min=float(sorted_v[0]), max=float(sorted_v[-1]), mean=mean, std=math.sqrt(m2 / n), m2=m2,
-        levels=k, quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
-        edges=edges.tolist(), counts=_stats.bin_counts(sorted_v, edges).tolist(),
+        min=float(sorted_v[0]),
+        max=float(sorted_v[-1]),
+        mean=mean,
+        std=math.sqrt(m2 / n),
+        m2=m2,
+        levels=k,
+        quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
+        edges=edges.tolist(),
+        counts=_stats.bin_counts(sorted_v, edges).tolist(),
     )
     return out
 
@@ -95,7 +110,9 @@ class Profile(Result):
         Summary of the model's predictions on the reference, when a model was given.
     """
 
-    def __init__(self, columns: dict[str, dict], n_rows: int, *, bins: int = 10, prediction: dict | None = None) -> None:
+    def __init__(
+        self, columns: dict[str, dict], n_rows: int, *, bins: int = 10, prediction: dict | None = None
+    ) -> None:
         self.columns = columns
         self.n_rows = int(n_rows)
         self.bins = int(bins)
@@ -103,8 +120,16 @@ class Profile(Result):
 
     # -- storage -------------------------------------------------------------
     def to_dict(self) -> dict:
-        return to_jsonable({"schema": SCHEMA, "kind": "modelops-profile", "n_rows": self.n_rows, "bins": self.bins,
-                            "columns": self.columns, "prediction": self.prediction})
+        return to_jsonable(
+            {
+                "schema": SCHEMA,
+                "kind": "modelops-profile",
+                "n_rows": self.n_rows,
+                "bins": self.bins,
+                "columns": self.columns,
+                "prediction": self.prediction,
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> "Profile":
@@ -112,15 +137,18 @@ class Profile(Result):
         if not isinstance(data, dict) or data.get("kind") != "modelops-profile" or "columns" not in data:
             raise ValidationError("The data is not a reference profile (expected the output of Profile.to_dict()).")
         if int(data.get("schema", 0)) > SCHEMA:
-            raise ValidationError(f"The profile has schema {data.get('schema')}; this version reads schema {SCHEMA}.",
-                                  hint="Upgrade jupyter-modelops.")
+            raise ValidationError(
+                f"The profile has schema {data.get('schema')}; this version reads schema {SCHEMA}.",
+                hint="Upgrade jupyter-modelops.",
+            )
         columns = data["columns"]
         if not isinstance(columns, dict):
             raise ValidationError("The profile's columns are not a mapping of name to summary; the file is damaged.")
         for name, col in list(columns.items()) + [("prediction", data.get("prediction") or {"kind": "none"})]:
             _check_summary(name, col)
-        return cls(dict(columns), int(data["n_rows"]), bins=int(data.get("bins", 10)),
-                   prediction=data.get("prediction"))
+        return cls(
+            dict(columns), int(data["n_rows"]), bins=int(data.get("bins", 10)), prediction=data.get("prediction")
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the profile as JSON."""
@@ -171,26 +199,38 @@ class Profile(Result):
         if set(a_cols) != set(b_cols):
             only_a = [c for c in a_cols if c not in other.columns][:10]
             only_b = [c for c in b_cols if c not in self.columns][:10]
-            raise ValidationError(f"The profiles have different columns (only in the first: {only_a}, only in the "
-                                  f"second: {only_b}); merge profiles of tables with the same columns.")
+            raise ValidationError(
+                f"The profiles have different columns (only in the first: {only_a}, only in the "
+                f"second: {only_b}); merge profiles of tables with the same columns."
+            )
         for c in a_cols:
             if self.columns[c]["kind"] != other.columns[c]["kind"]:
-                raise ValidationError(f"Column '{c}' is {self.columns[c]['kind']} in one profile and "
-                                      f"{other.columns[c]['kind']} in the other; cast it to one type before profiling.")
+                raise ValidationError(
+                    f"Column '{c}' is {self.columns[c]['kind']} in one profile and "
+                    f"{other.columns[c]['kind']} in the other; cast it to one type before profiling."
+                )
         cols = {c: _merge_column(self.columns[c], other.columns[c]) for c in a_cols}
         pred = None
         if self.prediction is not None and other.prediction is not None:
             if self.prediction["kind"] != other.prediction["kind"]:
-                raise ValidationError("The profiles' predictions are of different kinds (numeric and categorical); "
-                                      "merge profiles made with the same model.")
+                raise ValidationError(
+                    "The profiles' predictions are of different kinds (numeric and categorical); "
+                    "merge profiles made with the same model."
+                )
             pred = _merge_column(self.prediction, other.prediction)
         return Profile(cols, self.n_rows + other.n_rows, bins=self.bins, prediction=pred)
 
     # -- as a table for drift() ----------------------------------------------
     def as_table(self) -> Table:
         kinds = {c: d["kind"] for c, d in self.columns.items()}
-        return Table(list(self.columns), {c: np.empty(0) for c in self.columns}, kinds, self.n_rows,
-                     source="profile", extra={"profile": True})
+        return Table(
+            list(self.columns),
+            {c: np.empty(0) for c in self.columns},
+            kinds,
+            self.n_rows,
+            source="profile",
+            extra={"profile": True},
+        )
 
     # -- display -------------------------------------------------------------
     def _summary(self) -> str:
@@ -208,8 +248,9 @@ class Profile(Result):
         return page(self._summary(), body, subtitle=f"{esc(fmt(len(self.to_json())))} bytes as JSON")
 
 
-def profile(reference: Any, *, model: Any = None, bins: int = 10, like: Profile | None = None,
-            batch_rows: int | None = None) -> Profile:
+def profile(
+    reference: Any, *, model: Any = None, bins: int = 10, like: Profile | None = None, batch_rows: int | None = None
+) -> Profile:
     """Compute a compact reference profile for later drift checks.
 
     Parameters
@@ -249,8 +290,10 @@ def profile(reference: Any, *, model: Any = None, bins: int = 10, like: Profile 
         raise ValidationError(f"like must be a Profile; got {type(like).__name__}.")
     if stream_kind(reference) is not None:
         if model is not None:
-            raise ValidationError("A model cannot be profiled over a streamed input; pass an in-memory table "
-                                  "(or a sample of it) with model=.")
+            raise ValidationError(
+                "A model cannot be profiled over a streamed input; pass an in-memory table "
+                "(or a sample of it) with model=."
+            )
         from ._columns import BATCH_ROWS
 
         rows = BATCH_ROWS if batch_rows is None else int(batch_rows)
@@ -325,8 +368,10 @@ def _column_summary(values: np.ndarray, kind: str, *, bins: int, edges: Any = No
     return {"kind": CATEGORICAL, "n": int(sum(counts.values())), "n_missing": miss, "counts": counts}
 
 
-_REQUIRED = {NUMERIC: ("n", "n_missing", "min", "max", "mean", "std", "levels", "quantiles", "edges", "counts"),
-             CATEGORICAL: ("n", "n_missing", "counts")}
+_REQUIRED = {
+    NUMERIC: ("n", "n_missing", "min", "max", "mean", "std", "levels", "quantiles", "edges", "counts"),
+    CATEGORICAL: ("n", "n_missing", "counts"),
+}
 
 
 def _check_summary(name: str, col: Any) -> None:
@@ -343,16 +388,18 @@ def _check_summary(name: str, col: Any) -> None:
             ok = ok and all(isinstance(col[k], list) for k in ("quantiles", "edges", "counts"))
             ok = ok and (col["n"] == 0 or len(col["counts"]) == len(col["edges"]) + 1)
     if not ok:
-        raise ValidationError(f"The profile's summary of column '{name}' is damaged (missing or mistyped fields); "
-                              f"make the profile again with profile().")
+        raise ValidationError(
+            f"The profile's summary of column '{name}' is damaged (missing or mistyped fields); "
+            f"make the profile again with profile()."
+        )
 
 
 def _cap_categories(counts: dict[str, int]) -> dict[str, int]:
     if len(counts) <= MAX_CATEGORIES:
         return counts
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    keep = dict(items[:MAX_CATEGORIES - 1])
-    rest = sum(v for _, v in items[MAX_CATEGORIES - 1:])
+    keep = dict(items[: MAX_CATEGORIES - 1])
+    rest = sum(v for _, v in items[MAX_CATEGORIES - 1 :])
     keep[OTHER] = keep.get(OTHER, 0) + rest
     return keep
 
@@ -363,8 +410,12 @@ def _merge_column(a: dict, b: dict) -> dict:
         for k, v in b["counts"].items():
             counts[k] = counts.get(k, 0) + int(v)
         counts = _cap_categories(counts)
-        return {"kind": CATEGORICAL, "n": int(a["n"]) + int(b["n"]), "n_missing": int(a["n_missing"]) + int(b["n_missing"]),
-                "counts": counts}
+        return {
+            "kind": CATEGORICAL,
+            "n": int(a["n"]) + int(b["n"]),
+            "n_missing": int(a["n_missing"]) + int(b["n_missing"]),
+            "counts": counts,
+        }
     na, nb = int(a["n"]), int(b["n"])
     miss = int(a["n_missing"]) + int(b["n_missing"])
     edges_a = list(a.get("edges") or [])
@@ -391,9 +442,20 @@ def _merge_column(a: dict, b: dict) -> dict:
         counts = np.asarray(a["counts"], dtype=np.int64) + _rebin(b, edges)
         approx = True
     k = min(QUANTILE_LEVELS, max(n, 2))
-    out = {"kind": NUMERIC, "n": n, "n_missing": miss, "min": min(float(a["min"]), float(b["min"])),
-           "max": max(float(a["max"]), float(b["max"])), "mean": mean, "std": math.sqrt(max(m2, 0.0) / n), "m2": m2,
-           "levels": k, "quantiles": _mix_quantiles(a, b, k).tolist(), "edges": edges_a, "counts": counts.tolist()}
+    out = {
+        "kind": NUMERIC,
+        "n": n,
+        "n_missing": miss,
+        "min": min(float(a["min"]), float(b["min"])),
+        "max": max(float(a["max"]), float(b["max"])),
+        "mean": mean,
+        "std": math.sqrt(max(m2, 0.0) / n),
+        "m2": m2,
+        "levels": k,
+        "quantiles": _mix_quantiles(a, b, k).tolist(),
+        "edges": edges_a,
+        "counts": counts.tolist(),
+    }
     if approx:
         out["approx_bins"] = True
     return out

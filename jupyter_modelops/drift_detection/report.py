@@ -40,9 +40,20 @@ class DriftReport(Result):
         ``share >= drift_share_threshold``.
     """
 
-    def __init__(self, columns: list[dict], *, prediction: dict | None, methods: tuple, thresholds: dict,
-                 alpha: float, drift_share_threshold: float, n_reference: int, n_current: int,
-                 from_profile: bool, bins: int) -> None:
+    def __init__(
+        self,
+        columns: list[dict],
+        *,
+        prediction: dict | None,
+        methods: tuple,
+        thresholds: dict,
+        alpha: float,
+        drift_share_threshold: float,
+        n_reference: int,
+        n_current: int,
+        from_profile: bool,
+        bins: int,
+    ) -> None:
         self.columns = columns
         self.prediction = prediction
         self.methods = tuple(methods)
@@ -94,8 +105,11 @@ class DriftReport(Result):
         """Numbers a gate can name: ``drift_share``, ``n_drifted``, ``dataset_drift``, ``max_psi``,
         ``max_js``, ``max_wasserstein_normed``, ``prediction_psi`` ... and per column ``psi.COL``,
         ``js.COL``, ``wasserstein_normed.COL``, ``ks.COL``, ``ks_p_adj.COL``, ``chi2_p_adj.COL``."""
-        out: dict[str, float] = {"drift_share": self.share, "n_drifted": float(len(self.drifted)),
-                                 "dataset_drift": float(self.dataset_drift)}
+        out: dict[str, float] = {
+            "drift_share": self.share,
+            "n_drifted": float(len(self.drifted)),
+            "dataset_drift": float(self.dataset_drift),
+        }
         keys = ("psi", "js", "wasserstein_normed", "ks", "ks_p_adj", "chi2_p_adj", "wasserstein")
         for k in keys:
             vals = [r[k] for r in self.columns if r.get(k) is not None]
@@ -127,23 +141,39 @@ class DriftReport(Result):
     def to_dict(self) -> dict:
         cols = [{k: v for k, v in r.items() if k != "plot"} for r in self.columns]
         pred = None if self.prediction is None else {k: v for k, v in self.prediction.items() if k != "plot"}
-        return to_jsonable({
-            "schema": SCHEMA, "kind": "drift",
-            "n_reference": self.n_reference, "n_current": self.n_current, "from_profile": self.from_profile,
-            "methods": list(self.methods), "bins": self.bins,
-            "thresholds": {**self.thresholds, "alpha": self.alpha, "p_adjust": "benjamini-hochberg",
-                           "drift_share": self.drift_share_threshold},
-            "rule": self.rule(),
-            "dataset_drift": self.dataset_drift, "drift_share": self.share, "drifted": self.drifted,
-            "columns": cols, "prediction": pred, "gates": None if self.gates is None else self.gates.to_dict(),
-        })
+        return to_jsonable(
+            {
+                "schema": SCHEMA,
+                "kind": "drift",
+                "n_reference": self.n_reference,
+                "n_current": self.n_current,
+                "from_profile": self.from_profile,
+                "methods": list(self.methods),
+                "bins": self.bins,
+                "thresholds": {
+                    **self.thresholds,
+                    "alpha": self.alpha,
+                    "p_adjust": "benjamini-hochberg",
+                    "drift_share": self.drift_share_threshold,
+                },
+                "rule": self.rule(),
+                "dataset_drift": self.dataset_drift,
+                "drift_share": self.share,
+                "drifted": self.drifted,
+                "columns": cols,
+                "prediction": pred,
+                "gates": None if self.gates is None else self.gates.to_dict(),
+            }
+        )
 
     def rule(self) -> str:
         th = self.thresholds
-        return (f"a column drifts when its test is significant (KS or chi2, Benjamini-Hochberg adjusted p < {self.alpha:g}) "
-                f"and an effect size reaches its threshold (PSI >= {th['psi']:g}, major >= {th['psi_major']:g}; "
-                f"normed Wasserstein >= {th['wasserstein_normed']:g}; Jensen-Shannon >= {th['js']:g}); "
-                f"the dataset drifts when >= {self.drift_share_threshold:.0%} of the columns drift")
+        return (
+            f"a column drifts when its test is significant (KS or chi2, Benjamini-Hochberg adjusted p < {self.alpha:g}) "
+            f"and an effect size reaches its threshold (PSI >= {th['psi']:g}, major >= {th['psi_major']:g}; "
+            f"normed Wasserstein >= {th['wasserstein_normed']:g}; Jensen-Shannon >= {th['js']:g}); "
+            f"the dataset drifts when >= {self.drift_share_threshold:.0%} of the columns drift"
+        )
 
     def _summary(self) -> str:
         verdict = "DATASET DRIFT" if self.dataset_drift else "no dataset drift"
@@ -154,14 +184,19 @@ class DriftReport(Result):
         return f"DriftReport {verdict}: {len(self.drifted)}/{comp} columns drift ({self.share:.0%}){pred}"
 
     def to_text(self) -> str:
-        lines = [self._summary(), f"  reference {self.n_reference:,} rows, current {self.n_current:,} rows",
-                 f"  {'column':<22} {'drift':<6} {'PSI':>8} {'KS':>8} {'KS p_adj':>9} {'W/std':>8} {'JS':>8} {'chi2 p_adj':>10}"]
+        lines = [
+            self._summary(),
+            f"  reference {self.n_reference:,} rows, current {self.n_current:,} rows",
+            f"  {'column':<22} {'drift':<6} {'PSI':>8} {'KS':>8} {'KS p_adj':>9} {'W/std':>8} {'JS':>8} {'chi2 p_adj':>10}",
+        ]
         rows = self.ranked() + ([self.prediction] if self.prediction else [])
         for r in rows:
             d = "n/a" if r.get("drift") is None else ("YES" if r["drift"] else "no")
-            lines.append(f"  {str(r['column'])[:22]:<22} {d:<6} {fmt(r.get('psi')):>8} {fmt(r.get('ks')):>8} "
-                         f"{fmt(r.get('ks_p_adj'), 2):>9} {fmt(r.get('wasserstein_normed')):>8} {fmt(r.get('js')):>8} "
-                         f"{fmt(r.get('chi2_p_adj'), 2):>10}")
+            lines.append(
+                f"  {str(r['column'])[:22]:<22} {d:<6} {fmt(r.get('psi')):>8} {fmt(r.get('ks')):>8} "
+                f"{fmt(r.get('ks_p_adj'), 2):>9} {fmt(r.get('wasserstein_normed')):>8} {fmt(r.get('js')):>8} "
+                f"{fmt(r.get('chi2_p_adj'), 2):>10}"
+            )
             for note in r.get("notes", []):
                 lines.append(f"      note: {note}")
         lines.append("  rule: " + self.rule())
@@ -170,16 +205,26 @@ class DriftReport(Result):
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        badge = ('<span class="fail">dataset drift</span>' if self.dataset_drift
-                 else '<span class="pass">no dataset drift</span>')
-        head = (f"<p>{badge}: {len(self.drifted)} of {len(self.comparable)} columns drift "
-                f"({self.share:.0%}; threshold {self.drift_share_threshold:.0%}). Reference {self.n_reference:,} rows"
-                f"{' (profile)' if self.from_profile else ''}, current {self.n_current:,} rows.</p>")
+        badge = (
+            '<span class="fail">dataset drift</span>'
+            if self.dataset_drift
+            else '<span class="pass">no dataset drift</span>'
+        )
+        head = (
+            f"<p>{badge}: {len(self.drifted)} of {len(self.comparable)} columns drift "
+            f"({self.share:.0%}; threshold {self.drift_share_threshold:.0%}). Reference {self.n_reference:,} rows"
+            f"{' (profile)' if self.from_profile else ''}, current {self.n_current:,} rows.</p>"
+        )
         rows = []
         for r in self.ranked() + ([self.prediction] if self.prediction else []):
             d = r.get("drift")
-            mark = ('<span class="warn">n/a</span>' if d is None else
-                    '<span class="fail">drift</span>' if d else '<span class="pass">ok</span>')
+            mark = (
+                '<span class="warn">n/a</span>'
+                if d is None
+                else '<span class="fail">drift</span>'
+                if d
+                else '<span class="pass">ok</span>'
+            )
             psi = r.get("psi")
             psi_cell = esc(fmt(psi))
             # the colour follows the verdict: a PSI above its threshold on a column that does not
@@ -190,30 +235,53 @@ class DriftReport(Result):
                 psi_cell = f'<span class="warn">{psi_cell}</span>'
             extra = []
             if not d and psi is not None and psi >= self.thresholds["psi"]:
-                extra.append(f"PSI {psi:.3f} >= {self.thresholds['psi']:g} but the test is not significant "
-                             f"(too few rows to tell)")
+                extra.append(
+                    f"PSI {psi:.3f} >= {self.thresholds['psi']:g} but the test is not significant "
+                    f"(too few rows to tell)"
+                )
             notes = "; ".join(r.get("reasons", []) + extra + r.get("notes", []))
-            rows.append([esc(r["column"]), esc(r["kind"]), mark, psi_cell, esc(fmt(r.get("ks"))),
-                         esc(fmt(r.get("ks_p_adj"), 2)), esc(fmt(r.get("wasserstein_normed"))), esc(fmt(r.get("js"))),
-                         esc(fmt(r.get("chi2_p_adj"), 2)), f'<span class="note">{esc(notes)}</span>'])
-        body = head + table(rows, ["column", "kind", "", "PSI", "KS", "KS p (BH)", "Wasserstein/std", "JS",
-                                   "chi2 p (BH)", "why"], raw_cols=range(10))
+            rows.append(
+                [
+                    esc(r["column"]),
+                    esc(r["kind"]),
+                    mark,
+                    psi_cell,
+                    esc(fmt(r.get("ks"))),
+                    esc(fmt(r.get("ks_p_adj"), 2)),
+                    esc(fmt(r.get("wasserstein_normed"))),
+                    esc(fmt(r.get("js"))),
+                    esc(fmt(r.get("chi2_p_adj"), 2)),
+                    f'<span class="note">{esc(notes)}</span>',
+                ]
+            )
+        body = head + table(
+            rows,
+            ["column", "kind", "", "PSI", "KS", "KS p (BH)", "Wasserstein/std", "JS", "chi2 p (BH)", "why"],
+            raw_cols=range(10),
+        )
         body += f'<p class="note">Rule: {esc(self.rule())}.</p>'
         if self.gates is not None:
             body += "<h4>Gates</h4>" + self.gates.html_table()
-        figs = [self._plot(r) for r in (self.ranked()[:PLOTS] + ([self.prediction] if self.prediction else []))
-                if r.get("plot")]
+        figs = [
+            self._plot(r)
+            for r in (self.ranked()[:PLOTS] + ([self.prediction] if self.prediction else []))
+            if r.get("plot")
+        ]
         if figs:
-            body += "<h4>Most drifted columns</h4><div class=\"figs\">" + "".join(figs) + "</div>"
+            body += '<h4>Most drifted columns</h4><div class="figs">' + "".join(figs) + "</div>"
         return page("Drift report", body, subtitle=", ".join(self.methods))
 
     def _plot(self, r: dict) -> str:
         p = r["plot"]
         if r["kind"] == "numeric":
             levels = [i / (len(p["reference"]) - 1) for i in range(len(p["reference"]))]
-            return _svg.line_chart([("reference", p["reference"], levels), ("current", p["current"], levels)],
-                                   title=f"{r['column']}: CDF", xlabel=str(r["column"]), ylabel="share <= x",
-                                   ylim=(0.0, 1.0))
+            return _svg.line_chart(
+                [("reference", p["reference"], levels), ("current", p["current"], levels)],
+                title=f"{r['column']}: CDF",
+                xlabel=str(r["column"]),
+                ylabel="share <= x",
+                ylim=(0.0, 1.0),
+            )
         labels = [f"{c} ref" if i % 2 == 0 else f"{c} cur" for c in p["categories"] for i in range(2)]
         values = [v for pair in zip(p["reference"], p["current"]) for v in pair]
         return _svg.bar_chart(labels, values, title=f"{r['column']}: category shares", ylabel="share")

@@ -111,10 +111,12 @@ def test_gates():
 
 def test_profile_round_trip_and_comparison():
     rng = np.random.default_rng(5)
-    ref = pd.DataFrame({"a": rng.normal(size=20_000), "b": rng.exponential(size=20_000),
-                        "c": rng.choice(["x", "y", "z"], 20_000)})
-    cur = pd.DataFrame({"a": rng.normal(0.2, 1, size=8_000), "b": rng.exponential(1.3, size=8_000),
-                        "c": rng.choice(["x", "y"], 8_000)})
+    ref = pd.DataFrame(
+        {"a": rng.normal(size=20_000), "b": rng.exponential(size=20_000), "c": rng.choice(["x", "y", "z"], 20_000)}
+    )
+    cur = pd.DataFrame(
+        {"a": rng.normal(0.2, 1, size=8_000), "b": rng.exponential(1.3, size=8_000), "c": rng.choice(["x", "y"], 8_000)}
+    )
     prof = profile(ref)
     text = json.dumps(prof.to_dict())
     assert len(text) < 200_000
@@ -166,10 +168,13 @@ def test_torch_tensor_input_and_html():
 
 # -- bad input: one clear sentence each ---------------------------------------
 
+
 def test_different_columns():
     a = pd.DataFrame({"x": [1.0, 2.0], "y": [1.0, 2.0]})
     b = pd.DataFrame({"x": [1.0, 2.0], "z": [1.0, 2.0]})
-    with pytest.raises(ValidationError, match=r"different columns: the current lacks \['y'\] and the current has extra \['z'\]"):
+    with pytest.raises(
+        ValidationError, match=r"different columns: the current lacks \['y'\] and the current has extra \['z'\]"
+    ):
         drift(a, b)
     assert drift(a, b, columns=["x"]).columns[0]["column"] == "x"
 
@@ -177,8 +182,11 @@ def test_different_columns():
 def test_different_dtypes_and_non_numeric_values():
     a = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     b = pd.DataFrame({"x": ["1", "2", "oops"]})
-    with pytest.raises(ValidationError, match=r"Column 'x' is numeric in the reference but the current holds "
-                                              r"non-numeric values \(e.g. 'oops' in 1 rows\)"):
+    with pytest.raises(
+        ValidationError,
+        match=r"Column 'x' is numeric in the reference but the current holds "
+        r"non-numeric values \(e.g. 'oops' in 1 rows\)",
+    ):
         drift(a, b)
     # numbers stored as text are read as numbers
     ok = drift(a, pd.DataFrame({"x": ["1", "2", "3"]}))

@@ -20,16 +20,34 @@ import jupyter_modelops as mo
 from jupyter_modelops.exceptions import ValidationError
 
 cols_mod = importlib.import_module("jupyter_modelops.drift_detection._columns")
-KEYS = ("n_reference", "n_current", "psi", "js", "ks", "ks_p", "wasserstein", "chi2", "chi2_p", "drift",
-        "missing_reference", "missing_current")
+KEYS = (
+    "n_reference",
+    "n_current",
+    "psi",
+    "js",
+    "ks",
+    "ks_p",
+    "wasserstein",
+    "chi2",
+    "chi2_p",
+    "drift",
+    "missing_reference",
+    "missing_current",
+)
 
 
 def _frame(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n) + shift
     x[rng.random(n) < 0.03] = np.nan
-    return pd.DataFrame({"age": x, "income": rng.exponential(size=n).astype(np.float32),
-                         "count": rng.integers(0, 9, size=n), "city": rng.choice(["a", "b", "c"], size=n)})
+    return pd.DataFrame(
+        {
+            "age": x,
+            "income": rng.exponential(size=n).astype(np.float32),
+            "count": rng.integers(0, 9, size=n),
+            "city": rng.choice(["a", "b", "c"], size=n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")

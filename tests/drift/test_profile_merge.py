@@ -23,8 +23,9 @@ QUANTILE_TOL = 0.002
 def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     x = rng.normal(size=n)
     x[rng.random(n) < 0.05] = np.nan
-    return pd.DataFrame({"x": x, "y": rng.exponential(size=n),
-                         "c": rng.choice(["a", "b", "c", None], size=n, p=[0.5, 0.3, 0.15, 0.05])})
+    return pd.DataFrame(
+        {"x": x, "y": rng.exponential(size=n), "c": rng.choice(["a", "b", "c", None], size=n, p=[0.5, 0.3, 0.15, 0.05])}
+    )
 
 
 def _exact_equal(m: mo.Profile, w: mo.Profile) -> None:
@@ -126,15 +127,21 @@ _part = st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=0, ma
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_part, min_size=3, max_size=3), st.lists(st.sampled_from(["u", "v", "w", None]), min_size=3,
-                                                        max_size=30), st.randoms(use_true_random=False))
+@given(
+    st.lists(_part, min_size=3, max_size=3),
+    st.lists(st.sampled_from(["u", "v", "w", None]), min_size=3, max_size=30),
+    st.randoms(use_true_random=False),
+)
 def test_merge_is_associative_and_commutative(parts, cats, rnd):
     base = np.arange(40, dtype=np.float64)  # the part that defines the edges
     frames = [pd.DataFrame({"x": base, "c": ["u"] * 40})]
     for vals in parts:
         c = [cats[rnd.randrange(len(cats))] for _ in vals]
-        frames.append(pd.DataFrame({"x": np.asarray(vals, dtype=np.float64), "c": c}) if vals
-                      else pd.DataFrame({"x": [np.nan], "c": [None]}))
+        frames.append(
+            pd.DataFrame({"x": np.asarray(vals, dtype=np.float64), "c": c})
+            if vals
+            else pd.DataFrame({"x": [np.nan], "c": [None]})
+        )
     first = mo.profile(frames[0])
     a, b, c = (mo.profile(f, like=first) for f in frames[1:])
     left = first.merge(a).merge(b).merge(c)
