@@ -12,13 +12,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # System packages the tests use as real parts (installed only when missing, as root).
 APT_PACKAGES := docker-registry skopeo umoci apache2-utils debootstrap cron chromium fonts-dejavu-core openssl
 
-.PHONY: demo test env system-deps mlflow-server lint bench clean
+.PHONY: demo test env system-deps mlflow-server docs lint bench clean
 
 demo: env
 	$(PY) -m jupyter_modelops.demo
 
 # make lint runs first: a lint, format or typing finding fails before the long test run.
-test: env system-deps lint mlflow-server
+test: env system-deps lint docs mlflow-server
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks/
 
@@ -43,6 +43,11 @@ system-deps:
 	  else echo "missing system packages:$$missing (run make test as root, or install them)"; fi; \
 	fi
 
+# The documentation site (guide, tutorials from the example notebooks, API reference); warnings are errors.
+docs: env
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 # The MLflow tracking server the tests start (the full mlflow package pins pyarrow<26, so it has its own venv;
 # the project's venv has only the client, mlflow-skinny).
 MLFLOW_VENV := bench/.venvs/mlflow-server
@@ -58,11 +63,11 @@ lint: env
 	$(VENV)/bin/ruff check jupyter_modelops tests bench || status=1; \
 	$(VENV)/bin/ruff format --check jupyter_modelops tests bench || status=1; \
 	$(PY) -m mypy || status=1; \
+	(cd labextension && jlpm -s lint:check) || status=1; \
 	exit $$status
-# labextension: jlpm lint:check
 
 bench: env
 	$(PY) bench/run_all.py $(BENCH)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache jupyter_modelops/labextension labextension/lib labextension/node_modules labextension/tsconfig.tsbuildinfo
+	rm -rf $(VENV) build dist docs/_build docs/tutorials docs/api.rst *.egg-info .pytest_cache jupyter_modelops/labextension labextension/lib labextension/node_modules labextension/tsconfig.tsbuildinfo

@@ -239,7 +239,7 @@ def watch(
         What to do on an alarm (see the module's docstring).
     notify : str, optional
         Webhook URL posted the alarm, its evidence and the action's outcome; needed for ``"notify"``.
-    cron : str, default="*/5 * * * *"
+    cron : str, default="``*/5 * * * *``"
         When to check (five cron fields or a macro such as ``@hourly``).
     cluster : str, default="local"
         ``"local"`` for a model server process on this machine, else a kubeconfig context.
