@@ -2,7 +2,7 @@
 
 Set ``MODELOPS_TEST_KUBECONFIG`` to a kubeconfig whose current context is a disposable cluster, and
 ``MODELOPS_TEST_IMAGE`` to a model server image the cluster can pull (one built with
-``jupyter_modelops.images.build(..., push=...)``); the README's "Deploy" section shows how with kind.
+``jupyter_modelops.images.build(..., push=...)``); docs/guide/deploy.md shows how with kind.
 The suite creates and deletes its own namespace. It proves what the fake API server cannot: admission
 (Pod Security "restricted" is enforced on the namespace), scheduling, real probes on the V2 health
 endpoints, image pulls and real rollbacks.
