@@ -63,7 +63,7 @@ lint: env
 	$(VENV)/bin/ruff check jupyter_modelops tests bench || status=1; \
 	$(VENV)/bin/ruff format --check jupyter_modelops tests bench || status=1; \
 	$(PY) -m mypy || status=1; \
-	(cd labextension && jlpm -s lint:check) || status=1; \
+	(cd labextension && jlpm lint:check) || status=1; \
 	exit $$status
 
 bench: env
