@@ -271,7 +271,7 @@ def report(
     ) as span:
         try:
             # the kernel's own log (e.g. "[IPKernelApp] WARNING | Kernel is running over TCP ...") is
-            # not the report's business: keep its errors only, so the calling cell stays clean
+            # not the report's business (a failed cell is in the notebook and run.error): the calling cell stays clean
             pm.execute_notebook(
                 str(path),
                 str(nb_path),
@@ -281,7 +281,7 @@ def report(
                 cwd=str(out),
                 execution_timeout=timeout,
                 start_timeout=120,
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
