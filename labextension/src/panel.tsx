@@ -440,6 +440,75 @@ function ExportForm(props: IFormProps): JSX.Element {
   );
 }
 
+/** Log this version to an MLflow tracking server (the `mlflow push` verb): run id and registered model version. */
+function MlflowForm(props: IFormProps): JSX.Element {
+  const [uri, setUri] = React.useState('');
+  const [experiment, setExperiment] = React.useState('');
+  const [registered, setRegistered] = React.useState('');
+  const { job, error, start } = useJob(props.client, props.onChanged);
+  return (
+    <form
+      className="jp-ModelOps-form"
+      data-testid="jmo-form-mlflow"
+      onSubmit={e => {
+        e.preventDefault();
+        const params: Dict = { action: 'push', target: props.ref_ };
+        if (uri.trim()) {
+          params.tracking_uri = uri.trim();
+        }
+        if (experiment.trim()) {
+          params.experiment = experiment.trim();
+        }
+        if (registered.trim()) {
+          params.registered_model = registered.trim();
+        }
+        void start('mlflow', params);
+      }}
+    >
+      <Field label="Tracking URI">
+        <input
+          className="jp-mod-styled"
+          value={uri}
+          onChange={e => setUri(e.target.value)}
+          placeholder="MLFLOW_TRACKING_URI"
+          data-testid="jmo-mlflow-uri"
+        />
+      </Field>
+      <Field label="Experiment">
+        <input
+          className="jp-mod-styled"
+          value={experiment}
+          onChange={e => setExperiment(e.target.value)}
+          placeholder="modelops/<model>"
+          data-testid="jmo-mlflow-experiment"
+        />
+      </Field>
+      <Field label="Registered model">
+        <input
+          className="jp-mod-styled"
+          value={registered}
+          onChange={e => setRegistered(e.target.value)}
+          placeholder="the model's name"
+          data-testid="jmo-mlflow-registered"
+        />
+      </Field>
+      <Submit label="Log to MLflow" busy={busy(job)} testid="jmo-mlflow-submit" />
+      <ErrorLine error={error} testid="jmo-form-error" />
+      {job && (
+        <JobView
+          job={job}
+          render={r => (
+            <KeyValues
+              data={pick(r, ['run_id', 'registered_model', 'model_version', 'experiment_id', 'model_uri'])}
+              testid="jmo-mlflow-result"
+            />
+          )}
+        />
+      )}
+    </form>
+  );
+}
+
 function pick(d: Dict | null | undefined, keys: string[]): Dict {
   const out: Dict = {};
   if (!d || typeof d !== 'object') {
@@ -1460,7 +1529,8 @@ const ACTION_TABS = [
   ['build', 'Build / push'],
   ['deploy', 'Deploy'],
   ['rollout', 'Promote / roll back'],
-  ['report', 'Report / schedule']
+  ['report', 'Report / schedule'],
+  ['mlflow', 'Log to MLflow']
 ] as const;
 
 function VersionView(props: {
@@ -1741,6 +1811,12 @@ function VersionView(props: {
               <ReportForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
             ) : (
               <Missing what="Reports" />
+            ))}
+          {tab === 'mlflow' &&
+            (available('mlflow') ? (
+              <MlflowForm client={client} ref_={ref} version={data ?? {}} onChanged={refresh} />
+            ) : (
+              <Missing what="MLflow" />
             ))}
         </div>
       </Section>
