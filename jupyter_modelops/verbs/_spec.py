@@ -635,12 +635,19 @@ class Verb:
         return {k: v for k, v in out.items() if params[k].to_core}
 
     def call(self, face: Face, values: dict) -> Any:
-        # a parameter this face does not offer (e.g. a CLI-only path) reaches the core as its default
+        # a parameter this face does not offer (e.g. a CLI-only path) takes the run function's own
+        # default when it has one (e.g. serve's detach=True for the magic), else the declared default
+        import inspect
+
+        own = inspect.signature(self.run).parameters
         values = {
             **{
                 p.name: p.value(p.default if not p.repeat else [])
                 for p in self.params
-                if p.to_core and p.name not in values and not p.on(face.name)
+                if p.to_core
+                and p.name not in values
+                and not p.on(face.name)
+                and (p.name not in own or own[p.name].default is inspect.Parameter.empty)
             },
             **values,
         }
