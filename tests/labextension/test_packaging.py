@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from realparts import need_tool
-
 import jupyter_modelops
+from realparts import need_tool
 
 REPO = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
