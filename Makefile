@@ -26,7 +26,7 @@ env: $(VENV)/.installed
 
 # The editable install also builds the JupyterLab panel (labextension/, jlpm + jupyter-builder,
 # packages from the npm registry pinned by labextension/yarn.lock); `develop` links it into the venv.
-$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
+$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e ".[dev]"
