@@ -301,7 +301,7 @@ def load_model(path: str | Path, *, trusted: bool = False) -> Any:
         sio = require("skops.io", purpose="load a .skops model")
         try:
             untrusted = sio.get_untrusted_types(file=p)
-            safe_prefixes = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+            safe_prefixes = ("sklearn.", "numpy.", "scipy.", "collections.")  # never builtins: eval, exec...
             risky = [t for t in untrusted if not t.startswith(safe_prefixes)]
             if risky and not trusted:
                 raise ValidationError(
