@@ -416,7 +416,7 @@ def _from_arrow(tab: Any, *, what: str) -> Table:
             )
         elif pa.types.is_timestamp(t) or pa.types.is_date(t):
             v = pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64())
-            v = pc.cast(v, pa.float64())
+            v = pc.cast(v, pa.float64(), safe=False)  # ns since 1970 exceed 2**53: rounding is fine
             cols[name], kinds[name] = (
                 np.asarray(pc.fill_null(v, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64),
                 NUMERIC,
