@@ -75,6 +75,55 @@ def resolve_target(ref: Any, store: Any = None) -> tuple[str, str | None, Captur
     return check_part(r.name, "model name"), version, CaptureStore(store)
 
 
+def _window_filter(t0: float | None, t1: float) -> Any:
+    """The Arrow filter of a window: its hour partitions first (pruned without opening files), then ``ts``."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    flt = ds.field("hour") <= hour_of(t1)
+    flt &= ds.field("ts") < pa.scalar(int(t1 * 1e6), pa.timestamp("us", tz="UTC"))
+    if t0 is not None:
+        flt &= ds.field("hour") >= hour_of(t0)
+        flt &= ds.field("ts") >= pa.scalar(int(t0 * 1e6), pa.timestamp("us", tz="UTC"))
+    return flt
+
+
+def _window_dataset(
+    cs: CaptureStore, model: str, version: str | None, t0: float | None, t1: float, columns: Sequence[str] | None
+) -> Any:
+    """A lazy ``pyarrow.dataset.Dataset`` of the window: the hour partitions of the window, the asked columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    part = ds.partitioning(pa.schema([("version", pa.string()), ("hour", pa.string())]), flavor="hive")
+    root = cs.model_dir(model)
+    if not cs.exists(root):
+        raise ValidationError(f"No captures of {model} in {cs.url}; capture is on for deployments made with capture=.")
+    try:
+        dset = ds.dataset(root, format="parquet", filesystem=cs.fs, partitioning=part)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ModelOpsError(f"The captures of {model} in {cs.url} could not be opened: {exc}.") from exc
+    flt = _window_filter(t0, t1)
+    if version is not None:
+        flt &= ds.field("version") == version
+    if columns is not None:
+        missing = [c for c in columns if c not in dset.schema.names]
+        if missing:
+            raise ValidationError(
+                f"columns names {', '.join(map(repr, missing))}, which the captures of {model} do not have; "
+                f"they have {', '.join(dset.schema.names)}."
+            )
+        keep = list(dict.fromkeys(["request_id", "row", "ts", "version", "hour", *columns]))
+        dset = dset.replace_schema(pa.schema([dset.schema.field(c) for c in keep]))
+    frags = list(dset.get_fragments(filter=flt))
+    if not frags:
+        raise ValidationError(
+            f"The captures of {model}{':' + version if version else ''} hold no rows in this window; "
+            "widen since= or check the model reference."
+        )
+    return ds.FileSystemDataset(frags, dset.schema, dset.format, dset.filesystem).filter(flt)
+
+
 def _scan(
     cs: CaptureStore, model: str, version: str | None, t0: float | None, t1: float, columns: Sequence[str] | None
 ) -> tuple[Any, list[dict]]:
@@ -83,11 +132,7 @@ def _scan(
     import pyarrow.dataset as ds
 
     part = ds.partitioning(pa.schema([("hour", pa.string())]), flavor="hive")
-    flt = ds.field("hour") <= hour_of(t1)
-    flt &= ds.field("ts") < pa.scalar(int(t1 * 1e6), pa.timestamp("us", tz="UTC"))
-    if t0 is not None:
-        flt &= ds.field("hour") >= hour_of(t0)
-        flt &= ds.field("ts") >= pa.scalar(int(t0 * 1e6), pa.timestamp("us", tz="UTC"))
+    flt = _window_filter(t0, t1)
     tables, metas = [], []
     for entry in cs.listdir(cs.model_dir(model)):
         name = entry["name"]
@@ -140,6 +185,7 @@ def captures(
     store: Any = None,
     labels: bool = True,
     summary: bool = False,
+    lazy: bool = False,
 ) -> Any:
     """The inferences a deployed model saw, as a DataFrame (or a :class:`CaptureSummary`).
 
@@ -166,15 +212,23 @@ def captures(
     summary : bool, default=False
         Return a :class:`CaptureSummary` (rows, time span, sampling, drops,
         labelled share, latency and errors) whose ``frame`` is the DataFrame.
+    lazy : bool, default=False
+        Return a ``pyarrow.dataset.Dataset`` over the window instead of reading it: nothing is
+        read until it is scanned, so :func:`~jupyter_modelops.profile`, :func:`~jupyter_modelops.drift`,
+        :func:`~jupyter_modelops.evaluate_predictions` (``data=``) and ``dask.dataframe`` read months of
+        traffic batch by batch. It has the captured columns, ``version`` and ``hour``; labels are not joined
+        (read them with ``captures(..., columns=[...])`` on a shorter window, or join by
+        ``request_id`` and ``row``).
 
     Returns
     -------
-    pandas.DataFrame or CaptureSummary
+    pandas.DataFrame, CaptureSummary or pyarrow.dataset.Dataset
 
     Examples
     --------
     >>> df = captures("churn:3", since="24h")             # doctest: +SKIP
     >>> captures("churn", since="7d", summary=True)       # doctest: +SKIP
+    >>> profile(captures("churn:3", since="30d", lazy=True))  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -187,6 +241,10 @@ def captures(
         raise ValidationError(f"The window is empty: since ({since!r}) is not before until ({until!r}).")
     if columns is not None and (isinstance(columns, str) or not all(isinstance(c, str) for c in columns)):
         raise ValidationError(f"columns must be a list of column names; got {columns!r}.")
+    if lazy:
+        if summary:
+            raise ValidationError("summary=True and lazy=True exclude each other; a summary reads the window.")
+        return _window_dataset(cs, model, version, t0, t1, columns)
     t, metas = _scan(cs, model, version, t0, t1, columns)
     if t is None:
         df = pd.DataFrame(

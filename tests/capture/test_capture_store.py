@@ -317,3 +317,33 @@ def test_a_full_queue_drops_whole_batches_and_counts_their_rows(tmp_path):
     assert w.dropped["queue_full"] == 3
     w.close()
     assert w.written == 3
+
+
+def test_a_lazy_window_streams_into_profile_and_drift_without_reading_other_hours(tmp_path):
+    from jupyter_modelops import captures, drift, profile
+
+    w = _writer(tmp_path)
+    now = time.time()
+    for h in range(6):
+        w.record(_item(f"h{h}", now - h * HOUR, n=50))
+    w.close()
+    old = sorted(tmp_path.glob("model=m/version=1/hour=*"))[0]
+    (old / "part-corrupt.parquet").write_bytes(b"not parquet at all")
+    dset = captures("m:1", store=str(tmp_path), since="2h", columns=["a", "b"], lazy=True)
+    assert type(dset).__name__ == "FileSystemDataset"
+    t = dset.to_table()
+    assert set(t.column("request_id").to_pylist()) == {"h0", "h1"} and t.num_rows == 100
+    assert set(t.column_names) == {"request_id", "row", "ts", "version", "hour", "a", "b"}
+    assert set(t.column("version").to_pylist()) == {"1"}
+    eager = captures("m:1", store=str(tmp_path), since="2h", columns=["a", "b"], labels=False)
+    prof = profile(captures("m:1", store=str(tmp_path), since="2h", columns=["a", "b"], lazy=True))
+    assert prof.n_rows == 100
+    assert prof.columns["a"]["mean"] == pytest.approx(float(eager["a"].mean()))
+    rep = drift(eager[["a", "b"]], dset.to_table(columns=["a", "b"]))
+    assert rep.drifted == []
+    with pytest.raises(ValidationError, match="no rows in this window"):
+        captures("m:1", store=str(tmp_path), since="30h", until="20h", lazy=True)
+    with pytest.raises(ValidationError, match="do not have"):
+        captures("m:1", store=str(tmp_path), since="2h", columns=["nope"], lazy=True)
+    with pytest.raises(ValidationError, match="exclude each other"):
+        captures("m:1", store=str(tmp_path), summary=True, lazy=True)
