@@ -109,9 +109,8 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
     if proba is None:
         cell = yt * K + pred
         C = K * K
-        cy, cp, S = np.repeat(np.arange(K), K), np.tile(np.arange(K), K), None
+        cy, cp = np.repeat(np.arange(K), K), np.tile(np.arange(K), K)
         binned = False
-        extra = None
     else:
         eps = np.finfo(np.float64).eps
         p_true = proba[np.arange(n), yt]
@@ -147,6 +146,19 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
         conf_row = proba.max(axis=1)
         conf = cmean(conf_row)
         dcal = cmean(conf_row - (pred == yt))
+        return cell, C, cell_stat(cy, cp, K, S, loss, brier, conf, dcal), binned
+    return cell, C, cell_stat(cy, cp, K), binned
+
+
+def cell_stat(cy, cp, K: int, S=None, loss=None, brier=None, conf=None, dcal=None):
+    """``stat(W)`` over cells with true class ``cy`` and predicted class ``cp`` (exact confusion metrics).
+
+    With probabilities, each cell also carries the mean probability of every class ``S`` (C, K) and the mean
+    log loss, Brier term, top-label confidence and ``confidence - correct`` of its rows.
+    """
+    C = len(cy)
+    extra = None
+    if S is not None:
         cb = _cal_bin(conf)
         M = np.zeros((C, N_CAL_BINS))
         M[np.arange(C), cb] = 1.0
@@ -192,7 +204,7 @@ def cells(yt, pred, proba, K: int, *, rows_mode: bool):
             out["calibration_error"] = np.abs((W * dcal) @ M).sum(axis=1) / T
         return out
 
-    return cell, C, stat, binned
+    return stat
 
 
 def calibration_null(proba, w, n_draws: int, rng: np.random.Generator) -> np.ndarray:

@@ -519,17 +519,58 @@ def _binary_report(
         )
     thr = _binary.threshold_on_scale(threshold, proba) if y_score is not None else 0.5
     lv = _binary.make_levels(y01, np.ascontiguousarray(score, dtype=np.float64), w)
+    return _binary_from_levels(
+        lv,
+        thr,
+        proba,
+        y_score is not None,
+        classes,
+        pos_label,
+        pos_idx,
+        notes,
+        n=len(y),
+        rows=(y01, w),
+        ci=ci,
+        n_boot=n_boot,
+        threshold=threshold,
+        random_state=random_state,
+        progress=progress,
+    )
+
+
+def _binary_from_levels(
+    lv,
+    thr: float,
+    proba: bool,
+    has_scores: bool,
+    classes,
+    pos_label,
+    pos_idx: int,
+    notes: list,
+    *,
+    n: int,
+    rows,
+    ci,
+    n_boot,
+    threshold,
+    random_state,
+    progress,
+    streamed: bool = False,
+) -> EvaluationReport:
+    """The binary report from a level table: ``rows=(y01, w)`` for in-memory data (row draws possible),
+    None for merged streamed statistics (multinomial draws from the cells)."""
     point = _binary.point_values(lv, thr, proba)
-    if y_score is None:
+    if not has_scores:
         for k in ("roc_auc", "pr_auc", "ks_statistic"):
             point.pop(k, None)
     res = None
     method = None
     binned = False
     if n_boot:
-        method = choose_method(len(y), n_boot)
+        method = choose_method(n, n_boot) if rows is not None else "multinomial"
         group_of_level, G, stat, binned = _binary.cells(lv, thr, proba, rows_mode=method == "rows")
         if method == "rows":  # draw row indices, as a naive loop would
+            y01, w = rows
             cell = y01.astype(np.intp) * G + group_of_level[lv.level_of_row]
             res = bootstrap_cells(
                 stat,
@@ -554,8 +595,8 @@ def _binary_report(
                 )
 
             counts = per_cell(lv.count - lv.pos_count, lv.pos_count)
-            totals = None if w is None else per_cell(lv.neg, lv.pos)
-            sq_totals = None if w is None else per_cell(*lv.sq)
+            totals = None if lv.sq is None else per_cell(lv.neg, lv.pos)
+            sq_totals = None if lv.sq is None else per_cell(*lv.sq)
             res = bootstrap_cells(
                 stat,
                 None,
@@ -569,7 +610,7 @@ def _binary_report(
                 totals=totals,
                 sq_totals=sq_totals,
             )
-        if binned:
+        if binned and not streamed:
             notes.append(
                 f"Many distinct scores: the bootstrap groups scores into {G} quantile bins "
                 "(threshold and calibration edges kept exact); intervals of ROC AUC, average precision and "
@@ -590,7 +631,7 @@ def _binary_report(
                 notes.append(CALIBRATED_NOTE.format(ci=ci))
     rep = EvaluationReport(
         task="binary",
-        n_rows=len(y),
+        n_rows=n,
         ci=ci,
         n_boot=n_boot,
         threshold=threshold,
@@ -598,7 +639,7 @@ def _binary_report(
         classes=classes.tolist(),
         pos_label=pos_label,
         method=method,
-        binned=binned,
+        binned=binned or streamed,
         notes=notes,
     )
     cm = _binary.confusion(lv, thr)
@@ -606,7 +647,7 @@ def _binary_report(
     if res is not None:
         rep.interval_notes.update({k: "bias-corrected" for k in corrected})
     rep.confusion = {"labels": [neg_label, pos_label], "matrix": _counts([[cm["tn"], cm["fp"]], [cm["fn"], cm["tp"]]])}
-    if y_score is not None:
+    if has_scores:
         rep.curves = _binary.curves(lv)
         if proba:
             rep.calibration = _binary.calibration(lv)
