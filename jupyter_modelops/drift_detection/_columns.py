@@ -334,7 +334,8 @@ def iter_batches(data: Any, *, what: str, batch_rows: int = BATCH_ROWS) -> Any:
         raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
 
 
-def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
+def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int, columns: list[str] | None = None) -> Any:
+    """Arrow record batches of ``data``; ``columns`` reads only those (Parquet reads no other column)."""
     if kind == "path":
         # file by file, row group by row group: the dataset scanner decodes several batches ahead
         import pyarrow.parquet as pq
@@ -342,14 +343,17 @@ def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
         dset = _open_path(data, what=what)
         for f in dset.files:
             with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20) as pf:
-                yield from pf.iter_batches(batch_size=batch_rows, use_threads=False)
+                yield from pf.iter_batches(batch_size=batch_rows, use_threads=False, columns=columns)
         return
     if kind == "polars":
-        data, kind = data.to_arrow(), "arrow_table"
+        data, kind = (data if columns is None else data.select(columns)).to_arrow(), "arrow_table"
     if kind == "arrow_table":
+        if columns is not None:
+            data = data.select(columns)
         yield from data.to_batches(max_chunksize=batch_rows)
     elif kind == "reader":
-        yield from data
+        for rb in data:
+            yield rb if columns is None else rb.select(columns)
     elif kind == "dataset":
         # no read-ahead nor pre-buffering: the defaults keep up to 16 batches of 4 files in flight and whole
         # row groups buffered, which made peak memory grow with the file instead of the batch
@@ -359,10 +363,10 @@ def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int) -> Any:
         if isinstance(getattr(data, "format", None), ds.ParquetFileFormat):
             opts["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
         yield from data.to_batches(
-            batch_size=batch_rows, batch_readahead=0, fragment_readahead=0, use_threads=False, **opts
+            columns=columns, batch_size=batch_rows, batch_readahead=0, fragment_readahead=0, use_threads=False, **opts
         )
     elif kind == "polars_lazy":
-        for df in data.collect_batches(chunk_size=batch_rows):
+        for df in (data if columns is None else data.select(columns)).collect_batches(chunk_size=batch_rows):
             yield from df.to_arrow().to_batches()
 
 
