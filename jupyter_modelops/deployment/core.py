@@ -1089,6 +1089,7 @@ def undeploy(
         for kind, obj_name in targets:
             if kube.delete(kind, obj_name, namespace):
                 removed.append(f"{kind}/{obj_name}")
+        kept = _undeploy_owned(kube, name, namespace, ann, removed)
         spec = _spec_from_annotations(
             ann, name=name, namespace=namespace, replicas=0, mode=ann.get(f"{LABEL_PREFIX}/mode", "deployment")
         )
@@ -1098,10 +1099,33 @@ def undeploy(
             state="removed",
             manifests=[],
             closes_canary=True,
-            reason=f"deleted {', '.join(removed)}",
+            reason=f"deleted {', '.join(removed)}" + (f"; kept {'; '.join(kept)}" if kept else ""),
         )
     _record(result.ref, result.record())
     return result
+
+
+def _undeploy_owned(kube: Any, name: str, namespace: str, ann: dict, removed: list[str]) -> list[str]:
+    """Delete the auth Secret deploy created for ``name`` (appended to ``removed``); say what is kept and why.
+
+    A Secret is deploy's when it carries this deployment's managed-by and name labels (rendered from
+    ``auth_token_file``); one the user made and named with ``auth_secret`` stays. The capture claim always
+    stays: it holds the captured traffic.
+    """
+    kept = []
+    secret_name = ann.get(f"{LABEL_PREFIX}/auth-secret", "")
+    if secret_name:
+        secret = kube.get("Secret", secret_name, namespace)
+        lab = ((secret or {}).get("metadata") or {}).get("labels") or {}
+        if lab.get("app.kubernetes.io/managed-by") == "jupyter-modelops" and lab.get("app.kubernetes.io/name") == name:
+            if kube.delete("Secret", secret_name, namespace):
+                removed.append(f"Secret/{secret_name}")
+        elif secret is not None:
+            kept.append(f"Secret/{secret_name} (not created by deploy)")
+    claim = ann.get(f"{LABEL_PREFIX}/capture-claim", "")
+    if claim and kube.get("PersistentVolumeClaim", claim, namespace) is not None:
+        kept.append(f"PersistentVolumeClaim/{claim} (captured traffic; delete it when no longer needed)")
+    return kept
 
 
 def _local_spec(local: Any) -> DeploySpec:

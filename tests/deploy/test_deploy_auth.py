@@ -85,3 +85,20 @@ def test_deploy_applies_the_secret_and_a_rollback_keeps_the_auth(fake_kube, refs
 def test_bad_auth_arguments_are_one_sentence(refs, kwargs, needle):
     with pytest.raises(ValidationError, match=needle):
         deploy(refs[0], cluster="fake", image=IMAGE, dry_run=True, **kwargs)
+
+
+def test_undeploy_removes_the_secret_deploy_made_and_keeps_one_it_did_not(fake_kube, refs, tmp_path):
+    from jupyter_modelops.deployment import undeploy
+
+    tf = tmp_path / "token"
+    tf.write_text(TOKEN + "\n")
+    kw = dict(cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120)
+    assert deploy(refs[0], auth_token_file=str(tf), **kw).state == "deployed"
+    # a second deployment mounting the first one's Secret: it did not make it, so it must not delete it
+    assert deploy(refs[0], name="other", auth_secret="churn-auth", **kw).state == "deployed"
+    gone = undeploy("other", cluster="fake", kubeconfig=fake_kube.cfg)
+    assert "kept Secret/churn-auth (not created by deploy)" in gone.reason
+    assert fake_kube.get("secrets", "churn-auth") is not None
+    gone = undeploy("churn", cluster="fake", kubeconfig=fake_kube.cfg)
+    assert "Secret/churn-auth" in gone.reason and "kept" not in gone.reason
+    assert fake_kube.get("secrets", "churn-auth") is None
