@@ -434,10 +434,15 @@ def decide(checks: list[dict], *, final: bool) -> tuple[str | None, str]:
     return "promote", "every criterion passed: " + "; ".join(c["detail"] for c in checks)
 
 
-def track_reader(kube: Any, name: str, namespace: str, track: str) -> Callable[[], list]:
+def track_reader(kube: Any, name: str, namespace: str, track: str, *, token: str | None = None) -> Callable[[], list]:
     """A reader of the summed ``/metrics`` of every running pod of one track (``stable`` or ``canary``) of a
-    plain-mode deployment, through the API server's pod proxy (no port-forward, no Service hop)."""
+    plain-mode deployment, through the API server's pod proxy (no port-forward, no Service hop).
+
+    ``token``: the servers' bearer token, sent as ``X-Modelops-Authorization`` (the proxy strips ``Authorization``).
+    """
     from .manifests import LABEL_PREFIX, PORT
+
+    headers = {"X-Modelops-Authorization": f"Bearer {token}"} if token else None
 
     def read() -> list:
         pods = kube.list("Pod", namespace, labels={"app.kubernetes.io/name": name, f"{LABEL_PREFIX}/track": track})
@@ -448,7 +453,7 @@ def track_reader(kube: Any, name: str, namespace: str, track: str) -> Callable[[
             )
         samples: list = []
         for pod in running:
-            text = kube.proxy_get(namespace, pod["metadata"]["name"], PORT, "/metrics")
+            text = kube.proxy_get(namespace, pod["metadata"]["name"], PORT, "/metrics", headers=headers)
             if len(text) > MAX_METRICS_BYTES:
                 raise DeployError(
                     f"The metrics of pod {pod['metadata']['name']} are larger than "

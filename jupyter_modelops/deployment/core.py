@@ -359,6 +359,27 @@ def _check_analysis(analysis: Any, *, canary: Any, wait: bool, clusters: list) -
     return criteria
 
 
+def _secret_token(kube: Any, secret: str, namespace: str) -> str:
+    """The first token of a deployment's auth Secret (key ``token``), to read its pods' ``/metrics``."""
+    import base64
+
+    obj = kube.get("Secret", secret, namespace)
+    raw = ((obj or {}).get("data") or {}).get("token")
+    if not raw:
+        raise DeployError(
+            f"The canary analysis needs the servers' token, but Secret '{secret}' in namespace '{namespace}' "
+            "has no key 'token'; recreate it with one token per line."
+        )
+    try:
+        text = base64.b64decode(raw).decode("utf-8")
+    except ValueError:
+        raise DeployError(f"The key 'token' of Secret '{secret}' is not base64 text; recreate the Secret.") from None
+    token = next((t.strip() for t in text.splitlines() if t.strip() and not t.lstrip().startswith("#")), "")
+    if not token:
+        raise DeployError(f"Secret '{secret}' holds no token; put one token per line under the key 'token'.")
+    return token
+
+
 def _analyze_canary(dep: Deployment, criteria: dict, *, timeout: float, progress: bool | None) -> Deployment:
     """Run the canary analysis of a ready canary, then promote or roll it back; the result carries the evidence."""
     from .analysis import run_analysis, track_reader
@@ -372,9 +393,10 @@ def _analyze_canary(dep: Deployment, criteria: dict, *, timeout: float, progress
         )
     else:
         with Kube(_cluster(dep.cluster, dep.kubeconfig)) as kube:
+            token = _secret_token(kube, dep.spec.auth_secret, dep.namespace) if dep.spec.auth_secret else None
             result = run_analysis(
-                track_reader(kube, dep.name, dep.namespace, "stable"),
-                track_reader(kube, dep.name, dep.namespace, "canary"),
+                track_reader(kube, dep.name, dep.namespace, "stable", token=token),
+                track_reader(kube, dep.name, dep.namespace, "canary", token=token),
                 criteria,
             )
     evidence = result.to_dict()

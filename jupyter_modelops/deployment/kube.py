@@ -188,10 +188,11 @@ class Kube:
         timeout: float | None = None,
         stream: bool = False,
         raw_text: bool = False,
+        headers: dict[str, str] | None = None,
     ):
         import urllib3
 
-        headers = {"Accept": "*/*" if raw_text else "application/json"}
+        headers = {**(headers or {}), "Accept": "*/*" if raw_text else "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         # JSON bodies are serialized by the client; an apply patch (YAML) is sent as JSON text, which is YAML
@@ -233,12 +234,24 @@ class Kube:
             return text
         return json.loads(text) if text else {}
 
-    def proxy_get(self, namespace: str, pod: str, port: int, path: str, *, timeout: float | None = None) -> str:
-        """GET ``path`` of a pod's ``port`` through the API server's pod proxy; the body as text."""
+    def proxy_get(
+        self,
+        namespace: str,
+        pod: str,
+        port: int,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """GET ``path`` of a pod's ``port`` through the API server's pod proxy; the body as text.
+
+        ``headers`` reach the pod, except ``Authorization``, which the API server keeps for itself.
+        """
         target = f"{quote(pod, safe='')}:{int(port)}"
         api = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{target}/proxy/{path.lstrip('/')}"
         try:
-            return self._send("GET", api, timeout=timeout, raw_text=True)
+            return self._send("GET", api, timeout=timeout, raw_text=True, headers=headers)
         except self._ApiException as exc:
             raise translate(
                 exc, cluster=self.cluster.name, method="GET", kind="Pod", name=pod, namespace=namespace

@@ -25,7 +25,7 @@ from ..exceptions import ModelOpsError, suggest
 from .batching import Batcher
 from .codec import decode_request, encode_response
 from .errors import InvalidInput, Overloaded, PayloadTooLarge, RateLimited, Unauthorized, UnknownModel
-from .governance import CircuitBreaker, Metrics, RateLimiter, TokenAuth
+from .governance import PROXY_AUTH_HEADER, CircuitBreaker, Metrics, RateLimiter, TokenAuth
 from .modeldir import ModelSpec
 
 log = logging.getLogger("jupyter_modelops.serving")
@@ -423,6 +423,8 @@ class ModelServerApp:
             if k == b"authorization":
                 value = v
                 break
+            if k == PROXY_AUTH_HEADER and value is None:
+                value = v  # Kubernetes' pod proxy strips Authorization: this one passes through it
         if not self.auth.allows(value):
             raise Unauthorized(
                 "This server requires a bearer token: send the header 'Authorization: Bearer TOKEN' "

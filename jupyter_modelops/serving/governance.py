@@ -202,6 +202,11 @@ class CircuitBreaker:
             self.opened_at = time.monotonic() if now is None else now
 
 
+#: The request header that carries ``Bearer TOKEN`` where ``Authorization`` cannot: the Kubernetes API server's
+#: pod and service proxies strip ``Authorization`` (their own credentials) before forwarding.
+PROXY_AUTH_HEADER = b"x-modelops-authorization"
+
+
 class TokenAuth:
     """Bearer-token check of the model server, the tokens read from a file (a mounted Kubernetes Secret).
 

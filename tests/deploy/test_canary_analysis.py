@@ -38,8 +38,9 @@ def versions():
 class Traffic:
     """Requests with 4 features from a real V2 client to both servers until stopped."""
 
-    def __init__(self, urls):
+    def __init__(self, urls, token=None):
         self.urls = urls
+        self.headers = {"Authorization": f"Bearer {token}"} if token else None
         self.stop = threading.Event()
         self.sent = [0, 0]
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -50,14 +51,14 @@ class Traffic:
 
         # the client lives in the thread that uses it (its connection pool belongs to one thread)
         clients = [triton.InferenceServerClient(urlsplit(u).netloc) for u in self.urls]
-        name = clients[0].get_model_metadata("churn")["inputs"][0]["name"]
+        name = clients[0].get_model_metadata("churn", headers=self.headers)["inputs"][0]["name"]
         X = np.random.RandomState(3).randn(1, 4)
         while not self.stop.is_set():
             for i, client in enumerate(clients):
                 inp = triton.InferInput(name, list(X.shape), "FP64")
                 inp.set_data_from_numpy(X)
                 try:
-                    client.infer("churn", [inp])
+                    client.infer("churn", [inp], headers=self.headers)
                 except InferenceServerException:
                     pass  # the canary that expects 5 features refuses: that is the error rate measured
                 self.sent[i] += 1
@@ -233,3 +234,37 @@ def test_the_deploy_command_passes_the_analysis_settings(refs):
     )
     assert res.returncode == 2 and "analysis max_error_rate is 3; expected a number between 0 and 1" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_token_protected_pods_are_read_through_the_proxy_with_the_deployments_secret(fake_kube, versions, tmp_path):
+    """The API server's pod proxy strips Authorization (the fake does too): the analysis reads the token from the
+    deployment's Secret and sends it in X-Modelops-Authorization, which the model server accepts."""
+    import secrets
+
+    import jupyter_modelops as jm
+
+    token = secrets.token_urlsafe(24)
+    tf = tmp_path / "token"
+    tf.write_text(token + "\n")
+    kw = dict(cluster="fake", kubeconfig=fake_kube.cfg, timeout=120)
+    assert deploy(versions[0], image=IMAGE, auth_token_file=str(tf), **kw).state == "deployed"
+    stable = jm.serve(versions[0], name="stable-pod", timeout=120, token_file=str(tf))
+    canary = jm.serve(versions[1], name="canary-pod", timeout=120, token_file=str(tf))
+    try:
+        fake_kube.proxy_to({"modelops.jupyter.org/track": "stable"}, stable.url)
+        fake_kube.proxy_to({"modelops.jupyter.org/track": "canary"}, canary.url)
+        with Traffic([stable.url, canary.url], token=token):
+            done = deploy(
+                versions[1],
+                image="registry.example/churn:new",
+                canary=10,
+                auth_secret="churn-auth",
+                analysis={"duration": 5, "interval": 1, "max_error_rate": 0.05},
+                **kw,
+            )
+    finally:
+        stable.stop(), canary.stop()
+    assert done.state == "deployed" and done.ref == versions[1], done.reason
+    err = next(c for c in done.analysis["checks"] if c["name"] == "error_rate")
+    assert err["canary"]["requests"] > 0 and err["canary"]["errors"] == 0

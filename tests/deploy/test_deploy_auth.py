@@ -4,6 +4,7 @@ and a rollback that keeps the auth (it renders from the annotations)."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import pytest
@@ -64,7 +65,7 @@ def test_deploy_applies_the_secret_and_a_rollback_keeps_the_auth(fake_kube, refs
     dep = deploy(refs[0], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, auth_token_file=str(tf))
     assert dep.state == "deployed", dep.reason
     secret = fake_kube.get("secrets", "churn-auth")
-    assert secret is not None
+    assert base64.b64decode(secret["data"]["token"]).decode() == TOKEN + "\n"
     assert TOKEN not in repr(dep.spec)  # the token stays out of reprs and records
     dep2 = deploy(refs[1], cluster="fake", kubeconfig=fake_kube.cfg, image=IMAGE, timeout=120, auth_secret="churn-auth")
     assert dep2.state == "deployed", dep2.reason

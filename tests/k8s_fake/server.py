@@ -979,6 +979,14 @@ class FakeKube:
     # -- storage ----------------------------------------------------------------------------------------
     def _store(self, key: tuple, obj: dict, event: str) -> dict:
         obj = _drop_nulls(obj)  # typed decoding on a real server leaves no nulls behind
+        if key[1] == "secrets" and "stringData" in obj:
+            # a Secret's stringData is merged into data (base64) on write and never read back (core/v1 Secret)
+            import base64
+
+            data = dict(obj.get("data") or {})
+            for k, v in obj.pop("stringData").items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
         self.rv += 1
         meta = obj.setdefault("metadata", {})
         meta["resourceVersion"] = str(self.rv)
@@ -2042,8 +2050,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "ServiceUnavailable",
                 f"error trying to reach service: dial tcp {name}: connect: connection refused",
             )
+        # the API server forwards the caller's headers but its own credentials (Authorization) and hop-by-hop ones
+        skip = {"authorization", "host", "connection", "keep-alive", "transfer-encoding", "upgrade", "content-length"}
+        forwarded = {k: v for k, v in self.headers.items() if k.lower() not in skip}
         try:
-            with urllib.request.urlopen(url + rest, timeout=10) as r:
+            with urllib.request.urlopen(urllib.request.Request(url + rest, headers=forwarded), timeout=10) as r:
                 code, ctype, data = r.status, r.headers.get("Content-Type", "text/plain"), r.read()
         except urllib.error.HTTPError as exc:
             code, ctype, data = exc.code, exc.headers.get("Content-Type", "text/plain"), exc.read()
