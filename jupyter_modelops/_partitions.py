@@ -32,7 +32,9 @@ def n_partitions(data: Any) -> int:
     return int(data.npartitions)
 
 
-def reduce_partitions(data: Any, fn: Callable[[Any], T], merge: Callable[[T, T], T] | None = None) -> T | list[T]:
+def reduce_partitions(
+    data: Any, fn: Callable[..., T], merge: Callable[[T, T], T] | None = None, *, indexed: bool = False
+) -> T | list[T]:
     """Apply ``fn`` to every partition of ``data`` (a pandas DataFrame or Series on its worker) and merge.
 
     Parameters
@@ -44,6 +46,9 @@ def reduce_partitions(data: Any, fn: Callable[[Any], T], merge: Callable[[T, T],
     merge : callable, optional
         ``merge(a, b) -> statistics``, applied on the client in partition order. Without it, the list of
         per-partition statistics is returned.
+    indexed : bool, default=False
+        Call ``fn(partition, i)`` with the partition's position ``i`` (e.g. to seed a per-partition
+        random stream, so that a rerun draws the same numbers whichever worker runs it).
     """
     import dask
 
@@ -52,7 +57,8 @@ def reduce_partitions(data: Any, fn: Callable[[Any], T], merge: Callable[[T, T],
         from .exceptions import ValidationError
 
         raise ValidationError("The Dask collection has no partitions; expected at least one.")
-    results = list(dask.compute(*[dask.delayed(fn)(p) for p in parts]))
+    calls = [dask.delayed(fn)(p, i) if indexed else dask.delayed(fn)(p) for i, p in enumerate(parts)]
+    results = list(dask.compute(*calls))
     if merge is None:
         return results
     return reduce(merge, results)

@@ -35,6 +35,7 @@ def robustness(
     sensitivity: bool = True,
     sensitivity_rows: int = 100_000,
     progress: bool | None = None,
+    batch_rows: int = 250_000,
 ) -> RobustnessReport:
     """Perturb the inputs at several severities and measure how the model's output moves.
 
@@ -42,12 +43,18 @@ def robustness(
     ----------
     model : object
         A fitted scikit-learn style model, a ``torch.nn.Module`` or a callable ``f(X)``.
-    X : numpy.ndarray, pandas.DataFrame or torch.Tensor
+    X : numpy.ndarray, pandas.DataFrame, torch.Tensor, or a streamed input
         Inputs (numeric and categorical columns), in the form the model takes.
-    y : array-like, optional
-        True labels or values. With ``y``, the metric drop (accuracy for
-        classifiers, MAE increase for regressors) is reported with a paired
-        bootstrap interval.
+        A Parquet file or folder path, a ``pyarrow.Table`` or ``pyarrow.dataset.Dataset``,
+        a polars ``DataFrame`` or ``LazyFrame`` (with ``y`` a column name or None) or a
+        Dask DataFrame is streamed in batches of ``batch_rows`` rows with bounded
+        memory (Dask partitions on their workers): the model gets a DataFrame of the
+        columns it was fitted on (``feature_names_in_``), or else a NumPy array of
+        every column but ``y`` (a DataFrame when some are categorical).
+    y : array-like or str, optional
+        True labels or values; for a streamed ``X``, the name of its label column.
+        With ``y``, the metric drop (accuracy for classifiers, MAE increase for
+        regressors) is reported with a paired bootstrap interval.
     perturbations : "default", str, sequence or mapping, default="default"
         Names from the registry (``"noise,missing"`` or ``["noise", "missing"]``),
         callables ``(X, rng, severity) -> X'``, or a mapping name -> callable.
@@ -75,6 +82,15 @@ def robustness(
         Rows used for the per-feature ranking (a seeded sample when X is larger).
     progress : bool, optional
         Progress bar (default: in notebooks and terminals only).
+    batch_rows : int, default=250000
+        Rows per batch for a streamed ``X``. Each batch (and each perturbation
+        in it) draws from its own random stream, seeded from ``random_state``,
+        the perturbation and the batch's position, so a rerun gives the same
+        report. Accuracy drops and flip rates are exact cell counts merged over
+        the batches; regression intervals come from fixed per-magnitude cells
+        (see :mod:`jupyter_modelops.robustness_testing._stream`). The
+        sensitivity ranking uses a seeded uniform sample of ``sensitivity_rows``
+        rows; FGSM and PGD do not run on streamed input.
 
     Returns
     -------
@@ -97,6 +113,25 @@ def robustness(
         raise ValidationError(f"task must be 'auto', 'classification' or 'regression'; got {task!r}.")
     if impute is not None and not callable(impute) and impute not in IMPUTE:
         raise ValidationError(f"impute must be one of {', '.join(IMPUTE)} or a callable; got {impute!r}.")
+    from ._stream import is_streamed, robustness_streamed
+
+    if is_streamed(X, y):
+        return robustness_streamed(
+            model,
+            X,
+            y,
+            perturbations=perturbations,
+            severities=severities,
+            n_boot=n_boot,
+            ci=ci,
+            random_state=random_state,
+            task=task,
+            impute=impute,
+            sensitivity=sensitivity,
+            sensitivity_rows=sensitivity_rows,
+            progress=progress,
+            batch_rows=check_int(batch_rows, "batch_rows", minimum=1),
+        )
     table = to_table(X, what="X")
     n = table.n_rows
     # every perturbation reads whole columns: make them contiguous once (a column of a row-major
