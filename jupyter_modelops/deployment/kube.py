@@ -35,6 +35,8 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
     "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
     "CronJob": ("batch", "v1", "cronjobs", True),
+    "Role": ("rbac.authorization.k8s.io", "v1", "roles", True),
+    "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings", True),
     "Job": ("batch", "v1", "jobs", True),
     "InferenceService": ("serving.kserve.io", "v1beta1", "inferenceservices", True),
 }

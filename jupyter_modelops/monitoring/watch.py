@@ -226,6 +226,7 @@ def watch(
     image: str | None = None,
     pvc: str = "modelops-reports",
     service_account: str | None = None,
+    rbac: bool = False,
     kubeconfig: str | None = None,
     dry_run: bool = False,
 ) -> Watch:
@@ -259,6 +260,9 @@ def watch(
         The CronJob's ServiceAccount (``target="kubernetes"``, required): it must be allowed to get and list
         pods, get ``pods/proxy``, and (for ``rollback``) get, list, patch and delete Deployments and list
         ReplicaSets in the namespace.
+    rbac : bool, default=False
+        Also apply the ServiceAccount ``service_account`` (default ``watch-<deployment>``), a Role that grants
+        exactly what a watch uses (see :func:`watch_role`) and its RoleBinding; :func:`unwatch` removes them.
     kubeconfig : str, optional
     dry_run : bool, default=False
         Return what would be installed, installing nothing.
@@ -293,13 +297,21 @@ def watch(
             "target='kubernetes' runs the watch as a CronJob in a cluster; a local deployment is "
             "watched from this machine's crontab (target='local')."
         )
+    if target == "kubernetes" and rbac and service_account is None:
+        from ..deployment.manifests import object_name
+
+        service_account = object_name(f"watch-{name}")
     if target == "kubernetes" and (
         not isinstance(service_account, str) or not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", service_account)
     ):
         raise ValidationError(
             f"service_account is {service_account!r}; a watch CronJob needs the name of a "
             "ServiceAccount allowed to read the pods (and pods/proxy) and to roll the Deployment "
-            "back in its namespace."
+            "back in its namespace (or rbac=True to create one)."
+        )
+    if rbac and target != "kubernetes":
+        raise ValidationError(
+            "rbac=True creates a ServiceAccount and Role for a CronJob; it needs target='kubernetes'."
         )
     wid = uuid.uuid4().hex[:10]
     entry: dict[str, Any] = {
@@ -353,14 +365,28 @@ def watch(
         pod = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         pod.update(serviceAccountName=service_account, automountServiceAccountToken=True)  # in-cluster credentials
         entry.update(argv=argv, image=img, name=cj, manifest=manifest, kubeconfig=kubeconfig)
-        if not dry_run:
+        if not dry_run or rbac:
             with sch._kube(cluster, kubeconfig) as kube:
                 kube.require_namespace(namespace)
-                kube.apply(manifest)
+                rbac_objs = []
+                if rbac:
+                    assert service_account is not None  # set above
+                    rbac_objs = watch_role(
+                        name, namespace, service_account, role=cj, secret=_auth_secret(kube, name, namespace)
+                    )
+                    entry["rbac"] = [[o["kind"], o["metadata"]["name"]] for o in rbac_objs]
+                    entry["rbac_manifests"] = rbac_objs
+                if not dry_run:
+                    for obj in rbac_objs:
+                        kube.apply(obj)
+                    kube.apply(manifest)
     if not dry_run:
         with sch._locked_index(_index_path()) as items:
-            items.append({k: v for k, v in entry.items() if k != "manifest"})
-        _record(entry["ref"], {"event": "created", **{k: v for k, v in entry.items() if k != "manifest"}})
+            items.append({k: v for k, v in entry.items() if k not in ("manifest", "rbac_manifests")})
+        _record(
+            entry["ref"],
+            {"event": "created", **{k: v for k, v in entry.items() if k not in ("manifest", "rbac_manifests")}},
+        )
     return Watch(entry)
 
 
@@ -368,6 +394,53 @@ def watches() -> WatchList:
     """The watch policies installed with :func:`watch`."""
     path = _index_path()
     return WatchList(json.loads(path.read_text()) if path.is_file() else [])
+
+
+def _auth_secret(kube: Any, name: str, namespace: str) -> str | None:
+    """The auth Secret a deployment's pods mount (its annotation), if any."""
+    from ..deployment.manifests import LABEL_PREFIX
+
+    found = kube.get("Deployment", name, namespace)
+    ann = ((found or {}).get("metadata") or {}).get("annotations") or {}
+    return ann.get(f"{LABEL_PREFIX}/auth-secret") or None
+
+
+def watch_role(name: str, namespace: str, service_account: str, *, role: str, secret: str | None = None) -> list[dict]:
+    """ServiceAccount, Role and RoleBinding for a watch CronJob of deployment ``name``: least privilege.
+
+    The Role grants what a check and its actions call, in that namespace only: read pods and their
+    ``/metrics`` through the API server's pod proxy (``pods/proxy`` get), read events (rollout diagnosis),
+    get/list/patch/delete Deployments and get/list ReplicaSets (a rollback applies the earlier revision and
+    removes a canary), get/patch InferenceServices (KServe mode), and get the deployment's auth Secret by
+    name when its pods need a token.
+    """
+    labels = {"app.kubernetes.io/name": "modelops-watch", "app.kubernetes.io/managed-by": "jupyter-modelops"}
+    meta = {"namespace": namespace, "labels": labels}
+    rules: list[dict] = [
+        {"apiGroups": [""], "resources": ["pods", "events"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "patch", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list"]},
+        {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "patch"]},
+    ]
+    if secret:
+        rules.append({"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get"]})
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": service_account, **meta}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": role, **meta},
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": role, **meta},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        },
+    ]
 
 
 def unwatch(watch_id: str) -> Watch:
@@ -389,6 +462,8 @@ def unwatch(watch_id: str) -> Watch:
         else:
             with sch._kube(entry["cluster"], entry.get("kubeconfig")) as kube:
                 kube.delete("CronJob", entry["name"], entry["namespace"])
+                for kind, obj_name in reversed(entry.get("rbac") or []):  # what rbac=True created
+                    kube.delete(kind, obj_name, entry["namespace"])
         items.remove(entry)
     entry = dict(entry, removed=True)
     _record(entry.get("ref"), {"event": "removed", "id": watch_id, "deployment": entry["deployment"]})
@@ -619,8 +694,12 @@ def run_watch(
             url = f"pods of {name} (stable) through the API server"
 
             def read() -> list:
+                from ..deployment.core import _secret_token
+
                 with Kube(get_cluster(cluster, kubeconfig=kubeconfig)) as kube:
-                    return track_reader(kube, name, namespace, "stable")()
+                    secret = _auth_secret(kube, name, namespace)
+                    tok = _secret_token(kube, secret, namespace) if secret else None
+                    return track_reader(kube, name, namespace, "stable", token=tok)()
 
     try:
         state = json.loads(path.read_text()) if path.is_file() else {}

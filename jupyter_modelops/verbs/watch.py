@@ -22,6 +22,7 @@ def run(
     target,
     image,
     service_account,
+    rbac,
     kubeconfig,
     dry_run,
 ):
@@ -39,6 +40,7 @@ def run(
         target=target,
         image=image,
         service_account=service_account,
+        rbac=rbac,
         kubeconfig=kubeconfig,
         dry_run=dry_run,
     )
@@ -77,6 +79,11 @@ VERB = Verb(
             "service_account",
             Text(),
             help="the CronJob's ServiceAccount, allowed to read the pods (and pods/proxy) and roll the Deployment back",
+        ),
+        Param(
+            "rbac",
+            Flag(),
+            help="also create the ServiceAccount, a least-privilege Role and its RoleBinding (removed by unwatch)",
         ),
         Param("kubeconfig", Path(), help=KUBECONFIG.help),
         Param("dry_run", Flag(), help="show what would be installed"),

@@ -107,6 +107,8 @@ RESOURCES = [
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
     Resource("batch", "v1", "CronJob", "cronjobs", status_sub=True, short=("cj",)),
     Resource("batch", "v1", "Job", "jobs", status_sub=True),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
 ]
 KSERVE = Resource(
     "serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices", status_sub=True, short=("isvc",)

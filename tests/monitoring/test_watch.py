@@ -157,6 +157,36 @@ def test_a_kubernetes_watch_is_a_cronjob_running_the_same_check(tmp_path):
     assert watches().items == []
 
 
+def test_rbac_true_creates_a_least_privilege_role_for_the_cronjob_and_unwatch_removes_it(tmp_path):
+    from k8s_fake import FakeKube
+
+    image = "registry.example/churn@sha256:" + "a" * 64
+    with FakeKube() as kube:
+        cfg = str(kube.kubeconfig(tmp_path / "kubeconfig"))
+        kw = dict(cluster="fake", on_alarm="rollback", target="kubernetes", image=image, kubeconfig=cfg)
+        with pytest.raises(ValidationError, match="needs target='kubernetes'"):
+            watch("churn", on_alarm="rollback", rbac=True)
+        preview = watch("churn", rbac=True, dry_run=True, **kw)
+        assert [k for k, _ in preview.entry["rbac"]] == ["ServiceAccount", "Role", "RoleBinding"]
+        assert kube.get("serviceaccounts", "watch-churn", "default") is None  # a dry run installs nothing
+        w = watch("churn", rbac=True, **kw)
+        pod = kube.get("cronjobs", w.entry["name"], "default", group="batch")["spec"]["jobTemplate"]["spec"]
+        assert pod["template"]["spec"]["serviceAccountName"] == "watch-churn"
+        assert kube.get("serviceaccounts", "watch-churn", "default") is not None
+        role = kube.get("roles", w.entry["name"], "default", group="rbac.authorization.k8s.io")
+        grants = {(r["apiGroups"][0], res, v) for r in role["rules"] for res in r["resources"] for v in r["verbs"]}
+        assert ("", "pods/proxy", "get") in grants and ("apps", "deployments", "patch") in grants
+        assert not any(res == "secrets" for _, res, _ in grants)  # no auth Secret: no secret access at all
+        assert not any(v in ("*", "create", "deletecollection", "escalate", "bind") for _, _, v in grants)
+        binding = kube.get("rolebindings", w.entry["name"], "default", group="rbac.authorization.k8s.io")
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": w.entry["name"]}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "watch-churn", "namespace": "default"}]
+        unwatch(w.id)
+        assert kube.get("roles", w.entry["name"], "default", group="rbac.authorization.k8s.io") is None
+        assert kube.get("rolebindings", w.entry["name"], "default", group="rbac.authorization.k8s.io") is None
+        assert kube.get("serviceaccounts", "watch-churn", "default") is None
+
+
 def test_policies_and_values_are_checked_before_anything_is_installed(crontab):  # noqa: F811
     before = subprocess.run([crontab, "-l"], capture_output=True, text=True).stdout
     cases = [
