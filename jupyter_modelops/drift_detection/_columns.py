@@ -232,6 +232,11 @@ def align(
         rk, ck = ref.kinds[c], cur.kinds[c]
         if rk == ck:
             continue
+        if cur.extra.get("profile"):
+            raise ValidationError(
+                f"Column '{c}' is {rk} in the {ref_what} but {ck} in the {cur_what}; "
+                f"cast it to the same type on both sides."
+            )
         if rk == NUMERIC and ck == CATEGORICAL:
             cur.columns[c] = numeric_or_raise(cur.columns[c], column=c, what=cur_what, other=ref_what)
             cur.kinds[c] = NUMERIC
@@ -368,6 +373,60 @@ def _arrow_batches(data: Any, kind: str, *, what: str, batch_rows: int, columns:
     elif kind == "polars_lazy":
         for df in (data if columns is None else data.select(columns)).collect_batches(chunk_size=batch_rows):
             yield from df.to_arrow().to_batches()
+
+
+def _cheap_cells(data: Any, kind: str, *, what: str) -> int | None:
+    """Rows x columns of an Arrow-like input when known without reading it (Parquet footers), else None."""
+    if kind == "path":
+        dset = _open_path(data, what=what)
+        return int(dset.count_rows()) * len(dset.schema.names)
+    if kind == "dataset":
+        return int(data.count_rows()) * len(data.schema.names)
+    if kind == "arrow_table":
+        return int(data.num_rows) * int(data.num_columns)
+    if kind == "polars":
+        return int(data.height) * int(data.width)
+    return None
+
+
+def gather_or_stream(data: Any, kind: str, *, what: str) -> tuple[str, Any]:
+    """``("table", Table)`` for an Arrow-like input that fits :data:`MAX_IN_MEMORY_CELLS`, else
+    ``("stream", iterator of Table batches)``.
+
+    The size is read from Parquet footers when possible; a reader or lazy frame is gathered until it
+    passes the limit, and then the batches held so far and the rest are streamed.
+    """
+    import pyarrow as pa
+
+    limit = MAX_IN_MEMORY_CELLS
+    cells = _cheap_cells(data, kind, what=what)
+    if cells is not None and cells > limit:
+        return "stream", iter_batches(data, what=what)
+    held: list[Any] = []
+    rows = 0
+    it = iter(_arrow_batches(data, kind, what=what, batch_rows=BATCH_ROWS))
+    for rb in it:
+        rows += rb.num_rows
+        held.append(rb)
+        if rows * max(rb.num_columns, 1) > limit:
+            return "stream", _drain(held, it, what=what)
+    if rows == 0:
+        raise ValidationError(f"The {what} is empty (no rows); expected at least one row.")
+    return "table", _from_arrow(pa.Table.from_batches(held), what=what)
+
+
+def _drain(held: list, rest: Any, *, what: str) -> Any:
+    """Tables from the held batches (released one by one) and then from the rest of the input."""
+    held.reverse()
+    while held:
+        rb = held.pop()
+        if rb.num_rows:
+            yield _from_arrow(rb, what=what)
+        del rb
+    for rb in rest:
+        if rb.num_rows:
+            yield _from_arrow(rb, what=what)
+        del rb
 
 
 def _materialize(data: Any, kind: str, *, what: str) -> Table:

@@ -13,7 +13,17 @@ from .. import _progress
 from ..exceptions import ValidationError, suggest
 from . import _stats
 from ._columns import CATEGORICAL, NUMERIC, Table, align, to_table
-from .profile import Profile, category_counts, numeric_side, numeric_summary
+from .profile import (
+    Profile,
+    _rebin,
+    _stream_profile,
+    _table_profile,
+    category_counts,
+    fine_histogram,
+    knots,
+    numeric_side,
+    numeric_summary,
+)
 from .report import THRESHOLDS, DriftReport
 
 METHODS = ("psi", "ks", "wasserstein", "js", "chi2")
@@ -124,18 +134,40 @@ def drift(
         if not columns:
             raise ValidationError("columns is empty; pass at least one column name, or None for all.")
 
-    is_profile = isinstance(reference, Profile)
-    if is_profile:
-        ref_tab = reference.as_table()
-        if reference.bins != bins:
-            bins = reference.bins
-    else:
-        ref_tab = to_table(reference, what="reference")
-    cur_tab = to_table(current, what="current")
+    ref_mode, ref_obj = _open_side(reference, what="reference")
+    if model is not None and ref_mode in ("stream", "dask"):
+        raise _model_on_stream("reference")
+    ref_prof: Profile | None = None
+    if ref_mode == "profile":
+        ref_prof = ref_obj
+        bins = ref_prof.bins
+    elif ref_mode == "dask":
+        ref_prof = _dask_profile(ref_obj, bins=bins, like=None)
+    elif ref_mode == "stream":
+        ref_prof = _stream_profile(ref_obj, bins=bins, like=None)
+    cur_mode, cur_obj = _open_side(current, what="current")
+    if cur_mode == "profile":
+        raise ValidationError(
+            "The current data is a Profile; pass the current rows (a table, Parquet path, dataset or Dask "
+            "DataFrame), which are profiled on the reference's edges when they are too large to hold."
+        )
+    cur_prof: Profile | None = None
+    if cur_mode in ("dask", "stream"):
+        if model is not None:
+            raise _model_on_stream("current")
+        like = ref_prof if ref_prof is not None else _table_profile(ref_obj, bins=bins, like=None)
+        if cur_mode == "dask":
+            cur_prof = _dask_profile(cur_obj, bins=bins, like=like)
+        else:
+            cur_prof = _stream_profile(cur_obj, bins=bins, like=like)
+        ref_prof = like
+    is_profile = ref_prof is not None
+    ref_tab = ref_prof.as_table() if ref_prof is not None else ref_obj
+    cur_tab = cur_prof.as_table() if cur_prof is not None else cur_obj
     names = align(ref_tab, cur_tab, columns=columns)
 
     jobs = min(4, os.cpu_count() or 1) if n_jobs is None else max(1, int(n_jobs))
-    ctx = dict(methods=methods, bins=bins, th=th, profile=reference if is_profile else None)
+    ctx = dict(methods=methods, bins=bins, th=th, profile=ref_prof)
     results: dict[str, dict] = {}
     pbar = _progress.bar(
         total=len(names),
@@ -146,7 +178,7 @@ def drift(
     try:
 
         def work(c: str) -> tuple[str, dict]:
-            return c, _column(c, ref_tab, cur_tab, **ctx)
+            return c, _column(c, ref_tab, cur_tab, cur_profile=cur_prof, **ctx)
 
         if jobs > 1 and len(names) > 1:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -163,7 +195,7 @@ def drift(
 
     prediction = None
     if model is not None:
-        prediction = _prediction_drift(model, reference, current, is_profile=is_profile, ctx=ctx)
+        prediction = _prediction_drift(model, reference, current, is_profile=isinstance(reference, Profile), ctx=ctx)
 
     # Benjamini-Hochberg across columns, per test
     for test in ("ks", "chi2"):
@@ -199,6 +231,35 @@ def drift(
     )
 
 
+def _open_side(data: Any, *, what: str) -> tuple[str, Any]:
+    """``("profile", Profile)``, ``("dask", collection)``, ``("stream", batches)`` for an Arrow-like input too
+    large to hold (more than ``MAX_IN_MEMORY_CELLS`` values), or ``("table", Table)``."""
+    from .._partitions import is_dask
+    from ._columns import gather_or_stream, stream_kind
+
+    if isinstance(data, Profile):
+        return "profile", data
+    if is_dask(data):
+        return "dask", data
+    kind = stream_kind(data)
+    if kind is None:
+        return "table", to_table(data, what=what)
+    return gather_or_stream(data, kind, what=what)
+
+
+def _dask_profile(data: Any, *, bins: int, like: Profile | None) -> Profile:
+    from .profile import _dask_profile as run
+
+    return run(data, bins=bins, like=like)
+
+
+def _model_on_stream(what: str) -> ValidationError:
+    return ValidationError(
+        f"A model cannot be applied to the {what} when it is streamed or a Dask collection; compare the "
+        f"model's predictions by passing them as a column, or pass an in-memory {what} with model=."
+    )
+
+
 def _check_methods(methods: Iterable[str]) -> tuple[str, ...]:
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
@@ -227,19 +288,34 @@ def _check_level(name: str, value: Any) -> None:
 
 
 def _numeric(
-    c: str, ref_v: np.ndarray | None, ref_sum: dict | None, cur_values: np.ndarray, *, methods: tuple, bins: int
+    c: str,
+    ref_v: np.ndarray | None,
+    ref_sum: dict | None,
+    cur_values: np.ndarray | None,
+    *,
+    methods: tuple,
+    bins: int,
+    cur_sum: dict | None = None,
 ) -> dict:
-    """One numeric column: raw reference (ref_v sorted) or a profile summary (ref_sum)."""
-    cur_v, cur_miss = numeric_side(cur_values)
+    """One numeric column: raw reference (ref_v sorted) or a profile summary (ref_sum); raw current
+    values or the current's profile summary (cur_sum, made on the reference's edges)."""
+    if cur_sum is None:
+        assert cur_values is not None
+        cur_v, cur_miss = numeric_side(cur_values)
+        n_cur_total = cur_values.size
+    else:
+        cur_v, cur_miss = None, int(cur_sum["n_missing"])
+        n_cur_total = int(cur_sum["n"]) + cur_miss
     if ref_sum is None:
         ref_sum = numeric_summary(ref_v, 0, bins=bins)
-    n1, n2 = int(ref_sum["n"]), int(cur_v.size)
+    n1 = int(ref_sum["n"])
+    n2 = int(cur_v.size) if cur_v is not None else int(cur_sum["n"])  # type: ignore[index]
     r: dict[str, Any] = {
         "column": c,
         "kind": NUMERIC,
         "n_reference": n1,
         "n_current": n2,
-        "missing_current": cur_miss / max(cur_values.size, 1),
+        "missing_current": cur_miss / max(n_cur_total, 1),
         "notes": [],
     }
     if n1 == 0 or n2 == 0:
@@ -251,38 +327,88 @@ def _numeric(
     if std == 0:
         r["notes"].append(f"constant in the reference (every value is {ref_sum['min']:g})")
     edges = np.asarray(ref_sum["edges"], dtype=np.float64)
+    if ref_v is None and cur_v is not None:
+        # a profile reference: summarize the current on the reference's edges, then compare summaries
+        cur_sum = numeric_summary(cur_v, cur_miss, bins=bins, edges=edges, fine_edges=fine_histogram(ref_sum)[0])
     rc = np.asarray(ref_sum["counts"], dtype=np.int64)
-    cc = _stats.bin_counts(cur_v, edges)
+    if cur_sum is None:
+        assert cur_v is not None
+        cc = _stats.bin_counts(cur_v, edges)
+    elif list(cur_sum["edges"]) == list(ref_sum["edges"]):
+        cc = np.asarray(cur_sum["counts"], dtype=np.int64)
+    else:
+        cc = _rebin(cur_sum, edges)
+        r["notes"].append("the current's profile has other bin edges: its counts were re-binned (approximate)")
     if "psi" in methods:
         r["psi"] = _stats.psi(rc, cc)
     if "js" in methods:
         r["js"] = _stats.jensen_shannon(rc, cc)
     if "ks" in methods or "wasserstein" in methods:
-        if ref_v is not None:
+        if ref_v is not None and cur_v is not None:
             d, loc, w = _stats.merged_cdf_stats(ref_v, cur_v)
+            p = _stats.ks_pvalue(d, n1, n2, ref_v, cur_v)
         else:
-            levels = np.linspace(0.0, 1.0, int(ref_sum["levels"]))
-            d, loc, w = _stats.profile_cdf_stats(levels, np.asarray(ref_sum["quantiles"], dtype=np.float64), cur_v)
-            r["notes"].append("KS and Wasserstein approximated from the reference profile's quantiles")
+            assert cur_sum is not None
+            d, d_hi, loc, exact, w = _summary_cdf_stats(ref_sum, cur_sum)
+            p = _stats.ks_pvalue(d, n1, n2)
+            r["ks_upper"] = d_hi
+            r["notes"].append(
+                "KS and Wasserstein approximated from the profile's fine histogram: the exact KS statistic "
+                f"lies in [{d:.4g}, {d_hi:.4g}] and the p-value uses the lower end, so the summary's own "
+                "resolution cannot raise an alarm"
+                + ("" if exact else " (bounds approximate: a profile made on other edges or by an older version)")
+            )
         if "ks" in methods:
             r["ks"] = d
             r["ks_location"] = loc
-            r["ks_p"] = _stats.ks_pvalue(d, n1, n2, ref_v, cur_v) if ref_v is not None else _stats.ks_pvalue(d, n1, n2)
+            r["ks_p"] = p
         if "wasserstein" in methods:
             r["wasserstein"] = w
             r["wasserstein_normed"] = (w / std) if std > 0 else (0.0 if w == 0 else None)
-    r["mean_reference"], r["mean_current"] = ref_sum["mean"], float(cur_v.mean())
+    r["mean_reference"] = ref_sum["mean"]
+    r["mean_current"] = float(cur_v.mean()) if cur_v is not None else cur_sum["mean"]  # type: ignore[index]
+    cur_plot = (
+        _stats.quantile_grid(cur_v, PLOT_LEVELS)
+        if cur_v is not None
+        else np.interp(PLOT_LEVELS, np.linspace(0, 1, int(cur_sum["levels"])), np.asarray(cur_sum["quantiles"]))  # type: ignore[index]
+    )
     r["plot"] = {
         "reference": np.interp(
             PLOT_LEVELS, np.linspace(0, 1, int(ref_sum["levels"])), np.asarray(ref_sum["quantiles"])
         ).tolist(),
-        "current": _stats.quantile_grid(cur_v, PLOT_LEVELS).tolist(),
+        "current": cur_plot.tolist(),
     }
     return r
 
 
-def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, methods: tuple) -> dict:
-    cur_counts, cur_miss = category_counts(cur_values)
+def _summary_cdf_stats(ref_sum: dict, cur_sum: dict) -> tuple[float, float, float, bool, float]:
+    """KS bounds (lower, upper), KS location, whether the bounds are exact, and Wasserstein-1 of two summaries."""
+    fe, fr, exact_r = fine_histogram(ref_sum)
+    fe_c, fc, exact_c = fine_histogram(cur_sum)
+    exact = exact_r and exact_c
+    if not np.array_equal(fe, fe_c):
+        fc, exact = _rebin(cur_sum, fe), False
+    d, d_hi, at = _stats.hist_ks(fe, fr, fc)
+    loc = float(fe[at]) if at >= 0 else float(ref_sum["min"])
+    w = _stats.cdf_l1(*knots(ref_sum), *knots(cur_sum))
+    return d, d_hi, loc, exact, w
+
+
+def _categorical(
+    c: str,
+    ref_counts: dict[str, int],
+    cur_values: np.ndarray | None,
+    *,
+    methods: tuple,
+    cur_summary: dict | None = None,
+) -> dict:
+    if cur_summary is None:
+        assert cur_values is not None
+        cur_counts, cur_miss = category_counts(cur_values)
+        n_cur_total = cur_values.size
+    else:
+        cur_counts, cur_miss = dict(cur_summary["counts"]), int(cur_summary["n_missing"])
+        n_cur_total = int(cur_summary["n"]) + cur_miss
     cats = list(ref_counts) + [k for k in cur_counts if k not in ref_counts]
     rc = np.array([ref_counts.get(k, 0) for k in cats], dtype=np.int64)
     cc = np.array([cur_counts.get(k, 0) for k in cats], dtype=np.int64)
@@ -292,7 +418,7 @@ def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, 
         "kind": CATEGORICAL,
         "n_reference": n1,
         "n_current": n2,
-        "missing_current": cur_miss / max(cur_values.size, 1),
+        "missing_current": cur_miss / max(n_cur_total, 1),
         "notes": [],
     }
     new = [k for k in cur_counts if k not in ref_counts]
@@ -321,11 +447,23 @@ def _categorical(c: str, ref_counts: dict[str, int], cur_values: np.ndarray, *, 
     return r
 
 
-def _column(c: str, ref: Table, cur: Table, *, methods: tuple, bins: int, th: dict, profile: Profile | None) -> dict:
+def _column(
+    c: str,
+    ref: Table,
+    cur: Table,
+    *,
+    methods: tuple,
+    bins: int,
+    th: dict,
+    profile: Profile | None,
+    cur_profile: Profile | None = None,
+) -> dict:
     kind = ref.kinds[c]
+    cur_sum = cur_profile.columns[c] if cur_profile is not None else None
+    cur_values = None if cur_profile is not None else cur.columns[c]
     if kind == NUMERIC:
         if profile is not None:
-            r = _numeric(c, None, profile.columns[c], cur.columns[c], methods=methods, bins=bins)
+            r = _numeric(c, None, profile.columns[c], cur_values, methods=methods, bins=bins, cur_sum=cur_sum)
             r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
             if profile.columns[c].get("approx_bins"):
                 r["notes"].append(
@@ -334,16 +472,16 @@ def _column(c: str, ref: Table, cur: Table, *, methods: tuple, bins: int, th: di
                 )
         else:
             ref_v, ref_miss = numeric_side(ref.columns[c])
-            r = _numeric(c, ref_v, None, cur.columns[c], methods=methods, bins=bins)
+            r = _numeric(c, ref_v, None, cur_values, methods=methods, bins=bins)
             r["missing_reference"] = ref_miss / max(ref.n_rows, 1)
         return r
     if profile is not None:
         counts = profile.columns[c]["counts"]
-        r = _categorical(c, counts, cur.columns[c], methods=methods)
+        r = _categorical(c, counts, cur_values, methods=methods, cur_summary=cur_sum)
         r["missing_reference"] = profile.columns[c]["n_missing"] / max(profile.n_rows, 1)
     else:
         counts, miss = category_counts(ref.columns[c])
-        r = _categorical(c, counts, cur.columns[c], methods=methods)
+        r = _categorical(c, counts, cur_values, methods=methods)
         r["missing_reference"] = miss / max(ref.n_rows, 1)
     return r
 

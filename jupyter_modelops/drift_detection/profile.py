@@ -14,9 +14,11 @@ from ..exceptions import ValidationError
 from . import _stats
 from ._columns import CATEGORICAL, NUMERIC, Table, iter_batches, stream_kind, to_table
 
-SCHEMA = 1  # schema-1 readers ignore the fields added since (m2, approx_bins)
+SCHEMA = 1  # schema-1 readers ignore the fields added since (m2, approx_bins, fine_edges, fine_counts)
 #: number of evenly spaced quantile levels stored per numeric column
 QUANTILE_LEVELS = 1001
+#: bins of the fine histogram kept per numeric column (edges at the first part's quantiles), which merges exactly
+FINE_BINS = 1000
 #: distinct categories kept per categorical column; the rarest beyond it are summed into :data:`OTHER`
 MAX_CATEGORIES = 10_000
 #: the bucket that collects categories beyond :data:`MAX_CATEGORIES`
@@ -50,10 +52,13 @@ def category_counts(values: np.ndarray) -> tuple[dict[str, int], int]:
     return {str(k): int(v) for k, v in vc.items()}, n_missing
 
 
-def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: Any = None) -> dict:
+def numeric_summary(
+    sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: Any = None, fine_edges: Any = None
+) -> dict:
     """Summary of one numeric column from its sorted values (what a profile stores).
 
-    ``edges`` (inner bin edges) are taken as given when passed, else read off the values' quantiles.
+    ``edges`` (inner bin edges) and ``fine_edges`` (inner edges of the fine histogram) are taken as
+    given when passed, else read off the values' quantiles (``bins`` and :data:`FINE_BINS` of them).
     """
     n = int(sorted_v.size)
     out: dict[str, Any] = {"kind": NUMERIC, "n": n, "n_missing": n_missing}
@@ -68,6 +73,8 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: A
             quantiles=[],
             edges=[] if edges is None else list(edges),
             counts=[] if edges is None else [0] * (len(edges) + 1),
+            fine_edges=[] if fine_edges is None else list(fine_edges),
+            fine_counts=[] if fine_edges is None else [0] * (len(fine_edges) + 1),
         )
         return out
     edges = _stats.quantile_edges(sorted_v, bins) if edges is None else np.asarray(edges, dtype=np.float64)
@@ -75,6 +82,10 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: A
     m2 = float(np.dot(sorted_v - mean, sorted_v - mean))
     k = min(QUANTILE_LEVELS, max(n, 2))  # small columns need no more levels than values
     levels = np.linspace(0.0, 1.0, k)
+    if fine_edges is None:
+        fine = np.unique(_stats.quantile_grid(sorted_v, np.linspace(0.0, 1.0, min(FINE_BINS, 4 * n) + 1)[1:-1]))
+    else:
+        fine = np.asarray(fine_edges, dtype=np.float64)
     out.update(
         min=float(sorted_v[0]),
         max=float(sorted_v[-1]),
@@ -85,6 +96,8 @@ def numeric_summary(sorted_v: np.ndarray, n_missing: int, *, bins: int, edges: A
         quantiles=_stats.quantile_grid(sorted_v, levels).tolist(),
         edges=edges.tolist(),
         counts=_stats.bin_counts(sorted_v, edges).tolist(),
+        fine_edges=fine.tolist(),
+        fine_counts=_stats.bin_counts(sorted_v, fine).tolist(),
     )
     return out
 
@@ -93,12 +106,17 @@ class Profile(Result):
     """Reference statistics per column, small enough to store beside a model.
 
     Numeric columns keep the count, missing count, min, max, mean, standard
-    deviation, 1001 quantiles (fewer for columns with fewer values) and a histogram on decile edges; categorical
-    columns keep their category counts. :func:`drift` accepts a profile in place
-    of the raw reference: PSI, Jensen-Shannon and chi-squared are then exact
-    (same bins and counts); the KS statistic and the Wasserstein distance are
-    approximate (the reference CDF is interpolated between the stored
-    quantiles: within about 0.001 for a continuous column).
+    deviation, 1001 quantiles (fewer for columns with fewer values), a histogram on decile edges
+    and a fine histogram of 1000 bins (:data:`FINE_BINS`) on the quantiles of the first part
+    profiled; categorical columns keep their category counts. :func:`drift` accepts a profile in
+    place of the raw reference: PSI, Jensen-Shannon and chi-squared are then exact (same bins and
+    counts); the KS statistic and the Wasserstein distance come from the fine histograms, whose
+    CDF is exact at every fine edge and within one bin's mass (:func:`resolution`, about 0.001)
+    in between.
+
+    Profiles merge (:meth:`merge`): counts, moments and both histograms exactly when the parts
+    share their edges (``profile(part, like=first)``, as streamed and Dask inputs do), so a profile
+    built from 100 or 10,000 parts has the same resolution as one built from 2.
 
     Attributes
     ----------
@@ -177,11 +195,13 @@ class Profile(Result):
         merge exactly; category counts add (beyond :data:`MAX_CATEGORIES` the rarest go to
         :data:`OTHER`). Histograms add exactly when both profiles share their bin edges (make the parts
         with ``profile(part, like=first)``, as :func:`profile` does for streamed input); otherwise the
-        other profile's counts are re-binned on this profile's edges through its quantiles (approximate,
+        other profile's counts are re-binned on this profile's edges through its CDF (approximate,
         and noted in ``approx_bins``). Values outside the edges land in the open outer bins
-        ``(-inf, e1]`` and ``(ek, inf)``. Quantiles are those of the mixture of both CDFs, each
-        interpolated between its stored quantiles: within about ``1 / (levels - 1)`` in probability
-        per merge level for continuous columns.
+        ``(-inf, e1]`` and ``(ek, inf)``. The fine histograms add the same way (``approx_fine``
+        when re-binned), and the merged quantiles are read off the merged fine histogram: within
+        :func:`resolution` of the exact ones in probability (the largest share of values in one
+        fine bin, about ``1 / FINE_BINS`` when the parts resemble the first). The bound does not
+        grow with the number of merges, and the merge is associative and commutative.
 
         Parameters
         ----------
@@ -260,6 +280,9 @@ def profile(
         path, ``pyarrow.Table``, ``RecordBatchReader``, ``pyarrow.dataset.Dataset``, polars
         ``DataFrame`` or ``LazyFrame`` is streamed in batches with bounded memory: each batch
         is profiled on the bin edges of the first one and the batch profiles are merged.
+        A Dask DataFrame or Series is profiled partition by partition on the workers (edges from
+        the first partition, or from ``like``), and the partition profiles are merged on the client:
+        the result equals the streamed profile of the same parts.
     model : object, optional
         When given, the profile also summarizes the model's predictions on the
         reference, so that :func:`drift` can report prediction drift later.
@@ -288,6 +311,15 @@ def profile(
     _check_bins(bins)
     if like is not None and not isinstance(like, Profile):
         raise ValidationError(f"like must be a Profile; got {type(like).__name__}.")
+    from .._partitions import is_dask
+
+    if is_dask(reference):
+        if model is not None:
+            raise ValidationError(
+                "A model cannot be profiled over a Dask collection; pass an in-memory table "
+                "(or a sample of it) with model=."
+            )
+        return _dask_profile(reference, bins=bins, like=like)
     if stream_kind(reference) is not None:
         if model is not None:
             raise ValidationError(
@@ -299,12 +331,7 @@ def profile(
         rows = BATCH_ROWS if batch_rows is None else int(batch_rows)
         if rows < 1:
             raise ValidationError(f"batch_rows must be a positive integer; got {batch_rows!r}.")
-        out: Profile | None = None
-        for tab in iter_batches(reference, what="reference", batch_rows=rows):
-            part = _table_profile(tab, bins=bins, like=like if out is None else out)  # edges of the first batch
-            out = part if out is None else out.merge(part)
-        assert out is not None  # iter_batches refuses an input without rows
-        return out
+        return _stream_profile(iter_batches(reference, what="reference", batch_rows=rows), bins=bins, like=like)
     tab = to_table(reference, what="reference")
     prof = _table_profile(tab, bins=bins, like=like)
     pred = None
@@ -315,6 +342,52 @@ def profile(
         pred = _column_summary(values, kind, bins=bins)
     prof.prediction = pred
     return prof
+
+
+def _stream_profile(tables: Any, *, bins: int, like: Profile | None) -> Profile:
+    """Profile an iterable of :class:`Table` batches on shared edges (``like``'s, else the first batch's)."""
+    out: Profile | None = None
+    for tab in tables:
+        part = _table_profile(tab, bins=bins, like=like if out is None else out)
+        out = part if out is None else out.merge(part)
+    if out is None:
+        raise ValidationError("The reference is empty (no rows); expected at least one row.")
+    return out
+
+
+def _partition_profile(part: Any, *, bins: int, like: Profile) -> Profile | None:
+    """The profile of one Dask partition (a pandas DataFrame) on ``like``'s edges; None when it has no rows."""
+    if len(part) == 0:
+        return None
+    return _table_profile(to_table(part, what="partition"), bins=bins, like=like)
+
+
+def _merge_parts(a: Profile | None, b: Profile | None) -> Profile | None:
+    if a is None:
+        return b
+    return a if b is None else a.merge(b)
+
+
+def _dask_profile(data: Any, *, bins: int, like: Profile | None) -> Profile:
+    """Per-partition profiles computed on the workers on shared edges, merged on the client in partition order."""
+    from functools import partial
+
+    from .._partitions import first_partition, reduce_partitions
+
+    if type(data).__name__ == "Series":
+        data = data.to_frame(name=str(data.name) if data.name is not None else "x0")
+    if like is None:
+        first = first_partition(data)
+        if len(first) == 0:
+            raise ValidationError(
+                "The Dask collection's first partition is empty; repartition it (ddf.repartition) or pass like=."
+            )
+        like = _table_profile(to_table(first, what="reference"), bins=bins, like=None)
+    out = reduce_partitions(data, partial(_partition_profile, bins=bins, like=like), merge=_merge_parts)
+    if out is None:
+        raise ValidationError("The Dask collection is empty (no rows); expected at least one row.")
+    assert isinstance(out, Profile)
+    return out
 
 
 def merge_profiles(profiles: Any) -> Profile:
@@ -352,17 +425,20 @@ def merge_profiles(profiles: Any) -> Profile:
 def _table_profile(tab: Table, *, bins: int, like: Profile | None) -> Profile:
     cols: dict[str, dict] = {}
     for c in tab.names:
-        edges = None
-        if like is not None and c in like.columns and like.columns[c]["kind"] == NUMERIC and like.columns[c]["edges"]:
-            edges = like.columns[c]["edges"]
-        cols[c] = _column_summary(tab.columns[c], tab.kinds[c], bins=bins, edges=edges)
+        edges = fine = None
+        ref = like.columns.get(c) if like is not None else None
+        if ref is not None and ref["kind"] == NUMERIC and ref["edges"]:
+            edges = ref["edges"]
+        if ref is not None and ref["kind"] == NUMERIC and int(ref["n"]) > 0:
+            fine = fine_histogram(ref)[0]
+        cols[c] = _column_summary(tab.columns[c], tab.kinds[c], bins=bins, edges=edges, fine_edges=fine)
     return Profile(cols, tab.n_rows, bins=like.bins if like is not None else bins)
 
 
-def _column_summary(values: np.ndarray, kind: str, *, bins: int, edges: Any = None) -> dict:
+def _column_summary(values: np.ndarray, kind: str, *, bins: int, edges: Any = None, fine_edges: Any = None) -> dict:
     if kind == NUMERIC:
         v, miss = numeric_side(values)
-        return numeric_summary(v, miss, bins=bins, edges=edges)
+        return numeric_summary(v, miss, bins=bins, edges=edges, fine_edges=fine_edges)
     counts, miss = category_counts(values)
     counts = _cap_categories(counts)
     return {"kind": CATEGORICAL, "n": int(sum(counts.values())), "n_missing": miss, "counts": counts}
@@ -387,6 +463,10 @@ def _check_summary(name: str, col: Any) -> None:
         else:
             ok = ok and all(isinstance(col[k], list) for k in ("quantiles", "edges", "counts"))
             ok = ok and (col["n"] == 0 or len(col["counts"]) == len(col["edges"]) + 1)
+            if "fine_edges" in col or "fine_counts" in col:
+                fe, fc = col.get("fine_edges"), col.get("fine_counts")
+                ok = ok and isinstance(fe, list) and isinstance(fc, list)
+                ok = ok and (col["n"] == 0 or len(fc) == len(fe) + 1)
     if not ok:
         raise ValidationError(
             f"The profile's summary of column '{name}' is damaged (missing or mistyped fields); "
@@ -420,14 +500,20 @@ def _merge_column(a: dict, b: dict) -> dict:
     miss = int(a["n_missing"]) + int(b["n_missing"])
     edges_a = list(a.get("edges") or [])
     if nb == 0 or na == 0:
-        src, other = (a, b) if nb == 0 else (b, a)
+        src = a if nb == 0 else b
         out = dict(src)
         out["n_missing"] = miss
-        if edges_a and src is b and list(b.get("edges") or []) != edges_a:
+        if src is b and edges_a and list(b.get("edges") or []) != edges_a:
             out["edges"], out["counts"] = edges_a, [0] * (len(edges_a) + 1)
             if nb:
                 out["counts"] = _rebin(b, np.asarray(edges_a)).tolist()
                 out["approx_bins"] = True
+        fine_a = a.get("fine_edges")
+        if src is b and fine_a and list(b.get("fine_edges") or []) != list(fine_a):
+            out["fine_edges"], out["fine_counts"] = list(fine_a), [0] * (len(fine_a) + 1)
+            if nb:
+                out["fine_counts"] = _rebin(b, np.asarray(fine_a, dtype=np.float64)).tolist()
+                out["approx_fine"] = True
         return out
     n = na + nb
     ma, mb = float(a["mean"]), float(b["mean"])
@@ -441,23 +527,36 @@ def _merge_column(a: dict, b: dict) -> dict:
     else:
         counts = np.asarray(a["counts"], dtype=np.int64) + _rebin(b, edges)
         approx = True
+    fe_a, fc_a, exact_a = fine_histogram(a)
+    fe_b, fc_b, exact_b = fine_histogram(b)
+    approx_fine = not (exact_a and exact_b)
+    if np.array_equal(fe_a, fe_b):
+        fine_counts = fc_a + fc_b
+    else:
+        fine_counts = fc_a + _rebin(b, fe_a)
+        approx_fine = True
+    lo, hi = min(float(a["min"]), float(b["min"])), max(float(a["max"]), float(b["max"]))
     k = min(QUANTILE_LEVELS, max(n, 2))
     out = {
         "kind": NUMERIC,
         "n": n,
         "n_missing": miss,
-        "min": min(float(a["min"]), float(b["min"])),
-        "max": max(float(a["max"]), float(b["max"])),
+        "min": lo,
+        "max": hi,
         "mean": mean,
         "std": math.sqrt(max(m2, 0.0) / n),
         "m2": m2,
         "levels": k,
-        "quantiles": _mix_quantiles(a, b, k).tolist(),
+        "quantiles": _hist_quantiles(fe_a, fine_counts, lo, hi, np.linspace(0.0, 1.0, k)).tolist(),
         "edges": edges_a,
         "counts": counts.tolist(),
+        "fine_edges": fe_a.tolist(),
+        "fine_counts": fine_counts.tolist(),
     }
     if approx:
         out["approx_bins"] = True
+    if approx_fine:
+        out["approx_fine"] = True
     return out
 
 
@@ -467,29 +566,74 @@ def _m2(d: dict) -> float:
     return float(d["std"]) ** 2 * int(d["n"])  # schema-1 profiles stored the population std only
 
 
+def fine_histogram(d: dict) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Inner edges and counts of a numeric summary's fine histogram, and whether its counts are exact.
+
+    Profiles written before the fine histogram existed get one read off their quantiles (approximate).
+    """
+    if "fine_edges" in d and "fine_counts" in d and len(d["fine_counts"]) == len(d["fine_edges"]) + 1:
+        return (
+            np.asarray(d["fine_edges"], dtype=np.float64),
+            np.asarray(d["fine_counts"], dtype=np.int64),
+            not d.get("approx_fine"),
+        )
+    q = np.asarray(d.get("quantiles") or [], dtype=np.float64)
+    edges = np.unique(q[1:-1]) if q.size > 2 else np.empty(0)
+    return edges, _rebin(d, edges), False
+
+
+def knots(d: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The piecewise-linear CDF of a numeric summary through its fine histogram: ``(x, F(x))``.
+
+    The CDF is exact at every inner edge (counts are exact) and at the minimum and maximum; in between
+    it is interpolated linearly, so it is off by at most the mass of the bin it lies in.
+    """
+    edges, counts, _ = fine_histogram(d)
+    n = max(int(d["n"]), 1)
+    lo, hi = float(d["min"]), float(d["max"])
+    x = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
+    f = np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0]))
+    return x, np.minimum(f, 1.0)
+
+
+def resolution(d: dict) -> float:
+    """The largest share of a column's values in one bin of its fine histogram (0 when empty).
+
+    Quantiles of a merged profile are within this of the exact ones in probability (rank / n), and
+    so is the piecewise-linear CDF everywhere; it does not grow with the number of parts merged.
+    """
+    n = int(d.get("n") or 0)
+    if n == 0:
+        return 0.0
+    _, counts, _ = fine_histogram(d)
+    return float(counts.max()) / n if counts.size else 1.0
+
+
+def _hist_quantiles(edges: np.ndarray, counts: np.ndarray, lo: float, hi: float, levels: np.ndarray) -> np.ndarray:
+    n = max(int(counts.sum()), 1)
+    x = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
+    f = np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0]))
+    out = np.interp(levels, f, x)
+    out[0], out[-1] = lo, hi
+    return out
+
+
 def _cdf(d: dict, x: np.ndarray) -> np.ndarray:
+    if "fine_edges" in d and "fine_counts" in d and int(d["n"]) > 0:
+        kx, kf = knots(d)
+        return np.interp(x, kx, kf, left=0.0, right=1.0)
     q = np.asarray(d["quantiles"], dtype=np.float64)
     lv = np.linspace(0.0, 1.0, int(d["levels"]))
     return np.interp(x, q, lv, left=0.0, right=1.0)
 
 
-def _mix_quantiles(a: dict, b: dict, k: int) -> np.ndarray:
-    """Quantiles at ``k`` even levels of the mixture of both columns' interpolated CDFs."""
-    na, nb = int(a["n"]), int(b["n"])
-    x = np.union1d(np.asarray(a["quantiles"], dtype=np.float64), np.asarray(b["quantiles"], dtype=np.float64))
-    f = (na * _cdf(a, x) + nb * _cdf(b, x)) / (na + nb)
-    f = np.maximum.accumulate(f)
-    levels = np.linspace(0.0, 1.0, k)
-    out = np.interp(levels, f, x)
-    out[0], out[-1] = x[0], x[-1]
-    return out
-
-
 def _rebin(d: dict, edges: np.ndarray) -> np.ndarray:
     """Counts of a summarized column on other edges, from its interpolated CDF (total kept)."""
     n = int(d["n"])
+    if n == 0:
+        return np.zeros(len(edges) + 1, dtype=np.int64)
     cum = np.concatenate(([0.0], _cdf(d, edges) * n, [float(n)]))
-    exact = np.diff(cum)
+    exact = np.maximum(np.diff(cum), 0.0)
     base = np.floor(exact).astype(np.int64)
     short = n - int(base.sum())
     if short > 0:

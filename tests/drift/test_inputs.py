@@ -147,11 +147,12 @@ def test_paths_that_are_not_parquet_get_one_sentence(tmp_path):
         mo.profile(tmp_path / "empty")
 
 
-def test_too_large_for_memory_says_how_to_stream(data, monkeypatch):
-    ref, cur, ref_path, _ = data
+def test_too_large_for_memory_streams_through_profiles(data, monkeypatch):
+    ref, cur, ref_path, cur_folder = data
     monkeypatch.setattr(cols_mod, "MAX_IN_MEMORY_CELLS", 10_000)
-    with pytest.raises(ValidationError, match=r"too many to compare in memory; pass profile\(data\) as the reference"):
-        mo.drift(str(ref_path), cur)
+    rep = mo.drift(str(ref_path), cur_folder)  # both sides too large to hold: profiled on shared edges
+    assert rep.from_profile and (rep.n_reference, rep.n_current) == (6000, 4000)
+    assert rep.drifted == mo.drift(ref, cur).drifted == ["age"]
     prof = mo.profile(str(ref_path))  # profiling streams, so the limit does not apply
     assert prof.n_rows == 6000 and mo.drift(prof, cur).column("age")["drift"] is True
 
