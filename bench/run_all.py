@@ -21,6 +21,7 @@ SCRIPTS = {
     "drift": "drift/bench_drift.py",
     "profile": "profile/bench_profile.py",
     "robustness": "robustness/bench_robustness.py",
+    "robustness_stream": "robustness/stream.py",
     "registry": "registry/run.py",
     "export": "export/bench_export.py",
     "serving": "serving/run.py",

@@ -215,7 +215,7 @@ def _note_failure(acc: dict, status: str, note: str) -> None:
 
 def _batch(job: _Job, table: Table, unit: int, sub: int, state: dict, former: Former, predictor: Predictor) -> None:
     """Add one batch's cells to ``state`` (in place)."""
-    from .core import _align_labels, _apply, _check_outputs, _delta, _impute
+    from .core import _align_labels, _apply, _check_outputs, _delta
 
     n = table.n_rows
     feats = Table(list(job.features), {c: table.columns[c] for c in job.features}, dict(job.kinds), n, source=job.form)
@@ -260,7 +260,7 @@ def _batch(job: _Job, table: Table, unit: int, sub: int, state: dict, former: Fo
             except Exception as exc:
                 state["seconds"] += time.perf_counter() - t1
                 if pert.name == "missing" and job.impute is not None:
-                    Xi = _impute(Xp, feats, former, job.impute, job.stats)
+                    Xi = _impute_named(Xp, job, former) if isinstance(job.impute, str) else job.impute(Xp)
                     t1 = time.perf_counter()
                     out = predictor.predict(Xi, n)
                     state["seconds"] += time.perf_counter() - t1
@@ -305,6 +305,20 @@ def _batch(job: _Job, table: Table, unit: int, sub: int, state: dict, former: Fo
             "columns": {c: feats.columns[c] for c in job.features},
         }
         state["sample"] = _merge_samples(state["sample"], part, job.sample_rows)
+
+
+def _impute_named(Xp: Any, job: _Job, former: Former) -> Any:
+    """Fill the missing cells of a perturbed batch with the column means (``impute="mean"``)."""
+    t = to_table(Xp, what="X")
+    cols = {}
+    for name, own in zip(job.features, t.names):  # NumPy and torch batches come back with positional names
+        v = t.columns[own]
+        if job.kinds[name] == NUMERIC:
+            v = np.where(np.isnan(v), job.stats[name]["mean"], v)
+        else:
+            v = np.where(np.array([x is None for x in v], dtype=bool), job.stats[name]["mode"], v)
+        cols[name] = v
+    return former(Table(list(job.features), cols, dict(job.kinds), t.n_rows, source=job.form))
 
 
 def _merge_samples(a: dict | None, b: dict | None, rows: int) -> dict | None:

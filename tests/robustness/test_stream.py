@@ -10,7 +10,7 @@ from jupyter_modelops import robustness
 from jupyter_modelops.exceptions import ValidationError
 
 N, FILES = 4000, 4
-NUM = ["x0", "x1", "x2", "x3"]
+NUM = ["a0", "a1", "a2", "a3"]  # not the positional names x0, x1 ... of a NumPy array
 # given the rows and the column statistics, these perturbations draw nothing: the streamed report must equal
 # the in-memory one exactly (point values and intervals, which come from the same cell counts and seeds)
 EXACT = dict(
@@ -26,7 +26,7 @@ def data(tmp_path_factory):
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({c: rng.normal(i, 1 + i, N) for i, c in enumerate(NUM)})
-    df["label"] = (df.x0 + 0.3 * df.x1 + rng.logistic(size=N) > 0).astype(np.int64)
+    df["label"] = (df.a0 + 0.3 * df.a1 + rng.logistic(size=N) > 0).astype(np.int64)
     folder = tmp_path_factory.mktemp("parquet")
     for i in range(FILES):
         df.iloc[i * N // FILES : (i + 1) * N // FILES].to_parquet(folder / f"part-{i}.parquet", index=False)
@@ -54,7 +54,8 @@ def test_parquet_folder_equals_in_memory_for_deterministic_perturbations(data):
     assert streamed.n_rows == N and streamed.base_metric == pytest.approx(memory.base_metric)
     assert streamed.row("shift", 1.0)["metric_drop"] > 0.05  # the check is not vacuous
     # fewer rows than sensitivity_rows: the sample is every row, in the data's order, so the ranking is equal
-    assert [f["feature"] for f in streamed.features] == [f["feature"] for f in memory.features]
+    # the streamed report names the Parquet columns; the NumPy one numbers them (x0 ...)
+    assert [f["feature"][1:] for f in streamed.features] == [f["feature"][1:] for f in memory.features]
     for fa, fb in zip(streamed.features, memory.features):
         assert fa["dropout_flip_rate"] == fb["dropout_flip_rate"]
         assert fa["noise_mean_abs_delta"] == pytest.approx(fb["noise_mean_abs_delta"], rel=1e-9)
@@ -138,7 +139,7 @@ def test_regression_points_exact_and_intervals_within_tolerance(tmp_path):
     rng = np.random.default_rng(3)
     n = 6000
     df = pd.DataFrame({c: rng.normal(size=n) for c in NUM})
-    df["t"] = 2 * df.x0 - df.x2 + rng.standard_t(3, n)  # heavy-tailed residuals
+    df["t"] = 2 * df.a0 - df.a2 + rng.standard_t(3, n)  # heavy-tailed residuals
     df.to_parquet(tmp_path / "r.parquet", index=False)
     model = Ridge().fit(df[NUM].to_numpy(), df.t)
     kw = dict(perturbations="shift,noise", severities=[0.2, 1.0], n_boot=1000, sensitivity=False)
