@@ -13,7 +13,12 @@ keeps only mergeable cells:
 * regression (MAE increase and mean absolute change, with intervals): :func:`._paired.exponent_cells`.
 
 A seeded uniform sample of ``sensitivity_rows`` rows (the rows with the smallest per-row random keys, which
-merge across batches and partitions) feeds the per-feature sensitivity ranking.
+merge across batches and partitions) feeds the per-feature sensitivity ranking. With the row count known
+from the first pass, each batch keeps only the rows whose key can still be among the smallest, so a Dask
+partition sends about its share of the sample, not a whole sample.
+
+Tolerance of the regression intervals: their ends agree with a naive row bootstrap within 10% of the
+interval's width (measured within 3%, heavy tails included); every point value is exact.
 """
 
 from __future__ import annotations
@@ -168,6 +173,7 @@ class _Job:
     random_state: int
     batch_rows: int
     sample_rows: int
+    sample_below: float = 1.0  # rows whose key is at least this cannot be among the sample_rows smallest
     seeds: list = field(default_factory=list)
 
     def former(self) -> Former:
@@ -299,10 +305,11 @@ def _batch(job: _Job, table: Table, unit: int, sub: int, state: dict, former: Fo
                 acc["delta"] += exponent_cells(d)
     if job.sample_rows:
         keys = np.random.default_rng([int(job.random_state), 991, unit, sub]).random(n)
+        take = np.flatnonzero(keys < job.sample_below)
         part = {
-            "keys": keys,
-            "pos": np.column_stack([np.full(n, unit), np.full(n, sub), np.arange(n)]),
-            "columns": {c: feats.columns[c] for c in job.features},
+            "keys": keys[take],
+            "pos": np.column_stack([np.full(take.size, unit), np.full(take.size, sub), take]),
+            "columns": {c: feats.columns[c][take] for c in job.features},
         }
         state["sample"] = _merge_samples(state["sample"], part, job.sample_rows)
 
@@ -493,6 +500,12 @@ def robustness_streamed(
             plan[i] = (pert, sevs, "not run on streamed input (needs the whole input in memory)")
     sample_rows = sensitivity_rows if sensitivity else 0
     job = _Job(model, features, kinds, form, y, task, plan, stats, impute, int(random_state), batch_rows, sample_rows)
+    total = int(merged["rows"])
+    if sample_rows and total > sample_rows:
+        # the sample_rows smallest of `total` uniform keys lie below this bound but for a chance of about 1e-15
+        # (8 standard deviations of the count below it): batches and partitions keep only those candidates, so
+        # what crosses the network is about sample_rows rows in all, not sample_rows per partition
+        job.sample_below = min(1.0, (sample_rows + 8 * np.sqrt(sample_rows) + 16) / total)
 
     # pass 2: cells per batch
     if dask:

@@ -212,3 +212,22 @@ def test_dask_dataframe_equals_the_local_streamed_report(data, client):
     same_rows(cut, robustness(model, folder, "label", **EXACT))
     with pytest.raises(ValidationError, match="name of its label column"):
         robustness(model, ddf, df.label.to_numpy())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_moment_cells_interval_matches_a_naive_bootstrap(seed):
+    """The regression cells (per sign and power of two: count, sum, sum of squares), merged over batches,
+    give the interval of a naive row bootstrap within 10% of its width, heavy tails included."""
+    from jupyter_modelops.robustness_testing._paired import exponent_cells, mean_interval_moments
+
+    rng = np.random.default_rng(seed)
+    v = rng.standard_t(3, 3000) + 0.2  # signs mixed, heavy tails
+    cells = sum(exponent_cells(part) for part in np.array_split(v, 7))
+    np.testing.assert_allclose(cells, exponent_cells(v), rtol=1e-12)  # batches add up to the whole
+    point, lo, hi = mean_interval_moments(cells, n_boot=4000, ci=0.95, random_state=seed)
+    idx = np.random.default_rng(100 + seed).integers(0, v.size, (4000, v.size))
+    naive_lo, naive_hi = np.percentile(v[idx].mean(axis=1), [2.5, 97.5])
+    width = naive_hi - naive_lo
+    assert point == pytest.approx(v.mean(), rel=1e-12)
+    assert abs(lo - naive_lo) <= 0.1 * width and abs(hi - naive_hi) <= 0.1 * width
+    assert 0.9 <= (hi - lo) / width <= 1.1
