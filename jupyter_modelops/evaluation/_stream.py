@@ -300,6 +300,7 @@ class BinaryAcc:
         self.outside = 0  # rows outside [0, 1]
         self.weighted = False
         self.batches = 0
+        self.passes = 1
 
     def update(self, y: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> None:
         n = len(s)
@@ -974,12 +975,60 @@ def evaluate_data(
 
 def _run(src: Source, plan: Plan, first: dict, rest, batch_rows: int | None):
     if rest is None:  # Dask: every partition on its worker (the first one again)
-        return accumulate(src, plan, None, batch_rows)
-    acc = plan.new()  # local: go on from the batch already read
-    plan.feed(acc, first)
-    for cols in rest:
-        plan.feed(acc, cols)
+        acc = accumulate(src, plan, None, batch_rows)
+    else:
+        acc = plan.new()  # local: go on from the batch already read
+        plan.feed(acc, first)
+        for cols in rest:
+            plan.feed(acc, cols)
+    if plan.mode == "binary":
+        # scores packed into a few cells (e.g. all within 1e-3 of 0.5): split those cells and read again
+        for _ in range(MAX_REFINE):
+            if src.kind == "reader" or tie_bound(acc) <= BINNED_TOL / 4:
+                break
+            edges = refine_edges(plan.edges, acc)
+            if edges is None:
+                break
+            plan.edges = edges
+            passes = acc.passes + 1
+            acc = accumulate(src, plan, None, batch_rows)
+            acc.passes = passes
     return acc
+
+
+#: Extra passes over the data that split score cells holding too many (positive, negative) pairs.
+MAX_REFINE = 2
+
+
+def _label_weights(acc: BinaryAcc):
+    arrs = [a[1] for a in acc.by_label.values()]
+    return arrs if len(arrs) == 2 else None
+
+
+def tie_bound(acc: BinaryAcc) -> float:
+    """Largest possible ``|binned - exact|`` ROC AUC: every (positive, negative) pair inside one cell is
+    counted as a tie (1/2) where the exact value counts 0 or 1."""
+    ab = _label_weights(acc)
+    if ab is None:
+        return 0.0
+    a, b = ab
+    A, B = float(a.sum()), float(b.sum())
+    return float((a * b).sum() / (2 * A * B)) if A > 0 and B > 0 else 0.0
+
+
+def refine_edges(edges: np.ndarray, acc: BinaryAcc) -> np.ndarray | None:
+    """The edges with each of the (at most 64) bounded cells holding most pairs split into 1024 cells."""
+    ab = _label_weights(acc)
+    if ab is None:
+        return None
+    a, b = ab
+    contrib = a * b / max(float(a.sum()) * float(b.sum()) * 2, np.finfo(np.float64).tiny)
+    heavy = np.flatnonzero(contrib > BINNED_TOL / 64)
+    heavy = heavy[(heavy > 0) & (heavy < len(edges))]  # cell i is (edges[i-1], edges[i]]
+    if not len(heavy):
+        return None
+    heavy = heavy[np.argsort(contrib[heavy])[::-1][:64]]
+    return np.unique(np.concatenate([edges] + [np.linspace(edges[i - 1], edges[i], 1025)[1:-1] for i in heavy]))
 
 
 def _regression_edges(plan: Plan, y0, p0, w0) -> None:
@@ -1153,6 +1202,18 @@ def _binary(
         "log loss, Brier score and calibration error are exact; ROC AUC, average precision and KS count scores "
         f"in one cell as ties (within {BINNED_TOL:g} of the in-memory values)."
     ]
+    if acc.passes > 1:
+        notes.append(
+            f"Scores were packed into few cells: the data was read {acc.passes} times, splitting the cells "
+            "holding most (positive, negative) pairs."
+        )
+    bound = tie_bound(acc)
+    if bound > BINNED_TOL:
+        notes.append(
+            f"Scores are packed into few cells: ROC AUC is within {bound:.2g} of its exact value (pairs in one "
+            "cell count as ties); average precision and KS may be off by as much. Evaluate in memory, or "
+            "rescale the scores, for exact values."
+        )
     if not proba:
         notes.append(
             "Scores are decision values, not probabilities: log loss, Brier score and calibration are "
@@ -1281,10 +1342,13 @@ def _multi(acc: MultiAcc, src, *, task, ci, n_boot, threshold, random_state, pro
     point = {k: float(v[0]) for k, v in M._confusion_metrics(cm[None]).items()}
     aucs, aps = [], []
     n = counts_cm.sum()
+    bound = 0.0
     for k in range(K):
         if true_counts[k] == 0 or true_counts[k] == n:
             continue
         neg, pos = acc.grid[k]
+        if neg.sum() > 0 and pos.sum() > 0:
+            bound = max(bound, float((neg * pos).sum() / (2 * neg.sum() * pos.sum())))
         keep = (neg + pos) > 0
         a, p = M._auc_ap(neg[keep][None], pos[keep][None])
         aucs.append(a[0])
@@ -1313,6 +1377,11 @@ def _multi(acc: MultiAcc, src, *, task, ci, n_boot, threshold, random_state, pro
         f"{BINNED_TOL:g} of the in-memory values); the bootstrap draws {len(idx):,} cells (true class, predicted "
         "class, bin of the true class's probability), shifted to the point values."
     ]
+    if bound > BINNED_TOL:
+        notes.append(
+            f"Class probabilities are packed into few cells: one-vs-rest ROC AUC is within {bound:.2g} of its exact "
+            "value (pairs in one cell count as ties); evaluate in memory for exact values."
+        )
     Tm = np.stack([cells[0, live], cells[1, live], cells[2, live]])
     rep = _multi_report(
         stat,

@@ -231,3 +231,20 @@ def test_streamed_intervals_cover_known_truths():
             hits[k] += rep.metrics[k].low <= t <= rep.metrics[k].high
     coverage = {k: v / reps for k, v in hits.items()}
     assert all(0.85 <= c <= 1.0 for c in coverage.values()), coverage
+
+
+def test_scores_packed_into_few_cells_are_read_again_with_split_cells():
+    rng = np.random.default_rng(9)
+    n = 20_000
+    p = 0.5 + rng.normal(0.0, 1e-4, n)  # every score within a few grid cells of 0.5
+    y = (rng.random(n) < 0.5 + (p - 0.5) * 1000).astype(int)
+    a = mo.evaluate_predictions(y, y_score=p, n_boot=0)
+    b = mo.evaluate_predictions("y", y_score="p", data=pd.DataFrame({"y": y, "p": p}), n_boot=0)
+    assert any("read 2 times" in n for n in b.notes)
+    _assert_same(a, b, EXACT, BINNED)
+    # a reader is read once: the report states how far off ROC AUC may be
+    c = mo.evaluate_predictions("y", y_score="p", data=pa.table({"y": y, "p": p}).to_reader(), n_boot=0)
+    note = next(n for n in c.notes if "packed into few cells: ROC AUC is within" in n)
+    bound = float(note.split("within ")[1].split(" ")[0])
+    assert abs(c.metrics["roc_auc"].value - a.metrics["roc_auc"].value) <= bound
+    _assert_same(a, c, EXACT)
