@@ -547,7 +547,7 @@ def _merge_column(a: dict, b: dict) -> dict:
         "std": math.sqrt(max(m2, 0.0) / n),
         "m2": m2,
         "levels": k,
-        "quantiles": _hist_quantiles(fe_a, fine_counts, lo, hi, np.linspace(0.0, 1.0, k)).tolist(),
+        "quantiles": _anchored_quantiles(a, b, fe_a, fine_counts, lo, hi, k).tolist(),
         "edges": edges_a,
         "counts": counts.tolist(),
         "fine_edges": fe_a.tolist(),
@@ -583,24 +583,16 @@ def fine_histogram(d: dict) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 def knots(d: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The piecewise-linear CDF of a numeric summary through its fine histogram: ``(x, F(x))``.
-
-    The CDF is exact at every inner edge (counts are exact) and at the minimum and maximum; in between
-    it is interpolated linearly, so it is off by at most the mass of the bin it lies in.
-    """
-    edges, counts, _ = fine_histogram(d)
-    n = max(int(d["n"]), 1)
-    lo, hi = float(d["min"]), float(d["max"])
-    x = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
-    f = np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0]))
-    return x, np.minimum(f, 1.0)
+    """The piecewise-linear CDF of a numeric summary through its stored quantiles: ``(x, F(x))``."""
+    q = np.maximum.accumulate(np.asarray(d["quantiles"], dtype=np.float64))
+    return q, np.linspace(0.0, 1.0, q.size)
 
 
 def resolution(d: dict) -> float:
     """The largest share of a column's values in one bin of its fine histogram (0 when empty).
 
-    Quantiles of a merged profile are within this of the exact ones in probability (rank / n), and
-    so is the piecewise-linear CDF everywhere; it does not grow with the number of parts merged.
+    The CDF of a profile is exact at every fine edge; so the quantiles of a merged profile are within
+    this of the exact ones in probability (rank / n), whatever the number of parts merged.
     """
     n = int(d.get("n") or 0)
     if n == 0:
@@ -609,21 +601,35 @@ def resolution(d: dict) -> float:
     return float(counts.max()) / n if counts.size else 1.0
 
 
-def _hist_quantiles(edges: np.ndarray, counts: np.ndarray, lo: float, hi: float, levels: np.ndarray) -> np.ndarray:
+def _anchored_quantiles(
+    a: dict, b: dict, edges: np.ndarray, counts: np.ndarray, lo: float, hi: float, k: int
+) -> np.ndarray:
+    """Quantiles at ``k`` even levels of the merged column.
+
+    The shape comes from the mixture of both sides' CDFs (each interpolated between its stored
+    quantiles), which follows data that moves beyond the first part's range; it is then pinned to
+    the exact CDF at every fine edge (the merged fine counts), so that the error stays within one
+    fine bin's mass however many merges came before.
+    """
+    na, nb = int(a["n"]), int(b["n"])
+    x = np.union1d(np.union1d(knots(a)[0], knots(b)[0]), np.clip(edges, lo, hi))
+    g = np.maximum.accumulate((na * _cdf(a, x) + nb * _cdf(b, x)) / (na + nb))
     n = max(int(counts.sum()), 1)
-    x = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
-    f = np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0]))
-    out = np.interp(levels, f, x)
+    ax = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
+    af = np.minimum(np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0])), 1.0)
+    ga = np.interp(ax, x, g)
+    j = np.clip(np.searchsorted(ax, x, side="left") - 1, 0, ax.size - 2)
+    gl, gr, xl, xr = ga[j], ga[j + 1], ax[j], ax[j + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(gr > gl, (g - gl) / (gr - gl), np.where(xr > xl, (x - xl) / (xr - xl), 1.0))
+    h = np.maximum.accumulate(af[j] + (af[j + 1] - af[j]) * np.clip(t, 0.0, 1.0))
+    out = np.interp(np.linspace(0.0, 1.0, k), h, x)
     out[0], out[-1] = lo, hi
     return out
 
 
 def _cdf(d: dict, x: np.ndarray) -> np.ndarray:
-    if "fine_edges" in d and "fine_counts" in d and int(d["n"]) > 0:
-        kx, kf = knots(d)
-        return np.interp(x, kx, kf, left=0.0, right=1.0)
-    q = np.asarray(d["quantiles"], dtype=np.float64)
-    lv = np.linspace(0.0, 1.0, int(d["levels"]))
+    q, lv = knots(d)
     return np.interp(x, q, lv, left=0.0, right=1.0)
 
 

@@ -124,7 +124,10 @@ def _rank_error(q: np.ndarray, s: np.ndarray) -> float:
 def test_a_profile_merged_from_100_batches_keeps_its_quantile_bound():
     rng = np.random.default_rng(7)
     n = 200_000
-    data = pd.DataFrame({"normal": rng.normal(size=n), "expo": rng.exponential(size=n), "logn": rng.lognormal(size=n)})
+    trend = rng.normal(size=n) + np.repeat(np.linspace(0.0, 5.0, 100), n // 100)  # moves beyond the first batch
+    data = pd.DataFrame(
+        {"normal": rng.normal(size=n), "expo": rng.exponential(size=n), "logn": rng.lognormal(size=n), "trend": trend}
+    )
     parts = np.array_split(np.arange(n), 100)
     first = mo.profile(data.iloc[parts[0]])
     profs = [first] + [mo.profile(data.iloc[p], like=first) for p in parts[1:]]
@@ -134,12 +137,15 @@ def test_a_profile_merged_from_100_batches_keeps_its_quantile_bound():
     while len(profs) > 1:  # the same parts merged as a tree
         profs = [profs[i].merge(profs[i + 1]) if i + 1 < len(profs) else profs[i] for i in range(0, len(profs), 2)]
     for c in data.columns:
-        col = seq.columns[c]
-        err = _rank_error(np.asarray(col["quantiles"]), np.sort(data[c].to_numpy()))
-        assert err <= resolution(col) + 1.0 / n, c
-        assert resolution(col) < 0.01 and err < 0.002, c
-        assert col["quantiles"] == profs[0].columns[c]["quantiles"]  # merge order does not matter
-        assert col["fine_counts"] == profs[0].columns[c]["fine_counts"]
+        s = np.sort(data[c].to_numpy())
+        for merged in (seq, profs[0]):
+            col = merged.columns[c]
+            err = _rank_error(np.asarray(col["quantiles"]), s)
+            assert err <= resolution(col) + 1.0 / n, c  # the stated bound
+            assert err < 0.003, c  # and in practice, also where the first batch does not cover the range
+        assert seq.columns[c]["fine_counts"] == profs[0].columns[c]["fine_counts"]  # exact in any order
+        if c != "trend":
+            assert resolution(seq.columns[c]) < 0.01
 
 
 def test_a_reader_is_gathered_then_streamed_when_it_grows_too_large(tmp_path, monkeypatch):
