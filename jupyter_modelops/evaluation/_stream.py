@@ -352,13 +352,13 @@ class BinaryAcc:
         walk (a binary search over ~65k edges per row costs most of a pass), ``searchsorted`` elsewhere."""
         edges = self.edges
         M = 1 << LUT_BITS
-        if self._lut is None:
+        if self._lut is None or self._ext is None:
             self._lut = np.searchsorted(edges, np.arange(M + 1) / M, side="left").astype(np.int32)
             self._ext = np.append(edges, np.inf)
+        lut, ext = self._lut, self._ext
         inside = (s >= 0.0) & (s <= 1.0)
         si = s if inside.all() else s[inside]
-        idx = self._lut[(si * M).astype(np.int64)].astype(np.int64)
-        ext = self._ext
+        idx = lut[(si * M).astype(np.int64)].astype(np.int64)
         act = np.flatnonzero(ext[idx] < si)
         while act.size:
             idx[act] += 1
