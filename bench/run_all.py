@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "evaluation": "evaluation/bench_evaluation.py",
     "drift": "drift/bench_drift.py",
+    "drift_scale": "drift/bench_drift_scale.py",
     "profile": "profile/bench_profile.py",
     "robustness": "robustness/bench_robustness.py",
     "robustness_stream": "robustness/stream.py",
