@@ -231,3 +231,26 @@ def test_moment_cells_interval_matches_a_naive_bootstrap(seed):
     assert point == pytest.approx(v.mean(), rel=1e-12)
     assert abs(lo - naive_lo) <= 0.1 * width and abs(hi - naive_hi) <= 0.1 * width
     assert 0.9 <= (hi - lo) / width <= 1.1
+
+
+def test_torch_module_streams_and_refuses_adversarial_perturbations():
+    import pyarrow as pa
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-2.0, 0.0, 0.0], [2.0, 0.3, 0.0]]))
+        net.bias.zero_()
+    table = pa.table({"u": X[:, 0], "v": X[:, 1], "w": X[:, 2], "y": y})
+    kw = dict(perturbations="default", severities=[0.5], n_boot=100, sensitivity=False)
+    streamed = robustness(net, table, "y", batch_rows=700, **kw)
+    memory = robustness(net, torch.from_numpy(X), y, **kw)
+    assert streamed.row("shift", 0.5)["flip_rate"] == memory.row("shift", 0.5)["flip_rate"] > 0
+    skipped = {r["perturbation"]: r["note"] for r in streamed.rows if r["status"] == "skipped"}
+    assert "streamed" in skipped["fgsm"] and "streamed" in skipped["pgd"]
+    with pytest.raises(ValidationError, match="does not run on a streamed X"):
+        robustness(net, table, "y", perturbations="fgsm")
