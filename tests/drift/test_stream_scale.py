@@ -173,3 +173,12 @@ def test_what_cannot_be_streamed_is_one_sentence(tmp_path, small_limit):
     pq.write_table(pa.Table.from_pandas(other, preserve_index=False), tmp_path / "other.parquet")
     with pytest.raises(ValidationError, match="Column 'x' is numeric in the reference but categorical in the current"):
         mo.drift(ref, tmp_path / "other.parquet")
+
+
+def test_resolution_is_stated_per_numeric_column():
+    prof = mo.profile(_mixed(6, 5000, 0.0))
+    assert 0 < prof.resolution("x") < 0.005
+    with pytest.raises(ValidationError, match="'c' is categorical"):
+        prof.resolution("c")
+    with pytest.raises(ValidationError, match="'nope' is not in it"):
+        prof.resolution("nope")
