@@ -254,18 +254,27 @@ class Variable(Kind):
 
     ``reader`` says what the command line does with the path: ``"model"`` loads a
     model file, ``"table"`` reads CSV/Parquet, ``"sample"`` also reads ``.npy``,
-    ``None`` passes the path on. REST does not take objects.
+    ``None`` passes the path on. With ``stream=True`` a Parquet file or folder is
+    passed on as a path, for a core function that reads it batch by batch (data
+    larger than memory); CSV is still read. REST does not take objects.
     """
 
     name = "object"
 
     def __init__(
-        self, what: str, *, reader: str | None = None, file_what: str | None = None, trust: str = "trust"
+        self,
+        what: str,
+        *,
+        reader: str | None = None,
+        file_what: str | None = None,
+        trust: str = "trust",
+        stream: bool = False,
     ) -> None:
         self.what = what
         self.reader = reader
         self.file_what = file_what or what
         self.trust = trust
+        self.stream = stream
         self.faces = ("magic", "cli")
 
     def help(self, face: str) -> str:
@@ -284,10 +293,21 @@ class Variable(Kind):
             from ..magics._util import resolve
 
             return resolve(face.shell, value, self.what)
+        if self.stream and is_parquet_path(value):
+            return value
         return read_file(value, self.reader, what=self.file_what, trusted=bool(ctx.get(self.trust)))
 
     def schema(self) -> dict:
         return {**super().schema(), "what": self.what, "reader": self.reader}
+
+
+def is_parquet_path(value: Any) -> bool:
+    """Whether ``value`` names a Parquet file or a folder (of Parquet files) that exists."""
+    import os
+
+    if not isinstance(value, str):
+        return False
+    return os.path.isdir(value) or (os.path.isfile(value) and value.lower().endswith((".parquet", ".parq", ".pq")))
 
 
 class Labels(Variable):
@@ -309,6 +329,8 @@ class Labels(Variable):
         if value is None or face.name == "magic":
             return super().resolve(value, face, ctx)
         data = ctx[self.table]
+        if isinstance(data, str):  # a streamed Parquet path: the core reads this column batch by batch
+            return value
         if value not in data.columns:
             raise ValidationError(
                 f"The target column '{value}' is not in the data.{suggest(value, map(str, data.columns))} "

@@ -12,7 +12,8 @@ DOC = {
     + """
 
 The reference is CSV, Parquet or a profile JSON written with --save-profile
-(compare later without keeping the raw reference). Exit code 0 when every gate
+(compare later without keeping the raw reference). A Parquet file or folder is
+read batch by batch on either side, so it may be larger than memory. Exit code 0 when every gate
 passes (or none is given), 1 when a gate fails, 2 for bad input.
 
 Examples:
@@ -27,6 +28,8 @@ def run(face, *, reference, current, model, columns, methods, drift_share, check
     from ..exceptions import ValidationError
 
     if target:
+        if columns is None and any(isinstance(d, str) for d in (reference, current)):
+            columns = _columns_but(reference if isinstance(reference, str) else current, target)
         reference = _drop(reference, target)
         current = _drop(current, target)
     if save_profile:
@@ -55,6 +58,13 @@ def run(face, *, reference, current, model, columns, methods, drift_share, check
     return report
 
 
+def _columns_but(path, target):
+    """The columns of a Parquet file or folder (read from its schema, not its rows) but ``target``."""
+    from ..drift_detection._columns import _open_path
+
+    return [c for c in _open_path(path, what="reference").schema.names if c != target]
+
+
 def _drop(df, target):
     if df is not None and hasattr(df, "columns") and target in df.columns:
         return df.drop(columns=[target])
@@ -71,7 +81,7 @@ VERB = Verb(
     params=[
         Param(
             "reference",
-            Variable("reference data", reader="reference", file_what="reference"),
+            Variable("reference data", reader="reference", file_what="reference", stream=True),
             positional=("magic",),
             required=True,
             metavar={"cli": "FILE"},
@@ -82,7 +92,7 @@ VERB = Verb(
         ),
         Param(
             "current",
-            Variable("current data", reader="table"),
+            Variable("current data", reader="table", stream=True),
             positional=("magic",),
             metavar={"cli": "FILE"},
             help={"magic": "variable holding the current data", "cli": "current data: .csv or .parquet"},

@@ -9,7 +9,8 @@ DOC = {
     + """
 
 The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
-CSV or Parquet with the target in --target. Exit code 0 when every gate
+CSV or Parquet with the target in --target (a Parquet file or folder is read
+batch by batch, so it may be larger than memory). Exit code 0 when every gate
 passes (or none is given), 1 when a gate fails, 2 for bad input.
 
 Example:
@@ -51,7 +52,7 @@ MODEL = Param(
 )
 X = Param(
     "X",
-    Variable("X", reader="table", file_what="data"),
+    Variable("X", reader="table", file_what="data", stream=True),
     positional=("magic",),
     required=True,
     flag="--data",

@@ -14,7 +14,8 @@ Example: {prog} robustness model X_test y_test --perturb noise,missing --check "
     + """
 
 The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
-CSV or Parquet. With --target, the metric drop (accuracy or MAE) is reported
+CSV or Parquet (a Parquet file or folder is read batch by batch, so it may be
+larger than memory). With --target, the metric drop (accuracy or MAE) is reported
 with paired bootstrap intervals. Exit code 0 when every gate passes (or none
 is given), 1 when a gate fails, 2 for bad input.
 
