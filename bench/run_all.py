@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 SCRIPTS = {
     "evaluation": "evaluation/bench_evaluation.py",
+    "evaluation_stream": "evaluation/stream_1e8.py",
     "drift": "drift/bench_drift.py",
     "drift_scale": "drift/bench_drift_scale.py",
     "profile": "profile/bench_profile.py",
