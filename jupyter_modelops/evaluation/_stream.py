@@ -1174,7 +1174,21 @@ def _stream_note(acc, src: Source) -> str:
     return f"Streamed: {acc.n_rows():,} rows read in {acc.batches:,} {unit}, reduced to mergeable cell statistics."
 
 
+def _total_weight(acc) -> float:
+    if isinstance(acc, BinaryAcc):
+        return float(sum(a[1].sum() for a in acc.by_label.values()))
+    if isinstance(acc, PairsAcc):
+        return float(sum(v[1] for v in acc.cells.values()))
+    if isinstance(acc, MultiAcc):
+        return float(acc.cells[1].sum())
+    return float(acc.sums[1])
+
+
 def finish(plan: Plan, acc, src: Source, *, task, classes, pos_label, score_name, **opts):
+    if acc.n_rows() == 0:
+        raise ValidationError("data is empty (no rows); expected at least one row.")
+    if not _total_weight(acc) > 0:
+        raise ValidationError(f"sample_weight ({plan.weight!r}) sums to 0; expected at least one positive weight.")
     if plan.mode == "regression":
         return _regression(acc, src, **opts)
     if plan.mode == "binary":

@@ -200,6 +200,12 @@ def test_bad_columns_and_inputs_get_one_sentence(tmp_path):
         mo.evaluate(lambda X: X[:, 0], tmp_path / "s.parquet", y)
     with pytest.raises(ValidationError, match="does not exist"):
         mo.evaluate_predictions("label", y_score="proba", data=tmp_path / "missing.parquet")
+    with pytest.raises(ValidationError, match="sums to 0"):
+        mo.evaluate_predictions("y", y_score="p", sample_weight="w", data=pd.DataFrame({"y": y, "p": p, "w": 0.0}))
+    with pytest.raises(ValidationError, match="negative weights"):
+        mo.evaluate_predictions("y", y_score="p", sample_weight="w", data=pd.DataFrame({"y": y, "p": p, "w": -1.0}))
+    with pytest.raises(ValidationError, match="Column 'p' has 1 missing values"):
+        mo.evaluate_predictions("y", y_score="p", data=pa.table({"y": [0, 1, 1], "p": [0.2, None, 0.7]}))
     with pytest.raises(ValidationError, match="3 classes"):
         mo.evaluate_predictions("y", y_score="p", data=pd.DataFrame({"y": [0, 1, 2, 1], "p": [0.1, 0.9, 0.5, 0.2]}))
 
