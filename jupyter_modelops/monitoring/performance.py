@@ -1,4 +1,4 @@
-"""A binary classifier's performance on unlabelled windows, estimated from its scores, with intervals.
+"""A classifier's performance on unlabelled windows, estimated from its scores, with intervals.
 
 Confidence-based performance estimation: the reference's scores and labels
 teach a calibration map ``score -> P(y = 1 | score)`` (Platt scaling or
@@ -15,6 +15,15 @@ labels are drawn as independent Bernoulli variables from the calibrated
 probabilities, each draw with a calibration map refitted on a bootstrap
 resample of the reference (so the reference's own finite size is counted),
 and the metric is computed on each draw.
+
+A multiclass classifier (``predict_proba`` with K >= 3 columns) is calibrated
+one-vs-rest: per class a map ``score_k -> P(y = k | score_k)``, the K values of
+a row renormalized to sum 1. The prediction is the argmax of the raw scores;
+accuracy and the macro averages of precision, recall, F1 and one-vs-rest ROC
+AUC are estimated, their intervals from labels drawn as categorical variables.
+
+Regression is not estimated: a regressor's output carries no probability of
+its own error, so nothing in the scores says how large the loss is.
 """
 
 from __future__ import annotations
@@ -85,7 +94,39 @@ class _Calibrator:
         return np.clip(self.model.predict(s), 0.0, 1.0)
 
 
-def _choose_calibration(s: np.ndarray, y: np.ndarray, *, seed: int) -> str:
+class _NewtonCalibrator(_Calibrator):
+    """The same two maps; Platt scaling fitted by Newton's method (the multiclass path fits K maps per resample).
+
+    The fit is the maximum-likelihood logistic curve on the score's logit, with the slope penalized as
+    scikit-learn's ``LogisticRegression(C=1e6)`` does, in a fraction of the time.
+    """
+
+    def fit(self, s: np.ndarray, y: np.ndarray) -> "_NewtonCalibrator":
+        if self.method != "platt":
+            return super().fit(s, y)  # type: ignore[return-value]
+        f = self._feature(s)[:, 0]
+        t = y.astype(np.float64)
+        a, b = 0.0, math.log((t.sum() + 0.5) / (t.size - t.sum() + 0.5))
+        for _ in range(50):
+            p = 1.0 / (1.0 + np.exp(-(a * f + b)))
+            w = p * (1 - p)
+            g = np.array([f @ (p - t) + 1e-6 * a, np.sum(p - t)])
+            h = np.array([[f @ (w * f) + 1e-6, f @ w], [f @ w, w.sum() + 1e-12]])
+            step = np.linalg.solve(h, g)
+            a, b = a - step[0], b - step[1]
+            if abs(step).max() < 1e-10:
+                break
+        self.coef = (float(a), float(b))
+        return self
+
+    def predict(self, s: np.ndarray) -> np.ndarray:
+        if self.method != "platt":
+            return super().predict(s)
+        a, b = self.coef
+        return 1.0 / (1.0 + np.exp(-(a * self._feature(s)[:, 0] + b)))
+
+
+def _choose_calibration(s: np.ndarray, y: np.ndarray, *, seed: int, calibrator: type = _Calibrator) -> str:
     """Platt scaling or isotonic regression, whichever predicts held-out reference labels better (5-fold log loss).
 
     Isotonic regression adapts to any monotone miscalibration but claims near certainty at the ends of the score
@@ -100,7 +141,7 @@ def _choose_calibration(s: np.ndarray, y: np.ndarray, *, seed: int) -> str:
             tr, te = folds != f, folds == f
             if te.sum() == 0 or y[tr].all() or not y[tr].any():
                 continue
-            p = np.clip(_Calibrator(method).fit(s[tr], y[tr]).predict(s[te]), 1e-4, 1 - 1e-4)
+            p = np.clip(calibrator(method).fit(s[tr], y[tr]).predict(s[te]), 1e-4, 1 - 1e-4)
             total -= float(np.sum(np.where(y[te], np.log(p), np.log1p(-p))))
         loss[method] = total
     return min(loss, key=lambda k: loss[k])
@@ -158,20 +199,99 @@ def realized_metrics(y: np.ndarray, s: np.ndarray, *, threshold: float) -> dict[
     return {k: float(v[0]) for k, v in m.items()}
 
 
+def _as_proba(values: Any, *, what: str, k: int | None = None) -> np.ndarray:
+    """Class scores of shape (n, K): ``predict_proba``'s columns (rows need not sum to 1, NaN is refused)."""
+    try:
+        s = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what} must be numbers (the model's predict_proba, one column per class).") from None
+    if s.ndim != 2 or s.shape[0] == 0 or (k is not None and s.shape[1] != k) or s.shape[1] < 3:
+        want = f"{k}" if k is not None else "K >= 3"
+        raise ValidationError(
+            f"{what} must be a non-empty 2-D array with {want} columns (one per class); got shape {s.shape}.",
+            hint="Pass model.predict_proba(X), its columns in the order of classes=.",
+        )
+    if not np.isfinite(s).all():
+        raise ValidationError(f"{what} contains NaN or infinite scores.", hint="Drop or fix those rows first.")
+    return s
+
+
+def _renormalize(q: np.ndarray) -> np.ndarray:
+    """Rows of one-vs-rest probabilities rescaled to sum 1 (a row of zeros becomes uniform)."""
+    total = q.sum(axis=-1, keepdims=True)
+    k = q.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, q / np.where(total > 0, total, 1.0), 1.0 / k)
+
+
+def _multiclass_metrics_from_draws(y: np.ndarray, pred: np.ndarray, ranks: np.ndarray) -> dict[str, np.ndarray]:
+    """Macro metrics of each row of a class-index matrix ``y`` (draws x rows) against fixed predictions.
+
+    ``ranks`` (K x rows) are the midranks of each class's score column (one-vs-rest ROC AUC). Precision, recall
+    and F1 are averaged over all K classes, a class's value 0 where undefined (scikit-learn with ``labels=`` all
+    classes and ``zero_division=0``); the ROC AUC over the classes present and absent in the draw.
+    """
+    k, n = ranks.shape
+    b = y.shape[0]
+    prec, rec, f1, auc = (np.empty((k, b)) for _ in range(4))
+    for c in range(k):
+        yk = y == c
+        pos = yk.sum(axis=1).astype(np.float64)
+        mask = pred == c
+        n_pred = float(mask.sum())
+        tp = yk[:, mask].sum(axis=1).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prec[c] = tp / n_pred if n_pred else 0.0
+            rec[c] = np.where(pos > 0, tp / pos, 0.0)
+            f1[c] = np.where(pos + n_pred > 0, 2 * tp / (pos + n_pred), 0.0)
+            auc[c] = (yk.astype(np.float64) @ ranks[c] - pos * (pos + 1) / 2.0) / (pos * (n - pos))
+    defined = np.isfinite(auc)
+    with np.errstate(invalid="ignore"):
+        auc_mean = np.where(defined, auc, 0.0).sum(axis=0) / defined.sum(axis=0)
+    return {
+        "accuracy": (y == pred).mean(axis=1),
+        "roc_auc": auc_mean,
+        "f1": f1.mean(axis=0),
+        "precision": prec.mean(axis=0),
+        "recall": rec.mean(axis=0),
+    }
+
+
+def realized_multiclass_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro precision, recall, F1 and one-vs-rest ROC AUC of a labelled window.
+
+    ``y`` holds class indices (the columns of ``scores``); the prediction is the argmax of the scores. The same
+    definitions as the multiclass estimates (a class's ROC AUC is left out of the mean when the window has no
+    row, or only rows, of that class).
+    """
+    scores = np.asarray(scores, dtype=float)
+    ranks = np.stack([_midranks(scores[:, c]) for c in range(scores.shape[1])])
+    m = _multiclass_metrics_from_draws(np.asarray(y)[None, :], scores.argmax(axis=1), ranks)
+    return {k: float(v[0]) for k, v in m.items()}
+
+
 class PerformanceEstimator:
-    """Calibrate a binary classifier's scores on labelled reference data; estimate its metrics on new windows.
+    """Calibrate a classifier's scores on labelled reference data; estimate its metrics on new windows.
+
+    Binary classifiers get accuracy, ROC AUC, F1, precision and recall at ``threshold``; multiclass
+    classifiers (``predict_proba`` with K >= 3 columns) accuracy and the macro averages of precision, recall,
+    F1 and one-vs-rest ROC AUC, the prediction being the argmax of the scores. Regression is refused: a
+    regressor's output says nothing of its own error, so there is no probability to calibrate.
 
     Parameters
     ----------
     reference_scores : array-like
-        The model's score for the positive class on the reference rows (``predict_proba(X)[:, 1]``),
-        or the two-column ``predict_proba`` output.
+        Binary: the model's score for the positive class on the reference rows (``predict_proba(X)[:, 1]``),
+        or the two-column ``predict_proba`` output. Multiclass: ``predict_proba(X)``, shape (n, K).
     reference_labels : array-like
-        The reference's true labels (two classes).
+        The reference's true labels.
+    classes : list, optional
+        The classes in the order of the score columns (a scikit-learn model's ``classes_``; default the sorted
+        labels). Needed when the reference lacks a class the model predicts.
     threshold : float, default=0.5
-        A row is predicted positive when its score is at least this.
+        Binary only: a row is predicted positive when its score is at least this.
     pos_label : optional
-        The positive class (default: the larger of the two labels).
+        Binary only: the positive class (default: the larger of the two labels, or ``classes[1]``).
     confidence : float, default=0.95
         Level of the intervals.
     seed : int, default=0
@@ -189,26 +309,46 @@ class PerformanceEstimator:
     True
     """
 
+    threshold: Any  # a float for a binary classifier, None for a multiclass one
+
     def __init__(
         self,
         reference_scores: Any,
         reference_labels: Any,
         *,
+        classes: Any = None,
         threshold: float = 0.5,
         pos_label: Any = None,
         confidence: float = 0.95,
         seed: int = 0,
     ) -> None:
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
+            raise ValidationError(f"confidence must be a number in [0.5, 1); got {confidence!r}.")
+        if classes is not None:
+            classes = [v.item() if hasattr(v, "item") else v for v in np.asarray(classes, dtype=object).ravel()]
+            if len(classes) < 2 or len(set(classes)) != len(classes):
+                raise ValidationError(f"classes must list at least two distinct classes; got {classes!r}.")
+        width = np.shape(reference_scores)
+        if (len(width) == 2 and width[1] >= 3) or (classes is not None and len(classes) >= 3):
+            if pos_label is not None:
+                raise ValidationError(
+                    "pos_label applies to binary classifiers; a multiclass one has no positive class."
+                )
+            self._init_multiclass(reference_scores, reference_labels, classes, float(confidence), int(seed))
+            return
+        self.multiclass = False
         s = _as_scores(reference_scores, what="reference_scores")
-        y = self._labels(reference_labels, n=s.size, what="reference_labels", pos_label=pos_label, fit=True)
+        if classes is not None and pos_label is None:
+            pos_label = classes[1]
+        y = self._labels(
+            reference_labels, n=s.size, what="reference_labels", pos_label=pos_label, fit=True, given=classes
+        )
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, (int, float, np.floating))
             or not math.isfinite(float(threshold))
         ):
             raise ValidationError(f"threshold must be a finite number; got {threshold!r}.")
-        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
-            raise ValidationError(f"confidence must be a number in [0.5, 1); got {confidence!r}.")
         if y.sum() < 10 or (~y).sum() < 10:
             raise ValidationError(
                 f"The reference needs at least 10 rows of each class to calibrate scores; it has "
@@ -226,7 +366,44 @@ class PerformanceEstimator:
         self.score_range = (float(np.quantile(s, 0.005)), float(np.quantile(s, 0.995)))
         self.reference = realized_metrics(y, s, threshold=self.threshold)
 
-    def _labels(self, labels: Any, *, n: int, what: str, pos_label: Any = None, fit: bool = False) -> np.ndarray:
+    def _init_multiclass(self, scores: Any, labels: Any, classes: list | None, confidence: float, seed: int) -> None:
+        self.multiclass = True
+        raw = np.asarray(labels, dtype=object).ravel()
+        _refuse_regression(raw, what="reference_labels")
+        if classes is None:
+            classes = _sorted_classes(raw, what="reference_labels")
+        p = _as_proba(scores, what="reference_scores", k=len(classes))
+        self.classes, self.pos_label, self.threshold = classes, None, None
+        y = self._class_index(raw, n=p.shape[0], what="reference_labels")
+        counts = np.bincount(y, minlength=len(classes))
+        few = [c for c, m in zip(classes, counts) if m < 10 or p.shape[0] - m < 10]
+        if few:
+            raise ValidationError(
+                f"The reference needs at least 10 rows of each class (and of the others) to calibrate scores; "
+                f"class(es) {few[:5]} have {[int(counts[classes.index(c)]) for c in few[:5]]}."
+            )
+        self.confidence, self.seed = confidence, seed
+        self.n_reference = int(p.shape[0])
+        rng = np.random.default_rng(self.seed)
+        k = len(classes)
+        self.methods = [
+            _choose_calibration(p[:, c], y == c, seed=self.seed + c, calibrator=_NewtonCalibrator) for c in range(k)
+        ]
+        self.method = self.methods[0] if len(set(self.methods)) == 1 else "per-class " + "/".join(self.methods)
+        self.maps: list[list[_NewtonCalibrator]] = []
+        for _ in range(N_CALIBRATORS):
+            while True:  # every class present and absent in the resample (the reference has >= 10 of each)
+                idx = rng.integers(0, p.shape[0], p.shape[0])
+                if (np.bincount(y[idx], minlength=k) > 0).all() and (np.bincount(y[idx], minlength=k) < idx.size).all():
+                    break
+            self.maps.append([_NewtonCalibrator(self.methods[c]).fit(p[idx, c], y[idx] == c) for c in range(k)])
+        top = p.max(axis=1)
+        self.score_range = (float(np.quantile(top, 0.005)), float(np.quantile(top, 0.995)))
+        self.reference = realized_multiclass_metrics(y, p)
+
+    def _labels(
+        self, labels: Any, *, n: int, what: str, pos_label: Any = None, fit: bool = False, given: list | None = None
+    ) -> np.ndarray:
         arr = np.asarray(labels, dtype=object).ravel()
         if arr.size != n:
             raise ValidationError(f"{what} has {arr.size} values for {n} scores; give one label per row.")
@@ -234,17 +411,18 @@ class PerformanceEstimator:
             import pandas as pd
 
             present = arr[~pd.isna(arr)]
-            classes = sorted({v.item() if hasattr(v, "item") else v for v in present}, key=repr)
-            try:
-                classes = sorted(classes)
-            except TypeError:
-                pass
+            classes = given or _sorted_classes(present, what=what, missing_ok=True)
             if len(classes) != 2 or present.size != n:
+                if len(classes) > 2:
+                    _refuse_regression(present, what=what)
+                    raise ValidationError(
+                        f"{what} hold {len(classes)} classes but the scores are one column; a multiclass "
+                        f"classifier's estimate needs predict_proba(X), one column per class.",
+                    )
                 raise ValidationError(
-                    f"{what} must hold exactly two classes and no missing values; found "
+                    f"{what} must hold two classes or more and no missing values; found "
                     f"{len(classes)} class(es){'' if present.size == n else ' and missing values'}.",
-                    hint="Performance is estimated for binary classifiers only; regression and "
-                    "multiclass are not estimated.",
+                    hint="Regression is not estimated: a regressor's output carries no probability of its error.",
                 )
             if pos_label is None:
                 pos_label = classes[-1]
@@ -259,18 +437,52 @@ class PerformanceEstimator:
             )
         return np.array([v == self.pos_label for v in arr], dtype=bool)
 
+    def _class_index(self, labels: Any, *, n: int, what: str) -> np.ndarray:
+        """Labels as indices into ``classes`` (the score columns); an unknown label is refused."""
+        arr = np.asarray(labels, dtype=object).ravel()
+        if arr.size != n:
+            raise ValidationError(f"{what} has {arr.size} values for {n} scores; give one label per row.")
+        index = {c: i for i, c in enumerate(self.classes)}
+        out = np.empty(arr.size, dtype=np.int64)
+        for i, v in enumerate(arr):
+            j = index.get(v.item() if hasattr(v, "item") else v)
+            if j is None:
+                raise ValidationError(
+                    f"{what} holds {v!r}, which is not one of the classes {self.classes[:10]}."
+                    + (" Pass classes= when the reference lacks a class." if what == "reference_labels" else "")
+                )
+            out[i] = j
+        return out
+
+    def _multiclass_probabilities(self, p: np.ndarray) -> np.ndarray:
+        """Per bootstrap map: the one-vs-rest calibrated probabilities, renormalized (maps x rows x K)."""
+        return np.stack(
+            [
+                _renormalize(np.clip(np.column_stack([c.predict(p[:, j]) for j, c in enumerate(maps)]), 0.0, 1.0))
+                for maps in self.maps
+            ]
+        )
+
     def probabilities(self, scores: Any) -> np.ndarray:
-        """Calibrated ``P(y = positive | score)`` for each score (bagged: the mean of the bootstrap maps)."""
+        """Calibrated probabilities (bagged: the mean of the bootstrap maps).
+
+        Binary: ``P(y = positive | score)`` per row. Multiclass: an (n, K) array, each row summing to 1.
+        """
+        if self.multiclass:
+            return self._multiclass_probabilities(_as_proba(scores, what="scores", k=len(self.classes))).mean(axis=0)
         s = _as_scores(scores, what="scores")
         return np.clip(np.mean([c.predict(s) for c in self.bootstrap], axis=0), 0.0, 1.0)
 
     def estimate(self, scores: Any, *, labels: Any = None) -> "PerformanceEstimate":
-        """Estimate accuracy, ROC AUC, F1, precision and recall on a window, with intervals.
+        """Estimate the metrics of a window, with intervals.
+
+        Binary: accuracy, ROC AUC, F1, precision and recall. Multiclass: accuracy and the macro averages of
+        ROC AUC (one-vs-rest), F1, precision and recall.
 
         Parameters
         ----------
         scores : array-like
-            The model's scores on the window's rows.
+            The model's scores on the window's rows (multiclass: ``predict_proba``, one column per class).
         labels : array-like, optional
             Labels of the window, when they have arrived (``None``/NaN for rows still without one). They give the
             realized metrics beside the estimates, and a check of the calibration that the estimate relies on.
@@ -279,6 +491,8 @@ class PerformanceEstimator:
         -------
         PerformanceEstimate
         """
+        if self.multiclass:
+            return self._estimate_multiclass(scores, labels)
         s = _as_scores(scores, what="scores")
         p = self.probabilities(s)
         pred = (s >= self.threshold).astype(np.float64)
@@ -294,23 +508,10 @@ class PerformanceEstimator:
             "recall": tp / (tp + fn) if (tp + fn) > 0 else float("nan"),
         }
         draws = self._draws(s, pred)
-        lo_q, hi_q = (1 - self.confidence) / 2, 1 - (1 - self.confidence) / 2
-        metrics: dict[str, dict] = {}
-        for name in METRICS:
-            d = draws[name]
-            d = d[np.isfinite(d)]
-            low, high = (float(np.quantile(d, lo_q)), float(np.quantile(d, hi_q))) if d.size else (None, None)
-            metrics[name] = {"estimate": point[name], "low": low, "high": high, "reference": self.reference[name]}
-        flags = []
+        metrics = self._intervals(point, draws)
+        flags: list[dict] = []
         outside = float(np.mean((s < self.score_range[0]) | (s > self.score_range[1])))
-        if outside > EXTRAPOLATION_SHARE:
-            flags.append(
-                {
-                    "code": "extrapolation",
-                    "message": f"{outside:.0%} of the window's scores lie outside the reference's central 99%: "
-                    "their calibration is extrapolated, so the estimate may be off.",
-                }
-            )
+        self._extrapolation(outside, flags, "scores")
         labelled: dict[str, Any] = {"n": 0}
         if labels is not None:
             labelled = self._check_labels(labels, s, p, metrics, flags)
@@ -328,6 +529,160 @@ class PerformanceEstimator:
                 "n_reference": self.n_reference,
             }
         )
+
+    def _intervals(self, point: dict, draws: dict) -> dict[str, dict]:
+        lo_q, hi_q = (1 - self.confidence) / 2, 1 - (1 - self.confidence) / 2
+        metrics: dict[str, dict] = {}
+        for name in METRICS:
+            d = draws[name]
+            d = d[np.isfinite(d)]
+            low, high = (float(np.quantile(d, lo_q)), float(np.quantile(d, hi_q))) if d.size else (None, None)
+            metrics[name] = {"estimate": point[name], "low": low, "high": high, "reference": self.reference[name]}
+        return metrics
+
+    @staticmethod
+    def _extrapolation(outside: float, flags: list, what: str) -> None:
+        if outside > EXTRAPOLATION_SHARE:
+            flags.append(
+                {
+                    "code": "extrapolation",
+                    "message": f"{outside:.0%} of the window's {what} lie outside the reference's central 99%: "
+                    "their calibration is extrapolated, so the estimate may be off.",
+                }
+            )
+
+    def _estimate_multiclass(self, scores: Any, labels: Any) -> "PerformanceEstimate":
+        s = _as_proba(scores, what="scores", k=len(self.classes))
+        n, k = s.shape
+        per_map = self._multiclass_probabilities(s)
+        p = per_map.mean(axis=0)
+        pred = s.argmax(axis=1)
+        n_pred = np.bincount(pred, minlength=k).astype(np.float64)
+        tp = np.bincount(pred, weights=p[np.arange(n), pred], minlength=k)
+        pos = p.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prec = np.where(n_pred > 0, tp / n_pred, 0.0)
+            rec = np.where(pos > 0, tp / pos, 0.0)
+            f1 = np.where(n_pred + pos > 0, 2 * tp / (n_pred + pos), 0.0)
+        aucs = np.array([expected_auc(s[:, c], p[:, c]) for c in range(k)])
+        point = {
+            "accuracy": float(tp.sum() / n),
+            "roc_auc": float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan"),
+            "f1": float(f1.mean()),
+            "precision": float(prec.mean()),
+            "recall": float(rec.mean()),
+        }
+        metrics = self._intervals(point, self._multiclass_draws(s, pred, per_map))
+        flags: list[dict] = []
+        top = s.max(axis=1)
+        outside = float(np.mean((top < self.score_range[0]) | (top > self.score_range[1])))
+        self._extrapolation(outside, flags, "top-class scores")
+        labelled: dict[str, Any] = {"n": 0}
+        if labels is not None:
+            labelled = self._check_multiclass_labels(labels, s, p, metrics, flags)
+        return PerformanceEstimate(
+            {
+                "n": n,
+                "confidence": self.confidence,
+                "classes": list(self.classes),
+                "average": "macro",
+                "metrics": metrics,
+                "expected_class_shares": {str(c): float(v) for c, v in zip(self.classes, p.mean(axis=0))},
+                "scores_outside_reference": outside,
+                "labelled": labelled,
+                "flags": flags,
+                "method": f"confidence-based ({self.method} one-vs-rest calibration on the reference, renormalized)",
+                "n_reference": self.n_reference,
+            }
+        )
+
+    def _multiclass_draws(self, s: np.ndarray, pred: np.ndarray, per_map: np.ndarray) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(self.seed + 1)
+        n, k = s.shape
+        ranks = np.stack([_midranks(s[:, c]) for c in range(k)])
+        cum = np.cumsum(per_map, axis=2)[:, :, :-1]  # maps x rows x (K - 1)
+        out: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
+        per_chunk = max(1, min(N_DRAWS, 20_000_000 // max(n * k, 1)))
+        done = 0
+        while done < N_DRAWS:
+            b = min(per_chunk, N_DRAWS - done)
+            which = rng.integers(0, len(self.maps), b)
+            u = rng.random((b, n, 1))
+            y = (cum[which] <= u).sum(axis=2)  # y ~ Categorical(p) of the drawn map, row by row
+            for name, v in _multiclass_metrics_from_draws(y, pred, ranks).items():
+                out[name].append(v)
+            done += b
+        return {name: np.concatenate(v) for name, v in out.items()}
+
+    def _check_multiclass_labels(self, labels: Any, s: np.ndarray, p: np.ndarray, metrics: dict, flags: list) -> dict:
+        from statistics import NormalDist
+
+        import pandas as pd
+
+        arr = np.asarray(labels, dtype=object).ravel()
+        if arr.size != s.shape[0]:
+            raise ValidationError(
+                f"labels has {arr.size} values for {s.shape[0]} rows of scores; use None for rows without one."
+            )
+        have = ~pd.isna(arr)
+        m = int(have.sum())
+        out: dict[str, Any] = {"n": m}
+        if m == 0:
+            return out
+        y = self._class_index(arr[have], n=m, what="labels")
+        k = len(self.classes)
+        ps = p[have]
+        observed = np.bincount(y, minlength=k).astype(np.float64)
+        expected = ps.sum(axis=0)
+        sd = np.sqrt(np.maximum((ps * (1 - ps)).sum(axis=0), 1e-12))
+        z = (observed - expected) / sd
+        # Bonferroni over the K classes, at the binary check's two-sided level (|z| > 3)
+        level = 2 * (1 - NormalDist().cdf(CALIBRATION_Z))
+        limit = NormalDist().inv_cdf(1 - level / (2 * k))
+        names = [str(c) for c in self.classes]
+        out.update(
+            counts=dict(zip(names, observed.astype(int).tolist())),
+            expected_counts=dict(zip(names, expected.tolist())),
+            calibration_z=dict(zip(names, z.tolist())),
+            calibration_z_limit=limit,
+        )
+        worst = int(np.argmax(np.abs(z)))
+        if abs(z[worst]) > limit:
+            flags.append(
+                {
+                    "code": "calibration",
+                    "message": f"The labelled rows have {int(observed[worst])} of class {self.classes[worst]!r} "
+                    f"where the calibrated scores expect {expected[worst]:.1f} (z = {z[worst]:.1f}, limit "
+                    f"{limit:.1f} over {k} classes): P(y | scores) has changed (concept shift), so estimates "
+                    "without labels are not to be trusted.",
+                }
+            )
+        real = realized_multiclass_metrics(y, s[have])
+        out["metrics"] = real
+        for name, v in real.items():
+            metrics[name]["realized"] = v
+        if m == s.shape[0]:
+            self._outside(real, metrics, out, flags)
+        return out
+
+    @staticmethod
+    def _outside(real: dict, metrics: dict, out: dict, flags: list) -> None:
+        missed = [
+            name
+            for name, v in real.items()
+            if metrics[name]["low"] is not None
+            and math.isfinite(v)
+            and not metrics[name]["low"] <= v <= metrics[name]["high"]
+        ]
+        out["outside_interval"] = missed
+        if len(missed) >= 2:
+            flags.append(
+                {
+                    "code": "realized_outside",
+                    "message": f"The realized {', '.join(missed)} fall outside the estimate's intervals: "
+                    "the estimate's assumptions do not hold for this window.",
+                }
+            )
 
     def _draws(self, s: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(self.seed + 1)
@@ -376,23 +731,32 @@ class PerformanceEstimator:
             for name, v in real.items():
                 metrics[name]["realized"] = v
             if k == s.size:
-                missed = [
-                    name
-                    for name, v in real.items()
-                    if metrics[name]["low"] is not None
-                    and math.isfinite(v)
-                    and not metrics[name]["low"] <= v <= metrics[name]["high"]
-                ]
-                out["outside_interval"] = missed
-                if len(missed) >= 2:
-                    flags.append(
-                        {
-                            "code": "realized_outside",
-                            "message": f"The realized {', '.join(missed)} fall outside the estimate's intervals: "
-                            "the estimate's assumptions do not hold for this window.",
-                        }
-                    )
+                self._outside(real, metrics, out, flags)
         return out
+
+
+def _sorted_classes(arr: np.ndarray, *, what: str, missing_ok: bool = False) -> list:
+    import pandas as pd
+
+    missing = pd.isna(arr)
+    if missing.any() and not missing_ok:
+        raise ValidationError(f"{what} has {int(missing.sum())} missing labels; the reference needs every label.")
+    classes = sorted({v.item() if hasattr(v, "item") else v for v in arr[~missing]}, key=repr)
+    try:
+        classes = sorted(classes)
+    except TypeError:
+        pass
+    return classes
+
+
+def _refuse_regression(arr: np.ndarray, *, what: str) -> None:
+    """Labels that are non-integer numbers are a regression target: refused, there is no probability to calibrate."""
+    for v in arr:
+        if isinstance(v, (float, np.floating)) and math.isfinite(v) and not float(v).is_integer():
+            raise ValidationError(
+                f"{what} holds non-integer numbers such as {float(v)!r}: regression is not estimated (a "
+                "regressor's output carries no probability of its error); pass class labels of a classifier."
+            )
 
 
 class PerformanceEstimate(Result):
@@ -439,12 +803,13 @@ def estimate_performance(
     scores: Any,
     *,
     labels: Any = None,
+    classes: Any = None,
     threshold: float = 0.5,
     pos_label: Any = None,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> PerformanceEstimate:
-    """Estimate a binary classifier's metrics on a window without labels, with intervals.
+    """Estimate a classifier's metrics on a window without labels, with intervals.
 
     Shorthand for ``PerformanceEstimator(reference_scores, reference_labels, ...).estimate(scores, labels=labels)``;
     keep the estimator to estimate many windows against one calibration.
@@ -452,12 +817,13 @@ def estimate_performance(
     Parameters
     ----------
     reference_scores, reference_labels : array-like
-        Scores for the positive class and true labels on the reference rows.
+        Scores for the positive class (multiclass: ``predict_proba``, one column per class) and true labels on
+        the reference rows.
     scores : array-like
         Scores on the window to estimate.
     labels : array-like, optional
         The window's labels where they arrived (None/NaN elsewhere): realized metrics and a calibration check.
-    threshold, pos_label, confidence, seed
+    classes, threshold, pos_label, confidence, seed
         As in :class:`PerformanceEstimator`.
 
     Returns
@@ -467,6 +833,12 @@ def estimate_performance(
         ``flags`` lists broken assumptions (extrapolated calibration, calibration drift, realized outside).
     """
     est = PerformanceEstimator(
-        reference_scores, reference_labels, threshold=threshold, pos_label=pos_label, confidence=confidence, seed=seed
+        reference_scores,
+        reference_labels,
+        classes=classes,
+        threshold=threshold,
+        pos_label=pos_label,
+        confidence=confidence,
+        seed=seed,
     )
     return est.estimate(scores, labels=labels)

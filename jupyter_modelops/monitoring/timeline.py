@@ -11,7 +11,7 @@ import numpy as np
 from .._html import Result, fmt, page, table, to_jsonable
 from ..exceptions import ValidationError
 from .alarms import SequentialDrift
-from .performance import PerformanceEstimator, realized_metrics
+from .performance import PerformanceEstimator, realized_metrics, realized_multiclass_metrics
 
 #: labelled rows a window needs before its realized metrics are reported
 MIN_LABELLED = 20
@@ -54,8 +54,11 @@ def monitor(
     performance : PerformanceEstimator, optional
         Calibrated on labelled reference data: each window then has estimated metrics with intervals.
     score_column : str, optional
-        The captured output holding the positive class's score, or the class probabilities of a binary classifier
-        (default with ``performance``: ``predict_proba`` or ``probabilities``, what a served classifier returns).
+        The captured output holding the positive class's score, or the class probabilities (a fixed-size list
+        column: two for a binary classifier, K >= 3 for a multiclass one, in the order of the estimator's
+        ``classes``; default with ``performance``: ``predict_proba`` or ``probabilities``, what a served classifier
+        returns). Without ``performance``, a multiclass window's realized metrics need labels that are the column
+        indices 0..K-1.
     alpha : float, default=0.05
         The drift alarm's family-wise false-alarm probability over ``horizon`` windows.
     horizon : int, optional
@@ -166,7 +169,7 @@ def monitor(
         win["alarm"] = bool(run["statistic"][w] >= alarm.threshold)
         if score_column is not None and len(good_rows[w]):
             part = df.iloc[good_rows[w]]
-            scores = _scores(part[score_column], score_column)
+            scores = _scores(part[score_column], score_column, performance)
             labels = part["y_true"].to_numpy(dtype=object) if "y_true" in part.columns else None
             if performance is not None:
                 est = performance.estimate(scores, labels=labels)
@@ -194,17 +197,33 @@ def monitor(
     )
 
 
-def _scores(col: Any, name: str) -> np.ndarray:
-    """Scores of the positive class: the column itself, or the second entry of a column of class probabilities."""
+def _scores(col: Any, name: str, performance: PerformanceEstimator | None = None) -> np.ndarray:
+    """Scores of the positive class (the column itself, or the second of two class probabilities), or a
+    multiclass classifier's K class probabilities as an (n, K) array."""
     values = col.to_numpy()
     if values.dtype == object and len(values) and np.ndim(values[0]) == 1:
-        probs = np.stack([np.asarray(v, dtype=float) for v in values])
-        if probs.shape[1] != 2:
+        try:
+            probs = np.stack([np.asarray(v, dtype=float) for v in values])
+        except ValueError:
             raise ValidationError(
-                f"The column {name!r} holds {probs.shape[1]} class probabilities; performance is "
-                "estimated for binary classifiers only."
+                f"The column {name!r} holds lists of different lengths, not class probabilities."
+            ) from None
+        k = probs.shape[1]
+        multiclass = performance is not None and performance.multiclass
+        if k == 2 and not multiclass:
+            return probs[:, 1]
+        if k < 2 or (performance is not None and (not multiclass or k != len(performance.classes))):
+            want = "two (a binary classifier)" if performance is None or not multiclass else len(performance.classes)
+            raise ValidationError(
+                f"The column {name!r} holds {k} class probabilities per row where the performance estimator was "
+                f"calibrated for {want}; pass the estimator of this model."
             )
-        return probs[:, 1]
+        return probs
+    if performance is not None and performance.multiclass:
+        raise ValidationError(
+            f"The column {name!r} holds one score per row; the performance estimator is multiclass and needs "
+            f"the {len(performance.classes)} class probabilities (a list column such as predict_proba)."
+        )
     try:
         return values.astype(float)
     except (TypeError, ValueError):
@@ -241,6 +260,8 @@ def _realized(
         return {"n": int(have.sum())}
     s = scores[have]
     raw = labels[have]
+    if scores.ndim == 2:
+        return _realized_multiclass(s, raw, performance, rng)
     if performance is not None:
         y = performance._labels(raw, n=raw.size, what="labels")
         threshold = performance.threshold
@@ -261,6 +282,42 @@ def _realized(
     for k, v in point.items():
         b = np.asarray([x for x in boots[k] if x == x])
         out[k] = {
+            "value": v,
+            "low": float(np.quantile(b, 0.025)) if b.size else None,
+            "high": float(np.quantile(b, 0.975)) if b.size else None,
+        }
+    return out
+
+
+def _realized_multiclass(
+    s: np.ndarray, raw: np.ndarray, performance: PerformanceEstimator | None, rng: np.random.Generator
+) -> dict:
+    """Accuracy and macro metrics of a window's labelled rows, with bootstrap intervals (multiclass)."""
+    k = s.shape[1]
+    if performance is not None:
+        y = performance._class_index(raw, n=raw.size, what="labels")
+    else:
+        try:
+            y = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            return {"n": int(raw.size), "note": "labels are not column indices; pass performance= to name classes"}
+        if not np.isin(y, np.arange(k)).all():
+            return {"n": int(raw.size), "note": "labels are not column indices; pass performance= to name classes"}
+        y = y.astype(np.int64)
+    if np.unique(y).size < 2:
+        return {"n": int(y.size)}
+    point = realized_multiclass_metrics(y, s)
+    boots: dict[str, list[float]] = {name: [] for name in point}
+    for _ in range(N_BOOT):
+        i = rng.integers(0, y.size, y.size)
+        if np.unique(y[i]).size < 2:
+            continue
+        for name, v in realized_multiclass_metrics(y[i], s[i]).items():
+            boots[name].append(v)
+    out: dict[str, Any] = {"n": int(y.size)}
+    for name, v in point.items():
+        b = np.asarray([x for x in boots[name] if x == x])
+        out[name] = {
             "value": v,
             "low": float(np.quantile(b, 0.025)) if b.size else None,
             "high": float(np.quantile(b, 0.975)) if b.size else None,

@@ -133,10 +133,13 @@ def test_result_object_and_shorthand(world):
 def test_bad_input_gets_one_clear_sentence(world):
     rng = np.random.default_rng(0)
     s = rng.uniform(size=300)
-    with pytest.raises(ValidationError, match="exactly two classes.*multiclass are not estimated"):
+    # three classes need the three columns of predict_proba; regression is refused
+    with pytest.raises(ValidationError, match="hold 3 classes but the scores are one column"):
         PerformanceEstimator(s, rng.integers(0, 3, 300))
-    with pytest.raises(ValidationError, match="regression and multiclass are not estimated"):
+    with pytest.raises(ValidationError, match="regression is not estimated"):
         PerformanceEstimator(s, rng.normal(size=300))
+    with pytest.raises(ValidationError, match="two classes or more"):
+        PerformanceEstimator(s, np.ones(300))
     with pytest.raises(ValidationError, match="has 10 values for 300 scores"):
         PerformanceEstimator(s, [0, 1] * 5)
     with pytest.raises(ValidationError, match="NaN or infinite"):
