@@ -999,7 +999,7 @@ def evaluate_data(
     acc = _run(src, plan, first, rest, batch_rows)
     opts = dict(ci=ci, n_boot=n_boot, threshold=threshold, random_state=random_state, progress=progress)
     rep = finish(plan, acc, src, task=task, classes=classes, pos_label=pos_label, score_name="y_score", **opts)
-    rep.model = {"type": "predictions", "output": rep.model.get("output", "label")}
+    rep.model = {"type": "predictions", "output": rep.model.get("output", "label"), "columns": _columns_used(plan)}
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
     return rep
 
@@ -1069,6 +1069,21 @@ def _regression_edges(plan: Plan, y0, p0, w0) -> None:
     plan.y_edges = np.unique(np.quantile(y0, np.linspace(0, 1, Y_BINS + 1)[1:-1]))
     plan.r_edges = np.unique(np.quantile(r0, np.linspace(0, 1, R_BINS + 1)[1:-1]))
     plan.center = float(np.average(y0, weights=w0)) if w0 is None or w0.sum() > 0 else float(y0.mean())
+
+
+def _columns_used(plan: Plan) -> dict:
+    """The columns read, by role (kept in the report)."""
+    out: dict = {"y_true": plan.y}
+    if plan.model is not None:
+        out["features"] = list(plan.features or [])
+    else:
+        if plan.pred:
+            out["y_pred"] = plan.pred
+        if plan.score:
+            out["y_score"] = plan.score[0] if len(plan.score) == 1 else list(plan.score)
+    if plan.weight:
+        out["sample_weight"] = plan.weight
+    return out
 
 
 def _pos_label(pos_label, classes: np.ndarray):
@@ -1163,7 +1178,7 @@ def evaluate_model_data(
     rep = finish(
         plan, acc, src, task=task, classes=classes, pos_label=pos_label, score_name="the model's output", **opts
     )
-    rep.model = {"type": type(model).__name__, "output": out.source or out.kind}
+    rep.model = {"type": type(model).__name__, "output": out.source or out.kind, "columns": _columns_used(plan)}
     rep.timing["total_s"] = round(time.perf_counter() - t0, 4)
     return rep
 

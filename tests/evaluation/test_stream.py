@@ -72,6 +72,11 @@ def test_binary_parquet_folder_equals_in_memory(tmp_path, weighted):
         "label", y_score="proba", sample_weight="wt" if weighted else None, data=folder, n_boot=1000
     )
     assert b.n_rows == len(y) and b.task == "binary" and b.classes == [0, 1] and b.pos_label == 1
+    assert b.model["columns"] == {
+        "y_true": "label",
+        "y_score": "proba",
+        **({"sample_weight": "wt"} if weighted else {}),
+    }
     _assert_same(a, b, EXACT, BINNED)
     np.testing.assert_allclose(b.confusion["matrix"], a.confusion["matrix"], rtol=1e-12)
     assert a.method == b.method == "multinomial"
@@ -176,6 +181,7 @@ def test_evaluate_applies_the_model_batch_by_batch(tmp_path):
     a = mo.evaluate(model, X, y, n_boot=200)
     b = mo.evaluate(model, tmp_path / "x.parquet", "target", n_boot=200)
     assert b.model["output"] == "predict_proba" and b.n_rows == n
+    assert b.model["columns"] == {"y_true": "target", "features": ["a", "b", "c"]}
     _assert_same(a, b, EXACT, BINNED, rtol=1e-9)
     # a regressor without feature names: the other columns, in order
     yr = X["a"] * 2 + rng.normal(size=n)
@@ -254,3 +260,19 @@ def test_scores_packed_into_few_cells_are_read_again_with_split_cells():
     bound = float(note.split("within ")[1].split(" ")[0])
     assert abs(c.metrics["roc_auc"].value - a.metrics["roc_auc"].value) <= bound
     _assert_same(a, c, EXACT)
+
+
+def test_streamed_regression_intervals_cover_known_truths():
+    """Residuals ~ N(0, 1) with lognormal weights independent of them: MSE 1, MAE sqrt(2 / pi), mean residual 0."""
+    truth = {"mean_squared_error": 1.0, "mean_absolute_error": float(np.sqrt(2 / np.pi)), "mean_residual": 0.0}
+    reps = 40
+    hits = dict.fromkeys(truth, 0)
+    for r in range(reps):
+        rng = np.random.default_rng(500 + r)
+        y = rng.normal(20.0, 3.0, 5000)
+        df = pd.DataFrame({"y": y, "yhat": y + rng.normal(0.0, 1.0, 5000), "w": rng.lognormal(0.0, 0.5, 5000)})
+        rep = mo.evaluate_predictions("y", y_pred="yhat", sample_weight="w", data=df, n_boot=200, random_state=r)
+        for k, t in truth.items():
+            hits[k] += rep.metrics[k].low <= t <= rep.metrics[k].high
+    coverage = {k: v / reps for k, v in hits.items()}
+    assert all(0.8 <= c <= 1.0 for c in coverage.values()), coverage
