@@ -911,11 +911,16 @@ def accumulate(src: Source, plan: Plan, first: dict | None, batch_rows: int | No
 
 # ------------------------------------------------------------------ entry points
 def _first(src: Source, columns: list, batch_rows: int | None):
-    """The first batch (a dict of columns) and whether the local pass can reuse it."""
+    """The first batch (a dict of columns) and the iterator of the others (None on Dask: every partition
+    is then read on the workers)."""
     if src.kind == "dask":
         from .._partitions import first_partition
 
         part = first_partition(src.data[columns])
+        if not len(part):
+            raise ValidationError(
+                "The first partition of data is empty; expected rows in it (repartition the Dask DataFrame)."
+            )
         return _pandas_columns(part, columns), None
     it = iter_columns(src, columns, batch_rows)
     first = next(it, None)
@@ -987,7 +992,10 @@ def evaluate_data(
             pos_label = pos
         else:
             plan.mode = "multi"
-    first, rest = _first(src, plan.columns(), batch_rows)
+    if src.kind == "dask" and plan.mode in ("binary", "multi"):
+        first, rest = {}, None  # fixed cells: no partition needs reading before the pass
+    else:
+        first, rest = _first(src, plan.columns(), batch_rows)
     if plan.mode == "pairs" and task == "auto":
         if _is_continuous(first[pred]) or _is_continuous(first[y]):
             plan.mode = "regression"

@@ -212,6 +212,9 @@ def test_bad_columns_and_inputs_get_one_sentence(tmp_path):
         mo.evaluate_predictions("y", y_score="p", sample_weight="w", data=pd.DataFrame({"y": y, "p": p, "w": -1.0}))
     with pytest.raises(ValidationError, match="Column 'p' has 1 missing values"):
         mo.evaluate_predictions("y", y_score="p", data=pa.table({"y": [0, 1, 1], "p": [0.2, None, 0.7]}))
+    reader = pa.table({"y": [0, 1, 2], "a": [0.2, 0.3, 0.5], "b": [0.3, 0.3, 0.4], "c": [0.5, 0.4, 0.1]}).to_reader()
+    with pytest.raises(ValidationError, match="RecordBatchReader can be read only once.*pass labels="):
+        mo.evaluate_predictions("y", y_score=["a", "b", "c"], data=reader)
     with pytest.raises(ValidationError, match="3 classes"):
         mo.evaluate_predictions("y", y_score="p", data=pd.DataFrame({"y": [0, 1, 2, 1], "p": [0.1, 0.9, 0.5, 0.2]}))
 

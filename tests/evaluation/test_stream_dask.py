@@ -104,3 +104,17 @@ def test_model_on_dask_partitions(client, frame):
     _close(a, b, EXACT, rtol=1e-9)
     with pytest.raises(ValidationError, match="no column 'label' \\(given as y\\)"):
         mo.evaluate(model, ddf, "label")
+
+
+def test_dask_multiclass_reads_the_classes_first(client):
+    rng = np.random.default_rng(12)
+    n, K = 6000, 3
+    P = rng.dirichlet(np.ones(K), n)
+    y = np.array([rng.choice(K, p=row) for row in P])
+    frame = pd.DataFrame({"y": np.array(["x", "y", "z"])[y], **{f"p{k}": P[:, k] for k in range(K)}})
+    a = mo.evaluate_predictions(frame.y.to_numpy(), y_score=P, n_boot=0)
+    b = mo.evaluate_predictions("y", y_score=["p0", "p1", "p2"], data=dd.from_pandas(frame, npartitions=3), n_boot=0)
+    assert b.classes == ["x", "y", "z"]
+    _close(a, b, [k for k in a.metrics if k not in ("roc_auc", "pr_auc")])
+    for k in ("roc_auc", "pr_auc"):
+        assert abs(b.metrics[k].value - a.metrics[k].value) <= 1e-3
