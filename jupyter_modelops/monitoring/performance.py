@@ -370,8 +370,16 @@ class PerformanceEstimator:
         self.multiclass = True
         raw = np.asarray(labels, dtype=object).ravel()
         _refuse_regression(raw, what="reference_labels")
+        rows = np.shape(scores)[0]
+        if raw.size != rows:
+            raise ValidationError(f"reference_labels has {raw.size} values for {rows} scores; give one label per row.")
         if classes is None:
             classes = _sorted_classes(raw, what="reference_labels")
+            if np.ndim(scores) == 2 and np.shape(scores)[1] != len(classes):
+                raise ValidationError(
+                    f"reference_labels hold {len(classes)} classes but reference_scores has {np.shape(scores)[1]} "
+                    "columns; pass classes= (the model's classes_, in the order of its columns)."
+                )
         p = _as_proba(scores, what="reference_scores", k=len(classes))
         self.classes, self.pos_label, self.threshold = classes, None, None
         y = self._class_index(raw, n=p.shape[0], what="reference_labels")
