@@ -77,9 +77,16 @@ def evaluate(
         ``f(X) -> array``. Outputs of modules and functions are read as
         probabilities (floats in [0, 1], or rows summing to 1), logits (other
         floats; softmax for several columns) or labels (integers, strings).
-    X : array-like, DataFrame or tensor of shape (n_samples, n_features)
-        The inputs, passed to the model unchanged.
-    y : array-like of shape (n_samples,)
+    X : array-like, DataFrame or tensor of shape (n_samples, n_features), or a table larger than memory
+        The inputs, passed to the model unchanged. Or a Parquet file or folder
+        path, a ``pyarrow`` Table, RecordBatchReader or Dataset, a polars
+        DataFrame or LazyFrame, or a Dask DataFrame holding the target too
+        (with ``y`` naming it): the model is then applied batch by batch (on
+        Dask, partition by partition on the workers) to the columns in its
+        ``feature_names_in_``, or to every other column in order, and each
+        batch is reduced to mergeable statistics (see
+        :func:`evaluate_predictions` for what is exact and the tolerance).
+    y : array-like of shape (n_samples,), or a column name of ``X``
         True labels (classification) or values (regression).
     task : {"auto", "binary", "multiclass", "classification", "regression"}, default="auto"
         Inferred from the model's outputs and ``y`` when "auto".
