@@ -148,8 +148,14 @@ def dask_series_frame(given: dict) -> Any:
             "pass them all as Dask Series of the same partitions, or as columns of one table with data=."
         )
     frame = None
-    for k, v in present.items():
-        frame = v.rename(k).to_frame() if frame is None else frame.assign(**{k: v})
+    try:
+        for k, v in present.items():
+            frame = v.rename(k).to_frame() if frame is None else frame.assign(**{k: v})
+    except Exception as exc:  # noqa: BLE001 - Dask's own alignment errors, said in one sentence
+        raise ValidationError(
+            f"The Dask Series {', '.join(present)} could not be put side by side ({exc}); pass them as columns of "
+            "one Dask DataFrame with data=."
+        ) from exc
     return frame
 
 
