@@ -610,13 +610,19 @@ class PerformanceEstimator:
         ranks = np.stack([_midranks(s[:, c]) for c in range(k)])
         cum = np.cumsum(per_map, axis=2)[:, :, :-1]  # maps x rows x (K - 1)
         out: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
-        per_chunk = max(1, min(N_DRAWS, 20_000_000 // max(n * k, 1)))
+        per_chunk = max(1, min(N_DRAWS, 5_000_000 // max(n, 1)))
         done = 0
         while done < N_DRAWS:
             b = min(per_chunk, N_DRAWS - done)
-            which = rng.integers(0, len(self.maps), b)
-            u = rng.random((b, n, 1))
-            y = (cum[which] <= u).sum(axis=2)  # y ~ Categorical(p) of the drawn map, row by row
+            counts = np.bincount(rng.integers(0, len(self.maps), b), minlength=len(self.maps))
+            y = np.zeros((b, n), dtype=np.int16)
+            row = 0
+            for m, c in enumerate(counts):  # y ~ Categorical(p) of the drawn map, row by row: y = #{j: u >= cum_j}
+                if c:
+                    u = rng.random((c, n))
+                    for j in range(k - 1):
+                        y[row : row + c] += u >= cum[m, :, j]
+                    row += c
             for name, v in _multiclass_metrics_from_draws(y, pred, ranks).items():
                 out[name].append(v)
             done += b
