@@ -312,8 +312,10 @@ def evaluate_predictions(
     precision, recall, F1...), log loss, Brier score, calibration error and
     every regression point value. ROC AUC, average precision and KS count
     scores within one fixed score cell as ties: they are within ``1e-3`` of
-    the in-memory values (the cells are a grid of 16,384 on [0, 1] plus 2,048
-    quantiles of the first batch). Intervals come from the same bootstrap on
+    the in-memory values (fixed cells that do not depend on the data: grids of
+    16,384 uniform on [0, 1], uniform in logit and in log-magnitude, so
+    partitions merge in any order; scores packed into a few cells are read
+    again with those cells split). Intervals come from the same bootstrap on
     the merged cells (multinomial draws), so they match the in-memory ones up
     to Monte Carlo error. In memory, at most 50,000,000 rows are evaluated;
     larger inputs are refused with a pointer to ``data=``.
