@@ -808,7 +808,10 @@ class PerformanceEstimate(Result):
         body = table(rows, ["metric", "estimate", f"{self.data['confidence']:.0%} interval", "reference", "realized"])
         for f in self.data["flags"]:
             body += f'<div class="warn">{esc(f["message"])}</div>'
-        return page(self._summary(), body, subtitle="estimated from calibrated scores, without labels")
+        sub = "estimated from calibrated scores, without labels"
+        if "classes" in self.data:
+            sub += f"; {len(self.data['classes'])} classes, precision, recall, F1 and ROC AUC are macro averages"
+        return page(self._summary(), body, subtitle=sub)
 
 
 def estimate_performance(

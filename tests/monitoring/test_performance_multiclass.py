@@ -185,7 +185,10 @@ def test_named_classes_result_object_and_shorthand(world):
     assert d["classes"] == order and d["average"] == "macro" and set(d["labelled"]["counts"]) == set(order)
     for m in d["metrics"].values():
         assert m["low"] <= m["estimate"] <= m["high"]
-    assert "PerformanceEstimate n=400" in repr(e) and "<table" in e._repr_html_()
+    assert (
+        "PerformanceEstimate n=400" in repr(e)
+        and "4 classes, precision, recall, F1 and ROC AUC are macro" in e._repr_html_()
+    )
 
 
 def test_bad_multiclass_input_gets_one_clear_sentence(world, estimator):
