@@ -98,12 +98,23 @@ import importlib, json, sys, time
 import jupyter_modelops as mo
 from jupyter_modelops.drift_detection import core  # noqa: F401
 import pyarrow.parquet  # noqa: F401
+import threading
 if sys.argv[3] == "stream":  # stream even what would fit the in-memory limit (2e8 values)
     importlib.import_module("jupyter_modelops.drift_detection._columns").MAX_IN_MEMORY_CELLS = 0
+samples = []
+def sample():  # RSS every half second: when the peak happened, and the median over the run
+    while True:
+        samples.append((time.perf_counter(), next(int(l.split()[1]) for l in open("/proc/self/status")
+                                                   if l.startswith("VmRSS:")) / 1024))
+        time.sleep(0.5)
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 rep = mo.drift(sys.argv[1], sys.argv[2], progress=False)
 dt = time.perf_counter() - t0
+peak_t, peak = max(samples, key=lambda s: s[1])
+rss = sorted(s[1] for s in samples)
 print(json.dumps({"seconds": dt, "peak_rss_mb": %s, "n_reference": rep.n_reference, "n_current": rep.n_current,
+                  "sampled_peak_at_seconds": peak_t - t0, "median_rss_mb": rss[len(rss) // 2],
                   "from_profile": rep.from_profile, "drifted": rep.drifted,
                   "ks_significant": [c["column"] for c in rep.columns if c["ks_p_adj"] < 0.05]}))
 """
@@ -112,7 +123,7 @@ print(json.dumps({"seconds": dt, "peak_rss_mb": %s, "n_reference": rep.n_referen
 
 
 def part_scale(sizes: list[int]) -> None:
-    out = []
+    out = [r for r in load().get("scale", []) if r["rows_per_side"] not in sizes]  # keep other sizes' rows
     for rows in sizes:
         base = WORK / "scale"
         shutil.rmtree(base, ignore_errors=True)
@@ -152,7 +163,7 @@ prof = mo.profile(path)
 dt = time.perf_counter() - t0
 hwm = %s
 parts, first = [], None
-for rb in pq.ParquetFile(path).iter_batches(batch_size=1_000_000):
+for rb in pq.ParquetFile(path).iter_batches(batch_size=prof.n_rows // 10):  # 10 parts
     t = rb.to_pandas()
     p = mo.profile(t, like=first)
     first = first or p
@@ -184,7 +195,7 @@ for v in views[1:]:
     view = view.merge(v)
 dt = time.perf_counter() - t0
 hwm = %s
-parts = (views * 10)[:10]
+parts = [why.log(rb.to_pandas()).view() for rb in pf.iter_batches(batch_size=pf.metadata.num_rows // 10)][:10]
 t1 = time.perf_counter()
 m = parts[0]
 for v in parts[1:]:
@@ -198,7 +209,7 @@ print(json.dumps({"seconds": dt, "rows": sum(1 for _ in []) or pf.metadata.num_r
 
 
 def part_profile(sizes: list[int]) -> None:
-    out = []
+    out = [r for r in load().get("profile", []) if r["rows"] not in sizes]  # keep other sizes' rows
     for rows in sizes:
         folder = WORK / f"profile_{rows}"
         shutil.rmtree(folder, ignore_errors=True)
@@ -210,7 +221,7 @@ def part_profile(sizes: list[int]) -> None:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         out.append({"rows": rows, "ours": ours, "whylogs": why})
-        save("profile", out)
+        save("profile", sorted(out, key=lambda r: r["rows"]))
 
 
 # ---------------------------------------------------------------- false alarms
@@ -230,12 +241,13 @@ b, rb = reader(seed + 1000)
 cols.MAX_IN_MEMORY_CELLS = 0  # both sides through profiles, each built from its 10 batches
 rep = mo.drift(ra, rb, progress=False)
 out = {"n": n, "seed": seed, "from_profile": rep.from_profile, "drifted": len(rep.drifted),
-       "ks_bh": sum(c["ks_p_adj"] < 0.05 for c in rep.columns), "ks_raw": sum(c["ks_p"] < 0.05 for c in rep.columns),
+       "ks_bh": int(sum(c["ks_p_adj"] < 0.05 for c in rep.columns)),
+       "ks_raw": int(sum(c["ks_p"] < 0.05 for c in rep.columns)),
        "ks_resolution": max(c["ks_upper"] - c["ks"] for c in rep.columns)}
 if n <= 1_000_000:
     ex = mo.drift(a, b, progress=False)
-    out.update(exact_drifted=len(ex.drifted), exact_ks_bh=sum(c["ks_p_adj"] < 0.05 for c in ex.columns),
-               exact_ks_raw=sum(c["ks_p"] < 0.05 for c in ex.columns))
+    out.update(exact_drifted=len(ex.drifted), exact_ks_bh=int(sum(c["ks_p_adj"] < 0.05 for c in ex.columns)),
+               exact_ks_raw=int(sum(c["ks_p"] < 0.05 for c in ex.columns)))
 print(json.dumps(out))
 """
 
@@ -257,13 +269,13 @@ ref, cur = view(seed), view(seed + 1000)
 scores = calculate_drift_scores(target_view=cur, reference_view=ref, with_thresholds=True)
 ps = [s["pvalue"] for s in scores.values() if s]
 cats = [s["drift_category"] for s in scores.values() if s]
-print(json.dumps({"n": n, "seed": seed, "ks_raw": sum(p < 0.05 for p in ps), "drift": cats.count("DRIFT"),
+print(json.dumps({"n": n, "seed": seed, "ks_raw": int(sum(p < 0.05 for p in ps)), "drift": cats.count("DRIFT"),
                   "possible_drift": cats.count("POSSIBLE_DRIFT"), "columns": len(ps)}))
 """
 
 
 def part_alarms(sizes: list[int], seeds: dict[int, int], whylogs_max: int) -> None:
-    rows = []
+    rows = [r for r in load().get("alarms", []) if r["n"] not in sizes]  # keep other sizes' rows
     for n in sizes:
         for s in range(seeds.get(n, 1)):
             ours = child(OURS_ALARMS, str(n), str(s))
@@ -273,7 +285,7 @@ def part_alarms(sizes: list[int], seeds: dict[int, int], whylogs_max: int) -> No
                 else None
             )
             rows.append({"n": n, "seed": s, "ours": ours, "whylogs": why})
-            save("alarms", rows)
+            save("alarms", sorted(rows, key=lambda r: (r["n"], r["seed"])))
 
 
 # ---------------------------------------------------------------- dask
@@ -405,15 +417,16 @@ def write_md(res: dict) -> None:
             "batches on shared edges and compared profile against profile (what drift() does beyond 2e8 values); "
             "`in memory`: drift()'s default at 1e7 x 20 = 2e8 values, both sides gathered and compared exactly.",
             "",
-            "| rows per side | path | seconds | rows/s (both sides) | peak RSS (MB) | drifted | KS-significant (BH) | "
-            "load average |",
-            "|---:|---|---:|---:|---:|---|---|---|",
+            "| rows per side | path | seconds | rows/s (both sides) | peak RSS (MB) | median RSS (MB) | drifted | "
+            "KS-significant (BH) | load average |",
+            "|---:|---|---:|---:|---:|---:|---|---|---|",
         ]
         for r in sc:
             path = "streamed" if r["from_profile"] else "in memory"
             L.append(
                 f"| {r['rows_per_side']:,} | {path} | {r['seconds']:.0f} | {r['rows_per_second']:,.0f} | "
-                f"{r['peak_rss_mb']:.0f} | {', '.join(r['drifted']) or '-'} | {', '.join(r['ks_significant']) or '-'} | "
+                f"{r['peak_rss_mb']:.0f} | {r.get('median_rss_mb', float('nan')):.0f} | {', '.join(r['drifted']) or '-'} | "
+                f"{', '.join(r['ks_significant']) or '-'} | "
                 f"{r['load_average'][0]:.1f} |"
             )
         L.append("")
@@ -421,6 +434,9 @@ def write_md(res: dict) -> None:
     if pr:
         L += [
             "## profile() beside whylogs (20 float64 columns from one Parquet file, 1M-row batches)",
+            "",
+            "Wall time of building the profile of the whole file (ours: `profile(path)`; whylogs: `why.log` per "
+            "batch, views merged) and, separately, of merging 10 already-built profiles of tenth parts.",
             "",
             "| rows | tool | seconds | rows/s | peak RSS (MB) | merge 10 profiles (s) | size (bytes) |",
             "|---:|---|---:|---:|---:|---:|---:|",
@@ -520,7 +536,8 @@ def main() -> None:
     ap.add_argument("--parts", default="merge,alarms,profile,dask,scale")
     ap.add_argument("--rows", default="10000000,100000000", help="rows per side for the scale part (comma list)")
     ap.add_argument("--dask-rows", type=int, default=20_000_000)
-    ap.add_argument("--alarm-max", type=int, default=10_000_000)
+    ap.add_argument("--profile-rows", default="1000000,10000000", help="rows for the profile part (comma list)")
+    ap.add_argument("--alarm-sizes", default="10000,100000,1000000,10000000")
     ap.add_argument("--whylogs-alarm-max", type=int, default=1_000_000)
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -528,10 +545,10 @@ def main() -> None:
     if "merge" in parts:
         part_merge()
     if "alarms" in parts:
-        sizes = [n for n in (10_000, 100_000, 1_000_000, 10_000_000) if n <= a.alarm_max]
+        sizes = [int(x) for x in a.alarm_sizes.split(",")]
         part_alarms(sizes, {10_000: 5, 100_000: 5, 1_000_000: 2, 10_000_000: 1}, a.whylogs_alarm_max)
     if "profile" in parts:
-        part_profile([1_000_000, 10_000_000])
+        part_profile([int(x) for x in a.profile_rows.split(",")])
     if "dask" in parts:
         part_dask(a.dask_rows)
     if "scale" in parts:

@@ -629,8 +629,11 @@ def _anchored_quantiles(
     fine bin's mass however many merges came before.
     """
     na, nb = int(a["n"]), int(b["n"])
-    x = np.union1d(np.union1d(knots(a)[0], knots(b)[0]), np.clip(edges, lo, hi))
-    g = np.maximum.accumulate((na * _cdf(a, x) + nb * _cdf(b, x)) / (na + nb))
+    (qa, la), (qb, lb) = knots(a), knots(b)
+    x = np.unique(np.concatenate((qa, qb, np.clip(edges, lo, hi))))
+    fa = np.interp(x, qa, la, left=0.0, right=1.0)
+    fb = np.interp(x, qb, lb, left=0.0, right=1.0)
+    g = np.maximum.accumulate((na * fa + nb * fb) / (na + nb))
     n = max(int(counts.sum()), 1)
     ax = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
     af = np.minimum(np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0])), 1.0)
