@@ -421,11 +421,11 @@ def write_md(res: dict) -> None:
             "KS-significant (BH) | load average |",
             "|---:|---|---:|---:|---:|---:|---|---|---|",
         ]
-        for r in sc:
+        for r in sorted(sc, key=lambda r: (r["rows_per_side"], r["mode"] != "stream")):
             path = "streamed" if r["from_profile"] else "in memory"
             L.append(
                 f"| {r['rows_per_side']:,} | {path} | {r['seconds']:.0f} | {r['rows_per_second']:,.0f} | "
-                f"{r['peak_rss_mb']:.0f} | {r.get('median_rss_mb', float('nan')):.0f} | {', '.join(r['drifted']) or '-'} | "
+                f"{r['peak_rss_mb']:.0f} | {round(r['median_rss_mb']) if 'median_rss_mb' in r else '-'} | {', '.join(r['drifted']) or '-'} | "
                 f"{', '.join(r['ks_significant']) or '-'} | "
                 f"{r['load_average'][0]:.1f} |"
             )
