@@ -182,3 +182,17 @@ def test_resolution_is_stated_per_numeric_column():
         prof.resolution("c")
     with pytest.raises(ValidationError, match="'nope' is not in it"):
         prof.resolution("nope")
+
+
+def test_a_profile_stored_before_fine_histograms_still_drives_drift_and_says_so():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(5000, 2))
+    d = mo.profile(x).to_dict()
+    for col in d["columns"].values():
+        del col["fine_edges"], col["fine_counts"]
+    old = mo.Profile.from_dict(d)
+    rep = mo.drift(old, rng.normal(size=(3000, 2)) + [0.0, 0.5])
+    assert rep.drifted == ["x1"]
+    assert any("bounds approximate" in n for n in rep.column("x0")["notes"])
+    merged = old.merge(mo.profile(x, like=old))
+    assert merged.columns["x0"]["approx_fine"] is True and merged.n_rows == 10_000
