@@ -21,3 +21,18 @@ def modelops_home(tmp_path, monkeypatch):
     home = tmp_path / "modelops-home"
     monkeypatch.setenv("MODELOPS_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real dask.distributed cluster for the session: 2 worker processes (not threads), one thread each,
+    on 127.0.0.1, no dashboard. Started once; the Dask tests of every package share it."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 
 import dask.dataframe as dd
-import distributed
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -17,17 +16,6 @@ import pytest
 
 import jupyter_modelops as mo
 from jupyter_modelops.exceptions import ValidationError
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 def _frame(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:
@@ -45,7 +33,7 @@ def _frame(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def parquet(tmp_path_factory, client):
+def parquet(tmp_path_factory, dask_client):
     """The same rows as a Dask DataFrame read from Parquet (one partition per file) and as the folder itself."""
     root = tmp_path_factory.mktemp("dask")
     ref, cur = _frame(0, 24_000), _frame(1, 12_000, shift=0.4)
@@ -65,7 +53,7 @@ def _same_profile(a: mo.Profile, b: mo.Profile) -> None:
             assert x["mean"] == pytest.approx(y["mean"], rel=1e-12) and x["m2"] == pytest.approx(y["m2"], rel=1e-10)
 
 
-def test_dask_profile_equals_the_streamed_profile_of_the_same_parts(parquet, client):
+def test_dask_profile_equals_the_streamed_profile_of_the_same_parts(parquet, dask_client):
     ref, _, root = parquet
     ddf = dd.read_parquet(root / "ref")
     assert ddf.npartitions == 4
@@ -78,7 +66,7 @@ def test_dask_profile_equals_the_streamed_profile_of_the_same_parts(parquet, cli
     _same_profile(mo.profile(ddf, like=like), mo.profile(root / "ref", like=like, batch_rows=100_000))
 
 
-def test_dask_drift_equals_the_streamed_drift(parquet, client, monkeypatch):
+def test_dask_drift_equals_the_streamed_drift(parquet, dask_client, monkeypatch):
     ref, cur, root = parquet
     on_dask = mo.drift(dd.read_parquet(root / "ref"), dd.read_parquet(root / "cur"))
     cols_mod = importlib.import_module("jupyter_modelops.drift_detection._columns")
@@ -91,7 +79,7 @@ def test_dask_drift_equals_the_streamed_drift(parquet, client, monkeypatch):
     assert on_dask.drifted == local.drifted == mo.drift(ref, cur).drifted == ["age"]
 
 
-def test_dask_series_polars_and_profiles_mix(parquet, client):
+def test_dask_series_polars_and_profiles_mix(parquet, dask_client):
     ref, cur, root = parquet
     rep = mo.drift(dd.read_parquet(root / "ref")["age"], dd.from_pandas(cur["age"], npartitions=2))
     assert [c["column"] for c in rep.columns] == ["age"] and rep.drifted == ["age"]

@@ -7,7 +7,6 @@ partitions does not change the result.
 from __future__ import annotations
 
 import dask.dataframe as dd
-import distributed
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,17 +15,6 @@ import jupyter_modelops as mo
 from jupyter_modelops.exceptions import ValidationError
 
 EXACT = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "log_loss", "brier_score_loss")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +33,13 @@ def _close(a, b, names, rtol=1e-12):
         assert b.metrics[k].value == pytest.approx(a.metrics[k].value, rel=rtol, abs=1e-15), k
 
 
-def test_dask_binary_equals_single_machine_and_in_memory(client, frame):
+def test_dask_binary_equals_single_machine_and_in_memory(dask_client, frame):
     ddf = dd.from_pandas(frame, npartitions=4)
     local = mo.evaluate_predictions("y", y_score="p", sample_weight="w", data=frame, n_boot=500)
     dist = mo.evaluate_predictions("y", y_score="p", sample_weight="w", data=ddf, n_boot=500)
     memory = mo.evaluate_predictions(frame.y.to_numpy(), y_score=frame.p.to_numpy(), sample_weight=frame.w, n_boot=0)
     assert any("4 partitions" in n for n in dist.notes)
-    assert len(client.scheduler_info()["workers"]) == 2
+    assert len(dask_client.scheduler_info()["workers"]) == 2
     _close(local, dist, list(local.metrics))  # same cells, same draws
     for k in local.metrics:
         assert dist.metrics[k].low == pytest.approx(local.metrics[k].low, rel=1e-9, abs=1e-12), k
@@ -61,7 +49,7 @@ def test_dask_binary_equals_single_machine_and_in_memory(client, frame):
         assert abs(dist.metrics[k].value - memory.metrics[k].value) <= 1e-3
 
 
-def test_partition_order_does_not_matter(client, frame):
+def test_partition_order_does_not_matter(dask_client, frame):
     ddf = dd.from_pandas(frame, npartitions=5)
     backwards = dd.concat([ddf.partitions[i] for i in reversed(range(ddf.npartitions))])
     # binary: fixed score cells, so even the intervals are the same
@@ -81,7 +69,7 @@ def test_partition_order_does_not_matter(client, frame):
         assert wb == pytest.approx(wa, rel=0.15), k
 
 
-def test_dask_series_directly_and_regression(client, frame):
+def test_dask_series_directly_and_regression(dask_client, frame):
     ddf = dd.from_pandas(frame, npartitions=3)
     a = mo.evaluate_predictions(ddf.y, y_score=ddf.p, n_boot=0)
     b = mo.evaluate_predictions(frame.y.to_numpy(), y_score=frame.p.to_numpy(), n_boot=0)
@@ -93,7 +81,7 @@ def test_dask_series_directly_and_regression(client, frame):
         mo.evaluate_predictions(ddf.y, y_score=frame.p.to_numpy())
 
 
-def test_model_on_dask_partitions(client, frame):
+def test_model_on_dask_partitions(dask_client, frame):
     from sklearn.linear_model import LogisticRegression
 
     X = frame[["p", "w"]]
@@ -106,7 +94,7 @@ def test_model_on_dask_partitions(client, frame):
         mo.evaluate(model, ddf, "label")
 
 
-def test_dask_multiclass_reads_the_classes_first(client):
+def test_dask_multiclass_reads_the_classes_first(dask_client):
     rng = np.random.default_rng(12)
     n, K = 6000, 3
     P = rng.dirichlet(np.ones(K), n)

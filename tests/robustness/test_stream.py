@@ -180,19 +180,7 @@ def _reader(folder):
 # -- Dask: a real distributed cluster with worker processes ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
-
-
-def test_dask_dataframe_equals_the_local_streamed_report(data, client):
+def test_dask_dataframe_equals_the_local_streamed_report(data, dask_client):
     import dask.dataframe as dd
 
     model, df, folder = data
@@ -206,7 +194,7 @@ def test_dask_dataframe_equals_the_local_streamed_report(data, client):
     assert on_dask.features == local.features and len(local.features) == 4
     assert on_dask.base_metric == local.base_metric
     # both worker processes took part
-    assert len(client.scheduler_info()["workers"]) == 2
+    assert len(dask_client.scheduler_info()["workers"]) == 2
     # partitions larger than a batch are cut into batches on the worker
     cut = robustness(model, ddf, "label", batch_rows=300, **EXACT)
     same_rows(cut, robustness(model, folder, "label", **EXACT))
