@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 from typing import Iterable, Iterator, Mapping
 
 __all__ = [
@@ -185,6 +186,18 @@ def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> str:
     """Return ' Did you mean: a, b?' when close names exist, else ''."""
     close = difflib.get_close_matches(str(word), list(choices), n=n, cutoff=0.6)
     return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def usage_hint(message: str) -> str:
+    """An argparse error, with what to do when an option's value begins with '-'.
+
+    Tokens, offsets and negative numbers can begin with '-', which argparse reads as the next
+    option (``--token -Xy...``: "expected one argument"); joined to the flag they parse.
+    """
+    m = re.match(r"argument (?:[^:]*/)?(--[\w-]+): expected one argument", message)
+    if m:
+        return f"{message}. If its value begins with '-', join it to the option: {m.group(1)}=VALUE"
+    return message
 
 
 @contextlib.contextmanager

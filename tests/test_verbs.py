@@ -214,3 +214,18 @@ def test_listings_count_in_the_singular_and_plural(ip):
     assert repr(ip.run_line_magic("modelops", "models")) == "<ModelList (1 model)>"
     ip.run_line_magic("modelops", "snapshot m --name one")
     assert "(2 versions)" in repr(ip.run_line_magic("modelops", "versions one"))
+
+
+def test_a_value_that_begins_with_a_dash_is_explained_on_both_faces(ip, capsys):
+    # a generated bearer token begins with '-' one time in 64; argparse reads it as an option
+    token = "-Xy" + "a" * 30
+    with pytest.raises(SystemExit) as info:
+        cli_parser().parse_args(["predict", "http://127.0.0.1:1", "--data", "x.csv", "--token", token])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "join it to the option: --token=VALUE" in err
+    args = cli_parser().parse_args(["predict", "http://127.0.0.1:1", "--data", "x.csv", f"--token={token}"])
+    assert args.token == token
+    with pytest.raises(UsageError, match="join it to the option: --token=VALUE"):
+        ip.run_line_magic("modelops", f"predict http://127.0.0.1:1 X --token {token}")
+    parser, _ = magic_parser("predict")
+    assert parser.parse_args(["http://127.0.0.1:1", "X", f"--token={token}"]).token == token

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from .. import verbs as _verbs
 from .._version import __version__
@@ -29,11 +29,20 @@ def _spellings() -> dict[tuple[str, ...], Any]:
     return {(v.cli_path or (v.name,)): v for v in _verbs.all_verbs().values() if FACE in v.faces}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint when an option's value begins with '-' (sub-parsers inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        from ..exceptions import usage_hint
+
+        super().error(usage_hint(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``modelops`` parser: one sub-parser per verb, generated from the declarations."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="modelops",
         description="Evaluate, version, export, serve, package, deploy and monitor models.",
         epilog="Exit codes: 0 ok, 1 a gate failed, 2 usage or bad input, 3 not found, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -48,6 +48,11 @@ class _Parser(MagicArgumentParser):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        from ..exceptions import usage_hint
+
+        raise UsageError(usage_hint(message))
 
 
 def build_parser(verb: str) -> tuple[MagicArgumentParser, Any]:

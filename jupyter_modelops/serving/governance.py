@@ -272,7 +272,7 @@ class TokenAuth:
                 raise InvalidInput(
                     f"Line {n} of the token file {self.path} is not a bearer token of at least "
                     f"{self.MIN_LENGTH} characters (letters, digits, -._~+/ and trailing =); "
-                    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+                    "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'."
                 )
             tokens.append(line)
         if not tokens:

@@ -150,14 +150,14 @@ def test_magic_serve_with_token_tls_limits_capture_then_predict_captures_labels(
         with urllib.request.urlopen(dep.url + "/metrics", context=ctx, timeout=10) as r:  # --open-metrics
             assert r.status == 200
         url = dep.url
-        p = shell.run_line_magic("modelops", f"predict {url} X[:3] --token {token} --ca-file {cert}")
+        p = shell.run_line_magic("modelops", f"predict {url} X[:3] --token={token} --ca-file {cert}")
         np.testing.assert_array_equal(p["label"], hgb.predict(data[0][:3]))
         p = shell.run_line_magic("modelops", f"predict {url} X[3:5] --token-file {tf} --insecure")
         np.testing.assert_array_equal(p["label"], hgb.predict(data[0][3:5]))
         with pytest.raises(UsageError, match="HTTP 401"):
             shell.run_line_magic("modelops", f"predict {url} X[:1] --ca-file {cert}")
         with pytest.raises(UsageError, match="(?i)certificate"):
-            shell.run_line_magic("modelops", f"predict {url} X[:1] --token {token}")
+            shell.run_line_magic("modelops", f"predict {url} X[:1] --token={token}")
         with pytest.raises(UsageError, match="contradict"):
             shell.run_line_magic("modelops", f"predict {url} X[:1] --ca-file {cert} --insecure")
     finally:
@@ -234,7 +234,7 @@ def test_cli_serve_foreground_with_token_tls_and_capture_then_predict_flags(mode
         out = _cli("predict", url, "--data", str(csv), "--token-file", str(tf), "--ca-file", str(cert), "--json")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["outputs"]["label"] == hgb.predict(data[0][:3]).tolist()
-        out = _cli("predict", url, "--data", str(csv), "--token", token, "--insecure", "--json")
+        out = _cli("predict", url, "--data", str(csv), f"--token={token}", "--insecure", "--json")
         assert out.returncode == 0, out.stderr
         denied = _cli("predict", url, "--data", str(csv), "--ca-file", str(cert))
         assert denied.returncode != 0 and "401" in denied.stderr and len(denied.stderr.strip().splitlines()) == 1
