@@ -170,9 +170,12 @@ for rb in pq.ParquetFile(path).iter_batches(batch_size=prof.n_rows // 10):  # 10
     parts.append(p)
     if len(parts) == 10:
         break
-t1 = time.perf_counter()
-merged = mo.merge_profiles(parts)
-merge_s = time.perf_counter() - t1
+times = []
+for _ in range(7):  # the median of 7 merges: one merge is tens of ms, at the mercy of a shared machine
+    t1 = time.perf_counter()
+    merged = mo.merge_profiles(parts)
+    times.append(time.perf_counter() - t1)
+merge_s = sorted(times)[3]
 print(json.dumps({"seconds": dt, "rows": prof.n_rows, "peak_rss_mb": hwm, "merge_10_seconds": merge_s,
                   "merged_parts": len(parts), "json_bytes": len(json.dumps(prof.to_dict()))}))
 """
@@ -196,11 +199,14 @@ for v in views[1:]:
 dt = time.perf_counter() - t0
 hwm = %s
 parts = [why.log(rb.to_pandas()).view() for rb in pf.iter_batches(batch_size=pf.metadata.num_rows // 10)][:10]
-t1 = time.perf_counter()
-m = parts[0]
-for v in parts[1:]:
-    m = m.merge(v)
-merge_s = time.perf_counter() - t1
+times = []
+for _ in range(7):  # the median of 7, as for ours
+    t1 = time.perf_counter()
+    m = parts[0]
+    for v in parts[1:]:
+        m = m.merge(v)
+    times.append(time.perf_counter() - t1)
+merge_s = sorted(times)[3]
 print(json.dumps({"seconds": dt, "rows": sum(1 for _ in []) or pf.metadata.num_rows, "peak_rss_mb": hwm,
                   "merge_10_seconds": merge_s, "serialized_bytes": len(view.serialize()), "version": why.__version__}))
 """

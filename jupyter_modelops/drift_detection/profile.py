@@ -216,30 +216,7 @@ class Profile(Result):
         """
         if not isinstance(other, Profile):
             raise ValidationError(f"Only profiles merge with a profile; got {type(other).__name__}.")
-        a_cols, b_cols = list(self.columns), list(other.columns)
-        if set(a_cols) != set(b_cols):
-            only_a = [c for c in a_cols if c not in other.columns][:10]
-            only_b = [c for c in b_cols if c not in self.columns][:10]
-            raise ValidationError(
-                f"The profiles have different columns (only in the first: {only_a}, only in the "
-                f"second: {only_b}); merge profiles of tables with the same columns."
-            )
-        for c in a_cols:
-            if self.columns[c]["kind"] != other.columns[c]["kind"]:
-                raise ValidationError(
-                    f"Column '{c}' is {self.columns[c]['kind']} in one profile and "
-                    f"{other.columns[c]['kind']} in the other; cast it to one type before profiling."
-                )
-        cols = {c: _merge_column(self.columns[c], other.columns[c]) for c in a_cols}
-        pred = None
-        if self.prediction is not None and other.prediction is not None:
-            if self.prediction["kind"] != other.prediction["kind"]:
-                raise ValidationError(
-                    "The profiles' predictions are of different kinds (numeric and categorical); "
-                    "merge profiles made with the same model."
-                )
-            pred = _merge_column(self.prediction, other.prediction)
-        return Profile(cols, self.n_rows + other.n_rows, bins=self.bins, prediction=pred)
+        return _merged([self, other])
 
     def resolution(self, column: str) -> float:
         """The largest share of a numeric column's values in one bin of its fine histogram.
@@ -386,7 +363,10 @@ def _merge_parts(a: Profile | None, b: Profile | None) -> Profile | None:
 
 
 def _dask_profile(data: Any, *, bins: int, like: Profile | None) -> Profile:
-    """Per-partition profiles computed on the workers on shared edges, merged on the client in partition order."""
+    """Per-partition profiles computed on the workers on shared edges, merged on the client in partition order.
+
+    Merged pairwise, as the batches of a streamed profile are, so both give the same quantiles.
+    """
     from functools import partial
 
     from .._partitions import first_partition, reduce_partitions
@@ -410,6 +390,13 @@ def _dask_profile(data: Any, *, bins: int, like: Profile | None) -> Profile:
 def merge_profiles(profiles: Any) -> Profile:
     """Merge profiles of parts (batches, partitions, days) into the profile of the whole.
 
+    All parts merge in one pass: counts, moments and histograms equal those of merging them one
+    by one with :meth:`Profile.merge` (in any order), and every part's quantiles are read once,
+    so merging k parts costs about one pairwise merge plus k histogram sums. The quantiles come
+    from the mixture of all parts' CDFs pinned to the summed fine histogram: within
+    :meth:`Profile.resolution` of the whole data's, as a pairwise fold's are (the two may differ
+    from each other within that bound).
+
     Parameters
     ----------
     profiles : iterable of Profile
@@ -431,12 +418,43 @@ def merge_profiles(profiles: Any) -> Profile:
     items = list(profiles) if not isinstance(profiles, Profile) else [profiles]
     if not items:
         raise ValidationError("merge_profiles got no profiles; pass a list of at least one Profile.")
-    out = items[0]
-    if not isinstance(out, Profile):
-        raise ValidationError(f"Only profiles merge; got {type(out).__name__} at position 0.")
-    for p in items[1:]:
-        out = out.merge(p)
-    return out
+    for i, p in enumerate(items):
+        if not isinstance(p, Profile):
+            raise ValidationError(f"Only profiles merge; got {type(p).__name__} at position {i}.")
+    return items[0] if len(items) == 1 else _merged(items)
+
+
+def _merged(profiles: list[Profile]) -> Profile:
+    """The profile of the union of ``profiles``' rows, merged in one pass (see :meth:`Profile.merge`)."""
+    first = profiles[0]
+    a_cols = list(first.columns)
+    for i, other in enumerate(profiles[1:], start=2):
+        b_cols = list(other.columns)
+        which = "the second" if i == 2 else f"profile {i}"
+        if set(a_cols) != set(b_cols):
+            only_a = [c for c in a_cols if c not in other.columns][:10]
+            only_b = [c for c in b_cols if c not in first.columns][:10]
+            raise ValidationError(
+                f"The profiles have different columns (only in the first: {only_a}, only in "
+                f"{which}: {only_b}); merge profiles of tables with the same columns."
+            )
+        for c in a_cols:
+            if first.columns[c]["kind"] != other.columns[c]["kind"]:
+                raise ValidationError(
+                    f"Column '{c}' is {first.columns[c]['kind']} in one profile and "
+                    f"{other.columns[c]['kind']} in the other; cast it to one type before profiling."
+                )
+    cols = {c: _merge_columns([p.columns[c] for p in profiles]) for c in a_cols}
+    pred = None
+    preds = [p.prediction for p in profiles]
+    if all(d is not None for d in preds):
+        if len({d["kind"] for d in preds}) > 1:  # type: ignore[index]
+            raise ValidationError(
+                "The profiles' predictions are of different kinds (numeric and categorical); "
+                "merge profiles made with the same model."
+            )
+        pred = _merge_columns(preds)  # type: ignore[arg-type]
+    return Profile(cols, sum(p.n_rows for p in profiles), bins=first.bins, prediction=pred)
 
 
 def _table_profile(tab: Table, *, bins: int, like: Profile | None) -> Profile:
@@ -501,70 +519,85 @@ def _cap_categories(counts: dict[str, int]) -> dict[str, int]:
     return keep
 
 
-def _merge_column(a: dict, b: dict) -> dict:
-    if a["kind"] == CATEGORICAL:
-        counts = dict(a["counts"])
-        for k, v in b["counts"].items():
-            counts[k] = counts.get(k, 0) + int(v)
-        counts = _cap_categories(counts)
+def _merge_columns(parts: list[dict]) -> dict:
+    """One column's summary of the union of ``parts`` (summaries of the same column, in order).
+
+    The first part's edges are the reference: a part on other edges is re-binned through its CDF
+    (``approx_bins`` / ``approx_fine``). Counts and moments are exact whatever the grouping; the
+    quantiles come from the mixture of all parts' CDFs pinned to the summed fine histogram, so a
+    merge of k parts at once reads every part's quantiles once instead of k - 1 times.
+    """
+    if parts[0]["kind"] == CATEGORICAL:
+        cat: dict[str, int] = {}
+        for d in parts:
+            for key, v in d["counts"].items():
+                cat[key] = cat.get(key, 0) + int(v)
         return {
             "kind": CATEGORICAL,
-            "n": int(a["n"]) + int(b["n"]),
-            "n_missing": int(a["n_missing"]) + int(b["n_missing"]),
-            "counts": counts,
+            "n": sum(int(d["n"]) for d in parts),
+            "n_missing": sum(int(d["n_missing"]) for d in parts),
+            "counts": _cap_categories(cat),
         }
-    na, nb = int(a["n"]), int(b["n"])
-    miss = int(a["n_missing"]) + int(b["n_missing"])
-    edges_a = list(a.get("edges") or [])
-    if nb == 0 or na == 0:
-        src = a if nb == 0 else b
+    miss = sum(int(d["n_missing"]) for d in parts)
+    full = [d for d in parts if int(d["n"]) > 0]
+    ref = parts[0]
+    edges_a = list(ref.get("edges") or [])
+    if len(full) <= 1:
+        src = full[0] if full else ref
         out = dict(src)
         out["n_missing"] = miss
-        if src is b and edges_a and list(b.get("edges") or []) != edges_a:
-            out["edges"], out["counts"] = edges_a, [0] * (len(edges_a) + 1)
-            if nb:
-                out["counts"] = _rebin(b, np.asarray(edges_a)).tolist()
-                out["approx_bins"] = True
-        fine_a = a.get("fine_edges")
-        if src is b and fine_a and list(b.get("fine_edges") or []) != list(fine_a):
-            out["fine_edges"], out["fine_counts"] = list(fine_a), [0] * (len(fine_a) + 1)
-            if nb:
-                out["fine_counts"] = _rebin(b, np.asarray(fine_a, dtype=np.float64)).tolist()
-                out["approx_fine"] = True
+        if src is not ref and edges_a and list(src.get("edges") or []) != edges_a:
+            out["edges"], out["counts"] = edges_a, _rebin(src, np.asarray(edges_a)).tolist()
+            out["approx_bins"] = True
+        fine_a = ref.get("fine_edges")
+        if src is not ref and fine_a and list(src.get("fine_edges") or []) != list(fine_a):
+            out["fine_edges"] = list(fine_a)
+            out["fine_counts"] = _rebin(src, np.asarray(fine_a, dtype=np.float64)).tolist()
+            out["approx_fine"] = True
         return out
-    n = na + nb
-    ma, mb = float(a["mean"]), float(b["mean"])
-    delta = mb - ma
-    mean = ma + delta * nb / n
-    m2 = _m2(a) + _m2(b) + delta * delta * na * nb / n
+    if int(ref["n"]) == 0 and not edges_a:
+        ref = full[0]
+        edges_a = list(ref.get("edges") or [])
+    n = mean = m2 = 0.0
+    for d in full:  # Chan's parallel update, part by part
+        nb, mb = int(d["n"]), float(d["mean"])
+        delta, tot = mb - mean, n + nb
+        m2 += _m2(d) + delta * delta * n * nb / tot
+        mean += delta * nb / tot
+        n = tot
     edges = np.asarray(edges_a, dtype=np.float64)
-    approx = bool(a.get("approx_bins") or b.get("approx_bins"))
-    if list(b["edges"]) == edges_a:
-        counts = np.asarray(a["counts"], dtype=np.int64) + np.asarray(b["counts"], dtype=np.int64)
-    else:
-        counts = np.asarray(a["counts"], dtype=np.int64) + _rebin(b, edges)
-        approx = True
-    fe_a, fc_a, exact_a = fine_histogram(a)
-    fe_b, fc_b, exact_b = fine_histogram(b)
-    approx_fine = not (exact_a and exact_b)
-    if np.array_equal(fe_a, fe_b):
-        fine_counts = fc_a + fc_b
-    else:
-        fine_counts = fc_a + _rebin(b, fe_a)
-        approx_fine = True
-    lo, hi = min(float(a["min"]), float(b["min"])), max(float(a["max"]), float(b["max"]))
-    k = min(QUANTILE_LEVELS, max(n, 2))
+    fe_a = fine_histogram(ref)[0]
+    counts = np.zeros(len(edges_a) + 1, dtype=np.int64)
+    fine_counts = np.zeros(fe_a.size + 1, dtype=np.int64)
+    approx = approx_fine = False
+    for d in full:
+        approx = approx or bool(d.get("approx_bins"))
+        if list(d["edges"]) == edges_a:
+            counts += np.asarray(d["counts"], dtype=np.int64)
+        else:
+            counts += _rebin(d, edges)
+            approx = True
+        fe, fc, exact = fine_histogram(d)
+        approx_fine = approx_fine or not exact
+        if np.array_equal(fe, fe_a):
+            fine_counts += fc
+        else:
+            fine_counts += _rebin(d, fe_a)
+            approx_fine = True
+    lo, hi = min(float(d["min"]) for d in full), max(float(d["max"]) for d in full)
+    n_all = int(n)
+    k = min(QUANTILE_LEVELS, max(n_all, 2))
     out = {
         "kind": NUMERIC,
-        "n": n,
+        "n": n_all,
         "n_missing": miss,
         "min": lo,
         "max": hi,
         "mean": mean,
-        "std": math.sqrt(max(m2, 0.0) / n),
+        "std": math.sqrt(max(m2, 0.0) / n_all),
         "m2": m2,
         "levels": k,
-        "quantiles": _anchored_quantiles(a, b, fe_a, fine_counts, lo, hi, k).tolist(),
+        "quantiles": _anchored_quantiles(full, fe_a, fine_counts, lo, hi, k).tolist(),
         "edges": edges_a,
         "counts": counts.tolist(),
         "fine_edges": fe_a.tolist(),
@@ -619,21 +652,20 @@ def resolution(d: dict) -> float:
 
 
 def _anchored_quantiles(
-    a: dict, b: dict, edges: np.ndarray, counts: np.ndarray, lo: float, hi: float, k: int
+    parts: list[dict], edges: np.ndarray, counts: np.ndarray, lo: float, hi: float, k: int
 ) -> np.ndarray:
     """Quantiles at ``k`` even levels of the merged column.
 
-    The shape comes from the mixture of both sides' CDFs (each interpolated between its stored
+    The shape comes from the mixture of the parts' CDFs (each interpolated between its stored
     quantiles), which follows data that moves beyond the first part's range; it is then pinned to
     the exact CDF at every fine edge (the merged fine counts), so that the error stays within one
     fine bin's mass however many merges came before.
     """
-    na, nb = int(a["n"]), int(b["n"])
-    (qa, la), (qb, lb) = knots(a), knots(b)
-    x = np.unique(np.concatenate((qa, qb, np.clip(edges, lo, hi))))
-    fa = np.interp(x, qa, la, left=0.0, right=1.0)
-    fb = np.interp(x, qb, lb, left=0.0, right=1.0)
-    g = np.maximum.accumulate((na * fa + nb * fb) / (na + nb))
+    kn = [knots(d) for d in parts]
+    w = np.asarray([int(d["n"]) for d in parts], dtype=np.float64)
+    x = np.unique(np.concatenate([q for q, _ in kn] + [np.clip(edges, lo, hi)]))
+    mix = sum(wi * np.interp(x, q, lv, left=0.0, right=1.0) for wi, (q, lv) in zip(w, kn))
+    g = np.maximum.accumulate(mix / w.sum())
     n = max(int(counts.sum()), 1)
     ax = np.concatenate(([lo], np.clip(edges, lo, hi), [hi]))
     af = np.minimum(np.concatenate(([0.0], np.cumsum(counts[:-1]) / n, [1.0])), 1.0)

@@ -147,9 +147,31 @@ def test_merge_is_associative_and_commutative(parts, cats, rnd):
     left = first.merge(a).merge(b).merge(c)
     right = first.merge(a.merge(b.merge(c)))
     swapped = first.merge(c).merge(b).merge(a)
+    at_once = mo.merge_profiles([first, a, b, c])  # one pass over all parts
     whole = mo.profile(pd.concat(frames, ignore_index=True), like=first)
-    for m in (left, right, swapped):
+    for m in (left, right, swapped, at_once):
         _exact_equal(m, whole)
+        assert m.columns["x"]["fine_counts"] == whole.columns["x"]["fine_counts"]
+
+
+def test_merging_many_at_once_keeps_quantiles_within_the_resolution():
+    # thirty daily parts whose location drifts beyond the first day's range: the one-pass merge
+    # and the pairwise fold agree exactly on counts and moments, and both keep their quantiles
+    # within the merged resolution of the whole data's (in rank / n), and within QUANTILE_TOL here
+    rng = np.random.default_rng(7)
+    days = [pd.DataFrame({"x": rng.normal(0.05 * d, 1.0 + 0.02 * d, size=3000)}) for d in range(30)]
+    first = mo.profile(days[0])
+    parts = [first] + [mo.profile(d, like=first) for d in days[1:]]
+    at_once = mo.merge_profiles(parts)
+    fold = parts[0]
+    for p in parts[1:]:
+        fold = fold.merge(p)
+    _exact_equal(at_once, fold)
+    values = pd.concat(days)["x"].to_numpy()
+    for m in (at_once, fold):
+        assert _quantile_error(m, "x", values) <= min(m.resolution("x"), QUANTILE_TOL)
+    with pytest.raises(ValidationError, match=r"only in profile 3: \['z'\]"):
+        mo.merge_profiles([first, parts[1], mo.profile(pd.DataFrame({"x": [1.0], "z": [2.0]}))])
 
 
 def test_a_damaged_profile_file_is_refused_before_merging(tmp_path):
