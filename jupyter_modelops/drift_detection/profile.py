@@ -567,6 +567,7 @@ def _merge_columns(parts: list[dict]) -> dict:
         n = tot
     edges = np.asarray(edges_a, dtype=np.float64)
     fe_a = fine_histogram(ref)[0]
+    ref_fine = fe_a.tolist()
     counts = np.zeros(len(edges_a) + 1, dtype=np.int64)
     fine_counts = np.zeros(fe_a.size + 1, dtype=np.int64)
     approx = approx_fine = False
@@ -577,6 +578,10 @@ def _merge_columns(parts: list[dict]) -> dict:
         else:
             counts += _rebin(d, edges)
             approx = True
+        if d.get("fine_edges") == ref_fine and len(d.get("fine_counts") or ()) == fine_counts.size:
+            fine_counts += np.asarray(d["fine_counts"], dtype=np.int64)  # same edges: no conversion of them
+            approx_fine = approx_fine or bool(d.get("approx_fine"))
+            continue
         fe, fc, exact = fine_histogram(d)
         approx_fine = approx_fine or not exact
         if np.array_equal(fe, fe_a):
