@@ -279,7 +279,10 @@ class OnnxModel:
 
 
 def load_model(path: str | Path, *, trusted: bool = False) -> Any:
-    """Load a model file: skops (``.skops``), joblib/pickle (``.joblib``, ``.pkl``) or ONNX (``.onnx``).
+    """Load a model file: skops (``.skops``), ONNX (``.onnx``), TorchScript (``.pt``, ``.ts``), joblib/pickle.
+
+    The same rule as ``snapshot`` of a file (:func:`jupyter_modelops.registry.api.read_model_file`):
+    a file from elsewhere is untrusted until the user says otherwise.
 
     Parameters
     ----------
@@ -288,43 +291,10 @@ def load_model(path: str | Path, *, trusted: bool = False) -> Any:
     trusted : bool, default=False
         joblib and pickle files can run arbitrary code when loaded; they are
         refused unless ``trusted=True``. skops files load only the types
-        skops considers safe plus scikit-learn, numpy and scipy types unless
-        ``trusted=True``.
+        skops trusts by default (not a tree ensemble's ``Tree``/``TreePredictor``)
+        unless ``trusted=True``.
     """
-    p = Path(path)
-    if not p.exists():
-        raise ValidationError(f"The model file '{path}' does not exist.", hint="Check the path.")
-    suffix = p.suffix.lower()
-    if suffix == ".onnx":
-        return OnnxModel(p)
-    if suffix == ".skops":
-        sio = require("skops.io", purpose="load a .skops model")
-        try:
-            untrusted = sio.get_untrusted_types(file=p)
-            safe_prefixes = ("sklearn.", "numpy.", "scipy.", "collections.")  # never builtins: eval, exec...
-            risky = [t for t in untrusted if not t.startswith(safe_prefixes)]
-            if risky and not trusted:
-                raise ValidationError(
-                    f"The skops file '{path}' contains types that are not known to be safe: {', '.join(risky[:5])}.",
-                    hint="Pass --trust (trusted=True) if you trust where the file comes from.",
-                )
-            return sio.load(p, trusted=untrusted)
-        except ValidationError:
-            raise
-        except Exception as exc:
-            raise ValidationError(f"Could not load the skops model '{path}': {exc}.") from exc
-    if suffix in (".joblib", ".pkl", ".pickle"):
-        if not trusted:
-            raise ValidationError(
-                f"The model file '{path}' is a {suffix[1:]} pickle, which can run arbitrary code when loaded.",
-                hint="Pass --trust (trusted=True) only if you trust where the file comes from, or save it with skops.",
-            )
-        joblib = require("joblib", purpose="load a joblib model")
-        try:
-            return joblib.load(p)
-        except Exception as exc:
-            raise ValidationError(f"Could not load the model file '{path}': {exc}.") from exc
-    raise ValidationError(
-        f"The model file '{path}' has the suffix '{suffix}', which is not a known model format.",
-        hint="Use a .skops, .joblib/.pkl or .onnx file.",
-    )
+    from ..registry.api import read_model_file
+
+    model = read_model_file(path, trusted=trusted, trust_flag="--trust")
+    return OnnxModel(model) if isinstance(model, str) else model

@@ -1136,45 +1136,61 @@ def params_from_text(pairs: Iterable[tuple[str, str]] | None) -> dict[str, Any]:
     return out
 
 
-def read_model_file(path: str | Path, *, trusted: bool = False) -> Any:
-    """Read a model file for ``snapshot`` from a terminal.
+def read_model_file(path: str | Path, *, trusted: bool = False, trust_flag: str = "--trusted") -> Any:
+    """Read a model file from outside (the command line's ``--model``, ``snapshot FILE``): one rule for all.
 
-    ``.onnx`` is passed on as a path (ONNX flavor); ``.skops`` is loaded with
-    skops and must hold only types skops trusts by default (or ``trusted=True``);
-    ``.joblib``, ``.pkl`` and ``.pickle`` run code when read, so they need
-    ``trusted=True``; ``.pt``/``.ts`` are TorchScript files.
+    ``.onnx`` is passed on as a path (ONNX flavor; ``evaluation.load_model`` wraps it in an
+    onnxruntime session); ``.skops`` is loaded with skops and must hold only types skops trusts by
+    default, as a bundle from elsewhere must (a fitted tree ensemble's ``Tree`` or ``TreePredictor``
+    is not among them), unless ``trusted=True``; ``.joblib``, ``.pkl`` and ``.pickle`` run code when
+    read, so they need ``trusted=True``; ``.pt``/``.ts`` are TorchScript files. ``trust_flag`` is
+    the command-line spelling named in the refusal (``--trusted`` or ``--trust``).
     """
     p = Path(path)
     if not p.is_file():
         raise ValidationError(f"The model file '{p}' does not exist.", hint="Check the path.")
     suffix = p.suffix.lower()
+    say = f"Pass {trust_flag} (trusted=True) only if you trust where the file came from"
     if suffix == ".onnx":
         return str(p)
     if suffix == ".skops":
         from ._skops import import_skops
 
         sio = import_skops()
-        untrusted = sio.get_untrusted_types(file=p)
+        try:
+            untrusted = sio.get_untrusted_types(file=p)
+        except Exception as exc:
+            raise ValidationError(
+                f"The file '{p}' is not a skops model ({exc}).", hint="Save it with skops.io.dump."
+            ) from exc
         if untrusted and not trusted:
             raise ValidationError(
                 f"The skops file '{p}' holds types skops does not trust by default: {', '.join(untrusted)}.",
-                hint="Pass --trusted if you trust the file.",
+                hint=say + ".",
             )
-        return sio.load(p, trusted=untrusted or None)
+        try:
+            return sio.load(p, trusted=untrusted or None)
+        except Exception as exc:
+            raise ValidationError(f"Could not load the skops model '{p}': {exc}.") from exc
     if suffix in (".joblib", ".pkl", ".pickle"):
         if not trusted:
             raise ValidationError(
-                f"Reading '{p}' runs code stored in the file ({suffix[1:]}).",
-                hint="Pass --trusted if you trust where the file came from.",
+                f"Reading '{p}' runs code stored in the file ({suffix[1:]} pickle).",
+                hint=say + ", or save the model with skops.",
             )
-        if suffix == ".joblib":
-            from .._optional import require
+        from .._optional import require
 
-            return require("joblib", extra="sklearn").load(p)
-        import pickle
+        try:
+            if suffix == ".joblib":
+                return require("joblib", extra="sklearn").load(p)
+            import pickle
 
-        with open(p, "rb") as f:
-            return pickle.load(f)  # noqa: S301 - the user said the file is trusted
+            with open(p, "rb") as f:
+                return pickle.load(f)  # noqa: S301 - the user said the file is trusted
+        except ModelOpsError:
+            raise
+        except Exception as exc:
+            raise ValidationError(f"Could not load the model file '{p}': {exc}.") from exc
     if suffix in (".pt", ".ts"):
         from .._optional import require
 

@@ -15,7 +15,7 @@ TRUST = Param(
     Flag(),
     faces=("cli",),
     to_core=False,
-    help="allow loading pickle-based model files (.joblib, .pkl) you trust",
+    help="trust the model file: load .joblib/.pkl, and skops types beyond skops' defaults (tree ensembles)",
 )
 
 

@@ -8,7 +8,7 @@ DOC = {
     "cli": __doc__
     + """
 
-The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
+The model is a .skops, .onnx, TorchScript .pt or, with --trust, .joblib/.pkl file; the data is
 CSV or Parquet with the target in --target (a Parquet file or folder is read
 batch by batch, so it may be larger than memory). Exit code 0 when every gate
 passes (or none is given), 1 when a gate fails, 2 for bad input.

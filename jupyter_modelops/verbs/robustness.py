@@ -13,7 +13,7 @@ Example: {prog} robustness model X_test y_test --perturb noise,missing --check "
     "cli": __doc__
     + """
 
-The model is a .skops, .joblib/.pkl (with --trust) or .onnx file; the data is
+The model is a .skops, .onnx, TorchScript .pt or, with --trust, .joblib/.pkl file; the data is
 CSV or Parquet (a Parquet file or folder is read batch by batch, so it may be
 larger than memory). With --target, the metric drop (accuracy or MAE) is reported
 with paired bootstrap intervals. Exit code 0 when every gate passes (or none

@@ -103,6 +103,29 @@ def test_joblib_needs_trust(files):
     assert main([*args, "--trust"]) == 0
 
 
+def test_a_skops_file_is_read_by_the_registry_rule(files, binary_data, tmp_path, capsys):
+    # the same rule as `snapshot FILE` and a bundle from elsewhere: only the types skops trusts by
+    # default load without --trust (a tree ensemble's TreePredictor is not one of them)
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from jupyter_modelops.cli import main
+
+    _, X, y = binary_data
+    sio.dump(HistGradientBoostingClassifier(max_iter=5).fit(X, y), tmp_path / "hgb.skops")
+    args = ["evaluate", "--model", str(tmp_path / "hgb.skops"), "--data", str(files / "test.csv")]
+    args += ["--target", "label", "--n-boot", "0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "does not trust by default" in err and "TreePredictor" in err and "--trust " in err
+    assert err.count("\n") <= 2 and "Traceback" not in err
+    assert main([*args, "--trust"]) == 0
+    (tmp_path / "broken.skops").write_bytes(b"not a zip")
+    assert main(["evaluate", "--model", str(tmp_path / "broken.skops"), *args[3:]]) == 2
+    err = capsys.readouterr().err
+    assert "is not a skops model" in err and "Traceback" not in err
+
+
 def test_onnx_model(files, binary_data, tmp_path):
     from skl2onnx import to_onnx
 
