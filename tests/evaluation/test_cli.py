@@ -226,3 +226,24 @@ def test_debug_raises_with_traceback(files):
                 "--debug",
             ]
         )
+
+
+def test_a_torchscript_file_evaluates_from_the_command_line(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from jupyter_modelops.cli import main
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(int)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Sigmoid())
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[4.0, 0.0, 0.0]]))
+        net[0].bias.zero_()
+    torch.jit.save(torch.jit.script(net), str(tmp_path / "net.pt"))
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y).to_csv(tmp_path / "d.csv", index=False)
+    args = ["evaluate", "--model", str(tmp_path / "net.pt"), "--data", str(tmp_path / "d.csv")]
+    assert main([*args, "--target", "label", "--n-boot", "0", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["metrics"]["accuracy"]["value"] == pytest.approx(
+        float(np.mean((X[:, 0] > 0).astype(int) == y)), abs=1e-9
+    )
