@@ -229,3 +229,15 @@ def test_a_value_that_begins_with_a_dash_is_explained_on_both_faces(ip, capsys):
         ip.run_line_magic("modelops", f"predict http://127.0.0.1:1 X --token {token}")
     parser, _ = magic_parser("predict")
     assert parser.parse_args(["http://127.0.0.1:1", "X", f"--token={token}"]).token == token
+
+
+def test_trust_and_trusted_are_one_switch_on_every_command_line_verb():
+    # evaluate/robustness/drift said --trust, snapshot/load/predict-batch --trusted: both spellings work on each
+    for argv, dest in (
+        (["evaluate", "--model", "m.skops", "--data", "d.csv", "--target", "y"], "trust"),
+        (["snapshot", "m.skops", "--name", "churn"], "trusted"),
+        (["load", "churn:1", "--to", "out"], "trusted"),
+    ):
+        for spelling in ("--trust", "--trusted"):
+            assert getattr(cli_parser().parse_args([*argv, spelling]), dest) is True
+        assert getattr(cli_parser().parse_args(argv), dest) is False

@@ -14,6 +14,7 @@ TRUST = Param(
     "trust",
     Flag(),
     faces=("cli",),
+    aliases=("--trusted",),  # the spelling of snapshot, load and predict-batch
     to_core=False,
     help="trust the model file: load .joblib/.pkl, and skops types beyond skops' defaults (tree ensembles)",
 )

@@ -413,6 +413,8 @@ class Param:
         The option spelling (default ``--name-with-dashes``; ``--no-...`` for a negated flag).
     short : str, optional
         A short option such as ``-p``.
+    aliases : tuple of str, default=()
+        Other option spellings accepted on the command-line faces (``--trusted`` beside ``--trust``).
     choices : sequence, optional
         The accepted values.
     repeat : bool, default=False
@@ -437,6 +439,7 @@ class Param:
     positional: Any = False
     flag: Any = None
     short: str | None = None
+    aliases: tuple[str, ...] = ()
     choices: Sequence[Any] | None = None
     repeat: bool = False
     many: bool = False
@@ -498,7 +501,7 @@ class Param:
                 kw["nargs"] = "?"
             parser.add_argument(self.name, **kw)
             return
-        flags = [self.short, self.spelling(face)] if self.short else [self.spelling(face)]
+        flags = ([self.short] if self.short else []) + [self.spelling(face), *self.aliases]
         if self.required:
             kw["required"] = True
         parser.add_argument(*flags, dest=self.name, **kw)

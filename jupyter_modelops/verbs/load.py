@@ -43,6 +43,7 @@ VERB = Verb(
         Param(
             "trusted",
             Flag(),
+            aliases=("--trust",),
             help="allow a pickle/joblib version from a bundle or pull without trusting it first (see the trust verb)",
         ),
         Param("to", Path(), faces=("cli",), required=True, metavar="DIR", help="folder to write"),

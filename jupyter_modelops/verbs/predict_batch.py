@@ -112,7 +112,9 @@ VERB = Verb(
             choices=("onnx", "torchscript", "native"),
             help="force a runtime (default: ONNX when exported, else native)",
         ),
-        Param("trusted", Flag(), help="trust the version for this run (as load(ref, trusted=True))"),
+        Param(
+            "trusted", Flag(), aliases=("--trust",), help="trust the version for this run (as load(ref, trusted=True))"
+        ),
         Param("threads", Int(), default=1, help="runtime threads per process or task"),
         Param(
             "scheduler", Text(), metavar="ADDRESS", help="--engine dask: scheduler address (default: a local cluster)"

@@ -9,7 +9,7 @@ DOC = {
 
   {prog} snapshot model.onnx --name churn [--data train.parquet] [--report report.json] [--alias staging]
 
-Model files: .onnx, .skops, TorchScript .pt; .joblib/.pkl only with --trusted.
+Model files: .onnx, .skops, TorchScript .pt; .joblib/.pkl, and skops types beyond skops' defaults, only with --trusted.
 """,
 }
 
@@ -60,6 +60,11 @@ VERB = Verb(
         Param("tags", Text(), flag="--tag", repeat=True, help="a tag, 'key' or 'key=value' (repeatable)"),
         Param("notes", Text(), help="free text"),
         Param("flavor", Text(), help="force a flavor: sklearn, joblib, torch, onnx, pickle"),
-        Param("trusted", Flag(), help="allow plain pickle, and files that run code when read (pickle, joblib)"),
+        Param(
+            "trusted",
+            Flag(),
+            aliases=("--trust",),
+            help="trust the model file: allow pickle/joblib, and skops types beyond skops' defaults (tree ensembles)",
+        ),
     ],
 )
