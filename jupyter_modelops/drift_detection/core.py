@@ -52,7 +52,7 @@ def drift(
     reference : numpy.ndarray, pandas.DataFrame, torch.Tensor, Arrow-like input, Dask collection or Profile
         The reference data (training or validation set), or its :func:`profile` (a merged one too).
         Arrow-like inputs: a Parquet file or folder path, ``pyarrow.Table``, ``RecordBatchReader``,
-        ``pyarrow.dataset.Dataset``, polars ``DataFrame`` or ``LazyFrame``. Up to 2e8 values
+        ``pyarrow.dataset.Dataset``, polars ``DataFrame`` or ``LazyFrame``. Up to 5e7 values
         (``MAX_IN_MEMORY_CELLS``) they are read into memory and compared exactly; larger ones, and
         Dask DataFrames or Series, are profiled in bounded memory (batch by batch, or partition by
         partition on the Dask workers) and compared profile against profile (see Notes).
