@@ -146,21 +146,25 @@ def untrusted_types(path: str | Path) -> list[str]:
     return skops_untrusted(Path(path))
 
 
-def load_skops(path: str | Path, trusted: Iterable[str] | None, *, what: str) -> Any:
+def load_skops(path: str | Path, trusted: Iterable[str] | bool | None, *, what: str, hint: str | None = None) -> Any:
     """Load a skops file if every type it asks for is trusted by skops' defaults or listed in ``trusted``.
+
+    ``trusted=True`` allows every type the file asks for (the user trusts the file itself);
+    ``hint`` replaces the default advice (trust the version) in the refusal.
 
     Raises
     ------
     ValidationError
         Naming the types that are not trusted; nothing of the file was run.
     """
-    allowed = set(trusted or ())
     found = untrusted_types(path)
+    allowed = set(found) if trusted is True else set(trusted or ())
     unknown = sorted(set(found) - allowed)
     if unknown:
         raise ValidationError(
             f"{what} asks for types that are not trusted ({', '.join(unknown)}), so it was not loaded.",
-            hint="If you trust where it came from, trust the version with trust(ref) (or pass trusted=True) "
+            hint=hint
+            or "If you trust where it came from, trust the version with trust(ref) (or pass trusted=True) "
             "and try again.",
         )
     sio = import_skops()

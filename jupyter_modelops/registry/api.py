@@ -1154,24 +1154,16 @@ def read_model_file(path: str | Path, *, trusted: bool = False, trust_flag: str 
     if suffix == ".onnx":
         return str(p)
     if suffix == ".skops":
-        from ._skops import import_skops
+        from ._skops import load_skops
 
-        sio = import_skops()
-        try:
-            untrusted = sio.get_untrusted_types(file=p)
+        try:  # the same check as a registry version's: skops' default types, or all when trusted
+            return load_skops(p, trusted or None, what=f"The skops file '{p}'", hint=say + ".")
+        except ModelOpsError:
+            raise
         except Exception as exc:
             raise ValidationError(
-                f"The file '{p}' is not a skops model ({exc}).", hint="Save it with skops.io.dump."
+                f"Could not load the skops model '{p}': {exc}.", hint="Save it with skops.io.dump."
             ) from exc
-        if untrusted and not trusted:
-            raise ValidationError(
-                f"The skops file '{p}' holds types skops does not trust by default: {', '.join(untrusted)}.",
-                hint=say + ".",
-            )
-        try:
-            return sio.load(p, trusted=untrusted or None)
-        except Exception as exc:
-            raise ValidationError(f"Could not load the skops model '{p}': {exc}.") from exc
     if suffix in (".joblib", ".pkl", ".pickle"):
         if not trusted:
             raise ValidationError(
@@ -1194,9 +1186,11 @@ def read_model_file(path: str | Path, *, trusted: bool = False, trust_flag: str 
     if suffix in (".pt", ".ts"):
         from .._optional import require
 
+        from .flavors import _jit_load
+
         torch = require("torch", purpose="read TorchScript files")
-        try:
-            return torch.jit.load(str(p), map_location="cpu")
+        try:  # the registry's TorchScript reader (a restricted archive: no Python pickle)
+            return _jit_load(torch, p)
         except Exception as exc:
             raise ValidationError(
                 f"'{p}' is not a TorchScript file ({exc}).",

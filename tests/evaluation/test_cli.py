@@ -117,13 +117,13 @@ def test_a_skops_file_is_read_by_the_registry_rule(files, binary_data, tmp_path,
     args += ["--target", "label", "--n-boot", "0"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "does not trust by default" in err and "TreePredictor" in err and "--trust " in err
+    assert "types that are not trusted" in err and "TreePredictor" in err and "--trust " in err
     assert err.count("\n") <= 2 and "Traceback" not in err
     assert main([*args, "--trust"]) == 0
     (tmp_path / "broken.skops").write_bytes(b"not a zip")
     assert main(["evaluate", "--model", str(tmp_path / "broken.skops"), *args[3:]]) == 2
     err = capsys.readouterr().err
-    assert "is not a skops model" in err and "Traceback" not in err
+    assert "Could not load the skops model" in err and "Traceback" not in err
 
 
 def test_onnx_model(files, binary_data, tmp_path):
@@ -247,3 +247,19 @@ def test_a_torchscript_file_evaluates_from_the_command_line(tmp_path, capsys):
     assert rep["metrics"]["accuracy"]["value"] == pytest.approx(
         float(np.mean((X[:, 0] > 0).astype(int) == y)), abs=1e-9
     )
+
+
+def test_a_skops_file_with_an_untrusted_type_runs_nothing_until_trusted(files, tmp_path, capsys):
+    # the refusal happens before skops restores anything: the object's __setstate__ never runs
+    import skops.io as sio
+    from registry.sideeffect import SetstateMarker
+
+    from jupyter_modelops.cli import main
+
+    marker = tmp_path / "setstate-ran"
+    sio.dump(SetstateMarker(marker), tmp_path / "m.skops")
+    args = ["evaluate", "--model", str(tmp_path / "m.skops"), "--data", str(files / "test.csv"), "--target", "label"]
+    assert main(args) == 2
+    assert "registry.sideeffect.SetstateMarker" in capsys.readouterr().err and not marker.exists()
+    main([*args, "--trust"])  # positive control: trusted, the file is read (then fails as a model)
+    assert marker.exists()
