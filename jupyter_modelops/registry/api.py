@@ -1185,7 +1185,6 @@ def read_model_file(path: str | Path, *, trusted: bool = False, trust_flag: str 
             raise ValidationError(f"Could not load the model file '{p}': {exc}.") from exc
     if suffix in (".pt", ".ts"):
         from .._optional import require
-
         from .flavors import _jit_load
 
         torch = require("torch", purpose="read TorchScript files")

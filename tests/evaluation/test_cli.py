@@ -252,9 +252,9 @@ def test_a_torchscript_file_evaluates_from_the_command_line(tmp_path, capsys):
 def test_a_skops_file_with_an_untrusted_type_runs_nothing_until_trusted(files, tmp_path, capsys):
     # the refusal happens before skops restores anything: the object's __setstate__ never runs
     import skops.io as sio
-    from registry.sideeffect import SetstateMarker
 
     from jupyter_modelops.cli import main
+    from registry.sideeffect import SetstateMarker
 
     marker = tmp_path / "setstate-ran"
     sio.dump(SetstateMarker(marker), tmp_path / "m.skops")
